@@ -1,0 +1,85 @@
+"""Configuration classes; every setting comes from the environment."""
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _database_url(name, default=None):
+    url = os.environ.get(name, default)
+    # Plain postgres:// URLs mean psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3).
+    for prefix in ("postgres://", "postgresql://"):
+        if url and url.startswith(prefix):
+            url = "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def _development_secret_key():
+    """A random key kept under instance/ so sessions survive a restart in development."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _database_url(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'kiryana.db'}")
+    DATABASE_REPLICA_URL = _database_url("DATABASE_REPLICA_URL")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
+    API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None
+    TIMEZONE = os.environ.get("TIMEZONE", "Asia/Karachi")
+    # Seconds a user's reads stay on the primary after they write (read-your-writes).
+    READ_YOUR_WRITES_SECONDS = float(os.environ.get("READ_YOUR_WRITES_SECONDS", "5"))
+
+
+class DevelopmentConfig(Config):
+    DEBUG = True
+    SECRET_KEY = Config.SECRET_KEY or _development_secret_key()
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = _database_url("TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    REDIS_URL = None
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+    @classmethod
+    def check(cls):
+        if not cls.SECRET_KEY:
+            raise RuntimeError("SECRET_KEY must be set in production")
+
+
+configs = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env():
+    """The config class named by APP_ENV (development by default)."""
+    return configs[os.environ.get("APP_ENV", "development")]

@@ -1,0 +1,63 @@
+"""Finding the real services tests need: skip with a reason on a laptop, fail loudly in CI."""
+import os
+import shutil
+import socket
+import uuid
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def missing(reason):
+    """Skip the test with `reason`, except under CI=true, where a missing service is a failure."""
+    if IN_CI:
+        pytest.fail(f"required service missing in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def port_open(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def postgres_available():
+    return port_open("127.0.0.1", 5432)
+
+
+def redis_available():
+    return port_open("127.0.0.1", 6379)
+
+
+def chromium_available():
+    return shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM)
+
+
+def create_database():
+    """A fresh, empty PostgreSQL database for this test run; returns its URL."""
+    import psycopg2
+
+    name = f"kiryana_test_{uuid.uuid4().hex[:10]}"
+    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url):
+    import psycopg2
+
+    name = url.rsplit("/", 1)[1]
+    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()

@@ -1,0 +1,69 @@
+"""Kiryana Inventory: the application factory."""
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import config_from_env
+from webapp import cli, errors
+from webapp.extensions import csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config_class=None):
+    """Build the app: config, extensions, blueprints, error handlers, CLI."""
+    config_class = config_class or config_from_env()
+    if hasattr(config_class, "check"):
+        config_class.check()
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(config_class)
+    register_extensions(app)
+    register_blueprints(app)
+    errors.register_error_handlers(app)
+    cli.register(app)
+    return app
+
+
+def register_extensions(app):
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from webapp.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        return db.session.get(User, int(user_id))
+
+
+def register_blueprints(app):
+    from webapp.blueprints.ops import bp as ops_bp
+
+    app.register_blueprint(ops_bp)
+
+
+def _migrations_dir():
+    from pathlib import Path
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """SQLite: enforce foreign keys, wait for locks, and let us issue BEGIN ourselves."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(conn):
+    """SQLite: take the write lock when a transaction starts, so writers are serialised."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

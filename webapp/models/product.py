@@ -1,0 +1,36 @@
+"""The product catalog."""
+from sqlalchemy import Boolean, CheckConstraint, Column, Index, Integer, String, func
+
+from webapp.extensions import db
+from webapp.models.types import Money, Quantity, UTCDateTime, utcnow
+
+UNITS = ("piece", "kg", "g", "litre", "ml", "pack", "dozen")
+# Units that are only ever sold whole.
+WHOLE_UNITS = ("piece", "pack")
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+    __table_args__ = (
+        # SKUs are compared case-insensitively: one functional unique index does it.
+        Index("uq_products_sku_lower", func.lower("sku"), unique=True),
+        Index("ix_products_category", "category"),
+        CheckConstraint(f"unit IN {UNITS!r}", name="unit_known"),
+        CheckConstraint("sale_price >= 0", name="sale_price_not_negative"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    sku = Column(String(64), nullable=False)
+    name = Column(String(200), nullable=False)
+    category = Column(String(80), nullable=False, default="")
+    unit = Column(String(10), nullable=False, default="piece")
+    barcode = Column(String(64), unique=True)
+    sale_price = Column(Money, nullable=False)
+    cost = Column(Money)
+    reorder_level = Column(Quantity, nullable=False, default=0)
+    archived = Column(Boolean, nullable=False, default=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self):
+        return f"<Product {self.sku}>"

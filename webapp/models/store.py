@@ -1,0 +1,35 @@
+"""Stores (shops) and suppliers."""
+from sqlalchemy import Boolean, Column, Integer, String, Text
+
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime, utcnow
+
+
+class Store(db.Model):
+    __tablename__ = "stores"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(32), nullable=False, unique=True)
+    name = Column(String(120), nullable=False)
+    city = Column(String(80), nullable=False, default="")
+    address = Column(String(300), nullable=False, default="")
+    phone = Column(String(40), nullable=False, default="")
+    active = Column(Boolean, nullable=False, default=True)
+    allow_negative_stock = Column(Boolean, nullable=False, default=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self):
+        return f"<Store {self.code}>"
+
+
+class Supplier(db.Model):
+    __tablename__ = "suppliers"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(120), nullable=False)
+    phone = Column(String(40), nullable=False, default="")
+    notes = Column(Text, nullable=False, default="")
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)

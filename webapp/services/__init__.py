@@ -1,0 +1,1 @@
+"""The business rules. Pages, the JSON API and the workers all call these."""

@@ -1,0 +1,236 @@
+"""Products, stores and suppliers: validation, uniqueness and their audit events."""
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import UNITS, Product, Store, Supplier
+from webapp.services import audit
+from webapp.services.errors import Conflict, DomainError, NotFound
+from webapp.services.validation import parse_money, parse_quantity, parse_text
+
+PRODUCT_FIELDS = ("sku", "name", "category", "unit", "barcode", "sale_price", "cost",
+                  "reorder_level", "archived")
+STORE_FIELDS = ("code", "name", "city", "address", "phone", "active", "allow_negative_stock")
+SUPPLIER_FIELDS = ("name", "phone", "notes", "active")
+
+
+def _bool(value, field):
+    if isinstance(value, bool):
+        return value
+    if value in ("1", "true", "on", "yes", 1):
+        return True
+    if value in ("0", "false", "off", "no", 0, "", None):
+        return False
+    raise DomainError("invalid", "Must be true or false.", field=field)
+
+
+def _snapshot(obj, fields):
+    return {f: (None if getattr(obj, f) is None else
+                getattr(obj, f) if isinstance(getattr(obj, f), (bool, int)) else
+                str(getattr(obj, f))) for f in fields}
+
+
+def _unknown(data, fields):
+    extra = set(data) - set(fields)
+    if extra:
+        raise DomainError("invalid", f"Unknown field: {sorted(extra)[0]}.", field=sorted(extra)[0])
+
+
+# --- products ---------------------------------------------------------------------------------
+
+def _clean_product(data, creating):
+    _unknown(data, PRODUCT_FIELDS)
+    clean = {}
+    if creating or "sku" in data:
+        clean["sku"] = parse_text(data.get("sku"), "sku", "SKU", 64, required=True)
+    if creating or "name" in data:
+        clean["name"] = parse_text(data.get("name"), "name", "Name", 200, required=True)
+    if "category" in data or creating:
+        clean["category"] = parse_text(data.get("category"), "category", "Category", 80)
+    if "unit" in data or creating:
+        unit = data.get("unit") or "piece"
+        if unit not in UNITS:
+            raise DomainError("invalid", f"Unit must be one of: {', '.join(UNITS)}.", field="unit")
+        clean["unit"] = unit
+    if "barcode" in data:
+        clean["barcode"] = parse_text(data.get("barcode"), "barcode", "Barcode", 64) or None
+    if creating or "sale_price" in data:
+        clean["sale_price"] = parse_money(data.get("sale_price"), "sale_price", "Sale price",
+                                          required=True)
+    if "cost" in data:
+        clean["cost"] = parse_money(data.get("cost"), "cost", "Cost")
+    if "reorder_level" in data:
+        value = data.get("reorder_level")
+        clean["reorder_level"] = 0 if value in (None, "") else parse_quantity(
+            value, "reorder_level", allow_zero=True, label="Reorder level")
+    if "archived" in data:
+        clean["archived"] = _bool(data["archived"], "archived")
+    return clean
+
+
+def _check_product_unique(clean, product_id=None):
+    if "sku" in clean:
+        query = select(Product.id).where(func.lower(Product.sku) == clean["sku"].lower())
+        if product_id:
+            query = query.where(Product.id != product_id)
+        if db.session.execute(query).first():
+            raise Conflict("duplicate_sku", "Another product already has this SKU.", field="sku")
+    if clean.get("barcode"):
+        query = select(Product.id).where(Product.barcode == clean["barcode"])
+        if product_id:
+            query = query.where(Product.id != product_id)
+        if db.session.execute(query).first():
+            raise Conflict("duplicate_barcode", "Another product already has this barcode.",
+                           field="barcode")
+
+
+def _commit_unique(conflict):
+    """Commit; a unique index that a concurrent writer beat us to becomes a 409."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise conflict from None
+
+
+def create_product(actor, data):
+    clean = _clean_product(data, creating=True)
+    _check_product_unique(clean)
+    product = Product(**clean)
+    db.session.add(product)
+    db.session.flush()
+    audit.record(db.session.connection(), actor, "product.create", "product", product.id,
+                 after=_snapshot(product, PRODUCT_FIELDS))
+    _commit_unique(Conflict("duplicate_sku", "Another product has this SKU or barcode.",
+                            field="sku"))
+    return product
+
+
+def update_product(actor, product_id, data):
+    product = get_product(product_id)
+    clean = _clean_product(data, creating=False)
+    _check_product_unique(clean, product.id)
+    before = _snapshot(product, PRODUCT_FIELDS)
+    for field, value in clean.items():
+        setattr(product, field, value)
+    db.session.flush()
+    audit.record(db.session.connection(), actor, "product.update", "product", product.id,
+                 before=before, after=_snapshot(product, PRODUCT_FIELDS))
+    _commit_unique(Conflict("duplicate_sku", "Another product has this SKU or barcode.",
+                            field="sku"))
+    return product
+
+
+def get_product(product_id):
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise NotFound("Product")
+    return product
+
+
+# --- stores -----------------------------------------------------------------------------------
+
+def _clean_store(data, creating):
+    _unknown(data, STORE_FIELDS)
+    clean = {}
+    if creating or "code" in data:
+        code = parse_text(data.get("code"), "code", "Code", 32, required=True).upper()
+        if not all(c.isalnum() or c in "-_" for c in code):
+            raise DomainError("invalid", "Code may use letters, digits, - and _ only.",
+                              field="code")
+        clean["code"] = code
+    if creating or "name" in data:
+        clean["name"] = parse_text(data.get("name"), "name", "Name", 120, required=True)
+    for field, label, size in (("city", "City", 80), ("address", "Address", 300),
+                               ("phone", "Phone", 40)):
+        if creating or field in data:
+            clean[field] = parse_text(data.get(field), field, label, size)
+    for field in ("active", "allow_negative_stock"):
+        if field in data:
+            clean[field] = _bool(data[field], field)
+    return clean
+
+
+def _check_store_code(clean, store_id=None):
+    if "code" in clean:
+        query = select(Store.id).where(Store.code == clean["code"])
+        if store_id:
+            query = query.where(Store.id != store_id)
+        if db.session.execute(query).first():
+            raise Conflict("duplicate_code", "Another store already has this code.", field="code")
+
+
+def create_store(actor, data):
+    clean = _clean_store(data, creating=True)
+    _check_store_code(clean)
+    store = Store(**clean)
+    db.session.add(store)
+    db.session.flush()
+    audit.record(db.session.connection(), actor, "store.create", "store", store.id,
+                 after=_snapshot(store, STORE_FIELDS))
+    _commit_unique(Conflict("duplicate_code", "Another store already has this code.",
+                            field="code"))
+    return store
+
+
+def update_store(actor, store_id, data):
+    store = get_store(store_id)
+    clean = _clean_store(data, creating=False)
+    _check_store_code(clean, store.id)
+    before = _snapshot(store, STORE_FIELDS)
+    for field, value in clean.items():
+        setattr(store, field, value)
+    db.session.flush()
+    audit.record(db.session.connection(), actor, "store.update", "store", store.id,
+                 before=before, after=_snapshot(store, STORE_FIELDS))
+    _commit_unique(Conflict("duplicate_code", "Another store already has this code.",
+                            field="code"))
+    return store
+
+
+def get_store(store_id):
+    store = db.session.get(Store, store_id)
+    if store is None:
+        raise NotFound("Store")
+    return store
+
+
+# --- suppliers --------------------------------------------------------------------------------
+
+def _clean_supplier(data, creating):
+    _unknown(data, SUPPLIER_FIELDS)
+    clean = {}
+    if creating or "name" in data:
+        clean["name"] = parse_text(data.get("name"), "name", "Name", 120, required=True)
+    if creating or "phone" in data:
+        clean["phone"] = parse_text(data.get("phone"), "phone", "Phone", 40)
+    if creating or "notes" in data:
+        clean["notes"] = parse_text(data.get("notes"), "notes", "Notes", 2000)
+    if "active" in data:
+        clean["active"] = _bool(data["active"], "active")
+    return clean
+
+
+def create_supplier(actor, data):
+    supplier = Supplier(**_clean_supplier(data, creating=True))
+    db.session.add(supplier)
+    db.session.flush()
+    audit.record(db.session.connection(), actor, "supplier.create", "supplier", supplier.id,
+                 after=_snapshot(supplier, SUPPLIER_FIELDS))
+    db.session.commit()
+    return supplier
+
+
+def update_supplier(actor, supplier_id, data):
+    supplier = db.session.get(Supplier, supplier_id)
+    if supplier is None:
+        raise NotFound("Supplier")
+    clean = _clean_supplier(data, creating=False)
+    before = _snapshot(supplier, SUPPLIER_FIELDS)
+    for field, value in clean.items():
+        setattr(supplier, field, value)
+    db.session.flush()
+    audit.record(db.session.connection(), actor, "supplier.update", "supplier", supplier.id,
+                 before=before, after=_snapshot(supplier, SUPPLIER_FIELDS))
+    db.session.commit()
+    return supplier

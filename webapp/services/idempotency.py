@@ -1,0 +1,64 @@
+"""Idempotency keys: a retried write returns the first response and writes nothing new."""
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from webapp.models import IdempotencyRecord
+from webapp.models.types import utcnow
+from webapp.services.errors import DomainError
+from webapp.services.sql import insert_ignore
+
+T = IdempotencyRecord.__table__
+MAX_KEY_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    response: dict
+
+
+def fingerprint(payload):
+    """A stable hash of a request's meaning (sorted keys, decimals as text)."""
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_key(key):
+    if key is None:
+        return None
+    key = str(key).strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise DomainError("invalid_idempotency_key",
+                          f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+                          field="idempotency_key", status=400)
+    return key
+
+
+def claim(conn, scope, key, request_hash):
+    """Claim `key` inside the caller's transaction.
+
+    Returns None when this request is the first (the caller then calls `complete`), or the
+    stored Replay of an identical earlier request. A concurrent duplicate waits on the unique
+    index until the first commits, then sees its response.
+    """
+    inserted = conn.execute(
+        insert_ignore(conn, T)
+        .values(scope=scope, key=key, request_hash=request_hash, created_at=utcnow())
+        .returning(T.c.id)).first()
+    if inserted:
+        return None
+    row = conn.execute(select(T.c.request_hash, T.c.status_code, T.c.response)
+                       .where(T.c.scope == scope, T.c.key == key)).one()
+    if row.request_hash != request_hash:
+        raise DomainError("idempotency_key_reused",
+                          "This Idempotency-Key was already used for a different request.",
+                          field="idempotency_key")
+    return Replay(row.status_code, json.loads(row.response))
+
+
+def complete(conn, scope, key, status_code, response):
+    conn.execute(update(T).where(T.c.scope == scope, T.c.key == key)
+                 .values(status_code=status_code, response=json.dumps(response, default=str)))

@@ -1,0 +1,58 @@
+"""Reading stock levels (writing them is services/ledger.py's job alone)."""
+from sqlalchemy import func, or_, select
+
+from webapp.extensions import db
+from webapp.models import Product, StockLevel
+from webapp.services.errors import NotFound
+from webapp.services.ledger import level_dict
+
+LEVELS = StockLevel.__table__
+PRODUCTS = Product.__table__
+REORDER = func.coalesce(LEVELS.c.reorder_level, PRODUCTS.c.reorder_level)
+
+
+def get_level(store_id, product_id):
+    """One level; a product never moved in this store reads as zero."""
+    conn = db.session.connection()
+    row = conn.execute(
+        select(PRODUCTS.c.id, PRODUCTS.c.reorder_level.label("product_reorder"),
+               LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
+        .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
+                                        & (LEVELS.c.store_id == store_id)))
+        .where(PRODUCTS.c.id == product_id)).first()
+    if row is None:
+        raise NotFound("Product")
+    reorder = row.reorder_level if row.reorder_level is not None else row.product_reorder
+    return level_dict(store_id, product_id, row.quantity or 0, reorder, row.updated_at)
+
+
+def search_clause(q):
+    """Match a product by part of its name or SKU, or by its exact barcode."""
+    like = f"%{q.strip().lower()}%"
+    return or_(func.lower(PRODUCTS.c.name).like(like), func.lower(PRODUCTS.c.sku).like(like),
+               PRODUCTS.c.barcode == q.strip())
+
+
+def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archived=False):
+    """A page of a store's stock, products joined in; returns (rows, total)."""
+    query = (select(PRODUCTS.c.id.label("product_id"), PRODUCTS.c.sku, PRODUCTS.c.name,
+                    PRODUCTS.c.unit, PRODUCTS.c.category, PRODUCTS.c.sale_price,
+                    LEVELS.c.quantity, REORDER.label("reorder_level"), LEVELS.c.updated_at)
+             .select_from(LEVELS.join(PRODUCTS, PRODUCTS.c.id == LEVELS.c.product_id))
+             .where(LEVELS.c.store_id == store_id))
+    if not include_archived:
+        query = query.where(PRODUCTS.c.archived.is_(False))
+    if q:
+        query = query.where(search_clause(q))
+    if low:
+        query = query.where(LEVELS.c.quantity <= REORDER)
+    conn = db.session.connection()
+    total = conn.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = conn.execute(query.order_by(PRODUCTS.c.name, PRODUCTS.c.id)
+                        .limit(per_page).offset((page - 1) * per_page)).all()
+    items = []
+    for r in rows:
+        item = level_dict(store_id, r.product_id, r.quantity, r.reorder_level, r.updated_at)
+        item.update(sku=r.sku, name=r.name, unit=r.unit, category=r.category)
+        items.append(item)
+    return items, total

@@ -1,0 +1,434 @@
+"""The stock ledger: the only code that changes stock.
+
+Each operation is one transaction that claims the idempotency key, moves the level with a
+guarded UPDATE (the row lock serialises writers of one store × product, so there is no lost
+update and each movement's balance_after is the level right after it), appends the movement,
+bumps the daily summary and writes the audit event. The hot path is SQLAlchemy Core: no ORM
+objects are loaded or refreshed.
+"""
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from blinker import Namespace
+from sqlalchemy import insert, select, update
+
+from webapp.extensions import db
+from webapp.models import (ADJUSTMENT_REASONS, REMOVAL_REASONS, WHOLE_UNITS, DailyStockSummary,
+                           Product, StockLevel, StockMovement, Store, Supplier)
+from webapp.models.types import MONEY_PLACES, utcnow
+from webapp.services import audit, idempotency
+from webapp.services.errors import DomainError, InsufficientStock, NotFound
+from webapp.services.sql import exact_sum, insert_ignore, lock_clause, upsert
+from webapp.services.validation import (pakistan_day, parse_datetime, parse_id, parse_money,
+                                        parse_quantity, parse_text)
+
+LEVELS = StockLevel.__table__
+MOVEMENTS = StockMovement.__table__
+SUMMARY = DailyStockSummary.__table__
+PRODUCTS = Product.__table__
+STORES = Store.__table__
+
+RECORDABLE_TYPES = ("stock_in", "sale", "removal", "adjustment")
+OUTGOING_TYPES = ("sale", "removal", "transfer_out")
+MAX_COUNT_LINES = 1000
+
+# Sent after commit with the (store_id, product_id) pairs whose level changed; the stock cache
+# and live updates listen. Receivers must not raise: the write has already happened.
+signals = Namespace()
+stock_changed = signals.signal("stock-changed")
+
+
+@dataclass
+class LedgerResult:
+    data: dict
+    replayed: bool = False
+    status_code: int = 201
+
+
+@dataclass
+class _Context:
+    store: object
+    product: object
+
+
+# ---------------------------------------------------------------------------------------------
+# Public operations
+
+
+def record_movement(actor, *, store_id, type, quantity, product_id=None, sku=None, reason=None,
+                    note=None, unit_price=None, unit_cost=None, supplier_id=None,
+                    occurred_at=None, expected=None, idempotency_key=None):
+    """Record a stock_in, sale, removal or adjustment; returns {"movement", "level"}.
+
+    For an adjustment, `quantity` is what is on the shelf and `expected` what the level was
+    when the count began (default: the level now); the difference is applied to the level now.
+    """
+    if type not in RECORDABLE_TYPES:
+        raise DomainError("invalid", f"Type must be one of: {', '.join(RECORDABLE_TYPES)}.",
+                          field="type")
+    store_id = parse_id(store_id, "store_id", "Store")
+    if product_id is None and not sku:
+        raise DomainError("invalid", "Give a product_id or a sku.", field="product_id")
+    product_id = parse_id(product_id, "product_id", "Product") if product_id is not None else None
+    sku = parse_text(sku, "sku", "SKU", 64) if product_id is None else None
+    is_count = type == "adjustment"
+    quantity = parse_quantity(quantity, allow_zero=is_count)
+    expected = parse_quantity(expected, "expected", allow_zero=True, label="Expected quantity") \
+        if is_count and expected is not None else None
+    reason = _check_reason(type, reason)
+    note = parse_text(note, "note", "Note", 500)
+    unit_price = parse_money(unit_price, "unit_price", "Unit price")
+    unit_cost = parse_money(unit_cost, "unit_cost", "Unit cost")
+    if unit_price is not None and type != "sale":
+        raise DomainError("invalid", "Unit price applies to sales only.", field="unit_price")
+    if supplier_id is not None and type != "stock_in":
+        raise DomainError("invalid", "A supplier applies to stock-in only.", field="supplier_id")
+    supplier_id = parse_id(supplier_id, "supplier_id", "Supplier") if supplier_id is not None else None
+    occurred_at = parse_datetime(occurred_at)
+    key = idempotency.check_key(idempotency_key)
+
+    request = {"op": "movement", "store_id": store_id, "product_id": product_id, "sku": sku,
+               "type": type, "quantity": quantity, "expected": expected, "reason": reason,
+               "note": note, "unit_price": unit_price, "unit_cost": unit_cost,
+               "supplier_id": supplier_id, "occurred_at": occurred_at}
+
+    def write(conn, now):
+        ctx = _load(conn, store_id, product_id=product_id, sku=sku)
+        _check_product(ctx.product, quantity)
+        if supplier_id is not None:
+            _check_supplier(conn, supplier_id)
+        if is_count:
+            current = _lock_level(conn, ctx, now)
+            base = current if expected is None else expected
+            delta = quantity - base
+            if delta == 0:
+                level = _level_dict(ctx, current, now)
+                return {"movement": None, "level": level}, [], 200
+            level_row = _move_level(conn, ctx, delta, now)
+            movement = _insert_movement(
+                conn, actor, ctx, now, type="adjustment", quantity=abs(delta), delta=delta,
+                balance_after=level_row.quantity, reason=reason, note=note,
+                unit_cost=ctx.product.cost, expected_quantity=base, counted_quantity=quantity,
+                occurred_at=occurred_at, idempotency_key=key)
+        else:
+            delta = quantity if type == "stock_in" else -quantity
+            level_row = _move_level(conn, ctx, delta, now)
+            movement = _insert_movement(
+                conn, actor, ctx, now, type=type, quantity=quantity, delta=delta,
+                balance_after=level_row.quantity, reason=reason, note=note,
+                unit_price=(unit_price if unit_price is not None else ctx.product.sale_price)
+                if type == "sale" else None,
+                unit_cost=unit_cost if unit_cost is not None else ctx.product.cost,
+                supplier_id=supplier_id, occurred_at=occurred_at, idempotency_key=key)
+        audit.record(conn, actor, "movement.create", "stock_movement", movement["id"],
+                     after=movement)
+        level = _level_dict(ctx, level_row.quantity, now, level_row.reorder_level)
+        return {"movement": movement, "level": level}, [(ctx.store.id, ctx.product.id)], 201
+
+    return _run(actor, key, request, write)
+
+
+def transfer(actor, *, from_store_id, to_store_id, product_id, quantity, note=None,
+             idempotency_key=None):
+    """Move stock between two stores as a linked transfer_out + transfer_in, atomically."""
+    from_store_id = parse_id(from_store_id, "from_store_id", "From store")
+    to_store_id = parse_id(to_store_id, "to_store_id", "To store")
+    product_id = parse_id(product_id, "product_id", "Product")
+    if from_store_id == to_store_id:
+        raise DomainError("invalid", "Choose two different stores.", field="to_store_id")
+    quantity = parse_quantity(quantity)
+    note = parse_text(note, "note", "Note", 500)
+    key = idempotency.check_key(idempotency_key)
+    request = {"op": "transfer", "from": from_store_id, "to": to_store_id,
+               "product_id": product_id, "quantity": quantity, "note": note}
+
+    def write(conn, now):
+        source = _load(conn, from_store_id, product_id=product_id, store_field="from_store_id")
+        target = _load(conn, to_store_id, product_id=product_id, store_field="to_store_id")
+        _check_product(source.product, quantity)
+        transfer_id = str(uuid.uuid4())
+        # Lock the two levels in store-id order so that A→B and B→A cannot deadlock.
+        legs = sorted([(source, -quantity), (target, quantity)], key=lambda leg: leg[0].store.id)
+        rows = {ctx.store.id: _move_level(conn, ctx, delta, now) for ctx, delta in legs}
+        movements = {}
+        for ctx, delta, kind in ((source, -quantity, "transfer_out"),
+                                 (target, quantity, "transfer_in")):
+            movements[kind] = _insert_movement(
+                conn, actor, ctx, now, type=kind, quantity=quantity, delta=delta,
+                balance_after=rows[ctx.store.id].quantity, note=note,
+                unit_cost=ctx.product.cost, transfer_id=transfer_id, idempotency_key=key)
+        audit.record(conn, actor, "transfer.create", "transfer", transfer_id, after={
+            "from_store_id": from_store_id, "to_store_id": to_store_id,
+            "product_id": product_id, "quantity": str(quantity)})
+        data = {
+            "transfer_id": transfer_id,
+            "transfer_out": movements["transfer_out"],
+            "transfer_in": movements["transfer_in"],
+            "from_level": _level_dict(source, rows[from_store_id].quantity, now,
+                                      rows[from_store_id].reorder_level),
+            "to_level": _level_dict(target, rows[to_store_id].quantity, now,
+                                    rows[to_store_id].reorder_level),
+        }
+        changed = [(from_store_id, product_id), (to_store_id, product_id)]
+        return data, changed, 201
+
+    return _run(actor, key, request, write)
+
+
+def apply_count(actor, *, store_id, counts, note=None, idempotency_key=None):
+    """Apply a shelf count: [{product_id, quantity, expected?}] → one adjustment per difference.
+
+    `expected` is the level shown when the count began; sales recorded while the shelf was
+    being counted stay recorded, because the difference is applied to the level now.
+    """
+    store_id = parse_id(store_id, "store_id", "Store")
+    note = parse_text(note, "note", "Note", 500)
+    if not isinstance(counts, (list, tuple)) or not counts:
+        raise DomainError("invalid", "Enter at least one count.", field="counts")
+    if len(counts) > MAX_COUNT_LINES:
+        raise DomainError("invalid", f"At most {MAX_COUNT_LINES} lines in one count.",
+                          field="counts")
+    lines = {}
+    for i, line in enumerate(counts):
+        if not isinstance(line, dict):
+            raise DomainError("invalid", "Each count needs a product_id and a quantity.",
+                              field=f"counts.{i}")
+        pid = parse_id(line.get("product_id"), f"counts.{i}.product_id", "Product")
+        if pid in lines:
+            raise DomainError("invalid", "A product is counted twice.", field=f"counts.{i}.product_id")
+        counted = parse_quantity(line.get("quantity"), f"counts.{i}.quantity", allow_zero=True,
+                                 label="Counted quantity")
+        expected = line.get("expected")
+        if expected is not None and expected != "":
+            expected = parse_quantity(expected, f"counts.{i}.expected", allow_zero=True,
+                                      label="Expected quantity")
+        else:
+            expected = None
+        lines[pid] = (counted, expected)
+    key = idempotency.check_key(idempotency_key)
+    request = {"op": "count", "store_id": store_id, "note": note,
+               "lines": sorted([pid, c, e] for pid, (c, e) in lines.items())}
+
+    def write(conn, now):
+        adjustments, unchanged, changed_during_count, changed = [], [], [], []
+        for pid in sorted(lines):  # one lock order for every writer
+            counted, expected = lines[pid]
+            ctx = _load(conn, store_id, product_id=pid)
+            _check_product(ctx.product, counted, allow_zero=True)
+            current = _lock_level(conn, ctx, now)
+            base = current if expected is None else expected
+            if current != base:
+                changed_during_count.append(pid)
+            delta = counted - base
+            if delta == 0:
+                unchanged.append(_level_dict(ctx, current, now))
+                continue
+            row = _move_level(conn, ctx, delta, now)
+            adjustments.append(_insert_movement(
+                conn, actor, ctx, now, type="adjustment", quantity=abs(delta), delta=delta,
+                balance_after=row.quantity, reason="count", note=note,
+                unit_cost=ctx.product.cost, expected_quantity=base, counted_quantity=counted,
+                idempotency_key=key))
+            changed.append((store_id, pid))
+        audit.record(conn, actor, "count.apply", "store", store_id, after={
+            "lines": len(lines), "adjustments": [m["id"] for m in adjustments]})
+        data = {"store_id": store_id, "adjustments": adjustments, "unchanged": unchanged,
+                "changed_during_count": changed_during_count}
+        return data, changed, 201
+
+    return _run(actor, key, request, write)
+
+
+# ---------------------------------------------------------------------------------------------
+# The transaction
+
+
+def _run(actor, key, request, write):
+    """Run write(conn, now) in one transaction with idempotency; signal the change after commit."""
+    session = db.session
+    try:
+        conn = session.connection()
+        if key:
+            replay = idempotency.claim(conn, actor.scope, key, idempotency.fingerprint(request))
+            if replay:
+                session.rollback()
+                return LedgerResult(replay.response, replayed=True, status_code=replay.status_code)
+        data, changed, status = write(conn, utcnow())
+        if key:
+            idempotency.complete(conn, actor.scope, key, status, data)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    if changed:
+        stock_changed.send(None, changes=changed)
+    return LedgerResult(data, status_code=status)
+
+
+def _load(conn, store_id, product_id=None, sku=None, store_field="store_id"):
+    """The store and product rows a movement needs, in one round trip."""
+    product_match = (PRODUCTS.c.id == product_id) if product_id is not None \
+        else (db.func.lower(PRODUCTS.c.sku) == sku.lower())
+    row = conn.execute(
+        select(STORES.c.id.label("store_id"), STORES.c.active, STORES.c.allow_negative_stock,
+               PRODUCTS.c.id.label("product_id"), PRODUCTS.c.archived, PRODUCTS.c.unit,
+               PRODUCTS.c.sale_price, PRODUCTS.c.cost, PRODUCTS.c.reorder_level)
+        .select_from(STORES.outerjoin(PRODUCTS, product_match))
+        .where(STORES.c.id == store_id)).first()
+    if row is None or not row.active:
+        raise NotFound("Store", field=store_field)
+    if row.product_id is None:
+        raise NotFound("Product", field="product_id" if product_id is not None else "sku")
+    store = _Row(id=row.store_id, allow_negative_stock=row.allow_negative_stock)
+    product = _Row(id=row.product_id, archived=row.archived, unit=row.unit,
+                   sale_price=row.sale_price, cost=row.cost, reorder_level=row.reorder_level)
+    return _Context(store, product)
+
+
+class _Row:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def _check_reason(type, reason):
+    reason = reason or None
+    if type == "removal":
+        if reason not in REMOVAL_REASONS:
+            raise DomainError("invalid", f"Reason must be one of: {', '.join(REMOVAL_REASONS)}.",
+                              field="reason")
+    elif type == "adjustment":
+        reason = reason or "count"
+        if reason not in ADJUSTMENT_REASONS:
+            raise DomainError("invalid",
+                              f"Reason must be one of: {', '.join(ADJUSTMENT_REASONS)}.",
+                              field="reason")
+    elif reason is not None:
+        raise DomainError("invalid", "A reason applies to removals and adjustments only.",
+                          field="reason")
+    return reason
+
+
+def _check_product(product, quantity, allow_zero=False):
+    if product.archived:
+        raise DomainError("product_archived", "This product is archived; restore it first.",
+                          field="product_id")
+    if product.unit in WHOLE_UNITS and quantity != quantity.to_integral_value():
+        raise DomainError("invalid", f"This product is counted in whole {product.unit}s.",
+                          field="quantity")
+
+
+def _check_supplier(conn, supplier_id):
+    table = Supplier.__table__
+    if conn.execute(select(table.c.id).where(table.c.id == supplier_id)).first() is None:
+        raise NotFound("Supplier", field="supplier_id")
+
+
+def _lock_level(conn, ctx, now):
+    """The current level, row-locked for the rest of the transaction (created at 0 if new)."""
+    match = (LEVELS.c.store_id == ctx.store.id) & (LEVELS.c.product_id == ctx.product.id)
+    stmt = lock_clause(conn, select(LEVELS.c.quantity).where(match))
+    current = conn.execute(stmt).scalar()
+    if current is None:
+        conn.execute(insert_ignore(conn, LEVELS).values(
+            store_id=ctx.store.id, product_id=ctx.product.id, quantity=0, updated_at=now))
+        current = conn.execute(stmt).scalar()
+    return current
+
+
+def _move_level(conn, ctx, delta, now):
+    """Add delta to the level with one guarded UPDATE … RETURNING; refuse to go below zero."""
+    match = (LEVELS.c.store_id == ctx.store.id) & (LEVELS.c.product_id == ctx.product.id)
+    new_quantity = exact_sum(conn, LEVELS.c.quantity, delta)
+    stmt = (update(LEVELS).where(match)
+            .values(quantity=new_quantity, updated_at=now)
+            .returning(LEVELS.c.quantity, LEVELS.c.reorder_level))
+    guarded = delta < 0 and not ctx.store.allow_negative_stock
+    if guarded:
+        stmt = stmt.where(new_quantity >= 0)
+    row = conn.execute(stmt).first()
+    if row is not None:
+        return row
+    current = conn.execute(select(LEVELS.c.quantity).where(match)).scalar()
+    if current is None:  # first movement of this product in this store
+        conn.execute(insert_ignore(conn, LEVELS).values(
+            store_id=ctx.store.id, product_id=ctx.product.id, quantity=0, updated_at=now))
+        row = conn.execute(stmt).first()
+        if row is not None:
+            return row
+        current = Decimal("0")
+    raise InsufficientStock(current, -delta, product_id=ctx.product.id, store_id=ctx.store.id)
+
+
+def _insert_movement(conn, actor, ctx, now, *, type, quantity, delta, balance_after,
+                     reason=None, note="", unit_price=None, unit_cost=None, supplier_id=None,
+                     transfer_id=None, expected_quantity=None, counted_quantity=None,
+                     occurred_at=None, idempotency_key=None):
+    values = dict(
+        store_id=ctx.store.id, product_id=ctx.product.id, type=type, quantity=quantity,
+        delta=delta, balance_after=balance_after, reason=reason, note=note or "",
+        unit_price=unit_price, unit_cost=unit_cost, supplier_id=supplier_id,
+        transfer_id=transfer_id, expected_quantity=expected_quantity,
+        counted_quantity=counted_quantity, user_id=actor.user_id, source=actor.source,
+        idempotency_key=idempotency_key, occurred_at=occurred_at, created_at=now)
+    values["id"] = conn.execute(insert(MOVEMENTS).values(values).returning(MOVEMENTS.c.id)).scalar()
+    _bump_summary(conn, values)
+    return movement_dict(values)
+
+
+def _bump_summary(conn, m):
+    """Add one movement to daily_stock_summary (the day is Pakistan's, of when it happened)."""
+    price = m["unit_price"] if m["type"] == "sale" else m["unit_cost"]
+    amount = (m["quantity"] * price).quantize(MONEY_PLACES) if price is not None else Decimal(0)
+    stmt = upsert(conn, SUMMARY).values(
+        day=pakistan_day(m["occurred_at"] or m["created_at"]), store_id=m["store_id"],
+        product_id=m["product_id"], type=m["type"], quantity=m["quantity"],
+        delta=m["delta"], amount=amount, movements=1)
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=[SUMMARY.c.day, SUMMARY.c.store_id, SUMMARY.c.product_id, SUMMARY.c.type],
+        set_={"quantity": exact_sum(conn, SUMMARY.c.quantity, stmt.excluded.quantity),
+              "delta": exact_sum(conn, SUMMARY.c.delta, stmt.excluded.delta),
+              "amount": exact_sum(conn, SUMMARY.c.amount, stmt.excluded.amount, 2),
+              "movements": SUMMARY.c.movements + 1}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Serialisation shared by every door
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _time(value):
+    return None if value is None else value.isoformat()
+
+
+def movement_dict(m):
+    """A movement as JSON-ready data (decimals as exact strings, times in ISO 8601 UTC)."""
+    return {
+        "id": m["id"], "store_id": m["store_id"], "product_id": m["product_id"],
+        "type": m["type"], "quantity": _text(m["quantity"]), "delta": _text(m["delta"]),
+        "balance_after": _text(m["balance_after"]), "reason": m["reason"], "note": m["note"],
+        "unit_price": _text(m["unit_price"]), "unit_cost": _text(m["unit_cost"]),
+        "supplier_id": m["supplier_id"], "transfer_id": m["transfer_id"],
+        "expected_quantity": _text(m["expected_quantity"]),
+        "counted_quantity": _text(m["counted_quantity"]),
+        "user_id": m["user_id"], "source": m["source"],
+        "idempotency_key": m["idempotency_key"],
+        "occurred_at": _time(m["occurred_at"]), "created_at": _time(m["created_at"]),
+    }
+
+
+def level_dict(store_id, product_id, quantity, reorder_level, updated_at):
+    """A stock level as JSON-ready data, with its low and negative flags."""
+    quantity = Decimal(quantity).quantize(Decimal("0.001"))
+    reorder_level = Decimal(reorder_level or 0).quantize(Decimal("0.001"))
+    return {"store_id": store_id, "product_id": product_id, "quantity": str(quantity),
+            "reorder_level": str(reorder_level), "low": quantity <= reorder_level,
+            "negative": quantity < 0, "updated_at": _time(updated_at)}
+
+
+def _level_dict(ctx, quantity, now, store_reorder_level=None):
+    reorder = store_reorder_level if store_reorder_level is not None else ctx.product.reorder_level
+    return level_dict(ctx.store.id, ctx.product.id, quantity, reorder, now)
