@@ -1,6 +1,8 @@
 """All models, importable from one place (Alembic sees every table through this)."""
 from webapp.models.audit import AuditLog, AuditOutbox
 from webapp.models.product import UNITS, WHOLE_UNITS, Product
+from webapp.models.report import (DailyProductSummary, DailyStoreSummary, DailyTypeSummary,
+                                  ReportRollupState)
 from webapp.models.stock import (ADJUSTMENT_REASONS, MOVEMENT_TYPES, REMOVAL_REASONS, SOURCES,
                                  DailyStockSummary, IdempotencyRecord, StockLevel, StockMovement)
 from webapp.models.store import Store, Supplier
@@ -9,7 +11,8 @@ from webapp.models.user import ROLES, ApiToken, User, user_stores
 
 __all__ = [
     "ADJUSTMENT_REASONS", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS",
-    "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyStockSummary",
+    "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
+    "DailyStoreSummary", "DailyTypeSummary", "ReportRollupState",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
     "SyncItem", "SyncJob", "User", "user_stores",
 ]

@@ -1,0 +1,68 @@
+"""Roll-ups of daily_stock_summary that reports read when they span every store."""
+from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, func
+
+from webapp.extensions import db
+from webapp.models.types import Money, Quantity, UTCDateTime
+
+
+class _Totals:
+    quantity = Column(Quantity, nullable=False, default=0)
+    delta = Column(Quantity, nullable=False, default=0)
+    amount = Column(Money, nullable=False, default=0)
+    movements = Column(Integer, nullable=False, default=0)
+
+
+class DailyStoreSummary(_Totals, db.Model):
+    """Per Pakistan day, store and movement type (all products): stores compared."""
+
+    __tablename__ = "daily_store_summary"
+    __table_args__ = (Index("ix_daily_store_summary_store_day", "store_id", "day"),)
+
+    day = Column(Date, primary_key=True)
+    store_id = Column(Integer, ForeignKey("stores.id"), primary_key=True)
+    type = Column(String(16), primary_key=True)
+
+
+class DailyProductSummary(_Totals, db.Model):
+    """Per Pakistan day, product and movement type (all stores): top sellers everywhere."""
+
+    __tablename__ = "daily_product_summary"
+
+    day = Column(Date, primary_key=True)
+    product_id = Column(Integer, ForeignKey("products.id"), primary_key=True)
+    type = Column(String(16), primary_key=True)
+
+
+class DailyTypeSummary(_Totals, db.Model):
+    """Per Pakistan day and movement type (all stores, all products): the chain's day."""
+
+    __tablename__ = "daily_type_summary"
+
+    day = Column(Date, primary_key=True)
+    type = Column(String(16), primary_key=True)
+
+
+class ReportRollupState(db.Model):
+    """How far the roll-ups have been brought up to date (one row)."""
+
+    __tablename__ = "report_rollup_state"
+
+    name = Column(String(32), primary_key=True)
+    # Every movement created before this instant is in the roll-ups.
+    covered_until = Column(UTCDateTime, nullable=False)
+    refreshed_at = Column(UTCDateTime, nullable=False)
+
+
+def _removal_day_index(name, *leading):
+    """Removals are few; a partial index on when they happened serves the shrinkage report."""
+    from webapp.models.stock import StockMovement
+
+    m = StockMovement.__table__
+    moment = func.coalesce(m.c.occurred_at, m.c.created_at)
+    only_removals = m.c.type == "removal"
+    return Index(name, *(m.c[c] for c in leading), moment,
+                 postgresql_where=only_removals, sqlite_where=only_removals)
+
+
+REMOVALS_BY_TIME = _removal_day_index("ix_stock_movements_removal_time")
+REMOVALS_BY_STORE_TIME = _removal_day_index("ix_stock_movements_removal_store_time", "store_id")
