@@ -8,7 +8,7 @@ LEVEL_VS_LEDGER = text("""
     LEFT JOIN (SELECT store_id, product_id, SUM(delta) AS total
                FROM stock_movements GROUP BY store_id, product_id) m
       ON m.store_id = l.store_id AND m.product_id = l.product_id
-    WHERE l.quantity <> COALESCE(m.total, 0)
+    WHERE ROUND(l.quantity - COALESCE(m.total, 0), 3) <> 0
 """)
 
 # Movements whose balance_after is not the previous balance plus their delta (in id order).
