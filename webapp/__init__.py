@@ -1,4 +1,6 @@
 """Kiryana Inventory: the application factory."""
+from pathlib import Path
+
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -15,6 +17,7 @@ def create_app(config_class=None):
         config_class.check()
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config_class)
+    _ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
     register_blueprints(app)
     errors.register_error_handlers(app)
@@ -45,8 +48,13 @@ def register_blueprints(app):
 
 
 def _migrations_dir():
-    from pathlib import Path
     return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _ensure_sqlite_directory(url):
+    """The embedded default keeps its SQLite file under instance/; make sure the folder exists."""
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
 
 @event.listens_for(Engine, "connect")
