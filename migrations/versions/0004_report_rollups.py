@@ -52,6 +52,20 @@ def upgrade():
         sa.PrimaryKeyConstraint("day", "type", name=op.f("pk_daily_type_summary")),
     )
     op.create_table(
+        "store_stock_summary",
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("levels", sa.Integer(), nullable=False),
+        sa.Column("low", sa.Integer(), nullable=False),
+        sa.Column("negative", sa.Integer(), nullable=False),
+        sa.Column("without_cost", sa.Integer(), nullable=False),
+        sa.Column("units", sa.Numeric(precision=14, scale=3), nullable=False),
+        sa.Column("value_cost", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("value_sale", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.ForeignKeyConstraint(["store_id"], ["stores.id"],
+                                name=op.f("fk_store_stock_summary_store_id_stores")),
+        sa.PrimaryKeyConstraint("store_id", name=op.f("pk_store_stock_summary")),
+    )
+    op.create_table(
         "report_rollup_state",
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("covered_until", sa.DateTime(timezone=True), nullable=False),
@@ -61,16 +75,23 @@ def upgrade():
     moment = sa.text("coalesce(occurred_at, created_at)")
     only_removals = sa.text("type = 'removal'")
     op.create_index("ix_stock_movements_removal_time", "stock_movements", [moment],
-                    postgresql_where=only_removals, sqlite_where=only_removals)
+                    postgresql_where=only_removals, sqlite_where=only_removals,
+                    postgresql_include=["store_id", "reason", "quantity", "unit_cost",
+                                        "occurred_at", "created_at"])
     op.create_index("ix_stock_movements_removal_store_time", "stock_movements",
                     [sa.text("store_id"), moment],
-                    postgresql_where=only_removals, sqlite_where=only_removals)
+                    postgresql_where=only_removals, sqlite_where=only_removals,
+                    postgresql_include=["reason", "quantity", "unit_cost", "occurred_at",
+                                        "created_at"])
+    op.create_index("ix_stock_levels_product_store", "stock_levels", ["product_id", "store_id"])
 
 
 def downgrade():
+    op.drop_index("ix_stock_levels_product_store", table_name="stock_levels")
     op.drop_index("ix_stock_movements_removal_store_time", table_name="stock_movements")
     op.drop_index("ix_stock_movements_removal_time", table_name="stock_movements")
     op.drop_table("report_rollup_state")
+    op.drop_table("store_stock_summary")
     op.drop_table("daily_type_summary")
     op.drop_table("daily_product_summary")
     op.drop_index("ix_daily_store_summary_store_day", table_name="daily_store_summary")

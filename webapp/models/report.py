@@ -2,6 +2,7 @@
 from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, func
 
 from webapp.extensions import db
+from webapp.models.stock import StockLevel, StockMovement
 from webapp.models.types import Money, Quantity, UTCDateTime
 
 
@@ -42,6 +43,21 @@ class DailyTypeSummary(_Totals, db.Model):
     type = Column(String(16), primary_key=True)
 
 
+class StoreStockSummary(db.Model):
+    """Per store, as of the last refresh: what valuation and low-stock read across every store."""
+
+    __tablename__ = "store_stock_summary"
+
+    store_id = Column(Integer, ForeignKey("stores.id"), primary_key=True)
+    levels = Column(Integer, nullable=False, default=0)
+    low = Column(Integer, nullable=False, default=0)
+    negative = Column(Integer, nullable=False, default=0)
+    without_cost = Column(Integer, nullable=False, default=0)
+    units = Column(Quantity, nullable=False, default=0)
+    value_cost = Column(Money, nullable=False, default=0)
+    value_sale = Column(Money, nullable=False, default=0)
+
+
 class ReportRollupState(db.Model):
     """How far the roll-ups have been brought up to date (one row)."""
 
@@ -55,14 +71,19 @@ class ReportRollupState(db.Model):
 
 def _removal_day_index(name, *leading):
     """Removals are few; a partial index on when they happened serves the shrinkage report."""
-    from webapp.models.stock import StockMovement
-
     m = StockMovement.__table__
     moment = func.coalesce(m.c.occurred_at, m.c.created_at)
     only_removals = m.c.type == "removal"
     return Index(name, *(m.c[c] for c in leading), moment,
-                 postgresql_where=only_removals, sqlite_where=only_removals)
+                 postgresql_where=only_removals, sqlite_where=only_removals,
+                 # Covering, so PostgreSQL answers from the index alone.
+                 postgresql_include=[c for c in ("store_id", "reason", "quantity", "unit_cost",
+                                                 "occurred_at", "created_at")
+                                     if c not in leading])
 
 
 REMOVALS_BY_TIME = _removal_day_index("ix_stock_movements_removal_time")
 REMOVALS_BY_STORE_TIME = _removal_day_index("ix_stock_movements_removal_store_time", "store_id")
+# Stock across stores sorted by product walks products in order and each one's levels by store.
+LEVELS_BY_PRODUCT_STORE = Index("ix_stock_levels_product_store",
+                                StockLevel.__table__.c.product_id, StockLevel.__table__.c.store_id)

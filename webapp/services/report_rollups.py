@@ -1,0 +1,163 @@
+"""Keeping the report roll-ups up to date from daily_stock_summary.
+
+daily_stock_summary is written with every movement, so it is exact but large (one row per day,
+store, product and type). Reports over every store read three smaller roll-ups of it instead
+(per day × store, per day × product, per day), which `refresh()` recomputes for each Pakistan day
+touched by movements created since the last refresh. Recomputing a whole day is idempotent, so
+refreshes overlap by OVERLAP to catch transactions that committed late, and two workers running
+at once are harmless (the state row is locked). Days at or after `live_from()` are read from
+daily_stock_summary directly, so today's figures are always live; a movement back-dated into an
+older day shows in the all-store figures from the next refresh (run every minute by a worker:
+`webapp.jobs_reports.refresh_report_rollups`, or `flask reports refresh`).
+"""
+from datetime import date, timedelta
+
+from sqlalchemy import and_, case, delete, func, insert, literal, select
+
+from webapp.extensions import db
+from webapp.models import (DailyProductSummary, DailyStockSummary, DailyStoreSummary,
+                           DailyTypeSummary, Product, ReportRollupState, StockLevel,
+                           StockMovement, StoreStockSummary)
+from webapp.models.types import utcnow
+from webapp.services.sql import insert_ignore, lock_clause
+from webapp.services.validation import pakistan_day
+
+SUMMARY = DailyStockSummary.__table__
+STORE_DAYS = DailyStoreSummary.__table__
+PRODUCT_DAYS = DailyProductSummary.__table__
+TYPE_DAYS = DailyTypeSummary.__table__
+STATE = ReportRollupState.__table__
+MOVEMENTS = StockMovement.__table__
+STORE_STOCK = StoreStockSummary.__table__
+LEVELS = StockLevel.__table__
+PRODUCTS = Product.__table__
+
+STATE_NAME = "rollups"
+OVERLAP = timedelta(minutes=10)
+DAYS_PER_STATEMENT = 200
+ROLLUPS = ((STORE_DAYS, "store_id"), (PRODUCT_DAYS, "product_id"), (TYPE_DAYS, None))
+
+
+def total(conn, column, places):
+    """SUM that stays exact: SQLite adds numerics as binary floats, so round to the scale."""
+    if conn.dialect.name == "sqlite":
+        return func.round(func.sum(column), places)
+    return func.sum(column)
+
+
+def day_of(conn, moment):
+    """SQL for the Pakistan calendar day of a UTC timestamp column."""
+    if conn.dialect.name == "postgresql":
+        return func.date(func.timezone("Asia/Karachi", moment))
+    # Pakistan has kept UTC+5 all year since 2009.
+    return func.date(moment, "+5 hours")
+
+
+def live_from(conn):
+    """The first day that reports read from daily_stock_summary rather than the roll-ups."""
+    covered = conn.execute(select(STATE.c.covered_until)
+                           .where(STATE.c.name == STATE_NAME)).scalar()
+    return date.min if covered is None else pakistan_day(covered - OVERLAP)
+
+
+def refresh(full=False):
+    """Recompute the roll-ups for every day touched since the last refresh; returns the days."""
+    session = db.session
+    try:
+        conn = session.connection()
+        now = utcnow()
+        conn.execute(insert_ignore(conn, STATE).values(
+            name=STATE_NAME, covered_until=now.replace(year=1970), refreshed_at=now))
+        covered = conn.execute(lock_clause(conn, select(STATE.c.covered_until)
+                                           .where(STATE.c.name == STATE_NAME))).scalar()
+        if full or covered.year == 1970:
+            days = None
+            _recompute(conn, None)
+            _recompute_stores(conn, None)
+        else:
+            moment = func.coalesce(MOVEMENTS.c.occurred_at, MOVEMENTS.c.created_at)
+            days = sorted(_as_date(d) for d in conn.execute(
+                select(day_of(conn, moment)).distinct()
+                .where(MOVEMENTS.c.created_at >= covered - OVERLAP)).scalars())
+            for start in range(0, len(days), DAYS_PER_STATEMENT):
+                _recompute(conn, days[start:start + DAYS_PER_STATEMENT])
+            _recompute_stores(conn, _stores_changed_since(conn, covered - OVERLAP))
+        conn.execute(STATE.update().where(STATE.c.name == STATE_NAME)
+                     .values(covered_until=now, refreshed_at=utcnow()))
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return days
+
+
+def _as_date(value):
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _recompute(conn, days):
+    for table, key in ROLLUPS:
+        keys = [SUMMARY.c.day] + ([SUMMARY.c[key]] if key else []) + [SUMMARY.c.type]
+        source = select(*keys, total(conn, SUMMARY.c.quantity, 3), total(conn, SUMMARY.c.delta, 3),
+                        total(conn, SUMMARY.c.amount, 2), func.sum(SUMMARY.c.movements))
+        clear = delete(table)
+        if days is not None:
+            source = source.where(SUMMARY.c.day.in_(days))
+            clear = clear.where(table.c.day.in_(days))
+        conn.execute(clear)
+        columns = [c.name for c in keys] + ["quantity", "delta", "amount", "movements"]
+        conn.execute(insert(table).from_select(columns, source.group_by(*keys)))
+
+
+
+def store_stock_totals(conn, *where):
+    """Per store: levels, low, negative, without cost, units and value on hand (SELECT).
+
+    Negative levels count as nothing on hand; archived products are valued while they still
+    hold stock but are never "low" (nobody reorders them).
+    """
+    on_hand = case((LEVELS.c.quantity > 0, LEVELS.c.quantity), else_=literal(0))
+    reorder = func.coalesce(LEVELS.c.reorder_level, PRODUCTS.c.reorder_level)
+    low = and_(LEVELS.c.quantity <= reorder, PRODUCTS.c.archived.is_(False))
+
+    def count(condition):
+        return func.sum(case((condition, 1), else_=0))
+
+    return (select(LEVELS.c.store_id, func.count().label("levels"), count(low).label("low"),
+                   count(LEVELS.c.quantity < 0).label("negative"),
+                   count(and_(PRODUCTS.c.cost.is_(None), LEVELS.c.quantity > 0))
+                   .label("without_cost"),
+                   total(conn, on_hand, 3).label("units"),
+                   func.coalesce(total(conn, func.round(on_hand * PRODUCTS.c.cost, 2), 2), 0)
+                   .label("value_cost"),
+                   total(conn, func.round(on_hand * PRODUCTS.c.sale_price, 2), 2)
+                   .label("value_sale"))
+            .select_from(LEVELS.join(PRODUCTS, PRODUCTS.c.id == LEVELS.c.product_id))
+            .where(*where).group_by(LEVELS.c.store_id))
+
+
+def _stores_changed_since(conn, since):
+    """Stores whose levels moved since `since`; None (all) if any product changed."""
+    if conn.execute(select(PRODUCTS.c.id).where(PRODUCTS.c.updated_at >= since).limit(1)).first():
+        return None
+    return sorted(conn.execute(select(LEVELS.c.store_id).distinct()
+                               .where(LEVELS.c.updated_at >= since)).scalars())
+
+
+def _recompute_stores(conn, store_ids):
+    where = [] if store_ids is None else [LEVELS.c.store_id.in_(store_ids)]
+    if store_ids == []:
+        return
+    clear = delete(STORE_STOCK)
+    if store_ids is not None:
+        clear = clear.where(STORE_STOCK.c.store_id.in_(store_ids))
+    conn.execute(clear)
+    source = store_stock_totals(conn, *where)
+    conn.execute(insert(STORE_STOCK).from_select(
+        ["store_id", "levels", "low", "negative", "without_cost", "units", "value_cost",
+         "value_sale"], source))
+
+
+def as_of(conn):
+    """When the roll-ups and store totals were last refreshed (None: never)."""
+    return conn.execute(select(STATE.c.covered_until).where(STATE.c.name == STATE_NAME)).scalar()

@@ -1,0 +1,536 @@
+"""Manager reports: stock across stores, low stock, valuation, sales, movements and shrinkage.
+
+Every function takes `stores`: None for every store (managers), else the ids the viewer may
+see; views work that out with webapp/access.py. Dates are Pakistan calendar days; the ledger
+stores UTC. Money and quantities come back as exact Decimals. Reports over a date range read
+daily_stock_summary (one store or a few) or its roll-ups (every store; see report_rollups.py),
+never the ledger, except the shrinkage breakdown, which reads removals through a partial index.
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, literal, select, tuple_, union_all
+
+from webapp.extensions import db
+from webapp.models import (MOVEMENT_TYPES, REMOVAL_REASONS, WHOLE_UNITS, DailyStockSummary,
+                           Product, StockLevel, StockMovement, Store)
+from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
+from webapp.services import report_rollups as rollups
+from webapp.services.errors import DomainError
+from webapp.services.inventory import search_clause
+from webapp.services.validation import PAKISTAN, parse_id, pakistan_day
+
+LEVELS = StockLevel.__table__
+PRODUCTS = Product.__table__
+STORES = Store.__table__
+SUMMARY = DailyStockSummary.__table__
+MOVEMENTS = StockMovement.__table__
+STORE_STOCK = rollups.STORE_STOCK
+REORDER = func.coalesce(LEVELS.c.reorder_level, PRODUCTS.c.reorder_level)
+
+DEFAULT_DAYS = 28
+MAX_DAYS = 366
+SALES_WINDOW_DAYS = 28
+DEFAULT_COVER_DAYS = 14
+MAX_PER_PAGE = 200
+STOCK_SORTS = {
+    "product": lambda: [PRODUCTS.c.name, PRODUCTS.c.id, LEVELS.c.store_id],
+    "store": lambda: [STORES.c.code, PRODUCTS.c.name, PRODUCTS.c.id],
+    "category": lambda: [PRODUCTS.c.category, PRODUCTS.c.name, PRODUCTS.c.id, STORES.c.code],
+    "quantity": lambda: [LEVELS.c.quantity, LEVELS.c.store_id, LEVELS.c.product_id],
+}
+# Store by store (the order the primary key walks), the most short first within a store.
+LOW_ORDER = (STORES.c.code, LEVELS.c.quantity - REORDER, PRODUCTS.c.name, LEVELS.c.product_id)
+ZERO = Decimal("0")
+
+
+@dataclass
+class Page:
+    """One page of a list; total is None where counting would cost a scan of every level."""
+
+    items: list
+    total: int | None
+    page: int
+    per_page: int
+    has_next: bool = False
+
+    @property
+    def pages(self):
+        return None if self.total is None else max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: date
+    end: date
+
+    @property
+    def days(self):
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+    def utc_bounds(self):
+        """The UTC instants where the first Pakistan day starts and the day after the last starts."""
+        first = datetime.combine(self.start, time.min, PAKISTAN)
+        after = datetime.combine(self.end + timedelta(days=1), time.min, PAKISTAN)
+        return first, after
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+
+
+def today():
+    return pakistan_day(utcnow())
+
+
+def parse_date(value, field, label):
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise DomainError("invalid", f"{label} must be a date like 2026-03-01.",
+                          field=field) from None
+
+
+def date_range(start=None, end=None, default_days=DEFAULT_DAYS):
+    """The Pakistan days from `start` to `end` inclusive; the last 28 days by default."""
+    end = parse_date(end, "to", "To") if end not in (None, "") else today()
+    start = parse_date(start, "from", "From") if start not in (None, "") \
+        else end - timedelta(days=default_days - 1)
+    if start > end:
+        raise DomainError("invalid", "From must be on or before To.", field="from")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise DomainError("invalid", f"Choose at most {MAX_DAYS} days.", field="from")
+    return DateRange(start, end)
+
+
+def page_args(page=1, per_page=50):
+    """(page, per_page) from user input: page ≥ 1, 1 ≤ per_page ≤ 200."""
+    page = parse_id(page or 1, "page", "Page")
+    per_page = parse_id(per_page or 50, "per_page", "Per page")
+    if per_page > MAX_PER_PAGE:
+        raise DomainError("invalid", f"Per page can be at most {MAX_PER_PAGE}.", field="per_page")
+    return page, per_page
+
+
+def _in_stores(column, stores):
+    return True if stores is None else column.in_(sorted(stores))
+
+
+def _sum(conn, column, places):
+    return rollups.total(conn, column, places)
+
+
+def _dec(value, places):
+    return Decimal(value if value is not None else 0).quantize(places)
+
+
+def _money(value):
+    return _dec(value, MONEY_PLACES)
+
+
+def _qty(value):
+    return _dec(value, QUANTITY_PLACES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stock across stores
+
+
+def _store_filters(stores, store_id=None, city=None):
+    where = [_in_stores(STORES.c.id, stores)]
+    if store_id is not None:
+        where.append(STORES.c.id == store_id)
+    if city:
+        where.append(STORES.c.city == city)
+    return where
+
+
+def _product_filters(q=None, category=None, archived=False):
+    where = []
+    if not archived:
+        where.append(PRODUCTS.c.archived.is_(False))
+    if q and q.strip():
+        where.append(search_clause(q))
+    if category:
+        where.append(PRODUCTS.c.category == category)
+    return where
+
+
+LEVEL_COLUMNS = ("store_id", "store_code", "store_name", "city", "product_id", "sku", "name",
+                 "category", "unit", "archived", "cost", "sale_price", "quantity",
+                 "reorder_level")
+
+
+def _level_query(stores, q=None, store_id=None, category=None, city=None, archived=False):
+    return (select(LEVELS.c.store_id, STORES.c.code.label("store_code"),
+                   STORES.c.name.label("store_name"), STORES.c.city,
+                   LEVELS.c.product_id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.category,
+                   PRODUCTS.c.unit, PRODUCTS.c.archived, PRODUCTS.c.cost, PRODUCTS.c.sale_price,
+                   LEVELS.c.quantity, REORDER.label("reorder_level"))
+            .select_from(LEVELS.join(PRODUCTS, PRODUCTS.c.id == LEVELS.c.product_id)
+                         .join(STORES, STORES.c.id == LEVELS.c.store_id))
+            .where(*_store_filters(stores, store_id, city),
+                   *_product_filters(q, category, archived)))
+
+
+def _walk_query(sort, descending, stores, q, store_id, category, city, archived):
+    """PostgreSQL: walk stores (or products) in order and each one's levels through an index.
+
+    The planner would otherwise join every level and sort them all for one page; LATERAL
+    makes it stop after the page. The order is the same as STOCK_SORTS gives the plain query.
+    """
+    by_store = sort == "store"
+    direction = (lambda c: c.desc()) if descending else (lambda c: c)
+    if by_store:
+        outer = (select(STORES.c.id, STORES.c.code, STORES.c.name, STORES.c.city)
+                 .where(*_store_filters(stores, store_id, city))
+                 .order_by(direction(STORES.c.code)).subquery("o"))
+        inner = (select(LEVELS.c.product_id, LEVELS.c.quantity, PRODUCTS.c.sku, PRODUCTS.c.name,
+                        PRODUCTS.c.category, PRODUCTS.c.unit, PRODUCTS.c.archived,
+                        PRODUCTS.c.cost, PRODUCTS.c.sale_price, REORDER.label("reorder_level"))
+                 .select_from(LEVELS.join(PRODUCTS, PRODUCTS.c.id == LEVELS.c.product_id))
+                 .where(LEVELS.c.store_id == outer.c.id, *_product_filters(q, category, archived))
+                 .order_by(direction(PRODUCTS.c.name), direction(PRODUCTS.c.id))
+                 .lateral("i"))
+        columns = [outer.c.id.label("store_id"), outer.c.code.label("store_code"),
+                   outer.c.name.label("store_name"), outer.c.city, inner.c.product_id,
+                   inner.c.sku, inner.c.name, inner.c.category, inner.c.unit, inner.c.archived,
+                   inner.c.cost, inner.c.sale_price, inner.c.quantity, inner.c.reorder_level]
+        order = [outer.c.code, inner.c.name, inner.c.product_id]
+    else:
+        keys = ([PRODUCTS.c.category] if sort == "category" else []) + [PRODUCTS.c.name,
+                                                                         PRODUCTS.c.id]
+        outer = (select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.category,
+                        PRODUCTS.c.unit, PRODUCTS.c.archived, PRODUCTS.c.cost,
+                        PRODUCTS.c.sale_price, PRODUCTS.c.reorder_level)
+                 .where(*_product_filters(q, category, archived))
+                 .order_by(*map(direction, keys)).subquery("o"))
+        inner = (select(LEVELS.c.store_id, LEVELS.c.quantity, LEVELS.c.reorder_level,
+                        STORES.c.code, STORES.c.name, STORES.c.city)
+                 .select_from(LEVELS.join(STORES, STORES.c.id == LEVELS.c.store_id))
+                 .where(LEVELS.c.product_id == outer.c.id,
+                        *_store_filters(stores, store_id, city))
+                 .order_by(direction(LEVELS.c.store_id)).lateral("i"))
+        columns = [inner.c.store_id, inner.c.code.label("store_code"),
+                   inner.c.name.label("store_name"), inner.c.city, outer.c.id.label("product_id"),
+                   outer.c.sku, outer.c.name, outer.c.category, outer.c.unit, outer.c.archived,
+                   outer.c.cost, outer.c.sale_price, inner.c.quantity,
+                   func.coalesce(inner.c.reorder_level, outer.c.reorder_level)
+                   .label("reorder_level")]
+        order = ([outer.c.category] if sort == "category" else []) + [outer.c.name, outer.c.id,
+                                                                        inner.c.store_id]
+    return (select(*columns).select_from(outer.join(inner, literal(True)))
+            .order_by(*map(direction, order)))
+
+
+def _stock_query(conn, sort, descending, stores, q, store_id, category, city, archived):
+    if conn.dialect.name == "postgresql" and sort != "quantity":
+        return _walk_query(sort, descending, stores, q, store_id, category, city, archived)
+    return (_level_query(stores, q, store_id, category, city, archived)
+            .order_by(*_stock_order(sort, descending, store_id, stores)))
+
+
+def _level_item(r):
+    quantity, reorder = _qty(r.quantity), _qty(r.reorder_level)
+    on_hand = max(quantity, ZERO)
+    return {
+        "store_id": r.store_id, "store_code": r.store_code, "store_name": r.store_name,
+        "city": r.city, "product_id": r.product_id, "sku": r.sku, "name": r.name,
+        "category": r.category, "unit": r.unit, "archived": r.archived,
+        "quantity": quantity, "reorder_level": reorder,
+        "low": quantity <= reorder, "negative": quantity < 0,
+        "value_cost": None if r.cost is None else _money(on_hand * r.cost),
+        "value_sale": _money(on_hand * r.sale_price),
+    }
+
+
+def stock_levels(stores, q=None, store_id=None, category=None, city=None, archived=False,
+                 sort="product", descending=False, page=1, per_page=50):
+    """A page of levels across the visible stores, filtered and sorted (next/previous paging).
+
+    Sorting by quantity needs one store: over every store it would sort millions of rows.
+    """
+    _stock_order(sort, descending, store_id, stores)
+    conn = db.session.connection()
+    query = _stock_query(conn, sort, descending, stores, q, store_id, category, city, archived)
+    rows = conn.execute(query.limit(per_page + 1).offset((page - 1) * per_page)).all()
+    return Page([_level_item(r) for r in rows[:per_page]], None, page, per_page,
+                has_next=len(rows) > per_page)
+
+
+def _stock_order(sort, descending, store_id, stores):
+    if sort not in STOCK_SORTS:
+        raise DomainError("invalid", f"Sort by one of: {', '.join(STOCK_SORTS)}.", field="sort")
+    if sort == "quantity" and store_id is None and (stores is None or len(stores) > 5):
+        raise DomainError("invalid", "Choose a store to sort by quantity.", field="sort")
+    return [c.desc() if descending else c for c in STOCK_SORTS[sort]()]
+
+
+def iter_stock_levels(stores, q=None, store_id=None, category=None, city=None, archived=False,
+                      sort="product", descending=False):
+    """Every matching level, streamed from the database in batches (for CSV)."""
+    _stock_order(sort, descending, store_id, stores)
+    conn = db.session.connection()
+    query = _stock_query(conn, sort, descending, stores, q, store_id, category, city, archived)
+    result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
+    for r in result:
+        yield _level_item(r)
+
+
+def filter_choices(stores):
+    """Stores, categories and cities a viewer can filter by."""
+    conn = db.session.connection()
+    store_rows = conn.execute(select(STORES.c.id, STORES.c.code, STORES.c.name, STORES.c.city)
+                              .where(_in_stores(STORES.c.id, stores))
+                              .order_by(STORES.c.code)).all()
+    categories = conn.execute(select(PRODUCTS.c.category).distinct()
+                              .where(PRODUCTS.c.category != "")
+                              .order_by(PRODUCTS.c.category)).scalars().all()
+    cities = sorted({r.city for r in store_rows if r.city})
+    return {"stores": store_rows, "categories": categories, "cities": cities}
+
+
+# ---------------------------------------------------------------------------------------------
+# Low stock
+
+
+def _low_query(stores, q=None, store_id=None, category=None, city=None):
+    return (_level_query(stores, q, store_id, category, city)
+            .where(LEVELS.c.quantity <= REORDER))
+
+
+def low_stock(stores, q=None, store_id=None, category=None, city=None,
+              cover_days=DEFAULT_COVER_DAYS, page=1, per_page=50, on=None):
+    """Levels at or under their reorder level, most short first, with a suggested reorder."""
+    cover_days = _cover_days(cover_days)
+    conn = db.session.connection()
+    query = _low_query(stores, q, store_id, category, city)
+    if stores is None and not (q or store_id or category or city):
+        total = conn.execute(select(func.coalesce(func.sum(STORE_STOCK.c.low), 0))).scalar()
+    else:
+        total = conn.execute(select(func.count()).select_from(
+            query.with_only_columns(LEVELS.c.store_id).subquery())).scalar()
+    rows = conn.execute(query.order_by(*LOW_ORDER).limit(per_page + 1)
+                        .offset((page - 1) * per_page)).all()
+    items = _with_suggestions(conn, rows[:per_page], cover_days, on or today())
+    return Page(items, int(total), page, per_page, has_next=len(rows) > per_page)
+
+
+def iter_low_stock(stores, q=None, store_id=None, category=None, city=None,
+                   cover_days=DEFAULT_COVER_DAYS, on=None, batch=500):
+    """Every low level with its suggestion, in batches (for CSV)."""
+    cover_days = _cover_days(cover_days)
+    conn = db.session.connection()
+    rows = conn.execute(_low_query(stores, q, store_id, category, city)
+                        .order_by(*LOW_ORDER)).all()
+    for start in range(0, len(rows), batch):
+        yield from _with_suggestions(conn, rows[start:start + batch], cover_days, on or today())
+
+
+def _cover_days(value):
+    days = parse_id(value or DEFAULT_COVER_DAYS, "cover_days", "Cover days")
+    if days > 365:
+        raise DomainError("invalid", "Cover days can be at most 365.", field="cover_days")
+    return days
+
+
+def _with_suggestions(conn, rows, cover_days, on):
+    """Add average daily sales over the 28 days before `on` and what to reorder to cover_days."""
+    sold = {}
+    if rows:
+        first, last = on - timedelta(days=SALES_WINDOW_DAYS), on - timedelta(days=1)
+        pairs = sorted({(r.store_id, r.product_id) for r in rows})
+        sold = dict(((r.store_id, r.product_id), r.quantity) for r in conn.execute(
+            select(SUMMARY.c.store_id, SUMMARY.c.product_id,
+                   _sum(conn, SUMMARY.c.quantity, 3).label("quantity"))
+            .where(SUMMARY.c.store_id.in_({p[0] for p in pairs}),
+                   tuple_(SUMMARY.c.store_id, SUMMARY.c.product_id).in_(pairs),
+                   SUMMARY.c.type == "sale", SUMMARY.c.day.between(first, last))
+            .group_by(SUMMARY.c.store_id, SUMMARY.c.product_id)))
+    items = []
+    for r in rows:
+        item = _level_item(r)
+        sold_28 = _qty(sold.get((r.store_id, r.product_id)))
+        item["sold_28_days"] = sold_28
+        item["avg_daily_sales"] = (sold_28 / SALES_WINDOW_DAYS).quantize(QUANTITY_PLACES,
+                                                                          ROUND_HALF_UP)
+        item["suggested"] = suggested_reorder(sold_28, cover_days, item["reorder_level"],
+                                              item["quantity"], r.unit)
+        items.append(item)
+    return items
+
+
+def suggested_reorder(sold_28_days, cover_days, reorder_level, level, unit):
+    """Enough for cover_days at the recent sales rate (never less than the reorder level)."""
+    target = max(sold_28_days * cover_days / SALES_WINDOW_DAYS, reorder_level)
+    need = max(target - level, ZERO)
+    if unit in WHOLE_UNITS:
+        return need.to_integral_value(ROUND_CEILING).quantize(QUANTITY_PLACES)
+    return need.quantize(QUANTITY_PLACES, ROUND_CEILING)
+
+
+# ---------------------------------------------------------------------------------------------
+# Valuation
+
+
+def valuation(stores, store_id=None, city=None, page=1, per_page=50):
+    """Stock value at cost and at sale price per store, and in total.
+
+    Over every store it reads the store totals of the last refresh (as_of says when); for a
+    chosen store, or a shopkeeper's own, it counts the levels now.
+    """
+    conn = db.session.connection()
+    if stores is None and store_id is None:
+        per_store = select(STORE_STOCK).subquery()
+        as_of = rollups.as_of(conn)
+    else:
+        where = [_in_stores(LEVELS.c.store_id, stores)]
+        if store_id is not None:
+            where.append(LEVELS.c.store_id == store_id)
+        per_store = rollups.store_stock_totals(conn, *where).subquery()
+        as_of = None
+    query = (select(STORES.c.id, STORES.c.code, STORES.c.name, STORES.c.city, per_store)
+             .select_from(per_store.join(STORES, STORES.c.id == per_store.c.store_id)))
+    if city:
+        query = query.where(STORES.c.city == city)
+    rows = conn.execute(query.order_by(STORES.c.code)).all()
+    items = [{"store_id": r.id, "store_code": r.code, "store_name": r.name, "city": r.city,
+              "levels": int(r.levels), "low": int(r.low), "negative": int(r.negative),
+              "without_cost": int(r.without_cost), "units": _qty(r.units),
+              "value_cost": _money(r.value_cost), "value_sale": _money(r.value_sale)}
+             for r in rows]
+    total = {"stores": len(items)}
+    for key in ("levels", "low", "negative", "without_cost"):
+        total[key] = sum(i[key] for i in items)
+    total["units"] = sum((i["units"] for i in items), _qty(0))
+    for key in ("value_cost", "value_sale"):
+        total[key] = sum((i[key] for i in items), _money(0))
+    start = (page - 1) * per_page
+    return {"page": Page(items[start:start + per_page], len(items), page, per_page,
+                         has_next=start + per_page < len(items)),
+            "all": items, "total": total, "as_of": as_of}
+
+
+# ---------------------------------------------------------------------------------------------
+# Sales and movements over a date range
+
+
+def _facts(conn, grain, stores, span, types):
+    """(day, key, type, quantity, delta, amount, movements) rows from the cheapest source.
+
+    A few stores: daily_stock_summary by its (store_id, day) index. Every store: the roll-up
+    for `grain` up to the day before live_from(), daily_stock_summary from then on.
+    """
+    key = {"day": None, "store": "store_id", "product": "product_id"}[grain]
+
+    def part(table, start, end):
+        key_column = table.c[key] if key else literal(0)
+        return (select(table.c.day, key_column.label("key"), table.c.type, table.c.quantity,
+                       table.c.delta, table.c.amount, table.c.movements)
+                .where(table.c.day.between(start, end), table.c.type.in_(types)))
+
+    if stores is not None:
+        return part(SUMMARY, span.start, span.end).where(
+            SUMMARY.c.store_id.in_(sorted(stores))).subquery()
+    live = rollups.live_from(conn)
+    rollup = {"day": rollups.TYPE_DAYS, "store": rollups.STORE_DAYS,
+              "product": rollups.PRODUCT_DAYS}[grain]
+    parts = []
+    if span.start < live:
+        parts.append(part(rollup, span.start, min(span.end, live - timedelta(days=1))))
+    if span.end >= live:
+        parts.append(part(SUMMARY, max(span.start, live), span.end))
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+
+
+def _totals(conn, facts):
+    return (_sum(conn, facts.c.quantity, 3).label("quantity"),
+            _sum(conn, facts.c.delta, 3).label("delta"),
+            _sum(conn, facts.c.amount, 2).label("amount"),
+            func.sum(facts.c.movements).label("movements"))
+
+
+def _figures(r):
+    return {"quantity": _qty(r.quantity), "amount": _money(r.amount),
+            "movements": int(r.movements or 0)}
+
+
+def sales_by_day(stores, span):
+    """Sales per Pakistan day, every day of the range listed (zero when nothing was sold)."""
+    conn = db.session.connection()
+    facts = _facts(conn, "day", stores, span, ["sale"])
+    found = {rollups._as_date(r.day): _figures(r) for r in conn.execute(
+        select(facts.c.day, *_totals(conn, facts)).group_by(facts.c.day))}
+    empty = {"quantity": _qty(0), "amount": _money(0), "movements": 0}
+    return [{"day": day, **found.get(day, empty)} for day in span.days]
+
+
+def sales_by_store(stores, span):
+    """Sales per store over the range, best first."""
+    conn = db.session.connection()
+    facts = _facts(conn, "store", stores, span, ["sale"])
+    grouped = select(facts.c.key, *_totals(conn, facts)).group_by(facts.c.key).subquery()
+    rows = conn.execute(
+        select(STORES.c.id, STORES.c.code, STORES.c.name, STORES.c.city, grouped)
+        .select_from(grouped.join(STORES, STORES.c.id == grouped.c.key))
+        .order_by(grouped.c.amount.desc(), STORES.c.code))
+    return [{"store_id": r.id, "store_code": r.code, "store_name": r.name, "city": r.city,
+             **_figures(r)} for r in rows]
+
+
+def sales_by_product(stores, span, limit=None):
+    """Sales per product over the range, top sellers (by amount) first."""
+    conn = db.session.connection()
+    facts = _facts(conn, "product", stores, span, ["sale"])
+    grouped = select(facts.c.key, *_totals(conn, facts)).group_by(facts.c.key).subquery()
+    query = (select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.category,
+                    PRODUCTS.c.unit, PRODUCTS.c.archived, grouped)
+             .select_from(grouped.join(PRODUCTS, PRODUCTS.c.id == grouped.c.key))
+             .order_by(grouped.c.amount.desc(), PRODUCTS.c.name, PRODUCTS.c.id))
+    if limit:
+        query = query.limit(limit)
+    return [{"product_id": r.id, "sku": r.sku, "name": r.name, "category": r.category,
+             "unit": r.unit, "archived": r.archived, **_figures(r)}
+            for r in conn.execute(query)]
+
+
+def sales_total(days):
+    return {"quantity": sum((d["quantity"] for d in days), _qty(0)),
+            "amount": sum((d["amount"] for d in days), _money(0)),
+            "movements": sum(d["movements"] for d in days)}
+
+
+def movements_by_type(stores, span):
+    """Per movement type over the range: quantity, net change, value and count."""
+    conn = db.session.connection()
+    facts = _facts(conn, "day", stores, span, list(MOVEMENT_TYPES))
+    found = {r.type: r for r in conn.execute(
+        select(facts.c.type, *_totals(conn, facts)).group_by(facts.c.type))}
+    items = []
+    for kind in MOVEMENT_TYPES:
+        r = found.get(kind)
+        items.append({"type": kind, "quantity": _qty(r.quantity if r else 0),
+                      "delta": _qty(r.delta if r else 0), "amount": _money(r.amount if r else 0),
+                      "movements": int(r.movements) if r else 0})
+    return items
+
+
+def removals_by_reason(stores, span):
+    """Shrinkage: removals per reason over the range, valued at the cost recorded with them."""
+    conn = db.session.connection()
+    first, after = span.utc_bounds()
+    moment = func.coalesce(MOVEMENTS.c.occurred_at, MOVEMENTS.c.created_at)
+    value = func.coalesce(func.round(MOVEMENTS.c.quantity * MOVEMENTS.c.unit_cost, 2), 0)
+    query = (select(MOVEMENTS.c.reason, _sum(conn, MOVEMENTS.c.quantity, 3).label("quantity"),
+                    _sum(conn, value, 2).label("amount"), func.count().label("movements"))
+             .where(MOVEMENTS.c.type == "removal", moment >= first, moment < after,
+                    _in_stores(MOVEMENTS.c.store_id, stores))
+             .group_by(MOVEMENTS.c.reason))
+    found = {r.reason: r for r in conn.execute(query)}
+    return [{"reason": reason, **(_figures(found[reason]) if reason in found
+                                  else {"quantity": _qty(0), "amount": _money(0),
+                                        "movements": 0})}
+            for reason in REMOVAL_REASONS]
