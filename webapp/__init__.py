@@ -43,8 +43,10 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from webapp.blueprints.ops import bp as ops_bp
+    from webapp.blueprints.reports import bp as reports_bp
 
     app.register_blueprint(ops_bp)
+    app.register_blueprint(reports_bp)
 
 
 def _migrations_dir():

@@ -91,6 +91,15 @@ def refresh(full=False):
     return days
 
 
+def refresh_if_stale(max_age_seconds):
+    """Refresh when the last refresh is older than max_age_seconds (embedded mode, no worker)."""
+    refreshed = db.session.connection().execute(
+        select(STATE.c.refreshed_at).where(STATE.c.name == STATE_NAME)).scalar()
+    if refreshed is None or utcnow() - refreshed > timedelta(seconds=max_age_seconds):
+        return refresh()
+    return None
+
+
 def _as_date(value):
     return value if isinstance(value, date) else date.fromisoformat(value)
 

@@ -1,0 +1,292 @@
+"""Reports on a small hand-made fixture: every figure below was worked out by hand.
+
+Two stores (A in Karachi, B in Lahore); sugar sold by the kg (Urdu name with a comma and
+quotes), soap by the piece, an archived tea; a transfer A → B (never a sale); a removal; sales
+around midnight in Pakistan (2026-03-01 20:30 UTC is 2026-03-02 01:30 in Karachi).
+"""
+import csv
+import io
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+
+from tests.factories import ADMIN, make_product, make_store, make_user
+from webapp.extensions import db
+from webapp.services import catalog, ledger, report_rollups, reports
+
+SUGAR_NAME = 'چینی, "Cheeni"'
+MARCH = reports.DateRange(date(2026, 3, 1), date(2026, 3, 3))
+
+
+def move(store, product, type_, quantity, when=None, **kwargs):
+    return ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type=type_,
+                                  quantity=quantity, occurred_at=when, **kwargs)
+
+
+@pytest.fixture
+def shops(app):
+    return build_shops()
+
+
+def build_shops():
+    a = make_store(code="KHI-A", name="Store A", city="Karachi")
+    b = make_store(code="LHE-B", name="Store B", city="Lahore")
+    sugar = make_product(sku="SUGAR", name=SUGAR_NAME, unit="kg", sale_price="150.00",
+                         cost="120.00", reorder_level="5", category="Grocery")
+    soap = make_product(sku="SOAP", name="Soap", unit="piece", sale_price="50.00",
+                        cost="40.00", reorder_level="10", category="Household")
+    tea = make_product(sku="TEA", name="Old tea", unit="piece", sale_price="200.00", cost=None,
+                       reorder_level="2", category="Grocery")
+    move(a, sugar, "stock_in", "20", "2026-03-01T10:00:00Z")
+    move(a, soap, "stock_in", "12", "2026-03-01T10:00:00Z")
+    move(a, tea, "stock_in", "5", "2026-03-01T10:00:00Z")
+    move(a, sugar, "sale", "1.25", "2026-03-01T18:30:00Z")   # 23:30 on 1 March in Karachi
+    move(a, sugar, "sale", "2.5", "2026-03-01T20:30:00Z")    # 01:30 on 2 March in Karachi
+    move(a, soap, "sale", "3", "2026-03-02T10:00:00Z", unit_price="45")
+    move(a, tea, "sale", "1", "2026-03-02T11:00:00Z")
+    move(a, sugar, "removal", "0.75", "2026-03-02T12:00:00Z", reason="damaged")
+    ledger.transfer(ADMIN, from_store_id=a.id, to_store_id=b.id, product_id=soap.id, quantity=4)
+    move(b, soap, "sale", "1", "2026-03-03T09:00:00Z")
+    catalog.update_product(ADMIN, tea.id, {"archived": True})
+    return {"a": a, "b": b, "sugar": sugar, "soap": soap, "tea": tea}
+
+
+def by(items, key):
+    return {i[key]: i for i in items}
+
+
+@pytest.fixture(params=["live", "rolled_up"])
+def source(request, shops):
+    """Run each all-store report both from daily_stock_summary and from the roll-ups."""
+    if request.param == "rolled_up":
+        report_rollups.refresh()
+    return request.param
+
+
+def test_sales_per_day_follow_pakistan_days(shops, source):
+    days = by(reports.sales_by_day(None, MARCH), "day")
+    assert days[date(2026, 3, 1)]["amount"] == D("187.50")
+    assert days[date(2026, 3, 1)]["quantity"] == D("1.250")
+    assert days[date(2026, 3, 2)]["amount"] == D("710.00")  # 375 + 135 + 200 (archived tea)
+    assert days[date(2026, 3, 2)]["movements"] == 3
+    assert days[date(2026, 3, 3)]["amount"] == D("50.00")
+    assert reports.sales_total(list(days.values()))["amount"] == D("947.50")
+
+
+def test_date_range_edges_in_karachi(shops, source):
+    only_2nd = reports.DateRange(date(2026, 3, 2), date(2026, 3, 2))
+    assert [d["amount"] for d in reports.sales_by_day(None, only_2nd)] == [D("710.00")]
+    only_1st = reports.DateRange(date(2026, 3, 1), date(2026, 3, 1))
+    assert [d["amount"] for d in reports.sales_by_day(None, only_1st)] == [D("187.50")]
+
+
+def test_sales_per_store_leave_transfers_out(shops, source):
+    stores = by(reports.sales_by_store(None, MARCH), "store_code")
+    assert stores["KHI-A"]["amount"] == D("897.50")
+    assert stores["LHE-B"]["amount"] == D("50.00")
+    assert stores["LHE-B"]["movements"] == 1
+
+
+def test_top_products_include_archived(shops, source):
+    products = reports.sales_by_product(None, MARCH)
+    assert [(p["sku"], p["amount"]) for p in products] == [
+        ("SUGAR", D("562.50")), ("TEA", D("200.00")), ("SOAP", D("185.00"))]
+    assert products[0]["quantity"] == D("3.750") and products[1]["archived"] is True
+    assert len(reports.sales_by_product(None, MARCH, limit=1)) == 1
+
+
+def test_sales_of_one_store(shops):
+    a = shops["a"]
+    assert by(reports.sales_by_store({a.id}, MARCH), "store_code").keys() == {"KHI-A"}
+    assert sum(d["amount"] for d in reports.sales_by_day({a.id}, MARCH)) == D("897.50")
+
+
+def test_movement_summary_by_type_and_reason(shops, source):
+    types = by(reports.movements_by_type(None, MARCH), "type")
+    assert (types["stock_in"]["quantity"], types["stock_in"]["amount"],
+            types["stock_in"]["movements"]) == (D("37.000"), D("2880.00"), 3)
+    assert (types["sale"]["quantity"], types["sale"]["delta"], types["sale"]["amount"]) == \
+        (D("8.750"), D("-8.750"), D("947.50"))
+    assert types["removal"]["amount"] == D("90.00")
+    assert types["transfer_out"]["movements"] == 0  # the transfer happened today, not in March
+    reasons = by(reports.removals_by_reason(None, MARCH), "reason")
+    assert (reasons["damaged"]["quantity"], reasons["damaged"]["amount"],
+            reasons["damaged"]["movements"]) == (D("0.750"), D("90.00"), 1)
+    assert reasons["expired"]["movements"] == 0
+
+
+def test_transfers_show_in_the_movement_summary_of_today(shops):
+    span = reports.date_range()
+    types = by(reports.movements_by_type(None, span), "type")
+    assert types["transfer_out"]["quantity"] == types["transfer_in"]["quantity"] == D("4.000")
+    assert types["transfer_out"]["delta"] == D("-4.000")
+
+
+def test_valuation_per_store_and_total(shops):
+    report_rollups.refresh()
+    for result in (reports.valuation(None), reports.valuation({shops["a"].id, shops["b"].id})):
+        stores = by(result["all"], "store_code")
+        # A: sugar 15.5 kg × 120 / × 150, soap 5 × 40 / × 50, archived tea 4 × (no cost) / × 200.
+        assert (stores["KHI-A"]["value_cost"], stores["KHI-A"]["value_sale"]) == \
+            (D("2060.00"), D("3375.00"))
+        assert stores["KHI-A"]["without_cost"] == 1
+        assert (stores["LHE-B"]["value_cost"], stores["LHE-B"]["value_sale"]) == \
+            (D("120.00"), D("150.00"))
+        assert (result["total"]["value_cost"], result["total"]["value_sale"]) == \
+            (D("2180.00"), D("3525.00"))
+        assert result["total"]["low"] == 2  # soap in A (5 ≤ 10) and in B (3 ≤ 10); tea archived
+
+
+def test_low_stock_with_suggested_reorder(shops):
+    on = date(2026, 3, 4)  # the 28 days before: 4 February to 3 March
+    page = reports.low_stock(None, on=on)
+    rows = {(i["store_code"], i["sku"]): i for i in page.items}
+    assert set(rows) == {("KHI-A", "SOAP"), ("LHE-B", "SOAP")}
+    a_soap = rows[("KHI-A", "SOAP")]
+    assert (a_soap["quantity"], a_soap["sold_28_days"], a_soap["avg_daily_sales"]) == \
+        (D("5.000"), D("3.000"), D("0.107"))
+    assert a_soap["suggested"] == D("5.000")  # the reorder level (10) beats 14 days of sales
+    assert rows[("LHE-B", "SOAP")]["suggested"] == D("7.000")
+    # 100 days at 3/28 a day = 10.71 pieces, minus the 5 on hand, rounded up to whole pieces.
+    long = reports.low_stock({shops["a"].id}, cover_days=100, on=on)
+    assert [(i["sku"], i["suggested"]) for i in long.items] == [("SOAP", D("6.000"))]
+
+
+def test_suggestion_for_loose_goods_rounds_up_to_grams():
+    assert reports.suggested_reorder(D("10"), 14, D("1"), D("0.5"), "kg") == D("4.500")
+    assert reports.suggested_reorder(D("1"), 14, D("0"), D("0.1"), "kg") == D("0.400")
+    assert reports.suggested_reorder(D("0"), 14, D("2"), D("-1.5"), "piece") == D("4.000")
+
+
+def test_stock_across_stores_filters_and_sorts(shops):
+    page = reports.stock_levels(None, sort="store")
+    assert [(i["store_code"], i["sku"]) for i in page.items] == [
+        ("KHI-A", "SOAP"), ("KHI-A", "SUGAR"), ("LHE-B", "SOAP")]  # archived tea hidden
+    sugar = next(i for i in page.items if i["sku"] == "SUGAR")
+    assert (sugar["quantity"], sugar["value_cost"], sugar["name"]) == \
+        (D("15.500"), D("1860.00"), SUGAR_NAME)
+    assert len(reports.stock_levels(None, archived=True).items) == 4
+    assert [i["store_code"] for i in reports.stock_levels(None, city="Lahore").items] == ["LHE-B"]
+    assert [i["sku"] for i in reports.stock_levels(None, category="Grocery").items] == ["SUGAR"]
+    assert [i["sku"] for i in reports.stock_levels(None, q="cheeni").items] == ["SUGAR"]
+    by_quantity = reports.stock_levels(None, store_id=shops["a"].id, sort="quantity",
+                                       descending=True)
+    assert [i["sku"] for i in by_quantity.items] == ["SUGAR", "SOAP"]
+    first = reports.stock_levels(None, sort="store", per_page=2)
+    second = reports.stock_levels(None, sort="store", per_page=2, page=2)
+    assert first.has_next and not second.has_next and len(second.items) == 1
+
+
+def test_bad_parameters_are_refused(app):
+    from webapp.services.errors import DomainError
+    with pytest.raises(DomainError):
+        reports.date_range("2026-03-05", "2026-03-01")
+    with pytest.raises(DomainError):
+        reports.date_range("2025-01-01", "2026-03-01")
+    with pytest.raises(DomainError):
+        reports.date_range("yesterday", None)
+    with pytest.raises(DomainError):
+        reports.stock_levels(None, sort="quantity")
+    with pytest.raises(DomainError):
+        reports.page_args(1, 201)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages, CSV and who sees what
+
+
+def login(client, user):
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
+
+
+@pytest.fixture
+def people(shops):
+    return {"manager": make_user(role="manager"), "admin": make_user(role="admin"),
+            "keeper": make_user(role="shopkeeper", stores=[shops["b"]])}
+
+
+def read_csv(response):
+    body = response.get_data(as_text=True)
+    assert body.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(body[1:])))
+
+
+def test_sales_csv_escapes_and_matches_the_page(client, shops, people):
+    login(client, people["manager"])
+    response = client.get("/reports/sales.csv?by=product&from=2026-03-01&to=2026-03-03")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv" and "attachment" in response.headers[
+        "Content-Disposition"]
+    raw = response.get_data(as_text=True)
+    assert '"چینی, ""Cheeni"""' in raw
+    rows = read_csv(response)
+    assert rows[0] == ["sku", "product", "category", "unit", "quantity", "amount", "sales"]
+    assert rows[1] == ["SUGAR", SUGAR_NAME, "Grocery", "kg", "3.750", "562.50", "2"]
+    page = client.get("/reports/sales?from=2026-03-01&to=2026-03-03")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "562.50" in html and "947.50" in html and "<svg" in html
+    assert "style=" not in html and "<script>" not in html
+
+
+def test_every_report_page_and_csv_answers(client, shops, people):
+    login(client, people["admin"])
+    for url in ("/reports/", "/reports/stock", "/reports/stock?sort=store&desc=1&q=soap",
+                "/reports/low-stock", "/reports/valuation", "/reports/sales",
+                "/reports/movements?from=2026-03-01&to=2026-03-03"):
+        assert client.get(url).status_code == 200, url
+    stock = read_csv(client.get("/reports/stock.csv?archived=1"))
+    assert len(stock) == 5 and stock[0][0] == "store_code"
+    low = read_csv(client.get("/reports/low-stock.csv"))
+    assert [r[2] for r in low[1:]] == ["SOAP", "SOAP"]
+    valuation = read_csv(client.get("/reports/valuation.csv"))
+    assert valuation[-1][:1] + valuation[-1][5:7] == ["TOTAL", "2180.00", "3525.00"]
+    movements = read_csv(client.get("/reports/movements.csv?from=2026-03-01&to=2026-03-03"))
+    assert ["removal reason", "damaged", "0.750", "", "90.00", "1"] in movements
+
+
+def test_bad_input_is_an_inline_error(client, shops, people):
+    login(client, people["manager"])
+    response = client.get("/reports/sales?from=2026-03-09&to=2026-03-01")
+    assert response.status_code == 422
+    assert "From must be on or before To." in response.get_data(as_text=True)
+    assert client.get("/reports/stock?page=abc").status_code == 422
+    assert client.get("/reports/stock?sort=quantity").status_code == 422
+    assert client.get("/reports/low-stock?cover_days=-3").status_code == 422
+
+
+def test_csv_cells_cannot_run_as_formulas(client, shops, people):
+    evil = make_product(sku="EVIL", name='=HYPERLINK("x")')
+    move(shops["a"], evil, "stock_in", "1")
+    login(client, people["manager"])
+    rows = read_csv(client.get("/reports/stock.csv?q=evil"))
+    assert rows[1][4] == "'=HYPERLINK(\"x\")"
+
+
+def test_shopkeeper_sees_only_own_stores(client, shops, people):
+    login(client, people["keeper"])
+    a, b = shops["a"], shops["b"]
+    assert client.get(f"/reports/sales?store_id={a.id}").status_code == 404
+    assert client.get(f"/reports/stock.csv?store_id={a.id}").status_code == 404
+    rows = read_csv(client.get("/reports/sales.csv?by=store&from=2026-03-01&to=2026-03-03"))
+    assert [r[0] for r in rows[1:]] == ["LHE-B"]
+    valuation = read_csv(client.get("/reports/valuation.csv"))
+    assert [r[0] for r in valuation[1:]] == ["LHE-B", "TOTAL"]
+    html = client.get("/reports/stock").get_data(as_text=True)
+    assert "KHI-A" not in html and "LHE-B" in html
+    assert client.get(f"/reports/low-stock?store_id={b.id}").status_code == 200
+
+
+def test_managers_and_admins_see_every_store(client, shops, people):
+    for role in ("manager", "admin"):
+        login(client, people[role])
+        rows = read_csv(client.get("/reports/sales.csv?by=store&from=2026-03-01&to=2026-03-03"))
+        assert [r[0] for r in rows[1:]] == ["KHI-A", "LHE-B"]
+
+
+def test_anonymous_visitors_are_turned_away(client, shops):
+    assert client.get("/reports/sales").status_code in (302, 401)
+    assert client.get("/reports/sales.csv").status_code in (302, 401)

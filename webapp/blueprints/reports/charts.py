@@ -1,0 +1,72 @@
+"""Server-rendered SVG bar charts: geometry here, markup in templates/reports/_chart.html."""
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    value: str
+
+
+@dataclass
+class Chart:
+    title: str
+    width: int
+    height: int
+    bars: list
+    axis: list  # (y, label) gridlines
+    labels: list  # (x, y, text) category labels
+    horizontal: bool
+
+
+def _ticks(top):
+    """Four round gridline values up to at least `top`."""
+    if top <= 0:
+        return [Decimal(0)]
+    step = Decimal(10) ** (len(str(int(top))) - 1)
+    for factor in (1, 2, 5, 10):
+        if top / (step * factor) <= 4:
+            step *= factor
+            break
+    return [step * i for i in range(0, 5) if step * i <= top + step]
+
+
+def columns(title, points, label_every=None, width=640, height=220):
+    """Vertical bars over time: points are (label, value) in order."""
+    left, bottom, top_pad = 56, 28, 8
+    plot_w, plot_h = width - left - 8, height - bottom - top_pad
+    top = max((v for _, v in points), default=0)
+    ticks = _ticks(top)
+    scale_top = ticks[-1] or Decimal(1)
+    slot = plot_w / max(len(points), 1)
+    every = label_every or max(1, len(points) // 7)
+    bars, labels = [], []
+    for i, (label, value) in enumerate(points):
+        h = float(value / scale_top) * plot_h if scale_top else 0
+        x = left + i * slot
+        bars.append(Bar(round(x + slot * 0.1, 1), round(top_pad + plot_h - h, 1),
+                        round(max(slot * 0.8, 1), 1), round(h, 1), str(label), f"{value:,}"))
+        if i % every == 0:
+            labels.append((round(x + slot / 2, 1), height - 8, str(label)[5:]))
+    axis = [(round(top_pad + plot_h - float(t / scale_top) * plot_h, 1), f"{t:,}") for t in ticks]
+    return Chart(title, width, height, bars, axis, labels, horizontal=False)
+
+
+def rows(title, points, width=640, row_height=26):
+    """Horizontal bars to compare (stores, products): points are (label, value), biggest first."""
+    left = 150
+    height = max(len(points), 1) * row_height + 8
+    top = max((v for _, v in points), default=0) or Decimal(1)
+    bars, labels = [], []
+    for i, (label, value) in enumerate(points):
+        y = 4 + i * row_height
+        w = float(value / top) * (width - left - 90)
+        bars.append(Bar(left, y + 3, round(max(w, 1), 1), row_height - 8, str(label),
+                        f"{value:,}"))
+        labels.append((left - 6, y + row_height / 2 + 4, str(label)[:22]))
+    return Chart(title, width, height, bars, [], labels, horizontal=True)

@@ -1,0 +1,46 @@
+"""Report filters from the query string: shape and types only; the service checks the rest."""
+from webapp.access import get_store_or_404, visible_store_ids
+from webapp.services import reports
+from webapp.services.errors import DomainError
+from webapp.services.validation import parse_id, parse_text
+
+
+def _text(args, name, label, max_length=80):
+    return parse_text(args.get(name), name, label, max_length) or None
+
+
+def scope(user, args):
+    """(stores the user may see, the store chosen in ?store_id= or None); 404 for another's."""
+    stores = visible_store_ids(user)
+    raw = args.get("store_id")
+    if raw in (None, ""):
+        return stores, None
+    store_id = parse_id(raw, "store_id", "Store")
+    get_store_or_404(store_id, user)
+    return stores, store_id
+
+
+def stock_filters(args):
+    sort = args.get("sort") or "product"
+    if sort not in reports.STOCK_SORTS:
+        raise DomainError("invalid", "Unknown sort.", field="sort")
+    return {"q": _text(args, "q", "Search", 100), "category": _text(args, "category", "Category"),
+            "city": _text(args, "city", "City"), "archived": args.get("archived") == "1",
+            "sort": sort, "descending": args.get("desc") == "1"}
+
+
+def low_filters(args):
+    return {"q": _text(args, "q", "Search", 100), "category": _text(args, "category", "Category"),
+            "city": _text(args, "city", "City"),
+            "cover_days": args.get("cover_days") or reports.DEFAULT_COVER_DAYS}
+
+
+def span(args):
+    return reports.date_range(args.get("from"), args.get("to"))
+
+
+def paging(args):
+    return reports.page_args(args.get("page"), args.get("per_page"))
+
+
+visible = visible_store_ids

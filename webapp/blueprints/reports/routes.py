@@ -1,0 +1,212 @@
+"""Report pages and their CSV exports; every view asks webapp/access.py who sees what."""
+from flask import abort, current_app, render_template, request
+from flask_login import current_user
+
+from webapp.blueprints.reports import bp, charts, export, forms
+from webapp.services import report_rollups, reports
+from webapp.services.errors import DomainError
+
+CHART_STORES = 15
+
+
+@bp.before_request
+def _logged_in():
+    """Every report needs a signed-in user; embedded mode keeps the roll-ups fresh inline."""
+    if not current_user.is_authenticated:
+        manager = current_app.login_manager
+        if manager.login_view in current_app.view_functions:
+            return manager.unauthorized()
+        abort(401)
+    if not current_app.config.get("REDIS_URL"):
+        report_rollups.refresh_if_stale(current_app.config.get("REPORTS_ROLLUP_MAX_AGE", 60))
+
+
+def _page(template, error=None, status=200, **context):
+    context.setdefault("choices", reports.filter_choices(forms.visible(current_user)))
+    return render_template(f"reports/{template}", error=error, args=request.args,
+                           **context), status
+
+
+def _invalid(template, error):
+    return _page(template, error=error, status=422)
+
+
+@bp.get("/")
+def index():
+    """The list of reports."""
+    return render_template("reports/index.html")
+
+
+@bp.get("/stock")
+def stock():
+    """Stock across stores: search, filter by store, category and city, sort, page."""
+    try:
+        stores, store_id = forms.scope(current_user, request.args)
+        page, per_page = forms.paging(request.args)
+        result = reports.stock_levels(stores, store_id=store_id, page=page, per_page=per_page,
+                                      **forms.stock_filters(request.args))
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        return _invalid("stock.html", error)
+    return _page("stock.html", result=result)
+
+
+@bp.get("/stock.csv")
+def stock_csv():
+    stores, store_id = forms.scope(current_user, request.args)
+    filters = forms.stock_filters(request.args)
+    rows = reports.iter_stock_levels(stores, store_id=store_id, **filters)
+    return export.stream("stock.csv", STOCK_HEADER, (
+        [i["store_code"], i["store_name"], i["city"], i["sku"], i["name"], i["category"],
+         i["unit"], i["quantity"], i["reorder_level"], i["low"], i["value_cost"],
+         i["value_sale"]] for i in rows))
+
+
+STOCK_HEADER = ["store_code", "store_name", "city", "sku", "product", "category", "unit",
+                "quantity", "reorder_level", "low", "value_at_cost", "value_at_sale_price"]
+
+
+@bp.get("/low-stock")
+def low_stock():
+    """Levels at or under the reorder level, with what to reorder."""
+    try:
+        stores, store_id = forms.scope(current_user, request.args)
+        page, per_page = forms.paging(request.args)
+        result = reports.low_stock(stores, store_id=store_id, page=page, per_page=per_page,
+                                   **forms.low_filters(request.args))
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        return _invalid("low_stock.html", error)
+    return _page("low_stock.html", result=result)
+
+
+LOW_HEADER = ["store_code", "store_name", "sku", "product", "unit", "quantity", "reorder_level",
+              "sold_last_28_days", "avg_daily_sales", "suggested_reorder"]
+
+
+@bp.get("/low-stock.csv")
+def low_stock_csv():
+    stores, store_id = forms.scope(current_user, request.args)
+    rows = reports.iter_low_stock(stores, store_id=store_id, **forms.low_filters(request.args))
+    return export.stream("low-stock.csv", LOW_HEADER, (
+        [i["store_code"], i["store_name"], i["sku"], i["name"], i["unit"], i["quantity"],
+         i["reorder_level"], i["sold_28_days"], i["avg_daily_sales"], i["suggested"]]
+        for i in rows))
+
+
+@bp.get("/valuation")
+def valuation():
+    """Stock value at cost and at sale price, per store and in total."""
+    try:
+        stores, store_id = forms.scope(current_user, request.args)
+        page, per_page = forms.paging(request.args)
+        result = reports.valuation(stores, store_id=store_id, city=request.args.get("city"),
+                                   page=page, per_page=per_page)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        return _invalid("valuation.html", error)
+    top = sorted(result["all"], key=lambda i: i["value_sale"], reverse=True)[:CHART_STORES]
+    chart = charts.rows("Stock value at sale price (PKR), top stores",
+                        [(i["store_code"], i["value_sale"]) for i in top])
+    return _page("valuation.html", result=result, chart=chart)
+
+
+VALUATION_HEADER = ["store_code", "store_name", "city", "levels", "units_on_hand",
+                    "value_at_cost", "value_at_sale_price", "levels_without_cost",
+                    "negative_levels"]
+
+
+@bp.get("/valuation.csv")
+def valuation_csv():
+    stores, store_id = forms.scope(current_user, request.args)
+    result = reports.valuation(stores, store_id=store_id, city=request.args.get("city"))
+    rows = [[i["store_code"], i["store_name"], i["city"], i["levels"], i["units"],
+             i["value_cost"], i["value_sale"], i["without_cost"], i["negative"]]
+            for i in result["all"]]
+    t = result["total"]
+    rows.append(["TOTAL", "", "", t["levels"], t["units"], t["value_cost"], t["value_sale"],
+                 t["without_cost"], t["negative"]])
+    return export.stream("valuation.csv", VALUATION_HEADER, rows)
+
+
+@bp.get("/sales")
+def sales():
+    """Sales per day, per store and per product (top sellers) over Pakistan days."""
+    try:
+        stores, store_id = forms.scope(current_user, request.args)
+        span = forms.span(request.args)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        return _invalid("sales.html", error)
+    scope = {store_id} if store_id else stores
+    days = reports.sales_by_day(scope, span)
+    by_store = reports.sales_by_store(scope, span)
+    products = reports.sales_by_product(scope, span, limit=10)
+    over_time = charts.columns("Sales per day (PKR)", [(d["day"].isoformat(), d["amount"])
+                                                       for d in days])
+    compared = charts.rows("Sales per store (PKR)", [(s["store_code"], s["amount"])
+                                                     for s in by_store[:CHART_STORES]])
+    return _page("sales.html", span=span, days=days, by_store=by_store, products=products,
+                 total=reports.sales_total(days), over_time=over_time, compared=compared)
+
+
+SALES_CSV = {
+    "day": (["day", "quantity", "amount", "sales"],
+            lambda scope, span: ([d["day"], d["quantity"], d["amount"], d["movements"]]
+                                 for d in reports.sales_by_day(scope, span))),
+    "store": (["store_code", "store_name", "city", "quantity", "amount", "sales"],
+              lambda scope, span: ([s["store_code"], s["store_name"], s["city"], s["quantity"],
+                                    s["amount"], s["movements"]]
+                                   for s in reports.sales_by_store(scope, span))),
+    "product": (["sku", "product", "category", "unit", "quantity", "amount", "sales"],
+                lambda scope, span: ([p["sku"], p["name"], p["category"], p["unit"],
+                                      p["quantity"], p["amount"], p["movements"]]
+                                     for p in reports.sales_by_product(scope, span))),
+}
+
+
+@bp.get("/sales.csv")
+def sales_csv():
+    stores, store_id = forms.scope(current_user, request.args)
+    span = forms.span(request.args)
+    by = request.args.get("by", "day")
+    if by not in SALES_CSV:
+        raise DomainError("invalid", "by must be day, store or product.", field="by")
+    header, rows = SALES_CSV[by]
+    return export.stream(f"sales-by-{by}-{span.start}-{span.end}.csv", header,
+                         rows({store_id} if store_id else stores, span))
+
+
+@bp.get("/movements")
+def movements():
+    """Movement summary by type, and removals (shrinkage) by reason."""
+    try:
+        stores, store_id = forms.scope(current_user, request.args)
+        span = forms.span(request.args)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        return _invalid("movements.html", error)
+    scope = {store_id} if store_id else stores
+    reasons = reports.removals_by_reason(scope, span)
+    chart = charts.rows("Shrinkage at cost (PKR) by reason",
+                        [(r["reason"], r["amount"]) for r in reasons])
+    return _page("movements.html", span=span, types=reports.movements_by_type(scope, span),
+                 reasons=reasons, chart=chart)
+
+
+@bp.get("/movements.csv")
+def movements_csv():
+    stores, store_id = forms.scope(current_user, request.args)
+    span = forms.span(request.args)
+    scope = {store_id} if store_id else stores
+    rows = [["type", t["type"], t["quantity"], t["delta"], t["amount"], t["movements"]]
+            for t in reports.movements_by_type(scope, span)]
+    rows += [["removal reason", r["reason"], r["quantity"], "", r["amount"], r["movements"]]
+             for r in reports.removals_by_reason(scope, span)]
+    return export.stream(f"movements-{span.start}-{span.end}.csv",
+                         ["group", "name", "quantity", "net_change", "value", "movements"], rows)
