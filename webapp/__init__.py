@@ -39,9 +39,11 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
+    from webapp.blueprints.api import bp as api_bp
     from webapp.blueprints.ops import bp as ops_bp
 
     app.register_blueprint(ops_bp)
+    app.register_blueprint(api_bp)
 
 
 def _migrations_dir():
