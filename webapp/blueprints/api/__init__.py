@@ -22,4 +22,5 @@ errors.register(bp)
 hooks.register(bp)
 
 
-from webapp.blueprints.api import openapi, tokens  # noqa: E402,F401
+from webapp.blueprints.api import (movements, openapi, products, stores,  # noqa: E402,F401
+                                   suppliers, tokens, transfers)

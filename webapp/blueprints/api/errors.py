@@ -37,7 +37,9 @@ def handle_domain_error(error):
 def handle_http_error(error):
     status = error.code or 500
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    headers = headers if status in (401, 405, 429) else {}
+    headers = headers if status in (405, 429) else {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
     return json_error(status, CODES.get(status, "error"), error.description or CODES.get(status),
                       headers=headers)
 

@@ -4,7 +4,9 @@ from werkzeug.exceptions import BadRequest
 
 from webapp.blueprints.api.auth import authenticate, rate_limit_key
 from webapp.extensions import csrf, limiter
+from webapp.services.errors import NotFound
 
+MAX_ID = 2**31 - 1
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
@@ -20,8 +22,15 @@ def require_json_body():
         abort(400, description="The body is not valid JSON.")
 
 
+def reject_out_of_range_ids(_endpoint, values):
+    """An id no database column can hold is simply not found (not a 500 from the driver)."""
+    if any(isinstance(v, int) and v > MAX_ID for v in (values or {}).values()):
+        raise NotFound("Resource")
+
+
 def register(bp):
     csrf.exempt(bp)
+    bp.url_value_preprocessor(reject_out_of_range_ids)
     bp.before_request(authenticate)
     bp.before_request(require_json_body)
     limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key,
