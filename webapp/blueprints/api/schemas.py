@@ -1,9 +1,10 @@
 """Field types and the resource models several endpoint modules share."""
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from webapp.models import MOVEMENT_TYPES, SOURCES, UNITS
 from webapp.services.validation import MAX_MONEY, MAX_QUANTITY
@@ -20,8 +21,21 @@ DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$",
 Search = Annotated[str, Field(max_length=100)]
 Unit = Literal[UNITS]
 MovementType = Literal[MOVEMENT_TYPES]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+def _iso_text(value):
+    """Dates come as ISO 8601 text only; pydantic would read a bare number as a timestamp."""
+    if not isinstance(value, (str, date)) or (isinstance(value, str)
+                                              and not ISO_DAY.match(value)):
+        raise ValueError("must be an ISO 8601 date or date and time")
+    return value
+
+
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # `from`/`to` filters: a day (Pakistan time) or an exact moment.
-DayOrMoment = Annotated[date | datetime, Field(union_mode="left_to_right")]
+DayOrMoment = Annotated[date | datetime, Field(union_mode="left_to_right"),
+                        BeforeValidator(_iso_text)]
 
 
 class Resource(BaseModel):

@@ -58,9 +58,10 @@ class Body(BaseModel):
 
 
 class PageQuery(BaseModel):
-    """?page=&per_page= (at most 200); list query models extend it."""
+    """?page=&per_page= (at most 200); list query models extend it. Unknown parameters are
+    refused (422) so that a misspelt filter is not silently ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     page: int = Field(1, ge=1, le=1_000_000)
     per_page: int = Field(50, ge=1, le=200)

@@ -6,7 +6,7 @@ from webapp import access
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, api_user, managers_only, store_or_404
 from webapp.blueprints.api.idempotency import run_once
-from webapp.blueprints.api.schemas import LevelOut, Search, StockRowOut, StoreOut
+from webapp.blueprints.api.schemas import Flag, LevelOut, Search, StockRowOut, StoreOut
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
 from webapp.services import catalog, inventory, lists
 
@@ -25,8 +25,8 @@ class StoreCreate(Body):
     city: str = Field("", max_length=80)
     address: str = Field("", max_length=300)
     phone: str = Field("", max_length=40)
-    active: bool = True
-    allow_negative_stock: bool = False
+    active: Flag = True
+    allow_negative_stock: Flag = False
 
 
 class StoreUpdate(Body):
@@ -35,8 +35,8 @@ class StoreUpdate(Body):
     city: str = Field(None, max_length=80)
     address: str = Field(None, max_length=300)
     phone: str = Field(None, max_length=40)
-    active: bool = None
-    allow_negative_stock: bool = None
+    active: Flag = None
+    allow_negative_stock: Flag = None
 
 
 class StockQuery(PageQuery):
