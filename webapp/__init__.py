@@ -42,10 +42,12 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
+    from webapp.blueprints.api import bp as api_bp
     from webapp.blueprints.ops import bp as ops_bp
     from webapp.blueprints.reports import bp as reports_bp
 
     app.register_blueprint(ops_bp)
+    app.register_blueprint(api_bp)
     app.register_blueprint(reports_bp)
 
 
