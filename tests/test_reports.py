@@ -290,3 +290,46 @@ def test_managers_and_admins_see_every_store(client, shops, people):
 def test_anonymous_visitors_are_turned_away(client, shops):
     assert client.get("/reports/sales").status_code in (302, 401)
     assert client.get("/reports/sales.csv").status_code in (302, 401)
+
+
+# ---------------------------------------------------------------------------------------------
+# The JSON API
+
+
+def test_api_sales_low_stock_and_valuation(app, shops):
+    from tests.api_client import api_as
+
+    api = api_as(app, "manager")
+    sales = api.get("/api/v1/reports/sales?from=2026-03-01&to=2026-03-03")
+    assert sales.status_code == 200, sales.get_json()
+    body = sales.get_json()
+    assert body["first_day"] == "2026-03-01" and body["total"]["amount"] == "947.50"
+    assert [d["amount"] for d in body["days"]] == ["187.50", "710.00", "50.00"]
+    assert body["top_products"][0] == {
+        "product_id": shops["sugar"].id, "sku": "SUGAR", "name": SUGAR_NAME, "unit": "kg",
+        "archived": False, "quantity": "3.750", "amount": "562.50", "movements": 2}
+    low = api.get("/api/v1/reports/low-stock?per_page=1").get_json()
+    assert (low["total"], len(low["items"]), low["items"][0]["sku"]) == (2, 1, "SOAP")
+    value = api.get(f"/api/v1/reports/valuation?store_id={shops['a'].id}").get_json()
+    assert value["totals"]["value_cost"] == "2060.00" and value["as_of"] is None
+    moves = api.get("/api/v1/reports/movements?from=2026-03-01&to=2026-03-03").get_json()
+    assert {r["reason"]: r["amount"] for r in moves["removal_reasons"]}["damaged"] == "90.00"
+
+
+def test_api_reports_per_role_and_bad_input(app, shops):
+    from tests.api_client import api_as
+
+    keeper = api_as(app, "shopkeeper", stores=[shops["b"]])
+    assert keeper.get(f"/api/v1/reports/sales?store_id={shops['a'].id}").status_code == 404
+    assert keeper.get(f"/api/v1/reports/valuation?store_id={shops['a'].id}").status_code == 404
+    own = keeper.get("/api/v1/reports/valuation").get_json()
+    assert [s["store_code"] for s in own["items"]] == ["LHE-B"]
+    sales = keeper.get("/api/v1/reports/sales?from=2026-03-01&to=2026-03-03").get_json()
+    assert sales["total"]["amount"] == "50.00"
+    bad = keeper.get("/api/v1/reports/sales?from=2026-03-09&to=2026-03-01")
+    assert bad.status_code == 422 and bad.get_json()["error"]["fields"]["from"]
+    assert keeper.get("/api/v1/reports/low-stock?per_page=500").status_code == 422
+    assert keeper.get("/api/v1/reports/sales?color=red").status_code == 422
+    assert app.test_client().get("/api/v1/reports/sales").status_code == 401
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/reports/sales" in spec["paths"] or "/reports/sales" in str(spec["paths"])

@@ -1,9 +1,11 @@
 """Report pages and their CSV exports; every view asks webapp/access.py who sees what."""
+import click
 from flask import abort, current_app, render_template, request
 from flask_login import current_user
 
 from webapp.blueprints.reports import bp, charts, export, forms
-from webapp.services import report_rollups, reports
+from webapp.jobs_reports import refresh_inline_without_worker, refresh_report_rollups
+from webapp.services import reports
 from webapp.services.errors import DomainError
 
 CHART_STORES = 15
@@ -17,8 +19,7 @@ def _logged_in():
         if manager.login_view in current_app.view_functions:
             return manager.unauthorized()
         abort(401)
-    if not current_app.config.get("REDIS_URL"):
-        report_rollups.refresh_if_stale(current_app.config.get("REPORTS_ROLLUP_MAX_AGE", 60))
+    refresh_inline_without_worker()
 
 
 def _page(template, error=None, status=200, **context):
@@ -210,3 +211,11 @@ def movements_csv():
              for r in reports.removals_by_reason(scope, span)]
     return export.stream(f"movements-{span.start}-{span.end}.csv",
                          ["group", "name", "quantity", "net_change", "value", "movements"], rows)
+
+
+@bp.cli.command("refresh")
+@click.option("--full", is_flag=True, help="Rebuild every day, not only the days touched.")
+def refresh_command(full):
+    """Bring the report roll-ups up to date (cron or a worker runs this every minute)."""
+    redone = refresh_report_rollups(full=full)
+    click.echo("Rebuilt every day." if redone is None else f"Recomputed {redone} day(s).")

@@ -1,0 +1,214 @@
+"""/reports: low stock, valuation, sales and movements; shopkeepers get their own stores only."""
+from datetime import date, datetime
+
+from flask import request
+from pydantic import BaseModel, ConfigDict, Field
+
+from webapp import access
+from webapp.blueprints.api import bp
+from webapp.blueprints.api.auth import api_user, check_store
+from webapp.blueprints.api.schemas import DecimalText, QueryId, Search
+from webapp.blueprints.api.spec import PageQuery, page_model, responses, spec
+from webapp.jobs_reports import refresh_inline_without_worker
+from webapp.services import reports
+
+DateText = str | None
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    store_id: QueryId | None = Field(None, description="One store (default: every store you see).")
+
+
+class RangeQuery(_Query):
+    date_from: DateText = Field(None, alias="from", max_length=10,
+                                description="First Pakistan day, YYYY-MM-DD (default: 27 days "
+                                            "before `to`).")
+    date_to: DateText = Field(None, alias="to", max_length=10,
+                              description="Last Pakistan day, YYYY-MM-DD (default: today).")
+
+
+class SalesQuery(RangeQuery):
+    top: int = Field(10, ge=1, le=1000, description="How many top products.")
+
+
+class LowStockQuery(PageQuery):
+    store_id: QueryId | None = Field(None, description="One store (default: every store you see).")
+    q: Search | None = Field(None, description="Part of the name or SKU, or the barcode.")
+    category: str | None = Field(None, max_length=80)
+    city: str | None = Field(None, max_length=80)
+    cover_days: int = Field(reports.DEFAULT_COVER_DAYS, ge=1, le=365,
+                            description="Days of recent sales the suggested reorder covers.")
+
+
+class ValuationQuery(PageQuery):
+    store_id: QueryId | None = Field(None, description="One store (default: every store you see).")
+    city: str | None = Field(None, max_length=80)
+
+
+class LowStockOut(BaseModel):
+    store_id: int
+    store_code: str
+    product_id: int
+    sku: str
+    name: str
+    unit: str
+    quantity: DecimalText
+    reorder_level: DecimalText
+    negative: bool
+    sold_28_days: DecimalText
+    avg_daily_sales: DecimalText
+    suggested: DecimalText = Field(description="Suggested reorder quantity.")
+
+
+class StoreValueOut(BaseModel):
+    store_id: int
+    store_code: str
+    store_name: str
+    city: str
+    levels: int
+    low: int
+    negative: int
+    without_cost: int = Field(description="Levels with stock but no cost price (0 at cost).")
+    units: DecimalText
+    value_cost: DecimalText
+    value_sale: DecimalText
+
+
+class ValueTotalOut(BaseModel):
+    stores: int
+    levels: int
+    low: int
+    negative: int
+    without_cost: int
+    units: DecimalText
+    value_cost: DecimalText
+    value_sale: DecimalText
+
+
+class ValuationOut(page_model(StoreValueOut, "StoreValuePage")):
+    totals: ValueTotalOut
+    as_of: datetime | None = Field(description="Every store: figures of the last refresh; "
+                                               "null when counted now.")
+
+
+class Figures(BaseModel):
+    quantity: DecimalText
+    amount: DecimalText
+    movements: int
+
+
+class DaySalesOut(Figures):
+    day: date
+
+
+class StoreSalesOut(Figures):
+    store_id: int
+    store_code: str
+    store_name: str
+
+
+class ProductSalesOut(Figures):
+    product_id: int
+    sku: str
+    name: str
+    unit: str
+    archived: bool
+
+
+class SalesOut(BaseModel):
+    first_day: date
+    last_day: date
+    total: Figures
+    days: list[DaySalesOut]
+    stores: list[StoreSalesOut]
+    top_products: list[ProductSalesOut]
+
+
+class TypeOut(Figures):
+    type: str
+    delta: DecimalText
+
+
+class ReasonOut(Figures):
+    reason: str
+
+
+class MovementSummaryOut(BaseModel):
+    first_day: date
+    last_day: date
+    types: list[TypeOut]
+    removal_reasons: list[ReasonOut]
+
+
+LowStockPage = page_model(LowStockOut, "LowStockPage")
+
+
+def _text(item):
+    return {k: (str(v) if hasattr(v, "quantize") else v) for k, v in item.items()}
+
+
+def _scope(store_id):
+    """The stores this caller may see, narrowed to store_id (404 if not theirs)."""
+    refresh_inline_without_worker()
+    if store_id is None:
+        return access.visible_store_ids(api_user())
+    check_store(store_id)
+    return {store_id}
+
+
+@bp.get("/reports/low-stock")
+@spec.validate(query=LowStockQuery, resp=responses(HTTP_200=LowStockPage), tags=["reports"])
+def low_stock_report():
+    """Levels at or under their reorder level, store by store, with a suggested reorder."""
+    query = request.context.query
+    stores = _scope(query.store_id)
+    page = reports.low_stock(stores, q=query.q, category=query.category, city=query.city,
+                             cover_days=query.cover_days, page=query.page,
+                             per_page=query.per_page)
+    return LowStockPage(items=[_text(i) for i in page.items], page=page.page,
+                        per_page=page.per_page, total=page.total)
+
+
+@bp.get("/reports/valuation")
+@spec.validate(query=ValuationQuery, resp=responses(HTTP_200=ValuationOut), tags=["reports"])
+def valuation_report():
+    """Stock value at cost and at sale price per store, and in total."""
+    query = request.context.query
+    _scope(query.store_id)
+    result = reports.valuation(access.visible_store_ids(api_user()), store_id=query.store_id,
+                               city=query.city, page=query.page, per_page=query.per_page)
+    page = result["page"]
+    return ValuationOut(items=[_text(i) for i in page.items], page=page.page,
+                        per_page=page.per_page, total=page.total,
+                        totals=_text(result["total"]), as_of=result["as_of"])
+
+
+@bp.get("/reports/sales")
+@spec.validate(query=SalesQuery, resp=responses(HTTP_200=SalesOut), tags=["reports"])
+def sales_report():
+    """Sales per Pakistan day, per store and top products for a date range."""
+    query = request.context.query
+    stores = _scope(query.store_id)
+    span = reports.date_range(query.date_from, query.date_to)
+    days = reports.sales_by_day(stores, span)
+    return SalesOut(first_day=span.start, last_day=span.end,
+                    total=_text(reports.sales_total(days)),
+                    days=[_text(d) for d in days],
+                    stores=[_text(s) for s in reports.sales_by_store(stores, span)],
+                    top_products=[_text(p) for p in
+                                  reports.sales_by_product(stores, span, limit=query.top)])
+
+
+@bp.get("/reports/movements")
+@spec.validate(query=RangeQuery, resp=responses(HTTP_200=MovementSummaryOut), tags=["reports"])
+def movements_report():
+    """Movements by type, and removals (shrinkage) by reason, for a date range."""
+    query = request.context.query
+    stores = _scope(query.store_id)
+    span = reports.date_range(query.date_from, query.date_to)
+    return MovementSummaryOut(first_day=span.start, last_day=span.end,
+                              types=[_text(t) for t in reports.movements_by_type(stores, span)],
+                              removal_reasons=[_text(r) for r in
+                                               reports.removals_by_reason(stores, span)])
