@@ -4,7 +4,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import config_from_env
-from webapp import cli, errors
+from webapp import background, cli, errors, observability, routing
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 
 
@@ -15,6 +15,7 @@ def create_app(config_class=None):
         config_class.check()
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config_class)
+    observability.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     errors.register_error_handlers(app)
@@ -30,6 +31,9 @@ def register_extensions(app):
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     limiter.init_app(app)
+    routing.init_app(app)
+    background.init_app(app)
+    _init_stock_listeners(app)
 
     from webapp.models import User
 
@@ -38,10 +42,22 @@ def register_extensions(app):
         return db.session.get(User, int(user_id))
 
 
+def _init_stock_listeners(app):
+    from webapp import metrics
+    from webapp.services import ledger, stock_cache
+
+    stock_cache.init_app(app)
+    ledger.stock_changed.connect(metrics.count_movements, weak=False)
+
+
 def register_blueprints(app):
+    from webapp.blueprints.audit import bp as audit_bp
+    from webapp.blueprints.jobs import bp as jobs_bp
     from webapp.blueprints.ops import bp as ops_bp
 
     app.register_blueprint(ops_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(jobs_bp)
 
 
 def _migrations_dir():
