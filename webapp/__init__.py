@@ -51,11 +51,13 @@ def _init_stock_listeners(app):
 
 
 def register_blueprints(app):
+    from webapp.blueprints.api import bp as api_bp
     from webapp.blueprints.audit import bp as audit_bp
     from webapp.blueprints.jobs import bp as jobs_bp
     from webapp.blueprints.ops import bp as ops_bp
 
     app.register_blueprint(ops_bp)
+    app.register_blueprint(api_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(jobs_bp)
 

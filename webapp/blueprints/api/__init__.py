@@ -1,0 +1,26 @@
+"""The JSON API at /api/v1: bearer tokens, JSON envelopes, idempotent POSTs, OpenAPI.
+
+To add an endpoint module (say `sync.py`):
+1. Declare pydantic models once: bodies extend `spec.Body`, list queries extend `spec.PageQuery`,
+   lists answer `spec.page_model(ItemModel)` built with `spec.page_of(model, items, total, query)`.
+2. `from webapp.blueprints.api import bp` and route with `@bp.post("/sync")`, then
+   `@spec.validate(json=..., query=..., resp=spec.responses(HTTP_202=Model), tags=["sync"])`.
+   It validates (422 envelope per field), serialises and documents it in /api/v1/openapi.json.
+3. Read the validated input from `request.context.json` / `request.context.query`.
+4. Auth is already done (401 without a token); use `auth.api_user()`, `auth.actor()` (source
+   "api"), `auth.managers_only` / `auth.roles_required(...)` (403) and `auth.store_or_404(id)`.
+5. POSTs: pass `idempotency.request_key()` into ledger services and answer
+   `idempotency.ledger_response(result)`; wrap other writes in `idempotency.run_once(payload, call)`.
+6. Raise DomainError from services; errors.py renders it. Import your module at the bottom here.
+"""
+from flask import Blueprint
+
+from webapp.blueprints.api import errors, hooks
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+errors.register(bp)
+hooks.register(bp)
+
+
+from webapp.blueprints.api import (movements, openapi, products, stores,  # noqa: E402,F401
+                                   suppliers, tokens, transfers)

@@ -1,0 +1,37 @@
+"""Request checks shared by every endpoint: JSON bodies, bearer auth and rate limits."""
+from flask import abort, current_app, request
+from werkzeug.exceptions import BadRequest
+
+from webapp.blueprints.api.auth import authenticate, rate_limit_key
+from webapp.extensions import csrf, limiter
+from webapp.services.errors import NotFound
+
+MAX_ID = 2**31 - 1
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def require_json_body():
+    """415 unless the body is JSON; 400 when it does not parse (413 comes from Werkzeug)."""
+    if request.method not in BODY_METHODS:
+        return
+    if request.mimetype != "application/json":
+        abort(415, description="Send the body as JSON with Content-Type: application/json.")
+    try:
+        request.get_json()
+    except BadRequest:
+        abort(400, description="The body is not valid JSON.")
+
+
+def reject_out_of_range_ids(_endpoint, values):
+    """An id no database column can hold is simply not found (not a 500 from the driver)."""
+    if any(isinstance(v, int) and v > MAX_ID for v in (values or {}).values()):
+        raise NotFound("Resource")
+
+
+def register(bp):
+    csrf.exempt(bp)
+    bp.url_value_preprocessor(reject_out_of_range_ids)
+    bp.before_request(authenticate)
+    bp.before_request(require_json_body)
+    limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key,
+                  per_method=False)(bp)

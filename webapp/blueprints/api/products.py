@@ -1,0 +1,84 @@
+"""/products: the catalog (everyone reads; managers create and edit)."""
+from flask import request
+from pydantic import Field
+
+from webapp.blueprints.api import bp
+from webapp.blueprints.api.auth import actor, managers_only
+from webapp.blueprints.api.idempotency import run_once
+from webapp.blueprints.api.schemas import Money, ProductOut, Quantity, QueryId, Search, Unit
+from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.services import catalog, lists
+
+ProductPage = page_model(ProductOut)
+
+
+class ProductQuery(PageQuery):
+    q: Search | None = Field(None, description="Part of the name or SKU, or the exact barcode.")
+    category: str | None = Field(None, max_length=80)
+    archived: bool | None = None
+
+
+class ProductCreate(Body):
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    category: str = Field("", max_length=80)
+    unit: Unit = "piece"
+    barcode: str | None = Field(None, max_length=64)
+    sale_price: Money
+    cost: Money | None = None
+    reorder_level: Quantity | None = None
+    archived: bool = False
+
+
+class ProductUpdate(Body):
+    sku: str = Field(None, min_length=1, max_length=64)
+    name: str = Field(None, min_length=1, max_length=200)
+    category: str = Field(None, max_length=80)
+    unit: Unit = None
+    barcode: str | None = Field(None, max_length=64)
+    sale_price: Money = None
+    cost: Money | None = None
+    reorder_level: Quantity | None = None
+    archived: bool = Field(None, description="true archives the product; history stays.")
+
+
+def _fields(body):
+    return body.model_dump(exclude_unset=True, mode="json")
+
+
+@bp.get("/products")
+@spec.validate(query=ProductQuery, resp=responses(HTTP_200=ProductPage), tags=["products"])
+def list_products():
+    """Products, searched and filtered, by name."""
+    query = request.context.query
+    rows, total = lists.products(query.q, query.category, query.archived, query.page,
+                                 query.per_page)
+    return page_of(ProductPage, [ProductOut.model_validate(p) for p in rows], total, query)
+
+
+@bp.post("/products")
+@managers_only
+@spec.validate(json=ProductCreate, resp=responses(HTTP_201=ProductOut), tags=["products"])
+def create_product():
+    """Add a product (SKU and barcode unique: 409)."""
+    data = _fields(request.context.json)
+    return run_once(data, lambda: (_out(catalog.create_product(actor(), data)), 201))
+
+
+@bp.get("/products/<int:product_id>")
+@spec.validate(resp=responses(HTTP_200=ProductOut), tags=["products"])
+def get_product(product_id):
+    """One product."""
+    return ProductOut.model_validate(catalog.get_product(product_id))
+
+
+@bp.patch("/products/<int:product_id>")
+@managers_only
+@spec.validate(json=ProductUpdate, resp=responses(HTTP_200=ProductOut), tags=["products"])
+def update_product(product_id):
+    """Change some fields of a product; `archived: true` archives it."""
+    return _out(catalog.update_product(actor(), product_id, _fields(request.context.json)))
+
+
+def _out(product):
+    return ProductOut.model_validate(product).model_dump(mode="json")

@@ -1,0 +1,108 @@
+"""Field types and the resource models several endpoint modules share."""
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from webapp.models import MOVEMENT_TYPES, SOURCES, UNITS
+from webapp.services.validation import MAX_MONEY, MAX_QUANTITY
+
+# Ids in JSON bodies are strict integers: "5" or true is a type error, not id 5.
+Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
+QueryId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Quantity = Annotated[Decimal, Field(ge=0, le=MAX_QUANTITY, decimal_places=3, allow_inf_nan=False,
+                                    description="Up to 3 decimals (loose goods by the kg).")]
+Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False,
+                                 description="PKR with up to 2 decimals.")]
+DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$",
+                                   description="An exact decimal, as text.")]
+Search = Annotated[str, Field(max_length=100)]
+Unit = Literal[UNITS]
+MovementType = Literal[MOVEMENT_TYPES]
+# `from`/`to` filters: a day (Pakistan time) or an exact moment.
+DayOrMoment = Annotated[date | datetime, Field(union_mode="left_to_right")]
+
+
+class Resource(BaseModel):
+    """Base of response models: built from ORM objects or the services' dicts."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ProductOut(Resource):
+    id: int
+    sku: str
+    name: str
+    category: str
+    unit: Unit
+    barcode: str | None
+    sale_price: Decimal
+    cost: Decimal | None
+    reorder_level: Decimal
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class StoreOut(Resource):
+    id: int
+    code: str
+    name: str
+    city: str
+    address: str
+    phone: str
+    active: bool
+    allow_negative_stock: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class SupplierOut(Resource):
+    id: int
+    name: str
+    phone: str
+    notes: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class LevelOut(Resource):
+    store_id: int
+    product_id: int
+    quantity: DecimalText
+    reorder_level: DecimalText
+    low: bool = Field(description="At or below the reorder level.")
+    negative: bool = Field(description="Below zero (only in stores that allow it).")
+    updated_at: datetime | None
+
+
+class StockRowOut(LevelOut):
+    sku: str
+    name: str
+    unit: Unit
+    category: str
+
+
+class MovementOut(Resource):
+    id: int
+    store_id: int
+    product_id: int
+    type: MovementType
+    quantity: DecimalText
+    delta: DecimalText
+    balance_after: DecimalText
+    reason: str | None
+    note: str
+    unit_price: DecimalText | None
+    unit_cost: DecimalText | None
+    supplier_id: int | None
+    transfer_id: str | None
+    expected_quantity: DecimalText | None
+    counted_quantity: DecimalText | None
+    user_id: int | None
+    source: Literal[SOURCES]
+    idempotency_key: str | None
+    occurred_at: datetime | None
+    created_at: datetime

@@ -1,0 +1,78 @@
+"""The OpenAPI document and the schema helpers every endpoint module uses.
+
+spectree turns the pydantic v2 models given to `@spec.validate(...)` into request
+validation, response serialisation and `/api/v1/openapi.json`, so no schema is written twice.
+"""
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
+
+from webapp.blueprints.api.errors import raise_validation_error
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Stable machine-readable code, e.g. insufficient_stock.")
+    message: str = Field(description="What went wrong, for a person.")
+    fields: dict[str, str] | None = Field(None, description="Per-field messages.")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error response: {"error": {"code", "message", "fields"}}."""
+
+    error: ErrorBody
+
+
+ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429)
+
+spec = SpecTree(
+    "flask",
+    title="Kiryana Inventory API",
+    version="1.0.0",
+    description="Stock tracking for kiryana stores. Send `Authorization: Bearer <token>`; "
+                "writes accept an `Idempotency-Key` header.",
+    # spectree leaves routes under its own path out of the document, so it gets an unused one;
+    # the document is served by the blueprint's /openapi.json (see openapi.py).
+    path="spectree-unused",
+    mode="strict",
+    annotations=False,
+    page_templates={},
+    validation_error_model=ErrorEnvelope,
+    before=raise_validation_error,
+    security_schemes=[SecurityScheme(name="bearer",
+                                     data=SecuritySchemeData(type="http", scheme="bearer"))],
+    security={"bearer": []},
+    naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda _parent, child: child,
+)
+
+
+def responses(**ok):
+    """spectree Response for the success models given (HTTP_200=Model…) plus every error."""
+    return Response(**ok, **{f"HTTP_{status}": ErrorEnvelope for status in ERROR_STATUSES})
+
+
+class Body(BaseModel):
+    """Base for request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(BaseModel):
+    """?page=&per_page= (at most 200); list query models extend it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(1, ge=1, le=1_000_000)
+    per_page: int = Field(50, ge=1, le=200)
+
+
+def page_model(item_model, name=None):
+    """The list response model {"items": [item], "page", "per_page", "total"}."""
+    return create_model(name or f"{item_model.__name__}Page",
+                        items=(list[item_model], ...), page=(int, ...), per_page=(int, ...),
+                        total=(int, ...))
+
+
+def page_of(model, items, total, query):
+    """A page response built from the page model, the items and the query that asked."""
+    return model(items=items, page=query.page, per_page=query.per_page, total=total)

@@ -1,0 +1,102 @@
+"""/stores and their stock: shopkeepers see their own stores only (others are 404)."""
+from flask import request
+from pydantic import Field
+
+from webapp import access
+from webapp.blueprints.api import bp
+from webapp.blueprints.api.auth import actor, api_user, managers_only, store_or_404
+from webapp.blueprints.api.idempotency import run_once
+from webapp.blueprints.api.schemas import LevelOut, Search, StockRowOut, StoreOut
+from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.services import catalog, inventory, lists
+
+StorePage = page_model(StoreOut)
+StockPage = page_model(StockRowOut, "StockPage")
+
+
+class StoreQuery(PageQuery):
+    q: Search | None = Field(None, description="Part of the code, name or city.")
+    active: bool | None = None
+
+
+class StoreCreate(Body):
+    code: str = Field(min_length=1, max_length=32, description="Unique, e.g. KHI-0001.")
+    name: str = Field(min_length=1, max_length=120)
+    city: str = Field("", max_length=80)
+    address: str = Field("", max_length=300)
+    phone: str = Field("", max_length=40)
+    active: bool = True
+    allow_negative_stock: bool = False
+
+
+class StoreUpdate(Body):
+    code: str = Field(None, min_length=1, max_length=32)
+    name: str = Field(None, min_length=1, max_length=120)
+    city: str = Field(None, max_length=80)
+    address: str = Field(None, max_length=300)
+    phone: str = Field(None, max_length=40)
+    active: bool = None
+    allow_negative_stock: bool = None
+
+
+class StockQuery(PageQuery):
+    q: Search | None = Field(None, description="Part of the name or SKU, or the exact barcode.")
+    low: bool = Field(False, description="Only levels at or below their reorder level.")
+
+
+def _out(store):
+    return StoreOut.model_validate(store).model_dump(mode="json")
+
+
+@bp.get("/stores")
+@spec.validate(query=StoreQuery, resp=responses(HTTP_200=StorePage), tags=["stores"])
+def list_stores():
+    """The stores this user may see."""
+    query = request.context.query
+    rows, total = lists.stores(access.visible_store_ids(api_user()), query.q, query.active,
+                               query.page, query.per_page)
+    return page_of(StorePage, [StoreOut.model_validate(s) for s in rows], total, query)
+
+
+@bp.post("/stores")
+@managers_only
+@spec.validate(json=StoreCreate, resp=responses(HTTP_201=StoreOut), tags=["stores"])
+def create_store():
+    """Open a store (code unique: 409)."""
+    data = request.context.json.model_dump(exclude_unset=True)
+    return run_once(data, lambda: (_out(catalog.create_store(actor(), data)), 201))
+
+
+@bp.get("/stores/<int:store_id>")
+@spec.validate(resp=responses(HTTP_200=StoreOut), tags=["stores"])
+def get_store(store_id):
+    """One store."""
+    return StoreOut.model_validate(store_or_404(store_id))
+
+
+@bp.patch("/stores/<int:store_id>")
+@managers_only
+@spec.validate(json=StoreUpdate, resp=responses(HTTP_200=StoreOut), tags=["stores"])
+def update_store(store_id):
+    """Change some fields of a store."""
+    data = request.context.json.model_dump(exclude_unset=True)
+    return _out(catalog.update_store(actor(), store_id, data))
+
+
+@bp.get("/stores/<int:store_id>/stock")
+@spec.validate(query=StockQuery, resp=responses(HTTP_200=StockPage), tags=["stock"])
+def store_stock(store_id):
+    """The store's stock levels, by product name; `low=true` for what needs reordering."""
+    store_or_404(store_id)
+    query = request.context.query
+    items, total = inventory.store_levels(store_id, query.q, query.low, query.page,
+                                          query.per_page)
+    return page_of(StockPage, items, total, query)
+
+
+@bp.get("/stores/<int:store_id>/stock/<int:product_id>")
+@spec.validate(resp=responses(HTTP_200=LevelOut), tags=["stock"])
+def stock_level(store_id, product_id):
+    """One level (zero for a product never moved here)."""
+    store_or_404(store_id)
+    return inventory.get_level(store_id, product_id)
