@@ -22,5 +22,5 @@ errors.register(bp)
 hooks.register(bp)
 
 
-from webapp.blueprints.api import (movements, openapi, products, stores,  # noqa: E402,F401
-                                   suppliers, tokens, transfers)
+from webapp.blueprints.api import (audit, movements, openapi, products,  # noqa: E402,F401
+                                   stores, suppliers, sync, tokens, transfers)
