@@ -7,13 +7,17 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", BASE_DIR / "instance"))
 
 
-def _database_url(name, default=None):
-    url = os.environ.get(name, default)
+def sqlalchemy_url(url):
+    """The URL SQLAlchemy should use for a database URL given in the environment."""
     # Plain postgres:// URLs mean psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3).
     for prefix in ("postgres://", "postgresql://"):
         if url and url.startswith(prefix):
             url = "postgresql+psycopg2://" + url[len(prefix):]
     return url
+
+
+def _database_url(name, default=None):
+    return sqlalchemy_url(os.environ.get(name, default))
 
 
 def _development_secret_key():

@@ -6,14 +6,15 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from config import TestingConfig
+from config import TestingConfig, sqlalchemy_url
 from tests import services
 from webapp import create_app
 from webapp.extensions import db
 
 
 def _config(url, **overrides):
-    return type("Config", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": url, **overrides})
+    return type("Config", (TestingConfig,),
+                {"SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), **overrides})
 
 
 def _clean(app):

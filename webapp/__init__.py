@@ -1,10 +1,13 @@
 """Kiryana Inventory: the application factory."""
+from pathlib import Path
+
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import config_from_env
-from webapp import background, cli, errors, observability, routing
+from webapp import (background, cli, errors, formatting, navigation, observability, routing,
+                    security)
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 
 
@@ -16,9 +19,13 @@ def create_app(config_class=None):
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config_class)
     observability.init_app(app)
+    _ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
     register_blueprints(app)
     errors.register_error_handlers(app)
+    security.register(app)
+    formatting.register(app)
+    navigation.register(app)
     cli.register(app)
     return app
 
@@ -51,20 +58,35 @@ def _init_stock_listeners(app):
 
 
 def register_blueprints(app):
+    from webapp.blueprints.admin import bp as admin_bp
     from webapp.blueprints.api import bp as api_bp
     from webapp.blueprints.audit import bp as audit_bp
+    from webapp.blueprints.auth import bp as auth_bp
+    from webapp.blueprints.catalog import bp as catalog_bp
     from webapp.blueprints.jobs import bp as jobs_bp
     from webapp.blueprints.ops import bp as ops_bp
+    from webapp.blueprints.stock import bp as stock_bp
+    from webapp.blueprints.stores import bp as stores_bp
 
     app.register_blueprint(ops_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(stock_bp)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(stores_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(jobs_bp)
 
 
 def _migrations_dir():
-    from pathlib import Path
     return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _ensure_sqlite_directory(url):
+    """The embedded default keeps its SQLite file under instance/; make sure the folder exists."""
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
 
 @event.listens_for(Engine, "connect")
