@@ -24,6 +24,11 @@ class AppWorker(SimpleWorker):
     """Runs each job in the app context (no fork: the app and its pools are built once)."""
 
     app = None
+    stopping = False
+
+    def request_stop(self, signum, frame):
+        self.stopping = True  # RQ raises StopRequested when idle without noting it anywhere
+        super().request_stop(signum, frame)
 
     def perform_job(self, job, queue, execution):
         with self.app.app_context():
@@ -78,7 +83,7 @@ def main(names):
                 worker.work(with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
             except redis.RedisError as exc:
                 log.warning("redis unavailable (%s); retrying", exc.__class__.__name__)
-            if worker._stop_requested:
+            if worker.stopping:
                 return
             time.sleep(2)
     finally:

@@ -1,4 +1,5 @@
 """RQ entry points: thin wrappers that take ids and call services (the worker gives them an app context)."""
+from webapp import background
 from webapp.services import audit, sync
 
 
@@ -9,5 +10,7 @@ def drain_audit():
 
 
 def run_sync(job_id):
-    """Apply a sync batch's pending items."""
-    return sync.run(job_id)
+    """Apply a sync batch's pending items, then have their audit events drained."""
+    counts = sync.run(job_id)
+    background.request_audit_drain()
+    return counts
