@@ -38,6 +38,24 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis down: count limits in memory per process, go back to Redis once it answers again.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.25, "socket_timeout": 0.5}
+    # Short timeouts so a dead Redis costs a request a fraction of a second, not a stall.
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))
+    # Seconds Redis is skipped after a failure before it is tried again.
+    REDIS_RETRY_SECONDS = float(os.environ.get("REDIS_RETRY_SECONDS", "2"))
+    # Namespaces one deployment's keys and queues in a shared Redis.
+    REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "kiryana:")
+    RQ_QUEUE_PREFIX = os.environ.get("RQ_QUEUE_PREFIX", "")
+    STOCK_CACHE_TTL = int(os.environ.get("STOCK_CACHE_TTL", "600"))
+    # The worker drains the audit outbox and restarts stalled sync jobs this often.
+    WORKER_SWEEP_SECONDS = float(os.environ.get("WORKER_SWEEP_SECONDS", "5"))
+    # A running sync job whose heartbeat is older than this is run again (safely: items are
+    # idempotent).
+    SYNC_STALL_SECONDS = float(os.environ.get("SYNC_STALL_SECONDS", "60"))
+    REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
     API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))

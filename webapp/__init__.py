@@ -6,7 +6,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import config_from_env
-from webapp import cli, errors
+from webapp import (background, cli, errors, formatting, navigation, observability, routing,
+                    security)
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 
 
@@ -17,10 +18,14 @@ def create_app(config_class=None):
         config_class.check()
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config_class)
+    observability.init_app(app)
     _ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
     register_blueprints(app)
     errors.register_error_handlers(app)
+    security.register(app)
+    formatting.register(app)
+    navigation.register(app)
     cli.register(app)
     return app
 
@@ -33,6 +38,9 @@ def register_extensions(app):
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     limiter.init_app(app)
+    routing.init_app(app)
+    background.init_app(app)
+    _init_stock_listeners(app)
 
     from webapp.models import User
 
@@ -41,13 +49,35 @@ def register_extensions(app):
         return db.session.get(User, int(user_id))
 
 
+def _init_stock_listeners(app):
+    from webapp import metrics
+    from webapp.services import ledger, stock_cache
+
+    stock_cache.init_app(app)
+    ledger.stock_changed.connect(metrics.count_movements, weak=False)
+
+
 def register_blueprints(app):
+    from webapp.blueprints.admin import bp as admin_bp
     from webapp.blueprints.api import bp as api_bp
+    from webapp.blueprints.audit import bp as audit_bp
+    from webapp.blueprints.auth import bp as auth_bp
+    from webapp.blueprints.catalog import bp as catalog_bp
+    from webapp.blueprints.jobs import bp as jobs_bp
     from webapp.blueprints.ops import bp as ops_bp
     from webapp.blueprints.reports import bp as reports_bp
+    from webapp.blueprints.stock import bp as stock_bp
+    from webapp.blueprints.stores import bp as stores_bp
 
     app.register_blueprint(ops_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(stock_bp)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(stores_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(jobs_bp)
     app.register_blueprint(reports_bp)
 
 

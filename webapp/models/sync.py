@@ -12,7 +12,7 @@ class SyncJob(db.Model):
 
     id = Column(String(36), primary_key=True)
     user_id = Column(Integer, ForeignKey("users.id"), nullable=False, index=True)
-    status = Column(String(8), nullable=False, default="queued")
+    status = Column(String(8), nullable=False, default="queued", index=True)
     total = Column(Integer, nullable=False, default=0)
     applied = Column(Integer, nullable=False, default=0)
     failed = Column(Integer, nullable=False, default=0)
@@ -20,6 +20,8 @@ class SyncJob(db.Model):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     started_at = Column(UTCDateTime)
     finished_at = Column(UTCDateTime)
+    # Touched as the worker commits each chunk; a stale one means the worker died.
+    heartbeat_at = Column(UTCDateTime)
 
 
 class SyncItem(db.Model):

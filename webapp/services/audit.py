@@ -5,12 +5,16 @@ invented; draining is idempotent (audit_log.outbox_id is unique), so a retried d
 """
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import delete, func, insert, select
 
 from webapp.extensions import db
-from webapp.models import AuditLog, AuditOutbox
+from webapp.models import AuditLog, AuditOutbox, User
 from webapp.models.types import utcnow
+from webapp.services.errors import DomainError
 from webapp.services.sql import insert_ignore
+from webapp.services.validation import PAKISTAN, parse_id
 
 OUTBOX = AuditOutbox.__table__
 LOG = AuditLog.__table__
@@ -45,12 +49,24 @@ def record(conn, actor, action, entity_type, entity_id=None, before=None, after=
         ip=actor.ip if actor else None,
         created_at=utcnow(),
     ))
+    # Tells the request's after-commit hook to ask a worker for a drain.
+    db.session.info["audit_pending"] = True
+
+
+def record_now(actor, action, entity_type, entity_id=None, before=None, after=None):
+    """Record an event that accompanies no other database change, in its own transaction."""
+    record(db.session.connection(), actor, action, entity_type, entity_id, before, after)
+    db.session.commit()
 
 
 def drain(batch_size=500):
     """Move up to batch_size outbox rows into the audit log; returns how many moved."""
     conn = db.session.connection()
-    rows = conn.execute(select(OUTBOX).order_by(OUTBOX.c.id).limit(batch_size)).mappings().all()
+    query = select(OUTBOX).order_by(OUTBOX.c.id).limit(batch_size)
+    if conn.dialect.name == "postgresql":
+        # Several workers drain side by side, each taking rows the others have not locked.
+        query = query.with_for_update(skip_locked=True)
+    rows = conn.execute(query).mappings().all()
     if not rows:
         db.session.commit()
         return 0
@@ -69,3 +85,71 @@ def drain_all():
     while moved := drain():
         total += moved
     return total
+
+
+def clear_drain_request():
+    """Forget the 'drain requested' flag, so commits from now on ask for a fresh drain."""
+    from webapp import redisconn
+
+    flag = redisconn.prefixed("audit:drain-requested")
+    redisconn.run(lambda r: r.delete(flag))
+
+
+def outbox_lag():
+    """(pending events, age in seconds of the oldest one) for monitoring."""
+    row = db.session.execute(select(func.count(), func.min(OUTBOX.c.created_at))).one()
+    db.session.commit()
+    age = (utcnow() - row[1]).total_seconds() if row[1] else 0.0
+    return row[0], max(age, 0.0)
+
+
+def search(actor=None, actor_id=None, action=None, entity_type=None, entity_id=None,
+           date_from=None, date_to=None, page=1, per_page=50):
+    """A page of the audit log, newest first; `actor` is a username; dates are Pakistan days."""
+    users = User.__table__
+    query = select(LOG, users.c.username.label("actor_username")).select_from(
+        LOG.outerjoin(users, users.c.id == LOG.c.actor_id))
+    if actor_id not in (None, ""):
+        query = query.where(LOG.c.actor_id == parse_id(actor_id, "actor_id", "Actor"))
+    if actor:
+        query = query.where(func.lower(users.c.username) == str(actor).strip().lower())
+    if action:
+        action = str(action).strip()
+        query = query.where(LOG.c.action == action) if "." in action \
+            else query.where(LOG.c.action.like(f"{action}.%"))
+    if entity_type:
+        query = query.where(LOG.c.entity_type == str(entity_type).strip())
+    if entity_id not in (None, ""):
+        query = query.where(LOG.c.entity_id == str(entity_id).strip())
+    start, end = _day(date_from, "from"), _day(date_to, "to")
+    if start and end and start > end:
+        raise DomainError("invalid", "The start date is after the end date.", field="from")
+    if start:
+        query = query.where(LOG.c.created_at >= _day_start(start))
+    if end:
+        query = query.where(LOG.c.created_at < _day_start(end + timedelta(days=1)))
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = db.session.execute(query.order_by(LOG.c.created_at.desc(), LOG.c.id.desc())
+                              .limit(per_page).offset((page - 1) * per_page)).mappings().all()
+    return [event_dict(r) for r in rows], total
+
+
+def event_dict(row):
+    return {"id": row["id"], "actor_id": row["actor_id"],
+            "actor": row.get("actor_username"), "action": row["action"],
+            "entity_type": row["entity_type"], "entity_id": row["entity_id"],
+            "before": row["before"], "after": row["after"], "ip": row["ip"],
+            "created_at": row["created_at"].isoformat()}
+
+
+def _day(value, field):
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.strptime(str(value).strip()[:10], "%Y-%m-%d").date()
+    except ValueError:
+        raise DomainError("invalid", "Use a date like 2026-01-31.", field=field) from None
+
+
+def _day_start(day):
+    return datetime.combine(day, time.min, tzinfo=PAKISTAN)

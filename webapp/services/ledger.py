@@ -33,8 +33,8 @@ RECORDABLE_TYPES = ("stock_in", "sale", "removal", "adjustment")
 OUTGOING_TYPES = ("sale", "removal", "transfer_out")
 MAX_COUNT_LINES = 1000
 
-# Sent after commit with the (store_id, product_id) pairs whose level changed; the stock cache
-# and live updates listen. Receivers must not raise: the write has already happened.
+# Sent after commit with the (store_id, product_id) pairs whose level changed (and the write's
+# result as `data`); the stock cache, live updates and metrics listen. Receivers must not raise: the write has already happened.
 signals = Namespace()
 stock_changed = signals.signal("stock-changed")
 
@@ -262,7 +262,7 @@ def _run(actor, key, request, write):
         session.rollback()
         raise
     if changed:
-        stock_changed.send(None, changes=changed)
+        stock_changed.send(None, changes=changed, data=data)
     return LedgerResult(data, status_code=status)
 
 

@@ -22,5 +22,5 @@ errors.register(bp)
 hooks.register(bp)
 
 
-from webapp.blueprints.api import (movements, openapi, products, reports,  # noqa: E402,F401
-                                   stores, suppliers, tokens, transfers)
+from webapp.blueprints.api import (audit, movements, openapi, products,  # noqa: E402,F401
+                                   reports, stores, suppliers, sync, tokens, transfers)

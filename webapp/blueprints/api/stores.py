@@ -8,7 +8,7 @@ from webapp.blueprints.api.auth import actor, api_user, managers_only, store_or_
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import Flag, LevelOut, Search, StockRowOut, StoreOut
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
-from webapp.services import catalog, inventory, lists
+from webapp.services import catalog, inventory, lists, stock_cache
 
 StorePage = page_model(StoreOut)
 StockPage = page_model(StockRowOut, "StockPage")
@@ -97,6 +97,6 @@ def store_stock(store_id):
 @bp.get("/stores/<int:store_id>/stock/<int:product_id>")
 @spec.validate(resp=responses(HTTP_200=LevelOut), tags=["stock"])
 def stock_level(store_id, product_id):
-    """One level (zero for a product never moved here)."""
+    """One level (zero for a product never moved here), served from the stock cache."""
     store_or_404(store_id)
-    return inventory.get_level(store_id, product_id)
+    return stock_cache.get_level(store_id, product_id)

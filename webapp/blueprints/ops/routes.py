@@ -1,6 +1,7 @@
-from flask import jsonify
+from flask import Response, jsonify
 from sqlalchemy import text
 
+from webapp import metrics, redisconn
 from webapp.blueprints.ops import bp
 from webapp.extensions import csrf, db, limiter
 
@@ -15,14 +16,29 @@ def healthz():
 @bp.get("/readyz")
 @limiter.exempt
 def readyz():
-    """Readiness: the database answers."""
+    """Readiness: the database answers (503 if not); Redis is reported.
+
+    A dead Redis only makes the app slower (cache, queues and rate limits fall back), so it
+    reports "degraded" with 200 rather than taking every instance out of the load balancer.
+    """
     try:
         db.session.execute(text("SELECT 1"))
         db.session.commit()
     except Exception as exc:  # any failure means "not ready"; the reason is for the operator
         db.session.rollback()
         return jsonify(status="unavailable", database=str(exc.__class__.__name__)), 503
-    return jsonify(status="ok", database="ok")
+    redis_ok = redisconn.ping()
+    redis_state = {None: "not configured", True: "ok", False: "unavailable"}[redis_ok]
+    return jsonify(status="degraded" if redis_ok is False else "ok", database="ok",
+                   redis=redis_state)
+
+
+@bp.get("/metrics")
+@limiter.exempt
+def prometheus_metrics():
+    """Prometheus scrape endpoint (keep it behind the proxy: see README, Running in production)."""
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type)
 
 
 csrf.exempt(bp)

@@ -1,0 +1,38 @@
+"""One log line per request, tagged with a request id (X-Request-ID in and out), and its timing."""
+import logging
+import re
+import time
+import uuid
+
+from flask import g, request
+
+from webapp import metrics
+
+log = logging.getLogger("kiryana.request")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _start():
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+
+
+def _finish(response):
+    elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
+    endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
+    metrics.REQUEST_SECONDS.labels(request.method, endpoint, response.status_code).observe(elapsed)
+    response.headers["X-Request-ID"] = g.get("request_id", "-")
+    user = getattr(g.get("_login_user"), "id", None) or "-"  # never loads a user just to log
+    log.info("%s %s %s %.1fms rid=%s user=%s ip=%s", request.method, request.full_path.rstrip("?"),
+             response.status_code, elapsed * 1000, g.get("request_id", "-"), user,
+             request.remote_addr)
+    return response
+
+
+def init_app(app):
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app.before_request(_start)
+    app.after_request(_finish)

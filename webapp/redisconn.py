@@ -1,0 +1,98 @@
+"""The app's Redis client, with short timeouts and a breaker.
+
+Redis is an accelerator here, never the source of truth: when it fails, callers fall back (to
+the database, to memory, to the worker's sweep) and Redis is left alone for
+REDIS_RETRY_SECONDS, so a dead server costs at most one timeout every few seconds per process.
+When a cache invalidation was lost during an outage, the first successful contact afterwards
+starts a new cache epoch, so nothing cached before the outage is ever served again.
+"""
+import logging
+import time
+
+import redis
+from flask import current_app
+
+log = logging.getLogger(__name__)
+EPOCH_KEY = "stock:epoch"
+
+
+def _state():
+    return current_app.extensions.setdefault("kiryana_redis_state",
+                                             {"down_until": 0.0, "dirty": False})
+
+
+def configured():
+    return bool(current_app.config.get("REDIS_URL"))
+
+
+def prefixed(key):
+    return current_app.config["REDIS_KEY_PREFIX"] + key
+
+
+def raw_client(app):
+    """The app's Redis client itself, without the breaker (RQ keeps its own error handling)."""
+    return _client(app)
+
+
+def _client(app):
+    client = app.extensions.get("kiryana_redis")
+    if client is None:
+        timeout = app.config["REDIS_SOCKET_TIMEOUT"]
+        client = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=timeout,
+                                      socket_connect_timeout=timeout, health_check_interval=15)
+        app.extensions["kiryana_redis"] = client
+    return client
+
+
+def client():
+    """The Redis client, or None when Redis is not configured or is resting after a failure."""
+    app = current_app._get_current_object()
+    state = _state()
+    if not app.config.get("REDIS_URL") or time.monotonic() < state["down_until"]:
+        return None
+    r = _client(app)
+    if state["dirty"]:
+        try:
+            r.set(prefixed(EPOCH_KEY), time.time_ns())
+        except redis.RedisError as exc:
+            failed(exc)
+            return None
+        state["dirty"] = False
+        log.warning("redis is back; started a new stock cache epoch")
+    return r
+
+
+def failed(exc, lost_invalidation=False):
+    """Note a Redis failure: skip Redis for a while; remember a lost cache invalidation."""
+    state = _state()
+    if time.monotonic() >= state["down_until"]:
+        log.warning("redis unavailable (%s); falling back for %ss", exc.__class__.__name__,
+                    current_app.config["REDIS_RETRY_SECONDS"])
+    state["down_until"] = time.monotonic() + current_app.config["REDIS_RETRY_SECONDS"]
+    if lost_invalidation:
+        state["dirty"] = True
+
+
+def run(operation, default=None, invalidation=False):
+    """operation(client) → its result; `default` when Redis is absent or fails."""
+    r = client()
+    if r is None:
+        if invalidation and current_app.config.get("REDIS_URL"):
+            _state()["dirty"] = True
+        return default
+    try:
+        return operation(r)
+    except redis.RedisError as exc:
+        failed(exc, lost_invalidation=invalidation)
+        return default
+
+
+def ping():
+    """True when Redis answers now (ignores the breaker); None when not configured."""
+    app = current_app._get_current_object()
+    if not app.config.get("REDIS_URL"):
+        return None
+    try:
+        return bool(_client(app).ping())
+    except redis.RedisError:
+        return False

@@ -1,0 +1,166 @@
+"""Read/write split: list and report reads go to the replica; writes and fresh reads stay primary.
+
+How to use it (report and list views):
+
+    from webapp.routing import replica_reads
+
+    @bp.get("/reports/valuation")
+    @login_required
+    @replica_reads          # innermost: authentication (which may write) runs on the primary
+    def valuation():
+        rows = reports.valuation(...)   # db.session reads here hit DATABASE_REPLICA_URL
+
+Inside a @replica_reads view, db.session reads go to the replica unless
+- no DATABASE_REPLICA_URL is set, or the replica failed in the last REPLICA_RETRY_SECONDS;
+- the current user wrote within READ_YOUR_WRITES_SECONDS: every request that changes data marks
+  its user, with a timestamp in the signed session cookie (pages) and a Redis key per user
+  (bearer-token API clients; when Redis cannot answer, the read goes to the primary);
+- the code runs inside `with routing.primary():` (the stock cache fills itself this way, so a
+  lagging replica can never be cached under a fresh generation).
+Writes (flushes and INSERT/UPDATE/DELETE statements) always go to the primary. If the replica
+fails in the middle of the view, the view runs again on the primary: a read-only view is safe
+to repeat. Workers, the CLI and views without the decorator use the primary only.
+"""
+import logging
+import math
+import time
+from contextlib import contextmanager
+from functools import wraps
+
+from flask import current_app, g, has_request_context, request, session
+from flask_login import current_user
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from webapp import redisconn
+
+log = logging.getLogger(__name__)
+REPLICA = "replica"
+PRIMARY = "primary"
+
+
+class RoutingSession(FlaskSession):
+    """db.session's class: sends reads to the replica while a @replica_reads view asks for it."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and not self._flushing and not getattr(clause, "is_dml", False) \
+                and has_request_context() and g.get("_db_target") == REPLICA:
+            engine = current_app.extensions.get("kiryana_replica_engine")
+            if engine is not None:
+                return engine
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+def replica_reads(view):
+    """View decorator: this view's reads may be served by the replica (see the module doc)."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not _replica_allowed():
+            return view(*args, **kwargs)
+        from webapp.extensions import db
+
+        previous = g.get("_db_target")
+        g._db_target = REPLICA
+        try:
+            return view(*args, **kwargs)
+        except DBAPIError as exc:
+            if not _on_replica_error(exc):
+                raise
+            db.session.rollback()
+            g._db_target = PRIMARY
+            return view(*args, **kwargs)
+        finally:
+            g._db_target = previous
+    return wrapped
+
+
+@contextmanager
+def primary():
+    """Force the primary for the reads inside the block (no-op outside a request)."""
+    if not has_request_context():
+        yield
+        return
+    previous = g.get("_db_target")
+    g._db_target = PRIMARY
+    try:
+        yield
+    finally:
+        g._db_target = previous
+
+
+def current_target():
+    """Where db.session reads would go now: "replica" or "primary"."""
+    if has_request_context() and g.get("_db_target") == REPLICA \
+            and current_app.extensions.get("kiryana_replica_engine") is not None:
+        return REPLICA
+    return PRIMARY
+
+
+def _replica_allowed():
+    app = current_app
+    if app.extensions.get("kiryana_replica_engine") is None:
+        return False
+    if time.monotonic() < app.extensions.get("kiryana_replica_down_until", 0):
+        return False
+    return not _wrote_recently()
+
+
+def _bearer():
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
+def _wrote_recently():
+    if session.get("_rw_until", 0) > time.time():
+        return True
+    if not _bearer():
+        return False
+    if not current_user.is_authenticated:
+        return False
+    key = redisconn.prefixed(f"rw:{current_user.id}")
+    found = redisconn.run(lambda r: r.exists(key))
+    return found is None or bool(found)
+
+
+def _on_replica_error(exc):
+    """A replica connection failed: rest it for a while; True when the view should retry."""
+    if g.get("_db_target") != REPLICA or not (
+            exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))):
+        return False
+    app = current_app
+    app.extensions["kiryana_replica_down_until"] = \
+        time.monotonic() + app.config["REPLICA_RETRY_SECONDS"]
+    log.warning("replica failed (%s); reading from the primary", exc.__class__.__name__)
+    return True
+
+
+def _mark_writer(response):
+    """After a request that changed data, keep this user on the primary for a few seconds."""
+    if not g.pop("_wrote", False) or not current_user.is_authenticated:
+        return response
+    seconds = current_app.config["READ_YOUR_WRITES_SECONDS"]
+    if _bearer():
+        key = redisconn.prefixed(f"rw:{current_user.id}")
+        redisconn.run(lambda r: r.set(key, 1, ex=max(1, math.ceil(seconds))))
+    else:
+        session["_rw_until"] = time.time() + seconds
+    return response
+
+
+def _note_write(conn, cursor, statement, parameters, context, executemany):
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete) \
+            and has_request_context():
+        g._wrote = True
+
+
+def init_app(app):
+    url = app.config.get("DATABASE_REPLICA_URL")
+    if url:
+        connect_args = {"connect_timeout": 2} if url.startswith("postgresql") else {}
+        app.extensions["kiryana_replica_engine"] = create_engine(
+            url, pool_pre_ping=True, connect_args=connect_args)
+    if not getattr(init_app, "listening", False):
+        from sqlalchemy.engine import Engine
+        event.listen(Engine, "after_cursor_execute", _note_write)
+        init_app.listening = True
+    app.after_request(_mark_writer)

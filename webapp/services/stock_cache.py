@@ -1,0 +1,165 @@
+"""Stock levels and store stock pages cached in Redis, never older than a returned write.
+
+Every cached value is stored under the generations it was read at:
+  stock:lvl:{epoch}:{catalog gen}:{store}:{product}:{level gen}
+  stock:page:{epoch}:{catalog gen}:{store}:{store gen}:{query hash}
+After a stock write commits, ledger.stock_changed makes us INCR the level's and the store's
+generation before the writer's response goes out. A reader fetches the generations and the value
+in one Lua call; on a miss it reads the primary database and stores the result under the
+generations it fetched. A reader that raced a writer thus stores its old value under a generation
+nobody asks for again, so out-of-order cache updates can never win and no compare-and-set is
+needed. Catalog edits (names, reorder levels, archiving) bump the catalog generation; a Redis
+outage that swallowed an invalidation starts a new epoch (see webapp/redisconn.py).
+
+`store_version(store_id)` is the cheap per-store "has anything changed" token for live pages:
+it changes with every stock write in the store, across all processes.
+"""
+import hashlib
+import json
+import logging
+import time
+
+from flask import current_app
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from webapp import metrics, redisconn, routing
+from webapp.extensions import db
+from webapp.models import Product, StockLevel, Store
+from webapp.services import inventory, ledger
+
+log = logging.getLogger(__name__)
+LEVEL_GEN_TTL = 24 * 3600
+
+# KEYS: epoch, catalog gen, the value's own generation. ARGV: new epoch, value key prefix and
+# suffix. Returns {epoch, catalog gen, gen, value or false}.
+_READ = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  redis.call('SET', KEYS[1], ARGV[1], 'NX')
+  epoch = redis.call('GET', KEYS[1])
+end
+local catalog = redis.call('GET', KEYS[2]) or '0'
+local gen = redis.call('GET', KEYS[3]) or '0'
+local key = ARGV[2] .. epoch .. ':' .. catalog .. ':' .. ARGV[3] .. ':' .. gen .. ARGV[4]
+return {epoch, catalog, gen, redis.call('GET', key), key}
+"""
+
+
+def _key(name):
+    return redisconn.prefixed("stock:" + name)
+
+
+def _script(r):
+    scripts = r.__dict__.setdefault("_kiryana_scripts", {})
+    if "read" not in scripts:
+        scripts["read"] = r.register_script(_READ)
+    return scripts["read"]
+
+
+def _cached(kind, gen_key, ident, suffix, load):
+    """The value under the current generations, loading it from the primary on a miss."""
+    def read(r):
+        return _script(r)(keys=[_key("epoch"), _key("catalog-gen"), gen_key],
+                          args=[time.time_ns(), _key(kind + ":"), ident, suffix])
+
+    got = redisconn.run(read)
+    if got is not None and got[3] is not None:
+        metrics.CACHE.labels(kind, "hit").inc()
+        return json.loads(got[3])
+    metrics.CACHE.labels(kind, "miss" if got is not None else "bypass").inc()
+    with routing.primary():
+        value = load()
+    if got is not None:
+        ttl = current_app.config["STOCK_CACHE_TTL"]
+        redisconn.run(lambda r: r.set(got[4], json.dumps(value), ex=ttl))
+    return value
+
+
+def get_level(store_id, product_id):
+    """One stock level (as inventory.get_level), from the cache."""
+    return _cached("lvl", _key(f"gen:{store_id}:{product_id}"), f"{store_id}:{product_id}", "",
+                   lambda: inventory.get_level(store_id, product_id))
+
+
+def store_levels(store_id, q=None, low=False, page=1, per_page=50):
+    """A page of a store's stock (as inventory.store_levels), from the cache."""
+    params = json.dumps([q or "", bool(low), page, per_page])
+    digest = ":" + hashlib.sha1(params.encode()).hexdigest()[:16]
+
+    def load():
+        items, total = inventory.store_levels(store_id, q=q, low=low, page=page,
+                                              per_page=per_page)
+        return [items, total]
+
+    items, total = _cached("page", _key(f"store-gen:{store_id}"), str(store_id), digest, load)
+    return items, total
+
+
+def store_version(store_id):
+    """A token that changes whenever a level in the store changes (an ETag for live pages)."""
+    keys = [_key("epoch"), _key("catalog-gen"), _key(f"store-gen:{store_id}")]
+
+    def read(r):
+        r.set(keys[0], time.time_ns(), nx=True)
+        return r.mget(keys)
+
+    got = redisconn.run(read)
+    if got is not None:
+        return "r-" + "-".join(v.decode() if v else "0" for v in got)
+    with routing.primary():
+        row = db.session.execute(
+            select(func.count(), func.max(StockLevel.updated_at))
+            .where(StockLevel.store_id == store_id)).one()
+    stamp = row[1].timestamp() if row[1] else 0
+    return f"d-{row[0]}-{stamp:.6f}"
+
+
+def invalidate(changes):
+    """Move the generations of the changed levels and their stores on."""
+    def bump(r):
+        pipe = r.pipeline(transaction=False)
+        for store_id in sorted({s for s, _ in changes}):
+            pipe.incr(_key(f"store-gen:{store_id}"))
+        for store_id, product_id in changes:
+            pipe.incr(_key(f"gen:{store_id}:{product_id}"))
+            pipe.expire(_key(f"gen:{store_id}:{product_id}"), LEVEL_GEN_TTL)
+        pipe.execute()
+
+    redisconn.run(bump, invalidation=True)
+
+
+def invalidate_catalog():
+    redisconn.run(lambda r: r.incr(_key("catalog-gen")), invalidation=True)
+
+
+def _on_stock_changed(sender, changes=(), **kwargs):
+    try:
+        invalidate(changes)
+    except Exception:  # the write has committed; a receiver must never fail it
+        log.exception("stock cache invalidation failed")
+
+
+CATALOG_MODELS = (Product, Store, StockLevel)
+
+
+def _note_catalog_change(session, flush_context):
+    if any(isinstance(obj, CATALOG_MODELS) for obj in (*session.new, *session.dirty,
+                                                        *session.deleted)):
+        session.info["catalog_changed"] = True
+
+
+def _after_commit(session):
+    if session.info.pop("catalog_changed", False):
+        try:
+            invalidate_catalog()
+        except Exception:
+            log.exception("stock cache catalog invalidation failed")
+
+
+def init_app(app):
+    ledger.stock_changed.connect(_on_stock_changed, weak=False)
+    if not getattr(init_app, "listening", False):
+        event.listen(Session, "after_flush", _note_catalog_change)
+        event.listen(Session, "after_commit", _after_commit)
+        init_app.listening = True

@@ -1,0 +1,98 @@
+"""RQ worker: `python worker.py [queue ...]` (default: sync audit default); run as many as needed.
+
+The app is built once and every job runs inside its app context (AppWorker). A sweeper thread
+drains the audit outbox straight from the database and re-queues stalled sync jobs every
+WORKER_SWEEP_SECONDS, so work whose enqueue was lost (Redis down at commit time) or whose worker
+died is never stranded. When Redis goes away the worker waits for it and carries on.
+"""
+import logging
+import sys
+import threading
+import time
+
+import redis
+from rq import Queue, SimpleWorker
+
+from webapp import background, create_app, jobs, metrics
+from webapp.extensions import QUEUE_NAMES, db
+from webapp.services import audit, sync
+
+log = logging.getLogger("kiryana.worker")
+
+
+class AppWorker(SimpleWorker):
+    """Runs each job in the app context (no fork: the app and its pools are built once)."""
+
+    app = None
+    stopping = False
+
+    def request_stop(self, signum, frame):
+        self.stopping = True  # RQ raises StopRequested when idle without noting it anywhere
+        super().request_stop(signum, frame)
+
+    def perform_job(self, job, queue, execution):
+        with self.app.app_context():
+            try:
+                ok = super().perform_job(job, queue, execution)
+            finally:
+                db.session.remove()
+        name = queue.name.removeprefix(self.app.config["RQ_QUEUE_PREFIX"])
+        metrics.JOBS.labels(name, "ok" if ok else "failed").inc()
+        return ok
+
+
+def sweep_once(app):
+    """Drain the outbox and restart stalled sync jobs; works with Redis down (draining does)."""
+    with app.app_context():
+        try:
+            moved = audit.drain_all()
+            if moved:
+                log.info("sweep moved %s audit events", moved)
+            for job_id in sync.stalled_jobs(app.config["SYNC_STALL_SECONDS"]):
+                log.warning("sync job %s stalled; queueing it again", job_id)
+                background.enqueue("sync", jobs.run_sync, job_id)
+        except Exception:
+            db.session.rollback()
+            log.exception("sweep failed")
+        finally:
+            db.session.remove()
+
+
+def _sweeper(app, stop):
+    while True:
+        sweep_once(app)
+        if stop.wait(app.config["WORKER_SWEEP_SECONDS"]):
+            return
+
+
+def main(names):
+    app = create_app()
+    if not app.config.get("REDIS_URL"):
+        sys.exit("REDIS_URL is not set: jobs run inside the web process, no worker is needed.")
+    AppWorker.app = app
+    stop = threading.Event()
+    threading.Thread(target=_sweeper, args=(app, stop), name="sweeper", daemon=True).start()
+    connection = redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2,
+                                      health_check_interval=30)
+    queues = [Queue(app.config["RQ_QUEUE_PREFIX"] + name, connection=connection)
+              for name in names]
+    try:
+        while True:
+            worker = AppWorker(queues, connection=connection)
+            try:
+                worker.work(with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
+            except redis.RedisError as exc:
+                log.warning("redis unavailable (%s); retrying", exc.__class__.__name__)
+            if worker.stopping:
+                return
+            time.sleep(2)
+    finally:
+        stop.set()
+
+
+if __name__ == "__main__":
+    chosen = sys.argv[1:] or list(QUEUE_NAMES)
+    unknown = set(chosen) - set(QUEUE_NAMES)
+    if unknown:
+        sys.exit(f"unknown queue(s): {', '.join(sorted(unknown))}; choose from {QUEUE_NAMES}")
+    main(chosen)
