@@ -6,6 +6,7 @@ views refresh inline when the last refresh is older than REPORTS_ROLLUP_MAX_AGE 
 """
 from flask import current_app
 
+from webapp import routing
 from webapp.services import report_rollups
 
 DEFAULT_MAX_AGE = 60
@@ -21,5 +22,6 @@ def refresh_inline_without_worker():
     """Embedded mode: no worker refreshes the roll-ups, so the request that finds them stale does."""
     if current_app.config.get("REDIS_URL"):
         return
-    report_rollups.refresh_if_stale(current_app.config.get("REPORTS_ROLLUP_MAX_AGE",
-                                                           DEFAULT_MAX_AGE))
+    with routing.primary():
+        report_rollups.refresh_if_stale(current_app.config.get("REPORTS_ROLLUP_MAX_AGE",
+                                                               DEFAULT_MAX_AGE))

@@ -10,6 +10,7 @@ from webapp.blueprints.api.auth import api_user, check_store
 from webapp.blueprints.api.schemas import DecimalText, QueryId, Search
 from webapp.blueprints.api.spec import PageQuery, page_model, responses, spec
 from webapp.jobs_reports import refresh_inline_without_worker
+from webapp.routing import replica_reads
 from webapp.services import reports
 
 DateText = str | None
@@ -160,6 +161,7 @@ def _scope(store_id):
 
 @bp.get("/reports/low-stock")
 @spec.validate(query=LowStockQuery, resp=responses(HTTP_200=LowStockPage), tags=["reports"])
+@replica_reads
 def low_stock_report():
     """Levels at or under their reorder level, store by store, with a suggested reorder."""
     query = request.context.query
@@ -173,6 +175,7 @@ def low_stock_report():
 
 @bp.get("/reports/valuation")
 @spec.validate(query=ValuationQuery, resp=responses(HTTP_200=ValuationOut), tags=["reports"])
+@replica_reads
 def valuation_report():
     """Stock value at cost and at sale price per store, and in total."""
     query = request.context.query
@@ -187,6 +190,7 @@ def valuation_report():
 
 @bp.get("/reports/sales")
 @spec.validate(query=SalesQuery, resp=responses(HTTP_200=SalesOut), tags=["reports"])
+@replica_reads
 def sales_report():
     """Sales per Pakistan day, per store and top products for a date range."""
     query = request.context.query
@@ -203,6 +207,7 @@ def sales_report():
 
 @bp.get("/reports/movements")
 @spec.validate(query=RangeQuery, resp=responses(HTTP_200=MovementSummaryOut), tags=["reports"])
+@replica_reads
 def movements_report():
     """Movements by type, and removals (shrinkage) by reason, for a date range."""
     query = request.context.query

@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from webapp.blueprints.reports import bp, charts, export, forms
 from webapp.jobs_reports import refresh_inline_without_worker, refresh_report_rollups
+from webapp.routing import replica_reads
 from webapp.services import reports
 from webapp.services.errors import DomainError
 
@@ -33,12 +34,14 @@ def _invalid(template, error):
 
 
 @bp.get("/")
+@replica_reads
 def index():
     """The list of reports."""
     return render_template("reports/index.html")
 
 
 @bp.get("/stock")
+@replica_reads
 def stock():
     """Stock across stores: search, filter by store, category and city, sort, page."""
     try:
@@ -54,6 +57,7 @@ def stock():
 
 
 @bp.get("/stock.csv")
+@replica_reads
 def stock_csv():
     stores, store_id = forms.scope(current_user, request.args)
     filters = forms.stock_filters(request.args)
@@ -69,6 +73,7 @@ STOCK_HEADER = ["store_code", "store_name", "city", "sku", "product", "category"
 
 
 @bp.get("/low-stock")
+@replica_reads
 def low_stock():
     """Levels at or under the reorder level, with what to reorder."""
     try:
@@ -88,6 +93,7 @@ LOW_HEADER = ["store_code", "store_name", "sku", "product", "unit", "quantity", 
 
 
 @bp.get("/low-stock.csv")
+@replica_reads
 def low_stock_csv():
     stores, store_id = forms.scope(current_user, request.args)
     rows = reports.iter_low_stock(stores, store_id=store_id, **forms.low_filters(request.args))
@@ -98,6 +104,7 @@ def low_stock_csv():
 
 
 @bp.get("/valuation")
+@replica_reads
 def valuation():
     """Stock value at cost and at sale price, per store and in total."""
     try:
@@ -121,6 +128,7 @@ VALUATION_HEADER = ["store_code", "store_name", "city", "levels", "units_on_hand
 
 
 @bp.get("/valuation.csv")
+@replica_reads
 def valuation_csv():
     stores, store_id = forms.scope(current_user, request.args)
     result = reports.valuation(stores, store_id=store_id, city=request.args.get("city"))
@@ -134,6 +142,7 @@ def valuation_csv():
 
 
 @bp.get("/sales")
+@replica_reads
 def sales():
     """Sales per day, per store and per product (top sellers) over Pakistan days."""
     try:
@@ -171,6 +180,7 @@ SALES_CSV = {
 
 
 @bp.get("/sales.csv")
+@replica_reads
 def sales_csv():
     stores, store_id = forms.scope(current_user, request.args)
     span = forms.span(request.args)
@@ -183,6 +193,7 @@ def sales_csv():
 
 
 @bp.get("/movements")
+@replica_reads
 def movements():
     """Movement summary by type, and removals (shrinkage) by reason."""
     try:
@@ -201,6 +212,7 @@ def movements():
 
 
 @bp.get("/movements.csv")
+@replica_reads
 def movements_csv():
     stores, store_id = forms.scope(current_user, request.args)
     span = forms.span(request.args)
