@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := webapp
 
-.PHONY: run test bench venv clean
+.PHONY: run test bench bench-reports venv clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: venv  ## the whole suite; PostgreSQL/Redis/browser tests skip with a reaso
 
 bench: venv  ## load benchmark on gunicorn + PostgreSQL + Redis; writes bench/results.json
 	$(BIN)/python -m bench.run
+
+bench-reports: venv  ## reports at scale: 2,000 stores x 1,000 products, 10M movements on PostgreSQL; merges into bench/results.json
+	$(BIN)/python -m bench.reports_scale
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts

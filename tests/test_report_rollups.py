@@ -73,9 +73,20 @@ def check_everything():
     for table, keys in ((rollups.STORE_DAYS, ["store_id"]), (rollups.PRODUCT_DAYS, ["product_id"]),
                         (rollups.TYPE_DAYS, [])):
         assert stored(conn, table, keys) == recount(conn, keys)
-    live = {r.store_id: r for r in conn.execute(rollups.store_stock_totals(conn))}
-    snapshot = {r.store_id: r for r in conn.execute(select(rollups.STORE_STOCK))}
-    assert {k: figures(v) for k, v in live.items()} == {k: figures(v) for k, v in snapshot.items()}
+    for table, daily, key in rollups.MONTHLY:
+        months = {}
+        for (day, key_value, kind), values in stored(conn, daily, [key]).items():
+            month_key = (day[:8] + "01", key_value, kind)
+            months[month_key] = tuple(a + b for a, b in zip(months.get(month_key, (0,) * 4),
+                                                             values))
+        rows = conn.execute(select(table.c.month, table.c[key], table.c.type, table.c.quantity,
+                                   table.c.delta, table.c.amount, table.c.movements)).all()
+        assert {tuple(str(v) for v in r[:3]): figures(r[3:]) for r in rows} == \
+            {k: figures(v) for k, v in months.items()}
+    live = {tuple(r[:2]): figures(r[2:]) for r in conn.execute(rollups.store_stock_totals(conn))}
+    snapshot = {tuple(r[:2]): figures(r[2:])
+                for r in conn.execute(select(rollups.STORE_STOCK))}
+    assert live == snapshot
 
 
 def mix_and_check(seed):

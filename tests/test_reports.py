@@ -333,3 +333,24 @@ def test_api_reports_per_role_and_bad_input(app, shops):
     assert app.test_client().get("/api/v1/reports/sales").status_code == 401
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     assert "/api/v1/reports/sales" in spec["paths"] or "/reports/sales" in str(spec["paths"])
+
+
+def test_long_ranges_read_whole_months_and_edge_days(shops, source):
+    spring = reports.DateRange(date(2026, 2, 1), date(2026, 4, 30))
+    assert {s["store_code"]: s["amount"] for s in reports.sales_by_store(None, spring)} == \
+        {"KHI-A": D("897.50"), "LHE-B": D("50.00")}
+    from_2nd = reports.DateRange(date(2026, 3, 2), date(2026, 4, 30))
+    assert {s["store_code"]: s["amount"] for s in reports.sales_by_store(None, from_2nd)} == \
+        {"KHI-A": D("710.00"), "LHE-B": D("50.00")}
+    assert [(p["sku"], p["amount"]) for p in reports.sales_by_product(None, from_2nd)] == [
+        ("SUGAR", D("375.00")), ("TEA", D("200.00")), ("SOAP", D("185.00"))]
+
+
+def test_month_pieces():
+    span = reports.DateRange(date(2026, 1, 15), date(2026, 4, 2))
+    months = reports._whole_months(span)
+    assert months == [date(2026, 2, 1), date(2026, 3, 1)]
+    assert reports._days_outside(span, months) == [(date(2026, 1, 15), date(2026, 1, 31)),
+                                                   (date(2026, 4, 1), date(2026, 4, 2))]
+    assert reports._whole_months(reports.DateRange(date(2026, 2, 1), date(2026, 2, 28))) == \
+        [date(2026, 2, 1)]

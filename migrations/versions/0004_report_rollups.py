@@ -1,4 +1,4 @@
-"""report roll-ups: per day × store, per day × product, per day; removal time indexes
+"""report roll-ups: per day and month × store / product, per day, store stock totals; indexes
 
 Revision ID: 0004
 Revises: 0003
@@ -51,9 +51,22 @@ def upgrade():
         *_totals(),
         sa.PrimaryKeyConstraint("day", "type", name=op.f("pk_daily_type_summary")),
     )
+    for name, key, parent in (("monthly_store_summary", "store_id", "stores"),
+                              ("monthly_product_summary", "product_id", "products")):
+        op.create_table(
+            name,
+            sa.Column("month", sa.Date(), nullable=False),
+            sa.Column(key, sa.Integer(), nullable=False),
+            sa.Column("type", sa.String(length=16), nullable=False),
+            *_totals(),
+            sa.ForeignKeyConstraint([key], [f"{parent}.id"],
+                                    name=op.f(f"fk_{name}_{key}_{parent}")),
+            sa.PrimaryKeyConstraint("month", key, "type", name=op.f(f"pk_{name}")),
+        )
     op.create_table(
         "store_stock_summary",
         sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("category", sa.String(length=80), nullable=False),
         sa.Column("levels", sa.Integer(), nullable=False),
         sa.Column("low", sa.Integer(), nullable=False),
         sa.Column("negative", sa.Integer(), nullable=False),
@@ -63,7 +76,7 @@ def upgrade():
         sa.Column("value_sale", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.ForeignKeyConstraint(["store_id"], ["stores.id"],
                                 name=op.f("fk_store_stock_summary_store_id_stores")),
-        sa.PrimaryKeyConstraint("store_id", name=op.f("pk_store_stock_summary")),
+        sa.PrimaryKeyConstraint("store_id", "category", name=op.f("pk_store_stock_summary")),
     )
     op.create_table(
         "report_rollup_state",
@@ -92,6 +105,8 @@ def downgrade():
     op.drop_index("ix_stock_movements_removal_time", table_name="stock_movements")
     op.drop_table("report_rollup_state")
     op.drop_table("store_stock_summary")
+    op.drop_table("monthly_product_summary")
+    op.drop_table("monthly_store_summary")
     op.drop_table("daily_type_summary")
     op.drop_table("daily_product_summary")
     op.drop_index("ix_daily_store_summary_store_day", table_name="daily_store_summary")

@@ -2,6 +2,7 @@
 from webapp.models.audit import AuditLog, AuditOutbox
 from webapp.models.product import UNITS, WHOLE_UNITS, Product
 from webapp.models.report import (DailyProductSummary, DailyStoreSummary, DailyTypeSummary,
+                                  MonthlyProductSummary, MonthlyStoreSummary,
                                   ReportRollupState, StoreStockSummary)
 from webapp.models.stock import (ADJUSTMENT_REASONS, MOVEMENT_TYPES, REMOVAL_REASONS, SOURCES,
                                  DailyStockSummary, IdempotencyRecord, StockLevel, StockMovement)
@@ -12,7 +13,8 @@ from webapp.models.user import ROLES, ApiToken, User, user_stores
 __all__ = [
     "ADJUSTMENT_REASONS", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS",
     "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
-    "DailyStoreSummary", "DailyTypeSummary", "ReportRollupState", "StoreStockSummary",
+    "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReportRollupState",
+    "StoreStockSummary",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
     "SyncItem", "SyncJob", "User", "user_stores",
 ]

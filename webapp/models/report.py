@@ -43,12 +43,34 @@ class DailyTypeSummary(_Totals, db.Model):
     type = Column(String(16), primary_key=True)
 
 
+class MonthlyStoreSummary(_Totals, db.Model):
+    """Per calendar month (its first day), store and type: long ranges over every store."""
+
+    __tablename__ = "monthly_store_summary"
+
+    month = Column(Date, primary_key=True)
+    store_id = Column(Integer, ForeignKey("stores.id"), primary_key=True)
+    type = Column(String(16), primary_key=True)
+
+
+class MonthlyProductSummary(_Totals, db.Model):
+    """Per calendar month (its first day), product and type: long ranges over every store."""
+
+    __tablename__ = "monthly_product_summary"
+
+    month = Column(Date, primary_key=True)
+    product_id = Column(Integer, ForeignKey("products.id"), primary_key=True)
+    type = Column(String(16), primary_key=True)
+
+
 class StoreStockSummary(db.Model):
-    """Per store, as of the last refresh: what valuation and low-stock read across every store."""
+    """Per store and category, as of the last refresh: valuation and low-stock totals read it
+    when they span many stores."""
 
     __tablename__ = "store_stock_summary"
 
     store_id = Column(Integer, ForeignKey("stores.id"), primary_key=True)
+    category = Column(String(80), primary_key=True)
     levels = Column(Integer, nullable=False, default=0)
     low = Column(Integer, nullable=False, default=0)
     negative = Column(Integer, nullable=False, default=0)

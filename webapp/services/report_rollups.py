@@ -1,9 +1,11 @@
 """Keeping the report roll-ups up to date from daily_stock_summary.
 
 daily_stock_summary is written with every movement, so it is exact but large (one row per day,
-store, product and type). Reports over every store read three smaller roll-ups of it instead
-(per day × store, per day × product, per day), which `refresh()` recomputes for each Pakistan day
-touched by movements created since the last refresh. Recomputing a whole day is idempotent, so
+store, product and type). Reports over every store read smaller roll-ups of it instead (per day
+× store, per day × product, per day, and per month × store / product for long ranges), which
+`refresh()` recomputes for each Pakistan day (and its month) touched by movements created since
+the last refresh; it also recomputes the stock totals per store and category of every store
+whose levels changed (all of them when a product changed: prices and costs value the stock). Recomputing a whole day is idempotent, so
 refreshes overlap by OVERLAP to catch transactions that committed late, and two workers running
 at once are harmless (the state row is locked). Days at or after `live_from()` are read from
 daily_stock_summary directly, so today's figures are always live; a movement back-dated into an
@@ -16,8 +18,8 @@ from sqlalchemy import and_, case, delete, func, insert, literal, select
 
 from webapp.extensions import db
 from webapp.models import (DailyProductSummary, DailyStockSummary, DailyStoreSummary,
-                           DailyTypeSummary, Product, ReportRollupState, StockLevel,
-                           StockMovement, StoreStockSummary)
+                           DailyTypeSummary, MonthlyProductSummary, MonthlyStoreSummary, Product,
+                           ReportRollupState, StockLevel, StockMovement, StoreStockSummary)
 from webapp.models.types import utcnow
 from webapp.services.sql import insert_ignore, lock_clause
 from webapp.services.validation import pakistan_day
@@ -26,6 +28,8 @@ SUMMARY = DailyStockSummary.__table__
 STORE_DAYS = DailyStoreSummary.__table__
 PRODUCT_DAYS = DailyProductSummary.__table__
 TYPE_DAYS = DailyTypeSummary.__table__
+STORE_MONTHS = MonthlyStoreSummary.__table__
+PRODUCT_MONTHS = MonthlyProductSummary.__table__
 STATE = ReportRollupState.__table__
 MOVEMENTS = StockMovement.__table__
 STORE_STOCK = StoreStockSummary.__table__
@@ -36,6 +40,7 @@ STATE_NAME = "rollups"
 OVERLAP = timedelta(minutes=10)
 DAYS_PER_STATEMENT = 200
 ROLLUPS = ((STORE_DAYS, "store_id"), (PRODUCT_DAYS, "product_id"), (TYPE_DAYS, None))
+MONTHLY = ((STORE_MONTHS, STORE_DAYS, "store_id"), (PRODUCT_MONTHS, PRODUCT_DAYS, "product_id"))
 
 
 def total(conn, column, places):
@@ -73,6 +78,7 @@ def refresh(full=False):
         if full or covered.year == 1970:
             days = None
             _recompute(conn, None)
+            _recompute_months(conn, None)
             _recompute_stores(conn, None)
         else:
             moment = func.coalesce(MOVEMENTS.c.occurred_at, MOVEMENTS.c.created_at)
@@ -81,6 +87,7 @@ def refresh(full=False):
                 .where(MOVEMENTS.c.created_at >= covered - OVERLAP)).scalars())
             for start in range(0, len(days), DAYS_PER_STATEMENT):
                 _recompute(conn, days[start:start + DAYS_PER_STATEMENT])
+            _recompute_months(conn, sorted({d.replace(day=1) for d in days}))
             _recompute_stores(conn, _stores_changed_since(conn, covered - OVERLAP))
         conn.execute(STATE.update().where(STATE.c.name == STATE_NAME)
                      .values(covered_until=now, refreshed_at=utcnow()))
@@ -119,8 +126,37 @@ def _recompute(conn, days):
 
 
 
+def month_end(month):
+    return (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def _recompute_months(conn, months):
+    """Monthly roll-ups from the daily ones, for the months given (None: every month)."""
+    if months is None:
+        first, last = conn.execute(select(func.min(TYPE_DAYS.c.day),
+                                          func.max(TYPE_DAYS.c.day))).one()
+        for table, _, _ in MONTHLY:
+            conn.execute(delete(table))
+        if first is None:
+            return
+        month, months = _as_date(first).replace(day=1), []
+        while month <= _as_date(last):
+            months.append(month)
+            month = month_end(month) + timedelta(days=1)
+    for table, daily, key in MONTHLY:
+        for month in months:
+            conn.execute(delete(table).where(table.c.month == month))
+            source = (select(literal(month, type_=table.c.month.type), daily.c[key], daily.c.type,
+                             total(conn, daily.c.quantity, 3), total(conn, daily.c.delta, 3),
+                             total(conn, daily.c.amount, 2), func.sum(daily.c.movements))
+                      .where(daily.c.day.between(month, month_end(month)))
+                      .group_by(daily.c[key], daily.c.type))
+            conn.execute(insert(table).from_select(
+                ["month", key, "type", "quantity", "delta", "amount", "movements"], source))
+
+
 def store_stock_totals(conn, *where):
-    """Per store: levels, low, negative, without cost, units and value on hand (SELECT).
+    """Per store and category: levels, low, negative, without cost, units and value (SELECT).
 
     Negative levels count as nothing on hand; archived products are valued while they still
     hold stock but are never "low" (nobody reorders them).
@@ -132,7 +168,8 @@ def store_stock_totals(conn, *where):
     def count(condition):
         return func.sum(case((condition, 1), else_=0))
 
-    return (select(LEVELS.c.store_id, func.count().label("levels"), count(low).label("low"),
+    return (select(LEVELS.c.store_id, PRODUCTS.c.category, func.count().label("levels"),
+                   count(low).label("low"),
                    count(LEVELS.c.quantity < 0).label("negative"),
                    count(and_(PRODUCTS.c.cost.is_(None), LEVELS.c.quantity > 0))
                    .label("without_cost"),
@@ -142,7 +179,7 @@ def store_stock_totals(conn, *where):
                    total(conn, func.round(on_hand * PRODUCTS.c.sale_price, 2), 2)
                    .label("value_sale"))
             .select_from(LEVELS.join(PRODUCTS, PRODUCTS.c.id == LEVELS.c.product_id))
-            .where(*where).group_by(LEVELS.c.store_id))
+            .where(*where).group_by(LEVELS.c.store_id, PRODUCTS.c.category))
 
 
 def _stores_changed_since(conn, since):
@@ -163,8 +200,8 @@ def _recompute_stores(conn, store_ids):
     conn.execute(clear)
     source = store_stock_totals(conn, *where)
     conn.execute(insert(STORE_STOCK).from_select(
-        ["store_id", "levels", "low", "negative", "without_cost", "units", "value_cost",
-         "value_sale"], source))
+        ["store_id", "category", "levels", "low", "negative", "without_cost", "units",
+         "value_cost", "value_sale"], source))
 
 
 def as_of(conn):

@@ -33,6 +33,8 @@ DEFAULT_DAYS = 28
 MAX_DAYS = 366
 SALES_WINDOW_DAYS = 28
 DEFAULT_COVER_DAYS = 14
+# Up to this many stores, counting their levels live is cheaper than it is worth saving.
+FEW_STORES = 20
 MAX_PER_PAGE = 200
 STOCK_SORTS = {
     "product": lambda: [PRODUCTS.c.name, PRODUCTS.c.id, LEVELS.c.store_id],
@@ -304,19 +306,32 @@ def _low_query(stores, q=None, store_id=None, category=None, city=None):
 
 def low_stock(stores, q=None, store_id=None, category=None, city=None,
               cover_days=DEFAULT_COVER_DAYS, page=1, per_page=50, on=None):
-    """Levels at or under their reorder level, most short first, with a suggested reorder."""
+    """Levels at or under their reorder level, store by store and most short first, with a
+    suggested reorder. Over more than FEW_STORES stores (and no search) the total is that of the
+    last refresh; the rows are always live."""
     cover_days = _cover_days(cover_days)
     conn = db.session.connection()
     query = _low_query(stores, q, store_id, category, city)
-    if stores is None and not (q or store_id or category or city):
-        total = conn.execute(select(func.coalesce(func.sum(STORE_STOCK.c.low), 0))).scalar()
-    else:
+    few_stores = store_id is not None or (stores is not None and len(stores) <= FEW_STORES)
+    if q or few_stores:
         total = conn.execute(select(func.count()).select_from(
             query.with_only_columns(LEVELS.c.store_id).subquery())).scalar()
+    else:
+        total = _low_total_as_of_refresh(conn, stores, category, city)
     rows = conn.execute(query.order_by(*LOW_ORDER).limit(per_page + 1)
                         .offset((page - 1) * per_page)).all()
     items = _with_suggestions(conn, rows[:per_page], cover_days, on or today())
     return Page(items, int(total), page, per_page, has_next=len(rows) > per_page)
+
+
+def _low_total_as_of_refresh(conn, stores, category, city):
+    """How many levels are low across many stores, from the store totals of the last refresh."""
+    query = (select(func.coalesce(func.sum(STORE_STOCK.c.low), 0))
+             .select_from(STORE_STOCK.join(STORES, STORES.c.id == STORE_STOCK.c.store_id))
+             .where(*_store_filters(stores, None, city)))
+    if category:
+        query = query.where(STORE_STOCK.c.category == category)
+    return conn.execute(query).scalar()
 
 
 def iter_low_stock(stores, q=None, store_id=None, category=None, city=None,
@@ -384,14 +399,21 @@ def valuation(stores, store_id=None, city=None, page=1, per_page=50):
     """
     conn = db.session.connection()
     if stores is None and store_id is None:
-        per_store = select(STORE_STOCK).subquery()
+        per_category = STORE_STOCK
         as_of = rollups.as_of(conn)
     else:
         where = [_in_stores(LEVELS.c.store_id, stores)]
         if store_id is not None:
             where.append(LEVELS.c.store_id == store_id)
-        per_store = rollups.store_stock_totals(conn, *where).subquery()
+        per_category = rollups.store_stock_totals(conn, *where).subquery()
         as_of = None
+    c = per_category.c
+    per_store = (select(c.store_id, *[func.sum(c[k]).label(k) for k in
+                                      ("levels", "low", "negative", "without_cost")],
+                        _sum(conn, c.units, 3).label("units"),
+                        _sum(conn, c.value_cost, 2).label("value_cost"),
+                        _sum(conn, c.value_sale, 2).label("value_sale"))
+                 .group_by(c.store_id).subquery())
     query = (select(STORES.c.id, STORES.c.code, STORES.c.name, STORES.c.city, per_store)
              .select_from(per_store.join(STORES, STORES.c.id == per_store.c.store_id)))
     if city:
@@ -421,29 +443,60 @@ def valuation(stores, store_id=None, city=None, page=1, per_page=50):
 def _facts(conn, grain, stores, span, types):
     """(day, key, type, quantity, delta, amount, movements) rows from the cheapest source.
 
-    A few stores: daily_stock_summary by its (store_id, day) index. Every store: the roll-up
-    for `grain` up to the day before live_from(), daily_stock_summary from then on.
+    A few stores: daily_stock_summary by its (store_id, day) index. Every store: before
+    live_from(), whole months from the monthly roll-up and the other days from the daily one;
+    from live_from() on, daily_stock_summary itself.
     """
     key = {"day": None, "store": "store_id", "product": "product_id"}[grain]
 
-    def part(table, start, end):
+    def part(table, start, end, day="day"):
         key_column = table.c[key] if key else literal(0)
-        return (select(table.c.day, key_column.label("key"), table.c.type, table.c.quantity,
-                       table.c.delta, table.c.amount, table.c.movements)
-                .where(table.c.day.between(start, end), table.c.type.in_(types)))
+        return (select(table.c[day].label("day"), key_column.label("key"), table.c.type,
+                       table.c.quantity, table.c.delta, table.c.amount, table.c.movements)
+                .where(table.c[day].between(start, end), table.c.type.in_(types)))
 
     if stores is not None:
         return part(SUMMARY, span.start, span.end).where(
             SUMMARY.c.store_id.in_(sorted(stores))).subquery()
     live = rollups.live_from(conn)
-    rollup = {"day": rollups.TYPE_DAYS, "store": rollups.STORE_DAYS,
-              "product": rollups.PRODUCT_DAYS}[grain]
+    daily = {"day": rollups.TYPE_DAYS, "store": rollups.STORE_DAYS,
+             "product": rollups.PRODUCT_DAYS}[grain]
+    monthly = {"store": rollups.STORE_MONTHS, "product": rollups.PRODUCT_MONTHS}.get(grain)
     parts = []
-    if span.start < live:
-        parts.append(part(rollup, span.start, min(span.end, live - timedelta(days=1))))
     if span.end >= live:
         parts.append(part(SUMMARY, max(span.start, live), span.end))
+    if span.start < live:
+        rolled = DateRange(span.start, min(span.end, live - timedelta(days=1)))
+        months = _whole_months(rolled) if monthly is not None else []
+        for start, end in _days_outside(rolled, months):
+            parts.append(part(daily, start, end))
+        if months:
+            parts.append(part(monthly, months[0], months[-1], day="month"))
     return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+
+
+def _whole_months(span):
+    """First days of the calendar months lying wholly inside span."""
+    month = span.start if span.start.day == 1 else \
+        rollups.month_end(span.start) + timedelta(days=1)
+    months = []
+    while rollups.month_end(month) <= span.end:
+        months.append(month)
+        month = rollups.month_end(month) + timedelta(days=1)
+    return months
+
+
+def _days_outside(span, months):
+    """The (start, end) day ranges of span not covered by the whole months."""
+    if not months:
+        return [(span.start, span.end)]
+    pieces = []
+    if span.start < months[0]:
+        pieces.append((span.start, months[0] - timedelta(days=1)))
+    last = rollups.month_end(months[-1])
+    if last < span.end:
+        pieces.append((last + timedelta(days=1), span.end))
+    return pieces
 
 
 def _totals(conn, facts):

@@ -1,0 +1,278 @@
+"""Reports at scale: build 2,000 stores × 1,000 products and 10,000,000 movements on
+PostgreSQL, then time every report page and API call (p50/p95) and merge the figures into
+bench/results.json under "reports".
+
+    python -m bench.reports_scale            # full size (about 5 minutes on 2 cores)
+    python -m bench.reports_scale --stores 200 --runs 10 --keep
+
+Requests go through the whole Flask stack in-process (test client: routing, login, the
+query, templates or JSON), one at a time, so the figures are server time without the network.
+The database is dropped at the end unless --keep.
+"""
+import argparse
+import json
+import random
+import statistics
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg2
+
+from bench import reports_data
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def _create_database():
+    name = f"kiryana_bench_reports_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return name
+
+
+def _drop_database(name):
+    conn = psycopg2.connect(ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def _app(name):
+    from config import TestingConfig
+    from webapp import create_app
+
+    overrides = {"SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}",
+                 # The worker's refresh is timed on its own below, not inside page timings.
+                 "REPORTS_ROLLUP_MAX_AGE": 10 ** 9}
+    return create_app(type("BenchConfig", (TestingConfig,), overrides))
+
+
+def _percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def _time(client, url, runs, headers=None):
+    for _ in range(2):
+        client.get(url, headers=headers).get_data()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(url, headers=headers)
+        response.get_data()
+        samples.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}")
+    return {"p50_ms": round(statistics.median(samples), 1),
+            "p95_ms": round(_percentile(samples, 0.95), 1), "max_ms": round(max(samples), 1)}
+
+
+def _urls(today, store, keeper_store):
+    d = lambda days: (today - timedelta(days=days)).isoformat()  # noqa: E731
+    pages = [
+        ("stock, all stores, by product", "/reports/stock"),
+        ("stock, by store", "/reports/stock?sort=store"),
+        ("stock, category filter", "/reports/stock?category=Dairy"),
+        ("stock, city filter, by store desc", "/reports/stock?city=Lahore&sort=store&desc=1"),
+        ("stock, search", "/reports/stock?q=cheeni"),
+        ("stock, one store by quantity", f"/reports/stock?store_id={store}&sort=quantity"),
+        ("stock, page 200", "/reports/stock?page=200"),
+        ("low stock, all stores", "/reports/low-stock"),
+        ("low stock, one store", f"/reports/low-stock?store_id={store}"),
+        ("low stock, city", "/reports/low-stock?city=Karachi"),
+        ("low stock, category", "/reports/low-stock?category=Tea"),
+        ("valuation, all stores", "/reports/valuation"),
+        ("valuation, one store", f"/reports/valuation?store_id={store}"),
+        ("valuation, city", "/reports/valuation?city=Multan"),
+        ("sales, 28 days", "/reports/sales"),
+        ("sales, 7 days", f"/reports/sales?from={d(6)}"),
+        ("sales, 90 days", f"/reports/sales?from={d(89)}"),
+        ("sales, one store, 365 days", f"/reports/sales?store_id={store}&from={d(364)}"),
+        ("movements, 28 days", "/reports/movements"),
+        ("movements, 90 days", f"/reports/movements?from={d(89)}"),
+        ("movements, one store, 365 days", f"/reports/movements?store_id={store}&from={d(364)}"),
+        ("csv: sales by store, 28 days", "/reports/sales.csv?by=store"),
+        ("csv: valuation", "/reports/valuation.csv"),
+        ("csv: low stock, one store", f"/reports/low-stock.csv?store_id={store}"),
+    ]
+    keeper = [
+        ("shopkeeper: sales, 28 days", "/reports/sales"),
+        ("shopkeeper: valuation", "/reports/valuation"),
+        ("shopkeeper: low stock", "/reports/low-stock"),
+        ("shopkeeper: stock", "/reports/stock"),
+        ("shopkeeper: api sales", f"/api/v1/reports/sales?store_id={keeper_store}"),
+    ]
+    api = [
+        ("api: low stock, all stores", "/api/v1/reports/low-stock"),
+        ("api: low stock, one store", f"/api/v1/reports/low-stock?store_id={store}"),
+        ("api: valuation, all stores", "/api/v1/reports/valuation"),
+        ("api: valuation, one store", f"/api/v1/reports/valuation?store_id={store}"),
+        ("api: sales, 28 days", "/api/v1/reports/sales"),
+        ("api: sales, 90 days", f"/api/v1/reports/sales?from={d(89)}"),
+        ("api: sales, one store, 365 days", f"/api/v1/reports/sales?store_id={store}&from={d(364)}"),
+        ("api: movements, 28 days", "/api/v1/reports/movements"),
+    ]
+    wide = [
+        ("sales, all stores, 365 days (widest range)", f"/reports/sales?from={d(364)}"),
+        ("api: sales, all stores, 365 days (widest range)", f"/api/v1/reports/sales?from={d(364)}"),
+    ]
+    return pages, keeper, api, wide
+
+
+def _login(client, user):
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)
+        session["_fresh"] = True
+
+
+def _measure(app, runs, stores, log):
+    from tests.factories import ADMIN, make_user
+    from webapp.services import accounts, reports
+
+    with app.app_context():
+        manager = make_user(role="manager", username="bench-manager")
+        keeper_store = 42
+        from webapp.extensions import db
+        from webapp.models import Store
+        keeper = make_user(role="shopkeeper", username="bench-keeper",
+                           stores=[db.session.get(Store, keeper_store),
+                                   db.session.get(Store, keeper_store + 1)])
+        manager_token, _ = accounts.issue_token(ADMIN, manager, "bench", 1)
+        keeper_token, _ = accounts.issue_token(ADMIN, keeper, "bench", 1)
+        today = reports.today()
+        manager_id, keeper_id = manager.id, keeper.id
+
+    pages, keeper_pages, api, wide = _urls(today, random.Random(6).randint(1, stores),
+                                           keeper_store)
+    results = []
+
+    def run(label, url, client, headers=None):
+        figures = _time(client, url, runs, headers)
+        results.append({"name": label, "url": url, "runs": runs, **figures})
+        log(f"  {label:52s} p50 {figures['p50_ms']:7.1f} ms   p95 {figures['p95_ms']:7.1f} ms")
+
+    manager_client, keeper_client = app.test_client(), app.test_client()
+    with app.app_context():
+        from webapp.models import User
+        from webapp.extensions import db
+        _login(manager_client, db.session.get(User, manager_id))
+        _login(keeper_client, db.session.get(User, keeper_id))
+    for label, url in pages:
+        run(label, url, manager_client)
+    for label, url in keeper_pages:
+        headers = {"Authorization": f"Bearer {keeper_token}"} if url.startswith("/api") else None
+        run(label, url, keeper_client, headers)
+    for label, url in api + wide:
+        headers = {"Authorization": f"Bearer {manager_token}"} if url.startswith("/api") else None
+        run(label, url, manager_client, headers)
+    return results
+
+
+def _incremental_refresh(app, stores, products, count=500, log=print):
+    """Record `count` sales through the ledger, then time the worker's incremental refresh."""
+    from tests.factories import ADMIN
+    from webapp.services import ledger, report_rollups
+
+    rng = random.Random(11)
+    with app.app_context():
+        started = time.perf_counter()
+        for _ in range(count):
+            product = rng.randint(1, products - 1)
+            product += product % 97 == 0  # archived products take no stock
+            ledger.record_movement(ADMIN, store_id=rng.randint(1, stores), product_id=product,
+                                   type="stock_in", quantity="1")
+        writes = time.perf_counter() - started
+        started = time.perf_counter()
+        days = report_rollups.refresh()
+        seconds = time.perf_counter() - started
+    log(f"  {count} ledger writes {writes:.1f} s; incremental refresh of {len(days)} day(s): "
+        f"{seconds * 1000:.0f} ms")
+    return {"movements_since_last_refresh": count, "days_recomputed": len(days),
+            "seconds": round(seconds, 2)}
+
+
+def _size(name):
+    conn = psycopg2.connect(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        size = cur.fetchone()[0]
+        counts = {}
+        for table in ("stores", "products", "stock_levels", "stock_movements",
+                      "daily_stock_summary", "daily_store_summary", "daily_product_summary",
+                      "store_stock_summary"):
+            cur.execute(f"SELECT count(*) FROM {table}")
+            counts[table] = cur.fetchone()[0]
+    conn.close()
+    return size, counts
+
+
+def _save(figures):
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data["reports"] = figures
+    RESULTS.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", type=int, default=2000)
+    parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    args = parser.parse_args(argv)
+    from flask_migrate import upgrade
+
+    from webapp.services import report_rollups
+
+    name = _create_database()
+    print(f"database {name}")
+    try:
+        app = _app(name)
+        with app.app_context():
+            upgrade()
+        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=366)
+        began = time.perf_counter()
+        build = reports_data.build(url, start, stores=args.stores, products=args.products)
+        build["vacuum analyze"] = reports_data.vacuum(url, reports_data.BIG_TABLES + (
+            "stores", "products"))
+        with app.app_context():
+            t = time.perf_counter()
+            report_rollups.refresh(full=True)
+            build["roll-ups, full rebuild"] = round(time.perf_counter() - t, 1)
+            print(f"  roll-ups, full rebuild: {build['roll-ups, full rebuild']} s")
+        build["vacuum analyze roll-ups"] = reports_data.vacuum(
+            url, ("daily_store_summary", "daily_product_summary", "daily_type_summary",
+                  "store_stock_summary"))
+        build["total"] = round(time.perf_counter() - began, 1)
+        size, counts = _size(name)
+        print(f"built in {build['total']} s: {size}, {counts}")
+        requests = _measure(app, args.runs, args.stores, print)
+        refresh = _incremental_refresh(app, args.stores, args.products, log=print)
+        worst = max(requests[:-2], key=lambda r: r["p95_ms"])
+        _save({
+            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": "2 cores, PostgreSQL 15 (shared_buffers 128MB, work_mem 4MB)",
+            "dataset": {"size": size, "rows": counts},
+            "build_seconds": build,
+            "incremental_refresh": refresh,
+            "requests": requests,
+            "worst_p95_ms": {"name": worst["name"], "p95_ms": worst["p95_ms"]},
+        })
+        print(f"worst p95 (excluding the 365-day all-store range): {worst['name']} "
+              f"{worst['p95_ms']} ms; figures in {RESULTS}")
+    finally:
+        if args.keep:
+            print(f"kept database {name}")
+        else:
+            _drop_database(name)
+
+
+if __name__ == "__main__":
+    main()
