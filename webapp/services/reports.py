@@ -292,7 +292,8 @@ def filter_choices(stores):
                               .where(PRODUCTS.c.category != "")
                               .order_by(PRODUCTS.c.category)).scalars().all()
     cities = sorted({r.city for r in store_rows if r.city})
-    return {"stores": store_rows, "categories": categories, "cities": cities}
+    return {"stores": store_rows, "categories": categories, "cities": cities,
+            "all_stores": stores is None}
 
 
 # ---------------------------------------------------------------------------------------------

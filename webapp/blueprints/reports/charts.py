@@ -22,6 +22,7 @@ class Chart:
     axis: list  # (y, label) gridlines
     labels: list  # (x, y, text) category labels
     horizontal: bool
+    left: int = 0
 
 
 def _ticks(top):
@@ -36,15 +37,15 @@ def _ticks(top):
     return [step * i for i in range(0, 5) if step * i <= top + step]
 
 
-def columns(title, points, label_every=None, width=640, height=220):
+def columns(title, points, label_every=None, width=400, height=200):
     """Vertical bars over time: points are (label, value) in order."""
-    left, bottom, top_pad = 56, 28, 8
-    plot_w, plot_h = width - left - 8, height - bottom - top_pad
+    left, bottom, top_pad = 52, 24, 8
+    plot_w, plot_h = width - left - 4, height - bottom - top_pad
     top = max((v for _, v in points), default=0)
     ticks = _ticks(top)
     scale_top = ticks[-1] or Decimal(1)
     slot = plot_w / max(len(points), 1)
-    every = label_every or max(1, len(points) // 7)
+    every = label_every or max(1, -(-len(points) // 5))
     bars, labels = [], []
     for i, (label, value) in enumerate(points):
         h = float(value / scale_top) * plot_h if scale_top else 0
@@ -54,19 +55,19 @@ def columns(title, points, label_every=None, width=640, height=220):
         if i % every == 0:
             labels.append((round(x + slot / 2, 1), height - 8, str(label)[5:]))
     axis = [(round(top_pad + plot_h - float(t / scale_top) * plot_h, 1), f"{t:,}") for t in ticks]
-    return Chart(title, width, height, bars, axis, labels, horizontal=False)
+    return Chart(title, width, height, bars, axis, labels, horizontal=False, left=left)
 
 
-def rows(title, points, width=640, row_height=26):
+def rows(title, points, width=400, row_height=24):
     """Horizontal bars to compare (stores, products): points are (label, value), biggest first."""
-    left = 150
+    left = 84
     height = max(len(points), 1) * row_height + 8
     top = max((v for _, v in points), default=0) or Decimal(1)
     bars, labels = [], []
     for i, (label, value) in enumerate(points):
         y = 4 + i * row_height
-        w = float(value / top) * (width - left - 90)
+        w = float(value / top) * (width - left - 84)
         bars.append(Bar(left, y + 3, round(max(w, 1), 1), row_height - 8, str(label),
                         f"{value:,}"))
-        labels.append((left - 6, y + row_height / 2 + 4, str(label)[:22]))
-    return Chart(title, width, height, bars, [], labels, horizontal=True)
+        labels.append((left - 6, y + row_height / 2 + 4, str(label)[:12]))
+    return Chart(title, width, height, bars, [], labels, horizontal=True, left=left)

@@ -119,7 +119,7 @@ def valuation():
     top = sorted(result["all"], key=lambda i: i["value_sale"], reverse=True)[:CHART_STORES]
     chart = charts.rows("Stock value at sale price (PKR), top stores",
                         [(i["store_code"], i["value_sale"]) for i in top])
-    return _page("valuation.html", result=result, chart=chart)
+    return _page("valuation.html", result=result, figure=chart)
 
 
 VALUATION_HEADER = ["store_code", "store_name", "city", "levels", "units_on_hand",
@@ -208,7 +208,7 @@ def movements():
     chart = charts.rows("Shrinkage at cost (PKR) by reason",
                         [(r["reason"], r["amount"]) for r in reasons])
     return _page("movements.html", span=span, types=reports.movements_by_type(scope, span),
-                 reasons=reasons, chart=chart)
+                 reasons=reasons, figure=chart)
 
 
 @bp.get("/movements.csv")
