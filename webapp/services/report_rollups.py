@@ -82,7 +82,7 @@ def refresh(full=False):
             _recompute_stores(conn, None)
         else:
             moment = func.coalesce(MOVEMENTS.c.occurred_at, MOVEMENTS.c.created_at)
-            days = sorted(_as_date(d) for d in conn.execute(
+            days = sorted(as_date(d) for d in conn.execute(
                 select(day_of(conn, moment)).distinct()
                 .where(MOVEMENTS.c.created_at >= covered - OVERLAP)).scalars())
             for start in range(0, len(days), DAYS_PER_STATEMENT):
@@ -107,7 +107,7 @@ def refresh_if_stale(max_age_seconds):
     return None
 
 
-def _as_date(value):
+def as_date(value):
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
@@ -139,8 +139,8 @@ def _recompute_months(conn, months):
             conn.execute(delete(table))
         if first is None:
             return
-        month, months = _as_date(first).replace(day=1), []
-        while month <= _as_date(last):
+        month, months = as_date(first).replace(day=1), []
+        while month <= as_date(last):
             months.append(month)
             month = month_end(month) + timedelta(days=1)
     for table, daily, key in MONTHLY:

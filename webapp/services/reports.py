@@ -161,11 +161,6 @@ def _product_filters(q=None, category=None, archived=False):
     return where
 
 
-LEVEL_COLUMNS = ("store_id", "store_code", "store_name", "city", "product_id", "sku", "name",
-                 "category", "unit", "archived", "cost", "sale_price", "quantity",
-                 "reorder_level")
-
-
 def _level_query(stores, q=None, store_id=None, category=None, city=None, archived=False):
     return (select(LEVELS.c.store_id, STORES.c.code.label("store_code"),
                    STORES.c.name.label("store_name"), STORES.c.city,
@@ -178,11 +173,13 @@ def _level_query(stores, q=None, store_id=None, category=None, city=None, archiv
                    *_product_filters(q, category, archived)))
 
 
-def _walk_query(sort, descending, stores, q, store_id, category, city, archived):
+def _walk_query(sort, descending, stores, q, store_id, category, city, archived, inner_limit):
     """PostgreSQL: walk stores (or products) in order and each one's levels through an index.
 
     The planner would otherwise join every level and sort them all for one page; LATERAL
-    makes it stop after the page. The order is the same as STOCK_SORTS gives the plain query.
+    makes it stop after the page, and `inner_limit` (offset + page size) caps what any one
+    store or product can add, whatever the planner guesses. The order is the one STOCK_SORTS
+    gives the plain query.
     """
     by_store = sort == "store"
     direction = (lambda c: c.desc()) if descending else (lambda c: c)
@@ -196,7 +193,7 @@ def _walk_query(sort, descending, stores, q, store_id, category, city, archived)
                  .select_from(LEVELS.join(PRODUCTS, PRODUCTS.c.id == LEVELS.c.product_id))
                  .where(LEVELS.c.store_id == outer.c.id, *_product_filters(q, category, archived))
                  .order_by(direction(PRODUCTS.c.name), direction(PRODUCTS.c.id))
-                 .lateral("i"))
+                 .limit(inner_limit).lateral("i"))
         columns = [outer.c.id.label("store_id"), outer.c.code.label("store_code"),
                    outer.c.name.label("store_name"), outer.c.city, inner.c.product_id,
                    inner.c.sku, inner.c.name, inner.c.category, inner.c.unit, inner.c.archived,
@@ -215,7 +212,7 @@ def _walk_query(sort, descending, stores, q, store_id, category, city, archived)
                  .select_from(LEVELS.join(STORES, STORES.c.id == LEVELS.c.store_id))
                  .where(LEVELS.c.product_id == outer.c.id,
                         *_store_filters(stores, store_id, city))
-                 .order_by(direction(LEVELS.c.store_id)).lateral("i"))
+                 .order_by(direction(LEVELS.c.store_id)).limit(inner_limit).lateral("i"))
         columns = [inner.c.store_id, inner.c.code.label("store_code"),
                    inner.c.name.label("store_name"), inner.c.city, outer.c.id.label("product_id"),
                    outer.c.sku, outer.c.name, outer.c.category, outer.c.unit, outer.c.archived,
@@ -228,9 +225,11 @@ def _walk_query(sort, descending, stores, q, store_id, category, city, archived)
             .order_by(*map(direction, order)))
 
 
-def _stock_query(conn, sort, descending, stores, q, store_id, category, city, archived):
+def _stock_query(conn, sort, descending, stores, q, store_id, category, city, archived,
+                 inner_limit=None):
     if conn.dialect.name == "postgresql" and sort != "quantity":
-        return _walk_query(sort, descending, stores, q, store_id, category, city, archived)
+        return _walk_query(sort, descending, stores, q, store_id, category, city, archived,
+                           inner_limit)
     return (_level_query(stores, q, store_id, category, city, archived)
             .order_by(*_stock_order(sort, descending, store_id, stores)))
 
@@ -257,8 +256,10 @@ def stock_levels(stores, q=None, store_id=None, category=None, city=None, archiv
     """
     _stock_order(sort, descending, store_id, stores)
     conn = db.session.connection()
-    query = _stock_query(conn, sort, descending, stores, q, store_id, category, city, archived)
-    rows = conn.execute(query.limit(per_page + 1).offset((page - 1) * per_page)).all()
+    offset = (page - 1) * per_page
+    query = _stock_query(conn, sort, descending, stores, q, store_id, category, city, archived,
+                         inner_limit=offset + per_page + 1)
+    rows = conn.execute(query.limit(per_page + 1).offset(offset)).all()
     return Page([_level_item(r) for r in rows[:per_page]], None, page, per_page,
                 has_next=len(rows) > per_page)
 
@@ -516,7 +517,7 @@ def sales_by_day(stores, span):
     """Sales per Pakistan day, every day of the range listed (zero when nothing was sold)."""
     conn = db.session.connection()
     facts = _facts(conn, "day", stores, span, ["sale"])
-    found = {rollups._as_date(r.day): _figures(r) for r in conn.execute(
+    found = {rollups.as_date(r.day): _figures(r) for r in conn.execute(
         select(facts.c.day, *_totals(conn, facts)).group_by(facts.c.day))}
     empty = {"quantity": _qty(0), "amount": _money(0), "movements": 0}
     return [{"day": day, **found.get(day, empty)} for day in span.days]

@@ -42,5 +42,3 @@ def span(args):
 def paging(args):
     return reports.page_args(args.get("page"), args.get("per_page"))
 
-
-visible = visible_store_ids

@@ -3,6 +3,7 @@ import click
 from flask import abort, current_app, render_template, request
 from flask_login import current_user
 
+from webapp.access import visible_store_ids
 from webapp.blueprints.reports import bp, charts, export, forms
 from webapp.jobs_reports import refresh_inline_without_worker, refresh_report_rollups
 from webapp.routing import replica_reads
@@ -24,7 +25,7 @@ def _logged_in():
 
 
 def _page(template, error=None, status=200, **context):
-    context.setdefault("choices", reports.filter_choices(forms.visible(current_user)))
+    context.setdefault("choices", reports.filter_choices(visible_store_ids(current_user)))
     return render_template(f"reports/{template}", error=error, args=request.args,
                            **context), status
 
