@@ -4,6 +4,7 @@ bench/results.json under "reports".
 
     python -m bench.reports_scale            # full size (about 5 minutes on 2 cores)
     python -m bench.reports_scale --stores 200 --runs 10 --keep
+    python -m bench.reports_scale --reuse kiryana_bench_reports_ab12cd34   # measure again
 
 Requests go through the whole Flask stack in-process (test client: routing, login, the
 query, templates or JSON), one at a time, so the figures are server time without the network.
@@ -11,6 +12,7 @@ The database is dropped at the end unless --keep.
 """
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -137,11 +139,12 @@ def _measure(app, runs, stores, log):
     from webapp.services import accounts, reports
 
     with app.app_context():
-        manager = make_user(role="manager", username="bench-manager")
+        suffix = uuid.uuid4().hex[:6]
+        manager = make_user(role="manager", username=f"bench-manager-{suffix}")
         keeper_store = 42
         from webapp.extensions import db
         from webapp.models import Store
-        keeper = make_user(role="shopkeeper", username="bench-keeper",
+        keeper = make_user(role="shopkeeper", username=f"bench-keeper-{suffix}",
                            stores=[db.session.get(Store, keeper_store),
                                    db.session.get(Store, keeper_store + 1)])
         manager_token, _ = accounts.issue_token(ADMIN, manager, "bench", 1)
@@ -219,46 +222,63 @@ def _save(figures):
     RESULTS.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def _build(app, name, args):
+    from flask_migrate import upgrade
+
+    from webapp.services import report_rollups
+
+    with app.app_context():
+        upgrade()
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=366)
+    began = time.perf_counter()
+    build = reports_data.build(url, start, stores=args.stores, products=args.products)
+    build["vacuum analyze"] = reports_data.vacuum(url, reports_data.BIG_TABLES + (
+        "stores", "products"))
+    with app.app_context():
+        t = time.perf_counter()
+        report_rollups.refresh(full=True)
+        build["roll-ups, full rebuild"] = round(time.perf_counter() - t, 1)
+        print(f"  roll-ups, full rebuild: {build['roll-ups, full rebuild']} s")
+    build["vacuum analyze roll-ups"] = reports_data.vacuum(
+        url, ("daily_store_summary", "daily_product_summary", "daily_type_summary",
+              "monthly_store_summary", "monthly_product_summary", "store_stock_summary"))
+    build["total"] = round(time.perf_counter() - began, 1)
+    return build
+
+
+def _previous_build():
+    return json.loads(RESULTS.read_text())["reports"]["build_seconds"]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", type=int, default=2000)
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument("--reuse", metavar="DATABASE",
+                        help="Measure a database kept by an earlier --keep run (no build).")
     args = parser.parse_args(argv)
-    from flask_migrate import upgrade
 
-    from webapp.services import report_rollups
-
-    name = _create_database()
+    name = args.reuse or _create_database()
     print(f"database {name}")
     try:
         app = _app(name)
-        with app.app_context():
-            upgrade()
-        url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=366)
-        began = time.perf_counter()
-        build = reports_data.build(url, start, stores=args.stores, products=args.products)
-        build["vacuum analyze"] = reports_data.vacuum(url, reports_data.BIG_TABLES + (
-            "stores", "products"))
-        with app.app_context():
-            t = time.perf_counter()
-            report_rollups.refresh(full=True)
-            build["roll-ups, full rebuild"] = round(time.perf_counter() - t, 1)
-            print(f"  roll-ups, full rebuild: {build['roll-ups, full rebuild']} s")
-        build["vacuum analyze roll-ups"] = reports_data.vacuum(
-            url, ("daily_store_summary", "daily_product_summary", "daily_type_summary",
-                  "store_stock_summary"))
-        build["total"] = round(time.perf_counter() - began, 1)
+        build = _previous_build() if args.reuse else _build(app, name, args)
         size, counts = _size(name)
         print(f"built in {build['total']} s: {size}, {counts}")
+        load_before = os.getloadavg()
         requests = _measure(app, args.runs, args.stores, print)
+        load_after = os.getloadavg()
         refresh = _incremental_refresh(app, args.stores, args.products, log=print)
         worst = max(requests[:-2], key=lambda r: r["p95_ms"])
         _save({
             "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": "2 cores, PostgreSQL 15 (shared_buffers 128MB, work_mem 4MB)",
+            # The machine is shared: other work running at the same time inflates the figures.
+            "load_average_1min": {"before": round(load_before[0], 1),
+                                  "after": round(load_after[0], 1)},
             "dataset": {"size": size, "rows": counts},
             "build_seconds": build,
             "incremental_refresh": refresh,

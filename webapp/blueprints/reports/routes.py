@@ -1,6 +1,6 @@
 """Report pages and their CSV exports; every view asks webapp/access.py who sees what."""
 import click
-from flask import abort, current_app, render_template, request
+from flask import current_app, render_template, request
 from flask_login import current_user
 
 from webapp.access import visible_store_ids
@@ -17,10 +17,7 @@ CHART_STORES = 15
 def _logged_in():
     """Every report needs a signed-in user; embedded mode keeps the roll-ups fresh inline."""
     if not current_user.is_authenticated:
-        manager = current_app.login_manager
-        if manager.login_view in current_app.view_functions:
-            return manager.unauthorized()
-        abort(401)
+        return current_app.login_manager.unauthorized()
     refresh_inline_without_worker()
 
 
