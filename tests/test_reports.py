@@ -280,11 +280,11 @@ def test_shopkeeper_sees_only_own_stores(client, shops, people):
     assert client.get(f"/reports/low-stock?store_id={b.id}").status_code == 200
 
 
-def test_managers_and_admins_see_every_store(client, shops, people):
-    for role in ("manager", "admin"):
-        login(client, people[role])
-        rows = read_csv(client.get("/reports/sales.csv?by=store&from=2026-03-01&to=2026-03-03"))
-        assert [r[0] for r in rows[1:]] == ["KHI-A", "LHE-B"]
+@pytest.mark.parametrize("role", ["manager", "admin"])
+def test_managers_and_admins_see_every_store(client, shops, people, role):
+    login(client, people[role])
+    rows = read_csv(client.get("/reports/sales.csv?by=store&from=2026-03-01&to=2026-03-03"))
+    assert [r[0] for r in rows[1:]] == ["KHI-A", "LHE-B"]
 
 
 def test_anonymous_visitors_are_turned_away(client, shops):
@@ -378,3 +378,23 @@ def test_the_same_figures_on_postgresql(pg_app):
     assert {s["store_code"]: s["amount"] for s in reports.sales_by_store(None, MARCH)} == \
         {"KHI-A": D("897.50"), "LHE-B": D("50.00")}
     assert reports.removals_by_reason(None, MARCH)[0]["amount"] == D("90.00")
+
+
+def test_store_code_instead_of_a_long_store_list(client, shops, people, monkeypatch):
+    monkeypatch.setattr(reports, "STORE_LIST_LIMIT", 1)
+    login(client, people["manager"])
+    html = client.get("/reports/sales").get_data(as_text=True)
+    assert 'name="store"' in html and 'name="store_id"' not in html
+    rows = read_csv(client.get("/reports/sales.csv?by=store&store=lhe-b&from=2026-03-01"
+                               "&to=2026-03-03"))
+    assert [r[0] for r in rows[1:]] == ["LHE-B"]
+    missing = client.get("/reports/sales?store=NOPE-1")
+    assert missing.status_code == 422 and "No store has the code NOPE-1." in \
+        missing.get_data(as_text=True)
+
+
+def test_store_code_of_another_shop_is_not_found(client, shops, people, monkeypatch):
+    monkeypatch.setattr(reports, "STORE_LIST_LIMIT", 0)
+    login(client, people["keeper"])
+    assert client.get("/reports/valuation?store=KHI-A").status_code == 404
+    assert client.get("/reports/valuation?store=lhe-b").status_code == 200

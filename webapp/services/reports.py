@@ -33,6 +33,8 @@ DEFAULT_DAYS = 28
 MAX_DAYS = 366
 SALES_WINDOW_DAYS = 28
 DEFAULT_COVER_DAYS = 14
+# Filters list the stores by name up to this many; beyond, the page asks for a store code.
+STORE_LIST_LIMIT = 100
 # Up to this many stores, counting their levels live is cheaper than it is worth saving.
 FEW_STORES = 20
 MAX_PER_PAGE = 200
@@ -284,17 +286,28 @@ def iter_stock_levels(stores, q=None, store_id=None, category=None, city=None, a
 
 
 def filter_choices(stores):
-    """Stores, categories and cities a viewer can filter by."""
+    """Stores, categories and cities a viewer can filter by; stores only when a list is short
+    (with thousands, the page asks for a store code instead of sending every store)."""
     conn = db.session.connection()
-    store_rows = conn.execute(select(STORES.c.id, STORES.c.code, STORES.c.name, STORES.c.city)
-                              .where(_in_stores(STORES.c.id, stores))
-                              .order_by(STORES.c.code)).all()
+    visible = _in_stores(STORES.c.id, stores)
+    count = conn.execute(select(func.count()).select_from(STORES).where(visible)).scalar()
+    store_rows = conn.execute(select(STORES.c.id, STORES.c.code, STORES.c.name)
+                              .where(visible).order_by(STORES.c.code)).all() \
+        if count <= STORE_LIST_LIMIT else None
     categories = conn.execute(select(PRODUCTS.c.category).distinct()
                               .where(PRODUCTS.c.category != "")
                               .order_by(PRODUCTS.c.category)).scalars().all()
-    cities = sorted({r.city for r in store_rows if r.city})
+    cities = conn.execute(select(STORES.c.city).distinct()
+                          .where(visible, STORES.c.city != "")
+                          .order_by(STORES.c.city)).scalars().all()
     return {"stores": store_rows, "categories": categories, "cities": cities,
             "all_stores": stores is None}
+
+
+def store_by_code(code):
+    """The id of the store with this code (any case), or None."""
+    return db.session.connection().execute(
+        select(STORES.c.id).where(func.lower(STORES.c.code) == code.strip().lower())).scalar()
 
 
 # ---------------------------------------------------------------------------------------------

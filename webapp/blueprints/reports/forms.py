@@ -10,12 +10,20 @@ def _text(args, name, label, max_length=80):
 
 
 def scope(user, args):
-    """(stores the user may see, the store chosen in ?store_id= or None); 404 for another's."""
+    """(stores the user may see, the store chosen by ?store_id= or ?store=CODE, or None).
+
+    Another shop's store is a 404, exactly like a store that does not exist.
+    """
     stores = visible_store_ids(user)
-    raw = args.get("store_id")
-    if raw in (None, ""):
+    raw, code = args.get("store_id"), (args.get("store") or "").strip()
+    if raw in (None, "") and not code:
         return stores, None
-    store_id = parse_id(raw, "store_id", "Store")
+    if raw in (None, ""):
+        store_id = reports.store_by_code(parse_text(code, "store", "Store code", 32))
+        if store_id is None:
+            raise DomainError("invalid", f"No store has the code {code}.", field="store")
+    else:
+        store_id = parse_id(raw, "store_id", "Store")
     get_store_or_404(store_id, user)
     return stores, store_id
 
