@@ -375,6 +375,10 @@ def test_the_same_figures_on_postgresql(pg_app):
     report_rollups.refresh()
     assert reports.valuation(None)["total"]["value_cost"] == D("2180.00")
     assert reports.low_stock(None, on=date(2026, 3, 4)).total == 2
+    streamed = list(reports.iter_low_stock(None, on=date(2026, 3, 4), batch=1))
+    assert [(i["store_code"], i["suggested"]) for i in streamed] == [
+        ("KHI-A", D("5.000")), ("LHE-B", D("7.000"))]
+    assert len(list(reports.iter_stock_levels(None, sort="store"))) == 3
     assert {s["store_code"]: s["amount"] for s in reports.sales_by_store(None, MARCH)} == \
         {"KHI-A": D("897.50"), "LHE-B": D("50.00")}
     assert reports.removals_by_reason(None, MARCH)[0]["amount"] == D("90.00")

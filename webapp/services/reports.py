@@ -351,13 +351,13 @@ def _low_total_as_of_refresh(conn, stores, category, city):
 
 def iter_low_stock(stores, q=None, store_id=None, category=None, city=None,
                    cover_days=DEFAULT_COVER_DAYS, on=None, batch=500):
-    """Every low level with its suggestion, in batches (for CSV)."""
+    """Every low level with its suggestion, read and sent in batches (for CSV)."""
     cover_days = _cover_days(cover_days)
     conn = db.session.connection()
-    rows = conn.execute(_low_query(stores, q, store_id, category, city)
-                        .order_by(*LOW_ORDER)).all()
-    for start in range(0, len(rows), batch):
-        yield from _with_suggestions(conn, rows[start:start + batch], cover_days, on or today())
+    result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+        _low_query(stores, q, store_id, category, city).order_by(*LOW_ORDER))
+    for rows in result.partitions(batch):
+        yield from _with_suggestions(conn, rows, cover_days, on or today())
 
 
 def _cover_days(value):
