@@ -12,6 +12,9 @@ branch_labels = None
 depends_on = None
 
 
+TOTALS = ["quantity", "delta", "amount", "movements"]
+
+
 def _totals():
     return [
         sa.Column("quantity", sa.Numeric(precision=14, scale=3), nullable=False),
@@ -33,6 +36,8 @@ def upgrade():
         sa.PrimaryKeyConstraint("day", "store_id", "type", name=op.f("pk_daily_store_summary")),
     )
     op.create_index("ix_daily_store_summary_store_day", "daily_store_summary", ["store_id", "day"])
+    op.create_index("ix_daily_store_summary_type_day", "daily_store_summary",
+                    ["type", "day", "store_id"], postgresql_include=TOTALS)
     op.create_table(
         "daily_product_summary",
         sa.Column("day", sa.Date(), nullable=False),
@@ -44,6 +49,8 @@ def upgrade():
         sa.PrimaryKeyConstraint("day", "product_id", "type",
                                 name=op.f("pk_daily_product_summary")),
     )
+    op.create_index("ix_daily_product_summary_type_day", "daily_product_summary",
+                    ["type", "day", "product_id"], postgresql_include=TOTALS)
     op.create_table(
         "daily_type_summary",
         sa.Column("day", sa.Date(), nullable=False),
@@ -108,6 +115,8 @@ def downgrade():
     op.drop_table("monthly_product_summary")
     op.drop_table("monthly_store_summary")
     op.drop_table("daily_type_summary")
+    op.drop_index("ix_daily_product_summary_type_day", table_name="daily_product_summary")
     op.drop_table("daily_product_summary")
+    op.drop_index("ix_daily_store_summary_type_day", table_name="daily_store_summary")
     op.drop_index("ix_daily_store_summary_store_day", table_name="daily_store_summary")
     op.drop_table("daily_store_summary")

@@ -13,11 +13,18 @@ class _Totals:
     movements = Column(Integer, nullable=False, default=0)
 
 
+def _covering(name, key):
+    """(type, day, key) with the totals included: a range of one type read from the index."""
+    return Index(name, "type", "day", key,
+                 postgresql_include=["quantity", "delta", "amount", "movements"])
+
+
 class DailyStoreSummary(_Totals, db.Model):
     """Per Pakistan day, store and movement type (all products): stores compared."""
 
     __tablename__ = "daily_store_summary"
-    __table_args__ = (Index("ix_daily_store_summary_store_day", "store_id", "day"),)
+    __table_args__ = (Index("ix_daily_store_summary_store_day", "store_id", "day"),
+                      _covering("ix_daily_store_summary_type_day", "store_id"))
 
     day = Column(Date, primary_key=True)
     store_id = Column(Integer, ForeignKey("stores.id"), primary_key=True)
@@ -28,6 +35,7 @@ class DailyProductSummary(_Totals, db.Model):
     """Per Pakistan day, product and movement type (all stores): top sellers everywhere."""
 
     __tablename__ = "daily_product_summary"
+    __table_args__ = (_covering("ix_daily_product_summary_type_day", "product_id"),)
 
     day = Column(Date, primary_key=True)
     product_id = Column(Integer, ForeignKey("products.id"), primary_key=True)
