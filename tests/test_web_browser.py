@@ -159,6 +159,9 @@ def test_find_by_typing_part_of_the_name_then_sell(shopkeeper, site):
         arg=[f"#stock-list [data-product-id='{site['chawal']}'] .qty", expected], timeout=2000)
     assert row.get_attribute("data-quantity") == expected
     shot(page, "store-home")
+    page.click("summary:has-text('Menu')")
+    shot(page, "menu")
+    page.click("summary:has-text('Menu')")
     # The fresh form carries a new idempotency key: a second tap is a second sale.
     assert page.input_value("#quantity") == "1"
     page.click("button[value=sale]")

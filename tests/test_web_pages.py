@@ -472,3 +472,29 @@ def test_stock_list_answers_304_until_the_store_changes(client, world):
                            quantity=1)
     changed = client.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and 'data-quantity="19"' in changed.get_data(as_text=True)
+
+
+def test_negative_and_low_levels_are_flagged(client, world):
+    from webapp.services import catalog
+
+    catalog.update_store(ADMIN, world["a"], {"allow_negative_stock": True})
+    ledger.record_movement(ADMIN, store_id=world["a"], product_id=world["p"], type="sale",
+                           quantity=25)
+    ledger.record_movement(ADMIN, store_id=world["b"], product_id=world["p"], type="sale",
+                           quantity=16)
+    login(client, "manager")
+    home = client.get(f"/stores/{world['a']}/").get_data(as_text=True)
+    assert 'data-quantity="-5"' in home and "badge-negative" in home
+    other = client.get(f"/stores/{world['b']}/").get_data(as_text=True)
+    assert 'data-quantity="4"' in other and "badge-low" in other
+
+
+def test_history_is_paginated(client, world):
+    for _ in range(55):
+        ledger.record_movement(ADMIN, store_id=world["a"], product_id=world["p"],
+                               type="stock_in", quantity=1)
+    login(client, "dukan")
+    first = client.get(f"/history?store={world['a']}").get_data(as_text=True)
+    assert first.count("data-movement-id") == 50 and "page=2" in first
+    second = client.get(f"/history?store={world['a']}&page=2").get_data(as_text=True)
+    assert second.count("data-movement-id") == 6 and "page=3" not in second
