@@ -302,5 +302,7 @@ def test_store_home_weighs_under_100_kb(browser, site):
     weight = page.evaluate("""() => performance.getEntriesByType("navigation")
         .concat(performance.getEntriesByType("resource"))
         .reduce((total, entry) => total + entry.transferSize, 0)""")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "store-home-weight.txt").write_text(f"{weight} bytes\n")
     assert 50_000 < weight < 100_000
     context.close()

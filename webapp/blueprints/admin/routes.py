@@ -1,4 +1,4 @@
-from flask import current_app, flash, request, url_for
+from flask import current_app, flash, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
