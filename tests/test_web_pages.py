@@ -498,3 +498,29 @@ def test_history_is_paginated(client, world):
     assert first.count("data-movement-id") == 50 and "page=2" in first
     second = client.get(f"/history?store={world['a']}&page=2").get_data(as_text=True)
     assert second.count("data-movement-id") == 6 and "page=3" not in second
+
+
+def test_history_filters_by_user(client, world):
+    login(client, "dukan")
+    client.post(f"/stores/{world['a']}/movements",
+                data={"product_id": world["p"], "type": "sale", "quantity": "1"})
+    client.post("/logout")
+    login(client, "manager")
+    mine = client.get(f"/history?user={world['u']}").get_data(as_text=True)
+    assert mine.count("data-movement-id") == 1 and "dukan" in mine
+    nobody = client.get(f"/history?user={world['users']['admin'].id}").get_data(as_text=True)
+    assert nobody.count("data-movement-id") == 0
+
+
+def test_archived_products_leave_the_picker_but_keep_their_history(client, world):
+    login(client, "manager")
+    assert "Chakki Atta" in client.get(f"/stores/{world['a']}/picker?q=atta").get_data(
+        as_text=True)
+    client.post(f"/products/{world['p']}/archive", data={"archived": "1"})
+    assert "Chakki Atta" not in client.get(f"/stores/{world['a']}/picker?q=atta").get_data(
+        as_text=True)
+    assert "Chakki Atta" in client.get("/products/?archived=1").get_data(as_text=True)
+    assert client.get(f"/history?product={world['p']}").get_data(as_text=True).count(
+        "data-movement-id") == 2
+    client.post(f"/products/{world['p']}/archive", data={"archived": "0"})
+    assert "Chakki Atta" in client.get("/products/").get_data(as_text=True)

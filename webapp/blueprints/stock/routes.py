@@ -297,6 +297,7 @@ def transfer(store_id):
 @bp.post("/stores/<int:store_id>/transfer")
 @login_required
 def submit_transfer(store_id):
+    """Send stock to another store the user may see; errors stay on the form."""
     store = access.get_store_or_404(store_id)
     form = _transfer_form(store, request.form)
     product_id = _int(request.form.get("product"))
