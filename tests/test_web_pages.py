@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
 
 from config import TestingConfig
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
@@ -16,9 +17,20 @@ PASSWORD = "password-123"
 XSS = "<script>alert(1)</script>"
 
 
+_HASHES = {}
+
+
+def _hash_once(password):
+    """The real hash, computed once per password for the whole module (hashing is slow)."""
+    if password not in _HASHES:
+        _HASHES[password] = generate_password_hash(password)
+    return _HASHES[password]
+
+
 @pytest.fixture
-def world(app):
+def world(app, monkeypatch):
     """Two stores, a product with stock in each, a supplier and one user per role."""
+    monkeypatch.setattr(accounts, "generate_password_hash", _hash_once)
     a, b = make_store(code="KHI-0001"), make_store(code="LHE-0001")
     product = make_product(sku="ATTA-10", name="Chakki Atta", unit="pack")
     for store in (a, b):
