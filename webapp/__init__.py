@@ -6,7 +6,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import config_from_env
-from webapp import cli, errors
+from webapp import cli, errors, formatting, navigation, security
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
 
 
@@ -21,6 +21,9 @@ def create_app(config_class=None):
     register_extensions(app)
     register_blueprints(app)
     errors.register_error_handlers(app)
+    security.register(app)
+    formatting.register(app)
+    navigation.register(app)
     cli.register(app)
     return app
 
@@ -42,9 +45,19 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
+    from webapp.blueprints.admin import bp as admin_bp
+    from webapp.blueprints.auth import bp as auth_bp
+    from webapp.blueprints.catalog import bp as catalog_bp
     from webapp.blueprints.ops import bp as ops_bp
+    from webapp.blueprints.stock import bp as stock_bp
+    from webapp.blueprints.stores import bp as stores_bp
 
     app.register_blueprint(ops_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(stock_bp)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(stores_bp)
+    app.register_blueprint(admin_bp)
 
 
 def _migrations_dir():

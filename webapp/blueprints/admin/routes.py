@@ -1,0 +1,180 @@
+from flask import current_app, flash, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from webapp import access
+from webapp.blueprints.admin import bp
+from webapp.blueprints.admin.forms import SupplierForm, TokenForm, UserForm
+from webapp.extensions import db
+from webapp.htmx import redirect_to, render
+from webapp.models import ApiToken, Store, Supplier, User
+from webapp.models.types import utcnow
+from webapp.services import accounts, catalog
+from webapp.services.errors import DomainError, NotFound
+
+
+def _status(form):
+    return 422 if form.is_submitted() else 200
+
+
+# --- suppliers --------------------------------------------------------------------------------
+
+@bp.get("/suppliers/")
+@access.permission_required("suppliers.view")
+def suppliers():
+    """Suppliers named on stock-ins; inactive ones last."""
+    rows = db.session.execute(select(Supplier).order_by(Supplier.active.desc(),
+                                                        Supplier.name)).scalars().all()
+    return render("admin/suppliers.html", suppliers=rows)
+
+
+def _supplier_page(form, heading, status):
+    return render("form_page.html", status=status, form=form, heading=heading,
+                  cancel_url=url_for("admin.suppliers"))
+
+
+@bp.route("/suppliers/new", methods=["GET", "POST"])
+@access.permission_required("suppliers.manage")
+def create_supplier():
+    """Add a supplier to pick on stock-ins."""
+    form = SupplierForm()
+    if form.validate_on_submit():
+        try:
+            supplier = catalog.create_supplier(access.actor(), form.service_data())
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            flash(f"Supplier {supplier.name} added.", "success")
+            return redirect_to(url_for("admin.suppliers"))
+    return _supplier_page(form, "New supplier", _status(form))
+
+
+@bp.route("/suppliers/<int:supplier_id>/edit", methods=["GET", "POST"])
+@access.permission_required("suppliers.manage")
+def edit_supplier(supplier_id):
+    """Change a supplier, or retire it by clearing Active."""
+    supplier = db.session.get(Supplier, supplier_id)
+    if supplier is None:
+        raise NotFound("Supplier")
+    form = SupplierForm(obj=supplier)
+    if form.validate_on_submit():
+        try:
+            catalog.update_supplier(access.actor(), supplier.id, form.service_data())
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            flash(f"Supplier {supplier.name} saved.", "success")
+            return redirect_to(url_for("admin.suppliers"))
+    return _supplier_page(form, f"Edit {supplier.name}", _status(form))
+
+
+# --- users ------------------------------------------------------------------------------------
+
+@bp.get("/users/")
+@access.permission_required("users.manage")
+def users():
+    """Every account with its role and stores (admins only)."""
+    rows = db.session.execute(select(User).order_by(func.lower(User.username))).scalars().all()
+    return render("admin/users.html", users=rows)
+
+
+def _user_form(**kwargs):
+    form = UserForm(**kwargs)
+    form.stores.choices = [(s.id, f"{s.code} · {s.name}") for s in
+                           db.session.execute(select(Store).order_by(Store.code)).scalars()]
+    return form
+
+
+def _user_page(form, heading, status):
+    return render("form_page.html", status=status, form=form, heading=heading,
+                  cancel_url=url_for("admin.users"),
+                  hints={"password": "At least 8 characters."})
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@access.permission_required("users.manage")
+def create_user():
+    """Create an account; shopkeepers get their stores here."""
+    form = _user_form()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(access.actor(), form.username.data, form.password.data,
+                                        role=form.role.data, full_name=form.full_name.data,
+                                        store_ids=form.stores.data)
+            if not form.active.data:
+                accounts.update_user(access.actor(), user.id, active=False)
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            flash(f"User {user.username} created.", "success")
+            return redirect_to(url_for("admin.users"))
+    return _user_page(form, "New user", _status(form))
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@access.permission_required("users.manage")
+def edit_user(user_id):
+    """Change role, stores, password or active flag; deactivating ends open sessions."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("User")
+    form = _user_form(obj=user, data={"stores": sorted(user.store_ids)})
+    del form.username
+    form.password.label.text = "New password (leave blank to keep)"
+    if form.validate_on_submit():
+        try:
+            accounts.update_user(access.actor(), user.id, role=form.role.data,
+                                 full_name=form.full_name.data, active=form.active.data,
+                                 store_ids=form.stores.data, password=form.password.data or None)
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            flash(f"User {user.username} saved.", "success")
+            return redirect_to(url_for("admin.users"))
+    return _user_page(form, f"Edit {user.username}", _status(form))
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+def _tokens_page(form, created=None, status=200):
+    tokens = db.session.execute(select(ApiToken).where(ApiToken.user_id == current_user.id)
+                                .order_by(ApiToken.created_at.desc())).scalars().all()
+    return render("admin/tokens.html", status=status, form=form, tokens=tokens, created=created,
+                  now=utcnow())
+
+
+@bp.get("/tokens/")
+@login_required
+def tokens():
+    """The user's own API tokens: create (shown once), list, revoke."""
+    form = TokenForm(ttl_days=current_app.config["API_TOKEN_TTL_DAYS"])
+    return _tokens_page(form)
+
+
+@bp.post("/tokens/")
+@login_required
+def create_token():
+    """Issue a token and show it this once."""
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            plaintext, token = accounts.issue_token(access.actor(), current_user, form.name.data,
+                                                    form.ttl_days.data)
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            # Rendered, not redirected: the token must never travel through the session.
+            response = _tokens_page(TokenForm(formdata=None, ttl_days=form.ttl_days.data),
+                                    created=(plaintext, token), status=201)
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    return _tokens_page(form, status=422)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id):
+    """Revoke one of the user's own tokens; anyone else's is a 404."""
+    token = accounts.revoke_token(access.actor(), token_id, owner_id=current_user.id)
+    flash(f"Token {token.name} revoked.", "success")
+    return redirect_to(url_for("admin.tokens"))

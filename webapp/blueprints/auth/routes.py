@@ -1,0 +1,80 @@
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from webapp import access
+from webapp.blueprints.auth import bp
+from webapp.blueprints.auth.forms import LoginForm
+from webapp.errors import json_error
+from webapp.extensions import limiter, login_manager
+from webapp.htmx import is_htmx, render
+from webapp.services import accounts
+
+TOO_MANY = "Too many login attempts. Please wait a minute, then try again."
+
+
+def _login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _username_key():
+    return "login-user:" + (request.form.get("username") or "").strip().lower()[:64]
+
+
+def _safe_next(target):
+    """Only a path on this site: never send a user off to another host after login."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], error_message=TOO_MANY)
+@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key, error_message=TOO_MANY)
+def login():
+    """Log in with username and password; inactive accounts are refused like wrong passwords."""
+    if current_user.is_authenticated:
+        return redirect(access.home_url(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.username.data, form.password.data,
+                                     ip=request.remote_addr)
+        if user is not None:
+            login_user(user, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")) or access.home_url(user), 303)
+        form.form_errors.append("Wrong username or password.")
+    status = 422 if form.is_submitted() else 200
+    return render("auth/login.html", form=form, status=status)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log out by POST only, so a link or an image on another site cannot do it."""
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.before_app_request
+def refuse_deactivated_sessions():
+    """A user deactivated while logged in loses their session at the next request."""
+    if current_user.is_authenticated and not current_user.active:
+        logout_user()
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Not logged in: JSON for the API, HX-Redirect for htmx, the login page otherwise."""
+    if request.path.startswith("/api/"):
+        return json_error(401, "unauthorized", "Log in or send a bearer token.")
+    login_url = url_for("auth.login", next=request.full_path.rstrip("?"))
+    if is_htmx():
+        response = current_app.response_class("", 401)
+        response.headers["HX-Redirect"] = url_for("auth.login")
+        return response
+    return redirect(login_url)

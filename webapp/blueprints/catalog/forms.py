@@ -1,0 +1,24 @@
+from wtforms import BooleanField, SelectField, StringField
+
+from webapp.forms import Form
+from webapp.models import UNITS
+
+
+class ProductForm(Form):
+    sku = StringField("SKU", render_kw={"autocapitalize": "characters", "autocomplete": "off"})
+    name = StringField("Name")
+    category = StringField("Category")
+    unit = SelectField("Unit", choices=[(u, u) for u in UNITS], default="piece",
+                       validate_choice=False)
+    barcode = StringField("Barcode (optional)", render_kw={"inputmode": "numeric"})
+    sale_price = StringField("Sale price (Rs)", render_kw={"inputmode": "decimal"})
+    cost = StringField("Cost (Rs, optional)", render_kw={"inputmode": "decimal"})
+    reorder_level = StringField("Reorder level", default="0", render_kw={"inputmode": "decimal"})
+    archived = BooleanField("Archived (hidden from the stock pages; history is kept)")
+
+    def service_data(self):
+        data = {name: f.data for name, f in self._fields.items() if name != "csrf_token"}
+        for name in ("sku", "name", "category", "barcode", "sale_price", "cost",
+                     "reorder_level"):
+            data[name] = "" if data[name] is None else str(data[name])
+        return data

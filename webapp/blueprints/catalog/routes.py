@@ -1,0 +1,92 @@
+from flask import flash, request, url_for
+from flask_login import login_required
+from sqlalchemy import func, select
+
+from webapp import access
+from webapp.blueprints.catalog import bp
+from webapp.blueprints.catalog.forms import ProductForm
+from webapp.extensions import db
+from webapp.htmx import redirect_to, render
+from webapp.models import Product
+from webapp.services import catalog
+from webapp.services.errors import DomainError
+
+PER_PAGE = 50
+
+
+def _page():
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 10_000))
+    except ValueError:
+        return 1
+
+
+@bp.get("/")
+@login_required
+def products():
+    """Products with search (name, SKU, barcode); archived ones on request."""
+    q = request.args.get("q", "").strip()[:100]
+    archived = request.args.get("archived") == "1"
+    query = select(Product).where(Product.archived.is_(archived))
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(func.lower(Product.name).like(like)
+                            | func.lower(Product.sku).like(like) | (Product.barcode == q))
+    page = _page()
+    rows = db.session.execute(query.order_by(Product.name, Product.id)
+                              .limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).scalars().all()
+    args = {k: v for k, v in (("q", q), ("archived", "1" if archived else None)) if v}
+    return render("catalog/products.html", "product_rows", products=rows[:PER_PAGE],
+                  has_next=len(rows) > PER_PAGE, page=page, q=q, archived=archived, args=args)
+
+
+def _form_page(form, heading, status=200):
+    return render("form_page.html", status=status, form=form, heading=heading,
+                  cancel_url=url_for("catalog.products"),
+                  hints={"reorder_level": "Low-stock badge at or below this level.",
+                         "sku": "Unique; compared without regard to case."})
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@access.permission_required("catalog.manage")
+def create():
+    """Add a product; the service checks SKU and barcode uniqueness."""
+    form = ProductForm()
+    del form.archived
+    if form.validate_on_submit():
+        try:
+            product = catalog.create_product(access.actor(), form.service_data())
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            flash(f"Product {product.sku} created.", "success")
+            return redirect_to(url_for("catalog.products", q=product.sku))
+    return _form_page(form, "New product", 422 if form.is_submitted() else 200)
+
+
+@bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
+@access.permission_required("catalog.manage")
+def edit(product_id):
+    """Change a product; archiving is a checkbox here and a button on the list."""
+    product = catalog.get_product(product_id)
+    form = ProductForm(obj=product)
+    if form.validate_on_submit():
+        try:
+            catalog.update_product(access.actor(), product.id, form.service_data())
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            flash(f"Product {product.sku} saved.", "success")
+            return redirect_to(url_for("catalog.products", q=product.sku))
+    return _form_page(form, f"Edit {product.sku}", 422 if form.is_submitted() else 200)
+
+
+@bp.post("/<int:product_id>/archive")
+@access.permission_required("catalog.manage")
+def archive(product_id):
+    """Archive or restore: archived products leave the stock pages but keep their history."""
+    product = catalog.get_product(product_id)
+    archived = request.form.get("archived") == "1"
+    catalog.update_product(access.actor(), product.id, {"archived": archived})
+    flash(f"{product.name} {'archived' if archived else 'restored'}.", "success")
+    return redirect_to(url_for("catalog.products", archived="1" if not archived else None))

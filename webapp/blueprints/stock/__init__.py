@@ -1,0 +1,6 @@
+"""Stock work in a store: the shopkeeper's home, counts, transfers and the movement history."""
+from flask import Blueprint
+
+bp = Blueprint("stock", __name__)
+
+from webapp.blueprints.stock import routes  # noqa: E402,F401

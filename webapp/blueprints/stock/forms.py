@@ -1,0 +1,55 @@
+import uuid
+
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import Optional
+
+from webapp.forms import Form
+from webapp.models import MOVEMENT_TYPES, REMOVAL_REASONS
+
+QUICK_TYPES = ("sale", "stock_in", "removal")
+
+
+def new_key():
+    return uuid.uuid4().hex
+
+
+class MovementForm(Form):
+    """Sale, stock-in or removal of one product; the button pressed says which."""
+
+    field_aliases = {"product_id": "quantity", "idempotency_key": "quantity"}
+
+    product_id = HiddenField()
+    key = HiddenField(default=new_key)
+    quantity = StringField("Quantity", default="1",
+                           render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    supplier_id = SelectField("Supplier", choices=[], validate_choice=False)
+    unit_cost = StringField("Unit cost (Rs, optional)", render_kw={"inputmode": "decimal"})
+    reason = SelectField("Reason", choices=[("", "Choose…")] + [(r, r.title()) for r in
+                                                                  REMOVAL_REASONS],
+                         validate_choice=False)
+    note = StringField("Note (optional)")
+
+
+class TransferForm(Form):
+    field_aliases = {"product_id": "quantity", "from_store_id": "to_store_id",
+                     "idempotency_key": "quantity"}
+
+    key = HiddenField(default=new_key)
+    to_store_id = SelectField("To store", choices=[], validate_choice=False)
+    quantity = StringField("Quantity", render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    note = StringField("Note (optional)")
+
+
+class HistoryFilterForm(Form):
+    class Meta:
+        csrf = False
+
+    store = SelectField("Store", choices=[], validate_choice=False)
+    product = IntegerField("Product", validators=[Optional()])
+    sku = StringField("Product SKU or barcode", validators=[Optional()])
+    type = SelectField("Type", choices=[("", "Any type")] + [(t, t.replace("_", " "))
+                                                           for t in MOVEMENT_TYPES],
+                       validate_choice=False)
+    user = SelectField("User", choices=[], validate_choice=False)
+    date_from = DateField("From (date)", validators=[Optional()])
+    date_to = DateField("To (date)", validators=[Optional()])

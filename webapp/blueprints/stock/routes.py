@@ -1,0 +1,381 @@
+import hashlib
+from decimal import Decimal
+
+from flask import abort, flash, make_response, redirect, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from webapp import access
+from webapp.blueprints.stock import bp
+from webapp.blueprints.stock.forms import (QUICK_TYPES, HistoryFilterForm, MovementForm,
+                                           TransferForm, new_key)
+from webapp.extensions import db
+from webapp.formatting import quantity as fmt_qty
+from webapp.forms import Form, blank_to_none
+from webapp.htmx import is_htmx, redirect_to, render, render_fragment, trigger
+from webapp.models import Product, Supplier, User, user_stores
+from webapp.navigation import remember_store
+from webapp.services import history as history_service
+from webapp.services import inventory, ledger, lookup
+from webapp.services.errors import DomainError
+from webapp.services.validation import parse_quantity
+
+STOCK_PAGE_SIZE = 50
+DONE = {"sale": "Sold", "stock_in": "Received", "removal": "Removed"}
+
+
+def _int(value):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+def _page():
+    return max(1, min(_int(request.args.get("page")) or 1, 10_000))
+
+
+@bp.get("/")
+@login_required
+def index():
+    """Send each user to their home: a shopkeeper's only store, or the store list."""
+    return redirect(access.home_url(current_user))
+
+
+# --- store home -------------------------------------------------------------------------------
+
+def _suppliers():
+    rows = db.session.execute(select(Supplier.id, Supplier.name).where(Supplier.active.is_(True))
+                              .order_by(Supplier.name)).all()
+    return [("", "No supplier")] + [(str(r.id), r.name) for r in rows]
+
+
+def _movement_form(product=None, formdata=None):
+    """A form filled from formdata, or (formdata None) a fresh one with a new idempotency key."""
+    form = MovementForm(formdata=formdata)
+    form.supplier_id.choices = _suppliers()
+    if product is not None and formdata is None:
+        form.product_id.data = str(product["product_id"])
+    return form
+
+
+def _stock_args():
+    return {"low": 1 if request.args.get("low") == "1" else None, "page": _page()}
+
+
+def _stock_context(store):
+    args = _stock_args()
+    rows, total = inventory.store_levels(store.id, low=bool(args["low"]), page=args["page"],
+                                         per_page=STOCK_PAGE_SIZE)
+    return {"levels": rows, "levels_total": total, "stock_args": args,
+            "has_next": args["page"] * STOCK_PAGE_SIZE < total}
+
+
+def _home(store, form, product, status=200, result=None, block=None):
+    q = request.args.get("q", "")
+    context = dict(store=store, form=form, product=product, q=q, result=result,
+                   results=lookup.find_products(store.id, q),
+                   **_stock_context(store))
+    return render("stock/home.html", block, status=status, **context)
+
+
+@bp.get("/stores/<int:store_id>/")
+@login_required
+def home(store_id):
+    """A shopkeeper's store: find a product, sell or receive it, watch the stock."""
+    store = access.get_store_or_404(store_id)
+    remember_store(store.id)
+    product = None
+    if request.args.get("product"):
+        product = lookup.product_in_store(store.id, _int(request.args["product"]) or 0)
+        if product is None:
+            abort(404)
+    return _home(store, _movement_form(product), product, block="panel")
+
+
+@bp.get("/stores/<int:store_id>/picker")
+@login_required
+def picker(store_id):
+    """Active search: the products matching what has been typed so far."""
+    store = access.get_store_or_404(store_id)
+    q = request.args.get("q", "")
+    return render_fragment("stock/home.html", "picker_results", store=store, q=q,
+                  results=lookup.find_products(store.id, q))
+
+
+@bp.get("/stores/<int:store_id>/stock")
+@login_required
+def stock_list(store_id):
+    """The live stock list; answers 304 while nothing in the store has changed."""
+    store = access.get_store_or_404(store_id)
+    version = lookup.levels_version(store.id)
+    etag = f"{version}-{hashlib.sha1(request.query_string).hexdigest()[:8]}"
+    if etag in request.if_none_match:
+        response = make_response("", 304)
+    else:
+        selected = lookup.product_in_store(store.id, _int(request.args.get("product_id")) or 0) \
+            if request.args.get("product_id") else None
+        response = render_fragment("stock/home.html", "stock_list", store=store, etag=etag,
+                          oob_product=selected, **_stock_context(store))
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.post("/stores/<int:store_id>/movements")
+@login_required
+def record_movement(store_id):
+    """One-tap sale, stock-in or removal; the new level shows at once, errors inline."""
+    store = access.get_store_or_404(store_id)
+    form = _movement_form(formdata=request.form)
+    kind = request.form.get("type")
+    product = lookup.product_in_store(store.id, _int(form.product_id.data) or 0)
+    if product is None:
+        abort(404)
+    if not form.validate() or kind not in QUICK_TYPES:
+        if kind not in QUICK_TYPES:
+            form.form_errors.append("Choose sale, stock in or removal.")
+        return _home(store, form, product, status=422, block="panel")
+    try:
+        result = ledger.record_movement(
+            access.actor(), store_id=store.id, product_id=product["product_id"], type=kind,
+            quantity=form.quantity.data,
+            supplier_id=_int(form.supplier_id.data) if kind == "stock_in" and
+            form.supplier_id.data else None,
+            unit_cost=blank_to_none(form.unit_cost.data) if kind == "stock_in" else None,
+            reason=form.reason.data or None if kind == "removal" else None,
+            note=form.note.data, idempotency_key=form.key.data or None)
+    except DomainError as error:
+        form.show_error(error)
+        return _home(store, form, product, status=422, block="panel")
+    level = result.data["level"]
+    message = (f"{DONE[kind]} {fmt_qty(result.data['movement']['quantity'])} × "
+               f"{product['name']}. Now {fmt_qty(level['quantity'])} in stock.")
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("stock.home", store_id=store.id,
+                                product=product["product_id"]), 303)
+    product = lookup.product_in_store(store.id, product["product_id"])
+    response = _home(store, _movement_form(product), product, result=message, block="panel")
+    return trigger(response, "stock-changed")
+
+
+# --- shelf count ------------------------------------------------------------------------------
+
+class CountForm(Form):
+    """Only the CSRF token: the count lines are one pair of inputs per product."""
+
+
+def _count_lines(formdata):
+    """Entered counts as {product_id: (counted text, expected text)}; blanks are skipped."""
+    lines = {}
+    for name, value in formdata.items():
+        if name.startswith("count-") and value.strip() != "":
+            pid = _int(name[len("count-"):])
+            if pid:
+                lines[pid] = (value.strip(), formdata.get(f"expected-{pid}", ""))
+    return lines
+
+
+def _count_page(store, lines=None, errors=None, review=None, status=200):
+    q = request.values.get("q", "")
+    rows, total = inventory.store_levels(store.id, q=q or None, page=_page(), per_page=100)
+    return render("stock/count.html", status=status, store=store, rows=rows, total=total, q=q,
+                  lines=lines or {}, errors=errors or {}, review=review, form=CountForm(),
+                  page=_page(), has_next=_page() * 100 < total, key=new_key())
+
+
+@bp.get("/stores/<int:store_id>/count")
+@login_required
+def count(store_id):
+    """Shelf count: the expected level of each product is kept with the form."""
+    store = access.get_store_or_404(store_id)
+    remember_store(store.id)
+    return _count_page(store)
+
+
+@bp.post("/stores/<int:store_id>/count")
+@login_required
+def submit_count(store_id):
+    """Review the differences first; apply them as adjustments when confirmed."""
+    store = access.get_store_or_404(store_id)
+    form = CountForm()
+    if not form.validate_on_submit():
+        abort(400)
+    lines = _count_lines(request.form)
+    errors = {}
+    parsed = {}
+    for pid, (counted, expected) in lines.items():
+        try:
+            parsed[pid] = (parse_quantity(counted, allow_zero=True, label="Count"),
+                           parse_quantity(expected, allow_zero=True, label="Expected")
+                           if expected else None)
+        except DomainError as error:
+            errors[pid] = error.message
+    if not lines:
+        flash("Enter the count of at least one product.", "error")
+        return _count_page(store, status=422)
+    if errors:
+        return _count_page(store, lines=lines, errors=errors, status=422)
+    if request.form.get("action") == "edit":
+        return _count_page(store, lines=lines)
+    if request.form.get("action") != "apply":
+        return _count_page(store, lines=lines, review=_review(store, parsed))
+    counts = [{"product_id": pid, "quantity": c, "expected": e} for pid, (c, e) in parsed.items()]
+    try:
+        result = ledger.apply_count(access.actor(), store_id=store.id, counts=counts,
+                                    note=request.form.get("note"),
+                                    idempotency_key=request.form.get("key") or None)
+    except DomainError as error:
+        errors = {}
+        for name, message in error.fields.items():
+            parts = name.split(".")
+            if parts[0] == "counts" and len(parts) > 1 and parts[1].isdigit():
+                errors[counts[int(parts[1])]["product_id"]] = message
+        if not errors:
+            flash(error.message, "error")
+        return _count_page(store, lines=lines, errors=errors, status=422)
+    adjusted = len(result.data["adjustments"])
+    flash(f"Count applied: {adjusted} adjustment{'s' if adjusted != 1 else ''}, "
+          f"{len(result.data['unchanged'])} unchanged.", "success")
+    moved = result.data["changed_during_count"]
+    if moved:
+        names = ", ".join(db.session.execute(select(Product.name).where(Product.id.in_(moved))
+                                             .order_by(Product.name)).scalars())
+        flash(f"Stock moved while you were counting ({names}); those sales or receipts are "
+              "kept, and the difference was applied to the level now.", "warning")
+    return redirect_to(url_for("stock.count", store_id=store.id))
+
+
+def _review(store, parsed):
+    """Each entered line with what the page expected, what is there now, and the change."""
+    review = []
+    for pid, (counted, expected) in parsed.items():
+        product = lookup.product_in_store(store.id, pid)
+        if product is None:
+            abort(404)
+        current = Decimal(product["quantity"])
+        base = current if expected is None else expected
+        review.append({"product": product, "counted": counted, "expected": base,
+                       "current": current, "difference": counted - base,
+                       "moved": current != base})
+    return sorted(review, key=lambda r: r["product"]["name"])
+
+
+# --- transfer ---------------------------------------------------------------------------------
+
+def _transfer_form(store, formdata=None):
+    form = TransferForm(formdata=formdata)
+    form.to_store_id.choices = [("", "Choose a store")] + [
+        (str(s.id), f"{s.code} · {s.name}") for s in access.visible_stores(current_user)
+        if s.id != store.id]
+    return form
+
+
+def _transfer_page(store, form, status=200):
+    product = None
+    if request.values.get("product"):
+        product = lookup.product_in_store(store.id, _int(request.values["product"]) or 0)
+        if product is None:
+            abort(404)
+    q = request.args.get("q", "")
+    return render("stock/transfer.html", status=status, store=store, form=form, product=product,
+                  q=q, results=lookup.find_products(store.id, q))
+
+
+@bp.get("/stores/<int:store_id>/transfer")
+@login_required
+def transfer(store_id):
+    """Move stock from this store to another."""
+    store = access.get_store_or_404(store_id)
+    remember_store(store.id)
+    return _transfer_page(store, _transfer_form(store))
+
+
+@bp.post("/stores/<int:store_id>/transfer")
+@login_required
+def submit_transfer(store_id):
+    """Send stock to another store the user may see; errors stay on the form."""
+    store = access.get_store_or_404(store_id)
+    form = _transfer_form(store, request.form)
+    product_id = _int(request.form.get("product"))
+    if not form.validate() or product_id is None:
+        return _transfer_page(store, form, status=422)
+    to_store_id = _int(form.to_store_id.data)
+    try:
+        if to_store_id is None:
+            raise DomainError("invalid", "Choose the store to send to.", field="to_store_id")
+        target = access.get_store_or_404(to_store_id)
+        result = ledger.transfer(access.actor(), from_store_id=store.id, to_store_id=target.id,
+                                 product_id=product_id, quantity=form.quantity.data,
+                                 note=form.note.data, idempotency_key=form.key.data or None)
+    except DomainError as error:
+        if error.code == "not_found" and not error.fields:
+            error.fields["to_store_id"] = "Choose one of the stores listed."
+        form.show_error(error)
+        return _transfer_page(store, form, status=422)
+    data = result.data
+    flash(f"Sent {fmt_qty(data['transfer_out']['quantity'])} to {target.code}. "
+          f"Now {fmt_qty(data['from_level']['quantity'])} here, "
+          f"{fmt_qty(data['to_level']['quantity'])} there.", "success")
+    return redirect_to(url_for("stock.transfer", store_id=store.id, product=product_id))
+
+
+# --- history ----------------------------------------------------------------------------------
+
+def _user_choices():
+    query = select(User.id, User.username).order_by(func.lower(User.username))
+    if not access.can(current_user, "history.view_all_users"):
+        query = query.where(User.id.in_(select(user_stores.c.user_id).where(
+            user_stores.c.store_id.in_(current_user.store_ids or [0]))))
+    return [("", "Anyone")] + [(str(r.id), r.username) for r in db.session.execute(query)]
+
+
+def _product_by_code(code):
+    code = code.strip()
+    return db.session.execute(select(Product).where(
+        (func.lower(Product.sku) == code.lower()) | (Product.barcode == code))).scalar()
+
+
+@bp.get("/history")
+@login_required
+def history():
+    """Movement history, filtered by store, product, type, user and Pakistan dates."""
+    form = HistoryFilterForm(request.args)
+    stores = access.visible_stores(current_user, include_inactive=True)
+    form.store.choices = [("", "All my stores" if current_user.role == "shopkeeper"
+                           else "All stores")] + [(str(s.id), f"{s.code} · {s.name}")
+                                                  for s in stores]
+    form.user.choices = _user_choices()
+    rows, has_next, status = [], False, 200
+    store_id = _int(form.store.data)
+    if form.store.data and store_id is None:
+        abort(404)
+    if store_id:
+        access.get_store_or_404(store_id)
+    product = db.session.get(Product, form.product.data) if form.product.data else None
+    valid = form.validate()
+    if valid and form.sku.data:
+        product = _product_by_code(form.sku.data)
+        if product is None:
+            form.sku.errors = ["No product has this SKU or barcode."]
+            valid = False
+    if valid:
+        flt = history_service.HistoryFilter(
+            store_ids=[store_id] if store_id else access.visible_store_ids(current_user),
+            product_id=product.id if product else None, type=form.type.data or None,
+            user_id=_int(form.user.data), date_from=form.date_from.data,
+            date_to=form.date_to.data)
+        try:
+            rows, has_next = history_service.movements(flt, page=_page())
+        except DomainError as error:
+            form.show_error(error)
+            status = 422
+    else:
+        status = 422
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render("stock/history.html", "history_rows", status=status, form=form, rows=rows,
+                  has_next=has_next, page=_page(), args=args, product=product,
+                  without_product={k: v for k, v in args.items() if k not in ("product", "sku")})

@@ -1,0 +1,75 @@
+from flask import flash, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from webapp import access
+from webapp.blueprints.stores import bp
+from webapp.blueprints.stores.forms import StoreForm
+from webapp.extensions import db
+from webapp.htmx import redirect_to, render
+from webapp.models import Product, StockLevel
+from webapp.services import catalog
+from webapp.services.errors import DomainError
+from webapp.services.inventory import REORDER
+
+
+def _low_counts(store_ids):
+    """Low-stock products per store, in one grouped query."""
+    levels = StockLevel.__table__
+    rows = db.session.execute(
+        select(levels.c.store_id, func.count())
+        .select_from(levels.join(Product.__table__, Product.id == levels.c.product_id))
+        .where(levels.c.store_id.in_(store_ids or [0]), Product.archived.is_(False),
+               levels.c.quantity <= REORDER)
+        .group_by(levels.c.store_id)).all()
+    return dict(rows)
+
+
+@bp.get("/")
+@login_required
+def index():
+    """The stores this user works in (every store for managers)."""
+    show_closed = access.can(current_user, "stores.manage")
+    stores = access.visible_stores(current_user, include_inactive=show_closed)
+    return render("stores/index.html", stores=stores, low=_low_counts([s.id for s in stores]))
+
+
+def _form_page(form, heading, status=200):
+    return render("form_page.html", status=status, form=form, heading=heading,
+                  cancel_url=url_for("stores.index"),
+                  hints={"allow_negative_stock": "For shops that hand goods over before "
+                                                 "recording them; negative levels are flagged."})
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@access.permission_required("stores.manage")
+def create():
+    """Open a new store (managers)."""
+    form = StoreForm()
+    if form.validate_on_submit():
+        try:
+            store = catalog.create_store(access.actor(), form.service_data())
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            flash(f"Store {store.code} created.", "success")
+            return redirect_to(url_for("stores.index"))
+    return _form_page(form, "New store", 422 if form.is_submitted() else 200)
+
+
+@bp.route("/<int:store_id>/edit", methods=["GET", "POST"])
+@access.permission_required("stores.manage")
+def edit(store_id):
+    """Change a store's details, close it, or let it sell below zero (managers)."""
+    store = catalog.get_store(store_id)
+    form = StoreForm(obj=store)
+    if form.validate_on_submit():
+        try:
+            catalog.update_store(access.actor(), store.id, form.service_data())
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            flash(f"Store {store.code} saved.", "success")
+            return redirect_to(url_for("stores.index"))
+    status = 422 if request.method == "POST" else 200
+    return _form_page(form, f"Edit {store.code}", status)

@@ -1,0 +1,69 @@
+"""The main menu, built per role from the permissions in access.py."""
+from dataclasses import dataclass
+
+from flask import request, session, url_for
+from flask_login import current_user
+
+from webapp import access
+
+CURRENT_STORE_KEY = "store_id"
+
+
+@dataclass
+class NavItem:
+    label: str
+    url: str
+    boost: bool = True
+
+    @property
+    def active(self):
+        return request.path == self.url.split("?")[0]
+
+
+def remember_store(store_id):
+    """The store last opened: the menu's count and transfer links go there."""
+    session[CURRENT_STORE_KEY] = store_id
+
+
+def current_store_id(user):
+    store_id = session.get(CURRENT_STORE_KEY)
+    if store_id and access.can_see_store(user, store_id):
+        return store_id
+    stores = access.visible_store_ids(user)
+    if stores is not None and len(stores) == 1:
+        return next(iter(stores))
+    return None
+
+
+def nav_items():
+    """The links this user may follow, in menu order."""
+    user = current_user
+    if not user.is_authenticated:
+        return []
+    store_id = current_store_id(user)
+    chooser = url_for("stores.index")
+    items = [
+        NavItem("Store", url_for("stock.home", store_id=store_id) if store_id else chooser),
+        NavItem("Count", url_for("stock.count", store_id=store_id) if store_id else chooser),
+        NavItem("Transfer", url_for("stock.transfer", store_id=store_id) if store_id else chooser),
+        NavItem("History", url_for("stock.history")),
+        NavItem("Products", url_for("catalog.products")),
+        NavItem("Stores", chooser),
+    ]
+    if access.can(user, "reports.view"):
+        items.append(NavItem("Reports", "/reports/", boost=False))
+    if access.can(user, "suppliers.view"):
+        items.append(NavItem("Suppliers", url_for("admin.suppliers")))
+    if access.can(user, "users.manage"):
+        items.append(NavItem("Users", url_for("admin.users")))
+    if access.can(user, "audit.view"):
+        items.append(NavItem("Audit log", "/audit/", boost=False))
+    items.append(NavItem("API tokens", url_for("admin.tokens")))
+    return items
+
+
+def register(app):
+    @app.context_processor
+    def navigation_context():
+        return {"nav_items": nav_items, "can": lambda permission: access.can(current_user,
+                                                                             permission)}

@@ -1,0 +1,74 @@
+"""Reads behind the store pages: the product picker and the live-stock validator."""
+import hashlib
+
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import Product, StockLevel
+from webapp.services.inventory import search_clause
+from webapp.services.ledger import level_dict
+
+LEVELS = StockLevel.__table__
+PRODUCTS = Product.__table__
+
+
+def find_products(store_id, q, limit=10):
+    """Active products matching q (name, SKU, barcode) with their level in this store."""
+    q = (q or "").strip()[:100]
+    if not q:
+        return []
+    conn = db.session.connection()
+    rows = conn.execute(
+        select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit,
+               PRODUCTS.c.barcode, PRODUCTS.c.sale_price,
+               PRODUCTS.c.reorder_level.label("product_reorder"),
+               LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
+        .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
+                                        & (LEVELS.c.store_id == store_id)))
+        .where(PRODUCTS.c.archived.is_(False), search_clause(q))
+        # An exact barcode or SKU match first, then by name.
+        .order_by((PRODUCTS.c.barcode == q).desc(),
+                  (func.lower(PRODUCTS.c.sku) == q.lower()).desc(), PRODUCTS.c.name)
+        .limit(limit)).all()
+    return [_with_level(store_id, r) for r in rows]
+
+
+def product_in_store(store_id, product_id):
+    """One product with its level in this store, or None (archived products included)."""
+    conn = db.session.connection()
+    row = conn.execute(
+        select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit,
+               PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.archived,
+               PRODUCTS.c.reorder_level.label("product_reorder"),
+               LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
+        .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
+                                        & (LEVELS.c.store_id == store_id)))
+        .where(PRODUCTS.c.id == product_id)).first()
+    if row is None:
+        return None
+    item = _with_level(store_id, row)
+    item["archived"] = row.archived
+    return item
+
+
+def _with_level(store_id, row):
+    reorder = row.reorder_level if row.reorder_level is not None else row.product_reorder
+    item = level_dict(store_id, row.id, row.quantity or 0, reorder, row.updated_at)
+    item.update(sku=row.sku, name=row.name, unit=row.unit, barcode=row.barcode,
+                sale_price=row.sale_price)
+    return item
+
+
+def levels_version(store_id):
+    """A short tag that changes whenever any stock level of the store changes.
+
+    One aggregate over the store's rows of the stock_levels primary key: count, latest
+    update and total. The total catches a writer whose updated_at is older than one already
+    seen (its transaction started first but committed later).
+    """
+    conn = db.session.connection()
+    row = conn.execute(
+        select(func.count(), func.max(LEVELS.c.updated_at), func.sum(LEVELS.c.quantity))
+        .where(LEVELS.c.store_id == store_id)).one()
+    raw = f"{store_id}:{row[0]}:{row[1]}:{row[2]}"
+    return hashlib.sha1(raw.encode()).hexdigest()[:16]

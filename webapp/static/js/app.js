@@ -1,0 +1,53 @@
+/* Kiryana's own few lines on top of htmx: swap 422 forms, skip 304 polls, toast errors. */
+(function () {
+  "use strict";
+  // The CSP allows no inline styles or scripts: keep htmx from writing or running any.
+  htmx.config.includeIndicatorStyles = false;
+  htmx.config.attributesToSettle = ["class", "width", "height"];
+  htmx.config.allowEval = false;
+  htmx.config.allowScriptTags = false;
+  htmx.config.responseHandling = [
+    {code: "204", swap: false},
+    {code: "304", swap: false},
+    {code: "[23]..", swap: true},
+    {code: "422", swap: true},
+    {code: "[45]..", swap: false, error: true},
+    {code: "...", swap: false}
+  ];
+
+  // Live stock lists carry the ETag of what they show; the server answers 304 when unchanged.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var etag = event.detail.elt.getAttribute("data-etag");
+    if (etag && event.detail.verb === "get") {
+      event.detail.headers["If-None-Match"] = etag;
+    }
+  });
+
+  function toast(message) {
+    var box = document.getElementById("toast");
+    if (!box) { return; }
+    box.textContent = message;
+    box.hidden = false;
+    clearTimeout(box.hideTimer);
+    box.hideTimer = setTimeout(function () { box.hidden = true; }, 6000);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    if (status === 429) {
+      toast("Too many requests. Wait a moment and try again.");
+    } else if (status === 400) {
+      toast("Your page expired. Reload it and try again.");
+    } else if (status === 401) {
+      window.location.href = "/login";
+    } else {
+      toast("Something went wrong (" + status + "). Try again.");
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function (event) {
+    if (!event.detail.elt.hasAttribute("data-etag")) {
+      toast("No connection. Check your internet and try again.");
+    }
+  });
+})();
