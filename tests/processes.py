@@ -131,7 +131,7 @@ class PgCluster:
         self.proc = None
 
     def url(self, database="postgres"):
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
 
     def configure(self, **settings):
         settings = {"listen_addresses": "'127.0.0.1'", "port": self.port,
