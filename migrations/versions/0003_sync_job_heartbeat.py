@@ -1,5 +1,7 @@
-"""Sync job heartbeat (the worker sweep restarts a batch whose worker died); on SQLite, outbox
-ids that are never reused, so a drained event's id cannot make a new one look like a duplicate.
+"""Sync job heartbeat; audit outbox ids never reused on SQLite.
+
+The worker sweep restarts a batch whose heartbeat went stale. On SQLite an outbox id freed by a
+drain would otherwise be handed out again and the new event dropped as a duplicate.
 
 Revision ID: 0003
 Revises: 0001
