@@ -148,6 +148,8 @@ def test_api_clients_read_their_own_writes_through_redis(split, pair):
     mine = manager.get("/api/v1/audit?action=supplier.create").json
     theirs = other.get("/api/v1/audit?action=supplier.create").json
     assert mine["total"] == 1 and theirs["total"] == 0
+    assert manager.get("/api/v1/suppliers").json["total"] == 1  # API lists: the same rule
+    assert other.get("/api/v1/suppliers").json["total"] == 0
     time.sleep(RYW_SECONDS + 0.1)
     assert manager.get("/api/v1/audit?action=supplier.create").json["total"] == 0  # replica
 

@@ -8,6 +8,7 @@ from webapp.blueprints.api.auth import actor, api_user, managers_only, store_or_
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import LevelOut, Search, StockRowOut, StoreOut
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.routing import replica_reads
 from webapp.services import catalog, inventory, lists, stock_cache
 
 StorePage = page_model(StoreOut)
@@ -50,6 +51,7 @@ def _out(store):
 
 @bp.get("/stores")
 @spec.validate(query=StoreQuery, resp=responses(HTTP_200=StorePage), tags=["stores"])
+@replica_reads
 def list_stores():
     """The stores this user may see."""
     query = request.context.query
@@ -85,6 +87,7 @@ def update_store(store_id):
 
 @bp.get("/stores/<int:store_id>/stock")
 @spec.validate(query=StockQuery, resp=responses(HTTP_200=StockPage), tags=["stock"])
+@replica_reads
 def store_stock(store_id):
     """The store's stock levels, by product name; `low=true` for what needs reordering."""
     store_or_404(store_id)
