@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 import requests
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from tests import services
 from tests.api_client import PASSWORD, api_as
