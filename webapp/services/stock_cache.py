@@ -64,15 +64,17 @@ def _cached(kind, gen_key, ident, suffix, load):
                           args=[time.time_ns(), _key(kind + ":"), ident, suffix])
 
     got = redisconn.run(read)
-    if got is not None and got[3] is not None:
+    if got is None:  # no Redis: an ordinary read, routed like any other
+        metrics.CACHE.labels(kind, "bypass").inc()
+        return load()
+    if got[3] is not None:
         metrics.CACHE.labels(kind, "hit").inc()
         return json.loads(got[3])
-    metrics.CACHE.labels(kind, "miss" if got is not None else "bypass").inc()
+    metrics.CACHE.labels(kind, "miss").inc()
     with routing.primary():
         value = load()
-    if got is not None:
-        ttl = current_app.config["STOCK_CACHE_TTL"]
-        redisconn.run(lambda r: r.set(got[4], json.dumps(value), ex=ttl))
+    ttl = current_app.config["STOCK_CACHE_TTL"]
+    redisconn.run(lambda r: r.set(got[4], json.dumps(value), ex=ttl))
     return value
 
 

@@ -9,7 +9,7 @@ from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import LevelOut, Search, StockRowOut, StoreOut
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
 from webapp.routing import replica_reads
-from webapp.services import catalog, inventory, lists, stock_cache
+from webapp.services import catalog, lists, stock_cache
 
 StorePage = page_model(StoreOut)
 StockPage = page_model(StockRowOut, "StockPage")
@@ -92,8 +92,8 @@ def store_stock(store_id):
     """The store's stock levels, by product name; `low=true` for what needs reordering."""
     store_or_404(store_id)
     query = request.context.query
-    items, total = inventory.store_levels(store_id, query.q, query.low, query.page,
-                                          query.per_page)
+    items, total = stock_cache.store_levels(store_id, query.q, query.low, query.page,
+                                            query.per_page)
     return page_of(StockPage, items, total, query)
 
 
