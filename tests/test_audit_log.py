@@ -128,3 +128,26 @@ def test_the_audit_page_filters_and_rejects_bad_dates_inline(app, client, events
 def test_shopkeepers_cannot_open_the_audit_page(app, client):
     login(client, make_user("shopkeeper", stores=[make_store()], password=PASSWORD))
     assert client.get("/audit/").status_code == 403
+
+
+def test_upgrading_sqlite_never_hands_out_an_outbox_id_already_drained(tmp_path):
+    """0003 makes audit_outbox AUTOINCREMENT and starts it after every id ever used."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from tests.conftest import _config
+    from webapp import create_app
+
+    app = create_app(_config(f"sqlite:///{tmp_path / 'old.db'}"))
+    with app.app_context():
+        upgrade(revision="0001")
+        db.session.execute(text("INSERT INTO audit_log (outbox_id, action, entity_type, "
+                                "created_at) VALUES (41, 'store.create', 'store', '2026-01-01')"))
+        db.session.commit()
+        upgrade()
+        audit.record(db.session.connection(), ADMIN, "store.update", "store", 1)
+        db.session.commit()
+        assert db.session.scalar(select(AuditOutbox.id)) == 42
+        assert audit.drain_all() == 1
+        assert db.session.scalar(select(func.count()).select_from(AuditLog)) == 2
+        db.engine.dispose()
