@@ -4,10 +4,12 @@ from pydantic import Field
 
 from webapp import access
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, api_user, managers_only, store_or_404
+from webapp.blueprints.api.auth import (actor, api_user, check_store, managers_only,
+                                        store_or_404)
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import Flag, LevelOut, Search, StockRowOut, StoreOut
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.blueprints.api.spec import (Body, PageQuery, json_response, page_model, page_of,
+                                        responses, spec)
 from webapp.services import catalog, inventory, lists
 
 StorePage = page_model(StoreOut)
@@ -98,5 +100,5 @@ def store_stock(store_id):
 @spec.validate(resp=responses(HTTP_200=LevelOut), tags=["stock"])
 def stock_level(store_id, product_id):
     """One level (zero for a product never moved here)."""
-    store_or_404(store_id)
-    return inventory.get_level(store_id, product_id)
+    check_store(store_id)
+    return json_response(inventory.get_level(store_id, product_id))
