@@ -80,10 +80,15 @@ def principal_for(token):
     return principal
 
 
+def is_public():
+    """Whether this request's endpoint needs no token (or matched no endpoint at all)."""
+    view = current_app.view_functions.get(request.endpoint)
+    return view is None or getattr(view, PUBLIC, False)
+
+
 def authenticate():
     """before_request: every non-public endpoint needs a live token (else 401)."""
-    view = current_app.view_functions.get(request.endpoint)
-    if view is None or getattr(view, PUBLIC, False):
+    if is_public():
         return
     principal = principal_for(bearer_token())
     if principal is None:
