@@ -1,7 +1,7 @@
 """`python -m bench.run`: seed, load gunicorn and raw SQL, compare, check invariant 1.
 
 Environment: BENCH_DURATION (s per scenario, 15), BENCH_WARMUP (3), BENCH_CONCURRENCY (32),
-BENCH_WORKERS (4), BENCH_WORKER_CLASS (sync), BENCH_THREADS (gthread only), REDIS_URL,
+BENCH_WORKERS (4), BENCH_WORKER_CLASS (gthread), BENCH_THREADS (8), REDIS_URL,
 BENCH_ONLY (comma-separated scenario names, for quick experiments; targets need them all),
 BENCH_PROFILE=1 (py-spy profiles of the workers per HTTP scenario into bench/profile-*.txt).
 """
@@ -25,8 +25,8 @@ DURATION = float(os.environ.get("BENCH_DURATION", "15"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "3"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
-WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "sync")
-THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
+THREADS = int(os.environ.get("BENCH_THREADS", "8"))
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
