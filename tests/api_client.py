@@ -1,8 +1,6 @@
 """Helpers for API tests: a user with a bearer token and a client that sends it."""
-from datetime import timedelta
-
-from webapp.services import accounts
 from tests.factories import ADMIN, make_user
+from webapp.services import accounts
 
 PASSWORD = "password-123"
 
@@ -41,5 +39,3 @@ def api_as(app, role="admin", stores=(), user=None):
     client.user = user
     return client
 
-
-ONE_DAY = timedelta(days=1)

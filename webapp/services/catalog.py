@@ -14,6 +14,14 @@ STORE_FIELDS = ("code", "name", "city", "address", "phone", "active", "allow_neg
 SUPPLIER_FIELDS = ("name", "phone", "notes", "active")
 
 
+def _duplicate_sku():
+    return Conflict("duplicate_sku", "Another product has this SKU or barcode.", field="sku")
+
+
+def _duplicate_code():
+    return Conflict("duplicate_code", "Another store already has this code.", field="code")
+
+
 def _bool(value, field):
     if isinstance(value, bool):
         return value
@@ -86,11 +94,21 @@ def _check_product_unique(clean, product_id=None):
 
 def _commit_unique(conflict):
     """Commit; a unique index that a concurrent writer beat us to becomes a 409."""
+    _unique(conflict, db.session.commit)
+
+
+def _flush_unique(conflict):
+    """Flush; the unique index may refuse what the pre-check let through (SQLite's lower()
+    folds ASCII only), and that is a 409 too."""
+    _unique(conflict, db.session.flush)
+
+
+def _unique(conflict, write):
     try:
-        db.session.commit()
+        write()
     except IntegrityError:
         db.session.rollback()
-        raise conflict from None
+        raise conflict() from None
 
 
 def create_product(actor, data):
@@ -98,11 +116,10 @@ def create_product(actor, data):
     _check_product_unique(clean)
     product = Product(**clean)
     db.session.add(product)
-    db.session.flush()
+    _flush_unique(_duplicate_sku)
     audit.record(db.session.connection(), actor, "product.create", "product", product.id,
                  after=_snapshot(product, PRODUCT_FIELDS))
-    _commit_unique(Conflict("duplicate_sku", "Another product has this SKU or barcode.",
-                            field="sku"))
+    _commit_unique(_duplicate_sku)
     return product
 
 
@@ -113,11 +130,10 @@ def update_product(actor, product_id, data):
     before = _snapshot(product, PRODUCT_FIELDS)
     for field, value in clean.items():
         setattr(product, field, value)
-    db.session.flush()
+    _flush_unique(_duplicate_sku)
     audit.record(db.session.connection(), actor, "product.update", "product", product.id,
                  before=before, after=_snapshot(product, PRODUCT_FIELDS))
-    _commit_unique(Conflict("duplicate_sku", "Another product has this SKU or barcode.",
-                            field="sku"))
+    _commit_unique(_duplicate_sku)
     return product
 
 
@@ -165,11 +181,10 @@ def create_store(actor, data):
     _check_store_code(clean)
     store = Store(**clean)
     db.session.add(store)
-    db.session.flush()
+    _flush_unique(_duplicate_code)
     audit.record(db.session.connection(), actor, "store.create", "store", store.id,
                  after=_snapshot(store, STORE_FIELDS))
-    _commit_unique(Conflict("duplicate_code", "Another store already has this code.",
-                            field="code"))
+    _commit_unique(_duplicate_code)
     return store
 
 
@@ -180,11 +195,10 @@ def update_store(actor, store_id, data):
     before = _snapshot(store, STORE_FIELDS)
     for field, value in clean.items():
         setattr(store, field, value)
-    db.session.flush()
+    _flush_unique(_duplicate_code)
     audit.record(db.session.connection(), actor, "store.update", "store", store.id,
                  before=before, after=_snapshot(store, STORE_FIELDS))
-    _commit_unique(Conflict("duplicate_code", "Another store already has this code.",
-                            field="code"))
+    _commit_unique(_duplicate_code)
     return store
 
 

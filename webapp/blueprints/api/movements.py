@@ -1,5 +1,5 @@
 """/movements: follow the ledger and record stock_in, sale, removal or adjustment."""
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Literal
 
 from flask import request

@@ -5,7 +5,7 @@ from pydantic import Field
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, managers_only
 from webapp.blueprints.api.idempotency import run_once
-from webapp.blueprints.api.schemas import Money, ProductOut, Quantity, QueryId, Search, Unit
+from webapp.blueprints.api.schemas import Flag, Money, ProductOut, Quantity, Search, Unit
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
 from webapp.routing import replica_reads
 from webapp.services import catalog, lists
@@ -28,7 +28,7 @@ class ProductCreate(Body):
     sale_price: Money
     cost: Money | None = None
     reorder_level: Quantity | None = None
-    archived: bool = False
+    archived: Flag = False
 
 
 class ProductUpdate(Body):
@@ -40,7 +40,7 @@ class ProductUpdate(Body):
     sale_price: Money = None
     cost: Money | None = None
     reorder_level: Quantity | None = None
-    archived: bool = Field(None, description="true archives the product; history stays.")
+    archived: Flag = Field(None, description="true archives the product; history stays.")
 
 
 def _fields(body):

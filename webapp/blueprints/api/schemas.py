@@ -1,9 +1,10 @@
 """Field types and the resource models several endpoint modules share."""
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from webapp.models import MOVEMENT_TYPES, SOURCES, UNITS
 from webapp.services.validation import MAX_MONEY, MAX_QUANTITY
@@ -11,17 +12,41 @@ from webapp.services.validation import MAX_MONEY, MAX_QUANTITY
 # Ids in JSON bodies are strict integers: "5" or true is a type error, not id 5.
 Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
 QueryId = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Quantity = Annotated[Decimal, Field(ge=0, le=MAX_QUANTITY, decimal_places=3, allow_inf_nan=False,
-                                    description="Up to 3 decimals (loose goods by the kg).")]
-Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False,
-                                 description="PKR with up to 2 decimals.")]
+
+
+def _plain_number(value):
+    """Numbers as text use ASCII digits: Decimal would also read "٣" as 3."""
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("must be a number written with the digits 0-9")
+    return value
+
+
+Quantity = Annotated[Decimal, BeforeValidator(_plain_number),
+                     Field(ge=0, le=MAX_QUANTITY, decimal_places=3, allow_inf_nan=False,
+                           description="Up to 3 decimals (loose goods by the kg).")]
+Money = Annotated[Decimal, BeforeValidator(_plain_number),
+                  Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False,
+                        description="PKR with up to 2 decimals.")]
 DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$",
                                    description="An exact decimal, as text.")]
 Search = Annotated[str, Field(max_length=100)]
 Unit = Literal[UNITS]
 MovementType = Literal[MOVEMENT_TYPES]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+def _iso_text(value):
+    """Dates come as ISO 8601 text only; pydantic would read a bare number as a timestamp."""
+    if not isinstance(value, (str, date)) or (isinstance(value, str)
+                                              and not ISO_DAY.match(value)):
+        raise ValueError("must be an ISO 8601 date or date and time")
+    return value
+
+
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # `from`/`to` filters: a day (Pakistan time) or an exact moment.
-DayOrMoment = Annotated[date | datetime, Field(union_mode="left_to_right")]
+DayOrMoment = Annotated[date | datetime, Field(union_mode="left_to_right"),
+                        BeforeValidator(_iso_text)]
 
 
 class Resource(BaseModel):

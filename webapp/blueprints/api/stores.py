@@ -4,10 +4,12 @@ from pydantic import Field
 
 from webapp import access
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, api_user, managers_only, store_or_404
+from webapp.blueprints.api.auth import (actor, api_user, check_store, managers_only,
+                                        store_or_404)
 from webapp.blueprints.api.idempotency import run_once
-from webapp.blueprints.api.schemas import LevelOut, Search, StockRowOut, StoreOut
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.blueprints.api.schemas import Flag, LevelOut, Search, StockRowOut, StoreOut
+from webapp.blueprints.api.spec import (Body, PageQuery, json_response, page_model, page_of,
+                                        responses, spec)
 from webapp.routing import replica_reads
 from webapp.services import catalog, lists, stock_cache
 
@@ -26,8 +28,8 @@ class StoreCreate(Body):
     city: str = Field("", max_length=80)
     address: str = Field("", max_length=300)
     phone: str = Field("", max_length=40)
-    active: bool = True
-    allow_negative_stock: bool = False
+    active: Flag = True
+    allow_negative_stock: Flag = False
 
 
 class StoreUpdate(Body):
@@ -36,8 +38,8 @@ class StoreUpdate(Body):
     city: str = Field(None, max_length=80)
     address: str = Field(None, max_length=300)
     phone: str = Field(None, max_length=40)
-    active: bool = None
-    allow_negative_stock: bool = None
+    active: Flag = None
+    allow_negative_stock: Flag = None
 
 
 class StockQuery(PageQuery):
@@ -101,5 +103,5 @@ def store_stock(store_id):
 @spec.validate(resp=responses(HTTP_200=LevelOut), tags=["stock"])
 def stock_level(store_id, product_id):
     """One level (zero for a product never moved here), served from the stock cache."""
-    store_or_404(store_id)
-    return stock_cache.get_level(store_id, product_id)
+    check_store(store_id)
+    return json_response(stock_cache.get_level(store_id, product_id))
