@@ -4,11 +4,14 @@ Flask-Limiter's header injection reads the window back after every hit (two more
 so the API hits the same storage through Flask-Limiter's strategy itself and computes the
 X-RateLimit-* and Retry-After headers only when it answers 429.
 """
+import logging
 import time
 from functools import lru_cache
 
+import redis
 from flask import current_app, request
 from limits import parse
+from limits.storage import MemoryStorage
 from werkzeug.exceptions import TooManyRequests
 
 from webapp.blueprints.api.auth import is_public, rate_limit_key
@@ -34,13 +37,40 @@ def _item(text):
     return parse(text)
 
 
+log = logging.getLogger(__name__)
+# While the shared storage (Redis) is unreachable, each process counts in its own memory and
+# tries the storage again after REDIS_RETRY_SECONDS: the API keeps answering, still limited.
+_fallback = {"strategy": None, "until": 0.0}
+
+
+def _strategy():
+    if time.monotonic() < _fallback["until"]:
+        return _fallback["strategy"]
+    return limiter.limiter
+
+
+def _fall_back(exc):
+    if _fallback["strategy"] is None:
+        _fallback["strategy"] = type(limiter.limiter)(MemoryStorage())
+    if time.monotonic() >= _fallback["until"]:
+        log.warning("rate-limit storage unreachable (%s); counting in memory",
+                    exc.__class__.__name__)
+    _fallback["until"] = time.monotonic() + current_app.config.get("REDIS_RETRY_SECONDS", 2)
+    return _fallback["strategy"]
+
+
 def enforce():
     """before_request: count this request against its token's window; 429 when it is spent."""
     if not limiter.enabled or is_public():
         return
-    strategy = limiter.limiter
+    strategy = _strategy()
     item = _item(current_app.config["API_RATE_LIMIT"])
     identifiers = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "api", rate_limit_key())
-    if not strategy.hit(item, *identifiers):
+    try:
+        allowed = strategy.hit(item, *identifiers)
+    except (redis.RedisError, OSError) as exc:
+        strategy = _fall_back(exc)
+        allowed = strategy.hit(item, *identifiers)
+    if not allowed:
         reset_at, remaining = strategy.get_window_stats(item, *identifiers)
         raise RateLimited(item.amount, remaining, reset_at)
