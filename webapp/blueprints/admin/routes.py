@@ -1,4 +1,4 @@
-from flask import current_app, flash, request, url_for
+from flask import current_app, flash, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -22,6 +22,7 @@ def _status(form):
 @bp.get("/suppliers/")
 @access.permission_required("suppliers.view")
 def suppliers():
+    """Suppliers named on stock-ins; inactive ones last."""
     rows = db.session.execute(select(Supplier).order_by(Supplier.active.desc(),
                                                         Supplier.name)).scalars().all()
     return render("admin/suppliers.html", suppliers=rows)
@@ -35,6 +36,7 @@ def _supplier_page(form, heading, status):
 @bp.route("/suppliers/new", methods=["GET", "POST"])
 @access.permission_required("suppliers.manage")
 def create_supplier():
+    """Add a supplier to pick on stock-ins."""
     form = SupplierForm()
     if form.validate_on_submit():
         try:
@@ -50,6 +52,7 @@ def create_supplier():
 @bp.route("/suppliers/<int:supplier_id>/edit", methods=["GET", "POST"])
 @access.permission_required("suppliers.manage")
 def edit_supplier(supplier_id):
+    """Change a supplier, or retire it by clearing Active."""
     supplier = db.session.get(Supplier, supplier_id)
     if supplier is None:
         raise NotFound("Supplier")
@@ -70,6 +73,7 @@ def edit_supplier(supplier_id):
 @bp.get("/users/")
 @access.permission_required("users.manage")
 def users():
+    """Every account with its role and stores (admins only)."""
     rows = db.session.execute(select(User).order_by(func.lower(User.username))).scalars().all()
     return render("admin/users.html", users=rows)
 
@@ -90,6 +94,7 @@ def _user_page(form, heading, status):
 @bp.route("/users/new", methods=["GET", "POST"])
 @access.permission_required("users.manage")
 def create_user():
+    """Create an account; shopkeepers get their stores here."""
     form = _user_form()
     if form.validate_on_submit():
         try:
@@ -109,6 +114,7 @@ def create_user():
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 @access.permission_required("users.manage")
 def edit_user(user_id):
+    """Change role, stores, password or active flag; deactivating ends open sessions."""
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound("User")
@@ -148,6 +154,7 @@ def tokens():
 @bp.post("/tokens/")
 @login_required
 def create_token():
+    """Issue a token and show it this once."""
     form = TokenForm()
     if form.validate_on_submit():
         try:
@@ -167,6 +174,7 @@ def create_token():
 @bp.post("/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id):
+    """Revoke one of the user's own tokens; anyone else's is a 404."""
     token = accounts.revoke_token(access.actor(), token_id, owner_id=current_user.id)
     flash(f"Token {token.name} revoked.", "success")
     return redirect_to(url_for("admin.tokens"))

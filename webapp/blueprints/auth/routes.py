@@ -54,6 +54,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Log out by POST only, so a link or an image on another site cannot do it."""
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"), 303)

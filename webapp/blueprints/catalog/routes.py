@@ -50,6 +50,7 @@ def _form_page(form, heading, status=200):
 @bp.route("/new", methods=["GET", "POST"])
 @access.permission_required("catalog.manage")
 def create():
+    """Add a product; the service checks SKU and barcode uniqueness."""
     form = ProductForm()
     del form.archived
     if form.validate_on_submit():
@@ -66,6 +67,7 @@ def create():
 @bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
 @access.permission_required("catalog.manage")
 def edit(product_id):
+    """Change a product; archiving is a checkbox here and a button on the list."""
     product = catalog.get_product(product_id)
     form = ProductForm(obj=product)
     if form.validate_on_submit():

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from webapp import access
 from webapp.blueprints.stock import bp
 from webapp.blueprints.stock.forms import (QUICK_TYPES, HistoryFilterForm, MovementForm,
-                                           TransferForm)
+                                           TransferForm, new_key)
 from webapp.extensions import db
 from webapp.formatting import quantity as fmt_qty
 from webapp.forms import Form, blank_to_none
@@ -52,7 +52,8 @@ def _suppliers():
 
 
 def _movement_form(product=None, formdata=None):
-    form = MovementForm(formdata=formdata) if formdata is not None else MovementForm()
+    """A form filled from formdata, or (formdata None) a fresh one with a new idempotency key."""
+    form = MovementForm(formdata=formdata)
     form.supplier_id.choices = _suppliers()
     if product is not None and formdata is None:
         form.product_id.data = str(product["product_id"])
@@ -113,8 +114,8 @@ def stock_list(store_id):
     if etag in request.if_none_match:
         response = make_response("", 304)
     else:
-        selected = lookup.product_in_store(store.id, _int(request.args.get("product")) or 0) \
-            if request.args.get("product") else None
+        selected = lookup.product_in_store(store.id, _int(request.args.get("product_id")) or 0) \
+            if request.args.get("product_id") else None
         response = render_fragment("stock/home.html", "stock_list", store=store, etag=etag,
                           oob_product=selected, **_stock_context(store))
     response.set_etag(etag)
@@ -183,7 +184,7 @@ def _count_page(store, lines=None, errors=None, review=None, status=200):
     rows, total = inventory.store_levels(store.id, q=q or None, page=_page(), per_page=100)
     return render("stock/count.html", status=status, store=store, rows=rows, total=total, q=q,
                   lines=lines or {}, errors=errors or {}, review=review, form=CountForm(),
-                  page=_page(), has_next=_page() * 100 < total, key=MovementForm().key.data)
+                  page=_page(), has_next=_page() * 100 < total, key=new_key())
 
 
 @bp.get("/stores/<int:store_id>/count")
@@ -266,7 +267,7 @@ def _review(store, parsed):
 # --- transfer ---------------------------------------------------------------------------------
 
 def _transfer_form(store, formdata=None):
-    form = TransferForm(formdata=formdata) if formdata is not None else TransferForm()
+    form = TransferForm(formdata=formdata)
     form.to_store_id.choices = [("", "Choose a store")] + [
         (str(s.id), f"{s.code} · {s.name}") for s in access.visible_stores(current_user)
         if s.id != store.id]
@@ -296,6 +297,7 @@ def transfer(store_id):
 @bp.post("/stores/<int:store_id>/transfer")
 @login_required
 def submit_transfer(store_id):
+    """Send stock to another store the user may see; errors stay on the form."""
     store = access.get_store_or_404(store_id)
     form = _transfer_form(store, request.form)
     product_id = _int(request.form.get("product"))
