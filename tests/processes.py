@@ -3,6 +3,7 @@
 Each helper starts a process on a free loopback port, waits until it answers, and stops it
 (by its own pid only) when the test is done.
 """
+import atexit
 import os
 import shutil
 import signal
@@ -58,6 +59,7 @@ def _instance_dir():
     """One scratch instance/ for every child process of this run (config.py writes a key there)."""
     if not hasattr(_instance_dir, "path"):
         _instance_dir.path = tempfile.mkdtemp(prefix="kiryana-instance-")
+        atexit.register(shutil.rmtree, _instance_dir.path, True)
     return _instance_dir.path
 
 
