@@ -59,6 +59,8 @@ class Config:
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
     API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))
+    # Seconds an API worker trusts a token it has checked (revocation bites within this).
+    API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -83,6 +85,7 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     REDIS_URL = None
+    API_TOKEN_CACHE_SECONDS = 0
 
 
 class ProductionConfig(Config):

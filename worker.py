@@ -78,14 +78,15 @@ def main(names):
               for name in names]
     try:
         while True:
-            worker = AppWorker(queues, connection=connection)
+            worker = None
             try:
+                worker = AppWorker(queues, connection=connection)
                 worker.work(with_scheduler=True, logging_level=app.config["LOG_LEVEL"])
             except redis.RedisError as exc:
                 log.warning("redis unavailable (%s); retrying", exc.__class__.__name__)
-            if worker.stopping:
+            if worker is not None and worker.stopping:
                 return
-            time.sleep(2)
+            time.sleep(2)  # Redis went away: the sweeper keeps draining the outbox meanwhile
     finally:
         stop.set()
 

@@ -3,6 +3,7 @@
 Each helper starts a process on a free loopback port, waits until it answers, and stops it
 (by its own pid only) when the test is done.
 """
+import atexit
 import os
 import shutil
 import signal
@@ -17,7 +18,19 @@ from pathlib import Path
 from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _pg_bin():
+    """PG_BIN, else Debian's newest /usr/lib/postgresql/<version>/bin."""
+    if os.environ.get("PG_BIN"):
+        return Path(os.environ["PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
+# initdb and postgres refuse to run as root: as root, run them as the postgres OS user.
+AS_POSTGRES = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
 def free_port():
@@ -42,6 +55,14 @@ def unique_prefix():
     return f"t{uuid.uuid4().hex[:10]}:"
 
 
+def _instance_dir():
+    """One scratch instance/ for every child process of this run (config.py writes a key there)."""
+    if not hasattr(_instance_dir, "path"):
+        _instance_dir.path = tempfile.mkdtemp(prefix="kiryana-instance-")
+        atexit.register(shutil.rmtree, _instance_dir.path, True)
+    return _instance_dir.path
+
+
 def app_env(database_url, redis_url, prefix, **extra):
     """Environment for a production-mode app process (gunicorn or worker) in these tests."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_REPLICA_URL",)}
@@ -50,7 +71,7 @@ def app_env(database_url, redis_url, prefix, **extra):
         "SESSION_COOKIE_SECURE": "0", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": prefix, "RQ_QUEUE_PREFIX": prefix, "WORKER_SWEEP_SECONDS": "0.5",
         "SYNC_STALL_SECONDS": "1.5", "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING",
-        "INSTANCE_DIR": tempfile.mkdtemp(prefix="kiryana-instance-"),
+        "INSTANCE_DIR": _instance_dir(),
     })
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -75,6 +96,7 @@ class Process:
         if self.proc.poll() is None:
             self.kill(signal.SIGTERM)
         self.log.close()
+        self.log_path.unlink(missing_ok=True)
 
     def output(self):
         self.log.flush()
@@ -119,8 +141,13 @@ def start_redis(port):
 # --- A PostgreSQL primary and its streaming replica, both private to the test -------------
 
 def _as_postgres(*args, **kwargs):
-    return subprocess.run(["runuser", "-u", "postgres", "--", *map(str, args)], check=True,
-                          capture_output=True, timeout=kwargs.pop("timeout", 60), **kwargs)
+    return subprocess.run([*AS_POSTGRES, *map(str, args)], check=True, capture_output=True,
+                          timeout=kwargs.pop("timeout", 60), **kwargs)
+
+
+def _own(path):
+    if AS_POSTGRES:
+        shutil.chown(path, "postgres", "postgres")
 
 
 class PgCluster:
@@ -131,7 +158,7 @@ class PgCluster:
         self.proc = None
 
     def url(self, database="postgres"):
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
 
     def configure(self, **settings):
         settings = {"listen_addresses": "'127.0.0.1'", "port": self.port,
@@ -142,14 +169,13 @@ class PgCluster:
         (self.data_dir / "pg_hba.conf").write_text(
             "local all all trust\nhost all all 127.0.0.1/32 trust\n"
             "local replication all trust\nhost replication all 127.0.0.1/32 trust\n")
-        shutil.chown(self.data_dir / "postgresql.conf", "postgres", "postgres")
-        shutil.chown(self.data_dir / "pg_hba.conf", "postgres", "postgres")
+        _own(self.data_dir / "postgresql.conf")
+        _own(self.data_dir / "pg_hba.conf")
 
     def start(self):
         self.proc = subprocess.Popen(
-            ["runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"), "-D",
-             str(self.data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            [*AS_POSTGRES, str(PG_BIN / "postgres"), "-D", str(self.data_dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_until(self.ready, timeout=30, interval=0.1, what=f"postgres on {self.port}")
 
     def ready(self):
@@ -165,10 +191,10 @@ class PgCluster:
 
 def postgres_pair():
     """(primary, replica): a fresh primary and a hot standby made from it by pg_basebackup -R."""
-    if os.geteuid() != 0 or not (PG_BIN / "initdb").exists() or not shutil.which("runuser"):
-        services.missing(f"need root, runuser and PostgreSQL binaries in {PG_BIN}")
+    if not (PG_BIN / "initdb").exists() or (AS_POSTGRES and not shutil.which("runuser")):
+        services.missing(f"PostgreSQL server binaries are not in {PG_BIN} (set PG_BIN)")
     base = Path(tempfile.mkdtemp(prefix="kiryana-pg-"))
-    shutil.chown(base, "postgres", "postgres")
+    _own(base)
     primary = PgCluster(base / "primary", free_port())
     _as_postgres(PG_BIN / "initdb", "-D", primary.data_dir, "-U", "postgres", "--auth=trust",
                  "--no-sync", "-E", "UTF8", "--locale=C")

@@ -140,3 +140,19 @@ def test_token_endpoint_is_limited_per_ip(limited_app):
     body = {"username": "nobody", "password": "whatever1"}
     statuses = [client.post("/api/v1/auth/token", json=body).status_code for _ in range(3)]
     assert statuses == [401, 401, 429]
+
+
+def test_token_cache_trusts_a_checked_token_for_a_few_seconds_only(app, monkeypatch):
+    import time
+
+    from webapp.blueprints.api.auth import token_cache
+
+    monkeypatch.setitem(app.config, "API_TOKEN_CACHE_SECONDS", 0.3)
+    token_cache.clear()
+    api = api_as(app)
+    assert api.get("/api/v1/stores").status_code == 200
+    token_id = db.session.execute(select(ApiToken.id)).scalar_one()
+    accounts.revoke_token(ADMIN, token_id)
+    assert api.get("/api/v1/stores").status_code == 200
+    time.sleep(0.35)
+    assert api.get("/api/v1/stores").status_code == 401

@@ -22,6 +22,10 @@ def run_threads(app, count, work):
     """Run work(i) in `count` threads, each in its own app context; return results and errors."""
     results, errors = [None] * count, []
     barrier = threading.Barrier(count)
+    # Threads read ids off the test's ORM objects; a commit expired them, and reloading them
+    # from 32 threads at once would share this thread's session. Load them here, once.
+    for obj in list(db.session.identity_map.values()):
+        db.session.refresh(obj)
 
     def target(i):
         with app.app_context():

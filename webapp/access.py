@@ -62,6 +62,7 @@ PERMISSIONS = {
     "suppliers.manage": MANAGERS,
     "users.manage": ("admin",),
     "audit.view": MANAGERS,
+    "jobs.manage": ("admin",),
     "reports.view": ("admin", "manager", "shopkeeper"),
     "history.view_all_users": MANAGERS,
 }

@@ -57,7 +57,9 @@ def nav_items():
     if access.can(user, "users.manage"):
         items.append(NavItem("Users", url_for("admin.users")))
     if access.can(user, "audit.view"):
-        items.append(NavItem("Audit log", "/audit/", boost=False))
+        items.append(NavItem("Audit log", url_for("audit.index")))
+    if access.can(user, "jobs.manage"):
+        items.append(NavItem("Jobs", url_for("jobs.index")))
     items.append(NavItem("API tokens", url_for("admin.tokens")))
     return items
 

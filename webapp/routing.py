@@ -22,7 +22,6 @@ fails in the middle of the view, the view runs again on the primary: a read-only
 to repeat. Workers, the CLI and views without the decorator use the primary only.
 """
 import logging
-import math
 import time
 from contextlib import contextmanager
 from functools import wraps
@@ -110,14 +109,21 @@ def _bearer():
     return request.headers.get("Authorization", "").lower().startswith("bearer ")
 
 
+def _user_id():
+    """The caller: the API's bearer-token user (g.api_user) or the page's logged-in user."""
+    api_user = g.get("api_user")
+    if api_user is not None:
+        return api_user.id
+    return current_user.id if current_user.is_authenticated else None
+
+
 def _wrote_recently():
     if session.get("_rw_until", 0) > time.time():
         return True
-    if not _bearer():
+    user_id = _user_id() if _bearer() else None
+    if user_id is None:
         return False
-    if not current_user.is_authenticated:
-        return False
-    key = redisconn.prefixed(f"rw:{current_user.id}")
+    key = redisconn.prefixed(f"rw:{user_id}")
     found = redisconn.run(lambda r: r.exists(key))
     return found is None or bool(found)
 
@@ -136,12 +142,13 @@ def _on_replica_error(exc):
 
 def _mark_writer(response):
     """After a request that changed data, keep this user on the primary for a few seconds."""
-    if not g.pop("_wrote", False) or not current_user.is_authenticated:
+    user_id = _user_id() if g.pop("_wrote", False) else None
+    if user_id is None:
         return response
     seconds = current_app.config["READ_YOUR_WRITES_SECONDS"]
     if _bearer():
-        key = redisconn.prefixed(f"rw:{current_user.id}")
-        redisconn.run(lambda r: r.set(key, 1, ex=max(1, math.ceil(seconds))))
+        key = redisconn.prefixed(f"rw:{user_id}")
+        redisconn.run(lambda r: r.set(key, 1, px=max(1, int(seconds * 1000))))
     else:
         session["_rw_until"] = time.time() + seconds
     return response

@@ -12,6 +12,9 @@ class AuditOutbox(db.Model):
     """Written in the same transaction as the change it describes; a worker moves it on."""
 
     __tablename__ = "audit_outbox"
+    # SQLite would otherwise reuse the id of a drained (deleted) row, and audit_log.outbox_id,
+    # unique, would then drop the new event as a duplicate.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id = Column(BigId, primary_key=True)
     actor_id = Column(Integer)

@@ -1,26 +1,36 @@
 """Reading stock levels (writing them is services/ledger.py's job alone)."""
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from webapp.extensions import db
-from webapp.models import Product, StockLevel
+from webapp.models import Product, StockLevel, Store
 from webapp.services.errors import NotFound
 from webapp.services.ledger import level_dict
 
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
+STORES = Store.__table__
 REORDER = func.coalesce(LEVELS.c.reorder_level, PRODUCTS.c.reorder_level)
 
 
+# Built once: constructing and cache-keying the statement cost more CPU than running it.
+_LEVEL = (
+    select(STORES.c.id.label("store_id"), PRODUCTS.c.id,
+           PRODUCTS.c.reorder_level.label("product_reorder"),
+           LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
+    .select_from(STORES.outerjoin(PRODUCTS, PRODUCTS.c.id == bindparam("b_product"))
+                 .outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
+                            & (LEVELS.c.store_id == STORES.c.id)))
+    .where(STORES.c.id == bindparam("b_store")))
+
+
 def get_level(store_id, product_id):
-    """One level; a product never moved in this store reads as zero."""
-    conn = db.session.connection()
-    row = conn.execute(
-        select(PRODUCTS.c.id, PRODUCTS.c.reorder_level.label("product_reorder"),
-               LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
-        .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
-                                        & (LEVELS.c.store_id == store_id)))
-        .where(PRODUCTS.c.id == product_id)).first()
+    """One level; a product never moved in this store reads as zero. One round trip, which
+    also tells an unknown store (NotFound) from an unknown product."""
+    row = db.session.connection().execute(
+        _LEVEL, {"b_store": store_id, "b_product": product_id}).first()
     if row is None:
+        raise NotFound("Store")
+    if row.id is None:
         raise NotFound("Product")
     reorder = row.reorder_level if row.reorder_level is not None else row.product_reorder
     return level_dict(store_id, product_id, row.quantity or 0, reorder, row.updated_at)

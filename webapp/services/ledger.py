@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from blinker import Namespace
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from webapp.extensions import db
 from webapp.models import (ADJUSTMENT_REASONS, REMOVAL_REASONS, WHOLE_UNITS, DailyStockSummary,
@@ -268,18 +268,14 @@ def _run(actor, key, request, write):
 
 def _load(conn, store_id, product_id=None, sku=None, store_field="store_id"):
     """The store and product rows a movement needs, in one round trip."""
-    product_match = (PRODUCTS.c.id == product_id) if product_id is not None \
-        else (db.func.lower(PRODUCTS.c.sku) == sku.lower())
-    row = conn.execute(
-        select(STORES.c.id.label("store_id"), STORES.c.active, STORES.c.allow_negative_stock,
-               PRODUCTS.c.id.label("product_id"), PRODUCTS.c.archived, PRODUCTS.c.unit,
-               PRODUCTS.c.sale_price, PRODUCTS.c.cost, PRODUCTS.c.reorder_level)
-        .select_from(STORES.outerjoin(PRODUCTS, product_match))
-        .where(STORES.c.id == store_id)).first()
+    by_id = product_id is not None
+    row = conn.execute(_statement(conn, "load_by_id" if by_id else "load_by_sku"),
+                       {"b_store": store_id,
+                        "b_product": product_id if by_id else sku.lower()}).first()
     if row is None or not row.active:
         raise NotFound("Store", field=store_field)
     if row.product_id is None:
-        raise NotFound("Product", field="product_id" if product_id is not None else "sku")
+        raise NotFound("Product", field="product_id" if by_id else "sku")
     store = _Row(id=row.store_id, allow_negative_stock=row.allow_negative_stock)
     product = _Row(id=row.product_id, archived=row.archived, unit=row.unit,
                    sale_price=row.sale_price, cost=row.cost, reorder_level=row.reorder_level)
@@ -338,22 +334,19 @@ def _lock_level(conn, ctx, now):
 
 def _move_level(conn, ctx, delta, now):
     """Add delta to the level with one guarded UPDATE … RETURNING; refuse to go below zero."""
-    match = (LEVELS.c.store_id == ctx.store.id) & (LEVELS.c.product_id == ctx.product.id)
-    new_quantity = exact_sum(conn, LEVELS.c.quantity, delta)
-    stmt = (update(LEVELS).where(match)
-            .values(quantity=new_quantity, updated_at=now)
-            .returning(LEVELS.c.quantity, LEVELS.c.reorder_level))
     guarded = delta < 0 and not ctx.store.allow_negative_stock
-    if guarded:
-        stmt = stmt.where(new_quantity >= 0)
-    row = conn.execute(stmt).first()
+    stmt = _statement(conn, "move_guarded" if guarded else "move")
+    params = {"b_store": ctx.store.id, "b_product": ctx.product.id, "b_delta": delta,
+              "b_now": now}
+    row = conn.execute(stmt, params).first()
     if row is not None:
         return row
+    match = (LEVELS.c.store_id == ctx.store.id) & (LEVELS.c.product_id == ctx.product.id)
     current = conn.execute(select(LEVELS.c.quantity).where(match)).scalar()
     if current is None:  # first movement of this product in this store
         conn.execute(insert_ignore(conn, LEVELS).values(
             store_id=ctx.store.id, product_id=ctx.product.id, quantity=0, updated_at=now))
-        row = conn.execute(stmt).first()
+        row = conn.execute(stmt, params).first()
         if row is not None:
             return row
         current = Decimal("0")
@@ -371,7 +364,7 @@ def _insert_movement(conn, actor, ctx, now, *, type, quantity, delta, balance_af
         transfer_id=transfer_id, expected_quantity=expected_quantity,
         counted_quantity=counted_quantity, user_id=actor.user_id, source=actor.source,
         idempotency_key=idempotency_key, occurred_at=occurred_at, created_at=now)
-    values["id"] = conn.execute(insert(MOVEMENTS).values(values).returning(MOVEMENTS.c.id)).scalar()
+    values["id"] = conn.execute(_statement(conn, "insert_movement"), values).scalar()
     _bump_summary(conn, values)
     return movement_dict(values)
 
@@ -380,16 +373,70 @@ def _bump_summary(conn, m):
     """Add one movement to daily_stock_summary (the day is Pakistan's, of when it happened)."""
     price = m["unit_price"] if m["type"] == "sale" else m["unit_cost"]
     amount = (m["quantity"] * price).quantize(MONEY_PLACES) if price is not None else Decimal(0)
-    stmt = upsert(conn, SUMMARY).values(
-        day=pakistan_day(m["occurred_at"] or m["created_at"]), store_id=m["store_id"],
-        product_id=m["product_id"], type=m["type"], quantity=m["quantity"],
-        delta=m["delta"], amount=amount, movements=1)
-    conn.execute(stmt.on_conflict_do_update(
+    conn.execute(_statement(conn, "bump_summary"), {
+        "day": pakistan_day(m["occurred_at"] or m["created_at"]), "store_id": m["store_id"],
+        "product_id": m["product_id"], "type": m["type"], "quantity": m["quantity"],
+        "delta": m["delta"], "amount": amount, "movements": 1})
+
+
+# ---------------------------------------------------------------------------------------------
+# The hot path's statements, built once per dialect: building and cache-keying a Core
+# statement on every call cost more CPU than the database round trip (bench/profile.py).
+
+_STATEMENTS = {}
+
+
+def _statement(conn, name):
+    key = (conn.dialect.name, name)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = _BUILDERS[name](conn)
+    return stmt
+
+
+def _build_load(match_product):
+    def build(conn):
+        return (select(STORES.c.id.label("store_id"), STORES.c.active,
+                       STORES.c.allow_negative_stock, PRODUCTS.c.id.label("product_id"),
+                       PRODUCTS.c.archived, PRODUCTS.c.unit, PRODUCTS.c.sale_price,
+                       PRODUCTS.c.cost, PRODUCTS.c.reorder_level)
+                .select_from(STORES.outerjoin(PRODUCTS, match_product()))
+                .where(STORES.c.id == bindparam("b_store")))
+    return build
+
+
+def _build_move(guarded):
+    def build(conn):
+        new_quantity = exact_sum(conn, LEVELS.c.quantity,
+                                 bindparam("b_delta", type_=LEVELS.c.quantity.type))
+        stmt = (update(LEVELS)
+                .where(LEVELS.c.store_id == bindparam("b_store"),
+                       LEVELS.c.product_id == bindparam("b_product"))
+                .values(quantity=new_quantity, updated_at=bindparam("b_now",
+                                                                    type_=LEVELS.c.updated_at.type))
+                .returning(LEVELS.c.quantity, LEVELS.c.reorder_level))
+        return stmt.where(new_quantity >= 0) if guarded else stmt
+    return build
+
+
+def _build_bump_summary(conn):
+    stmt = upsert(conn, SUMMARY)
+    return stmt.on_conflict_do_update(
         index_elements=[SUMMARY.c.day, SUMMARY.c.store_id, SUMMARY.c.product_id, SUMMARY.c.type],
         set_={"quantity": exact_sum(conn, SUMMARY.c.quantity, stmt.excluded.quantity),
               "delta": exact_sum(conn, SUMMARY.c.delta, stmt.excluded.delta),
               "amount": exact_sum(conn, SUMMARY.c.amount, stmt.excluded.amount, 2),
-              "movements": SUMMARY.c.movements + 1}))
+              "movements": SUMMARY.c.movements + 1})
+
+
+_BUILDERS = {
+    "load_by_id": _build_load(lambda: PRODUCTS.c.id == bindparam("b_product")),
+    "load_by_sku": _build_load(lambda: db.func.lower(PRODUCTS.c.sku) == bindparam("b_product")),
+    "move": _build_move(guarded=False),
+    "move_guarded": _build_move(guarded=True),
+    "insert_movement": lambda conn: insert(MOVEMENTS).returning(MOVEMENTS.c.id),
+    "bump_summary": _build_bump_summary,
+}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Product, StockLevel
+from webapp.services import stock_cache
 from webapp.services.inventory import search_clause
 from webapp.services.ledger import level_dict
 
@@ -64,8 +65,12 @@ def levels_version(store_id):
 
     One aggregate over the store's rows of the stock_levels primary key: count, latest
     update and total. The total catches a writer whose updated_at is older than one already
-    seen (its transaction started first but committed later).
+    seen (its transaction started first but committed later). With Redis, the stock cache's
+    per-store generation answers instead: one round trip, no scan of the store's rows.
     """
+    version = stock_cache.store_version(store_id)
+    if version is not None:
+        return version
     conn = db.session.connection()
     row = conn.execute(
         select(func.count(), func.max(LEVELS.c.updated_at), func.sum(LEVELS.c.quantity))

@@ -11,8 +11,9 @@ nobody asks for again, so out-of-order cache updates can never win and no compar
 needed. Catalog edits (names, reorder levels, archiving) bump the catalog generation; a Redis
 outage that swallowed an invalidation starts a new epoch (see webapp/redisconn.py).
 
-`store_version(store_id)` is the cheap per-store "has anything changed" token for live pages:
-it changes with every stock write in the store, across all processes.
+`store_version(store_id)` is the cheap per-store "has anything changed" token for live pages
+(one Redis round trip instead of an aggregate over the store's levels); it changes with every
+stock write in the store, across all processes.
 """
 import hashlib
 import json
@@ -20,11 +21,10 @@ import logging
 import time
 
 from flask import current_app
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from webapp import metrics, redisconn, routing
-from webapp.extensions import db
 from webapp.models import Product, StockLevel, Store
 from webapp.services import inventory, ledger
 
@@ -64,15 +64,17 @@ def _cached(kind, gen_key, ident, suffix, load):
                           args=[time.time_ns(), _key(kind + ":"), ident, suffix])
 
     got = redisconn.run(read)
-    if got is not None and got[3] is not None:
+    if got is None:  # no Redis: an ordinary read, routed like any other
+        metrics.CACHE.labels(kind, "bypass").inc()
+        return load()
+    if got[3] is not None:
         metrics.CACHE.labels(kind, "hit").inc()
         return json.loads(got[3])
-    metrics.CACHE.labels(kind, "miss" if got is not None else "bypass").inc()
+    metrics.CACHE.labels(kind, "miss").inc()
     with routing.primary():
         value = load()
-    if got is not None:
-        ttl = current_app.config["STOCK_CACHE_TTL"]
-        redisconn.run(lambda r: r.set(got[4], json.dumps(value), ex=ttl))
+    ttl = current_app.config["STOCK_CACHE_TTL"]
+    redisconn.run(lambda r: r.set(got[4], json.dumps(value), ex=ttl))
     return value
 
 
@@ -97,7 +99,8 @@ def store_levels(store_id, q=None, low=False, page=1, per_page=50):
 
 
 def store_version(store_id):
-    """A token that changes whenever a level in the store changes (an ETag for live pages)."""
+    """A token that changes whenever a level in the store changes, in any process; None when
+    Redis cannot answer (then ask the database: lookup.levels_version does both)."""
     keys = [_key("epoch"), _key("catalog-gen"), _key(f"store-gen:{store_id}")]
 
     def read(r):
@@ -105,14 +108,9 @@ def store_version(store_id):
         return r.mget(keys)
 
     got = redisconn.run(read)
-    if got is not None:
-        return "r-" + "-".join(v.decode() if v else "0" for v in got)
-    with routing.primary():
-        row = db.session.execute(
-            select(func.count(), func.max(StockLevel.updated_at))
-            .where(StockLevel.store_id == store_id)).one()
-    stamp = row[1].timestamp() if row[1] else 0
-    return f"d-{row[0]}-{stamp:.6f}"
+    if got is None:
+        return None
+    return "r-" + "-".join(v.decode() if v else "0" for v in got)
 
 
 def invalidate(changes):

@@ -8,6 +8,7 @@ not yet marked (the worker died in between) replays when the job runs again.
 """
 import uuid
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import func, insert, select, update
 
@@ -84,7 +85,10 @@ def run(job_id):
     if job is None or job["status"] == "done":
         db.session.rollback()
         return None
-    user = db.session.get(User, job["user_id"])
+    account = db.session.get(User, job["user_id"])
+    # Plain values: the ledger commits per item, which would reload an ORM user every time.
+    user = SimpleNamespace(id=account.id, role=account.role, active=account.active,
+                           store_ids=account.store_ids)
     actor = audit.Actor(user.id, "sync")
     now = utcnow()
     db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(

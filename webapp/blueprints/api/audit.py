@@ -1,5 +1,4 @@
 """/audit: the audit log for admins and managers, filtered and paginated."""
-from datetime import date
 from typing import Any
 
 from flask import request
@@ -7,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import managers_only
-from webapp.blueprints.api.schemas import QueryId
+from webapp.blueprints.api.schemas import DayOrMoment, QueryId
 from webapp.blueprints.api.spec import PageQuery, page_model, page_of, responses, spec
 from webapp.routing import replica_reads
 from webapp.services import audit
@@ -20,8 +19,10 @@ class AuditQuery(PageQuery):
         "An action (product.update) or a family (product)."))
     entity_type: str | None = Field(None, max_length=32)
     entity_id: str | None = Field(None, max_length=64)
-    from_: date | None = Field(None, alias="from", description="From this day (Pakistan time).")
-    to: date | None = Field(None, description="Up to and including this day.")
+    from_: DayOrMoment | None = Field(None, alias="from", description=(
+        "From this day (Pakistan time) or moment."))
+    to: DayOrMoment | None = Field(None, description=(
+        "Up to and including this day, or before this moment."))
 
 
 class AuditEventOut(BaseModel):

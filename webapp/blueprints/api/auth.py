@@ -1,5 +1,7 @@
 """Bearer-token authentication and the caller's identity for API views."""
 import hashlib
+import time
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import abort, current_app, g, request
@@ -24,15 +26,74 @@ def bearer_token():
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+@dataclass(frozen=True)
+class Principal:
+    """Who a token speaks for: what webapp/access.py needs, without an ORM object."""
+
+    id: int
+    role: str
+    store_ids: frozenset
+
+
+class TokenCache:
+    """token hash → Principal for a few seconds, so a request does not pay three queries to
+    authenticate. A revoked or expired token, or a deactivated user, is refused within
+    API_TOKEN_CACHE_SECONDS (per worker process); 0 turns the cache off."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self):
+        self._entries = {}
+
+    def get(self, key):
+        entry = self._entries.get(key)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, key, principal, seconds):
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (principal, time.monotonic() + seconds)
+
+    def clear(self):
+        self._entries.clear()
+
+
+token_cache = TokenCache()
+
+
+def principal_for(token):
+    """The Principal behind a live token, or None (cached for API_TOKEN_CACHE_SECONDS)."""
+    if not token:
+        return None
+    seconds = current_app.config.get("API_TOKEN_CACHE_SECONDS", 5)
+    key = hashlib.sha256(token.encode()).digest()
+    principal = token_cache.get(key) if seconds else None
+    if principal is None:
+        user = accounts.user_for_token(token)
+        if user is None:
+            return None
+        principal = Principal(user.id, user.role, frozenset(user.store_ids))
+        if seconds:
+            token_cache.put(key, principal, seconds)
+    return principal
+
+
+def is_public():
+    """Whether this request's endpoint needs no token (or matched no endpoint at all)."""
+    view = current_app.view_functions.get(request.endpoint)
+    return view is None or getattr(view, PUBLIC, False)
+
+
 def authenticate():
     """before_request: every non-public endpoint needs a live token (else 401)."""
-    view = current_app.view_functions.get(request.endpoint)
-    if view is None or getattr(view, PUBLIC, False):
+    if is_public():
         return
-    user = accounts.user_for_token(bearer_token())
-    if user is None:
+    principal = principal_for(bearer_token())
+    if principal is None:
         abort(401, description="Send a valid token: Authorization: Bearer <token>.")
-    g.api_user = user
+    g.api_user = principal
 
 
 def rate_limit_key():

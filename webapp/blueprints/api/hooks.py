@@ -1,9 +1,10 @@
-"""Request checks shared by every endpoint: JSON bodies, bearer auth and rate limits."""
-from flask import abort, current_app, request
+"""Request checks shared by every endpoint: rate limit, bearer auth, JSON bodies."""
+from flask import abort, request
 from werkzeug.exceptions import BadRequest
 
-from webapp.blueprints.api.auth import authenticate, rate_limit_key
-from webapp.extensions import csrf, limiter
+from webapp.blueprints.api import limits
+from webapp.blueprints.api.auth import authenticate
+from webapp.extensions import csrf
 from webapp.services.errors import NotFound
 
 MAX_ID = 2**31 - 1
@@ -31,7 +32,6 @@ def reject_out_of_range_ids(_endpoint, values):
 def register(bp):
     csrf.exempt(bp)
     bp.url_value_preprocessor(reject_out_of_range_ids)
+    bp.before_request(limits.enforce)
     bp.before_request(authenticate)
     bp.before_request(require_json_body)
-    limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key,
-                  per_method=False)(bp)

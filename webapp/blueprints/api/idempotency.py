@@ -2,6 +2,7 @@
 from flask import request
 
 from webapp.blueprints.api.auth import actor
+from webapp.blueprints.api.spec import json_response
 from webapp.extensions import db
 from webapp.services import idempotency
 from webapp.services.errors import Conflict
@@ -15,10 +16,8 @@ def request_key():
 
 
 def ledger_response(result):
-    """A LedgerResult as (body, status[, headers]); the ledger claimed the key itself."""
-    if result.replayed:
-        return result.data, result.status_code, REPLAYED
-    return result.data, result.status_code
+    """A LedgerResult as a JSON response; the ledger claimed the key itself."""
+    return json_response(result.data, result.status_code, REPLAYED if result.replayed else None)
 
 
 def run_once(payload, call):

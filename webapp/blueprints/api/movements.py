@@ -13,6 +13,7 @@ from webapp.blueprints.api.schemas import (DayOrMoment, Id, LevelOut, Money, Mov
                                            MovementType, Quantity, QueryId)
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
 from webapp.models import ADJUSTMENT_REASONS, REMOVAL_REASONS
+from webapp.routing import replica_reads
 from webapp.services import ledger, lists
 from webapp.services.validation import PAKISTAN
 
@@ -64,6 +65,7 @@ def _moment(value, end=False):
 
 @bp.get("/movements")
 @spec.validate(query=MovementQuery, resp=responses(HTTP_200=MovementPage), tags=["movements"])
+@replica_reads
 def list_movements():
     """The ledger, newest first, filtered; `after_id` follows it oldest first."""
     query = request.context.query

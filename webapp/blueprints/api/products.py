@@ -7,6 +7,7 @@ from webapp.blueprints.api.auth import actor, managers_only
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import Flag, Money, ProductOut, Quantity, Search, Unit
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.routing import replica_reads
 from webapp.services import catalog, lists
 
 ProductPage = page_model(ProductOut)
@@ -48,6 +49,7 @@ def _fields(body):
 
 @bp.get("/products")
 @spec.validate(query=ProductQuery, resp=responses(HTTP_200=ProductPage), tags=["products"])
+@replica_reads
 def list_products():
     """Products, searched and filtered, by name."""
     query = request.context.query

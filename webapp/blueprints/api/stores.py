@@ -4,11 +4,14 @@ from pydantic import Field
 
 from webapp import access
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, api_user, managers_only, store_or_404
+from webapp.blueprints.api.auth import (actor, api_user, check_store, managers_only,
+                                        store_or_404)
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import Flag, LevelOut, Search, StockRowOut, StoreOut
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
-from webapp.services import catalog, inventory, lists, stock_cache
+from webapp.blueprints.api.spec import (Body, PageQuery, json_response, page_model, page_of,
+                                        responses, spec)
+from webapp.routing import replica_reads
+from webapp.services import catalog, lists, stock_cache
 
 StorePage = page_model(StoreOut)
 StockPage = page_model(StockRowOut, "StockPage")
@@ -50,6 +53,7 @@ def _out(store):
 
 @bp.get("/stores")
 @spec.validate(query=StoreQuery, resp=responses(HTTP_200=StorePage), tags=["stores"])
+@replica_reads
 def list_stores():
     """The stores this user may see."""
     query = request.context.query
@@ -85,12 +89,13 @@ def update_store(store_id):
 
 @bp.get("/stores/<int:store_id>/stock")
 @spec.validate(query=StockQuery, resp=responses(HTTP_200=StockPage), tags=["stock"])
+@replica_reads
 def store_stock(store_id):
     """The store's stock levels, by product name; `low=true` for what needs reordering."""
     store_or_404(store_id)
     query = request.context.query
-    items, total = inventory.store_levels(store_id, query.q, query.low, query.page,
-                                          query.per_page)
+    items, total = stock_cache.store_levels(store_id, query.q, query.low, query.page,
+                                            query.per_page)
     return page_of(StockPage, items, total, query)
 
 
@@ -98,5 +103,5 @@ def store_stock(store_id):
 @spec.validate(resp=responses(HTTP_200=LevelOut), tags=["stock"])
 def stock_level(store_id, product_id):
     """One level (zero for a product never moved here), served from the stock cache."""
-    store_or_404(store_id)
-    return stock_cache.get_level(store_id, product_id)
+    check_store(store_id)
+    return json_response(stock_cache.get_level(store_id, product_id))

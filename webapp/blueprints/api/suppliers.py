@@ -7,6 +7,7 @@ from webapp.blueprints.api.auth import actor, managers_only
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import Search, SupplierOut
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.routing import replica_reads
 from webapp.services import catalog, lists
 
 SupplierPage = page_model(SupplierOut)
@@ -24,6 +25,7 @@ class SupplierCreate(Body):
 
 @bp.get("/suppliers")
 @spec.validate(query=SupplierQuery, resp=responses(HTTP_200=SupplierPage), tags=["suppliers"])
+@replica_reads
 def list_suppliers():
     """Suppliers by name."""
     query = request.context.query

@@ -1,6 +1,6 @@
 from flask import render_template, request
 
-from webapp.access import manager_required
+from webapp.access import permission_required
 from webapp.blueprints.audit import bp
 from webapp.routing import replica_reads
 from webapp.services import audit
@@ -11,7 +11,7 @@ FILTERS = ("actor", "action", "entity_type", "entity_id", "from", "to")
 
 
 @bp.get("/")
-@manager_required
+@permission_required("audit.view")
 @replica_reads
 def index():
     """The audit log with filters (actor, action, entity, date range), newest first."""

@@ -1,20 +1,20 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from webapp.access import admin_required
+from webapp.access import permission_required
 from webapp.blueprints.jobs import bp
 from webapp.services import audit, job_admin
 
 
 @bp.get("/")
-@admin_required
+@permission_required("jobs.manage")
 def index():
     """Queues, failed jobs with their last error line, and recent sync batches."""
     return render_template("jobs/index.html", **job_admin.overview())
 
 
 @bp.post("/<queue>/<job_id>/retry")
-@admin_required
+@permission_required("jobs.manage")
 def retry(queue, job_id):
     """Requeue one failed job."""
     job_admin.retry(queue, job_id)

@@ -1,0 +1,122 @@
+"""Closed-loop load at a fixed concurrency: HTTP through aiohttp, or raw SQL through psycopg2.
+
+Each runs in PROCESSES processes (one client process would be the bottleneck), records
+latencies after a warm-up, and returns (requests, errors, latencies in ms, statuses).
+"""
+import asyncio
+import json
+import multiprocessing
+import random
+import threading
+import time
+from collections import Counter
+
+PROCESSES = 2
+
+
+def _split(concurrency):
+    return [concurrency // PROCESSES + (1 if i < concurrency % PROCESSES else 0)
+            for i in range(PROCESSES)]
+
+
+def _run_processes(target, args, concurrency):
+    context = multiprocessing.get_context("fork")
+    with context.Pool(PROCESSES) as pool:
+        parts = pool.starmap(target, [(n, seed, *args)
+                                      for seed, n in enumerate(_split(concurrency))])
+    latencies, errors, statuses = [], 0, Counter()
+    for part_latencies, part_errors, part_statuses in parts:
+        latencies.extend(part_latencies)
+        errors += part_errors
+        statuses.update(part_statuses)
+    return latencies, errors, dict(statuses)
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+def http(base_url, token, make_request, concurrency, duration, warmup):
+    """Drive make_request(rng) -> (method, path, body) against base_url."""
+    return _run_processes(_http_process, (base_url, token, make_request, duration, warmup),
+                          concurrency)
+
+
+def _http_process(clients, seed, base_url, token, make_request, duration, warmup):
+    return asyncio.run(_http_clients(clients, seed, base_url, token, make_request, duration,
+                                     warmup))
+
+
+async def _http_clients(clients, seed, base_url, token, make_request, duration, warmup):
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    start = time.perf_counter()
+    record_from, deadline = start + warmup, start + warmup + duration
+    latencies, statuses = [], Counter()
+    errors = [0]
+    connector = aiohttp.TCPConnector(limit=clients, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout,
+                                     headers=headers) as session:
+        async def client(rng):
+            while (now := time.perf_counter()) < deadline:
+                method, path, body = make_request(rng)
+                data = None if body is None else json.dumps(body)
+                try:
+                    async with session.request(method, path, data=data) as response:
+                        await response.read()
+                        status = response.status
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    status = "connection"
+                if now >= record_from:
+                    latencies.append((time.perf_counter() - now) * 1000)
+                    statuses[status] += 1
+                    if status == "connection" or status >= 400:
+                        errors[0] += 1
+
+        await asyncio.gather(*(client(random.Random(seed * 1000 + i)) for i in range(clients)))
+    return latencies, errors[0], statuses
+
+
+# --- raw SQL ---------------------------------------------------------------------------------
+
+def raw_sql(database_url, work, concurrency, duration, warmup):
+    """Drive work(cursor, rng) (one transaction, committed here) on psycopg2 connections."""
+    return _run_processes(_sql_process, (database_url, work, duration, warmup), concurrency)
+
+
+def _sql_process(threads, seed, database_url, work, duration, warmup):
+    import psycopg2
+
+    start = time.perf_counter()
+    record_from, deadline = start + warmup, start + warmup + duration
+    latencies, statuses, lock = [], Counter(), threading.Lock()
+    errors = [0]
+
+    def thread(rng):
+        conn = psycopg2.connect(database_url)
+        cursor = conn.cursor()
+        mine, outcome = [], Counter()
+        while (now := time.perf_counter()) < deadline:
+            try:
+                work(cursor, rng)
+                conn.commit()
+                status = "ok"
+            except psycopg2.Error as error:
+                conn.rollback()
+                status = type(error).__name__
+            if now >= record_from:
+                mine.append((time.perf_counter() - now) * 1000)
+                outcome[status] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            statuses.update(outcome)
+            errors[0] += sum(n for s, n in outcome.items() if s != "ok")
+
+    workers = [threading.Thread(target=thread, args=(random.Random(seed * 1000 + i),))
+               for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return latencies, errors[0], statuses

@@ -1,0 +1,217 @@
+"""`python -m bench.run`: seed, load gunicorn and raw SQL, compare, check invariant 1.
+
+Environment: BENCH_DURATION (s per scenario, 15), BENCH_WARMUP (3), BENCH_CONCURRENCY (32),
+BENCH_WORKERS (4), BENCH_WORKER_CLASS (gthread), BENCH_THREADS (8), REDIS_URL,
+BENCH_ONLY (comma-separated scenario names, for quick experiments; targets need them all),
+BENCH_PROFILE=1 (py-spy profiles of the workers per HTTP scenario into bench/profile-*.txt).
+"""
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import database, load, scenarios, spy
+
+HERE = Path(__file__).resolve().parent
+DURATION = float(os.environ.get("BENCH_DURATION", "15"))
+WARMUP = float(os.environ.get("BENCH_WARMUP", "3"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
+THREADS = int(os.environ.get("BENCH_THREADS", "8"))
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+PROFILE = os.environ.get("BENCH_PROFILE") == "1"
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+
+HTTP_SCENARIOS = [
+    ("sale_random", scenarios.sale_random),
+    ("sale_hot", scenarios.sale_hot),
+    ("level_read", scenarios.level_read),
+    ("stock_page", scenarios.stock_page),
+    ("trivial", scenarios.trivial),
+]
+RAW_SCENARIOS = [
+    ("raw_sale_random", scenarios.raw_sale_random),
+    ("raw_sale_hot", scenarios.raw_sale_hot),
+    ("raw_level_read", scenarios.raw_level_read),
+    ("raw_stock_page", scenarios.raw_stock_page),
+]
+# (measured, ceiling, minimum ratio, p99 limit in ms or None)
+TARGETS = [
+    ("sale_random", "raw_sale_random", 0.35, 50.0),
+    ("sale_hot", "raw_sale_hot", 0.5, None),
+    ("level_read", "trivial", 0.6, None),
+]
+INFO_RATIOS = [("level_read", "raw_level_read"), ("stock_page", "raw_stock_page"),
+               ("stock_page", "trivial")]
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(database_url, key_prefix):
+    """gunicorn serving bench.wsgi:app on a free port; yields its base URL."""
+    port = _free_port()
+    env = {**os.environ, "BENCH_DATABASE_URL": database.sqlalchemy_url(database_url), "REDIS_URL": REDIS_URL,
+           "BENCH_KEY_PREFIX": key_prefix, "APP_ENV": "production"}
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS),
+               "--worker-class", WORKER_CLASS, "--threads", str(THREADS),
+               "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning",
+               "--preload", "bench.wsgi:app"]
+    log = open(HERE / "gunicorn.log", "w")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_up(port, server)
+        yield f"http://127.0.0.1:{port}", server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _wait_until_up(port, server, seconds=30):
+    import urllib.request
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited; see bench/gunicorn.log")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer /healthz in time")
+
+
+def summarise(latencies, errors, statuses):
+    ordered = sorted(latencies)
+
+    def percentile(p):
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2) if ordered else None
+
+    return {"requests": len(ordered), "rps": round(len(ordered) / DURATION, 1),
+            "p50_ms": percentile(0.50), "p99_ms": percentile(0.99),
+            "mean_ms": round(statistics.fmean(ordered), 2) if ordered else None,
+            "errors": errors, "statuses": {str(k): v for k, v in statuses.items()}}
+
+
+def _chosen(named):
+    return [(name, thing) for name, thing in named if not ONLY or name in ONLY]
+
+
+def _ratio(results, measured, ceiling):
+    if measured not in results or ceiling not in results:
+        return None
+    base = results[ceiling]["rps"]
+    return round(results[measured]["rps"] / base, 3) if base else None
+
+
+def _machine():
+    model = next((line.split(":", 1)[1].strip() for line in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"cpus": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _clear_redis(prefix):
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def main():
+    started = time.time()
+    url = database.create()
+    prefix = f"kiryana-bench-{uuid.uuid4().hex[:8]}"
+    try:
+        token = database.migrate_and_make_token(url)
+        seeded_at = time.time()
+        seeded_max = database.seed(url)
+        print(f"seeded {database.STORES} stores x {database.PRODUCTS} products "
+              f"in {time.time() - seeded_at:.1f} s", flush=True)
+        results = {}
+        with gunicorn(url, prefix) as (base_url, pid):
+            for name, make in _chosen(HTTP_SCENARIOS):
+                if PROFILE:
+                    recorder = spy.start(pid, name, WARMUP + DURATION)
+                results[name] = summarise(*load.http(base_url, token, make, CONCURRENCY,
+                                                     DURATION, WARMUP))
+                _print_row(name, results[name])
+                if PROFILE:
+                    spy.finish(*recorder, name)
+        for name, work in _chosen(RAW_SCENARIOS):
+            results[name] = summarise(*load.raw_sql(url, work, CONCURRENCY, DURATION, WARMUP))
+            _print_row(name, results[name])
+        invariant = database.check_invariant(url, seeded_max)
+    finally:
+        database.drop(url)
+        _clear_redis(prefix)
+    report = _report(results, invariant, time.time() - started)
+    (HERE / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    _print_summary(report)
+    return 0 if invariant["balance_after_violations"] == invariant["level_violations"] == 0 \
+        else 1
+
+
+def _report(results, invariant, elapsed):
+    targets = []
+    for measured, ceiling, minimum, p99_limit in TARGETS:
+        ratio = _ratio(results, measured, ceiling)
+        p99 = results.get(measured, {}).get("p99_ms")
+        met = ratio is not None and ratio >= minimum and (p99_limit is None or p99 < p99_limit)
+        targets.append({"measured": measured, "against": ceiling, "ratio": ratio,
+                        "minimum": minimum, "p99_ms": p99, "p99_limit_ms": p99_limit,
+                        "met": met})
+    return {
+        "machine": _machine(),
+        "settings": {"duration_s": DURATION, "warmup_s": WARMUP, "concurrency": CONCURRENCY,
+                     "gunicorn": f"{WORKERS} x {WORKER_CLASS}"
+                                 + (f" x {THREADS} threads" if THREADS > 1 else ""),
+                     "load_processes": load.PROCESSES},
+        "results": results,
+        "targets": targets,
+        "other_ratios": {f"{m}/{c}": _ratio(results, m, c) for m, c in INFO_RATIOS},
+        "invariant_1": invariant,
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def _print_row(name, r):
+    print(f"{name:<16} {r['rps']:>8.1f} req/s  p50 {r['p50_ms']:>7} ms  p99 {r['p99_ms']:>7} ms"
+          f"  errors {r['errors']}", flush=True)
+
+
+def _print_summary(report):
+    print()
+    for t in report["targets"]:
+        limit = f", p99 {t['p99_ms']} ms < {t['p99_limit_ms']}" if t["p99_limit_ms"] else ""
+        print(f"{t['measured']} / {t['against']}: {t['ratio']} (target >= {t['minimum']}"
+              f"{limit}) {'MET' if t['met'] else 'MISSED'}")
+    for name, ratio in report["other_ratios"].items():
+        print(f"{name}: {ratio}")
+    inv = report["invariant_1"]
+    print(f"invariant 1 over {inv['rows_touched']} touched rows, {inv['movements_written']} "
+          f"movements: {inv['balance_after_violations']} balance_after and "
+          f"{inv['level_violations']} level violations")
+    print(f"total {report['elapsed_s']} s; written to bench/results.json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Sampling profiles of the gunicorn workers with py-spy while a scenario runs (BENCH_PROFILE=1).
+
+Writes bench/profile-<scenario>.txt: the share of samples spent in (inclusive) and on (self)
+each function, summed over all workers.
+"""
+import collections
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def start(pid, name, seconds):
+    raw = HERE / f"profile-{name}.raw"
+    command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
+               "--subprocesses", "--duration", str(int(seconds)), "--rate", "100",
+               "--nonblocking", "--format", "raw", "--output", str(raw)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), raw
+
+
+def finish(recorder, raw, name, top=40):
+    recorder.wait(timeout=120)
+    if not raw.exists():
+        return None
+    inclusive, own, total = collections.Counter(), collections.Counter(), 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [_frame(f) for f in stack.split(";")[1:]]
+        if not frames or "SyncWorker.handle_request" not in stack and "handle_request" not in stack:
+            continue
+        count = int(count)
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+    lines = [f"{name}: {total} samples inside request handling (all workers)", "", "inclusive:"]
+    lines += [f"{n / total * 100:5.1f}%  {f}" for f, n in inclusive.most_common(top)]
+    lines += ["", "self:"] + [f"{n / total * 100:5.1f}%  {f}" for f, n in own.most_common(25)]
+    text = "\n".join(lines) + "\n"
+    (HERE / f"profile-{name}.txt").write_text(text)
+    raw.unlink()
+    return text
+
+
+def _frame(frame):
+    frame = re.sub(r"\(/.*?/site-packages/", "(", frame)
+    frame = re.sub(r"\(/.*?/wt/[^/]+/", "(", frame)
+    return re.sub(r":\d+\)$", ")", frame)

@@ -1,0 +1,153 @@
+"""The audit trail: every state change leaves an event; the page and the API find them."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.api_client import PASSWORD, api_as
+from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from webapp.extensions import db
+from webapp.models import AuditLog, AuditOutbox
+from webapp.models.types import utcnow
+from webapp.services import accounts, audit, catalog, ledger
+from webapp.services.validation import pakistan_day
+
+
+def actions():
+    audit.drain_all()
+    return sorted(db.session.scalars(select(AuditLog.action)).all())
+
+
+def login(client, user, password=PASSWORD):
+    return client.post("/login", data={"username": user.username, "password": password})
+
+
+def test_every_kind_of_state_change_is_audited(app, client):
+    store, other = make_store(), make_store()
+    product = make_product(unit="piece")
+    supplier = make_supplier()
+    user = make_user("manager", password=PASSWORD)
+    catalog.update_product(ADMIN, product.id, {"name": "Renamed"})
+    catalog.update_store(ADMIN, store.id, {"name": "Renamed store"})
+    catalog.update_supplier(ADMIN, supplier.id, {"name": "Renamed supplier"})
+    accounts.update_user(ADMIN, user.id, full_name="Ayesha")
+    _, token = accounts.issue_token(ADMIN, user, "pos", 30)
+    accounts.revoke_token(ADMIN, token.id)
+    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
+                           quantity=10)
+    ledger.transfer(ADMIN, from_store_id=store.id, to_store_id=other.id, product_id=product.id,
+                    quantity=2)
+    ledger.apply_count(ADMIN, store_id=store.id, counts=[{"product_id": product.id,
+                                                          "quantity": 7}])
+    login(client, user, "wrong-password")
+    login(client, user)
+    assert set(actions()) >= {
+        "store.create", "store.update", "product.create", "product.update", "supplier.create",
+        "supplier.update", "user.create", "user.update", "token.create", "token.revoke",
+        "movement.create", "transfer.create", "count.apply", "user.login", "user.login_failed"}
+
+
+def test_a_request_that_writes_drains_the_outbox_in_process_without_redis(app, client):
+    user = make_user("manager", password=PASSWORD)
+    assert db.session.scalar(select(func.count()).select_from(AuditOutbox)) == 1
+    login(client, user)
+    assert db.session.scalar(select(func.count()).select_from(AuditOutbox)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditLog)) == 2
+
+
+def test_draining_twice_writes_each_event_once(app):
+    make_store()
+    audit.drain_all()
+    assert audit.drain_all() == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditLog)) == 1
+
+
+@pytest.fixture
+def events(app):
+    """Three products and one store, by two actors, on two days."""
+    alice = make_user("admin", username="alice", password=PASSWORD)
+    bob = make_user("manager", username="bob", password=PASSWORD)
+    for name in ("Sugar", "Atta", "Daal"):
+        catalog.create_product(audit.Actor(alice.id, "web", "10.0.0.1"),
+                               {"sku": name.upper(), "name": name, "unit": "kg",
+                                "sale_price": "100"})
+    catalog.create_store(audit.Actor(bob.id, "api"), {"code": "LHR-0001", "name": "Lahore"})
+    audit.drain_all()
+    old = db.session.scalars(select(AuditLog).where(AuditLog.action == "store.create")).one()
+    old.created_at = utcnow() - timedelta(days=10)
+    db.session.commit()
+    return alice, bob
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("", 6),
+    ("?actor=ALICE", 3),
+    ("?action=product", 3),
+    ("?action=product.create", 3),
+    ("?action=store.create", 1),
+    ("?entity_type=user", 2),
+    ("?entity_type=product&entity_id=2", 1),
+    ("?from={today}", 5),
+    ("?to={ten_days_ago}", 1),
+    ("?from={ten_days_ago}&to={ten_days_ago}&actor=bob", 1),
+])
+def test_the_audit_api_filters(app, events, query, expected):
+    today = pakistan_day(utcnow())
+    query = query.format(today=today, ten_days_ago=today - timedelta(days=10))
+    response = api_as(app, "manager").get(f"/api/v1/audit{query}")
+    assert response.status_code == 200, response.json
+    # api_as made one more user and token: count only the events of this fixture.
+    items = [e for e in response.json["items"] if e["action"] != "token.create"
+             and not (e["action"] == "user.create" and e["entity_id"] not in ("1", "2"))]
+    assert len(items) == expected
+
+
+def test_the_audit_api_is_for_managers_and_admins_and_paginates(app, events):
+    assert api_as(app, "shopkeeper").get("/api/v1/audit").status_code == 403
+    page = api_as(app, "admin").get("/api/v1/audit?per_page=2&page=2").json
+    assert (page["page"], page["per_page"], len(page["items"])) == (2, 2, 2)
+    assert page["total"] >= 6
+    first = api_as(app, "admin").get("/api/v1/audit?action=product.create&per_page=1").json
+    event = first["items"][0]
+    assert event["actor"] == "alice" and event["ip"] == "10.0.0.1"
+    assert event["after"]["name"] == "Daal"  # newest first
+
+
+def test_the_audit_page_filters_and_rejects_bad_dates_inline(app, client, events):
+    alice, _ = events
+    login(client, alice)
+    page = client.get("/audit/?actor=bob")
+    assert page.status_code == 200
+    assert b"store.create" in page.data and b"product.create" not in page.data
+    bad = client.get("/audit/?from=2026-02-30")
+    assert bad.status_code == 422 and b"Use a date like" in bad.data
+    reversed_range = client.get("/audit/?from=2026-03-02&to=2026-03-01")
+    assert reversed_range.status_code == 422
+
+
+def test_shopkeepers_cannot_open_the_audit_page(app, client):
+    login(client, make_user("shopkeeper", stores=[make_store()], password=PASSWORD))
+    assert client.get("/audit/").status_code == 403
+
+
+def test_upgrading_sqlite_never_hands_out_an_outbox_id_already_drained(tmp_path):
+    """0003 makes audit_outbox AUTOINCREMENT and starts it after every id ever used."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from tests.conftest import _config
+    from webapp import create_app
+
+    app = create_app(_config(f"sqlite:///{tmp_path / 'old.db'}"))
+    with app.app_context():
+        upgrade(revision="0001")
+        db.session.execute(text("INSERT INTO audit_log (outbox_id, action, entity_type, "
+                                "created_at) VALUES (41, 'store.create', 'store', '2026-01-01')"))
+        db.session.commit()
+        upgrade()
+        audit.record(db.session.connection(), ADMIN, "store.update", "store", 1)
+        db.session.commit()
+        assert db.session.scalar(select(AuditOutbox.id)) == 42
+        assert audit.drain_all() == 1
+        assert db.session.scalar(select(func.count()).select_from(AuditLog)) == 2
+        db.engine.dispose()
