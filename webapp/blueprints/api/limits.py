@@ -7,7 +7,7 @@ X-RateLimit-* and Retry-After headers only when it answers 429.
 import time
 from functools import lru_cache
 
-from flask import current_app, request
+from flask import current_app
 from limits import parse
 from werkzeug.exceptions import TooManyRequests
 
