@@ -87,3 +87,28 @@ def test_concurrent_retries_with_one_key_write_once(shop):
     level = db.session.execute(text("SELECT quantity FROM stock_levels")).scalar()
     assert level == Decimal("99")
     assert _invariant_violations() == [0, 0]
+
+
+def test_one_statement_sale_writes_what_the_general_path_writes(shop):
+    app, store_id, product_id, token = shop
+    response = ApiClient(app, token).post("/api/v1/movements", json={
+        "store_id": store_id, "product_id": product_id, "type": "sale", "quantity": "3",
+        "unit_price": "95.50", "note": "till 2", "occurred_at": "2026-11-20T23:30:00+00:00"})
+    assert response.status_code == 201
+    movement = response.json["movement"]
+    assert (movement["balance_after"], movement["unit_price"], movement["source"]) == \
+        ("97.000", "95.50", "api")
+    event = db.session.execute(text(
+        "SELECT after, actor_id FROM audit_outbox WHERE entity_type = 'stock_movement' "
+        "ORDER BY id DESC LIMIT 1")).one()
+    assert event.after == movement and event.actor_id == movement["user_id"]
+    row = db.session.execute(text(
+        "SELECT type, quantity, delta, balance_after, note, unit_price, unit_cost, user_id, "
+        "source FROM stock_movements WHERE id = :id"), {"id": movement["id"]}).one()
+    assert tuple(str(v) for v in row) == ("sale", "3.000", "-3.000", "97.000", "till 2",
+                                          "95.50", "80.00", str(movement["user_id"]), "api")
+    summary = db.session.execute(text(
+        "SELECT day, quantity, delta, amount, movements FROM daily_stock_summary "
+        "WHERE type = 'sale'")).one()
+    assert (str(summary.day), summary.amount, summary.movements) == \
+        ("2026-11-21", Decimal("286.50"), 1)
