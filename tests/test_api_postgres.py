@@ -112,3 +112,20 @@ def test_one_statement_sale_writes_what_the_general_path_writes(shop):
         "WHERE type = 'sale'")).one()
     assert (str(summary.day), summary.amount, summary.movements) == \
         ("2026-11-21", Decimal("286.50"), 1)
+
+
+def test_one_statement_path_honours_negative_stock_stores_and_refusals(shop):
+    app, store_id, product_id, token = shop
+    api = ApiClient(app, token)
+    patched = api.patch(f"/api/v1/stores/{store_id}", json={"allow_negative_stock": True})
+    assert patched.status_code == 200
+    sale = api.post("/api/v1/movements", json={"store_id": store_id, "product_id": product_id,
+                                               "type": "sale", "quantity": "101"})
+    assert sale.status_code == 201 and sale.json["level"]["negative"] is True
+    assert sale.json["movement"]["balance_after"] == "-1.000"
+    api.patch(f"/api/v1/stores/{store_id}", json={"allow_negative_stock": False})
+    refused = api.post("/api/v1/movements", json={
+        "store_id": store_id, "product_id": product_id, "type": "removal", "reason": "expired",
+        "quantity": "1"})
+    assert refused.status_code == 409
+    assert _invariant_violations() == [0, 0]
