@@ -1,7 +1,11 @@
 """What each benchmark client does: an API request, or the same work in raw SQL."""
 import json
+import re
+from datetime import datetime, timezone
+from decimal import Decimal
 
 from bench.database import PRODUCTS, STORES
+from webapp.services import ledger
 
 HOT = (1, 1)
 
@@ -36,7 +40,11 @@ def trivial(rng):
     return "GET", "/healthz", None
 
 
-# --- the same work as plain SQL: what the ledger and inventory services do per request ------
+# --- the same work as plain SQL: the statements the ledger and inventory services send ------
+
+# The ledger's one-statement write (services/ledger.py), in psycopg2's parameter style.
+APPEND_SQL = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", ledger._APPEND_MOVEMENT.text)
+
 
 def _raw_sale(cursor, store_id, product_id):
     cursor.execute(
@@ -44,29 +52,16 @@ def _raw_sale(cursor, store_id, product_id):
         "p.sale_price, p.cost, p.reorder_level FROM stores s LEFT JOIN products p ON p.id = %s "
         "WHERE s.id = %s", (product_id, store_id))
     _, _, _, _, _, _, price, cost, _ = cursor.fetchone()
-    cursor.execute(
-        "UPDATE stock_levels SET quantity = quantity - 1, updated_at = now() "
-        "WHERE store_id = %s AND product_id = %s AND quantity - 1 >= 0 "
-        "RETURNING quantity, reorder_level", (store_id, product_id))
-    balance, _ = cursor.fetchone()
-    cursor.execute(
-        "INSERT INTO stock_movements (store_id, product_id, type, quantity, delta, "
-        "balance_after, note, unit_price, unit_cost, user_id, source, created_at) "
-        "VALUES (%s, %s, 'sale', 1, -1, %s, '', %s, %s, 1, 'api', now()) RETURNING id",
-        (store_id, product_id, balance, price, cost))
-    movement_id = cursor.fetchone()[0]
-    cursor.execute(
-        "INSERT INTO daily_stock_summary AS d (day, store_id, product_id, type, quantity, delta, "
-        "amount, movements) VALUES (current_date, %s, %s, 'sale', 1, -1, %s, 1) "
-        "ON CONFLICT (day, store_id, product_id, type) DO UPDATE SET "
-        "quantity = d.quantity + excluded.quantity, delta = d.delta + excluded.delta, "
-        "amount = d.amount + excluded.amount, movements = d.movements + 1",
-        (store_id, product_id, price))
-    cursor.execute(
-        "INSERT INTO audit_outbox (actor_id, action, entity_type, entity_id, after, ip, "
-        "created_at) VALUES (1, 'movement.create', 'stock_movement', %s, %s, '127.0.0.1', now())",
-        (str(movement_id), json.dumps({"id": movement_id, "store_id": store_id,
-                                       "product_id": product_id, "balance_after": str(balance)})))
+    now = datetime.now(timezone.utc)
+    values = {"store_id": store_id, "product_id": product_id, "type": "sale",
+              "quantity": Decimal(1), "delta": Decimal(-1), "reason": None, "note": "",
+              "unit_price": price, "unit_cost": cost, "supplier_id": None, "user_id": 1,
+              "source": "api", "idempotency_key": None, "occurred_at": None, "now": now,
+              "ip": "127.0.0.1", "amount": price, "guarded": True, "day": now.date()}
+    after = {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()
+             if k not in ("now", "day", "guarded", "amount", "ip")}
+    cursor.execute(APPEND_SQL, {**values, "after": json.dumps(after)})
+    cursor.fetchone()
 
 
 def raw_sale_random(cursor, rng):
@@ -80,9 +75,9 @@ def raw_sale_hot(cursor, rng):
 def raw_level_read(cursor, rng):
     store_id, product_id = random_row(rng)
     cursor.execute(
-        "SELECT p.id, p.reorder_level, l.quantity, l.reorder_level, l.updated_at FROM products p "
-        "LEFT JOIN stock_levels l ON l.product_id = p.id AND l.store_id = %s WHERE p.id = %s",
-        (store_id, product_id))
+        "SELECT s.id, p.id, p.reorder_level, l.quantity, l.reorder_level, l.updated_at "
+        "FROM stores s LEFT JOIN products p ON p.id = %s LEFT JOIN stock_levels l "
+        "ON l.product_id = p.id AND l.store_id = s.id WHERE s.id = %s", (product_id, store_id))
     cursor.fetchone()
 
 

@@ -272,3 +272,23 @@ def test_count_records_adjustments_for_differences(admin, shop):
     assert data["changed_during_count"] == []
     assert admin.post(f"/api/v1/stores/{store.id}/counts", json={"counts": []}) \
         .status_code == 422
+
+
+def test_transfer_and_count_replay_with_the_same_key(admin, shop):
+    store, product = shop
+    other = make_store()
+    receive(admin, store, product, "5")
+    key = {"Idempotency-Key": "transfer-1"}
+    body = {"from_store_id": store.id, "to_store_id": other.id, "product_id": product.id,
+            "quantity": "2"}
+    first = admin.post("/api/v1/transfers", json=body, headers=key)
+    again = admin.post("/api/v1/transfers", json=body, headers=key)
+    assert first.status_code == again.status_code == 201 and again.json == first.json
+    assert level(store, product) == Decimal("3")
+    count = {"counts": [{"product_id": product.id, "quantity": "1"}]}
+    counted = admin.post(f"/api/v1/stores/{store.id}/counts", json=count,
+                         headers={"Idempotency-Key": "count-1"})
+    recounted = admin.post(f"/api/v1/stores/{store.id}/counts", json=count,
+                           headers={"Idempotency-Key": "count-1"})
+    assert recounted.json == counted.json and recounted.headers["Idempotent-Replayed"] == "true"
+    assert level(store, product) == Decimal("1")

@@ -6,12 +6,13 @@ update and each movement's balance_after is the level right after it), appends t
 bumps the daily summary and writes the audit event. The hot path is SQLAlchemy Core: no ORM
 objects are loaded or refreshed.
 """
+import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
 from blinker import Namespace
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 
 from webapp.extensions import db
 from webapp.models import (ADJUSTMENT_REASONS, REMOVAL_REASONS, WHOLE_UNITS, DailyStockSummary,
@@ -113,14 +114,21 @@ def record_movement(actor, *, store_id, type, quantity, product_id=None, sku=Non
                 occurred_at=occurred_at, idempotency_key=key)
         else:
             delta = quantity if type == "stock_in" else -quantity
-            level_row = _move_level(conn, ctx, delta, now)
-            movement = _insert_movement(
-                conn, actor, ctx, now, type=type, quantity=quantity, delta=delta,
-                balance_after=level_row.quantity, reason=reason, note=note,
+            fields = dict(
+                type=type, quantity=quantity, delta=delta, reason=reason, note=note,
                 unit_price=(unit_price if unit_price is not None else ctx.product.sale_price)
                 if type == "sale" else None,
                 unit_cost=unit_cost if unit_cost is not None else ctx.product.cost,
                 supplier_id=supplier_id, occurred_at=occurred_at, idempotency_key=key)
+            appended = _append_in_one_statement(conn, actor, ctx, now, **fields) \
+                if conn.dialect.name == "postgresql" else None
+            if appended is not None:
+                movement, level_row = appended
+                level = _level_dict(ctx, level_row.quantity, now, level_row.reorder_level)
+                return {"movement": movement, "level": level}, [(ctx.store.id, ctx.product.id)], 201
+            level_row = _move_level(conn, ctx, delta, now)
+            movement = _insert_movement(conn, actor, ctx, now, balance_after=level_row.quantity,
+                                        **fields)
         audit.record(conn, actor, "movement.create", "stock_movement", movement["id"],
                      after=movement)
         level = _level_dict(ctx, level_row.quantity, now, level_row.reorder_level)
@@ -367,6 +375,65 @@ def _insert_movement(conn, actor, ctx, now, *, type, quantity, delta, balance_af
     values["id"] = conn.execute(_statement(conn, "insert_movement"), values).scalar()
     _bump_summary(conn, values)
     return movement_dict(values)
+
+
+# PostgreSQL: the level update, the movement, the daily summary and the audit event as one
+# statement (one round trip instead of four). It writes nothing when the guarded update
+# matches no row (not enough stock, or no level yet); the caller then takes the general path,
+# which tells those two apart. The audit event is the movement as movement_dict() gives it.
+_APPEND_MOVEMENT = text("""
+WITH level AS (
+    UPDATE stock_levels SET quantity = quantity + :delta, updated_at = :now
+    WHERE store_id = :store_id AND product_id = :product_id
+      AND (NOT :guarded OR quantity + :delta >= 0)
+    RETURNING quantity, reorder_level
+), movement AS (
+    INSERT INTO stock_movements (store_id, product_id, type, quantity, delta, balance_after,
+        reason, note, unit_price, unit_cost, supplier_id, user_id, source, idempotency_key,
+        occurred_at, created_at)
+    SELECT :store_id, :product_id, :type, :quantity, :delta, level.quantity, :reason, :note,
+        :unit_price, :unit_cost, :supplier_id, :user_id, :source, :idempotency_key,
+        :occurred_at, :now
+    FROM level
+    RETURNING id, balance_after
+), summary AS (
+    INSERT INTO daily_stock_summary AS d (day, store_id, product_id, type, quantity, delta,
+        amount, movements)
+    SELECT :day, :store_id, :product_id, :type, :quantity, :delta, :amount, 1 FROM level
+    ON CONFLICT (day, store_id, product_id, type) DO UPDATE SET
+        quantity = d.quantity + excluded.quantity, delta = d.delta + excluded.delta,
+        amount = d.amount + excluded.amount, movements = d.movements + 1
+), event AS (
+    INSERT INTO audit_outbox (actor_id, action, entity_type, entity_id, after, ip, created_at)
+    SELECT :user_id, 'movement.create', 'stock_movement', movement.id::text,
+        CAST(:after AS jsonb) || jsonb_build_object('id', movement.id,
+                                                    'balance_after', movement.balance_after::text),
+        :ip, :now
+    FROM movement
+)
+SELECT movement.id, level.quantity, level.reorder_level FROM level, movement
+""")
+
+
+def _append_in_one_statement(conn, actor, ctx, now, **m):
+    """(movement, level row) written by _APPEND_MOVEMENT, or None when it wrote nothing."""
+    values = dict(store_id=ctx.store.id, product_id=ctx.product.id, transfer_id=None,
+                  expected_quantity=None, counted_quantity=None, user_id=actor.user_id,
+                  source=actor.source, created_at=now, **m)
+    values["note"] = values["note"] or ""
+    price = values["unit_price"] if values["type"] == "sale" else values["unit_cost"]
+    amount = (values["quantity"] * price).quantize(MONEY_PLACES) if price is not None \
+        else Decimal(0)
+    row = conn.execute(_APPEND_MOVEMENT, {
+        **values, "now": now, "ip": actor.ip, "amount": amount,
+        "guarded": values["delta"] < 0 and not ctx.store.allow_negative_stock,
+        "day": pakistan_day(values["occurred_at"] or now),
+        "after": json.dumps(movement_dict({**values, "id": None, "balance_after": None})),
+    }).first()
+    if row is None:
+        return None
+    values.update(id=row.id, balance_after=row.quantity)
+    return movement_dict(values), row
 
 
 def _bump_summary(conn, m):

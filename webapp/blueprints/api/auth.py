@@ -15,7 +15,7 @@ PUBLIC = "_api_public"
 
 
 def public(view):
-    """Mark a view as callable without a token (only /auth/token is)."""
+    """Mark a view as callable without a token (/auth/token and /openapi.json)."""
     setattr(view, PUBLIC, True)
     return view
 

@@ -9,7 +9,7 @@ import time
 from functools import lru_cache
 
 import redis
-from flask import current_app, request
+from flask import current_app
 from limits import parse
 from limits.storage import MemoryStorage
 from werkzeug.exceptions import TooManyRequests
