@@ -156,3 +156,24 @@ def test_token_cache_trusts_a_checked_token_for_a_few_seconds_only(app, monkeypa
     assert api.get("/api/v1/stores").status_code == 200
     time.sleep(0.35)
     assert api.get("/api/v1/stores").status_code == 401
+
+
+def test_rate_limit_falls_back_to_memory_when_redis_is_unreachable(tmp_path):
+    from flask_migrate import upgrade
+
+    from webapp.blueprints.api.limits import fallback
+
+    app = create_app(_config(f"sqlite:///{tmp_path / 'down.db'}", RATELIMIT_ENABLED=True,
+                             API_RATE_LIMIT="2 per minute",
+                             RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0",
+                             RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.2}))
+    with app.app_context():
+        upgrade()
+        fallback.until = 0.0
+        api = api_as(app)
+        try:
+            statuses = [api.get("/api/v1/stores").status_code for _ in range(3)]
+        finally:
+            fallback.until = 0.0
+            db.session.remove()
+    assert statuses == [200, 200, 429]

@@ -7,8 +7,9 @@ To add an endpoint module (say `sync.py`):
    `@spec.validate(json=..., query=..., resp=spec.responses(HTTP_202=Model), tags=["sync"])`.
    It validates (422 envelope per field), serialises and documents it in /api/v1/openapi.json.
 3. Read the validated input from `request.context.json` / `request.context.query`.
-4. Auth is already done (401 without a token); use `auth.api_user()`, `auth.actor()` (source
-   "api"), `auth.managers_only` / `auth.roles_required(...)` (403) and `auth.store_or_404(id)`.
+4. Auth and the per-token rate limit are done (401, 429); `auth.api_user()` is a Principal (id,
+   role, store_ids), `auth.actor()` the audit Actor (source "api"); use `auth.managers_only` /
+   `auth.roles_required(...)` (403) and `auth.store_or_404(id)` / `auth.check_store(id)` (404).
 5. POSTs: pass `idempotency.request_key()` into ledger services and answer
    `idempotency.ledger_response(result)`; wrap other writes in `idempotency.run_once(payload, call)`.
 6. Raise DomainError from services; errors.py renders it. Import your module at the bottom here.

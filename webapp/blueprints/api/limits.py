@@ -2,16 +2,17 @@
 
 Flask-Limiter's header injection reads the window back after every hit (two more round trips),
 so the API hits the same storage through Flask-Limiter's strategy itself and computes the
-X-RateLimit-* and Retry-After headers only when it answers 429.
+X-RateLimit-* and Retry-After headers only when it answers 429. When the storage (Redis) is
+unreachable, each worker counts in memory for a few seconds and then tries Redis again: the
+API keeps answering, with limits per worker instead of global ones, until Redis is back.
 """
-import logging
 import time
 from functools import lru_cache
 
-import redis
 from flask import current_app
 from limits import parse
 from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from webapp.blueprints.api.auth import is_public, rate_limit_key
@@ -32,45 +33,48 @@ class RateLimited(TooManyRequests):
         return [*super().get_headers(environ, scope), *self.extra.items()]
 
 
+class _Fallback:
+    """The in-memory strategy used while the shared storage is down."""
+
+    def __init__(self):
+        self.strategy = FixedWindowRateLimiter(MemoryStorage())
+        self.until = 0.0
+
+    def active(self):
+        return time.monotonic() < self.until
+
+    def engage(self, error):
+        seconds = current_app.config.get("REDIS_RETRY_SECONDS", 5)
+        self.until = time.monotonic() + seconds
+        current_app.logger.warning("rate-limit storage unreachable (%s); counting in memory "
+                                   "for %s s", error.__class__.__name__, seconds)
+
+
+fallback = _Fallback()
+
+
 @lru_cache(maxsize=16)
 def _item(text):
     return parse(text)
 
 
-log = logging.getLogger(__name__)
-# While the shared storage (Redis) is unreachable, each process counts in its own memory and
-# tries the storage again after REDIS_RETRY_SECONDS: the API keeps answering, still limited.
-_fallback = {"strategy": None, "until": 0.0}
-
-
-def _strategy():
-    if time.monotonic() < _fallback["until"]:
-        return _fallback["strategy"]
-    return limiter.limiter
-
-
-def _fall_back(exc):
-    if _fallback["strategy"] is None:
-        _fallback["strategy"] = type(limiter.limiter)(MemoryStorage())
-    if time.monotonic() >= _fallback["until"]:
-        log.warning("rate-limit storage unreachable (%s); counting in memory",
-                    exc.__class__.__name__)
-    _fallback["until"] = time.monotonic() + current_app.config.get("REDIS_RETRY_SECONDS", 2)
-    return _fallback["strategy"]
+def _check(strategy, item, identifiers):
+    if not strategy.hit(item, *identifiers):
+        reset_at, remaining = strategy.get_window_stats(item, *identifiers)
+        raise RateLimited(item.amount, remaining, reset_at)
 
 
 def enforce():
     """before_request: count this request against its token's window; 429 when it is spent."""
     if not limiter.enabled or is_public():
         return
-    strategy = _strategy()
     item = _item(current_app.config["API_RATE_LIMIT"])
     identifiers = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "api", rate_limit_key())
-    try:
-        allowed = strategy.hit(item, *identifiers)
-    except (redis.RedisError, OSError) as exc:
-        strategy = _fall_back(exc)
-        allowed = strategy.hit(item, *identifiers)
-    if not allowed:
-        reset_at, remaining = strategy.get_window_stats(item, *identifiers)
-        raise RateLimited(item.amount, remaining, reset_at)
+    if not fallback.active():
+        try:
+            return _check(limiter.limiter, item, identifiers)
+        except RateLimited:
+            raise
+        except Exception as error:  # any storage failure: the API must keep answering
+            fallback.engage(error)
+    _check(fallback.strategy, item, identifiers)
