@@ -57,7 +57,7 @@ def replica_reads(view):
     def wrapped(*args, **kwargs):
         if not _replica_allowed():
             return view(*args, **kwargs)
-        from webapp.extensions import db
+        from webapp.extensions import db  # extensions imports this module: import late
 
         previous = g.get("_db_target")
         g._db_target = REPLICA
