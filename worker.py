@@ -15,7 +15,7 @@ from rq import Queue, SimpleWorker
 
 from webapp import background, create_app, jobs, metrics
 from webapp.extensions import QUEUE_NAMES, db
-from webapp.services import audit, sync
+from webapp.services import audit, report_rollups, sync
 
 log = logging.getLogger("kiryana.worker")
 
@@ -42,7 +42,7 @@ class AppWorker(SimpleWorker):
 
 
 def sweep_once(app):
-    """Drain the outbox and restart stalled sync jobs; works with Redis down (draining does)."""
+    """Drain the outbox, restart stalled sync jobs, refresh report roll-ups; needs no Redis."""
     with app.app_context():
         try:
             moved = audit.drain_all()
@@ -51,6 +51,8 @@ def sweep_once(app):
             for job_id in sync.stalled_jobs(app.config["SYNC_STALL_SECONDS"]):
                 log.warning("sync job %s stalled; queueing it again", job_id)
                 background.enqueue("sync", jobs.run_sync, job_id)
+            # Report roll-ups: every worker may try; the state row lock lets one refresh at a time.
+            report_rollups.refresh_if_stale(app.config.get("REPORTS_ROLLUP_MAX_AGE", 60))
         except Exception:
             db.session.rollback()
             log.exception("sweep failed")

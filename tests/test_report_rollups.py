@@ -108,3 +108,16 @@ def test_rollups_equal_a_recount_on_sqlite(app, seed):
 @pytest.mark.postgres
 def test_rollups_equal_a_recount_on_postgresql(pg_app):
     mix_and_check(7)
+
+
+def test_the_worker_sweep_refreshes_stale_rollups(app, monkeypatch):
+    """No cron needed: a worker's periodic sweep brings the roll-ups up to date."""
+    import worker
+
+    store, product = make_store(), make_product()
+    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
+                           quantity=5)
+    monkeypatch.setitem(app.config, "REPORTS_ROLLUP_MAX_AGE", 0)
+    worker.sweep_once(app)
+    refreshed = db.session.execute(select(rollups.STATE.c.refreshed_at)).scalar()
+    assert refreshed is not None

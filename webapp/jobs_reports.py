@@ -1,6 +1,6 @@
 """Report jobs: keep the roll-ups and store totals of services/report_rollups.py up to date.
 
-Production: run `refresh_report_rollups` every minute on a worker (an RQ repeat or cron:
+Production: every worker's sweep refreshes them once they are REPORTS_ROLLUP_MAX_AGE old (or cron:
 `flask reports refresh`). Without Redis (the embedded default) there is no worker, so report
 views refresh inline when the last refresh is older than REPORTS_ROLLUP_MAX_AGE seconds.
 """
