@@ -92,56 +92,54 @@ def _check_product_unique(clean, product_id=None):
                            field="barcode")
 
 
-def _commit_unique(conflict):
-    """Commit; a unique index that a concurrent writer beat us to becomes a 409."""
-    _unique(conflict, db.session.commit)
-
-
-def _flush_unique(conflict):
-    """Flush; the unique index may refuse what the pre-check let through (SQLite's lower()
-    folds ASCII only), and that is a 409 too."""
-    _unique(conflict, db.session.flush)
-
-
 def _unique(conflict, write):
+    """Run write(); a unique index that refuses it (a concurrent writer, or SQLite's ASCII-only
+    lower() letting a duplicate past the pre-check) becomes the 409 `conflict` gives."""
     try:
         write()
     except IntegrityError:
         db.session.rollback()
+        if conflict is None:
+            raise
         raise conflict() from None
+
+
+def _save(actor, obj, kind, fields, clean, duplicate=None):
+    """Apply clean values to a new or loaded row, audit the change with before/after, commit."""
+    creating = obj.id is None
+    before = None if creating else _snapshot(obj, fields)
+    for field, value in clean.items():
+        setattr(obj, field, value)
+    db.session.add(obj)
+    _unique(duplicate, db.session.flush)
+    audit.record(db.session.connection(), actor, f"{kind}.{'create' if creating else 'update'}",
+                 kind, obj.id, before=before, after=_snapshot(obj, fields))
+    _unique(duplicate, db.session.commit)
+    return obj
+
+
+def _get(model, label, object_id):
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        raise NotFound(label)
+    return obj
 
 
 def create_product(actor, data):
     clean = _clean_product(data, creating=True)
     _check_product_unique(clean)
-    product = Product(**clean)
-    db.session.add(product)
-    _flush_unique(_duplicate_sku)
-    audit.record(db.session.connection(), actor, "product.create", "product", product.id,
-                 after=_snapshot(product, PRODUCT_FIELDS))
-    _commit_unique(_duplicate_sku)
-    return product
+    return _save(actor, Product(), "product", PRODUCT_FIELDS, clean, _duplicate_sku)
 
 
 def update_product(actor, product_id, data):
     product = get_product(product_id)
     clean = _clean_product(data, creating=False)
     _check_product_unique(clean, product.id)
-    before = _snapshot(product, PRODUCT_FIELDS)
-    for field, value in clean.items():
-        setattr(product, field, value)
-    _flush_unique(_duplicate_sku)
-    audit.record(db.session.connection(), actor, "product.update", "product", product.id,
-                 before=before, after=_snapshot(product, PRODUCT_FIELDS))
-    _commit_unique(_duplicate_sku)
-    return product
+    return _save(actor, product, "product", PRODUCT_FIELDS, clean, _duplicate_sku)
 
 
 def get_product(product_id):
-    product = db.session.get(Product, product_id)
-    if product is None:
-        raise NotFound("Product")
-    return product
+    return _get(Product, "Product", product_id)
 
 
 # --- stores -----------------------------------------------------------------------------------
@@ -179,34 +177,18 @@ def _check_store_code(clean, store_id=None):
 def create_store(actor, data):
     clean = _clean_store(data, creating=True)
     _check_store_code(clean)
-    store = Store(**clean)
-    db.session.add(store)
-    _flush_unique(_duplicate_code)
-    audit.record(db.session.connection(), actor, "store.create", "store", store.id,
-                 after=_snapshot(store, STORE_FIELDS))
-    _commit_unique(_duplicate_code)
-    return store
+    return _save(actor, Store(), "store", STORE_FIELDS, clean, _duplicate_code)
 
 
 def update_store(actor, store_id, data):
     store = get_store(store_id)
     clean = _clean_store(data, creating=False)
     _check_store_code(clean, store.id)
-    before = _snapshot(store, STORE_FIELDS)
-    for field, value in clean.items():
-        setattr(store, field, value)
-    _flush_unique(_duplicate_code)
-    audit.record(db.session.connection(), actor, "store.update", "store", store.id,
-                 before=before, after=_snapshot(store, STORE_FIELDS))
-    _commit_unique(_duplicate_code)
-    return store
+    return _save(actor, store, "store", STORE_FIELDS, clean, _duplicate_code)
 
 
 def get_store(store_id):
-    store = db.session.get(Store, store_id)
-    if store is None:
-        raise NotFound("Store")
-    return store
+    return _get(Store, "Store", store_id)
 
 
 # --- suppliers --------------------------------------------------------------------------------
@@ -226,25 +208,11 @@ def _clean_supplier(data, creating):
 
 
 def create_supplier(actor, data):
-    supplier = Supplier(**_clean_supplier(data, creating=True))
-    db.session.add(supplier)
-    db.session.flush()
-    audit.record(db.session.connection(), actor, "supplier.create", "supplier", supplier.id,
-                 after=_snapshot(supplier, SUPPLIER_FIELDS))
-    db.session.commit()
-    return supplier
+    return _save(actor, Supplier(), "supplier", SUPPLIER_FIELDS,
+                 _clean_supplier(data, creating=True))
 
 
 def update_supplier(actor, supplier_id, data):
-    supplier = db.session.get(Supplier, supplier_id)
-    if supplier is None:
-        raise NotFound("Supplier")
-    clean = _clean_supplier(data, creating=False)
-    before = _snapshot(supplier, SUPPLIER_FIELDS)
-    for field, value in clean.items():
-        setattr(supplier, field, value)
-    db.session.flush()
-    audit.record(db.session.connection(), actor, "supplier.update", "supplier", supplier.id,
-                 before=before, after=_snapshot(supplier, SUPPLIER_FIELDS))
-    db.session.commit()
-    return supplier
+    supplier = _get(Supplier, "Supplier", supplier_id)
+    return _save(actor, supplier, "supplier", SUPPLIER_FIELDS,
+                 _clean_supplier(data, creating=False))
