@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from webapp.access import visible_store_ids
 from webapp.blueprints.reports import bp, charts, export, forms
+from webapp.errors import handle_domain_error
 from webapp.jobs_reports import refresh_inline_without_worker, refresh_report_rollups
 from webapp.routing import replica_reads
 from webapp.services import reports
@@ -27,8 +28,13 @@ def _page(template, error=None, status=200, **context):
                            **context), status
 
 
-def _invalid(template, error):
-    return _page(template, error=error, status=422)
+@bp.errorhandler(DomainError)
+def _invalid(error):
+    """A bad filter is shown inline on the report's own page (422); an unseen store stays 404."""
+    if error.status == 404:
+        return handle_domain_error(error)
+    report = request.endpoint.rsplit(".", 1)[-1].removesuffix("_csv")
+    return _page(f"{report}.html", error=error, status=422)
 
 
 @bp.get("/")
@@ -42,15 +48,10 @@ def index():
 @replica_reads
 def stock():
     """Stock across stores: search, filter by store, category and city, sort, page."""
-    try:
-        stores, store_id = forms.scope(current_user, request.args)
-        page, per_page = forms.paging(request.args)
-        result = reports.stock_levels(stores, store_id=store_id, page=page, per_page=per_page,
-                                      **forms.stock_filters(request.args))
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        return _invalid("stock.html", error)
+    stores, store_id = forms.scope(current_user, request.args)
+    page, per_page = forms.paging(request.args)
+    result = reports.stock_levels(stores, store_id=store_id, page=page, per_page=per_page,
+                                  **forms.stock_filters(request.args))
     return _page("stock.html", result=result)
 
 
@@ -74,15 +75,10 @@ STOCK_HEADER = ["store_code", "store_name", "city", "sku", "product", "category"
 @replica_reads
 def low_stock():
     """Levels at or under the reorder level, with what to reorder."""
-    try:
-        stores, store_id = forms.scope(current_user, request.args)
-        page, per_page = forms.paging(request.args)
-        result = reports.low_stock(stores, store_id=store_id, page=page, per_page=per_page,
-                                   **forms.low_filters(request.args))
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        return _invalid("low_stock.html", error)
+    stores, store_id = forms.scope(current_user, request.args)
+    page, per_page = forms.paging(request.args)
+    result = reports.low_stock(stores, store_id=store_id, page=page, per_page=per_page,
+                               **forms.low_filters(request.args))
     return _page("low_stock.html", result=result)
 
 
@@ -105,15 +101,10 @@ def low_stock_csv():
 @replica_reads
 def valuation():
     """Stock value at cost and at sale price, per store and in total."""
-    try:
-        stores, store_id = forms.scope(current_user, request.args)
-        page, per_page = forms.paging(request.args)
-        result = reports.valuation(stores, store_id=store_id, city=request.args.get("city"),
-                                   page=page, per_page=per_page)
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        return _invalid("valuation.html", error)
+    stores, store_id = forms.scope(current_user, request.args)
+    page, per_page = forms.paging(request.args)
+    result = reports.valuation(stores, store_id=store_id, city=request.args.get("city"),
+                               page=page, per_page=per_page)
     top = sorted(result["all"], key=lambda i: i["value_sale"], reverse=True)[:CHART_STORES]
     chart = charts.rows("Stock value at sale price (PKR), top stores",
                         [(i["store_code"], i["value_sale"]) for i in top])
@@ -143,13 +134,8 @@ def valuation_csv():
 @replica_reads
 def sales():
     """Sales per day, per store and per product (top sellers) over Pakistan days."""
-    try:
-        stores, store_id = forms.scope(current_user, request.args)
-        span = forms.span(request.args)
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        return _invalid("sales.html", error)
+    stores, store_id = forms.scope(current_user, request.args)
+    span = forms.span(request.args)
     scope = {store_id} if store_id else stores
     days = reports.sales_by_day(scope, span)
     by_store = reports.sales_by_store(scope, span)
@@ -194,13 +180,8 @@ def sales_csv():
 @replica_reads
 def movements():
     """Movement summary by type, and removals (shrinkage) by reason."""
-    try:
-        stores, store_id = forms.scope(current_user, request.args)
-        span = forms.span(request.args)
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        return _invalid("movements.html", error)
+    stores, store_id = forms.scope(current_user, request.args)
+    span = forms.span(request.args)
     scope = {store_id} if store_id else stores
     reasons = reports.removals_by_reason(scope, span)
     chart = charts.rows("Shrinkage at cost (PKR) by reason",
