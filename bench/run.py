@@ -35,6 +35,7 @@ HTTP_SCENARIOS = [
     ("sale_random", scenarios.sale_random),
     ("sale_hot", scenarios.sale_hot),
     ("level_read", scenarios.level_read),
+    ("level_read_cold", scenarios.level_read_cold),
     ("stock_page", scenarios.stock_page),
     ("trivial", scenarios.trivial),
 ]
@@ -50,7 +51,7 @@ TARGETS = [
     ("sale_hot", "raw_sale_hot", 0.5, None),
     ("level_read", "trivial", 0.6, None),
 ]
-INFO_RATIOS = [("level_read", "raw_level_read"), ("stock_page", "raw_stock_page"),
+INFO_RATIOS = [("level_read", "raw_level_read"), ("level_read_cold", "raw_level_read"), ("stock_page", "raw_stock_page"),
                ("stock_page", "trivial")]
 
 
