@@ -232,7 +232,7 @@ def test_store_stock_list_search_low_and_single_level(admin, shop):
     never = make_product()
     assert admin.get(f"/api/v1/stores/{store.id}/stock/{never.id}").json["quantity"] == "0.000"
     assert admin.get(f"/api/v1/stores/{store.id}/stock/999999").status_code == 404
-    assert admin.get(f"/api/v1/stores/999999/stock").status_code == 404
+    assert admin.get("/api/v1/stores/999999/stock").status_code == 404
 
 
 def test_transfer_moves_stock_atomically(admin, shop):

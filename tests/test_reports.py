@@ -12,7 +12,6 @@ from decimal import Decimal as D
 import pytest
 
 from tests.factories import ADMIN, make_product, make_store, make_user
-from webapp.extensions import db
 from webapp.services import catalog, ledger, report_rollups, reports
 
 SUGAR_NAME = 'چینی, "Cheeni"'
@@ -359,7 +358,7 @@ def test_month_pieces():
 @pytest.mark.postgres
 def test_the_same_figures_on_postgresql(pg_app):
     """PostgreSQL walks stores or products through LATERAL joins; the answers must not change."""
-    shops = build_shops()
+    build_shops()
     orders = {
         ("store", False): [("KHI-A", "SOAP"), ("KHI-A", "SUGAR"), ("LHE-B", "SOAP")],
         ("store", True): [("LHE-B", "SOAP"), ("KHI-A", "SUGAR"), ("KHI-A", "SOAP")],

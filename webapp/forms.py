@@ -1,5 +1,9 @@
 """The base form: service errors (DomainError) land on the field they name."""
+from flask import flash
 from flask_wtf import FlaskForm
+
+from webapp.htmx import redirect_to
+from webapp.services.errors import DomainError
 
 
 class Form(FlaskForm):
@@ -17,6 +21,24 @@ class Form(FlaskForm):
         if not placed:
             self.form_errors.append(error.message)
         return self
+
+    @property
+    def status(self):
+        """422 when a submitted form is shown again (htmx swaps it), 200 on a first visit."""
+        return 422 if self.is_submitted() else 200
+
+    def save(self, call, message, next_url):
+        """On a valid POST run the service call: success flashes message(result) and redirects
+        to next_url(result); a DomainError lands on the form. None means "show the form"."""
+        if not self.validate_on_submit():
+            return None
+        try:
+            result = call()
+        except DomainError as error:
+            self.show_error(error)
+            return None
+        flash(message(result), "success")
+        return redirect_to(next_url(result))
 
 
 def blank_to_none(value):

@@ -13,10 +13,6 @@ from webapp.services import accounts, catalog
 from webapp.services.errors import DomainError, NotFound
 
 
-def _status(form):
-    return 422 if form.is_submitted() else 200
-
-
 # --- suppliers --------------------------------------------------------------------------------
 
 @bp.get("/suppliers/")
@@ -38,15 +34,10 @@ def _supplier_page(form, heading, status):
 def create_supplier():
     """Add a supplier to pick on stock-ins."""
     form = SupplierForm()
-    if form.validate_on_submit():
-        try:
-            supplier = catalog.create_supplier(access.actor(), form.service_data())
-        except DomainError as error:
-            form.show_error(error)
-        else:
-            flash(f"Supplier {supplier.name} added.", "success")
-            return redirect_to(url_for("admin.suppliers"))
-    return _supplier_page(form, "New supplier", _status(form))
+    return form.save(lambda: catalog.create_supplier(access.actor(), form.service_data()),
+                     lambda supplier: f"Supplier {supplier.name} added.",
+                     lambda supplier: url_for("admin.suppliers")) \
+        or _supplier_page(form, "New supplier", form.status)
 
 
 @bp.route("/suppliers/<int:supplier_id>/edit", methods=["GET", "POST"])
@@ -57,15 +48,11 @@ def edit_supplier(supplier_id):
     if supplier is None:
         raise NotFound("Supplier")
     form = SupplierForm(obj=supplier)
-    if form.validate_on_submit():
-        try:
-            catalog.update_supplier(access.actor(), supplier.id, form.service_data())
-        except DomainError as error:
-            form.show_error(error)
-        else:
-            flash(f"Supplier {supplier.name} saved.", "success")
-            return redirect_to(url_for("admin.suppliers"))
-    return _supplier_page(form, f"Edit {supplier.name}", _status(form))
+    return form.save(lambda: catalog.update_supplier(access.actor(), supplier.id,
+                                                     form.service_data()),
+                     lambda saved: f"Supplier {saved.name} saved.",
+                     lambda saved: url_for("admin.suppliers")) \
+        or _supplier_page(form, f"Edit {supplier.name}", form.status)
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -108,7 +95,7 @@ def create_user():
         else:
             flash(f"User {user.username} created.", "success")
             return redirect_to(url_for("admin.users"))
-    return _user_page(form, "New user", _status(form))
+    return _user_page(form, "New user", form.status)
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
@@ -131,7 +118,7 @@ def edit_user(user_id):
         else:
             flash(f"User {user.username} saved.", "success")
             return redirect_to(url_for("admin.users"))
-    return _user_page(form, f"Edit {user.username}", _status(form))
+    return _user_page(form, f"Edit {user.username}", form.status)
 
 
 # --- API tokens -------------------------------------------------------------------------------

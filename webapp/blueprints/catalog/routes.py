@@ -9,7 +9,6 @@ from webapp.extensions import db
 from webapp.htmx import redirect_to, render
 from webapp.models import Product
 from webapp.services import catalog
-from webapp.services.errors import DomainError
 
 PER_PAGE = 50
 
@@ -53,15 +52,10 @@ def create():
     """Add a product; the service checks SKU and barcode uniqueness."""
     form = ProductForm()
     del form.archived
-    if form.validate_on_submit():
-        try:
-            product = catalog.create_product(access.actor(), form.service_data())
-        except DomainError as error:
-            form.show_error(error)
-        else:
-            flash(f"Product {product.sku} created.", "success")
-            return redirect_to(url_for("catalog.products", q=product.sku))
-    return _form_page(form, "New product", 422 if form.is_submitted() else 200)
+    return form.save(lambda: catalog.create_product(access.actor(), form.service_data()),
+                     lambda product: f"Product {product.sku} created.",
+                     lambda product: url_for("catalog.products", q=product.sku)) \
+        or _form_page(form, "New product", form.status)
 
 
 @bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
@@ -70,15 +64,11 @@ def edit(product_id):
     """Change a product; archiving is a checkbox here and a button on the list."""
     product = catalog.get_product(product_id)
     form = ProductForm(obj=product)
-    if form.validate_on_submit():
-        try:
-            catalog.update_product(access.actor(), product.id, form.service_data())
-        except DomainError as error:
-            form.show_error(error)
-        else:
-            flash(f"Product {product.sku} saved.", "success")
-            return redirect_to(url_for("catalog.products", q=product.sku))
-    return _form_page(form, f"Edit {product.sku}", 422 if form.is_submitted() else 200)
+    return form.save(lambda: catalog.update_product(access.actor(), product.id,
+                                                    form.service_data()),
+                     lambda saved: f"Product {saved.sku} saved.",
+                     lambda saved: url_for("catalog.products", q=saved.sku)) \
+        or _form_page(form, f"Edit {product.sku}", form.status)
 
 
 @bp.post("/<int:product_id>/archive")

@@ -1,4 +1,4 @@
-from flask import flash, request, url_for
+from flask import url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -6,10 +6,9 @@ from webapp import access
 from webapp.blueprints.stores import bp
 from webapp.blueprints.stores.forms import StoreForm
 from webapp.extensions import db
-from webapp.htmx import redirect_to, render
+from webapp.htmx import render
 from webapp.models import Product, StockLevel
 from webapp.services import catalog
-from webapp.services.errors import DomainError
 from webapp.services.inventory import REORDER
 
 
@@ -46,15 +45,10 @@ def _form_page(form, heading, status=200):
 def create():
     """Open a new store (managers)."""
     form = StoreForm()
-    if form.validate_on_submit():
-        try:
-            store = catalog.create_store(access.actor(), form.service_data())
-        except DomainError as error:
-            form.show_error(error)
-        else:
-            flash(f"Store {store.code} created.", "success")
-            return redirect_to(url_for("stores.index"))
-    return _form_page(form, "New store", 422 if form.is_submitted() else 200)
+    return form.save(lambda: catalog.create_store(access.actor(), form.service_data()),
+                     lambda store: f"Store {store.code} created.",
+                     lambda store: url_for("stores.index")) \
+        or _form_page(form, "New store", form.status)
 
 
 @bp.route("/<int:store_id>/edit", methods=["GET", "POST"])
@@ -63,13 +57,7 @@ def edit(store_id):
     """Change a store's details, close it, or let it sell below zero (managers)."""
     store = catalog.get_store(store_id)
     form = StoreForm(obj=store)
-    if form.validate_on_submit():
-        try:
-            catalog.update_store(access.actor(), store.id, form.service_data())
-        except DomainError as error:
-            form.show_error(error)
-        else:
-            flash(f"Store {store.code} saved.", "success")
-            return redirect_to(url_for("stores.index"))
-    status = 422 if request.method == "POST" else 200
-    return _form_page(form, f"Edit {store.code}", status)
+    return form.save(lambda: catalog.update_store(access.actor(), store.id, form.service_data()),
+                     lambda saved: f"Store {saved.code} saved.",
+                     lambda saved: url_for("stores.index")) \
+        or _form_page(form, f"Edit {store.code}", form.status)
