@@ -51,6 +51,8 @@ class Config:
     STOCK_CACHE_TTL = int(os.environ.get("STOCK_CACHE_TTL", "600"))
     # The worker drains the audit outbox and restarts stalled sync jobs this often.
     WORKER_SWEEP_SECONDS = float(os.environ.get("WORKER_SWEEP_SECONDS", "5"))
+    # Idempotency records (and so sync client ids) are kept this long, then purged by workers.
+    IDEMPOTENCY_RETENTION_DAYS = float(os.environ.get("IDEMPOTENCY_RETENTION_DAYS", "30"))
     # A running sync job whose heartbeat is older than this is run again (safely: items are
     # idempotent).
     SYNC_STALL_SECONDS = float(os.environ.get("SYNC_STALL_SECONDS", "60"))

@@ -15,7 +15,7 @@ from rq import Queue, SimpleWorker
 
 from webapp import background, create_app, jobs, metrics
 from webapp.extensions import QUEUE_NAMES, db
-from webapp.services import audit, report_rollups, sync
+from webapp.services import audit, idempotency, report_rollups, sync
 
 log = logging.getLogger("kiryana.worker")
 
@@ -42,7 +42,7 @@ class AppWorker(SimpleWorker):
 
 
 def sweep_once(app):
-    """Drain the outbox, restart stalled sync jobs, refresh report roll-ups; needs no Redis."""
+    """Drain the outbox, restart stalled syncs, refresh roll-ups, purge old idempotency keys."""
     with app.app_context():
         try:
             moved = audit.drain_all()
@@ -53,6 +53,11 @@ def sweep_once(app):
                 background.enqueue("sync", jobs.run_sync, job_id)
             # Report roll-ups: every worker may try; the state row lock lets one refresh at a time.
             report_rollups.refresh_if_stale(app.config.get("REPORTS_ROLLUP_MAX_AGE", 60))
+            purged = idempotency.purge(db.session.connection(),
+                                       app.config["IDEMPOTENCY_RETENTION_DAYS"])
+            db.session.commit()
+            if purged:
+                log.info("sweep purged %s old idempotency records", purged)
         except Exception:
             db.session.rollback()
             log.exception("sweep failed")

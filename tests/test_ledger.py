@@ -238,3 +238,23 @@ def test_every_movement_is_audited_and_summarised(shop):
         DailyStockSummary.type == "sale")).one()
     assert (sale.quantity, sale.delta, sale.amount, sale.movements) == \
         (Decimal("1.5"), Decimal("-1.5"), Decimal("150"), 1)
+
+
+def test_workers_purge_idempotency_records_past_retention(app, shop, monkeypatch):
+    """Keys live IDEMPOTENCY_RETENTION_DAYS; after that the sweep forgets them."""
+    from datetime import timedelta
+
+    import worker
+    from webapp.models import IdempotencyRecord
+    from webapp.models.types import utcnow
+
+    store, product = shop
+    receive(store, product, 1, idempotency_key="old")
+    receive(store, product, 1, idempotency_key="new")
+    old = db.session.scalars(select(IdempotencyRecord).where(IdempotencyRecord.key == "old")).one()
+    old.created_at = utcnow() - timedelta(days=31)
+    db.session.commit()
+    monkeypatch.setitem(app.config, "IDEMPOTENCY_RETENTION_DAYS", 30)
+    worker.sweep_once(app)
+    keys = db.session.scalars(select(IdempotencyRecord.key)).all()
+    assert keys == ["new"]

@@ -3,7 +3,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
 
 from webapp.models import IdempotencyRecord
 from webapp.models.types import utcnow
@@ -62,3 +64,10 @@ def claim(conn, scope, key, request_hash):
 def complete(conn, scope, key, status_code, response):
     conn.execute(update(T).where(T.c.scope == scope, T.c.key == key)
                  .values(status_code=status_code, response=json.dumps(response, default=str)))
+
+
+def purge(conn, retention_days, batch_size=5000):
+    """Delete records older than the retention period, a batch at a time; returns how many."""
+    cutoff = utcnow() - timedelta(days=retention_days)
+    old = select(T.c.id).where(T.c.created_at < cutoff).limit(batch_size).scalar_subquery()
+    return conn.execute(delete(T).where(T.c.id.in_(old))).rowcount
