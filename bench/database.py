@@ -1,10 +1,11 @@
 """The benchmark database: created fresh, migrated, seeded with COPY, checked afterwards."""
 import io
-import uuid
 
 import psycopg2
 
-from tests.services import PG_ADMIN_URL
+from config import sqlalchemy_url
+from tests import services
+from webapp.services.integrity import ledger_violations
 
 STORES = 1000
 PRODUCTS = 500
@@ -13,37 +14,10 @@ OPENING_STOCK = 1_000_000
 
 def create():
     """A fresh empty database; returns its URL."""
-    name = f"kiryana_bench_{uuid.uuid4().hex[:8]}"
-    with _admin() as conn, conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return services.create_database("kiryana_bench")
 
 
-def sqlalchemy_url(url):
-    """The same database for SQLAlchemy, which must be told to use psycopg2."""
-    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
-
-
-def drop(url):
-    with _admin() as conn, conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-
-
-def _admin():
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    return _Closing(conn)
-
-
-class _Closing:
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __enter__(self):
-        return self.conn
-
-    def __exit__(self, *exc):
-        self.conn.close()
+drop = services.drop_database
 
 
 def migrate_and_make_token(url):
@@ -110,27 +84,15 @@ def seed(url):
 
 def check_invariant(url, seeded_max):
     """Invariant 1 over every row touched by the run: level == sum(delta), balance chain."""
-    conn = psycopg2.connect(url)
-    with conn, conn.cursor() as cur:
-        cur.execute("""
-            WITH touched AS (
-                SELECT DISTINCT store_id, product_id FROM stock_movements WHERE id > %s),
-            chain AS (
-                SELECT m.store_id, m.product_id, m.balance_after,
-                       sum(m.delta) OVER (PARTITION BY m.store_id, m.product_id ORDER BY m.id)
-                           AS running
-                FROM stock_movements m JOIN touched USING (store_id, product_id)),
-            totals AS (
-                SELECT m.store_id, m.product_id, sum(m.delta) AS total
-                FROM stock_movements m JOIN touched USING (store_id, product_id)
-                GROUP BY m.store_id, m.product_id)
-            SELECT (SELECT count(*) FROM touched),
-                   (SELECT count(*) FROM chain WHERE balance_after <> running),
-                   (SELECT count(*) FROM totals t JOIN stock_levels l
-                        USING (store_id, product_id) WHERE l.quantity <> t.total),
-                   (SELECT count(*) FROM stock_movements WHERE id > %s)
-        """, (seeded_max, seeded_max))
-        touched, chain_breaks, level_mismatches, movements = cur.fetchone()
-    conn.close()
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(sqlalchemy_url(url))
+    with engine.connect() as conn:
+        violations = ledger_violations(conn, after_id=seeded_max)
+        touched, movements = conn.execute(text(
+            "SELECT COUNT(DISTINCT (store_id, product_id)), COUNT(*) FROM stock_movements "
+            "WHERE id > :after_id"), {"after_id": seeded_max}).one()
+    engine.dispose()
     return {"rows_touched": touched, "movements_written": movements,
-            "balance_after_violations": chain_breaks, "level_violations": level_mismatches}
+            "balance_after_violations": len(violations["chain"]),
+            "level_violations": len(violations["levels"]) + len(violations["orphans"])}

@@ -23,34 +23,21 @@ from pathlib import Path
 import psycopg2
 
 from bench import reports_data
+from config import sqlalchemy_url
+from tests.services import PG_ADMIN_URL as ADMIN_URL, create_database, drop_database
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
-def _create_database():
-    name = f"kiryana_bench_reports_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return name
-
-
-def _drop_database(name):
-    conn = psycopg2.connect(ADMIN_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+def _url(name):
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
 def _app(name):
     from config import TestingConfig
     from webapp import create_app
 
-    overrides = {"SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}",
+    overrides = {"SQLALCHEMY_DATABASE_URI": sqlalchemy_url(_url(name)),
                  # The worker's refresh is timed on its own below, not inside page timings.
                  "REPORTS_ROLLUP_MAX_AGE": 10 ** 9}
     return create_app(type("BenchConfig", (TestingConfig,), overrides))
@@ -202,7 +189,7 @@ def _incremental_refresh(app, stores, products, count=500, log=print):
 
 
 def _size(name):
-    conn = psycopg2.connect(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    conn = psycopg2.connect(_url(name))
     with conn.cursor() as cur:
         cur.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
         size = cur.fetchone()[0]
@@ -229,7 +216,7 @@ def _build(app, name, args):
 
     with app.app_context():
         upgrade()
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    url = _url(name)
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=366)
     began = time.perf_counter()
     build = reports_data.build(url, start, stores=args.stores, products=args.products)
@@ -261,7 +248,7 @@ def main(argv=None):
                         help="Measure a database kept by an earlier --keep run (no build).")
     args = parser.parse_args(argv)
 
-    name = args.reuse or _create_database()
+    name = args.reuse or create_database("kiryana_bench_reports").rsplit("/", 1)[1]
     print(f"database {name}")
     try:
         app = _app(name)
@@ -291,7 +278,7 @@ def main(argv=None):
         if args.keep:
             print(f"kept database {name}")
         else:
-            _drop_database(name)
+            drop_database(_url(name))
 
 
 if __name__ == "__main__":

@@ -39,11 +39,11 @@ def chromium_available():
     return shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM)
 
 
-def create_database():
-    """A fresh, empty PostgreSQL database for this test run; returns its URL."""
+def create_database(prefix="kiryana_test"):
+    """A fresh, empty PostgreSQL database (tests, benchmarks); returns its URL."""
     import psycopg2
 
-    name = f"kiryana_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     conn = psycopg2.connect(PG_ADMIN_URL)
     conn.autocommit = True
     with conn.cursor() as cur:

@@ -258,3 +258,24 @@ def test_workers_purge_idempotency_records_past_retention(app, shop, monkeypatch
     worker.sweep_once(app)
     keys = db.session.scalars(select(IdempotencyRecord.key)).all()
     assert keys == ["new"]
+
+
+def test_integrity_check_finds_a_tampered_level_and_chain(shop):
+    """The invariant checker can fail: a level or balance edited behind the ledger is found."""
+    from sqlalchemy import text
+
+    from webapp.services.integrity import ledger_violations
+
+    store, product = shop
+    receive(store, product, 5)
+    first = receive(store, product, 2).data["movement"]["id"]
+    conn = db.session.connection()
+    assert ledger_violations(conn) == {"levels": [], "chain": [], "orphans": []}
+    conn.execute(text("UPDATE stock_levels SET quantity = quantity + 1"))
+    conn.execute(text("UPDATE stock_movements SET balance_after = 99 WHERE id = :id"),
+                 {"id": first})
+    found = ledger_violations(conn)
+    assert len(found["levels"]) == 1 and [m["id"] for m in found["chain"]] == [first]
+    assert len(ledger_violations(conn, after_id=first - 1)["levels"]) == 1
+    assert ledger_violations(conn, after_id=first)["levels"] == []
+    db.session.rollback()
