@@ -79,11 +79,16 @@ def create_user(actor, username, password, role="shopkeeper", full_name="", stor
     return user
 
 
-def update_user(actor, user_id, role=None, full_name=None, active=None, store_ids=None,
-                password=None):
+def get_user(user_id):
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound("User")
+    return user
+
+
+def update_user(actor, user_id, role=None, full_name=None, active=None, store_ids=None,
+                password=None):
+    user = get_user(user_id)
     before = _snapshot(user)
     if role is not None:
         if role not in ROLES:

@@ -212,7 +212,11 @@ def create_supplier(actor, data):
                  _clean_supplier(data, creating=True))
 
 
+def get_supplier(supplier_id):
+    return _get(Supplier, "Supplier", supplier_id)
+
+
 def update_supplier(actor, supplier_id, data):
-    supplier = _get(Supplier, "Supplier", supplier_id)
+    supplier = get_supplier(supplier_id)
     return _save(actor, supplier, "supplier", SUPPLIER_FIELDS,
                  _clean_supplier(data, creating=False))

@@ -18,7 +18,7 @@ from webapp.models import (MOVEMENT_TYPES, REMOVAL_REASONS, WHOLE_UNITS, DailySt
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
 from webapp.services import report_rollups as rollups
 from webapp.services.errors import DomainError
-from webapp.services.inventory import search_clause
+from webapp.services.inventory import REORDER, search_clause
 from webapp.services.validation import PAKISTAN, parse_id, pakistan_day
 
 LEVELS = StockLevel.__table__
@@ -27,7 +27,6 @@ STORES = Store.__table__
 SUMMARY = DailyStockSummary.__table__
 MOVEMENTS = StockMovement.__table__
 STORE_STOCK = rollups.STORE_STOCK
-REORDER = func.coalesce(LEVELS.c.reorder_level, PRODUCTS.c.reorder_level)
 
 DEFAULT_DAYS = 28
 MAX_DAYS = 366

@@ -10,7 +10,7 @@ from webapp.htmx import redirect_to, render
 from webapp.models import ApiToken, Store, Supplier, User
 from webapp.models.types import utcnow
 from webapp.services import accounts, catalog
-from webapp.services.errors import DomainError, NotFound
+from webapp.services.errors import DomainError
 
 
 # --- suppliers --------------------------------------------------------------------------------
@@ -44,9 +44,7 @@ def create_supplier():
 @access.permission_required("suppliers.manage")
 def edit_supplier(supplier_id):
     """Change a supplier, or retire it by clearing Active."""
-    supplier = db.session.get(Supplier, supplier_id)
-    if supplier is None:
-        raise NotFound("Supplier")
+    supplier = catalog.get_supplier(supplier_id)
     form = SupplierForm(obj=supplier)
     return form.save(lambda: catalog.update_supplier(access.actor(), supplier.id,
                                                      form.service_data()),
@@ -102,9 +100,7 @@ def create_user():
 @access.permission_required("users.manage")
 def edit_user(user_id):
     """Change role, stores, password or active flag; deactivating ends open sessions."""
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("User")
+    user = accounts.get_user(user_id)
     form = _user_form(obj=user, data={"stores": sorted(user.store_ids)})
     del form.username
     form.password.label.text = "New password (leave blank to keep)"
