@@ -50,10 +50,6 @@ def role_required(*roles):
     return decorator
 
 
-manager_required = role_required(*MANAGERS)
-admin_required = role_required("admin")
-
-
 # What each role may do beyond reading its stores: the pages, the nav and the API ask here.
 PERMISSIONS = {
     "catalog.manage": MANAGERS,

@@ -34,8 +34,6 @@ class Actor:
         return f"user:{self.user_id}" if self.user_id else "anonymous"
 
 
-SYSTEM = Actor(user_id=None, source="sync")
-
 
 # Built once: a fresh insert().values() per event cost more CPU than the round trip.
 _INSERT_EVENT = insert(OUTBOX)

@@ -31,7 +31,6 @@ PRODUCTS = Product.__table__
 STORES = Store.__table__
 
 RECORDABLE_TYPES = ("stock_in", "sale", "removal", "adjustment")
-OUTGOING_TYPES = ("sale", "removal", "transfer_out")
 MAX_COUNT_LINES = 1000
 
 # Sent after commit with the (store_id, product_id) pairs whose level changed (and the write's
