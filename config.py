@@ -55,6 +55,8 @@ class Config:
     IDEMPOTENCY_RETENTION_DAYS = float(os.environ.get("IDEMPOTENCY_RETENTION_DAYS", "30"))
     # A running sync job whose heartbeat is older than this is run again (safely: items are
     # idempotent).
+    # Report roll-ups older than this (seconds) are refreshed by the worker sweep (inline without one).
+    REPORTS_ROLLUP_MAX_AGE = float(os.environ.get("REPORTS_ROLLUP_MAX_AGE", "60"))
     SYNC_STALL_SECONDS = float(os.environ.get("SYNC_STALL_SECONDS", "60"))
     REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

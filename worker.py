@@ -13,9 +13,11 @@ import time
 import redis
 from rq import Queue, SimpleWorker
 
-from webapp import background, create_app, jobs, metrics
-from webapp.extensions import QUEUE_NAMES, db
-from webapp.services import audit, idempotency, report_rollups, sync
+from webapp import create_app
+from webapp.extensions import db
+from webapp.infra import metrics
+from webapp.infra.queue import QUEUE_NAMES
+from webapp.jobs.sweep import sweep_once
 
 log = logging.getLogger("kiryana.worker")
 
@@ -39,30 +41,6 @@ class AppWorker(SimpleWorker):
         name = queue.name.removeprefix(self.app.config["RQ_QUEUE_PREFIX"])
         metrics.JOBS.labels(name, "ok" if ok else "failed").inc()
         return ok
-
-
-def sweep_once(app):
-    """Drain the outbox, restart stalled syncs, refresh roll-ups, purge old idempotency keys."""
-    with app.app_context():
-        try:
-            moved = audit.drain_all()
-            if moved:
-                log.info("sweep moved %s audit events", moved)
-            for job_id in sync.stalled_jobs(app.config["SYNC_STALL_SECONDS"]):
-                log.warning("sync job %s stalled; queueing it again", job_id)
-                background.enqueue("sync", jobs.run_sync, job_id)
-            # Report roll-ups: every worker may try; the state row lock lets one refresh at a time.
-            report_rollups.refresh_if_stale(app.config.get("REPORTS_ROLLUP_MAX_AGE", 60))
-            purged = idempotency.purge(db.session.connection(),
-                                       app.config["IDEMPOTENCY_RETENTION_DAYS"])
-            db.session.commit()
-            if purged:
-                log.info("sweep purged %s old idempotency records", purged)
-        except Exception:
-            db.session.rollback()
-            log.exception("sweep failed")
-        finally:
-            db.session.remove()
 
 
 def _sweeper(app, stop):

@@ -20,8 +20,9 @@ def main(scenario="sale_random", count=2000):
         os.environ.update(BENCH_DATABASE_URL=database.sqlalchemy_url(url),
                           REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                           BENCH_KEY_PREFIX=f"kiryana-profile-{uuid.uuid4().hex[:8]}")
-        from bench.wsgi import app
         from pyinstrument import Profiler
+
+        from bench.wsgi import app
 
         client = app.test_client()
         headers = {"Authorization": f"Bearer {token}"}

@@ -24,7 +24,8 @@ import psycopg2
 
 from bench import reports_data
 from config import sqlalchemy_url
-from tests.services import PG_ADMIN_URL as ADMIN_URL, create_database, drop_database
+from tests.services import PG_ADMIN_URL as ADMIN_URL
+from tests.services import create_database, drop_database
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -150,8 +151,8 @@ def _measure(app, runs, stores, log):
 
     manager_client, keeper_client = app.test_client(), app.test_client()
     with app.app_context():
-        from webapp.models import User
         from webapp.extensions import db
+        from webapp.models import User
         _login(manager_client, db.session.get(User, manager_id))
         _login(keeper_client, db.session.get(User, keeper_id))
     for label, url in pages:

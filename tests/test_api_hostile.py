@@ -7,8 +7,14 @@ from sqlalchemy import func, select
 from tests.api_client import api_as
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
-from webapp.models import (AuditLog, AuditOutbox, IdempotencyRecord, Product, StockMovement,
-                           Store)
+from webapp.models import (
+    AuditLog,
+    AuditOutbox,
+    IdempotencyRecord,
+    Product,
+    StockMovement,
+    Store,
+)
 from webapp.services import ledger
 
 

@@ -9,8 +9,10 @@ from tests.api_client import PASSWORD, api_as
 from tests.conftest import _config
 from tests.factories import ADMIN, make_product, make_store, make_user
 from tests.processes import unique_prefix
-from webapp import create_app, metrics
-from webapp.extensions import db, get_queue
+from webapp import create_app
+from webapp.extensions import db
+from webapp.infra import metrics
+from webapp.infra.queue import get_queue
 from webapp.services import catalog, inventory, ledger, stock_cache
 
 

@@ -19,7 +19,7 @@ from tests.factories import make_user
 from tests.processes import postgres_pair, unique_prefix, wait_until
 from webapp import create_app
 from webapp.extensions import db
-from webapp.routing import replica_reads
+from webapp.infra.replica import replica_reads
 from webapp.services import audit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]

@@ -9,7 +9,8 @@ from sqlalchemy import case, func, select
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
 from webapp.models import StockMovement
-from webapp.services import ledger, report_rollups as rollups
+from webapp.services import ledger
+from webapp.services import report_rollups as rollups
 from webapp.services.errors import InsufficientStock
 
 M = StockMovement.__table__

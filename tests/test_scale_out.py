@@ -16,8 +16,16 @@ from tests import services
 from tests.api_client import PASSWORD, api_as
 from tests.conftest import _config
 from tests.factories import ADMIN, make_product, make_store, make_user
-from tests.processes import (TcpProxy, app_env, free_port, start_gunicorn, start_redis,
-                             start_worker, unique_prefix, wait_until)
+from tests.processes import (
+    TcpProxy,
+    app_env,
+    free_port,
+    start_gunicorn,
+    start_redis,
+    start_worker,
+    unique_prefix,
+    wait_until,
+)
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditOutbox, StockMovement, SyncJob

@@ -10,7 +10,15 @@ from config import TestingConfig
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
 from webapp import create_app
 from webapp.extensions import db, limiter
-from webapp.models import ApiToken, AuditOutbox, Product, StockLevel, StockMovement, Store, User
+from webapp.models import (
+    ApiToken,
+    AuditOutbox,
+    Product,
+    StockLevel,
+    StockMovement,
+    Store,
+    User,
+)
 from webapp.services import accounts, ledger
 
 PASSWORD = "password-123"

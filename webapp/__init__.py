@@ -6,9 +6,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from config import config_from_env
-from webapp import (background, cli, errors, formatting, navigation, observability, routing,
-                    security)
-from webapp.extensions import csrf, db, limiter, login_manager, migrate
+from webapp import cli
+from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
+from webapp.infra import replica
+from webapp.jobs import tasks
+from webapp.web import errors, filters, i18n, navigation, request_log, security
 
 
 def create_app(config_class=None):
@@ -18,13 +20,13 @@ def create_app(config_class=None):
         config_class.check()
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config_class)
-    observability.init_app(app)
+    request_log.init_app(app)
     _ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
     register_blueprints(app)
     errors.register_error_handlers(app)
     security.register(app)
-    formatting.register(app)
+    filters.register(app)
     navigation.register(app)
     cli.register(app)
     return app
@@ -38,8 +40,9 @@ def register_extensions(app):
     login_manager.login_message_category = "info"
     csrf.init_app(app)
     limiter.init_app(app)
-    routing.init_app(app)
-    background.init_app(app)
+    i18n.init_app(app, babel)
+    replica.init_app(app)
+    tasks.init_app(app)
     _init_stock_listeners(app)
 
     from webapp.models import User
@@ -50,7 +53,7 @@ def register_extensions(app):
 
 
 def _init_stock_listeners(app):
-    from webapp import metrics
+    from webapp.infra import metrics
     from webapp.services import ledger, stock_cache
 
     stock_cache.init_app(app)

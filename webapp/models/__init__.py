@@ -1,11 +1,25 @@
 """All models, importable from one place (Alembic sees every table through this)."""
 from webapp.models.audit import AuditLog, AuditOutbox
 from webapp.models.product import UNITS, WHOLE_UNITS, Product
-from webapp.models.report import (DailyProductSummary, DailyStoreSummary, DailyTypeSummary,
-                                  MonthlyProductSummary, MonthlyStoreSummary,
-                                  ReportRollupState, StoreStockSummary)
-from webapp.models.stock import (ADJUSTMENT_REASONS, MOVEMENT_TYPES, REMOVAL_REASONS, SOURCES,
-                                 DailyStockSummary, IdempotencyRecord, StockLevel, StockMovement)
+from webapp.models.report import (
+                                  DailyProductSummary,
+                                  DailyStoreSummary,
+                                  DailyTypeSummary,
+                                  MonthlyProductSummary,
+                                  MonthlyStoreSummary,
+                                  ReportRollupState,
+                                  StoreStockSummary,
+)
+from webapp.models.stock import (
+                                  ADJUSTMENT_REASONS,
+                                  MOVEMENT_TYPES,
+                                  REMOVAL_REASONS,
+                                  SOURCES,
+                                  DailyStockSummary,
+                                  IdempotencyRecord,
+                                  StockLevel,
+                                  StockMovement,
+)
 from webapp.models.store import Store, Supplier
 from webapp.models.sync import SyncItem, SyncJob
 from webapp.models.user import ROLES, ApiToken, User, user_stores

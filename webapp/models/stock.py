@@ -1,6 +1,15 @@
 """Stock levels, the movement ledger, the daily summary and idempotency records."""
-from sqlalchemy import (CheckConstraint, Column, Date, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 
 from webapp.extensions import db
 from webapp.models.types import BigId, Money, Quantity, UTCDateTime, utcnow

@@ -1,7 +1,16 @@
 """Users, their store memberships and API tokens."""
 from flask_login import UserMixin
-from sqlalchemy import (Boolean, CheckConstraint, Column, ForeignKey, Index, Integer,
-                        String, Table, func)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    func,
+)
 from sqlalchemy.orm import relationship
 
 from webapp.extensions import db

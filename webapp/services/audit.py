@@ -4,7 +4,6 @@ The outbox row commits or rolls back with the change, so an event can be neither
 invented; draining is idempotent (audit_log.outbox_id is unique), so a retried drain is harmless.
 """
 from dataclasses import dataclass
-
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import delete, func, insert, select
@@ -91,7 +90,7 @@ def drain_all():
 
 def clear_drain_request():
     """Forget the 'drain requested' flag, so commits from now on ask for a fresh drain."""
-    from webapp import redisconn
+    from webapp.infra import redisconn
 
     flag = redisconn.prefixed("audit:drain-requested")
     redisconn.run(lambda r: r.delete(flag))

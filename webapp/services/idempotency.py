@@ -2,7 +2,6 @@
 import hashlib
 import json
 from dataclasses import dataclass
-
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update

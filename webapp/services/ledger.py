@@ -15,14 +15,29 @@ from blinker import Namespace
 from sqlalchemy import bindparam, insert, select, text, update
 
 from webapp.extensions import db
-from webapp.models import (ADJUSTMENT_REASONS, REMOVAL_REASONS, WHOLE_UNITS, DailyStockSummary,
-                           Product, StockLevel, StockMovement, Store, Supplier)
+from webapp.models import (
+    ADJUSTMENT_REASONS,
+    REMOVAL_REASONS,
+    WHOLE_UNITS,
+    DailyStockSummary,
+    Product,
+    StockLevel,
+    StockMovement,
+    Store,
+    Supplier,
+)
 from webapp.models.types import MONEY_PLACES, utcnow
 from webapp.services import audit, idempotency
 from webapp.services.errors import DomainError, InsufficientStock, NotFound
 from webapp.services.sql import exact_sum, insert_ignore, lock_clause, upsert
-from webapp.services.validation import (pakistan_day, parse_datetime, parse_id, parse_money,
-                                        parse_quantity, parse_text)
+from webapp.services.validation import (
+    pakistan_day,
+    parse_datetime,
+    parse_id,
+    parse_money,
+    parse_quantity,
+    parse_text,
+)
 
 LEVELS = StockLevel.__table__
 MOVEMENTS = StockMovement.__table__

@@ -10,16 +10,26 @@ refreshes overlap by OVERLAP to catch transactions that committed late, and two 
 at once are harmless (the state row is locked). Days at or after `live_from()` are read from
 daily_stock_summary directly, so today's figures are always live; a movement back-dated into an
 older day shows in the all-store figures from the next refresh (run every minute by a worker:
-`webapp.jobs_reports.refresh_report_rollups`, or `flask reports refresh`).
+`webapp.jobs.tasks.refresh_report_rollups`, or `flask reports refresh`).
 """
 from datetime import date, timedelta
 
 from sqlalchemy import and_, case, delete, func, insert, literal, select
 
 from webapp.extensions import db
-from webapp.models import (DailyProductSummary, DailyStockSummary, DailyStoreSummary,
-                           DailyTypeSummary, MonthlyProductSummary, MonthlyStoreSummary, Product,
-                           ReportRollupState, StockLevel, StockMovement, StoreStockSummary)
+from webapp.models import (
+    DailyProductSummary,
+    DailyStockSummary,
+    DailyStoreSummary,
+    DailyTypeSummary,
+    MonthlyProductSummary,
+    MonthlyStoreSummary,
+    Product,
+    ReportRollupState,
+    StockLevel,
+    StockMovement,
+    StoreStockSummary,
+)
 from webapp.models.types import utcnow
 from webapp.services.sql import insert_ignore, lock_clause
 from webapp.services.validation import pakistan_day

@@ -13,13 +13,21 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from sqlalchemy import func, literal, select, tuple_, union_all
 
 from webapp.extensions import db
-from webapp.models import (MOVEMENT_TYPES, REMOVAL_REASONS, WHOLE_UNITS, DailyStockSummary,
-                           Product, StockLevel, StockMovement, Store)
+from webapp.models import (
+    MOVEMENT_TYPES,
+    REMOVAL_REASONS,
+    WHOLE_UNITS,
+    DailyStockSummary,
+    Product,
+    StockLevel,
+    StockMovement,
+    Store,
+)
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
 from webapp.services import report_rollups as rollups
 from webapp.services.errors import DomainError
 from webapp.services.inventory import REORDER, search_clause
-from webapp.services.validation import PAKISTAN, parse_id, pakistan_day
+from webapp.services.validation import PAKISTAN, pakistan_day, parse_id
 
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__

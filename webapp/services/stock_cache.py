@@ -24,7 +24,7 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from webapp import metrics, redisconn, routing
+from webapp.infra import metrics, redisconn, replica
 from webapp.models import Product, StockLevel, Store
 from webapp.services import inventory, ledger
 
@@ -71,7 +71,7 @@ def _cached(kind, gen_key, ident, suffix, load):
         metrics.CACHE.labels(kind, "hit").inc()
         return json.loads(got[3])
     metrics.CACHE.labels(kind, "miss").inc()
-    with routing.primary():
+    with replica.primary():
         value = load()
     ttl = current_app.config["STOCK_CACHE_TTL"]
     redisconn.run(lambda r: r.set(got[4], json.dumps(value), ex=ttl))

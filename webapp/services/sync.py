@@ -12,12 +12,12 @@ from types import SimpleNamespace
 
 from sqlalchemy import func, insert, select, update
 
-from webapp.access import can_see_store
 from webapp.extensions import db
 from webapp.models import SyncItem, SyncJob, User
 from webapp.models.types import utcnow
 from webapp.services import audit, ledger
 from webapp.services.errors import DomainError, NotFound
+from webapp.services.policy import can_see_store
 from webapp.services.validation import parse_id
 
 JOBS = SyncJob.__table__

@@ -1,10 +1,17 @@
-from wtforms import (BooleanField, IntegerField, PasswordField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.forms import Form
 from webapp.models import ROLES
+from webapp.web.forms import Form
 
 
 class SupplierForm(Form):

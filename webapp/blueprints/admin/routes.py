@@ -2,16 +2,15 @@ from flask import current_app, flash, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from webapp import access
 from webapp.blueprints.admin import bp
 from webapp.blueprints.admin.forms import SupplierForm, TokenForm, UserForm
 from webapp.extensions import db
-from webapp.htmx import redirect_to, render
 from webapp.models import ApiToken, Store, Supplier, User
 from webapp.models.types import utcnow
 from webapp.services import accounts, catalog
 from webapp.services.errors import DomainError
-
+from webapp.web import access
+from webapp.web.htmx import redirect_to, render
 
 # --- suppliers --------------------------------------------------------------------------------
 

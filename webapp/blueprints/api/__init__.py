@@ -23,5 +23,15 @@ errors.register(bp)
 hooks.register(bp)
 
 
-from webapp.blueprints.api import (audit, movements, openapi, products,  # noqa: E402,F401
-                                   reports, stores, suppliers, sync, tokens, transfers)
+from webapp.blueprints.api import (  # noqa: E402,F401
+                                   audit,
+                                   movements,
+                                   openapi,
+                                   products,
+                                   reports,
+                                   stores,
+                                   suppliers,
+                                   sync,
+                                   tokens,
+                                   transfers,
+)

@@ -8,7 +8,7 @@ from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import managers_only
 from webapp.blueprints.api.schemas import DayOrMoment, QueryId
 from webapp.blueprints.api.spec import PageQuery, page_model, page_of, responses, spec
-from webapp.routing import replica_reads
+from webapp.infra.replica import replica_reads
 from webapp.services import audit
 
 

@@ -7,8 +7,7 @@ from functools import wraps
 from flask import abort, current_app, g, request
 from flask_limiter.util import get_remote_address
 
-from webapp import access
-from webapp.services import accounts, audit
+from webapp.services import accounts, audit, policy
 from webapp.services.errors import Forbidden, NotFound
 
 PUBLIC = "_api_public"
@@ -28,7 +27,7 @@ def bearer_token():
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a token speaks for: what webapp/access.py needs, without an ORM object."""
+    """Who a token speaks for: what services/policy.py needs, without an ORM object."""
 
     id: int
     role: str
@@ -125,16 +124,16 @@ def roles_required(*roles):
     return decorator
 
 
-managers_only = roles_required(*access.MANAGERS)
+managers_only = roles_required(*policy.MANAGERS)
 admins_only = roles_required("admin")
 
 
 def store_or_404(store_id):
     """The store if this user may see it; another shop looks exactly like a missing one."""
-    return access.get_store_or_404(store_id, g.api_user)
+    return policy.get_store_or_404(store_id, g.api_user)
 
 
 def check_store(store_id, field="store_id"):
     """404 (on `field`) unless the user may see this store; does not load it."""
-    if not access.can_see_store(g.api_user, store_id):
+    if not policy.can_see_store(g.api_user, store_id):
         raise NotFound("Store", field=field)

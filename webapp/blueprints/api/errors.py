@@ -1,9 +1,9 @@
 """The API's own error handlers: everything becomes {"error": {"code", "message", "fields"}}."""
 from werkzeug.exceptions import HTTPException
 
-from webapp.errors import CODES, json_error
 from webapp.extensions import db
 from webapp.services.errors import DomainError
+from webapp.web.errors import CODES, json_error
 
 
 class ValidationFailed(DomainError):

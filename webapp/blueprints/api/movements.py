@@ -5,16 +5,30 @@ from typing import Literal
 from flask import request
 from pydantic import BaseModel, Field
 
-from webapp import access
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, api_user, check_store
 from webapp.blueprints.api.idempotency import ledger_response, request_key
-from webapp.blueprints.api.schemas import (DayOrMoment, Id, LevelOut, Money, MovementOut,
-                                           MovementType, Quantity, QueryId)
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.blueprints.api.schemas import (
+    DayOrMoment,
+    Id,
+    LevelOut,
+    Money,
+    MovementOut,
+    MovementType,
+    Quantity,
+    QueryId,
+)
+from webapp.blueprints.api.spec import (
+    Body,
+    PageQuery,
+    page_model,
+    page_of,
+    responses,
+    spec,
+)
+from webapp.infra.replica import replica_reads
 from webapp.models import ADJUSTMENT_REASONS, REMOVAL_REASONS
-from webapp.routing import replica_reads
-from webapp.services import ledger, lists
+from webapp.services import ledger, lists, policy
 from webapp.services.validation import PAKISTAN
 
 MovementPage = page_model(MovementOut)
@@ -72,7 +86,7 @@ def list_movements():
     if query.store_id is not None:
         check_store(query.store_id)
     items, total = lists.movements(
-        access.visible_store_ids(api_user()), query.store_id, query.product_id, query.type,
+        policy.visible_store_ids(api_user()), query.store_id, query.product_id, query.type,
         _moment(query.from_), _moment(query.to, end=True), query.after_id, query.page,
         query.per_page)
     return page_of(MovementPage, items, total, query)

@@ -5,9 +5,23 @@ from pydantic import Field
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, managers_only
 from webapp.blueprints.api.idempotency import run_once
-from webapp.blueprints.api.schemas import Flag, Money, ProductOut, Quantity, Search, Unit
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
-from webapp.routing import replica_reads
+from webapp.blueprints.api.schemas import (
+    Flag,
+    Money,
+    ProductOut,
+    Quantity,
+    Search,
+    Unit,
+)
+from webapp.blueprints.api.spec import (
+    Body,
+    PageQuery,
+    page_model,
+    page_of,
+    responses,
+    spec,
+)
+from webapp.infra.replica import replica_reads
 from webapp.services import catalog, lists
 
 ProductPage = page_model(ProductOut)

@@ -4,14 +4,13 @@ from datetime import date, datetime
 from flask import request
 from pydantic import BaseModel, ConfigDict, Field
 
-from webapp import access
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import api_user, check_store
 from webapp.blueprints.api.schemas import DecimalText, QueryId, Search
 from webapp.blueprints.api.spec import PageQuery, page_model, responses, spec
-from webapp.jobs_reports import refresh_inline_without_worker
-from webapp.routing import replica_reads
-from webapp.services import reports
+from webapp.infra.replica import replica_reads
+from webapp.jobs.tasks import refresh_inline_without_worker
+from webapp.services import policy, reports
 
 DateText = str | None
 
@@ -154,7 +153,7 @@ def _scope(store_id):
     """The stores this caller may see, narrowed to store_id (404 if not theirs)."""
     refresh_inline_without_worker()
     if store_id is None:
-        return access.visible_store_ids(api_user())
+        return policy.visible_store_ids(api_user())
     check_store(store_id)
     return {store_id}
 
@@ -180,7 +179,7 @@ def valuation_report():
     """Stock value at cost and at sale price per store, and in total."""
     query = request.context.query
     _scope(query.store_id)
-    result = reports.valuation(access.visible_store_ids(api_user()), store_id=query.store_id,
+    result = reports.valuation(policy.visible_store_ids(api_user()), store_id=query.store_id,
                                city=query.city, page=query.page, per_page=query.per_page)
     page = result["page"]
     return ValuationOut(items=[_text(i) for i in page.items], page=page.page,

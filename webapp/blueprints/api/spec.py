@@ -11,6 +11,7 @@ from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 
 from webapp.blueprints.api.errors import raise_validation_error
 
+
 class ErrorBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 

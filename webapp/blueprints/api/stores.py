@@ -2,16 +2,27 @@
 from flask import request
 from pydantic import Field
 
-from webapp import access
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import (actor, api_user, check_store, managers_only,
-                                        store_or_404)
+from webapp.blueprints.api.auth import (
+    actor,
+    api_user,
+    check_store,
+    managers_only,
+    store_or_404,
+)
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import Flag, LevelOut, Search, StockRowOut, StoreOut
-from webapp.blueprints.api.spec import (Body, PageQuery, json_response, page_model, page_of,
-                                        responses, spec)
-from webapp.routing import replica_reads
-from webapp.services import catalog, lists, stock_cache
+from webapp.blueprints.api.spec import (
+    Body,
+    PageQuery,
+    json_response,
+    page_model,
+    page_of,
+    responses,
+    spec,
+)
+from webapp.infra.replica import replica_reads
+from webapp.services import catalog, lists, policy, stock_cache
 
 StorePage = page_model(StoreOut)
 StockPage = page_model(StockRowOut, "StockPage")
@@ -57,7 +68,7 @@ def _out(store):
 def list_stores():
     """The stores this user may see."""
     query = request.context.query
-    rows, total = lists.stores(access.visible_store_ids(api_user()), query.q, query.active,
+    rows, total = lists.stores(policy.visible_store_ids(api_user()), query.q, query.active,
                                query.page, query.per_page)
     return page_of(StorePage, [StoreOut.model_validate(s) for s in rows], total, query)
 

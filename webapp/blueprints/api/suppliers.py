@@ -6,8 +6,15 @@ from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, managers_only
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import Search, SupplierOut
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
-from webapp.routing import replica_reads
+from webapp.blueprints.api.spec import (
+    Body,
+    PageQuery,
+    page_model,
+    page_of,
+    responses,
+    spec,
+)
+from webapp.infra.replica import replica_reads
 from webapp.services import catalog, lists
 
 SupplierPage = page_model(SupplierOut)

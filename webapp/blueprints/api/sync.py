@@ -4,12 +4,12 @@ from typing import Any, Literal
 from flask import request
 from pydantic import BaseModel, Field
 
-from webapp import background, jobs
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, api_user
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.movements import MovementCreate
 from webapp.blueprints.api.spec import Body, responses, spec
+from webapp.jobs import queueing, tasks
 from webapp.services import sync
 
 
@@ -59,7 +59,7 @@ def submit_sync():
                  for item in request.context.json.movements]
     body, status, *replayed = run_once(request.get_json(), lambda: _accept(movements))
     # Enqueue even on a replay: if the first enqueue was lost, this one finds the work.
-    background.enqueue("sync", jobs.run_sync, body["job_id"])
+    queueing.enqueue("sync", tasks.run_sync, body["job_id"])
     return (body, status, *replayed)
 
 

@@ -1,10 +1,10 @@
 from flask import render_template, request
 
-from webapp.access import permission_required
 from webapp.blueprints.audit import bp
-from webapp.routing import replica_reads
+from webapp.infra.replica import replica_reads
 from webapp.services import audit
 from webapp.services.errors import DomainError
+from webapp.web.access import permission_required
 
 PER_PAGE = 50
 FILTERS = ("actor", "action", "entity_type", "entity_id", "from", "to")

@@ -1,7 +1,7 @@
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from webapp.forms import Form
+from webapp.web.forms import Form
 
 
 class LoginForm(Form):

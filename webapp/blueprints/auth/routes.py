@@ -3,13 +3,13 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp import access
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm
-from webapp.errors import json_error
 from webapp.extensions import limiter, login_manager
-from webapp.htmx import is_htmx, render
 from webapp.services import accounts
+from webapp.web import access
+from webapp.web.errors import json_error
+from webapp.web.htmx import is_htmx, render
 
 TOO_MANY = "Too many login attempts. Please wait a minute, then try again."
 

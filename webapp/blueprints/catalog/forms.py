@@ -1,7 +1,7 @@
 from wtforms import BooleanField, SelectField, StringField
 
-from webapp.forms import Form
 from webapp.models import UNITS
+from webapp.web.forms import Form
 
 
 class ProductForm(Form):

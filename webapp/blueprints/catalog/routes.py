@@ -2,13 +2,13 @@ from flask import flash, request, url_for
 from flask_login import login_required
 from sqlalchemy import func, select
 
-from webapp import access
 from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import ProductForm
 from webapp.extensions import db
-from webapp.htmx import redirect_to, render
 from webapp.models import Product
 from webapp.services import catalog
+from webapp.web import access
+from webapp.web.htmx import redirect_to, render
 
 PER_PAGE = 50
 

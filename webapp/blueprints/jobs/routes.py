@@ -1,9 +1,10 @@
-from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import flash, redirect, render_template, url_for
 
-from webapp.access import permission_required
 from webapp.blueprints.jobs import bp
-from webapp.services import audit, job_admin
+from webapp.jobs import admin as job_admin
+from webapp.services import audit
+from webapp.web import access
+from webapp.web.access import permission_required
 
 
 @bp.get("/")
@@ -18,7 +19,6 @@ def index():
 def retry(queue, job_id):
     """Requeue one failed job."""
     job_admin.retry(queue, job_id)
-    audit.record_now(audit.Actor(current_user.id, "web", request.remote_addr), "job.retry", "rq_job", job_id,
-                     after={"queue": queue})
+    audit.record_now(access.actor(), "job.retry", "rq_job", job_id, after={"queue": queue})
     flash(f"Job {job_id} is queued again.", "info")
     return redirect(url_for("jobs.index"))

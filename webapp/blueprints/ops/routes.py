@@ -1,9 +1,9 @@
 from flask import Response, jsonify
 from sqlalchemy import text
 
-from webapp import metrics, redisconn
-from webapp.blueprints.ops import bp
+from webapp.blueprints.ops import bp, exposition
 from webapp.extensions import csrf, db, limiter
+from webapp.infra import redisconn
 
 
 @bp.get("/healthz")
@@ -37,7 +37,7 @@ def readyz():
 @limiter.exempt
 def prometheus_metrics():
     """Prometheus scrape endpoint (keep it behind the proxy: see README, Running in production)."""
-    body, content_type = metrics.exposition()
+    body, content_type = exposition.exposition()
     return Response(body, content_type=content_type)
 
 

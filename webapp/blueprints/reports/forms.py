@@ -1,7 +1,7 @@
 """Report filters from the query string: shape and types only; the service checks the rest."""
-from webapp.access import get_store_or_404, visible_store_ids
 from webapp.services import reports
 from webapp.services.errors import DomainError
+from webapp.services.policy import get_store_or_404, visible_store_ids
 from webapp.services.validation import parse_id, parse_text
 
 

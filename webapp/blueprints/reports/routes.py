@@ -1,15 +1,15 @@
-"""Report pages and their CSV exports; every view asks webapp/access.py who sees what."""
+"""Report pages and their CSV exports; every view asks services/policy.py who sees what."""
 import click
 from flask import current_app, render_template, request
 from flask_login import current_user
 
-from webapp.access import visible_store_ids
 from webapp.blueprints.reports import bp, charts, export, forms
-from webapp.errors import handle_domain_error
-from webapp.jobs_reports import refresh_inline_without_worker, refresh_report_rollups
-from webapp.routing import replica_reads
+from webapp.infra.replica import replica_reads
+from webapp.jobs.tasks import refresh_inline_without_worker, refresh_report_rollups
 from webapp.services import reports
 from webapp.services.errors import DomainError
+from webapp.services.policy import visible_store_ids
+from webapp.web.errors import handle_domain_error
 
 CHART_STORES = 15
 

@@ -3,8 +3,8 @@ import uuid
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
-from webapp.forms import Form
 from webapp.models import MOVEMENT_TYPES, REMOVAL_REASONS
+from webapp.web.forms import Form
 
 QUICK_TYPES = ("sale", "stock_in", "removal")
 

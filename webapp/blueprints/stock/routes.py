@@ -5,20 +5,25 @@ from flask import abort, flash, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from webapp import access
 from webapp.blueprints.stock import bp
-from webapp.blueprints.stock.forms import (QUICK_TYPES, HistoryFilterForm, MovementForm,
-                                           TransferForm, new_key)
+from webapp.blueprints.stock.forms import (
+    QUICK_TYPES,
+    HistoryFilterForm,
+    MovementForm,
+    TransferForm,
+    new_key,
+)
 from webapp.extensions import db
-from webapp.formatting import quantity as fmt_qty
-from webapp.forms import Form, blank_to_none
-from webapp.htmx import is_htmx, redirect_to, render, render_fragment, trigger
 from webapp.models import Product, Supplier, User, user_stores
-from webapp.navigation import remember_store
 from webapp.services import history as history_service
-from webapp.services import inventory, ledger, lookup
+from webapp.services import inventory, ledger, lookup, policy
 from webapp.services.errors import DomainError
 from webapp.services.validation import parse_quantity
+from webapp.web import access
+from webapp.web.filters import quantity as fmt_qty
+from webapp.web.forms import Form, blank_to_none
+from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
+from webapp.web.navigation import remember_store
 
 STOCK_PAGE_SIZE = 50
 DONE = {"sale": "Sold", "stock_in": "Received", "removal": "Removed"}
@@ -84,7 +89,7 @@ def _home(store, form, product, status=200, result=None, block=None):
 @login_required
 def home(store_id):
     """A shopkeeper's store: find a product, sell or receive it, watch the stock."""
-    store = access.get_store_or_404(store_id)
+    store = access.store_or_404(store_id)
     remember_store(store.id)
     product = None
     if request.args.get("product"):
@@ -98,7 +103,7 @@ def home(store_id):
 @login_required
 def picker(store_id):
     """Active search: the products matching what has been typed so far."""
-    store = access.get_store_or_404(store_id)
+    store = access.store_or_404(store_id)
     q = request.args.get("q", "")
     return render_fragment("stock/home.html", "picker_results", store=store, q=q,
                   results=lookup.find_products(store.id, q))
@@ -108,7 +113,7 @@ def picker(store_id):
 @login_required
 def stock_list(store_id):
     """The live stock list; answers 304 while nothing in the store has changed."""
-    store = access.get_store_or_404(store_id)
+    store = access.store_or_404(store_id)
     version = lookup.levels_version(store.id)
     etag = f"{version}-{hashlib.sha1(request.query_string).hexdigest()[:8]}"
     if etag in request.if_none_match:
@@ -128,7 +133,7 @@ def stock_list(store_id):
 @login_required
 def record_movement(store_id):
     """One-tap sale, stock-in or removal; the new level shows at once, errors inline."""
-    store = access.get_store_or_404(store_id)
+    store = access.store_or_404(store_id)
     form = _movement_form(formdata=request.form)
     kind = request.form.get("type")
     product = lookup.product_in_store(store.id, _int(form.product_id.data) or 0)
@@ -191,7 +196,7 @@ def _count_page(store, lines=None, errors=None, review=None, status=200):
 @login_required
 def count(store_id):
     """Shelf count: the expected level of each product is kept with the form."""
-    store = access.get_store_or_404(store_id)
+    store = access.store_or_404(store_id)
     remember_store(store.id)
     return _count_page(store)
 
@@ -200,7 +205,7 @@ def count(store_id):
 @login_required
 def submit_count(store_id):
     """Review the differences first; apply them as adjustments when confirmed."""
-    store = access.get_store_or_404(store_id)
+    store = access.store_or_404(store_id)
     form = CountForm()
     if not form.validate_on_submit():
         abort(400)
@@ -269,7 +274,7 @@ def _review(store, parsed):
 def _transfer_form(store, formdata=None):
     form = TransferForm(formdata=formdata)
     form.to_store_id.choices = [("", "Choose a store")] + [
-        (str(s.id), f"{s.code} · {s.name}") for s in access.visible_stores(current_user)
+        (str(s.id), f"{s.code} · {s.name}") for s in policy.visible_stores(current_user)
         if s.id != store.id]
     return form
 
@@ -289,7 +294,7 @@ def _transfer_page(store, form, status=200):
 @login_required
 def transfer(store_id):
     """Move stock from this store to another."""
-    store = access.get_store_or_404(store_id)
+    store = access.store_or_404(store_id)
     remember_store(store.id)
     return _transfer_page(store, _transfer_form(store))
 
@@ -298,7 +303,7 @@ def transfer(store_id):
 @login_required
 def submit_transfer(store_id):
     """Send stock to another store the user may see; errors stay on the form."""
-    store = access.get_store_or_404(store_id)
+    store = access.store_or_404(store_id)
     form = _transfer_form(store, request.form)
     product_id = _int(request.form.get("product"))
     if not form.validate() or product_id is None:
@@ -307,7 +312,7 @@ def submit_transfer(store_id):
     try:
         if to_store_id is None:
             raise DomainError("invalid", "Choose the store to send to.", field="to_store_id")
-        target = access.get_store_or_404(to_store_id)
+        target = access.store_or_404(to_store_id)
         result = ledger.transfer(access.actor(), from_store_id=store.id, to_store_id=target.id,
                                  product_id=product_id, quantity=form.quantity.data,
                                  note=form.note.data, idempotency_key=form.key.data or None)
@@ -327,7 +332,7 @@ def submit_transfer(store_id):
 
 def _user_choices():
     query = select(User.id, User.username).order_by(func.lower(User.username))
-    if not access.can(current_user, "history.view_all_users"):
+    if not policy.can(current_user, "history.view_all_users"):
         query = query.where(User.id.in_(select(user_stores.c.user_id).where(
             user_stores.c.store_id.in_(current_user.store_ids or [0]))))
     return [("", "Anyone")] + [(str(r.id), r.username) for r in db.session.execute(query)]
@@ -344,7 +349,7 @@ def _product_by_code(code):
 def history():
     """Movement history, filtered by store, product, type, user and Pakistan dates."""
     form = HistoryFilterForm(request.args)
-    stores = access.visible_stores(current_user, include_inactive=True)
+    stores = policy.visible_stores(current_user, include_inactive=True)
     form.store.choices = [("", "All my stores" if current_user.role == "shopkeeper"
                            else "All stores")] + [(str(s.id), f"{s.code} · {s.name}")
                                                   for s in stores]
@@ -354,7 +359,7 @@ def history():
     if form.store.data and store_id is None:
         abort(404)
     if store_id:
-        access.get_store_or_404(store_id)
+        access.store_or_404(store_id)
     product = db.session.get(Product, form.product.data) if form.product.data else None
     valid = form.validate()
     if valid and form.sku.data:
@@ -364,7 +369,7 @@ def history():
             valid = False
     if valid:
         flt = history_service.HistoryFilter(
-            store_ids=[store_id] if store_id else access.visible_store_ids(current_user),
+            store_ids=[store_id] if store_id else policy.visible_store_ids(current_user),
             product_id=product.id if product else None, type=form.type.data or None,
             user_id=_int(form.user.data), date_from=form.date_from.data,
             date_to=form.date_to.data)

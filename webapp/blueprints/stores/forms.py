@@ -1,6 +1,6 @@
 from wtforms import BooleanField, StringField, TextAreaField
 
-from webapp.forms import Form
+from webapp.web.forms import Form
 
 
 class StoreForm(Form):

@@ -2,14 +2,14 @@ from flask import url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from webapp import access
 from webapp.blueprints.stores import bp
 from webapp.blueprints.stores.forms import StoreForm
 from webapp.extensions import db
-from webapp.htmx import render
 from webapp.models import Product, StockLevel
-from webapp.services import catalog
+from webapp.services import catalog, policy
 from webapp.services.inventory import REORDER
+from webapp.web import access
+from webapp.web.htmx import render
 
 
 def _low_counts(store_ids):
@@ -28,8 +28,8 @@ def _low_counts(store_ids):
 @login_required
 def index():
     """The stores this user works in (every store for managers)."""
-    show_closed = access.can(current_user, "stores.manage")
-    stores = access.visible_stores(current_user, include_inactive=show_closed)
+    show_closed = policy.can(current_user, "stores.manage")
+    stores = policy.visible_stores(current_user, include_inactive=show_closed)
     return render("stores/index.html", stores=stores, low=_low_counts([s.id for s in stores]))
 
 

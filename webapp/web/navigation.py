@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from flask import request, session, url_for
 from flask_login import current_user
 
-from webapp import access
+from webapp.services import policy
 
 CURRENT_STORE_KEY = "store_id"
 
@@ -27,9 +27,9 @@ def remember_store(store_id):
 
 def current_store_id(user):
     store_id = session.get(CURRENT_STORE_KEY)
-    if store_id and access.can_see_store(user, store_id):
+    if store_id and policy.can_see_store(user, store_id):
         return store_id
-    stores = access.visible_store_ids(user)
+    stores = policy.visible_store_ids(user)
     if stores is not None and len(stores) == 1:
         return next(iter(stores))
     return None
@@ -50,15 +50,15 @@ def nav_items():
         NavItem("Products", url_for("catalog.products")),
         NavItem("Stores", chooser),
     ]
-    if access.can(user, "reports.view"):
+    if policy.can(user, "reports.view"):
         items.append(NavItem("Reports", "/reports/", boost=False))
-    if access.can(user, "suppliers.view"):
+    if policy.can(user, "suppliers.view"):
         items.append(NavItem("Suppliers", url_for("admin.suppliers")))
-    if access.can(user, "users.manage"):
+    if policy.can(user, "users.manage"):
         items.append(NavItem("Users", url_for("admin.users")))
-    if access.can(user, "audit.view"):
+    if policy.can(user, "audit.view"):
         items.append(NavItem("Audit log", url_for("audit.index")))
-    if access.can(user, "jobs.manage"):
+    if policy.can(user, "jobs.manage"):
         items.append(NavItem("Jobs", url_for("jobs.index")))
     items.append(NavItem("API tokens", url_for("admin.tokens")))
     return items
@@ -67,5 +67,5 @@ def nav_items():
 def register(app):
     @app.context_processor
     def navigation_context():
-        return {"nav_items": nav_items, "can": lambda permission: access.can(current_user,
+        return {"nav_items": nav_items, "can": lambda permission: policy.can(current_user,
                                                                              permission)}

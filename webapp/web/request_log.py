@@ -6,7 +6,7 @@ import uuid
 
 from flask import g, request
 
-from webapp import metrics
+from webapp.infra import metrics
 
 log = logging.getLogger("kiryana.request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -2,8 +2,8 @@
 from flask import flash
 from flask_wtf import FlaskForm
 
-from webapp.htmx import redirect_to
 from webapp.services.errors import DomainError
+from webapp.web.htmx import redirect_to
 
 
 class Form(FlaskForm):

@@ -3,8 +3,9 @@ import redis
 from rq.job import Job
 from sqlalchemy import select
 
-from webapp import redisconn
-from webapp.extensions import QUEUE_NAMES, db, get_queue
+from webapp.extensions import db
+from webapp.infra import redisconn
+from webapp.infra.queue import QUEUE_NAMES, get_queue
 from webapp.models import SyncJob
 from webapp.services.errors import NotFound
 

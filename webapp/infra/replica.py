@@ -2,7 +2,7 @@
 
 How to use it (report and list views):
 
-    from webapp.routing import replica_reads
+    from webapp.infra.replica import replica_reads
 
     @bp.get("/reports/valuation")
     @login_required
@@ -15,7 +15,7 @@ Inside a @replica_reads view, db.session reads go to the replica unless
 - the current user wrote within READ_YOUR_WRITES_SECONDS: every request that changes data marks
   its user, with a timestamp in the signed session cookie (pages) and a Redis key per user
   (bearer-token API clients; when Redis cannot answer, the read goes to the primary);
-- the code runs inside `with routing.primary():` (the stock cache fills itself this way, so a
+- the code runs inside `with replica.primary():` (the stock cache fills itself this way, so a
   lagging replica can never be cached under a fresh generation).
 Writes (flushes and INSERT/UPDATE/DELETE statements) always go to the primary. If the replica
 fails in the middle of the view, the view runs again on the primary: a read-only view is safe
@@ -32,7 +32,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from webapp import redisconn
+from webapp.infra import redisconn
 
 log = logging.getLogger(__name__)
 REPLICA = "replica"
@@ -57,8 +57,6 @@ def replica_reads(view):
     def wrapped(*args, **kwargs):
         if not _replica_allowed():
             return view(*args, **kwargs)
-        from webapp.extensions import db  # extensions imports this module: import late
-
         previous = g.get("_db_target")
         g._db_target = REPLICA
         try:
@@ -66,7 +64,8 @@ def replica_reads(view):
         except DBAPIError as exc:
             if not _on_replica_error(exc):
                 raise
-            db.session.rollback()
+            # extensions builds db with this module's session class: reach it through the app.
+            current_app.extensions["sqlalchemy"].session.rollback()
             g._db_target = PRIMARY
             return view(*args, **kwargs)
         finally:

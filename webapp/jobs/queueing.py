@@ -1,4 +1,4 @@
-"""Handing work to the queues: after-commit audit draining, and enqueueing that survives Redis.
+"""Enqueueing that survives Redis.
 
 An enqueue that fails is only logged: the work is already durable in the database (the audit
 outbox, a sync job row) and the worker's periodic sweep picks it up.
@@ -6,11 +6,11 @@ outbox, a sync job row) and the worker's periodic sweep picks it up.
 import logging
 
 import redis
-from flask import current_app
 from rq import Retry
 
-from webapp import redisconn
-from webapp.extensions import db, get_queue
+from webapp.extensions import db
+from webapp.infra import redisconn
+from webapp.infra.queue import get_queue
 
 log = logging.getLogger(__name__)
 # Retries back off: a job that failed because PostgreSQL blinked gets a second chance later.
@@ -36,23 +36,3 @@ def enqueue(queue_name, func, *args):
         log.exception("inline job %s failed", func.__name__)
         return False
     return True
-
-
-def request_audit_drain():
-    """Ask a worker to drain the outbox: at most one drain job waits at a time."""
-    from webapp import jobs
-
-    if current_app.config.get("REDIS_URL"):
-        flag = redisconn.prefixed("audit:drain-requested")
-        first = redisconn.run(lambda r: r.set(flag, 1, nx=True, ex=30))
-        if not first:
-            return False
-    return enqueue("audit", jobs.drain_audit)
-
-
-def init_app(app):
-    @app.after_request
-    def drain_audit_after_commit(response):
-        if db.session.info.pop("audit_pending", False):
-            request_audit_drain()
-        return response

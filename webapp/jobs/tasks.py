@@ -1,0 +1,58 @@
+"""RQ entry points: thin functions that take ids and call services (the worker gives them an app
+context), and the requests to run them.
+
+Report roll-ups: in production every worker's sweep refreshes them once they are
+REPORTS_ROLLUP_MAX_AGE old (or `flask reports refresh`). Without Redis (the embedded default) there
+is no worker, so report views refresh inline when the last refresh is older than that.
+"""
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.infra import redisconn, replica
+from webapp.jobs.queueing import enqueue
+from webapp.services import audit, report_rollups, sync
+
+
+def drain_audit():
+    """Move every pending audit event from the outbox to the log."""
+    audit.clear_drain_request()
+    return audit.drain_all()
+
+
+def run_sync(job_id):
+    """Apply a sync batch's pending items, then have their audit events drained."""
+    counts = sync.run(job_id)
+    request_audit_drain()
+    return counts
+
+
+def request_audit_drain():
+    """Ask a worker to drain the outbox: at most one drain job waits at a time."""
+    if current_app.config.get("REDIS_URL"):
+        flag = redisconn.prefixed("audit:drain-requested")
+        first = redisconn.run(lambda r: r.set(flag, 1, nx=True, ex=30))
+        if not first:
+            return False
+    return enqueue("audit", drain_audit)
+
+
+def init_app(app):
+    @app.after_request
+    def drain_audit_after_commit(response):
+        if db.session.info.pop("audit_pending", False):
+            request_audit_drain()
+        return response
+
+
+def refresh_report_rollups(full=False):
+    """RQ entry point (runs inside the worker's app context); returns how many days it redid."""
+    days = report_rollups.refresh(full=full)
+    return None if days is None else len(days)
+
+
+def refresh_inline_without_worker():
+    """Embedded mode: no worker refreshes the roll-ups, so the request that finds them stale does."""
+    if current_app.config.get("REDIS_URL"):
+        return
+    with replica.primary():
+        report_rollups.refresh_if_stale(current_app.config["REPORTS_ROLLUP_MAX_AGE"])

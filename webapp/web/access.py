@@ -1,0 +1,49 @@
+"""The logged-in user at the door: role decorators, the acting user, where "/" goes.
+
+The rules themselves live in services/policy.py; this module only applies them to a request.
+"""
+from functools import wraps
+
+from flask import abort, request, url_for
+from flask_login import current_user
+
+from webapp.extensions import login_manager
+from webapp.services import policy
+from webapp.services.audit import Actor
+
+
+def role_required(*roles):
+    """View decorator: the logged-in user must have one of these roles (else 403)."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def permission_required(permission):
+    """View decorator: the logged-in user must hold `permission` (else 403)."""
+    return role_required(*policy.PERMISSIONS[permission])
+
+
+def store_or_404(store_id):
+    """The store if the logged-in user may see it; NotFound otherwise (see policy)."""
+    return policy.get_store_or_404(store_id, current_user)
+
+
+def home_url(user):
+    """Where "/" sends this user: a shopkeeper with one store goes straight to it."""
+    stores = policy.visible_stores(user)
+    if user.role == "shopkeeper" and len(stores) == 1:
+        return url_for("stock.home", store_id=stores[0].id)
+    return url_for("stores.index")
+
+
+def actor():
+    """The logged-in user acting through the web pages, for services and the audit trail."""
+    return Actor(user_id=current_user.id, source="web", ip=request.remote_addr)
