@@ -72,6 +72,8 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
     TIMEZONE = os.environ.get("TIMEZONE", "Asia/Karachi")
+    # How rupee figures are grouped: lakh/crore (29,65,200) or thousands (2,965,200).
+    MONEY_GROUPING = os.environ.get("MONEY_GROUPING", "lakh")
     # Seconds a user's reads stay on the primary after they write (read-your-writes).
     READ_YOUR_WRITES_SECONDS = float(os.environ.get("READ_YOUR_WRITES_SECONDS", "5"))
 

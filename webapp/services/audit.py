@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditOutbox, User
 from webapp.models.types import utcnow
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.sql import insert_ignore
 from webapp.services.validation import PAKISTAN, parse_id
 
@@ -124,7 +124,7 @@ def search(actor=None, actor_id=None, action=None, entity_type=None, entity_id=N
         query = query.where(LOG.c.entity_id == str(entity_id).strip())
     start, end = _bound(date_from, "from"), _bound(date_to, "to", end=True)
     if start and end and start >= end:
-        raise DomainError("invalid", "The start date is after the end date.", field="from")
+        raise DomainError("invalid", N_("The start date is after the end date."), field="from")
     if start:
         query = query.where(LOG.c.created_at >= start)
     if end:
@@ -153,7 +153,7 @@ def _bound(value, field, end=False):
         try:
             value = datetime.strptime(str(value).strip()[:10], "%Y-%m-%d").date()
         except ValueError:
-            raise DomainError("invalid", "Use a date like 2026-01-31.", field=field) from None
+            raise DomainError("invalid", N_("Use a date like 2026-01-31."), field=field) from None
     return _day_start(value + timedelta(days=1) if end else value)
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import MOVEMENT_TYPES, Product, StockMovement, Store, Supplier, User
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.validation import PAKISTAN
 
 MOVEMENTS = StockMovement.__table__
@@ -31,9 +31,9 @@ def pakistan_day_start(day):
 def movements(flt, page=1, per_page=PER_PAGE):
     """A page of movements, newest first; returns (rows, has_next)."""
     if flt.type and flt.type not in MOVEMENT_TYPES:
-        raise DomainError("invalid", "Unknown movement type.", field="type")
+        raise DomainError("invalid", N_("Unknown movement type."), field="type")
     if flt.date_from and flt.date_to and flt.date_from > flt.date_to:
-        raise DomainError("invalid", "The start date is after the end date.", field="date_to")
+        raise DomainError("invalid", N_("The start date is after the end date."), field="date_to")
     query = (select(MOVEMENTS, Store.code.label("store_code"), Product.name.label("product_name"),
                     Product.sku.label("product_sku"), Product.unit.label("product_unit"),
                     User.username.label("username"), Supplier.name.label("supplier_name"))

@@ -28,7 +28,7 @@ from webapp.models import (
 )
 from webapp.models.types import MONEY_PLACES, utcnow
 from webapp.services import audit, idempotency
-from webapp.services.errors import DomainError, InsufficientStock, NotFound
+from webapp.services.errors import N_, DomainError, InsufficientStock, NotFound
 from webapp.services.sql import exact_sum, insert_ignore, lock_clause, upsert
 from webapp.services.validation import (
     pakistan_day,
@@ -84,7 +84,7 @@ def record_movement(actor, *, store_id, type, quantity, product_id=None, sku=Non
                           field="type")
     store_id = parse_id(store_id, "store_id", "Store")
     if product_id is None and not sku:
-        raise DomainError("invalid", "Give a product_id or a sku.", field="product_id")
+        raise DomainError("invalid", N_("Give a product_id or a sku."), field="product_id")
     product_id = parse_id(product_id, "product_id", "Product") if product_id is not None else None
     sku = parse_text(sku, "sku", "SKU", 64) if product_id is None else None
     is_count = type == "adjustment"
@@ -96,9 +96,9 @@ def record_movement(actor, *, store_id, type, quantity, product_id=None, sku=Non
     unit_price = parse_money(unit_price, "unit_price", "Unit price")
     unit_cost = parse_money(unit_cost, "unit_cost", "Unit cost")
     if unit_price is not None and type != "sale":
-        raise DomainError("invalid", "Unit price applies to sales only.", field="unit_price")
+        raise DomainError("invalid", N_("Unit price applies to sales only."), field="unit_price")
     if supplier_id is not None and type != "stock_in":
-        raise DomainError("invalid", "A supplier applies to stock-in only.", field="supplier_id")
+        raise DomainError("invalid", N_("A supplier applies to stock-in only."), field="supplier_id")
     supplier_id = parse_id(supplier_id, "supplier_id", "Supplier") if supplier_id is not None else None
     occurred_at = parse_datetime(occurred_at)
     key = idempotency.check_key(idempotency_key)
@@ -158,7 +158,7 @@ def transfer(actor, *, from_store_id, to_store_id, product_id, quantity, note=No
     to_store_id = parse_id(to_store_id, "to_store_id", "To store")
     product_id = parse_id(product_id, "product_id", "Product")
     if from_store_id == to_store_id:
-        raise DomainError("invalid", "Choose two different stores.", field="to_store_id")
+        raise DomainError("invalid", N_("Choose two different stores."), field="to_store_id")
     quantity = parse_quantity(quantity)
     note = parse_text(note, "note", "Note", 500)
     key = idempotency.check_key(idempotency_key)
@@ -207,18 +207,19 @@ def apply_count(actor, *, store_id, counts, note=None, idempotency_key=None):
     store_id = parse_id(store_id, "store_id", "Store")
     note = parse_text(note, "note", "Note", 500)
     if not isinstance(counts, (list, tuple)) or not counts:
-        raise DomainError("invalid", "Enter at least one count.", field="counts")
+        raise DomainError("invalid", N_("Enter at least one count."), field="counts")
     if len(counts) > MAX_COUNT_LINES:
-        raise DomainError("invalid", f"At most {MAX_COUNT_LINES} lines in one count.",
+        raise DomainError("invalid", N_("At most %(count)s lines in one count.",
+                                        count=MAX_COUNT_LINES),
                           field="counts")
     lines = {}
     for i, line in enumerate(counts):
         if not isinstance(line, dict):
-            raise DomainError("invalid", "Each count needs a product_id and a quantity.",
+            raise DomainError("invalid", N_("Each count needs a product_id and a quantity."),
                               field=f"counts.{i}")
         pid = parse_id(line.get("product_id"), f"counts.{i}.product_id", "Product")
         if pid in lines:
-            raise DomainError("invalid", "A product is counted twice.", field=f"counts.{i}.product_id")
+            raise DomainError("invalid", N_("A product is counted twice."), field=f"counts.{i}.product_id")
         counted = parse_quantity(line.get("quantity"), f"counts.{i}.quantity", allow_zero=True,
                                  label="Counted quantity")
         expected = line.get("expected")
@@ -313,26 +314,30 @@ def _check_reason(type, reason):
     reason = reason or None
     if type == "removal":
         if reason not in REMOVAL_REASONS:
-            raise DomainError("invalid", f"Reason must be one of: {', '.join(REMOVAL_REASONS)}.",
+            raise DomainError("invalid", N_("Reason must be one of: %(reasons)s.",
+                                            reasons=", ".join(REMOVAL_REASONS)),
                               field="reason")
     elif type == "adjustment":
         reason = reason or "count"
         if reason not in ADJUSTMENT_REASONS:
             raise DomainError("invalid",
-                              f"Reason must be one of: {', '.join(ADJUSTMENT_REASONS)}.",
+                              N_("Reason must be one of: %(reasons)s.",
+                                 reasons=", ".join(ADJUSTMENT_REASONS)),
                               field="reason")
     elif reason is not None:
-        raise DomainError("invalid", "A reason applies to removals and adjustments only.",
+        raise DomainError("invalid", N_("A reason applies to removals and adjustments only."),
                           field="reason")
     return reason
 
 
 def _check_product(product, quantity, allow_zero=False):
     if product.archived:
-        raise DomainError("product_archived", "This product is archived; restore it first.",
+        raise DomainError("product_archived", N_("This product is archived; restore it first."),
                           field="product_id")
     if product.unit in WHOLE_UNITS and quantity != quantity.to_integral_value():
-        raise DomainError("invalid", f"This product is counted in whole {product.unit}s.",
+        raise DomainError("invalid", N_("This product is counted in whole pieces.")
+                          if product.unit == "piece" else
+                          N_("This product is counted in whole %(unit)ss.", unit=product.unit),
                           field="quantity")
 
 
