@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := webapp
 
-.PHONY: run test bench bench-reports venv clean
+.PHONY: run test bench bench-reports venv clean translations
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 	touch $(BIN)/activate
 
 venv: $(BIN)/activate
+
+translations: venv  ## extract messages, update the Urdu catalogue, fill from i18n/pending/*.po, compile
+	$(BIN)/python -m i18n.merge_pending
 
 run: venv  ## migrate, seed demo data and serve on http://127.0.0.1:5000 (SQLite, no servers)
 	$(BIN)/flask db upgrade

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from flask import has_request_context, request
-from flask_babel import force_locale, get_locale, gettext
+from flask_babel import force_locale, get_locale, gettext, refresh
 from flask_login import current_user
 
 from webapp.services.errors import Text
@@ -37,6 +37,13 @@ def select_locale():
     if request.cookies.get(COOKIE) in LANGUAGES:
         return request.cookies[COOKIE]
     return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
+
+
+def remember_language(response, language):
+    """The `lang` cookie: the language before login (and after logout) on this browser."""
+    response.set_cookie(COOKIE, language, max_age=COOKIE_MAX_AGE, samesite="Lax",
+                        httponly=True, secure=request.is_secure)
+    return response
 
 
 def current_language():
@@ -107,6 +114,12 @@ def init_app(app, babel):
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(TRANSLATIONS),
                    default_timezone=app.config["TIMEZONE"])
+
+    @app.before_request
+    def choose_language_afresh():
+        """Flask-Babel caches the locale on the app context, which a test client (or a
+        copied context) can share between requests: each request chooses again."""
+        refresh()
 
     @app.context_processor
     def language_context():

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from webapp.models import MOVEMENT_TYPES, SOURCES, UNITS
-from webapp.services.validation import MAX_MONEY, MAX_QUANTITY
+from webapp.services.errors import DomainError
+from webapp.services.validation import MAX_MONEY, MAX_QUANTITY, number_text
 
 # Ids in JSON bodies are strict integers: "5" or true is a type error, not id 5.
 Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
@@ -15,9 +16,13 @@ QueryId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 def _plain_number(value):
-    """Numbers as text use ASCII digits: Decimal would also read "٣" as 3."""
-    if isinstance(value, str) and not value.isascii():
-        raise ValueError("must be a number written with the digits 0-9")
+    """Numbers as text are read by the one parser the pages and sync use (services/validation):
+    ۱٫۵ and 1,5 are 1.5; 1,500 and 1e2 are refused with a message that says what to write."""
+    if isinstance(value, str):
+        try:
+            return number_text(value)
+        except DomainError as error:
+            raise ValueError(error.message) from None
     return value
 
 

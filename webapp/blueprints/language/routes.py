@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from webapp.blueprints.language import bp
 from webapp.services import accounts
-from webapp.web.i18n import COOKIE, COOKIE_MAX_AGE, LANGUAGES
+from webapp.web.i18n import LANGUAGES, remember_language
 
 
 def _back(target):
@@ -25,7 +25,4 @@ def switch():
         abort(400)
     if current_user.is_authenticated:
         accounts.set_language(current_user.id, language)
-    response = redirect(_back(request.form.get("next")), 303)
-    response.set_cookie(COOKIE, language, max_age=COOKIE_MAX_AGE, samesite="Lax",
-                        httponly=True, secure=request.is_secure)
-    return response
+    return remember_language(redirect(_back(request.form.get("next")), 303), language)
