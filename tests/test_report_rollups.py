@@ -9,7 +9,7 @@ from sqlalchemy import case, func, select
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
 from webapp.models import StockMovement
-from webapp.services import ledger
+from webapp.services import commands, ledger
 from webapp.services import report_rollups as rollups
 from webapp.services.errors import InsufficientStock
 
@@ -32,14 +32,17 @@ def random_mix(seed, count=120):
         try:
             if kind == "transfer":
                 other = rng.choice([s for s in stores if s is not store])
-                ledger.transfer(ADMIN, from_store_id=store.id, to_store_id=other.id,
-                                product_id=product.id, quantity=quantity)
+                ledger.transfer(ADMIN, commands.Transfer.parse(from_store_id=store.id,
+                                                               to_store_id=other.id,
+                                                               product_id=product.id,
+                                                               quantity=quantity))
             else:
-                ledger.record_movement(
-                    ADMIN, store_id=store.id, product_id=product.id, type=kind,
-                    quantity=quantity, occurred_at=when,
-                    reason=rng.choice(["damaged", "expired", "lost"]) if kind == "removal" else None,
-                    unit_price=rng.choice([None, "99.99"]) if kind == "sale" else None)
+                ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                      product_id=product.id,
+                                                                      type=kind, quantity=quantity,
+                                                                      occurred_at=when,
+                                                                      reason=rng.choice(["damaged", "expired", "lost"]) if kind == "removal" else None,
+                                                                      unit_price=rng.choice([None, "99.99"]) if kind == "sale" else None))
         except InsufficientStock:
             continue
 
@@ -116,8 +119,8 @@ def test_the_worker_sweep_refreshes_stale_rollups(app, monkeypatch):
     import worker
 
     store, product = make_store(), make_product()
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=5)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="stock_in", quantity=5))
     monkeypatch.setitem(app.config, "REPORTS_ROLLUP_MAX_AGE", 0)
     worker.sweep_once(app)
     refreshed = db.session.execute(select(rollups.STATE.c.refreshed_at)).scalar()

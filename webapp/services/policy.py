@@ -1,9 +1,26 @@
 """Who may see which store and do what: the one table that pages, the API and jobs ask."""
+from dataclasses import dataclass
+
 from webapp.extensions import db
 from webapp.models import Store
 from webapp.services.errors import NotFound
 
 MANAGERS = ("admin", "manager")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting, as plain values (an API token's user, a sync job's submitter): what
+    this module needs, without an ORM object that a commit would expire."""
+
+    id: int
+    role: str
+    store_ids: frozenset
+    active: bool = True
+
+    @classmethod
+    def of(cls, user):
+        return cls(user.id, user.role, frozenset(user.store_ids), user.active)
 
 
 def sees_all_stores(user):

@@ -1,7 +1,6 @@
 """Bearer-token authentication and the caller's identity for API views."""
 import hashlib
 import time
-from dataclasses import dataclass
 from functools import wraps
 
 from flask import abort, current_app, g, request
@@ -23,15 +22,6 @@ def bearer_token():
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a token speaks for: what services/policy.py needs, without an ORM object."""
-
-    id: int
-    role: str
-    store_ids: frozenset
 
 
 class TokenCache:
@@ -73,7 +63,7 @@ def principal_for(token):
         user = accounts.user_for_token(token)
         if user is None:
             return None
-        principal = Principal(user.id, user.role, frozenset(user.store_ids))
+        principal = policy.Principal.of(user)
         if seconds:
             token_cache.put(key, principal, seconds)
     return principal

@@ -3,7 +3,9 @@
 spectree turns the pydantic v2 models given to `@spec.validate(...)` into request
 validation, response serialisation and `/api/v1/openapi.json`, so no schema is written twice.
 """
+import dataclasses
 import json
+import typing
 
 from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -59,6 +61,15 @@ class Body(BaseModel):
     """Base for request bodies: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def body_model(command, name):
+    """A request-body model with a command's fields (services/commands.py): their types,
+    constraints and defaults are declared there once, for the API and the ledger alike."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    fields = {f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
+              for f in dataclasses.fields(command)}
+    return create_model(name, __base__=Body, **fields)
 
 
 class PageQuery(BaseModel):

@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 
 from webapp.blueprints.stock import bp
 from webapp.blueprints.stock.forms import (
-    QUICK_TYPES,
     HistoryFilterForm,
     MovementForm,
     TransferForm,
@@ -16,12 +15,12 @@ from webapp.blueprints.stock.forms import (
 from webapp.extensions import db
 from webapp.models import Product, Supplier, User, user_stores
 from webapp.services import history as history_service
-from webapp.services import inventory, ledger, lookup, policy
+from webapp.services import commands, inventory, ledger, lookup, policy
 from webapp.services.errors import DomainError
 from webapp.services.validation import parse_quantity
 from webapp.web import access
 from webapp.web.filters import quantity as fmt_qty
-from webapp.web.forms import Form, blank_to_none
+from webapp.web.forms import Form
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
 from webapp.web.navigation import remember_store
 
@@ -135,26 +134,21 @@ def record_movement(store_id):
     """One-tap sale, stock-in or removal; the new level shows at once, errors inline."""
     store = access.store_or_404(store_id)
     form = _movement_form(formdata=request.form)
-    kind = request.form.get("type")
     product = lookup.product_in_store(store.id, _int(form.product_id.data) or 0)
     if product is None:
         abort(404)
-    if not form.validate() or kind not in QUICK_TYPES:
-        if kind not in QUICK_TYPES:
-            form.form_errors.append("Choose sale, stock in or removal.")
-        return _home(store, form, product, status=422, block="panel")
+    kind = request.form.get("type")
     try:
-        result = ledger.record_movement(
-            access.actor(), store_id=store.id, product_id=product["product_id"], type=kind,
-            quantity=form.quantity.data,
-            supplier_id=_int(form.supplier_id.data) if kind == "stock_in" and
-            form.supplier_id.data else None,
-            unit_cost=blank_to_none(form.unit_cost.data) if kind == "stock_in" else None,
-            reason=form.reason.data or None if kind == "removal" else None,
-            note=form.note.data, idempotency_key=form.key.data or None)
+        command = form.command(store.id, product["product_id"], kind)
+        result = ledger.record_movement(access.actor(), command, form.key.data or None)
     except DomainError as error:
         form.show_error(error)
         return _home(store, form, product, status=422, block="panel")
+    return _recorded(store, product, kind, result)
+
+
+def _recorded(store, product, kind, result):
+    """The answer to a recorded movement: a flash and redirect, or for htmx a fresh panel."""
     level = result.data["level"]
     message = (f"{DONE[kind]} {fmt_qty(result.data['movement']['quantity'])} × "
                f"{product['name']}. Now {fmt_qty(level['quantity'])} in stock.")
@@ -230,9 +224,8 @@ def submit_count(store_id):
         return _count_page(store, lines=lines, review=_review(store, parsed))
     counts = [{"product_id": pid, "quantity": c, "expected": e} for pid, (c, e) in parsed.items()]
     try:
-        result = ledger.apply_count(access.actor(), store_id=store.id, counts=counts,
-                                    note=request.form.get("note"),
-                                    idempotency_key=request.form.get("key") or None)
+        command = commands.Count.parse(store.id, counts, request.form.get("note"))
+        result = ledger.apply_count(access.actor(), command, request.form.get("key") or None)
     except DomainError as error:
         errors = {}
         for name, message in error.fields.items():
@@ -313,9 +306,10 @@ def submit_transfer(store_id):
         if to_store_id is None:
             raise DomainError("invalid", "Choose the store to send to.", field="to_store_id")
         target = access.store_or_404(to_store_id)
-        result = ledger.transfer(access.actor(), from_store_id=store.id, to_store_id=target.id,
-                                 product_id=product_id, quantity=form.quantity.data,
-                                 note=form.note.data, idempotency_key=form.key.data or None)
+        command = commands.Transfer.parse(from_store_id=store.id, to_store_id=target.id,
+                                          product_id=product_id, quantity=form.quantity.data,
+                                          note=form.note.data)
+        result = ledger.transfer(access.actor(), command, form.key.data or None)
     except DomainError as error:
         if error.code == "not_found" and not error.fields:
             error.fields["to_store_id"] = "Choose one of the stores listed."
