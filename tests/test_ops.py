@@ -126,8 +126,8 @@ def test_store_pages_and_the_store_version_follow_stock_and_catalog_changes(cach
                                                               product_id=product.id,
                                                               type="stock_in", quantity=4))
     version = stock_cache.store_version(store.id)
-    items, total = stock_cache.store_levels(store.id)
-    assert total == 2 and stock_cache.store_levels(store.id) == (items, total)
+    page = stock_cache.store_levels(store.id)
+    assert page.total == 2 and stock_cache.store_levels(store.id) == page
     assert stock_cache.store_version(store.id) == version
     ledger.record_movement(ADMIN, commands.Movement.parse(store_id=other.id, product_id=rice.id,
                                                           type="stock_in", quantity=1))
@@ -135,9 +135,9 @@ def test_store_pages_and_the_store_version_follow_stock_and_catalog_changes(cach
     ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=sugar.id,
                                                           type="sale", quantity=1))
     assert stock_cache.store_version(store.id) != version
-    assert [i["quantity"] for i in stock_cache.store_levels(store.id)[0]] == ["4.000", "3.000"]
+    assert [i["quantity"] for i in stock_cache.store_levels(store.id).items] == ["4.000", "3.000"]
     catalog.update_product(ADMIN, rice.id, {"name": "Basmati"})
-    assert stock_cache.store_levels(store.id)[0][0]["name"] == "Basmati"
+    assert stock_cache.store_levels(store.id).items[0]["name"] == "Basmati"
 
 
 @pytest.mark.redis

@@ -9,7 +9,7 @@ from sqlalchemy import case, func, select
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
 from webapp.models import StockMovement
-from webapp.services import commands, ledger
+from webapp.services import commands, ledger, sql
 from webapp.services import report_rollups as rollups
 from webapp.services.errors import InsufficientStock
 
@@ -54,11 +54,11 @@ def figures(values):
 def recount(conn, keys):
     """The roll-up at `keys` grain, from stock_movements alone."""
     moment = func.coalesce(M.c.occurred_at, M.c.created_at)
-    columns = [rollups.day_of(conn, moment).label("day")] + [M.c[k] for k in keys] + [M.c.type]
+    columns = [sql.day_of(conn, moment).label("day")] + [M.c[k] for k in keys] + [M.c.type]
     price = case((M.c.type == "sale", M.c.unit_price), else_=M.c.unit_cost)
     amount = func.coalesce(func.round(M.c.quantity * price, 2), 0)
-    rows = conn.execute(select(*columns, rollups.total(conn, M.c.quantity, 3),
-                               rollups.total(conn, M.c.delta, 3), rollups.total(conn, amount, 2),
+    rows = conn.execute(select(*columns, sql.exact_total(conn, M.c.quantity, 3),
+                               sql.exact_total(conn, M.c.delta, 3), sql.exact_total(conn, amount, 2),
                                func.count()).group_by(*columns)).all()
     return {tuple(str(v) for v in r[:-4]): figures(r[-4:]) for r in rows}
 

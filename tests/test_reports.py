@@ -12,7 +12,7 @@ from decimal import Decimal as D
 import pytest
 
 from tests.factories import ADMIN, make_product, make_store, make_user
-from webapp.services import catalog, commands, ledger, report_rollups, reports
+from webapp.services import catalog, commands, ledger, paging, report_rollups, reports
 
 SUGAR_NAME = 'چینی, "Cheeni"'
 MARCH = reports.DateRange(date(2026, 3, 1), date(2026, 3, 3))
@@ -191,7 +191,7 @@ def test_bad_parameters_are_refused(app):
     with pytest.raises(DomainError):
         reports.stock_levels(None, sort="quantity")
     with pytest.raises(DomainError):
-        reports.page_args(1, 201)
+        paging.page_args(1, 201)
 
 
 # ---------------------------------------------------------------------------------------------

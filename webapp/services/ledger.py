@@ -28,10 +28,16 @@ from webapp.models import (
 )
 from webapp.models.types import MONEY_PLACES, utcnow
 from webapp.services import audit, idempotency
-from webapp.services.errors import DomainError, InsufficientStock, NotFound
-from webapp.services.sql import exact_sum, insert_ignore, lock_clause, upsert
 from webapp.services.commands import MAX_COUNT_LINES, RECORDABLE_TYPES  # noqa: F401
-from webapp.services.validation import pakistan_day
+from webapp.services.errors import DomainError, InsufficientStock, NotFound
+from webapp.services.sql import (
+    exact_sum,
+    insert_ignore,
+    is_postgresql,
+    lock_clause,
+    upsert,
+)
+from webapp.services.validation import iso_time, pakistan_day
 
 LEVELS = StockLevel.__table__
 MOVEMENTS = StockMovement.__table__
@@ -101,7 +107,7 @@ def record_movement(actor, command, idempotency_key=None):
                 unit_cost=m.unit_cost if m.unit_cost is not None else ctx.product.cost,
                 supplier_id=m.supplier_id, occurred_at=m.occurred_at, idempotency_key=key)
             appended = _append_in_one_statement(conn, actor, ctx, now, **fields) \
-                if conn.dialect.name == "postgresql" else None
+                if is_postgresql(conn) else None
             if appended is not None:
                 movement, level_row = appended
                 level = _level_dict(ctx, level_row.quantity, now, level_row.reorder_level)
@@ -476,10 +482,6 @@ def _text(value):
     return None if value is None else str(value)
 
 
-def _time(value):
-    return None if value is None else value.isoformat()
-
-
 def movement_dict(m):
     """A movement as JSON-ready data (decimals as exact strings, times in ISO 8601 UTC)."""
     return {
@@ -492,7 +494,7 @@ def movement_dict(m):
         "counted_quantity": _text(m["counted_quantity"]),
         "user_id": m["user_id"], "source": m["source"],
         "idempotency_key": m["idempotency_key"],
-        "occurred_at": _time(m["occurred_at"]), "created_at": _time(m["created_at"]),
+        "occurred_at": iso_time(m["occurred_at"]), "created_at": iso_time(m["created_at"]),
     }
 
 
@@ -502,7 +504,7 @@ def level_dict(store_id, product_id, quantity, reorder_level, updated_at):
     reorder_level = Decimal(reorder_level or 0).quantize(Decimal("0.001"))
     return {"store_id": store_id, "product_id": product_id, "quantity": str(quantity),
             "reorder_level": str(reorder_level), "low": quantity <= reorder_level,
-            "negative": quantity < 0, "updated_at": _time(updated_at)}
+            "negative": quantity < 0, "updated_at": iso_time(updated_at)}
 
 
 def _level_dict(ctx, quantity, now, store_reorder_level=None):

@@ -17,6 +17,7 @@ class Principal:
     role: str
     store_ids: frozenset
     active: bool = True
+    is_authenticated = True  # what can() asks of a logged-in user
 
     @classmethod
     def of(cls, user):
@@ -58,6 +59,7 @@ PERMISSIONS = {
     "jobs.manage": ("admin",),
     "reports.view": ("admin", "manager", "shopkeeper"),
     "history.view_all_users": MANAGERS,
+    "sync.view_all_jobs": ("admin",),
 }
 
 

@@ -16,9 +16,10 @@ from webapp.extensions import db
 from webapp.models import SyncItem, SyncJob, User
 from webapp.models.types import utcnow
 from webapp.services import audit, ledger
-from webapp.services.errors import DomainError, NotFound
 from webapp.services.commands import Movement
-from webapp.services.policy import Principal, can_see_store
+from webapp.services.errors import DomainError, NotFound
+from webapp.services.policy import Principal, can, can_see_store
+from webapp.services.validation import iso_time
 
 JOBS = SyncJob.__table__
 ITEMS = SyncItem.__table__
@@ -137,7 +138,7 @@ def stalled_jobs(stall_seconds):
 def status(job_id, user):
     """A job's progress and per-item results, for its owner (or an admin)."""
     job = db.session.execute(select(JOBS).where(JOBS.c.id == str(job_id)[:36])).mappings().first()
-    if job is None or (job["user_id"] != user.id and user.role != "admin"):
+    if job is None or (job["user_id"] != user.id and not can(user, "sync.view_all_jobs")):
         raise NotFound("Sync job")
     items = db.session.execute(select(ITEMS.c.client_id, ITEMS.c.status, ITEMS.c.result)
                                .where(ITEMS.c.job_id == job["id"])
@@ -148,11 +149,7 @@ def status(job_id, user):
         "job_id": job["id"], "status": job["status"], "total": job["total"],
         "applied": sum(1 for i in items if i.status == "applied"),
         "failed": sum(1 for i in items if i.status == "failed"), "pending": pending,
-        "created_at": _time(job["created_at"]), "started_at": _time(job["started_at"]),
-        "finished_at": _time(job["finished_at"]),
+        "created_at": iso_time(job["created_at"]), "started_at": iso_time(job["started_at"]),
+        "finished_at": iso_time(job["finished_at"]),
         "items": [{"id": i.client_id, "status": i.status, **(i.result or {})} for i in items],
     }
-
-
-def _time(value):
-    return None if value is None else value.isoformat()

@@ -102,20 +102,16 @@ def actor():
     return audit.Actor(g.api_user.id, "api", request.remote_addr)
 
 
-def roles_required(*roles):
-    """View decorator: the token's user must have one of these roles (else 403)."""
+def permission_required(permission):
+    """View decorator: the token's user must hold `permission` in services/policy.py (else 403)."""
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if g.api_user.role not in roles:
+            if not policy.can(g.api_user, permission):
                 raise Forbidden("Your role may not do this.")
             return view(*args, **kwargs)
         return wrapped
     return decorator
-
-
-managers_only = roles_required(*policy.MANAGERS)
-admins_only = roles_required("admin")
 
 
 def store_or_404(store_id):

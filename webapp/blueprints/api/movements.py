@@ -1,5 +1,4 @@
 """/movements: follow the ledger and record stock_in, sale, removal or adjustment."""
-from datetime import datetime, time, timedelta
 from flask import request
 from pydantic import BaseModel, Field
 
@@ -22,8 +21,8 @@ from webapp.blueprints.api.spec import (
     spec,
 )
 from webapp.infra.replica import replica_reads
-from webapp.services import commands, ledger, lists, policy
-from webapp.services.validation import PAKISTAN
+from webapp.services import commands, history, ledger, policy
+from webapp.services.validation import time_bound
 
 MovementPage = page_model(MovementOut)
 
@@ -49,14 +48,6 @@ class MovementResult(BaseModel):
     level: LevelOut
 
 
-def _moment(value, end=False):
-    """A day means its start in Pakistan time (or the next day's start, for `to`)."""
-    if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=PAKISTAN)
-    day = value + timedelta(days=1) if end else value
-    return datetime.combine(day, time.min, tzinfo=PAKISTAN)
-
-
 @bp.get("/movements")
 @spec.validate(query=MovementQuery, resp=responses(HTTP_200=MovementPage), tags=["movements"])
 @replica_reads
@@ -65,11 +56,12 @@ def list_movements():
     query = request.context.query
     if query.store_id is not None:
         check_store(query.store_id)
-    items, total = lists.movements(
-        policy.visible_store_ids(api_user()), query.store_id, query.product_id, query.type,
-        _moment(query.from_), _moment(query.to, end=True), query.after_id, query.page,
-        query.per_page)
-    return page_of(MovementPage, items, total, query)
+    result = history.movements(history.MovementFilter(
+        store_ids=policy.visible_store_ids(api_user()), store_id=query.store_id,
+        product_id=query.product_id, type=query.type, since=time_bound(query.from_, "from"),
+        until=time_bound(query.to, "to", end=True), after_id=query.after_id),
+        query.page, query.per_page)
+    return page_of(MovementPage, result, [ledger.movement_dict(m) for m in result.items])
 
 
 @bp.post("/movements")

@@ -23,6 +23,7 @@ from webapp.web.filters import quantity as fmt_qty
 from webapp.web.forms import Form
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
 from webapp.web.navigation import remember_store
+from webapp.web.paging import page_arg
 
 STOCK_PAGE_SIZE = 50
 DONE = {"sale": "Sold", "stock_in": "Received", "removal": "Removed"}
@@ -34,10 +35,6 @@ def _int(value):
     except (TypeError, ValueError):
         return None
     return number if 0 < number < 2**31 else None
-
-
-def _page():
-    return max(1, min(_int(request.args.get("page")) or 1, 10_000))
 
 
 @bp.get("/")
@@ -65,22 +62,22 @@ def _movement_form(product=None, formdata=None):
 
 
 def _stock_args():
-    return {"low": 1 if request.args.get("low") == "1" else None, "page": _page()}
+    return {"low": 1 if request.args.get("low") == "1" else None, "page": page_arg()}
 
 
 def _stock_context(store):
     args = _stock_args()
-    rows, total = inventory.store_levels(store.id, low=bool(args["low"]), page=args["page"],
-                                         per_page=STOCK_PAGE_SIZE)
-    return {"levels": rows, "levels_total": total, "stock_args": args,
-            "has_next": args["page"] * STOCK_PAGE_SIZE < total}
+    levels = inventory.store_levels(store.id, low=bool(args["low"]), page=args["page"],
+                                    per_page=STOCK_PAGE_SIZE)
+    return {"levels": levels.items, "levels_total": levels.total, "stock_args": args,
+            "has_next": levels.has_next}
 
 
 def _home(store, form, product, status=200, result=None, block=None):
-    q = request.args.get("q", "")
-    context = dict(store=store, form=form, product=product, q=q, result=result,
-                   results=lookup.find_products(store.id, q),
-                   **_stock_context(store))
+    context = dict(store=store, form=form, product=product, result=result)
+    if not (block and is_htmx()):  # the panel alone needs neither the search nor the stock list
+        q = request.args.get("q", "")
+        context.update(q=q, results=lookup.find_products(store.id, q), **_stock_context(store))
     return render("stock/home.html", block, status=status, **context)
 
 
@@ -180,10 +177,10 @@ def _count_lines(formdata):
 
 def _count_page(store, lines=None, errors=None, review=None, status=200):
     q = request.values.get("q", "")
-    rows, total = inventory.store_levels(store.id, q=q or None, page=_page(), per_page=100)
-    return render("stock/count.html", status=status, store=store, rows=rows, total=total, q=q,
-                  lines=lines or {}, errors=errors or {}, review=review, form=CountForm(),
-                  page=_page(), has_next=_page() * 100 < total, key=new_key())
+    levels = inventory.store_levels(store.id, q=q or None, page=page_arg(), per_page=100)
+    return render("stock/count.html", status=status, store=store, rows=levels.items,
+                  total=levels.total, q=q, lines=lines or {}, errors=errors or {}, review=review,
+                  form=CountForm(), page=levels.page, has_next=levels.has_next, key=new_key())
 
 
 @bp.get("/stores/<int:store_id>/count")
@@ -255,10 +252,10 @@ def _review(store, parsed):
         if product is None:
             abort(404)
         current = Decimal(product["quantity"])
-        base = current if expected is None else expected
+        base, difference = ledger.count_difference(commands.CountLine(pid, counted, expected),
+                                                   current)
         review.append({"product": product, "counted": counted, "expected": base,
-                       "current": current, "difference": counted - base,
-                       "moved": current != base})
+                       "current": current, "difference": difference, "moved": current != base})
     return sorted(review, key=lambda r: r["product"]["name"])
 
 
@@ -344,8 +341,8 @@ def history():
     """Movement history, filtered by store, product, type, user and Pakistan dates."""
     form = HistoryFilterForm(request.args)
     stores = policy.visible_stores(current_user, include_inactive=True)
-    form.store.choices = [("", "All my stores" if current_user.role == "shopkeeper"
-                           else "All stores")] + [(str(s.id), f"{s.code} · {s.name}")
+    form.store.choices = [("", "All stores" if policy.sees_all_stores(current_user)
+                           else "All my stores")] + [(str(s.id), f"{s.code} · {s.name}")
                                                   for s in stores]
     form.user.choices = _user_choices()
     rows, has_next, status = [], False, 200
@@ -362,13 +359,14 @@ def history():
             form.sku.errors = ["No product has this SKU or barcode."]
             valid = False
     if valid:
-        flt = history_service.HistoryFilter(
+        flt = history_service.MovementFilter(
             store_ids=[store_id] if store_id else policy.visible_store_ids(current_user),
             product_id=product.id if product else None, type=form.type.data or None,
             user_id=_int(form.user.data), date_from=form.date_from.data,
             date_to=form.date_to.data)
         try:
-            rows, has_next = history_service.movements(flt, page=_page())
+            result = history_service.movements(flt, page=page_arg(), count=False, names=True)
+            rows, has_next = result.items, result.has_next
         except DomainError as error:
             form.show_error(error)
             status = 422
@@ -376,5 +374,5 @@ def history():
         status = 422
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render("stock/history.html", "history_rows", status=status, form=form, rows=rows,
-                  has_next=has_next, page=_page(), args=args, product=product,
+                  has_next=has_next, page=page_arg(), args=args, product=product,
                   without_product={k: v for k, v in args.items() if k not in ("product", "sku")})
