@@ -3,7 +3,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from werkzeug.security import generate_password_hash
 
 from config import TestingConfig
@@ -370,6 +370,23 @@ def test_a_good_sale_answers_htmx_with_the_new_level_and_a_trigger(client, world
     assert response.status_code == 200 and "stock-changed" in response.headers["HX-Trigger"]
     assert 'data-quantity="17"' in html and "Sold 3 × Chakki Atta. Now 17 in stock." in html
     assert level(world["a"], world["p"]) == Decimal(17)
+
+
+def test_the_htmx_answer_to_a_sale_builds_the_panel_only(app, client, world):
+    login(client, "dukan")
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement.lower())
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = client.post(f"/stores/{world['a']}/movements", headers={"HX-Request": "true"},
+                               data={"product_id": world["p"], "type": "sale", "quantity": "1"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 200 and 'id="panel"' in response.get_data(as_text=True)
+    assert statements and not [s for s in statements if "count(" in s]  # no stock-list page
 
 
 def test_a_retried_post_with_the_same_key_sells_once(client, world):
