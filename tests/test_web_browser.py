@@ -18,7 +18,7 @@ from tests.factories import ADMIN, make_product, make_store, make_supplier, make
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import StockLevel
-from webapp.services import ledger
+from webapp.services import commands, ledger
 from webapp.services.validation import PAKISTAN
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -53,8 +53,9 @@ def site():
             "xss": make_product(sku="XSS-1", name="<script>alert(1)</script>", unit="piece"),
         }
         for product in products.values():
-            ledger.record_movement(ADMIN, store_id=khi.id, product_id=product.id,
-                                   type="stock_in", quantity=50)
+            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id,
+                                                                  product_id=product.id,
+                                                                  type="stock_in", quantity=50))
         make_user("shopkeeper", [khi, lhe], username="dukan")
         make_user("manager", username="manager")
         make_user("admin", username="admin")
@@ -220,8 +221,9 @@ def test_shelf_count_reviews_then_applies(shopkeeper, site):
     assert row.locator(".change").inner_text().strip() == "-3"
     # A sale lands while the shopkeeper is still looking at the review.
     with site["app"].app_context():
-        ledger.record_movement(ADMIN, store_id=site["khi"], product_id=site["atta"],
-                               type="sale", quantity=1)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=site["khi"],
+                                                              product_id=site["atta"], type="sale",
+                                                              quantity=1))
         db.session.remove()
     shot(page, "count-review")
     page.click("button[value=apply]")

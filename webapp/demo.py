@@ -8,7 +8,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import Store
 from webapp.models.types import utcnow
-from webapp.services import accounts, audit, catalog, ledger
+from webapp.services import accounts, audit, catalog, commands, ledger
 
 SEEDER = audit.Actor(user_id=None, source="web", ip="seed")
 
@@ -116,9 +116,12 @@ def seed(force=False, days=14, seed_value=7):
     for store in stores:
         for product in products:
             quantity = Decimal(rng.randint(2, 8) * int(product.reorder_level or 1))
-            ledger.record_movement(SEEDER, store_id=store.id, product_id=product.id,
-                                   type="stock_in", quantity=quantity, supplier_id=supplier.id,
-                                   occurred_at=start)
+            ledger.record_movement(SEEDER, commands.Movement.parse(store_id=store.id,
+                                                                   product_id=product.id,
+                                                                   type="stock_in",
+                                                                   quantity=quantity,
+                                                                   supplier_id=supplier.id,
+                                                                   occurred_at=start))
         for day in range(days):
             moment = start + timedelta(days=day, hours=rng.randint(1, 12))
             for product in rng.sample(products, 12):
@@ -126,19 +129,26 @@ def seed(force=False, days=14, seed_value=7):
                 quantity = Decimal(rng.randint(1, 3)) if whole else \
                     Decimal(rng.randint(250, 3000)) / 1000
                 try:
-                    ledger.record_movement(SEEDER, store_id=store.id, product_id=product.id,
-                                           type="sale", quantity=quantity, occurred_at=moment)
+                    ledger.record_movement(SEEDER,
+                        commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                type="sale", quantity=quantity,
+                                                occurred_at=moment))
                 except ledger.InsufficientStock:
                     pass
-        ledger.record_movement(SEEDER, store_id=store.id, product_id=products[27].id,
-                               type="removal", quantity=1, reason="damaged", note="Tooti hui tray")
+        ledger.record_movement(SEEDER, commands.Movement.parse(store_id=store.id,
+                                                               product_id=products[27].id,
+                                                               type="removal", quantity=1,
+                                                               reason="damaged",
+                                                               note="Tooti hui tray"))
     # A couple of low-stock rows so the badges and the report have something to show.
     for product in products[:3]:
         level = ledger.LEVELS
         current = db.session.execute(select(level.c.quantity).where(
             level.c.store_id == stores[0].id, level.c.product_id == product.id)).scalar()
-        ledger.record_movement(SEEDER, store_id=stores[0].id, product_id=product.id,
-                               type="adjustment", quantity=min(current, Decimal(2)),
-                               reason="count")
+        ledger.record_movement(SEEDER, commands.Movement.parse(store_id=stores[0].id,
+                                                               product_id=product.id,
+                                                               type="adjustment",
+                                                               quantity=min(current, Decimal(2)),
+                                                               reason="count"))
     audit.drain_all()
     return [(u, p, r) for u, p, r, _ in ACCOUNTS]
