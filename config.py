@@ -39,6 +39,9 @@ def _development_secret_key():
 
 
 class Config:
+    # Which class this is (config_from_env picks it from APP_ENV): `flask` commands cannot tell
+    # by app.debug, which the CLI resets from FLASK_DEBUG.
+    APP_ENV = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'kiryana.db'}")
@@ -97,6 +100,7 @@ class DevelopmentConfig(Config):
 
 
 class TestingConfig(Config):
+    APP_ENV = "testing"
     TESTING = True
     SECRET_KEY = "test-secret-key"
     SQLALCHEMY_DATABASE_URI = _database_url("TEST_DATABASE_URL", "sqlite://")
@@ -108,6 +112,7 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    APP_ENV = "production"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

@@ -50,7 +50,7 @@ def test_seed_demo_force_starts_the_demo_over(app):
 
 
 def test_seed_demo_force_refuses_outside_development(app, monkeypatch):
-    monkeypatch.setattr(app, "testing", False)
+    monkeypatch.setitem(app.config, "APP_ENV", "production")
     runner = app.test_cli_runner()
     runner.invoke(args=["create-user", "Ali", "--password", "secret-pass-1"])
     result = runner.invoke(args=["seed-demo", "--force"])

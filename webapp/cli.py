@@ -20,7 +20,7 @@ def register(app):
         """
         from webapp import demo
 
-        if force and not (app.debug or app.testing):
+        if force and app.config["APP_ENV"] not in ("development", "testing"):
             raise click.ClickException(
                 "--force erases every row; it runs only with APP_ENV=development or testing.")
         accounts = demo.seed(force=force, days=days)
