@@ -16,6 +16,7 @@ from flask_babel import force_locale, get_locale, gettext, refresh
 from flask_login import current_user
 
 from webapp.services.errors import Text
+from webapp.services.validation import PAKISTAN
 
 LANGUAGES = ("en", "ur")
 NAMES = {"en": "English", "ur": "اردو"}
@@ -113,7 +114,7 @@ def init_app(app, babel):
     compile_catalogues()
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(TRANSLATIONS),
-                   default_timezone=app.config["TIMEZONE"])
+                   default_timezone=PAKISTAN.key)
 
     @app.before_request
     def choose_language_afresh():

@@ -7,31 +7,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from webapp.models import MOVEMENT_TYPES, SOURCES, UNITS
-from webapp.services.errors import DomainError
-from webapp.services.validation import MAX_MONEY, MAX_QUANTITY, number_text
+from webapp.services.commands import Id, Money, Quantity  # noqa: F401 (re-exported)
 
-# Ids in JSON bodies are strict integers: "5" or true is a type error, not id 5.
-Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
+# Id, Quantity and Money are the command fields' types (services/commands.py).
 QueryId = Annotated[int, Field(ge=1, le=2**31 - 1)]
-
-
-def _plain_number(value):
-    """Numbers as text are read by the one parser the pages and sync use (services/validation):
-    ۱٫۵ and 1,5 are 1.5; 1,500 and 1e2 are refused with a message that says what to write."""
-    if isinstance(value, str):
-        try:
-            return number_text(value)
-        except DomainError as error:
-            raise ValueError(error.message) from None
-    return value
-
-
-Quantity = Annotated[Decimal, BeforeValidator(_plain_number),
-                     Field(ge=0, le=MAX_QUANTITY, decimal_places=3, allow_inf_nan=False,
-                           description="Up to 3 decimals (loose goods by the kg).")]
-Money = Annotated[Decimal, BeforeValidator(_plain_number),
-                  Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False,
-                        description="PKR with up to 2 decimals.")]
 DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$",
                                    description="An exact decimal, as text.")]
 Search = Annotated[str, Field(max_length=100)]
