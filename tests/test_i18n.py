@@ -14,7 +14,7 @@ from i18n import merge_pending
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import User
-from webapp.services import ledger
+from webapp.services import commands, ledger
 from webapp.services.errors import DomainError
 from webapp.services.validation import parse_money, parse_quantity
 from webapp.web import filters
@@ -155,12 +155,12 @@ def shop(app):
     rice = make_product(sku="CHAWAL-BAS", name="باسمتی چاول", unit="kg")
     supplier = make_supplier(name="میٹرو")
     for product, quantity in ((sugar, 10), (rice, 50)):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=quantity, supplier_id=supplier.id)
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=sugar.id, type="sale",
-                           quantity=2)
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=rice.id, type="removal",
-                           quantity=1, reason="damaged")
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                               type="stock_in", quantity=quantity, supplier_id=supplier.id))
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=sugar.id, type="sale",
+                           quantity=2))
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=rice.id, type="removal",
+                           quantity=1, reason="damaged"))
     users = {role: make_user(role, [store, other] if role == "shopkeeper" else (),
                              username=name)
              for role, name in (("shopkeeper", "dukan"), ("manager", "manager"),

@@ -17,7 +17,7 @@ from tests.test_web_browser import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import StockLevel, User
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -49,11 +49,11 @@ def site():
                                  category="آٹا", sale_price="1450"),
         }
         for key, product in products.items():
-            ledger.record_movement(ADMIN, store_id=khi.id, product_id=product.id,
+            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=product.id,
                                    type="stock_in", quantity=10 if key == "cheeni" else 50,
-                                   supplier_id=supplier.id, unit_cost="100")
-        ledger.record_movement(ADMIN, store_id=khi.id, product_id=products["atta"].id,
-                               type="sale", quantity=3)
+                                   supplier_id=supplier.id, unit_cost="100"))
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=products["atta"].id,
+                               type="sale", quantity=3))
         make_user("shopkeeper", [khi, lhe], username="dukan")
         make_user("manager", username="manager")
         make_user("admin", username="admin")

@@ -13,10 +13,13 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("language", sa.String(length=8), nullable=True))
+    op.add_column("users", sa.Column("language", sa.String(length=8), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("language")
+    # SQLite (3.35+) drops a column in place; a batch copy of the table would try to rebuild
+    # the expression index on lower(username), which it cannot reflect.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE users DROP COLUMN language")
+    else:
+        op.drop_column("users", "language")

@@ -45,8 +45,8 @@ def quantity(value):
 
 
 def _grouping():
-    setting = current_app.config.get("MONEY_GROUPING", "lakh") if has_app_context() else "lakh"
-    return GROUPING.get(setting, GROUPING["lakh"])
+    chosen = current_app.config["MONEY_GROUPING"] if has_app_context() else None
+    return GROUPING.get(chosen, GROUPING["lakh"])
 
 
 def money(value):
