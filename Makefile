@@ -12,7 +12,7 @@ PORT ?= 5000
 JOBS ?= auto
 export FLASK_APP := webapp
 
-.PHONY: run reset test test-fast bench bench-reports venv venv-dev clean
+.PHONY: run reset test test-fast bench bench-reports venv venv-dev clean translations
 
 # One stamp per requirements file: `make run` installs requirements.txt only (no pytest,
 # Playwright, schemathesis or py-spy); the test and bench targets add requirements-dev.txt.
@@ -30,6 +30,9 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 venv: $(VENV)/.installed-run
 venv-dev: $(VENV)/.installed-dev
+
+translations: venv-dev  ## extract messages, update the Urdu catalogue, fill from i18n/pending/*.po, compile
+	$(BIN)/python -m i18n.merge_pending
 
 run: venv  ## migrate, seed demo data (once; prints the accounts every time) and serve on http://$(HOST):$(PORT)
 	$(BIN)/flask db upgrade

@@ -84,6 +84,8 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    # How rupee figures are grouped: lakh/crore (29,65,200) or thousands (2,965,200).
+    MONEY_GROUPING = os.environ.get("MONEY_GROUPING", "lakh")
     # Seconds a user's reads stay on the primary after they write (read-your-writes).
     READ_YOUR_WRITES_SECONDS = float(os.environ.get("READ_YOUR_WRITES_SECONDS", "5"))
 

@@ -45,7 +45,7 @@ def send_raw(api, path, text):
 @pytest.mark.parametrize("quantity", [
     "1e309", "-1e309", "NaN", "Infinity", "-1", "0", "1.2345", '"1.2345"', '"0.0001"',
     "1000000000.001", "1" + "0" * 30, '"abc"', "true", "null", "[]", "{}", '"1; DROP TABLE '
-    'stock_movements;--"', '"٣"', "1" * 5000,
+    'stock_movements;--"', '"٣٫٣٣٣٣"', '"1,500"', '"1e2"', "1" * 5000,
 ])
 def test_bad_quantities_are_refused_and_nothing_is_written(world, quantity):
     api, store, product = world

@@ -42,6 +42,8 @@ class User(UserMixin, db.Model):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
     last_login_at = Column(UTCDateTime)
+    # Interface language ("en", "ur"); NULL = the browser's choice (cookie, Accept-Language).
+    language = Column(String(8))
 
     stores = relationship("Store", secondary=user_stores, lazy="selectin", order_by="Store.code")
 

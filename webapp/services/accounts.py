@@ -10,7 +10,7 @@ from webapp.extensions import db
 from webapp.models import ROLES, ApiToken, Store, User
 from webapp.models.types import utcnow
 from webapp.services import audit
-from webapp.services.errors import Conflict, DomainError, NotFound
+from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.validation import parse_text
 
 MIN_PASSWORD = 8
@@ -31,7 +31,7 @@ def _stores_by_code(codes):
     for code in codes or []:
         store = db.session.execute(select(Store).where(Store.code == code.strip().upper())).scalar()
         if store is None:
-            raise NotFound("Store", f"No store with code {code}.", field="stores")
+            raise NotFound("Store", N_("No store with code %(code)s.", code=code), field="stores")
         stores.append(store)
     return stores
 
@@ -45,10 +45,11 @@ def _stores_by_id(ids):
 
 def _check_password(password):
     if not password or len(password) < MIN_PASSWORD:
-        raise DomainError("invalid", f"Password must be at least {MIN_PASSWORD} characters.",
+        raise DomainError("invalid", N_("Password must be at least %(count)s characters.",
+                                        count=MIN_PASSWORD),
                           field="password")
     if len(password) > 200:
-        raise DomainError("invalid", "Password is too long.", field="password")
+        raise DomainError("invalid", N_("Password is too long."), field="password")
 
 
 def _snapshot(user):
@@ -60,13 +61,14 @@ def create_user(actor, username, password, role="shopkeeper", full_name="", stor
                 store_ids=None, active=True):
     username = parse_text(username, "username", "Username", 64, required=True)
     if not all(c.isalnum() or c in "._-@" for c in username):
-        raise DomainError("invalid", "Username may use letters, digits and . _ - @ only.",
+        raise DomainError("invalid", N_("Username may use letters, digits and . _ - @ only."),
                           field="username")
     if role not in ROLES:
-        raise DomainError("invalid", f"Role must be one of: {', '.join(ROLES)}.", field="role")
+        raise DomainError("invalid", N_("Role must be one of: %(roles)s.",
+                                            roles=", ".join(ROLES)), field="role")
     _check_password(password)
     if find_user(username):
-        raise Conflict("duplicate_username", "This username is taken.", field="username")
+        raise Conflict("duplicate_username", N_("This username is taken."), field="username")
     user = User(username=username, role=role,
                 full_name=parse_text(full_name, "full_name", "Full name", 120),
                 password_hash=generate_password_hash(password), active=bool(active))
@@ -92,13 +94,14 @@ def update_user(actor, user_id, role=None, full_name=None, active=None, store_id
     before = _snapshot(user)
     if role is not None:
         if role not in ROLES:
-            raise DomainError("invalid", f"Role must be one of: {', '.join(ROLES)}.", field="role")
+            raise DomainError("invalid", N_("Role must be one of: %(roles)s.",
+                                            roles=", ".join(ROLES)), field="role")
         user.role = role
     if full_name is not None:
         user.full_name = parse_text(full_name, "full_name", "Full name", 120)
     if active is not None:
         if not active and actor.user_id == user.id:
-            raise DomainError("invalid", "You cannot deactivate yourself.", field="active")
+            raise DomainError("invalid", N_("You cannot deactivate yourself."), field="active")
         user.active = bool(active)
     if store_ids is not None:
         user.stores = _stores_by_id(store_ids)
@@ -142,7 +145,7 @@ def issue_token(actor, user, name, ttl_days):
     """Create a token; returns (plaintext, ApiToken). The plaintext is never stored."""
     name = parse_text(name, "name", "Name", 80, required=True)
     if not 1 <= int(ttl_days) <= 3650:
-        raise DomainError("invalid", "A token lives between 1 and 3650 days.", field="ttl_days")
+        raise DomainError("invalid", N_("A token lives between 1 and 3650 days."), field="ttl_days")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(plaintext),
                      prefix=plaintext[:12], expires_at=utcnow() + timedelta(days=int(ttl_days)))
@@ -180,3 +183,17 @@ def user_for_token(plaintext):
         token.last_used_at = now
         db.session.commit()
     return token.user
+
+
+LANGUAGES = ("en", "ur")
+
+
+def set_language(user_id, language):
+    """A user's interface language ("en", "ur"), or None for the browser's choice."""
+    if language not in LANGUAGES + (None,):
+        raise DomainError("invalid", N_("Choose English or Urdu."), field="lang")
+    user = get_user(user_id)
+    if user.language != language:
+        user.language = language
+        db.session.commit()
+    return user

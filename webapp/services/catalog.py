@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import UNITS, Product, Store, Supplier
 from webapp.services import audit
-from webapp.services.errors import Conflict, DomainError, NotFound
+from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.validation import parse_money, parse_quantity, parse_text
 
 PRODUCT_FIELDS = ("sku", "name", "category", "unit", "barcode", "sale_price", "cost",
@@ -15,11 +15,11 @@ SUPPLIER_FIELDS = ("name", "phone", "notes", "active")
 
 
 def _duplicate_sku():
-    return Conflict("duplicate_sku", "Another product has this SKU or barcode.", field="sku")
+    return Conflict("duplicate_sku", N_("Another product has this SKU or barcode."), field="sku")
 
 
 def _duplicate_code():
-    return Conflict("duplicate_code", "Another store already has this code.", field="code")
+    return Conflict("duplicate_code", N_("Another store already has this code."), field="code")
 
 
 def _bool(value, field):
@@ -29,7 +29,7 @@ def _bool(value, field):
         return True
     if value in ("0", "false", "off", "no", 0, "", None):
         return False
-    raise DomainError("invalid", "Must be true or false.", field=field)
+    raise DomainError("invalid", N_("Must be true or false."), field=field)
 
 
 def _snapshot(obj, fields):
@@ -58,7 +58,8 @@ def _clean_product(data, creating):
     if "unit" in data or creating:
         unit = data.get("unit") or "piece"
         if unit not in UNITS:
-            raise DomainError("invalid", f"Unit must be one of: {', '.join(UNITS)}.", field="unit")
+            raise DomainError("invalid", N_("Unit must be one of: %(units)s.",
+                                            units=", ".join(UNITS)), field="unit")
         clean["unit"] = unit
     if "barcode" in data:
         clean["barcode"] = parse_text(data.get("barcode"), "barcode", "Barcode", 64) or None
@@ -82,13 +83,13 @@ def _check_product_unique(clean, product_id=None):
         if product_id:
             query = query.where(Product.id != product_id)
         if db.session.execute(query).first():
-            raise Conflict("duplicate_sku", "Another product already has this SKU.", field="sku")
+            raise Conflict("duplicate_sku", N_("Another product already has this SKU."), field="sku")
     if clean.get("barcode"):
         query = select(Product.id).where(Product.barcode == clean["barcode"])
         if product_id:
             query = query.where(Product.id != product_id)
         if db.session.execute(query).first():
-            raise Conflict("duplicate_barcode", "Another product already has this barcode.",
+            raise Conflict("duplicate_barcode", N_("Another product already has this barcode."),
                            field="barcode")
 
 
@@ -150,7 +151,7 @@ def _clean_store(data, creating):
     if creating or "code" in data:
         code = parse_text(data.get("code"), "code", "Code", 32, required=True).upper()
         if not all(c.isalnum() or c in "-_" for c in code):
-            raise DomainError("invalid", "Code may use letters, digits, - and _ only.",
+            raise DomainError("invalid", N_("Code may use letters, digits, - and _ only."),
                               field="code")
         clean["code"] = code
     if creating or "name" in data:
@@ -171,7 +172,7 @@ def _check_store_code(clean, store_id=None):
         if store_id:
             query = query.where(Store.id != store_id)
         if db.session.execute(query).first():
-            raise Conflict("duplicate_code", "Another store already has this code.", field="code")
+            raise Conflict("duplicate_code", N_("Another store already has this code."), field="code")
 
 
 def create_store(actor, data):

@@ -29,7 +29,7 @@ from webapp.models import (
 from webapp.models.types import MONEY_PLACES, utcnow
 from webapp.services import audit, idempotency
 from webapp.services.commands import MAX_COUNT_LINES, RECORDABLE_TYPES  # noqa: F401
-from webapp.services.errors import DomainError, InsufficientStock, NotFound
+from webapp.services.errors import N_, DomainError, InsufficientStock, NotFound
 from webapp.services.sql import (
     exact_sum,
     insert_ignore,
@@ -263,16 +263,18 @@ def _check_movement(m):
     reason = m.reason
     if m.type == "removal":
         if reason not in REMOVAL_REASONS:
-            raise DomainError("invalid", f"Reason must be one of: {', '.join(REMOVAL_REASONS)}.",
+            raise DomainError("invalid", N_("Reason must be one of: %(reasons)s.",
+                                            reasons=", ".join(REMOVAL_REASONS)),
                               field="reason")
     elif m.type == "adjustment":
         reason = reason or "count"
         if reason not in ADJUSTMENT_REASONS:
             raise DomainError("invalid",
-                              f"Reason must be one of: {', '.join(ADJUSTMENT_REASONS)}.",
+                              N_("Reason must be one of: %(reasons)s.",
+                                 reasons=", ".join(ADJUSTMENT_REASONS)),
                               field="reason")
     elif reason is not None:
-        raise DomainError("invalid", "A reason applies to removals and adjustments only.",
+        raise DomainError("invalid", N_("A reason applies to removals and adjustments only."),
                           field="reason")
     if m.unit_price is not None and m.type != "sale":
         raise DomainError("invalid", "Unit price applies to sales only.", field="unit_price")
@@ -283,10 +285,12 @@ def _check_movement(m):
 
 def _check_product(product, quantity, allow_zero=False):
     if product.archived:
-        raise DomainError("product_archived", "This product is archived; restore it first.",
+        raise DomainError("product_archived", N_("This product is archived; restore it first."),
                           field="product_id")
     if product.unit in WHOLE_UNITS and quantity != quantity.to_integral_value():
-        raise DomainError("invalid", f"This product is counted in whole {product.unit}s.",
+        raise DomainError("invalid", N_("This product is counted in whole pieces.")
+                          if product.unit == "piece" else
+                          N_("This product is counted in whole %(unit)ss.", unit=product.unit),
                           field="quantity")
 
 

@@ -1,17 +1,21 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, url_for
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm
 from webapp.extensions import limiter, login_manager
 from webapp.services import accounts
+from webapp.services.errors import N_
 from webapp.web import access
 from webapp.web.errors import json_error
 from webapp.web.htmx import is_htmx, render
+from webapp.web.i18n import remember_language
 
-TOO_MANY = "Too many login attempts. Please wait a minute, then try again."
+TOO_MANY = N_("Too many login attempts. Please wait a minute, then try again.")
 
 
 def _login_limit():
@@ -46,7 +50,7 @@ def login():
         if user is not None:
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or access.home_url(user), 303)
-        form.form_errors.append("Wrong username or password.")
+        form.form_errors.append(_("Wrong username or password."))
     status = 422 if form.is_submitted() else 200
     return render("auth/login.html", form=form, status=status)
 
@@ -55,9 +59,15 @@ def login():
 @login_required
 def logout():
     """Log out by POST only, so a link or an image on another site cannot do it."""
+    language = current_user.language
     logout_user()
-    flash("You are logged out.", "info")
-    return redirect(url_for("auth.login"), 303)
+    # The login page after this stays in the language the user chose (same phone).
+    with force_locale(language or str(get_locale())):
+        flash(_("You are logged out."), "info")
+    response = redirect(url_for("auth.login"), 303)
+    if language:
+        remember_language(response, language)
+    return response
 
 
 @bp.before_app_request

@@ -1,4 +1,5 @@
 from flask import flash, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -34,8 +35,8 @@ def products():
 def _form_page(form, heading, status=200):
     return render("form_page.html", status=status, form=form, heading=heading,
                   cancel_url=url_for("catalog.products"),
-                  hints={"reorder_level": "Low-stock badge at or below this level.",
-                         "sku": "Unique; compared without regard to case."})
+                  hints={"reorder_level": _("Low-stock badge at or below this level."),
+                         "sku": _("Unique; compared without regard to case.")})
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -45,9 +46,9 @@ def create():
     form = ProductForm()
     del form.archived
     return form.save(lambda: catalog.create_product(access.actor(), form.service_data()),
-                     lambda product: f"Product {product.sku} created.",
+                     lambda product: _("Product %(sku)s created.", sku=product.sku),
                      lambda product: url_for("catalog.products", q=product.sku)) \
-        or _form_page(form, "New product", form.status)
+        or _form_page(form, _("New product"), form.status)
 
 
 @bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
@@ -58,9 +59,9 @@ def edit(product_id):
     form = ProductForm(obj=product)
     return form.save(lambda: catalog.update_product(access.actor(), product.id,
                                                     form.service_data()),
-                     lambda saved: f"Product {saved.sku} saved.",
+                     lambda saved: _("Product %(sku)s saved.", sku=saved.sku),
                      lambda saved: url_for("catalog.products", q=saved.sku)) \
-        or _form_page(form, f"Edit {product.sku}", form.status)
+        or _form_page(form, _("Edit %(name)s", name=product.sku), form.status)
 
 
 @bp.post("/<int:product_id>/archive")
@@ -70,5 +71,6 @@ def archive(product_id):
     product = catalog.get_product(product_id)
     archived = request.form.get("archived") == "1"
     catalog.update_product(access.actor(), product.id, {"archived": archived})
-    flash(f"{product.name} {'archived' if archived else 'restored'}.", "success")
+    flash(_("%(name)s archived.", name=product.name) if archived
+          else _("%(name)s restored.", name=product.name), "success")
     return redirect_to(url_for("catalog.products", archived="1" if not archived else None))

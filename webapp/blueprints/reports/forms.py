@@ -1,6 +1,6 @@
 """Report filters from the query string: shape and types only; the service checks the rest."""
 from webapp.services import reports
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.policy import get_store_or_404, visible_store_ids
 from webapp.services.validation import parse_id, parse_text
 
@@ -21,7 +21,8 @@ def scope(user, args):
     if raw in (None, ""):
         store_id = reports.store_by_code(parse_text(code, "store", "Store code", 32))
         if store_id is None:
-            raise DomainError("invalid", f"No store has the code {code}.", field="store")
+            raise DomainError("invalid", N_("No store has the code %(code)s.", code=code),
+                              field="store")
     else:
         store_id = parse_id(raw, "store_id", "Store")
     get_store_or_404(store_id, user)
@@ -31,7 +32,7 @@ def scope(user, args):
 def stock_filters(args):
     sort = args.get("sort") or "product"
     if sort not in reports.STOCK_SORTS:
-        raise DomainError("invalid", "Unknown sort.", field="sort")
+        raise DomainError("invalid", N_("Unknown sort."), field="sort")
     return {"q": _text(args, "q", "Search", 100), "category": _text(args, "category", "Category"),
             "city": _text(args, "city", "City"), "archived": args.get("archived") == "1",
             "sort": sort, "descending": args.get("desc") == "1"}
