@@ -3,7 +3,7 @@
 English is the default and the source language; every interface string goes through gettext
 (`_()` in templates and code) and has its Urdu translation in webapp/translations/ur.
 """
-from flask import request
+from flask import has_request_context, request
 from flask_login import current_user
 
 LANGUAGES = ("en", "ur")
@@ -12,6 +12,8 @@ COOKIE = "lang"
 
 
 def select_locale():
+    if not has_request_context():  # jobs, the CLI and services called from tests: English
+        return LANGUAGES[0]
     chosen = getattr(current_user, "language", None) if current_user else None
     if chosen in LANGUAGES:
         return chosen
