@@ -29,6 +29,7 @@ from webapp.blueprints.api import (  # noqa: E402,F401
                                    openapi,
                                    products,
                                    reports,
+                                   sales,
                                    stores,
                                    suppliers,
                                    sync,
