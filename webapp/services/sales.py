@@ -10,14 +10,22 @@ or `return` that put the goods back, and a SaleReversal row links each one to th
 movement it reverses. The sale row is locked first (then levels, in product-id order), so a
 void racing a return or a second void sees the first one's result.
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
 
 from webapp.extensions import db
-from webapp.models import Product, Sale, SaleCounter, SaleLine, SaleReversal, Store
+from webapp.models import (
+    Product,
+    Sale,
+    SaleCounter,
+    SaleLine,
+    SaleReversal,
+    StockMovement,
+    Store,
+)
 from webapp.models.types import MONEY_PLACES
 from webapp.services import audit, idempotency, ledger, policy, pricing
 from webapp.services.errors import Conflict, DomainError, Forbidden, NotFound
@@ -365,6 +373,7 @@ def _sale_dict(conn, sale_id, levels=None):
             "unit_price": _text(line.unit_price), "list_price": _text(line.list_price),
             "line_total": _text(line.line_total), "movement_id": line.movement_id,
             "returned_quantity": _text(line.returned_quantity),
+            "returnable": _text(line.quantity - line.returned_quantity),
             "level": (levels or {}).get(line.product_id),
         } for line in lines],
     }
@@ -403,3 +412,23 @@ def list_sales(store_ids=None, store_id=None, since=None, until=None, page=1, pe
         "occurred_at": _time(r.occurred_at), "created_at": _time(r.created_at),
         "voided_at": _time(r.voided_at),
     } for r in rows], total
+
+
+def recent_products(store_id, limit=8):
+    """The products sold most recently in this store (for one-tap tiles), newest first."""
+    movements = StockMovement.__table__
+    recent = (select(movements.c.product_id, func.max(movements.c.id).label("last"))
+              .where(movements.c.store_id == store_id, movements.c.type == "sale")
+              .group_by(movements.c.product_id).order_by(func.max(movements.c.id).desc())
+              .limit(limit))
+    return [row.product_id for row in db.session.execute(recent)]
+
+
+def can_void(user, sale, window_minutes, now):
+    """Whether this user may void this sale now (the rule void_sale enforces)."""
+    if sale["status"] != "completed":
+        return False
+    if user.role in policy.MANAGERS:
+        return True
+    created = datetime.fromisoformat(sale["created_at"])
+    return sale["cashier_id"] == user.id and now - created <= timedelta(minutes=window_minutes)

@@ -64,6 +64,7 @@ class SaleLineOut(BaseModel):
     line_total: DecimalText
     movement_id: int = Field(description="The sale movement this line wrote.")
     returned_quantity: DecimalText
+    returnable: DecimalText = Field(description="Sold minus already returned.")
     level: LevelOut | None = Field(None, description="The level right after this write "
                                                      "(only in a write's response).")
 

@@ -1,5 +1,6 @@
 import uuid
 
+from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
@@ -14,20 +15,32 @@ def new_key():
 
 
 class MovementForm(Form):
-    """Sale, stock-in or removal of one product; the button pressed says which."""
+    """Sale, stock-in or removal of one product: each is its own <form> on the page (a hidden
+    `type` says which), so Enter in a field records that form's action and no other.
+
+    The three forms share field names (the server reads one contract); `for_action` gives each
+    its own element ids.
+    """
 
     field_aliases = {"product_id": "quantity", "idempotency_key": "quantity"}
 
     product_id = HiddenField()
     key = HiddenField(default=new_key)
-    quantity = StringField("Quantity", default="1",
-                           render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    supplier_id = SelectField("Supplier", choices=[], validate_choice=False)
-    unit_cost = StringField("Unit cost (Rs, optional)", render_kw={"inputmode": "decimal"})
-    reason = SelectField("Reason", choices=[("", "Choose…")] + [(r, r.title()) for r in
-                                                                  REMOVAL_REASONS],
-                         validate_choice=False)
-    note = StringField("Note (optional)")
+    quantity = StringField(_l("Quantity"), render_kw={"inputmode": "decimal",
+                                                      "autocomplete": "off"})
+    supplier_id = SelectField(_l("Supplier"), choices=[], validate_choice=False)
+    unit_cost = StringField(_l("Unit cost (Rs, optional)"), render_kw={"inputmode": "decimal"})
+    reason = SelectField(_l("Reason"), choices=[("", _l("Choose…"))] + [
+        (r, r.title()) for r in REMOVAL_REASONS], validate_choice=False)
+    note = StringField(_l("Note (optional)"))
+
+    def for_action(self, kind):
+        """Give every field an id of its own (`sale-quantity`, `stock_in-quantity`, …)."""
+        self.kind = kind
+        for name, f in self._fields.items():
+            f.id = f"{kind}-{name}"
+            f.label.field_id = f.id
+        return self
 
 
 class TransferForm(Form):

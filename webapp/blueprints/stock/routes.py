@@ -2,6 +2,7 @@ import hashlib
 from decimal import Decimal
 
 from flask import abort, flash, make_response, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -21,12 +22,12 @@ from webapp.services.errors import DomainError
 from webapp.services.validation import parse_quantity
 from webapp.web import access
 from webapp.web.filters import quantity as fmt_qty
+from webapp.web.filters import rupees as fmt_rupees
 from webapp.web.forms import Form, blank_to_none
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
 from webapp.web.navigation import remember_store
 
 STOCK_PAGE_SIZE = 50
-DONE = {"sale": "Sold", "stock_in": "Received", "removal": "Removed"}
 
 
 def _int(value):
@@ -56,13 +57,21 @@ def _suppliers():
     return [("", "No supplier")] + [(str(r.id), r.name) for r in rows]
 
 
-def _movement_form(product=None, formdata=None):
+def _movement_form(product=None, formdata=None, kind="sale"):
     """A form filled from formdata, or (formdata None) a fresh one with a new idempotency key."""
-    form = MovementForm(formdata=formdata)
+    form = MovementForm(formdata=formdata).for_action(kind)
     form.supplier_id.choices = _suppliers()
     if product is not None and formdata is None:
         form.product_id.data = str(product["product_id"])
     return form
+
+
+def _action_forms(product=None, posted=None):
+    """The sell, receive and remove forms; `posted` (kind, form) keeps the one just sent."""
+    forms = {kind: _movement_form(product, kind=kind) for kind in QUICK_TYPES}
+    if posted is not None:
+        forms[posted[0]] = posted[1]
+    return forms
 
 
 def _stock_args():
@@ -77,9 +86,10 @@ def _stock_context(store):
             "has_next": args["page"] * STOCK_PAGE_SIZE < total}
 
 
-def _home(store, form, product, status=200, result=None, block=None):
+def _home(store, forms, product, status=200, result=None, block=None, open_kind=None):
     q = request.args.get("q", "")
-    context = dict(store=store, form=form, product=product, q=q, result=result,
+    context = dict(store=store, forms=forms, product=product, q=q, result=result,
+                   open_kind=open_kind,
                    results=lookup.find_products(store.id, q),
                    **_stock_context(store))
     return render("stock/home.html", block, status=status, **context)
@@ -96,7 +106,7 @@ def home(store_id):
         product = lookup.product_in_store(store.id, _int(request.args["product"]) or 0)
         if product is None:
             abort(404)
-    return _home(store, _movement_form(product), product, block="panel")
+    return _home(store, _action_forms(product), product, block="panel")
 
 
 @bp.get("/stores/<int:store_id>/picker")
@@ -132,17 +142,20 @@ def stock_list(store_id):
 @bp.post("/stores/<int:store_id>/movements")
 @login_required
 def record_movement(store_id):
-    """One-tap sale, stock-in or removal; the new level shows at once, errors inline."""
+    """One sale, stock-in or removal (the form's hidden `type`); the new level shows at once."""
     store = access.store_or_404(store_id)
-    form = _movement_form(formdata=request.form)
     kind = request.form.get("type")
+    form = _movement_form(formdata=request.form, kind=kind if kind in QUICK_TYPES else "sale")
     product = lookup.product_in_store(store.id, _int(form.product_id.data) or 0)
     if product is None:
         abort(404)
-    if not form.validate() or kind not in QUICK_TYPES:
-        if kind not in QUICK_TYPES:
-            form.form_errors.append("Choose sale, stock in or removal.")
-        return _home(store, form, product, status=422, block="panel")
+    if kind not in QUICK_TYPES:
+        form.form_errors.append(_("Choose sale, stock in or removal."))
+        return _home(store, _action_forms(product, ("sale", form)), product, status=422,
+                     block="panel")
+    if not form.validate():
+        return _home(store, _action_forms(product, (kind, form)), product, status=422,
+                     block="panel", open_kind=kind)
     try:
         result = ledger.record_movement(
             access.actor(), store_id=store.id, product_id=product["product_id"], type=kind,
@@ -151,20 +164,37 @@ def record_movement(store_id):
             form.supplier_id.data else None,
             unit_cost=blank_to_none(form.unit_cost.data) if kind == "stock_in" else None,
             reason=form.reason.data or None if kind == "removal" else None,
-            note=form.note.data, idempotency_key=form.key.data or None)
+            note=form.note.data if kind == "removal" else None,
+            idempotency_key=form.key.data or None)
     except DomainError as error:
         form.show_error(error)
-        return _home(store, form, product, status=422, block="panel")
-    level = result.data["level"]
-    message = (f"{DONE[kind]} {fmt_qty(result.data['movement']['quantity'])} × "
-               f"{product['name']}. Now {fmt_qty(level['quantity'])} in stock.")
+        return _home(store, _action_forms(product, (kind, form)), product, status=422,
+                     block="panel", open_kind=kind)
+    message = recorded_message(kind, product, result.data["movement"], result.data["level"])
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for("stock.home", store_id=store.id,
                                 product=product["product_id"]), 303)
     product = lookup.product_in_store(store.id, product["product_id"])
-    response = _home(store, _movement_form(product), product, result=message, block="panel")
+    response = _home(store, _action_forms(product), product, result=message, block="panel")
     return trigger(response, "stock-changed")
+
+
+def recorded_message(kind, product, movement, level):
+    """What was just recorded, with unit, amount, level and the entry number: a second tap
+    is visibly a second entry ("Sold 1.5 kg Cheeni = Rs 225 · 111.377 kg left · entry 812")."""
+    values = {"quantity": fmt_qty(movement["quantity"]), "unit": product["unit"],
+              "name": product["name"], "level": fmt_qty(level["quantity"]),
+              "number": movement["id"]}
+    if kind == "sale":
+        amount = Decimal(movement["quantity"]) * Decimal(movement["unit_price"] or 0)
+        return _("Sold %(quantity)s %(unit)s %(name)s = %(amount)s · %(level)s %(unit)s left "
+                 "· entry %(number)s", amount=fmt_rupees(amount), **values)
+    if kind == "stock_in":
+        return _("Received %(quantity)s %(unit)s %(name)s · %(level)s %(unit)s in stock "
+                 "· entry %(number)s", **values)
+    return _("Removed %(quantity)s %(unit)s %(name)s (%(reason)s) · %(level)s %(unit)s left "
+             "· entry %(number)s", reason=movement["reason"], **values)
 
 
 # --- shelf count ------------------------------------------------------------------------------
