@@ -1,0 +1,162 @@
+"""The counter in Chromium at 360×640: Enter records exactly its own form's action, a 3-line
+basket by taps, the receipt, a void within the window; the primary button stays on screen.
+
+Screenshots: test-artifacts/counter-*.png.
+"""
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.test_web_browser import (  # noqa: F401 (fixtures)
+    VIEWPORT,
+    Watched,
+    browser,
+    level,
+    shot,
+    site,
+)
+from webapp.extensions import db
+from webapp.models import Sale, StockMovement
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+
+
+def ledger_tail(site):
+    """(number of movements, the newest one's type, product and quantity)."""
+    with site["app"].app_context():
+        count = db.session.scalar(select(func.count()).select_from(StockMovement))
+        last = db.session.scalars(select(StockMovement).order_by(StockMovement.id.desc())).first()
+        result = (count, last.type, last.product_id, last.quantity)
+        db.session.remove()
+    return result
+
+
+def assert_on_screen(page, selector):
+    """The element's whole box is inside the 360×640 viewport (no scrolling needed)."""
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, selector
+    assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], (selector, box)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= VIEWPORT["width"], (selector, box)
+
+
+@pytest.fixture(scope="module")
+def keeper(browser, site):  # noqa: F811
+    watched = Watched(browser, site, "dukan")
+    yield watched
+    watched.close()
+
+
+# Every text field of every stock form, what must be filled first, and the action it records.
+FIELDS = [
+    ("sell-form", None, "#sale-quantity", {}, "sale"),
+    ("receive-form", "Stock in", "#stock_in-quantity", {}, "stock_in"),
+    ("receive-form", "Stock in", "#stock_in-unit_cost", {"#stock_in-unit_cost": "90"},
+     "stock_in"),
+    ("remove-form", "Remove", "#remove-quantity", {}, "removal"),
+    ("remove-form", "Remove", "#removal-note", {"#removal-note": "torn bag"}, "removal"),
+]
+
+
+@pytest.mark.parametrize("form, summary, focus, extra, kind", FIELDS,
+                         ids=[f"{f[0]}:{f[2]}" for f in FIELDS])
+def test_enter_in_a_field_records_exactly_that_forms_action(keeper, site, form, summary, focus,
+                                                            extra, kind):
+    page = keeper.page
+    focus = focus.replace("#remove-quantity", "#removal-quantity")
+    keeper.open_store(f"?product={site['chawal']}")
+    if summary:
+        page.locator("summary", has_text=summary).click()
+    prefix = {"sell-form": "sale", "receive-form": "stock_in", "remove-form": "removal"}[form]
+    page.fill(f"#{prefix}-quantity", "1")
+    if kind == "removal":
+        page.select_option("#removal-reason", "damaged")
+    for selector, value in extra.items():
+        page.fill(selector, value)
+    before = ledger_tail(site)
+    page.focus(focus)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#panel.result")
+    after = ledger_tail(site)
+    assert after[0] == before[0] + 1, "exactly one movement"
+    assert after[1:] == (kind, site["chawal"], Decimal("1.000"))
+    assert_on_screen(page, "#sell-form button[type=submit]")
+    assert page.evaluate("document.activeElement.id") == "sale-quantity"
+
+
+def test_a_3_line_basket_by_taps_then_the_receipt_and_a_void(keeper, site):
+    page = keeper.page
+    before = {name: level(site, name) for name in ("chawal", "atta", "cheeni")}
+    page.goto(f"{site['url']}/stores/{site['khi']}/basket")
+    assert_on_screen(page, "#checkout button[type=submit]")
+    taps = 0
+    # Found by search: one tap adds it.
+    page.fill("#basket-q", "chaw")
+    page.locator("#basket-results button", has_text="Basmati Chawal").click()
+    taps += 1
+    page.wait_for_selector(".basket-line >> nth=0")
+    assert_on_screen(page, "#checkout button[type=submit]")
+    # Found in the stock list (or a recent tile): one tap each.
+    for name in ("Sunridge Chakki Atta 10kg", "Cheeni (loose)"):
+        count = page.locator(".basket-line").count()
+        page.locator("button.row.add", has_text=name).last.click()
+        taps += 1
+        page.wait_for_function("n => document.querySelectorAll('.basket-line').length === n",
+                               arg=count + 1)
+        assert_on_screen(page, "#checkout button[type=submit]")
+    assert page.locator(".basket-line").count() == 3
+    # 3 × Rs 100 (the factory's price), one of each.
+    assert page.locator("#bill-total").get_attribute("data-total") == "300.00"
+    assert page.locator("#bill-total").inner_text() == "Rs 300"
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "counter-basket")
+    page.locator("#checkout button[type=submit]").click()
+    taps += 1
+    page.wait_for_url(lambda u: "/sales/" in u)
+    assert taps == 4  # taps after each product was found: 3 adds + Complete
+    with site["app"].app_context():
+        sale = db.session.scalars(select(Sale).order_by(Sale.id.desc())).first()
+        number, total = sale.number, sale.total
+        db.session.remove()
+    assert total == Decimal("300.00")
+    assert f"#{number}" in page.locator(".receipt-number").inner_text()
+    assert page.locator("#receipt-total").inner_text() == "Rs 300"
+    assert f"Sale #{number} recorded" in page.locator(".flash-success").inner_text()
+    share = page.locator("a", has_text="Share on WhatsApp").get_attribute("href")
+    assert share.startswith("https://wa.me/?text=") and "Basmati%20Chawal" in share
+    assert "(Pakistan time)" in page.locator(".receipt-head").inner_text()
+    for name in before:
+        assert level(site, name) == before[name] - 1
+    assert_on_screen(page, "a:has-text('New sale')")
+    shot(page, "counter-receipt")
+    page.emulate_media(media="print")
+    shot(page, "counter-receipt-print")
+    page.emulate_media(media="screen")
+    # Void within the window: every level comes back.
+    page.locator("button", has_text="Void this sale").click()
+    page.wait_for_selector(".stamp")
+    assert "voided" in page.locator(".flash-success").inner_text()
+    for name in before:
+        assert level(site, name) == before[name]
+    assert page.locator("button", has_text="Void this sale").count() == 0
+    assert_on_screen(page, "a:has-text('New sale')")
+    shot(page, "counter-receipt-voided")
+
+
+def test_a_short_line_keeps_the_basket_and_says_which(keeper, site):
+    page = keeper.page
+    page.goto(f"{site['url']}/stores/{site['khi']}/basket")
+    page.locator("button.row.add", has_text="Basmati Chawal").last.click()
+    page.wait_for_selector(".basket-line")
+    quantity = page.locator(".basket-line .line-qty").first
+    quantity.fill("100000")
+    quantity.press("Enter")
+    page.wait_for_selector(".line-total[data-line-total='10000000.00']")
+    before = ledger_tail(site)
+    page.locator("#checkout button[type=submit]").click()
+    page.wait_for_selector(".basket-line.error")
+    assert "Only" in page.locator(".basket-line.error .error-text").inner_text()
+    assert ledger_tail(site) == before
+    assert_on_screen(page, "#checkout button[type=submit]")
+    page.locator("button", has_text="Empty the basket").click()
+    page.wait_for_function("() => !document.querySelector('.basket-line')")
