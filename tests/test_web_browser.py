@@ -158,6 +158,10 @@ def test_find_by_typing_part_of_the_name_then_sell(shopkeeper, site):
         "([sel, want]) => document.querySelector(sel).dataset.quantity === want",
         arg=[f"#stock-list [data-product-id='{site['chawal']}'] .qty", expected], timeout=2000)
     assert row.get_attribute("data-quantity") == expected
+    # The search result above shows the new level too.
+    picked = page.locator(f"#picker-results [data-product-id='{site['chawal']}'] .qty")
+    assert picked.get_attribute("data-quantity") == expected
+    assert picked.inner_text().startswith(expected)
     shot(page, "store-home")
     page.click("summary:has-text('Menu')")
     shot(page, "menu")

@@ -31,6 +31,25 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "panel") {
       focusQuantity();
+      showLevelEverywhere();
     }
   });
+
+  // After a write the panel carries the new level: the search results above show it too,
+  // without fetching anything again.
+  function showLevelEverywhere() {
+    var figure = document.getElementById("panel-level");
+    var selected = document.getElementById("selected-product");
+    if (!figure || !selected || !selected.value) { return; }
+    var want = figure.getAttribute("data-quantity");
+    var rows = document.querySelectorAll("#picker-results [data-product-id='" +
+                                         selected.value + "'] .qty");
+    rows.forEach(function (qty) {
+      if (qty.getAttribute("data-quantity") !== want && qty.firstChild &&
+          qty.firstChild.nodeType === Node.TEXT_NODE) {
+        qty.firstChild.nodeValue = want;
+        qty.setAttribute("data-quantity", want);
+      }
+    });
+  }
 })();
