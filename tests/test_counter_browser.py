@@ -160,3 +160,61 @@ def test_a_short_line_keeps_the_basket_and_says_which(keeper, site):
     assert_on_screen(page, "#checkout button[type=submit]")
     page.locator("button", has_text="Empty the basket").click()
     page.wait_for_function("() => !document.querySelector('.basket-line')")
+
+
+def test_an_idle_page_costs_little_polls_nothing_hidden_and_still_sees_a_sale_within_5_s(
+        browser, site):  # noqa: F811
+    """Bytes measured with CDP: 30 s of an idle visible page once it has backed off (scaled to
+    10 minutes), then 15 s hidden; then a sale made elsewhere shows on the backed-off page
+    within 5 s."""
+    import time
+
+    from tests.factories import ADMIN
+    from webapp.services import ledger
+
+    watched = Watched(browser, site, "dukan")
+    page = watched.page
+    received = []
+    cdp = watched.context.new_cdp_session(page)
+    cdp.on("Network.loadingFinished", lambda e: received.append(e["encodedDataLength"]))
+    cdp.send("Network.enable")
+    watched.open_store(f"?product={site['cheeni']}")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(10_000)  # 1 s, 2 s, then 4 s between polls
+    received.clear()
+    page.wait_for_timeout(30_000)
+    idle = sum(received)
+    per_ten_minutes = idle * 20
+    received.clear()
+    page.evaluate("""() => {
+        Object.defineProperty(document, "visibilityState", {configurable: true,
+                                                            get: () => "hidden"});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    page.wait_for_timeout(15_000)
+    hidden = sum(received)
+    page.evaluate("""() => {
+        Object.defineProperty(document, "visibilityState", {configurable: true,
+                                                            get: () => "visible"});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    page.wait_for_timeout(15_000)  # backed off again
+    with site["app"].app_context():
+        result = ledger.record_movement(ADMIN, store_id=site["khi"], product_id=site["cheeni"],
+                                        type="sale", quantity=1)
+        want = f"{Decimal(result.data['level']['quantity']).normalize():f}"
+        db.session.remove()
+    recorded = time.monotonic()
+    page.wait_for_function(
+        "([sel, want]) => document.querySelector(sel).dataset.quantity === want",
+        arg=[f"#stock-list [data-product-id='{site['cheeni']}'] .qty", want], timeout=6000)
+    seen_after = time.monotonic() - recorded
+    from tests.test_web_browser import ARTIFACTS
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "counter-idle-bytes.txt").write_text(
+        f"idle visible 30 s: {idle} bytes (10 min ≈ {per_ten_minutes}); hidden 15 s: {hidden}; "
+        f"a sale elsewhere seen after {seen_after:.2f} s\n")
+    assert per_ten_minutes <= 100_000
+    assert hidden == 0
+    assert seen_after < 5.0
+    watched.close()
