@@ -84,6 +84,22 @@ def test_enter_in_a_field_records_exactly_that_forms_action(keeper, site, form, 
     assert page.evaluate("document.activeElement.id") == "sale-quantity"
 
 
+def test_tapping_a_product_in_the_stock_list_brings_its_panel_into_view(keeper, site):
+    page = keeper.page
+    keeper.open_store()
+    row = page.locator(f"#stock-list a[data-product-id='{site['atta']}']")
+    row.scroll_into_view_if_needed()
+    row.click()
+    page.wait_for_selector(f"#panel input[name=product_id][value='{site['atta']}']",
+                           state="attached")
+    page.wait_for_function("() => document.activeElement.id === 'sale-quantity'")
+    assert_on_screen(page, "#sale-quantity")
+    assert_on_screen(page, "#sell-form button[type=submit]")
+    # Quick chips for packs: 1 2 6 12; a tap fills the quantity.
+    page.locator("#sell-form .chip", has_text="6").click()
+    assert page.input_value("#sale-quantity") == "6"
+
+
 def test_a_3_line_basket_by_taps_then_the_receipt_and_a_void(keeper, site):
     page = keeper.page
     before = {name: level(site, name) for name in ("chawal", "atta", "cheeni")}
