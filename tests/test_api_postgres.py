@@ -15,6 +15,7 @@ from webapp import create_app
 from webapp.extensions import db
 from webapp.services import commands, ledger
 
+pytestmark = pytest.mark.postgres
 THREADS = 16
 
 

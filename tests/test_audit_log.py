@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.api_client import PASSWORD, api_as
-from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from tests.factories import ADMIN, login, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditOutbox
 from webapp.models.types import utcnow
@@ -16,10 +16,6 @@ from webapp.services.validation import pakistan_day
 def actions():
     audit.drain_all()
     return sorted(db.session.scalars(select(AuditLog.action)).all())
-
-
-def login(client, user, password=PASSWORD):
-    return client.post("/login", data={"username": user.username, "password": password})
 
 
 def test_every_kind_of_state_change_is_audited(app, client):

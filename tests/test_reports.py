@@ -11,7 +11,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.factories import ADMIN, make_product, make_store, make_user
+from tests.factories import ADMIN, login, make_product, make_store, make_user
 from webapp.services import catalog, commands, ledger, paging, report_rollups, reports
 
 SUGAR_NAME = 'چینی, "Cheeni"'
@@ -196,12 +196,6 @@ def test_bad_parameters_are_refused(app):
 
 # ---------------------------------------------------------------------------------------------
 # Pages, CSV and who sees what
-
-
-def login(client, user):
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
-        session["_fresh"] = True
 
 
 @pytest.fixture

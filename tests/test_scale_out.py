@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from tests import services
 from tests.api_client import PASSWORD, api_as
 from tests.conftest import _config
-from tests.factories import ADMIN, make_product, make_store, make_user
+from tests.factories import ADMIN, login, make_product, make_store, make_user
 from tests.processes import (
     TcpProxy,
     app_env,
@@ -145,7 +145,7 @@ def test_a_worker_killed_mid_batch_and_restarted_applies_every_item_exactly_once
 
 
 def _login(client, username):
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = login(client, username)
     assert response.status_code in (302, 303), response.data[:300]
 
 

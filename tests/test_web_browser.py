@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from config import TestingConfig, sqlalchemy_url
 from tests import services
-from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from tests.factories import ADMIN, PASSWORD, make_product, make_store, make_supplier, make_user
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import StockLevel
@@ -27,7 +27,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 VIEWPORT = {"width": 360, "height": 640}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-PASSWORD = "password-123"
 
 
 @pytest.fixture(scope="module")

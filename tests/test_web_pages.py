@@ -7,7 +7,7 @@ from sqlalchemy import event, func, select
 from werkzeug.security import generate_password_hash
 
 from config import TestingConfig
-from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from tests.factories import ADMIN, PASSWORD, login, make_product, make_store, make_supplier, make_user
 from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.models import (
@@ -21,7 +21,6 @@ from webapp.models import (
 )
 from webapp.services import accounts, commands, ledger
 
-PASSWORD = "password-123"
 XSS = "<script>alert(1)</script>"
 
 
@@ -53,10 +52,6 @@ def world(app, monkeypatch):
     other_token = accounts.issue_token(ADMIN, users["manager"], "manager's", 30)[1]
     return {"a": a.id, "b": b.id, "p": product.id, "s": make_supplier().id,
             "u": users["shopkeeper"].id, "t": other_token.id, "users": users}
-
-
-def login(client, username, password=PASSWORD):
-    return client.post("/login", data={"username": username, "password": password})
 
 
 def movements():

@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
 from webapp.extensions import db
 from webapp.models import Store
@@ -92,9 +93,32 @@ ACCOUNTS = [
 ]
 
 
+def erase_everything():
+    """Delete every row of every table (children first): the demo starts over, the schema stays."""
+    db.session.remove()
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+def usable_accounts():
+    """The demo accounts that still exist, are active and still have their demo password."""
+    found = []
+    for username, password, role, _ in ACCOUNTS:
+        user = accounts.find_user(username)
+        if user is not None and user.active and check_password_hash(user.password_hash, password):
+            found.append((username, password, role))
+    return found
+
+
 def seed(force=False, days=14, seed_value=7):
-    """Seed demo data; returns [(username, password, role)] or None if stores exist already."""
-    if not force and db.session.execute(select(Store.id).limit(1)).first():
+    """Seed demo data; returns [(username, password, role)] or None if stores exist already.
+
+    force: erase every row first (the whole database, not only the demo's), then seed.
+    """
+    if force:
+        erase_everything()
+    elif db.session.execute(select(Store.id).limit(1)).first():
         return None
     rng = random.Random(seed_value)
     stores = [catalog.create_store(SEEDER, {"code": code, "name": name, "city": city,

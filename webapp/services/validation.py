@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES
 from webapp.services.errors import DomainError
 
+# The one place Pakistan time is named (not a setting: reports, the daily summary written with
+# each movement, the pages and Flask-Babel all count Pakistan days; see config.py).
 PAKISTAN = ZoneInfo("Asia/Karachi")
 MAX_QUANTITY = Decimal("1000000000")  # a billion units in one movement is a typo
 MAX_MONEY = Decimal("9999999999.99")

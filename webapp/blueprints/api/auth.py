@@ -56,7 +56,7 @@ def principal_for(token):
     """The Principal behind a live token, or None (cached for API_TOKEN_CACHE_SECONDS)."""
     if not token:
         return None
-    seconds = current_app.config.get("API_TOKEN_CACHE_SECONDS", 5)
+    seconds = current_app.config["API_TOKEN_CACHE_SECONDS"]
     key = hashlib.sha256(token.encode()).digest()
     principal = token_cache.get(key) if seconds else None
     if principal is None:
