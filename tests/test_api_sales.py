@@ -8,7 +8,7 @@ from tests.api_client import api_as
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
 from webapp.models import Sale, StockLevel, StockMovement
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
 
 def level(store, product):
@@ -21,8 +21,9 @@ def shop(app):
     sugar = make_product(unit="kg", sku="CHEENI", sale_price="150.00")
     soap = make_product(unit="piece", sku="SOAP", sale_price="60.00")
     for product in (sugar, soap):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=10)
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=product.id,
+                               type="stock_in", quantity=10))
     return store, sugar, soap
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the fixtures imported from test_web_browser are parameters here)
 """The counter in Chromium at 360×640: Enter records exactly its own form's action, a 3-line
 basket by taps, the receipt, a void within the window; the primary button stays on screen.
 
@@ -186,7 +187,7 @@ def test_an_idle_page_costs_little_polls_nothing_hidden_and_still_sees_a_sale_wi
     import time
 
     from tests.factories import ADMIN
-    from webapp.services import ledger
+    from webapp.services import commands, ledger
 
     watched = Watched(browser, site, "dukan")
     page = watched.page
@@ -216,8 +217,9 @@ def test_an_idle_page_costs_little_polls_nothing_hidden_and_still_sees_a_sale_wi
     }""")
     page.wait_for_timeout(15_000)  # backed off again
     with site["app"].app_context():
-        result = ledger.record_movement(ADMIN, store_id=site["khi"], product_id=site["cheeni"],
-                                        type="sale", quantity=1)
+        result = ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=site["khi"], product_id=site["cheeni"],
+                                        type="sale", quantity=1))
         want = f"{Decimal(result.data['level']['quantity']).normalize():f}"
         db.session.remove()
     recorded = time.monotonic()

@@ -15,7 +15,7 @@ from webapp.models import (
     StockLevel,
     StockMovement,
 )
-from webapp.services import ledger, sales
+from webapp.services import commands, ledger, sales
 from webapp.services.audit import Actor
 from webapp.services.errors import DomainError, InsufficientStock
 from webapp.services.integrity import ledger_violations
@@ -31,8 +31,9 @@ def count(model):
 
 
 def receive(store, product, quantity):
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=quantity)
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=product.id, type="stock_in",
+                           quantity=quantity))
 
 
 def assert_consistent():
@@ -149,11 +150,13 @@ def test_shopkeepers_discount_is_limited_by_the_store_and_managers_are_free(shop
         {"product_id": sugar.id, "quantity": 1, "unit_price": "1"}])
     # The same rule guards the single-movement door.
     with pytest.raises(DomainError) as caught:
-        ledger.record_movement(keeper, store_id=store.id, product_id=sugar.id, type="sale",
-                               quantity=1, unit_price="100")
+        ledger.record_movement(keeper, commands.Movement.parse(
+            store_id=store.id, product_id=sugar.id, type="sale",
+                               quantity=1, unit_price="100"))
     assert caught.value.fields == {"unit_price": caught.value.message}
-    result = ledger.record_movement(keeper, store_id=store.id, product_id=sugar.id, type="sale",
-                                    quantity=1, unit_price="140")
+    result = ledger.record_movement(keeper, commands.Movement.parse(
+            store_id=store.id, product_id=sugar.id, type="sale",
+                                    quantity=1, unit_price="140"))
     assert result.data["movement"]["unit_price"] == "140.00"
     overrides = db.session.scalars(select(AuditOutbox).where(
         AuditOutbox.action == "price.override")).all()

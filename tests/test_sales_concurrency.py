@@ -9,7 +9,7 @@ from tests.factories import ADMIN, make_product, make_store
 from tests.test_ledger_concurrency import assert_ledger_consistent, run_threads
 from webapp.extensions import db
 from webapp.models import Sale, SaleLine, StockLevel, StockMovement
-from webapp.services import ledger, sales
+from webapp.services import commands, ledger, sales
 from webapp.services.errors import DomainError, InsufficientStock
 
 pytestmark = pytest.mark.postgres
@@ -20,8 +20,9 @@ def test_16_threads_completing_baskets_that_share_products(pg_app):
     products = [make_product(unit="piece", sale_price="10.00") for _ in range(6)]
     initial = 60
     for product in products:
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=initial)
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=product.id,
+                               type="stock_in", quantity=initial))
     ids = [p.id for p in products]
 
     def shop(i):
@@ -61,8 +62,9 @@ def test_a_void_racing_sales_and_returns_of_the_same_products(pg_app):
     store = make_store()
     a, b = make_product(unit="piece"), make_product(unit="piece")
     for product in (a, b):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=100)
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=product.id,
+                               type="stock_in", quantity=100))
     sale = sales.complete_sale(ADMIN, store_id=store.id, lines=[
         {"product_id": b.id, "quantity": 5}, {"product_id": a.id, "quantity": 5}]).data["sale"]
 

@@ -29,6 +29,7 @@ from webapp.models import (
 from webapp.models.types import MONEY_PLACES
 from webapp.services import audit, idempotency, ledger, policy, pricing
 from webapp.services.errors import Conflict, DomainError, Forbidden, NotFound
+from webapp.services.paging import paginate
 from webapp.services.sql import lock_clause, upsert
 from webapp.services.validation import (
     parse_datetime,
@@ -390,7 +391,7 @@ def get_sale(user, sale_id):
 
 
 def list_sales(store_ids=None, store_id=None, since=None, until=None, page=1, per_page=50):
-    """Sales, newest first, without their lines; returns (rows, total)."""
+    """A Page of sales, newest first, without their lines."""
     query = select(SALES.c.id, SALES.c.number, SALES.c.store_id, SALES.c.cashier_id,
                    SALES.c.status, SALES.c.total, SALES.c.note, SALES.c.source,
                    SALES.c.occurred_at, SALES.c.created_at, SALES.c.voided_at)
@@ -402,16 +403,12 @@ def list_sales(store_ids=None, store_id=None, since=None, until=None, page=1, pe
         query = query.where(SALES.c.created_at >= since)
     if until is not None:
         query = query.where(SALES.c.created_at < until)
-    conn = db.session.connection()
-    total = conn.execute(select(func.count()).select_from(query.subquery())).scalar()
-    rows = conn.execute(query.order_by(SALES.c.id.desc()).limit(per_page)
-                        .offset((page - 1) * per_page)).all()
-    return [{
+    return paginate(query, (SALES.c.id.desc(),), page, per_page, rows=lambda q: [{
         "id": r.id, "number": r.number, "store_id": r.store_id, "cashier_id": r.cashier_id,
         "status": r.status, "total": _text(r.total), "note": r.note, "source": r.source,
         "occurred_at": _time(r.occurred_at), "created_at": _time(r.created_at),
         "voided_at": _time(r.voided_at),
-    } for r in rows], total
+    } for r in db.session.execute(q)])
 
 
 def recent_products(store_id, limit=8):

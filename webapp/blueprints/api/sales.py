@@ -8,7 +8,6 @@ from pydantic import BaseModel, Field, model_validator
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, api_user, check_store
 from webapp.blueprints.api.idempotency import ledger_response, request_key
-from webapp.blueprints.api.movements import _moment
 from webapp.blueprints.api.schemas import (
     DayOrMoment,
     DecimalText,
@@ -23,6 +22,7 @@ from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, res
 from webapp.infra.replica import replica_reads
 from webapp.models import SALE_STATUSES, SOURCES
 from webapp.services import policy, sales
+from webapp.services.validation import time_bound
 
 
 class SaleLineIn(Body):
@@ -146,10 +146,9 @@ def list_sales():
     query = request.context.query
     if query.store_id is not None:
         check_store(query.store_id)
-    items, total = sales.list_sales(policy.visible_store_ids(api_user()), query.store_id,
-                                    _moment(query.from_), _moment(query.to, end=True),
-                                    query.page, query.per_page)
-    return page_of(SalePage, items, total, query)
+    return page_of(SalePage, sales.list_sales(
+        policy.visible_store_ids(api_user()), query.store_id, time_bound(query.from_, "from"),
+        time_bound(query.to, "to", end=True), query.page, query.per_page))
 
 
 @bp.post("/sales")

@@ -23,6 +23,7 @@ from webapp.web.filters import rupees
 from webapp.web.forms import Form
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
 from webapp.web.navigation import remember_store
+from webapp.web.paging import page_arg
 
 BASKET_KEY = "baskets"
 LAST_SALE_KEY = "counter_last_sale"
@@ -94,7 +95,7 @@ def _page(store, basket, status=200, errors=None, block=None, message=None):
     q = request.args.get("q", "")
     recent = [p for p in (lookup.product_in_store(store.id, pid)
                           for pid in sales.recent_products(store.id)) if p]
-    stock, _total = inventory.store_levels(store.id, page=1, per_page=50)
+    stock = inventory.store_levels(store.id, page=1, per_page=50).items
     return render("counter/basket.html", block, status=status, store=store, lines=lines,
                   total=total, basket=basket, q=q, results=lookup.find_products(store.id, q),
                   recent=recent, stock=stock, form=CounterForm(), message=message,
@@ -343,7 +344,6 @@ def sales_list(store_id):
     """The store's recent sales, to reprint, void or take a return."""
     store = access.store_or_404(store_id)
     remember_store(store.id)
-    page = max(1, min(_int(request.args.get("page")) or 1, 10_000))
-    rows, total = sales.list_sales(store_id=store.id, page=page, per_page=50)
-    return render("counter/sales.html", store=store, rows=rows, page=page,
-                  has_next=page * 50 < total)
+    result = sales.list_sales(store_id=store.id, page=page_arg(), per_page=50)
+    return render("counter/sales.html", store=store, rows=result.items, page=result.page,
+                  has_next=result.has_next)
