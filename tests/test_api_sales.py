@@ -23,7 +23,7 @@ def shop(app):
     for product in (sugar, soap):
         ledger.record_movement(ADMIN, commands.Movement.parse(
             store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=10))
+            type="stock_in", quantity=10))
     return store, sugar, soap
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.test_web_browser import (  # noqa: F401 (fixtures)
+    ARTIFACTS,
     VIEWPORT,
     Watched,
     browser,
@@ -127,6 +128,9 @@ def test_a_3_line_basket_by_taps_then_the_receipt_and_a_void(keeper, site):
     assert page.locator("#bill-total").inner_text() == "Rs 300"
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "counter-basket")
+    # What the thumb sees: the bill and Complete pinned at the bottom of the first screen.
+    page.locator(".basket-line").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "counter-basket-screen.png"))
     page.locator("#checkout button[type=submit]").click()
     taps += 1
     page.wait_for_url(lambda u: "/sales/" in u)
@@ -219,7 +223,7 @@ def test_an_idle_page_costs_little_polls_nothing_hidden_and_still_sees_a_sale_wi
     with site["app"].app_context():
         result = ledger.record_movement(ADMIN, commands.Movement.parse(
             store_id=site["khi"], product_id=site["cheeni"],
-                                        type="sale", quantity=1))
+            type="sale", quantity=1))
         want = f"{Decimal(result.data['level']['quantity']).normalize():f}"
         db.session.remove()
     recorded = time.monotonic()
@@ -227,7 +231,6 @@ def test_an_idle_page_costs_little_polls_nothing_hidden_and_still_sees_a_sale_wi
         "([sel, want]) => document.querySelector(sel).dataset.quantity === want",
         arg=[f"#stock-list [data-product-id='{site['cheeni']}'] .qty", want], timeout=6000)
     seen_after = time.monotonic() - recorded
-    from tests.test_web_browser import ARTIFACTS
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "counter-idle-bytes.txt").write_text(
         f"idle visible 30 s: {idle} bytes (10 min ≈ {per_ten_minutes}); hidden 15 s: {hidden}; "

@@ -32,8 +32,8 @@ def count(model):
 
 def receive(store, product, quantity):
     ledger.record_movement(ADMIN, commands.Movement.parse(
-            store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=quantity))
+        store_id=store.id, product_id=product.id, type="stock_in",
+        quantity=quantity))
 
 
 def assert_consistent():
@@ -152,11 +152,11 @@ def test_shopkeepers_discount_is_limited_by_the_store_and_managers_are_free(shop
     with pytest.raises(DomainError) as caught:
         ledger.record_movement(keeper, commands.Movement.parse(
             store_id=store.id, product_id=sugar.id, type="sale",
-                               quantity=1, unit_price="100"))
+            quantity=1, unit_price="100"))
     assert caught.value.fields == {"unit_price": caught.value.message}
     result = ledger.record_movement(keeper, commands.Movement.parse(
-            store_id=store.id, product_id=sugar.id, type="sale",
-                                    quantity=1, unit_price="140"))
+        store_id=store.id, product_id=sugar.id, type="sale",
+        quantity=1, unit_price="140"))
     assert result.data["movement"]["unit_price"] == "140.00"
     overrides = db.session.scalars(select(AuditOutbox).where(
         AuditOutbox.action == "price.override")).all()

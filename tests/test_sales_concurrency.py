@@ -22,7 +22,7 @@ def test_16_threads_completing_baskets_that_share_products(pg_app):
     for product in products:
         ledger.record_movement(ADMIN, commands.Movement.parse(
             store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=initial))
+            type="stock_in", quantity=initial))
     ids = [p.id for p in products]
 
     def shop(i):
@@ -64,7 +64,7 @@ def test_a_void_racing_sales_and_returns_of_the_same_products(pg_app):
     for product in (a, b):
         ledger.record_movement(ADMIN, commands.Movement.parse(
             store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=100))
+            type="stock_in", quantity=100))
     sale = sales.complete_sale(ADMIN, store_id=store.id, lines=[
         {"product_id": b.id, "quantity": 5}, {"product_id": a.id, "quantity": 5}]).data["sale"]
 
