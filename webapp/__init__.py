@@ -66,6 +66,7 @@ def register_blueprints(app):
     from webapp.blueprints.audit import bp as audit_bp
     from webapp.blueprints.auth import bp as auth_bp
     from webapp.blueprints.catalog import bp as catalog_bp
+    from webapp.blueprints.counter import bp as counter_bp
     from webapp.blueprints.jobs import bp as jobs_bp
     from webapp.blueprints.language import bp as language_bp
     from webapp.blueprints.ops import bp as ops_bp
@@ -76,6 +77,7 @@ def register_blueprints(app):
     app.register_blueprint(ops_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(stock_bp)
+    app.register_blueprint(counter_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(stores_bp)
     app.register_blueprint(admin_bp)

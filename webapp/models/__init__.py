@@ -20,6 +20,7 @@ from webapp.models.stock import (
                                   StockLevel,
                                   StockMovement,
 )
+from webapp.models.sale import REVERSAL_KINDS, SALE_STATUSES, Sale, SaleCounter, SaleLine, SaleReversal
 from webapp.models.store import Store, Supplier
 from webapp.models.sync import SyncItem, SyncJob
 from webapp.models.user import ROLES, ApiToken, User, user_stores
@@ -31,4 +32,5 @@ __all__ = [
     "StoreStockSummary",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
     "SyncItem", "SyncJob", "User", "user_stores",
+    "REVERSAL_KINDS", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
 ]

@@ -33,6 +33,7 @@ from webapp.blueprints.api import (  # noqa: E402,F401
                                    openapi,
                                    products,
                                    reports,
+                                   sales,
                                    stores,
                                    suppliers,
                                    sync,

@@ -20,19 +20,32 @@ def new_key():
 
 
 class MovementForm(Form):
-    """Sale, stock-in or removal of one product; the button pressed says which."""
+    """Sale, stock-in or removal of one product: each is its own <form> on the page (a hidden
+    `type` says which), so Enter in a field records that form's action and no other.
+
+    The three forms share field names (the server reads one contract); `for_action` gives each
+    its own element ids.
+    """
 
     field_aliases = {"product_id": "quantity", "idempotency_key": "quantity"}
 
     product_id = HiddenField()
     key = HiddenField(default=new_key)
-    quantity = StringField(_l("Quantity"), default="1",
-                           render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    quantity = StringField(_l("Quantity"), render_kw={"inputmode": "decimal",
+                                                      "autocomplete": "off"})
     supplier_id = SelectField(_l("Supplier"), choices=[], validate_choice=False)
     unit_cost = StringField(_l("Unit cost (Rs, optional)"), render_kw={"inputmode": "decimal"})
     reason = SelectField(_l("Reason"), choices=[("", _l("Choose…"))] + [
         (r, _l(REASON_LABELS[r].msgid)) for r in REMOVAL_REASONS], validate_choice=False)
     note = StringField(_l("Note (optional)"))
+
+    def for_action(self, kind):
+        """Give every field an id of its own (`sale-quantity`, `stock_in-quantity`, …)."""
+        self.kind = kind
+        for name, f in self._fields.items():
+            f.id = f"{kind}-{name}"
+            f.label.field_id = f.id
+        return self
 
     def command(self, store_id, product_id, kind):
         """The movement this form asks for, pressed as `kind`; DomainError when it cannot be."""
@@ -45,7 +58,8 @@ class MovementForm(Form):
             store_id=store_id, product_id=product_id, type=kind, quantity=self.quantity.data,
             supplier_id=_id(self.supplier_id.data) if stock_in else None,
             unit_cost=blank_to_none(self.unit_cost.data) if stock_in else None,
-            reason=self.reason.data or None if kind == "removal" else None, note=self.note.data)
+            reason=self.reason.data or None if kind == "removal" else None,
+            note=self.note.data if kind == "removal" else None)
 
 
 def _id(text):

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from webapp.blueprints.stock import bp
 from webapp.blueprints.stock.forms import (
+    QUICK_TYPES,
     HistoryFilterForm,
     MovementForm,
     TransferForm,
@@ -22,6 +23,7 @@ from webapp.services.errors import N_, DomainError
 from webapp.services.validation import parse_quantity
 from webapp.web import access
 from webapp.web.filters import quantity as fmt_qty
+from webapp.web.filters import rupees as fmt_rupees
 from webapp.web.forms import Form
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
 from webapp.web.i18n import translate
@@ -29,9 +31,6 @@ from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
 
 STOCK_PAGE_SIZE = 50
-DONE = {"sale": N_("Sold %(quantity)s × %(product)s. Now %(level)s in stock."),
-        "stock_in": N_("Received %(quantity)s × %(product)s. Now %(level)s in stock."),
-        "removal": N_("Removed %(quantity)s × %(product)s. Now %(level)s in stock.")}
 
 
 def _int(value):
@@ -57,13 +56,21 @@ def _suppliers():
     return [("", _("No supplier"))] + [(str(r.id), r.name) for r in rows]
 
 
-def _movement_form(product=None, formdata=None):
+def _movement_form(product=None, formdata=None, kind="sale"):
     """A form filled from formdata, or (formdata None) a fresh one with a new idempotency key."""
-    form = MovementForm(formdata=formdata)
+    form = MovementForm(formdata=formdata).for_action(kind)
     form.supplier_id.choices = _suppliers()
     if product is not None and formdata is None:
         form.product_id.data = str(product["product_id"])
     return form
+
+
+def _action_forms(product=None, posted=None):
+    """The sell, receive and remove forms; `posted` (kind, form) keeps the one just sent."""
+    forms = {kind: _movement_form(product, kind=kind) for kind in QUICK_TYPES}
+    if posted is not None:
+        forms[posted[0]] = posted[1]
+    return forms
 
 
 def _stock_args():
@@ -78,8 +85,9 @@ def _stock_context(store):
             "has_next": levels.has_next}
 
 
-def _home(store, form, product, status=200, result=None, block=None):
-    context = dict(store=store, form=form, product=product, result=result)
+def _home(store, forms, product, status=200, result=None, block=None, open_kind=None):
+    context = dict(store=store, forms=forms, product=product, result=result,
+                   open_kind=open_kind)
     if not (block and is_htmx()):  # the panel alone needs neither the search nor the stock list
         q = request.args.get("q", "")
         context.update(q=q, results=lookup.find_products(store.id, q), **_stock_context(store))
@@ -97,7 +105,7 @@ def home(store_id):
         product = lookup.product_in_store(store.id, _int(request.args["product"]) or 0)
         if product is None:
             abort(404)
-    return _home(store, _movement_form(product), product, block="panel")
+    return _home(store, _action_forms(product), product, block="panel")
 
 
 @bp.get("/stores/<int:store_id>/picker")
@@ -133,34 +141,46 @@ def stock_list(store_id):
 @bp.post("/stores/<int:store_id>/movements")
 @login_required
 def record_movement(store_id):
-    """One-tap sale, stock-in or removal; the new level shows at once, errors inline."""
+    """One sale, stock-in or removal (the form's hidden `type`); the new level shows at once."""
     store = access.store_or_404(store_id)
-    form = _movement_form(formdata=request.form)
+    kind = request.form.get("type")
+    form = _movement_form(formdata=request.form, kind=kind if kind in QUICK_TYPES else "sale")
     product = lookup.product_in_store(store.id, _int(form.product_id.data) or 0)
     if product is None:
         abort(404)
-    kind = request.form.get("type")
+    shown = kind if kind in QUICK_TYPES else "sale"
     try:
         command = form.command(store.id, product["product_id"], kind)
         result = ledger.record_movement(access.actor(), command, form.key.data or None)
     except DomainError as error:
         form.show_error(error)
-        return _home(store, form, product, status=422, block="panel")
-    return _recorded(store, product, kind, result)
-
-
-def _recorded(store, product, kind, result):
-    """The answer to a recorded movement: a flash and redirect, or for htmx a fresh panel."""
-    level = result.data["level"]
-    message = translate(N_(DONE[kind].msgid, quantity=fmt_qty(result.data["movement"]["quantity"]),
-                           product=product["name"], level=fmt_qty(level["quantity"])))
+        return _home(store, _action_forms(product, (shown, form)), product, status=422,
+                     block="panel", open_kind=shown)
+    message = recorded_message(kind, product, result.data["movement"], result.data["level"])
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for("stock.home", store_id=store.id,
                                 product=product["product_id"]), 303)
     product = lookup.product_in_store(store.id, product["product_id"])
-    response = _home(store, _movement_form(product), product, result=message, block="panel")
+    response = _home(store, _action_forms(product), product, result=message, block="panel")
     return trigger(response, "stock-changed")
+
+
+def recorded_message(kind, product, movement, level):
+    """What was just recorded, with unit, amount, level and the entry number: a second tap
+    is visibly a second entry ("Sold 1.5 kg Cheeni = Rs 225 · 111.377 kg left · entry 812")."""
+    values = {"quantity": fmt_qty(movement["quantity"]), "unit": product["unit"],
+              "name": product["name"], "level": fmt_qty(level["quantity"]),
+              "number": movement["id"]}
+    if kind == "sale":
+        amount = Decimal(movement["quantity"]) * Decimal(movement["unit_price"] or 0)
+        return _("Sold %(quantity)s %(unit)s %(name)s = %(amount)s · %(level)s %(unit)s left "
+                 "· entry %(number)s", amount=fmt_rupees(amount), **values)
+    if kind == "stock_in":
+        return _("Received %(quantity)s %(unit)s %(name)s · %(level)s %(unit)s in stock "
+                 "· entry %(number)s", **values)
+    return _("Removed %(quantity)s %(unit)s %(name)s (%(reason)s) · %(level)s %(unit)s left "
+             "· entry %(number)s", reason=movement["reason"], **values)
 
 
 # --- shelf count ------------------------------------------------------------------------------
