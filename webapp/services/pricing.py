@@ -8,12 +8,11 @@ unit_price beside the product's list price) and as a `price.override` audit even
 """
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from webapp.models import Store, User
 from webapp.services import audit, policy
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 
 STORES = Store.__table__
 USERS = User.__table__
@@ -54,7 +53,7 @@ def check_override(conn, actor, store_id, product_id, list_price, unit_price, fi
                     Decimal("0.01"), ROUND_HALF_UP)
                 raise DomainError(
                     "discount_not_allowed",
-                    _("You may give at most %(limit)s%% off here: the lowest price is "
+                    N_("You may give at most %(limit)s%% off here: the lowest price is "
                       "Rs %(floor)s. Ask a manager.", limit=f"{limit.normalize():f}",
                       floor=f"{floor:,.2f}"),
                     field=field, status=403, max_discount_percent=str(limit),

@@ -13,7 +13,6 @@ void racing a return or a second void sees the first one's result.
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from flask_babel import gettext as _
 from sqlalchemy import func, insert, select, update
 
 from webapp.extensions import db
@@ -28,7 +27,7 @@ from webapp.models import (
 )
 from webapp.models.types import MONEY_PLACES
 from webapp.services import audit, idempotency, ledger, policy, pricing
-from webapp.services.errors import Conflict, DomainError, Forbidden, NotFound
+from webapp.services.errors import N_, Conflict, DomainError, Forbidden, NotFound
 from webapp.services.paging import paginate
 from webapp.services.sql import lock_clause, upsert
 from webapp.services.validation import (
@@ -58,23 +57,23 @@ UNIT_PLACES = {"piece": 0, "pack": 0, "g": 0, "ml": 0, "kg": 3, "litre": 3, "doz
 def _parse_lines(lines):
     """[{product_id | sku, quantity | amount, unit_price?}] → checked dicts, in request order."""
     if not isinstance(lines, (list, tuple)) or not lines:
-        raise DomainError("invalid", _("Add at least one product to the basket."), field="lines")
+        raise DomainError("invalid", N_("Add at least one product to the basket."), field="lines")
     if len(lines) > MAX_LINES:
-        raise DomainError("invalid", _("At most %(n)d lines in one sale.", n=MAX_LINES),
+        raise DomainError("invalid", N_("At most %(n)d lines in one sale.", n=MAX_LINES),
                           field="lines")
     parsed = []
     for i, line in enumerate(lines):
         if not isinstance(line, dict):
-            raise DomainError("invalid", _("Each line needs a product and a quantity."),
+            raise DomainError("invalid", N_("Each line needs a product and a quantity."),
                               field=f"lines.{i}")
         product_id, sku = line.get("product_id"), line.get("sku")
         if product_id is None and not sku:
-            raise DomainError("invalid", _("Give a product_id or a sku."),
+            raise DomainError("invalid", N_("Give a product_id or a sku."),
                               field=f"lines.{i}.product_id")
         has_quantity = line.get("quantity") not in (None, "")
         has_amount = line.get("amount") not in (None, "")
         if has_quantity == has_amount:
-            raise DomainError("invalid", _("Give a quantity or an amount, not both."),
+            raise DomainError("invalid", N_("Give a quantity or an amount, not both."),
                               field=f"lines.{i}.quantity")
         parsed.append({
             "index": i,
@@ -102,7 +101,7 @@ def _resolve_skus(conn, parsed):
     seen = {}
     for line in parsed:
         if line["product_id"] in seen:
-            raise DomainError("invalid", _("This product is already in the basket: change "
+            raise DomainError("invalid", N_("This product is already in the basket: change "
                                            "that line's quantity instead."),
                               field=f"lines.{line['index']}.product_id")
         seen[line["product_id"]] = line["index"]
@@ -111,7 +110,7 @@ def _resolve_skus(conn, parsed):
 def quantity_for_amount(amount, price, unit):
     """How much `amount` rupees buy at `price` a unit, rounded to the unit's scale."""
     if not price:
-        raise DomainError("invalid", _("This product has no price; sell it by quantity."),
+        raise DomainError("invalid", N_("This product has no price; sell it by quantity."),
                           field="amount")
     places = Decimal(1).scaleb(-UNIT_PLACES.get(unit, 3))
     rounding = ROUND_DOWN if UNIT_PLACES.get(unit, 3) == 0 else ROUND_HALF_UP
@@ -139,7 +138,7 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
             i, product = line["index"], contexts[line["index"]].product
             if product.archived:
                 raise DomainError("product_archived",
-                                  _("This product is archived; restore it first."),
+                                  N_("This product is archived; restore it first."),
                                   field=f"lines.{i}.product_id")
             if line["unit_price"] is not None and line["unit_price"] < product.sale_price:
                 role = role or pricing.role_of(conn, actor)
@@ -153,14 +152,14 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
                     raise DomainError(error.code, error.message,
                                       field=f"lines.{i}.amount") from None
                 if quantity <= 0:
-                    raise DomainError("invalid", _("This amount buys less than one %(unit)s.",
+                    raise DomainError("invalid", N_("This amount buys less than one %(unit)s.",
                                                    unit=product.unit),
                                       field=f"lines.{i}.amount")
                 total = line["amount"]
             else:
                 quantity = line["quantity"]
                 if product.unit in ("piece", "pack") and quantity != quantity.to_integral_value():
-                    raise DomainError("invalid", _("This product is sold in whole %(unit)ss.",
+                    raise DomainError("invalid", N_("This product is sold in whole %(unit)ss.",
                                                    unit=product.unit),
                                       field=f"lines.{i}.quantity")
                 total = (quantity * price).quantize(MONEY_PLACES, ROUND_HALF_UP)
@@ -210,7 +209,7 @@ def _lock_sale(conn, sale_id):
     if row is None:
         raise NotFound("Sale")
     if row.status == "voided":
-        raise Conflict("already_voided", _("Sale #%(number)s is already voided.",
+        raise Conflict("already_voided", N_("Sale #%(number)s is already voided.",
                                            number=row.number))
     return row
 
@@ -225,11 +224,11 @@ def _check_may_void(conn, actor, sale, now):
     if role in policy.MANAGERS:
         return
     if sale.cashier_id != actor.user_id:
-        raise Forbidden(_("Only the cashier who made this sale, or a manager, may void it."))
+        raise Forbidden(N_("Only the cashier who made this sale, or a manager, may void it."))
     window = conn.execute(select(STORES.c.void_window_minutes)
                           .where(STORES.c.id == sale.store_id)).scalar() or 0
     if now - sale.created_at > timedelta(minutes=window):
-        error = Forbidden(_("The %(minutes)d minutes to void this sale have passed. Ask a "
+        error = Forbidden(N_("The %(minutes)d minutes to void this sale have passed. Ask a "
                             "manager, or take a return.", minutes=window))
         error.code = "void_window_passed"
         raise error
@@ -240,8 +239,8 @@ def _reverse(conn, actor, sale, items, now, kind):
     ledger_lines = [ledger.Line(i, line.product_id, quantity)
                     for i, (line, quantity) in enumerate(items)]
     contexts = ledger.load_lines(conn, sale.store_id, ledger_lines)
-    note = (_("Void of sale #%(number)s", number=sale.number) if kind == "void"
-            else _("Return from sale #%(number)s", number=sale.number))
+    note = (N_("Void of sale #%(number)s", number=sale.number) if kind == "void"
+            else N_("Return from sale #%(number)s", number=sale.number))
     written = ledger.put_back_lines(conn, actor, contexts, ledger_lines, now, reason=kind,
                                     note=note)
     result = []
@@ -290,18 +289,18 @@ def return_lines(actor, sale_id, *, lines, note=None, idempotency_key=None):
     """A customer return: [{product_id, quantity}], never more than sold minus returned."""
     sale_id = parse_id(sale_id, "sale_id", "Sale")
     if not isinstance(lines, (list, tuple)) or not lines:
-        raise DomainError("invalid", _("Choose at least one line to return."), field="lines")
+        raise DomainError("invalid", N_("Choose at least one line to return."), field="lines")
     if len(lines) > MAX_LINES:
-        raise DomainError("invalid", _("At most %(n)d lines in one sale.", n=MAX_LINES),
+        raise DomainError("invalid", N_("At most %(n)d lines in one sale.", n=MAX_LINES),
                           field="lines")
     wanted = []
     for i, line in enumerate(lines):
         if not isinstance(line, dict):
-            raise DomainError("invalid", _("Each line needs a product and a quantity."),
+            raise DomainError("invalid", N_("Each line needs a product and a quantity."),
                               field=f"lines.{i}")
         pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
         if any(pid == other for other, _q in wanted):
-            raise DomainError("invalid", _("A product is listed twice."),
+            raise DomainError("invalid", N_("A product is listed twice."),
                               field=f"lines.{i}.product_id")
         wanted.append((pid, parse_quantity(line.get("quantity"), f"lines.{i}.quantity")))
     note = parse_text(note, "note", "Note", 500)
@@ -316,13 +315,13 @@ def return_lines(actor, sale_id, *, lines, note=None, idempotency_key=None):
         for i, (pid, quantity) in enumerate(wanted):
             line = by_product.get(pid)
             if line is None:
-                raise DomainError("invalid", _("This product is not in the sale."),
+                raise DomainError("invalid", N_("This product is not in the sale."),
                                   field=f"lines.{i}.product_id")
             returnable = line.quantity - line.returned_quantity
             if quantity > returnable:
                 raise DomainError(
                     "return_exceeds_sold",
-                    _("Only %(n)s can still be returned.", n=f"{returnable.normalize():f}"),
+                    N_("Only %(n)s can still be returned.", n=f"{returnable.normalize():f}"),
                     field=f"lines.{i}.quantity", returnable=str(returnable))
             items.append((line, quantity))
         returned = _reverse(conn, actor, sale, items, now, "return")
