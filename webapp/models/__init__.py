@@ -1,6 +1,15 @@
 """All models, importable from one place (Alembic sees every table through this)."""
 from webapp.models.audit import AuditLog, AuditOutbox
 from webapp.models.product import UNITS, WHOLE_UNITS, Product
+from webapp.models.purchasing import (
+                                  IMPORT_KINDS,
+                                  ORDER_STATUSES,
+                                  ImportJob,
+                                  PurchaseOrder,
+                                  PurchaseOrderLine,
+                                  PurchaseReceipt,
+                                  PurchaseReceiptLine,
+)
 from webapp.models.report import (
                                   DailyProductSummary,
                                   DailyStoreSummary,
@@ -31,4 +40,6 @@ __all__ = [
     "StoreStockSummary",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
     "SyncItem", "SyncJob", "User", "user_stores",
+    "IMPORT_KINDS", "ORDER_STATUSES", "ImportJob", "PurchaseOrder", "PurchaseOrderLine",
+    "PurchaseReceipt", "PurchaseReceiptLine",
 ]
