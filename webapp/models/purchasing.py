@@ -105,6 +105,9 @@ class PurchaseReceiptLine(db.Model):
     over_received = Column(Boolean, nullable=False, default=False)
     substitute = Column(Boolean, nullable=False, default=False)
 
+    order_line = relationship("PurchaseOrderLine")
+    product = relationship("Product", lazy="joined")
+
 
 class ImportJob(db.Model):
     """A bulk import: the file is kept with the job so any worker can run it."""

@@ -41,6 +41,9 @@ PERMISSIONS = {
     "jobs.manage": ("admin",),
     "reports.view": ("admin", "manager", "shopkeeper"),
     "history.view_all_users": MANAGERS,
+    "purchasing.manage": MANAGERS,
+    "purchasing.receive": ("admin", "manager", "shopkeeper"),
+    "imports.run": MANAGERS,
 }
 
 
