@@ -501,6 +501,17 @@ def _deliver(actor, store_id, supplier_id, request, work, idempotency_key):
                                    request=request, work=work, idempotency_key=idempotency_key)
 
 
+def product_by_sku(sku, field="sku"):
+    """The product with this SKU (any case) or barcode; NotFound on `field` otherwise."""
+    code = parse_text(sku, field, "SKU", 64, required=True)
+    product = db.session.scalars(select(Product).where(
+        (func.lower(Product.sku) == code.lower()) | (Product.barcode == code))).first()
+    if product is None:
+        raise NotFound("Product", _("No product has the SKU or barcode %(code)s.", code=code),
+                       field=field)
+    return product
+
+
 def visible_suppliers():
     return db.session.scalars(select(Supplier).where(Supplier.active.is_(True))
                               .order_by(Supplier.name)).all()

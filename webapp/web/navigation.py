@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from flask import request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.services import policy
@@ -52,6 +53,8 @@ def nav_items():
     ]
     if policy.can(user, "reports.view"):
         items.append(NavItem("Reports", "/reports/", boost=False))
+    if policy.can(user, "purchasing.receive"):
+        items.append(NavItem(_("Orders"), url_for("purchasing.orders")))
     if policy.can(user, "suppliers.view"):
         items.append(NavItem("Suppliers", url_for("admin.suppliers")))
     if policy.can(user, "users.manage"):
