@@ -87,6 +87,11 @@ def _clean_product(data, creating):
     return clean
 
 
+def clean_product(data, creating):
+    """A product's fields checked by the same rules as the forms and the API (for imports)."""
+    return _clean_product(data, creating)
+
+
 def _check_product_unique(clean, product_id=None):
     if "sku" in clean:
         query = select(Product.id).where(func.lower(Product.sku) == clean["sku"].lower())
