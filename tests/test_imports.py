@@ -131,3 +131,32 @@ def test_a_file_without_the_needed_column_is_refused_whole(manager):
         imports.check(_actor(manager), "opening_stock", b"sku,quantity\nA,1\n", "x.csv")
     assert error.value.code == "missing_column"
     assert db.session.scalar(db.select(db.func.count()).select_from(ImportJob)) == 0
+
+
+def test_import_pages_dry_run_confirm_and_refused_file_inline(client, manager):
+    """The embedded default: no Redis, the confirmed job runs in-process."""
+    from werkzeug.security import generate_password_hash
+
+    from webapp.models import User
+    user = db.session.get(User, manager.id)
+    user.password_hash = generate_password_hash("password-123")
+    db.session.commit()
+    client.post("/login", data={"username": user.username, "password": "password-123"})
+    page = client.post("/imports/", data={"kind": "products", "file": (
+        io.BytesIO(PRODUCTS_CSV.encode()), "products.csv")},
+        content_type="multipart/form-data")
+    assert page.status_code == 303
+    checked = client.get(page.headers["Location"]).get_data(as_text=True)
+    assert 'data-count="created">2<' in checked and 'data-count="refused">4<' in checked
+    assert "Unknown unit bags" in checked and "This SKU is also on line 2." in checked
+    assert db.session.scalar(db.select(db.func.count()).select_from(Product)) == 0
+    job_id = page.headers["Location"].rsplit("/", 1)[-1]
+    done = client.post(f"/imports/{job_id}/confirm", follow_redirects=True).get_data(as_text=True)
+    assert 'data-count="created">2<' in done and "hx-trigger" not in done
+    assert db.session.scalar(db.select(db.func.count()).select_from(Product)) == 2
+    refused = client.get(f"/imports/{job_id}/refused.csv").get_data(as_text=True)
+    assert refused.startswith("\ufeffline,column,code,reason")
+    assert "\n5,Unit,unknown_unit," in refused.replace("\r\n", "\n")
+    bad = client.post("/imports/", data={"kind": "products", "file": (
+        io.BytesIO(b""), "empty.csv")}, content_type="multipart/form-data")
+    assert bad.status_code == 422

@@ -67,6 +67,7 @@ def register_blueprints(app):
     from webapp.blueprints.auth import bp as auth_bp
     from webapp.blueprints.catalog import bp as catalog_bp
     from webapp.blueprints.jobs import bp as jobs_bp
+    from webapp.blueprints.imports import bp as imports_bp
     from webapp.blueprints.ops import bp as ops_bp
     from webapp.blueprints.purchasing import bp as purchasing_bp
     from webapp.blueprints.reports import bp as reports_bp
@@ -84,6 +85,7 @@ def register_blueprints(app):
     app.register_blueprint(jobs_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(purchasing_bp)
+    app.register_blueprint(imports_bp)
 
 
 def _migrations_dir():

@@ -467,12 +467,17 @@ def run(job_id):
         return None
     actor = audit.Actor(job.user_id, "web")
     kind, content, filename, supplier_id = job.kind, job.content, job.filename, job.supplier_id
+    previous = list(job.refusals or [])
     now = utcnow()
     db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
         status="running", started_at=now, heartbeat_at=now, processed=0))
     db.session.commit()
     try:
+        checked = {(r["line"], r["code"]): r["message"] for r in previous}
         result = plan(kind, content, filename, None, supplier_id)
+        for refusal in result.refusals:  # keep the dry run's wording (the user's language)
+            refusal["message"] = checked.get((refusal["line"], refusal["code"]),
+                                             refusal["message"])
         db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
             total=result.total, refused=len(result.refusals),
             unchanged=result.unchanged, processed=len(result.refusals) + result.unchanged,

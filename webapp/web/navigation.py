@@ -55,6 +55,8 @@ def nav_items():
         items.append(NavItem("Reports", "/reports/", boost=False))
     if policy.can(user, "purchasing.receive"):
         items.append(NavItem(_("Orders"), url_for("purchasing.orders")))
+    if policy.can(user, "imports.run"):
+        items.append(NavItem(_("Import"), url_for("imports.new")))
     if policy.can(user, "suppliers.view"):
         items.append(NavItem("Suppliers", url_for("admin.suppliers")))
     if policy.can(user, "users.manage"):
