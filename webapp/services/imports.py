@@ -520,8 +520,8 @@ def _apply_products(actor, job_id, result):
         conn = db.session.connection()
         ids = conn.execute(insert(PRODUCTS).returning(PRODUCTS.c.id, sort_by_parameter_order=True),
                            rows).scalars().all()
-        _audit_many(conn, actor, "product.create",
-                    [(pid, _snapshot(row)) for pid, row in zip(ids, rows)])
+        _audit_chunk(conn, actor, job_id, "created",
+                     {str(pid): _snapshot(row) for pid, row in zip(ids, rows)})
         created += len(rows)
         _progress(job_id, len(rows), created=created)
         db.session.commit()
@@ -541,9 +541,10 @@ def _apply_product_updates(actor, job_id, result):
                     .values({k: bindparam(f"b_{k}") for k in (*shape, "updated_at")}))
             conn.execute(stmt, [{"b_id": r["id"], "b_updated_at": now,
                                  **{f"b_{k}": r[k] for k in shape}} for r in rows])
-        _audit_many(conn, actor, "product.update",
-                    [(changes["id"], _snapshot({k: v for k, v in changes.items() if k != "id"}))
-                     for _line, changes in chunk])
+        _audit_chunk(conn, actor, job_id, "updated",
+                     {str(changes["id"]): _snapshot({k: v for k, v in changes.items()
+                                                     if k != "id"})
+                      for _line, changes in chunk})
         updated += len(chunk)
         _progress(job_id, len(chunk), updated=updated)
         db.session.commit()
@@ -582,15 +583,12 @@ def _snapshot(values):
             for k, v in values.items() if k not in ("created_at", "updated_at")}
 
 
-def _audit_many(conn, actor, action, events):
-    if not events:
-        return
-    now = utcnow()
-    conn.execute(insert(audit.OUTBOX), [
-        {"actor_id": actor.user_id, "action": action, "entity_type": "product",
-         "entity_id": str(pid), "before": None, "after": after, "ip": actor.ip,
-         "created_at": now} for pid, after in events])
-    db.session.info["audit_pending"] = True
+def _audit_chunk(conn, actor, job_id, how, products):
+    """One audit event per chunk (product id → the values written), not one per row: 50,000
+    rows would otherwise be 50,000 events for the drain to carry."""
+    if products:
+        audit.record(conn, actor, "product.import", "import_job", job_id,
+                     after={how: products})
 
 
 # ---------------------------------------------------------------------------------------------
