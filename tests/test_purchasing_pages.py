@@ -120,3 +120,23 @@ def test_shopkeeper_receives_on_the_phone_page(client, world):
     assert db.session.get(Product, world["soap"]).last_cost == Decimal("45.50")
     orders = client.get("/purchasing/").get_data(as_text=True)
     assert f"#{order_id}" in orders
+
+
+def test_product_form_sets_how_it_is_bought(client, world):
+    login(client, "manager")
+    page = client.get(f"/products/{world['soap']}/edit").get_data(as_text=True)
+    assert 'name="pack_size"' in page and "Metro Cash" in page
+    response = client.post(f"/products/{world['soap']}/edit", data={
+        "sku": "SOAP", "name": "Soap", "category": "Test", "unit": "piece",
+        "sale_price": "100.00", "cost": "50.00", "reorder_level": "12",
+        "preferred_supplier_id": str(world["supplier"]), "pack_size": "36"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    soap = db.session.get(Product, world["soap"])
+    assert (soap.preferred_supplier_id, soap.pack_size) == (world["supplier"], Decimal(36))
+    cleared = client.post(f"/products/{world['soap']}/edit", data={
+        "sku": "SOAP", "name": "Soap", "category": "Test", "unit": "piece",
+        "sale_price": "100.00", "reorder_level": "12", "preferred_supplier_id": "",
+        "pack_size": "0"})
+    assert cleared.status_code == 422 and "Pack size must be more than zero" in \
+        cleared.get_data(as_text=True)
