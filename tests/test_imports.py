@@ -160,3 +160,33 @@ def test_import_pages_dry_run_confirm_and_refused_file_inline(client, manager):
     bad = client.post("/imports/", data={"kind": "products", "file": (
         io.BytesIO(b""), "empty.csv")}, content_type="multipart/form-data")
     assert bad.status_code == 422
+
+
+def test_a_stalled_job_is_queued_again_and_a_replaced_run_stops(manager, monkeypatch):
+    from webapp.models.types import utcnow
+    from datetime import timedelta
+    csv = "sku,name,sale_price\nS-1,One,5\nS-2,Two,6\n".encode()
+    job_id = imports.check(_actor(manager), "products", csv, "s.csv")
+    imports.confirm(_actor(manager), job_id, manager)
+    # A run that another run takes over before its first chunk writes nothing.
+    original = imports._apply_products
+
+    def taken_over(actor, job_id_, runner, result):
+        db.session.execute(db.update(ImportJob).where(ImportJob.id == job_id_)
+                           .values(runner="someone-else"))
+        db.session.commit()
+        return original(actor, job_id_, runner, result)
+
+    monkeypatch.setattr(imports, "_apply_products", taken_over)
+    assert imports.run(job_id) is None
+    assert db.session.scalar(db.select(db.func.count()).select_from(Product)) == 0
+    monkeypatch.setattr(imports, "_apply_products", original)
+    # Its worker "died": nothing touches the job, so the sweep puts it back in the queue.
+    assert imports.stalled_jobs(3600) == []
+    db.session.execute(db.update(ImportJob).where(ImportJob.id == job_id)
+                       .values(heartbeat_at=utcnow() - timedelta(hours=2)))
+    db.session.commit()
+    assert imports.stalled_jobs(3600) == [job_id]
+    assert imports.run(job_id)["created"] == 2
+    assert imports.run(job_id) is None  # a duplicate enqueue finds it done
+    assert imports.status(job_id, manager)["status"] == "done"

@@ -141,6 +141,7 @@ def upgrade():
         sa.Column("error", sa.String(length=500), nullable=True),
         _when("created_at", False), _when("started_at"), _when("finished_at"),
         _when("heartbeat_at"),
+        sa.Column("runner", sa.String(length=36), nullable=True),
         sa.CheckConstraint(f"kind IN {IMPORT_KINDS}", name=op.f("ck_import_jobs_kind_known")),
         sa.CheckConstraint(f"status IN {IMPORT_STATUSES}",
                            name=op.f("ck_import_jobs_status_known")),

@@ -139,3 +139,5 @@ class ImportJob(db.Model):
     started_at = Column(UTCDateTime)
     finished_at = Column(UTCDateTime)
     heartbeat_at = Column(UTCDateTime)
+    # The run that owns the job now: a restarted run takes over and the old one stops.
+    runner = Column(String(36))

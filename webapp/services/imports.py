@@ -14,6 +14,7 @@ import io
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import has_request_context
@@ -453,57 +454,89 @@ def confirm(actor, job_id, user):
     if job.status != "checked":
         return job.id  # already confirmed: confirming again is harmless
     db.session.execute(update(JOBS).where(JOBS.c.id == job.id, JOBS.c.status == "checked")
-                       .values(status="queued"))
+                       .values(status="queued", heartbeat_at=utcnow()))
     audit.record(db.session.connection(), actor, "import.confirm", "import_job", job.id)
     db.session.commit()
     return job.id
 
 
+class Superseded(Exception):
+    """Another run took this job over (the sweep restarted it): this one stops."""
+
+
 def run(job_id):
-    """Apply a queued job in chunks, committing progress with each; safe to run again."""
-    job = db.session.get(ImportJob, job_id)
-    if job is None or job.status not in ("queued", "running"):
-        db.session.rollback()
+    """Apply a queued job in chunks, committing progress with each; safe to run again.
+
+    The run claims the job (status queued → running, a new runner id); every chunk's
+    transaction first updates the job row where the runner is still this one, so a run that
+    the sweep replaced stops at its next chunk instead of writing beside its successor.
+    """
+    runner, now = str(uuid.uuid4()), utcnow()
+    claimed = db.session.execute(
+        update(JOBS).where(JOBS.c.id == str(job_id)[:36], JOBS.c.status == "queued")
+        .values(status="running", runner=runner, started_at=now, heartbeat_at=now,
+                processed=0, error=None).returning(JOBS.c.id)).first()
+    db.session.commit()
+    if claimed is None:
         return None
+    job = db.session.get(ImportJob, job_id)
     actor = audit.Actor(job.user_id, "web")
     kind, content, filename, supplier_id = job.kind, job.content, job.filename, job.supplier_id
     previous = list(job.refusals or [])
-    now = utcnow()
-    db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
-        status="running", started_at=now, heartbeat_at=now, processed=0))
-    db.session.commit()
+    db.session.rollback()
     try:
         checked = {(r["line"], r["code"]): r["message"] for r in previous}
         result = plan(kind, content, filename, None, supplier_id)
         for refusal in result.refusals:  # keep the dry run's wording (the user's language)
             refusal["message"] = checked.get((refusal["line"], refusal["code"]),
                                              refusal["message"])
-        db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
-            total=result.total, refused=len(result.refusals),
-            unchanged=result.unchanged, processed=len(result.refusals) + result.unchanged,
-            refusals=result.refusals[:MAX_REFUSALS_KEPT]))
+        _progress(job_id, runner, len(result.refusals) + result.unchanged,
+                  total=result.total, refused=len(result.refusals),
+                  unchanged=result.unchanged, refusals=result.refusals[:MAX_REFUSALS_KEPT])
         db.session.commit()
         apply = {"products": _apply_products, "opening_stock": _apply_opening_stock,
                  "supplier_prices": _apply_product_updates}[kind]
-        apply(actor, job_id, result)
+        apply(actor, job_id, runner, result)
+        _progress(job_id, runner, 0, status="done", finished_at=utcnow(),
+                  processed=result.total, created=len(result.create),
+                  updated=len(result.update))
+        audit.record(db.session.connection(), actor, "import.done", "import_job", job_id,
+                     after=result.counts())
+        db.session.commit()
+    except Superseded:
+        db.session.rollback()
+        return None
     except Exception as exc:
         db.session.rollback()
-        db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
-            status="failed", error=str(exc)[:500], finished_at=utcnow()))
+        db.session.execute(update(JOBS).where(JOBS.c.id == job_id, JOBS.c.runner == runner)
+                           .values(status="failed", error=str(exc)[:500], finished_at=utcnow()))
         db.session.commit()
         raise
-    db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
-        status="done", finished_at=utcnow(), heartbeat_at=utcnow(),
-        processed=result.total, created=len(result.create), updated=len(result.update)))
-    audit.record(db.session.connection(), actor, "import.done", "import_job", job_id,
-                 after=result.counts())
-    db.session.commit()
     return result.counts()
 
 
-def _progress(job_id, done_rows, **counts):
-    db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
-        processed=JOBS.c.processed + done_rows, heartbeat_at=utcnow(), **counts))
+def stalled_jobs(stall_seconds):
+    """Ids of queued or running jobs untouched for stall_seconds, put back in the queue (the
+    caller enqueues them): a lost enqueue, or a worker that died mid-import."""
+    cutoff = utcnow() - timedelta(seconds=stall_seconds)
+    last_touch = func.coalesce(JOBS.c.heartbeat_at, JOBS.c.created_at)
+    ids = db.session.execute(select(JOBS.c.id).where(
+        JOBS.c.status.in_(("queued", "running")), last_touch < cutoff)).scalars().all()
+    if ids:
+        db.session.execute(update(JOBS).where(JOBS.c.id.in_(ids))
+                           .values(status="queued", heartbeat_at=utcnow()))
+    db.session.commit()
+    return ids
+
+
+def _progress(job_id, runner, done_rows, **values):
+    """Move the job's progress on, in the chunk's own transaction; Superseded when another
+    run owns the job now (this UPDATE also takes the job row's lock, so two runs serialise)."""
+    values.setdefault("processed", JOBS.c.processed + done_rows)
+    moved = db.session.execute(update(JOBS).where(JOBS.c.id == job_id, JOBS.c.runner == runner)
+                               .values(heartbeat_at=utcnow(), **values))
+    if moved.rowcount != 1:
+        raise Superseded(job_id)
 
 
 _PRODUCT_DEFAULTS = {"category": "", "unit": "piece", "barcode": None, "cost": None,
@@ -511,9 +544,11 @@ _PRODUCT_DEFAULTS = {"category": "", "unit": "piece", "barcode": None, "cost": N
                      "pack_size": 1}
 
 
-def _apply_products(actor, job_id, result):
+def _apply_products(actor, job_id, runner, result):
     created = 0
     for chunk in _chunks(result.create, CHUNK):
+        created += len(chunk)
+        _progress(job_id, runner, len(chunk), created=created)
         now = utcnow()
         rows = [{**_PRODUCT_DEFAULTS, **clean, "created_at": now, "updated_at": now}
                 for _line, clean in chunk]
@@ -525,15 +560,15 @@ def _apply_products(actor, job_id, result):
         ids = conn.execute(select(PRODUCTS.c.id, PRODUCTS.c.sku)
                            .where(func.lower(PRODUCTS.c.sku).in_(skus))).all()
         _audit_chunk(conn, actor, job_id, "created", {str(pid): sku for pid, sku in ids})
-        created += len(rows)
-        _progress(job_id, len(rows), created=created)
         db.session.commit()
-    _apply_product_updates(actor, job_id, result)
+    _apply_product_updates(actor, job_id, runner, result)
 
 
-def _apply_product_updates(actor, job_id, result):
+def _apply_product_updates(actor, job_id, runner, result):
     updated = 0
     for chunk in _chunks(result.update, CHUNK):
+        updated += len(chunk)
+        _progress(job_id, runner, len(chunk), updated=updated)
         conn = db.session.connection()
         now = utcnow()
         by_shape = {}
@@ -548,12 +583,10 @@ def _apply_product_updates(actor, job_id, result):
                      {str(changes["id"]): _snapshot({k: v for k, v in changes.items()
                                                      if k != "id"})
                       for _line, changes in chunk})
-        updated += len(chunk)
-        _progress(job_id, len(chunk), updated=updated)
         db.session.commit()
 
 
-def _apply_opening_stock(actor, job_id, result):
+def _apply_opening_stock(actor, job_id, runner, result):
     """Each store's levels set to the file's quantities, as shelf counts through the ledger."""
     rows = [(line, row, "created") for line, row in result.create] + \
         [(line, row, "updated") for line, row in result.update]
@@ -563,12 +596,12 @@ def _apply_opening_stock(actor, job_id, result):
     for store_id, lines in sorted(by_store.items()):
         for chunk in _chunks(lines, ledger.MAX_COUNT_LINES):
             counts = [{"product_id": r["product_id"], "quantity": r["quantity"]} for r in chunk]
-            _count(actor, store_id, counts)
-            _progress(job_id, len(chunk))
+            # The ledger commits on its own: check ownership just before, note progress after.
+            _progress(job_id, runner, 0)
             db.session.commit()
-    db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
-        created=len(result.create), updated=len(result.update)))
-    db.session.commit()
+            _count(actor, store_id, counts)
+            _progress(job_id, runner, len(chunk))
+            db.session.commit()
 
 
 def _count(actor, store_id, counts):
