@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook
 
-from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from tests.factories import make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import ImportJob, Product, StockLevel
 from webapp.services import imports
