@@ -140,3 +140,22 @@ def test_product_form_sets_how_it_is_bought(client, world):
         "pack_size": "0"})
     assert cleared.status_code == 422 and "Pack size must be more than zero" in \
         cleared.get_data(as_text=True)
+
+
+def test_bad_filters_and_closed_orders_answer_inline(client, world):
+    login(client, "manager")
+    bad = client.get(f"/purchasing/make?store_id={world['store']}&cover_days=999")
+    assert bad.status_code == 422 and "Cover days can be at most 365" in bad.get_data(as_text=True)
+    assert client.get(f"/purchasing/make?store_id={world['other'] + 100}").status_code == 404
+    from webapp.services import purchasing
+    order = purchasing.create_order(ADMIN, world["manager"], store_id=world["store"],
+                                    supplier_id=world["supplier"],
+                                    lines=[{"product_id": world["sugar"], "packs": "1"}])
+    purchasing.change_status(ADMIN, world["manager"], order.id, "cancelled")
+    closed = client.get(f"/purchasing/{order.id}/receive", follow_redirects=True)
+    assert "This order is closed" in closed.get_data(as_text=True)
+    client.post("/logout")
+    login(client, "dukan")
+    assert client.get(f"/purchasing/make?store_id={world['store']}").status_code == 403
+    assert client.post(f"/purchasing/{order.id}/status", data={"status": "draft"}).status_code \
+        == 403
