@@ -7,7 +7,7 @@ from tests.api_client import api_as
 from tests.factories import ADMIN, make_product, make_store, make_supplier
 from webapp.extensions import db
 from webapp.models import StockMovement
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
 
 @pytest.fixture
@@ -17,8 +17,8 @@ def setup(app):
     sugar = make_product(sku="CHEENI", unit="kg", pack_size="50", cost="140",
                          preferred_supplier_id=supplier.id)
     soap = make_product(sku="SOAP", unit="piece", pack_size="24", cost="50")
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=sugar.id, type="stock_in",
-                           quantity="2")
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=sugar.id, type="stock_in",
+                           quantity="2"))
     return {"store": store.id, "other": other.id, "supplier": supplier.id, "sugar": sugar.id,
             "soap": soap.id, "keeper_store": store}
 

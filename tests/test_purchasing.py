@@ -9,7 +9,7 @@ from tests.factories import ADMIN, make_product, make_store, make_supplier, make
 from webapp.extensions import db
 from webapp.models import Product, PurchaseOrder, StockMovement
 from webapp.models.types import utcnow
-from webapp.services import integrity, ledger, purchasing
+from webapp.services import commands, integrity, ledger, purchasing
 from webapp.services.errors import Conflict, DomainError
 
 D = Decimal
@@ -20,13 +20,13 @@ def _manager():
 
 
 def _stock(store, product, quantity):
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=quantity)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id, type="stock_in",
+                           quantity=quantity))
 
 
 def _sell(store, product, quantity, days_ago=3):
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="sale",
-                           quantity=quantity, occurred_at=utcnow() - timedelta(days=days_ago))
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id, type="sale",
+                           quantity=quantity, occurred_at=utcnow() - timedelta(days=days_ago)))
 
 
 @pytest.fixture
@@ -228,8 +228,8 @@ def test_concurrent_receipts_of_one_order_stay_consistent(pg_app):
     def work(i):
         user = db.session.get(type(manager), manager_id)
         if i % 3 == 2:  # a sale on the same rows, to mix lock holders
-            return ledger.record_movement(ADMIN, store_id=store_id, product_id=ids[i % 3],
-                                          type="sale", quantity="1")
+            return ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store_id, product_id=ids[i % 3],
+                                          type="sale", quantity="1"))
         lines = [{"product_id": pid, "quantity": "5"} for pid in reversed(ids)]
         return purchasing.receive(ADMIN, user, order_id, lines, idempotency_key=f"c-{i}")
 

@@ -15,7 +15,7 @@ from tests.test_web_browser import Watched, browser, shot  # noqa: F401  (fixtur
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Product, PurchaseOrder, StockLevel
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -47,8 +47,8 @@ def site():
                                  preferred_supplier_id=metro.id),
         }
         for product, quantity in (("cheeni", 5), ("sabun", 3), ("chai", 4)):
-            ledger.record_movement(ADMIN, store_id=khi.id, product_id=products[product].id,
-                                   type="stock_in", quantity=quantity)
+            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=products[product].id,
+                                   type="stock_in", quantity=quantity))
         make_user("shopkeeper", [khi], username="dukan")
         make_user("manager", username="manager")
         ids = {"khi": khi.id, "metro": metro.id, **{k: p.id for k, p in products.items()}}

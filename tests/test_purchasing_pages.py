@@ -9,7 +9,7 @@ from werkzeug.security import generate_password_hash
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import Product, PurchaseOrder, StockMovement
-from webapp.services import accounts, ledger
+from webapp.services import accounts, commands, ledger
 
 PASSWORD = "password-123"
 _HASH = generate_password_hash(PASSWORD)
@@ -25,8 +25,8 @@ def world(app, monkeypatch):
     soap = make_product(sku="SOAP", name="Soap", unit="piece", reorder_level="12",
                         cost="50.00", pack_size="24")
     for product, quantity in ((sugar, "2"), (soap, "3")):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=quantity)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                               type="stock_in", quantity=quantity))
     return {"store": store.id, "other": other.id, "supplier": supplier.id, "sugar": sugar.id,
             "soap": soap.id,
             "manager": make_user("manager", username="manager"),

@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from webapp.extensions import db
 from webapp.models import IMPORT_KINDS, UNITS, ImportJob, Product, StockLevel, Store, Supplier
 from webapp.models.types import utcnow
-from webapp.services import audit, catalog, ledger
+from webapp.services import audit, catalog, commands, ledger
 from webapp.services.errors import DomainError, NotFound
 from webapp.services.validation import parse_id, parse_quantity
 
@@ -610,8 +610,8 @@ def _count(actor, store_id, counts):
     No idempotency key: a count sets the level, so running a chunk again changes nothing, and
     a retried job re-plans (its chunks then differ, which a reused key would refuse).
     """
-    return ledger.apply_count(actor, store_id=store_id, counts=counts,
-                              note="opening stock (import)")
+    return ledger.apply_count(actor, commands.Count.parse(store_id=store_id, counts=counts,
+                                                          note="opening stock (import)"))
 
 
 def _snapshot(values):

@@ -28,7 +28,7 @@ from webapp.models import (
     Supplier,
 )
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
-from webapp.services import audit, idempotency, ledger, policy, reports
+from webapp.services import audit, idempotency, ledger, paging, policy, reports
 from webapp.services.errors import Conflict, DomainError, NotFound
 from webapp.services.validation import parse_id, parse_money, parse_quantity, parse_text
 
@@ -290,8 +290,9 @@ def get_order(order_id, user, lock=False):
     return order
 
 
-def list_orders(user, store_id=None, supplier_id=None, status=None, page=1, per_page=50):
-    """Orders the user may see, newest first; returns (orders, total)."""
+def list_orders(user, store_id=None, supplier_id=None, status=None, page=1,
+                per_page=paging.PER_PAGE):
+    """A Page of the orders the user may see, newest first."""
     query = select(PurchaseOrder)
     ids = policy.visible_store_ids(user)
     if ids is not None:
@@ -304,10 +305,7 @@ def list_orders(user, store_id=None, supplier_id=None, status=None, page=1, per_
         if status not in ORDER_STATUSES:
             raise DomainError("invalid", _("Unknown status."), field="status")
         query = query.where(PurchaseOrder.status == status)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(query.order_by(PurchaseOrder.id.desc()).limit(per_page)
-                              .offset((page - 1) * per_page)).all()
-    return rows, total
+    return paging.paginate(query, (PurchaseOrder.id.desc(),), page, per_page)
 
 
 def order_total(order):

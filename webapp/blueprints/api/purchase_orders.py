@@ -5,7 +5,7 @@ from flask import request
 from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, api_user, check_store, managers_only
+from webapp.blueprints.api.auth import actor, api_user, check_store, permission_required
 from webapp.blueprints.api.idempotency import ledger_response, request_key, run_once
 from webapp.blueprints.api.schemas import (
     DecimalText,
@@ -136,13 +136,13 @@ def list_orders():
     query = request.context.query
     if query.store_id is not None:
         check_store(query.store_id)
-    rows, total = purchasing.list_orders(api_user(), query.store_id, query.supplier_id,
-                                         query.status, query.page, query.per_page)
-    return page_of(OrderPage, [purchasing.order_dict(o) for o in rows], total, query)
+    page = purchasing.list_orders(api_user(), query.store_id, query.supplier_id, query.status,
+                                  query.page, query.per_page)
+    return page_of(OrderPage, page, [purchasing.order_dict(o) for o in page.items])
 
 
 @bp.post("/purchase-orders")
-@managers_only
+@permission_required("purchasing.manage")
 @spec.validate(json=OrderCreate, resp=responses(HTTP_201=OrderOut), tags=["purchasing"])
 def create_order():
     """A draft order for one store and supplier: 201 with its lines in packs and units."""
@@ -166,7 +166,7 @@ def get_order(order_id):
 
 
 @bp.patch("/purchase-orders/<int:order_id>")
-@managers_only
+@permission_required("purchasing.manage")
 @spec.validate(json=OrderPatch, resp=responses(HTTP_200=OrderOut), tags=["purchasing"])
 def update_order(order_id):
     """Change a draft's lines or note, and/or its status (409 invalid_transition when not

@@ -16,6 +16,7 @@ from webapp.services import policy, purchasing
 from webapp.services.errors import DomainError
 from webapp.web import access
 from webapp.web.htmx import redirect_to, render
+from webapp.web.paging import page_arg
 
 PER_PAGE = 50
 
@@ -28,13 +29,6 @@ def _status_label(status):
 @bp.app_context_processor
 def _labels():
     return {"po_status": _status_label}
-
-
-def _page_number():
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 10_000))
-    except ValueError:
-        return 1
 
 
 def _optional_int(name):
@@ -51,14 +45,14 @@ def orders():
         status = None
     if store_id is not None:
         access.store_or_404(store_id)
-    page = _page_number()
-    rows, total = purchasing.list_orders(current_user, store_id=store_id, status=status,
-                                         page=page, per_page=PER_PAGE)
+    result = purchasing.list_orders(current_user, store_id=store_id, status=status,
+                                    page=page_arg(), per_page=PER_PAGE)
     args = {k: v for k, v in (("store_id", store_id), ("status", status)) if v}
-    return render("purchasing/orders.html", orders=rows, total=total, page=page,
-                  has_next=page * PER_PAGE < total, args=args, status=status, store_id=store_id,
-                  stores=policy.visible_stores(current_user), statuses=ORDER_STATUSES,
-                  totals={o.id: purchasing.order_total(o) for o in rows})
+    return render("purchasing/orders.html", orders=result.items, total=result.total,
+                  page=result.page, has_next=result.has_next, args=args, status=status,
+                  store_id=store_id, stores=policy.visible_stores(current_user),
+                  statuses=ORDER_STATUSES,
+                  totals={o.id: purchasing.order_total(o) for o in result.items})
 
 
 # --- make orders from low stock ---------------------------------------------------------------
