@@ -79,6 +79,10 @@ class Config:
     # Seconds an API worker trusts a token it has checked (revocation bites within this).
     API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024))
+    # Bulk import uploads (products, opening stock, price lists) may be larger than a request.
+    IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 16 * 1024 * 1024))
+    # An import job untouched this long (its worker died) is queued again by the sweep.
+    IMPORT_STALL_SECONDS = float(os.environ.get("IMPORT_STALL_SECONDS", "300"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

@@ -69,7 +69,9 @@ def register_blueprints(app):
     from webapp.blueprints.counter import bp as counter_bp
     from webapp.blueprints.jobs import bp as jobs_bp
     from webapp.blueprints.language import bp as language_bp
+    from webapp.blueprints.imports import bp as imports_bp
     from webapp.blueprints.ops import bp as ops_bp
+    from webapp.blueprints.purchasing import bp as purchasing_bp
     from webapp.blueprints.reports import bp as reports_bp
     from webapp.blueprints.stock import bp as stock_bp
     from webapp.blueprints.stores import bp as stores_bp
@@ -86,6 +88,8 @@ def register_blueprints(app):
     app.register_blueprint(jobs_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(language_bp)
+    app.register_blueprint(purchasing_bp)
+    app.register_blueprint(imports_bp)
 
 
 def _migrations_dir():

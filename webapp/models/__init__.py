@@ -1,6 +1,15 @@
 """All models, importable from one place (Alembic sees every table through this)."""
 from webapp.models.audit import AuditLog, AuditOutbox
 from webapp.models.product import UNITS, WHOLE_UNITS, Product
+from webapp.models.purchasing import (
+                                  IMPORT_KINDS,
+                                  ORDER_STATUSES,
+                                  ImportJob,
+                                  PurchaseOrder,
+                                  PurchaseOrderLine,
+                                  PurchaseReceipt,
+                                  PurchaseReceiptLine,
+)
 from webapp.models.report import (
                                   DailyProductSummary,
                                   DailyStoreSummary,
@@ -33,4 +42,6 @@ __all__ = [
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
     "SyncItem", "SyncJob", "User", "user_stores",
     "REVERSAL_KINDS", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
+    "IMPORT_KINDS", "ORDER_STATUSES", "ImportJob", "PurchaseOrder", "PurchaseOrderLine",
+    "PurchaseReceipt", "PurchaseReceiptLine",
 ]

@@ -6,10 +6,10 @@ from webapp.extensions import db
 from webapp.models import UNITS, Product, Store, Supplier
 from webapp.services import audit
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
-from webapp.services.validation import parse_money, parse_quantity, parse_text
+from webapp.services.validation import parse_id, parse_money, parse_quantity, parse_text
 
 PRODUCT_FIELDS = ("sku", "name", "category", "unit", "barcode", "sale_price", "cost",
-                  "reorder_level", "archived")
+                  "reorder_level", "archived", "preferred_supplier_id", "pack_size")
 STORE_FIELDS = ("code", "name", "city", "address", "phone", "active", "allow_negative_stock")
 SUPPLIER_FIELDS = ("name", "phone", "notes", "active")
 
@@ -74,7 +74,23 @@ def _clean_product(data, creating):
             value, "reorder_level", allow_zero=True, label="Reorder level")
     if "archived" in data:
         clean["archived"] = _bool(data["archived"], "archived")
+    if "preferred_supplier_id" in data:
+        value = data.get("preferred_supplier_id")
+        supplier_id = None if value in (None, "") else parse_id(
+            value, "preferred_supplier_id", "Supplier")
+        if supplier_id is not None and db.session.get(Supplier, supplier_id) is None:
+            raise NotFound("Supplier", field="preferred_supplier_id")
+        clean["preferred_supplier_id"] = supplier_id
+    if "pack_size" in data:
+        value = data.get("pack_size")
+        clean["pack_size"] = 1 if value in (None, "") else parse_quantity(
+            value, "pack_size", label="Pack size")
     return clean
+
+
+def clean_product(data, creating):
+    """A product's fields checked by the same rules as the forms and the API (for imports)."""
+    return _clean_product(data, creating)
 
 
 def _check_product_unique(clean, product_id=None):

@@ -37,7 +37,7 @@ from webapp.services.sql import (
     lock_clause,
     upsert,
 )
-from webapp.services.validation import iso_time, pakistan_day
+from webapp.services.validation import iso_time, pakistan_day, parse_id, parse_quantity
 
 LEVELS = StockLevel.__table__
 MOVEMENTS = StockMovement.__table__
@@ -621,3 +621,41 @@ def level_dict(store_id, product_id, quantity, reorder_level, updated_at):
 def _level_dict(ctx, quantity, now, store_reorder_level=None):
     reorder = store_reorder_level if store_reorder_level is not None else ctx.product.reorder_level
     return level_dict(ctx.store.id, ctx.product.id, quantity, reorder, now)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deliveries (purchasing): several stock-ins and the caller's bookkeeping in one transaction
+
+
+def receive_delivery(actor, *, store_id, supplier_id, request, work, idempotency_key=None):
+    """Record a supplier's delivery: work(conn, now, stock_in) runs inside one transaction and
+    returns the response data; stock_in(product_id, quantity, unit_cost=None, note="") writes
+    one stock-in from `supplier_id` and returns (movement, level). The caller locks what it
+    needs first and calls stock_in in product-id order (one lock order for every writer);
+    `request` is the delivery's meaning, which the Idempotency-Key is checked against.
+    """
+    store_id = parse_id(store_id, "store_id", "Store")
+    key = idempotency.check_key(idempotency_key)
+
+    def write(conn, now):
+        changed = []
+
+        def stock_in(product_id, quantity, unit_cost=None, note=""):
+            ctx = _load(conn, store_id, product_id=product_id)
+            quantity = parse_quantity(quantity)
+            _check_product(ctx.product, quantity)
+            row = _move_level(conn, ctx, quantity, now)
+            movement = _insert_movement(
+                conn, actor, ctx, now, type="stock_in", quantity=quantity, delta=quantity,
+                balance_after=row.quantity, note=note,
+                unit_cost=unit_cost if unit_cost is not None else ctx.product.cost,
+                supplier_id=supplier_id, idempotency_key=key)
+            audit.record(conn, actor, "movement.create", "stock_movement", movement["id"],
+                         after=movement)
+            changed.append((store_id, ctx.product.id))
+            return movement, _level_dict(ctx, row.quantity, now, row.reorder_level)
+
+        data = work(conn, now, stock_in)
+        return data, changed, 201
+
+    return _run(actor, key, {"op": "delivery", "store_id": store_id, **request}, write)

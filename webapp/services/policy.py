@@ -60,6 +60,9 @@ PERMISSIONS = {
     "reports.view": ("admin", "manager", "shopkeeper"),
     "history.view_all_users": MANAGERS,
     "sync.view_all_jobs": ("admin",),
+    "purchasing.manage": MANAGERS,
+    "purchasing.receive": ("admin", "manager", "shopkeeper"),
+    "imports.run": MANAGERS,
 }
 
 

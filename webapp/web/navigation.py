@@ -54,6 +54,10 @@ def nav_items():
     ]
     if policy.can(user, "reports.view"):
         items.append(NavItem(_("Reports"), "/reports/", boost=False))
+    if policy.can(user, "purchasing.receive"):
+        items.append(NavItem(_("Orders"), url_for("purchasing.orders")))
+    if policy.can(user, "imports.run"):
+        items.append(NavItem(_("Import"), url_for("imports.new")))
     if policy.can(user, "suppliers.view"):
         items.append(NavItem(_("Suppliers"), url_for("admin.suppliers")))
     if policy.can(user, "users.manage"):

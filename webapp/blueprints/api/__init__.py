@@ -29,9 +29,11 @@ hooks.register(bp)
 
 from webapp.blueprints.api import (  # noqa: E402,F401
                                    audit,
+                                   imports,
                                    movements,
                                    openapi,
                                    products,
+                                   purchase_orders,
                                    reports,
                                    sales,
                                    stores,

@@ -19,11 +19,15 @@ class ProductForm(Form):
     cost = StringField(_l("Cost (Rs, optional)"), render_kw={"inputmode": "decimal"})
     reorder_level = StringField(_l("Reorder level"), default="0",
                                 render_kw={"inputmode": "decimal"})
+    preferred_supplier_id = SelectField(_l("Buy from (supplier)"), choices=[("", "—")],
+                                        default="", validate_choice=False)
+    pack_size = StringField(_l("Buying pack size (units in a carton or bag)"), default="1",
+                            render_kw={"inputmode": "decimal"})
     archived = BooleanField(_l("Archived (hidden from the stock pages; history is kept)"))
 
     def service_data(self):
         data = {name: f.data for name, f in self._fields.items() if name != "csrf_token"}
         for name in ("sku", "name", "category", "barcode", "sale_price", "cost",
-                     "reorder_level"):
+                     "reorder_level", "preferred_supplier_id", "pack_size"):
             data[name] = "" if data[name] is None else str(data[name])
         return data

@@ -7,7 +7,7 @@ from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import ProductForm
 from webapp.extensions import db
 from webapp.models import Product
-from webapp.services import catalog, inventory
+from webapp.services import catalog, inventory, purchasing
 from webapp.web import access
 from webapp.web.htmx import redirect_to, render
 from webapp.web.paging import page_arg
@@ -32,6 +32,15 @@ def products():
                   has_next=len(rows) > PER_PAGE, page=page, q=q, archived=archived, args=args)
 
 
+def _supplier_choices(form):
+    """The supplier list for the "buy from" select (purchase orders group by it)."""
+    form.preferred_supplier_id.choices = [("", "—")] + [
+        (str(s.id), s.name) for s in purchasing.visible_suppliers()]
+    if form.preferred_supplier_id.data is not None:
+        form.preferred_supplier_id.data = str(form.preferred_supplier_id.data)
+    return form
+
+
 def _form_page(form, heading, status=200):
     return render("form_page.html", status=status, form=form, heading=heading,
                   cancel_url=url_for("catalog.products"),
@@ -43,7 +52,7 @@ def _form_page(form, heading, status=200):
 @access.permission_required("catalog.manage")
 def create():
     """Add a product; the service checks SKU and barcode uniqueness."""
-    form = ProductForm()
+    form = _supplier_choices(ProductForm())
     del form.archived
     return form.save(lambda: catalog.create_product(access.actor(), form.service_data()),
                      lambda product: _("Product %(sku)s created.", sku=product.sku),
@@ -56,7 +65,7 @@ def create():
 def edit(product_id):
     """Change a product; archiving is a checkbox here and a button on the list."""
     product = catalog.get_product(product_id)
-    form = ProductForm(obj=product)
+    form = _supplier_choices(ProductForm(obj=product))
     return form.save(lambda: catalog.update_product(access.actor(), product.id,
                                                     form.service_data()),
                      lambda saved: _("Product %(sku)s saved.", sku=saved.sku),
