@@ -53,6 +53,8 @@ class Config:
     WORKER_SWEEP_SECONDS = float(os.environ.get("WORKER_SWEEP_SECONDS", "5"))
     # Idempotency records (and so sync client ids) are kept this long, then purged by workers.
     IDEMPOTENCY_RETENTION_DAYS = float(os.environ.get("IDEMPOTENCY_RETENTION_DAYS", "30"))
+    # PostgreSQL: monthly partitions of stock_movements the worker sweep keeps made ahead.
+    PARTITIONS_MONTHS_AHEAD = int(os.environ.get("PARTITIONS_MONTHS_AHEAD", "3"))
     # A running sync job whose heartbeat is older than this is run again (safely: items are
     # idempotent).
     # Report roll-ups older than this (seconds) are refreshed by the worker sweep (inline without one).
