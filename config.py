@@ -63,6 +63,8 @@ class Config:
     REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    # Hits a worker takes from Redis at once for a token (1 = a Redis round trip per request).
+    API_RATE_LIMIT_BATCH = int(os.environ.get("API_RATE_LIMIT_BATCH", "16"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
     API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))
     # Seconds an API worker trusts a token it has checked (revocation bites within this).
