@@ -34,7 +34,11 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _database_url(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'kiryana.db'}")
     DATABASE_REPLICA_URL = _database_url("DATABASE_REPLICA_URL")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No ping before each checkout (a round trip per request): connections are recycled after
+    # this many seconds, and a statement that finds its connection dropped is retried once when
+    # that is safe (webapp/infra/dbretry.py).
+    DATABASE_POOL_RECYCLE = int(os.environ.get("DATABASE_POOL_RECYCLE", "300"))
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": DATABASE_POOL_RECYCLE}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
