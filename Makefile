@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := webapp
 
-.PHONY: run test bench bench-reports venv clean
+.PHONY: run test bench bench-reports soak venv clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: venv  ## load benchmark on gunicorn + PostgreSQL + Redis; writes bench/re
 
 bench-reports: venv  ## reports at scale: 2,000 stores x 1,000 products, 10M movements on PostgreSQL; merges into bench/results.json
 	$(BIN)/python -m bench.reports_scale
+
+soak: venv  ## gunicorn + worker + PostgreSQL + Redis under a mixed open-loop load (SOAK_SECONDS, default 600); merges into bench/results.json
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts
