@@ -143,7 +143,9 @@ async def _open_clients(seed, base_url, token, make_request, rate, duration, war
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     rng = random.Random(seed)
     latencies, statuses, errors, tasks = [], Counter(), [0], []
-    connector = aiohttp.TCPConnector(limit=512)
+    # Idle connections are closed by the client before gunicorn's keep-alive (2 s) closes them,
+    # so a request never goes out on a connection the server is closing.
+    connector = aiohttp.TCPConnector(limit=512, keepalive_timeout=1)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout,
                                      headers=headers) as session:
@@ -152,8 +154,9 @@ async def _open_clients(seed, base_url, token, make_request, rate, duration, war
                 async with session.request(method, path, data=body) as response:
                     await response.read()
                     status = response.status
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 status = "connection"
+                statuses[f"connection: {type(error).__name__}"] += record
             if record:
                 latencies.append((time.perf_counter() - due) * 1000)
                 statuses[status] += 1

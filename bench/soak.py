@@ -23,7 +23,7 @@ from bench import database, load, run  # noqa: E402  (the sizes above are read a
 HERE = Path(__file__).resolve().parent
 SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
 RATE = float(os.environ.get("SOAK_RATE", "60"))
-WARMUP = float(os.environ.get("SOAK_WARMUP", str(min(60.0, SECONDS / 5))))
+WARMUP = float(os.environ.get("SOAK_WARMUP", str(min(120.0, SECONDS / 4))))
 MEMORY_GROWTH_LIMIT = 0.10
 
 
@@ -141,6 +141,7 @@ def main():
             timer.start()
             load_result = run.summarise(*load.open_loop(base_url, token, mixed, RATE,
                                                         SECONDS, WARMUP))
+            load_result["rps"] = round(load_result["requests"] / SECONDS, 1)
             timer.cancel()
             end_memory = _memory(pid, worker.pid)
             deadline = time.time() + 180
