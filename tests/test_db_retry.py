@@ -9,7 +9,7 @@ from tests import services
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
 from webapp.infra import dbretry
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
 pytestmark = pytest.mark.postgres
 
@@ -38,16 +38,16 @@ def test_no_ping_per_checkout():
 
 def test_a_sale_on_a_dropped_connection_is_sent_again_once(pg_app):
     store_id, product_id = make_store().id, make_product(unit="piece").id
-    ledger.record_movement(ADMIN, store_id=store_id, product_id=product_id, type="stock_in",
-                           quantity=5)
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="stock_in", quantity=5))
     db.session.remove()
     before = dbretry.stats["retried"]
     # Every pooled connection dies (as when PostgreSQL restarts).
     pids = {_backend_pid()}
     for pid in pids:
         _kill(pid)
-    result = ledger.record_movement(ADMIN, store_id=store_id, product_id=product_id,
-                                    type="sale", quantity=2)
+    result = ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="sale", quantity=2))
     assert result.data["level"]["quantity"] == "3.000"
     assert dbretry.stats["retried"] == before + 1
     assert db.session.execute(text("SELECT pg_backend_pid()")).scalar() not in pids

@@ -14,7 +14,7 @@ from webapp import create_app
 from webapp.extensions import db
 from webapp.jobs import sweep
 from webapp.models import DailyStockSummary
-from webapp.services import ledger, partitions
+from webapp.services import commands, ledger, partitions
 from webapp.services.integrity import ledger_violations
 
 pytestmark = pytest.mark.postgres
@@ -24,8 +24,9 @@ NOVEMBER = datetime(2026, 11, 15, tzinfo=UTC)
 
 def _sell_at(monkeypatch, moment, store, product, type="sale", quantity=1):
     monkeypatch.setattr(ledger, "utcnow", lambda: moment)
-    return ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type=type,
-                                  quantity=quantity).data["movement"]
+    command = commands.Movement.parse(store_id=store.id, product_id=product.id, type=type,
+                                      quantity=quantity)
+    return ledger.record_movement(ADMIN, command).data["movement"]
 
 
 def _partition(movement):
@@ -106,9 +107,9 @@ def test_migration_keeps_an_existing_ledger_as_one_partition():
         with app.app_context():
             upgrade(revision="0004")
             store_id, product_id = make_store().id, make_product(unit="piece").id
-            old = [ledger.record_movement(ADMIN, store_id=store_id, product_id=product_id,
-                                          type="stock_in", quantity=3).data["movement"]
-                   for _ in range(3)]
+            stock_in = commands.Movement.parse(store_id=store_id, product_id=product_id,
+                                               type="stock_in", quantity=3)
+            old = [ledger.record_movement(ADMIN, stock_in).data["movement"] for _ in range(3)]
             db.session.remove()
             upgrade()
             conn = db.session.connection()
@@ -118,8 +119,9 @@ def test_migration_keeps_an_existing_ledger_as_one_partition():
             assert {partitions.partition_of(conn, m["id"]) for m in old} == {legacy}
             # The first monthly partition starts where the old table ends; the sequence goes on.
             assert partitions.partition_name(after) in partitions.existing(conn)
-            new = ledger.record_movement(ADMIN, store_id=store_id, product_id=product_id,
-                                         type="sale", quantity=2).data["movement"]
+            sale = commands.Movement.parse(store_id=store_id, product_id=product_id,
+                                           type="sale", quantity=2)
+            new = ledger.record_movement(ADMIN, sale).data["movement"]
             assert new["id"] > max(m["id"] for m in old)
             assert new["balance_after"] == "7.000"
             assert partitions.ensure_ahead(db.session.connection(), 3) == []
