@@ -91,7 +91,7 @@ def gunicorn(database_url, key_prefix):
         log.close()
 
 
-def _wait_until_up(port, server, seconds=30):
+def _wait_until_up(port, server, seconds=120):
     import urllib.request
 
     deadline = time.time() + seconds
