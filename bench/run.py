@@ -87,7 +87,11 @@ def gunicorn(database_url, key_prefix):
         yield f"http://127.0.0.1:{port}", server.pid
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a worker stuck past its graceful timeout
+            server.kill()
+            server.wait(timeout=10)
         log.close()
 
 
