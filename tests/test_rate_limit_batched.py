@@ -13,6 +13,8 @@ from webapp import create_app
 from webapp.blueprints.api.limits import BatchedLimiter, RateLimited, _item
 from webapp.extensions import db
 
+pytestmark = pytest.mark.redis
+
 
 @pytest.fixture
 def redis_client():
