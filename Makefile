@@ -12,7 +12,7 @@ PORT ?= 5000
 JOBS ?= auto
 export FLASK_APP := webapp
 
-.PHONY: run reset test test-fast bench bench-reports bench-import venv venv-dev clean translations
+.PHONY: run reset test test-fast bench bench-reports bench-import soak venv venv-dev clean translations
 
 # One stamp per requirements file: `make run` installs requirements.txt only (no pytest,
 # Playwright, schemathesis or py-spy); the test and bench targets add requirements-dev.txt.
@@ -60,6 +60,9 @@ bench-reports: venv-dev  ## reports at scale: 2,000 stores x 1,000 products, 10M
 
 bench-import: venv-dev  ## bulk import: 50,000 product rows from one CSV on PostgreSQL (dry run, import, re-import); merges into bench/results.json
 	$(BIN)/python -m bench.import_products
+
+soak: venv-dev  ## gunicorn + worker + PostgreSQL + Redis under a mixed open-loop load (SOAK_SECONDS, default 600); merges into bench/results.json
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts

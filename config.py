@@ -46,7 +46,11 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _database_url(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'kiryana.db'}")
     DATABASE_REPLICA_URL = _database_url("DATABASE_REPLICA_URL")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No ping before each checkout (a round trip per request): connections are recycled after
+    # this many seconds, and a statement that finds its connection dropped is retried once when
+    # that is safe (webapp/infra/dbretry.py).
+    DATABASE_POOL_RECYCLE = int(os.environ.get("DATABASE_POOL_RECYCLE", "300"))
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": DATABASE_POOL_RECYCLE}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
@@ -66,6 +70,8 @@ class Config:
     WORKER_SWEEP_SECONDS = float(os.environ.get("WORKER_SWEEP_SECONDS", "5"))
     # Idempotency records (and so sync client ids) are kept this long, then purged by workers.
     IDEMPOTENCY_RETENTION_DAYS = float(os.environ.get("IDEMPOTENCY_RETENTION_DAYS", "30"))
+    # PostgreSQL: monthly partitions of stock_movements the worker sweep keeps made ahead.
+    PARTITIONS_MONTHS_AHEAD = int(os.environ.get("PARTITIONS_MONTHS_AHEAD", "3"))
     # Report roll-ups older than this (seconds) are refreshed by the worker sweep (inline without one).
     REPORTS_ROLLUP_MAX_AGE = float(os.environ.get("REPORTS_ROLLUP_MAX_AGE", "60"))
     # A running sync job whose heartbeat is older than this is run again (safely: items are
@@ -74,6 +80,8 @@ class Config:
     REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    # Hits a worker takes from Redis at once for a token (1 = a Redis round trip per request).
+    API_RATE_LIMIT_BATCH = int(os.environ.get("API_RATE_LIMIT_BATCH", "16"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
     API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))
     # Seconds an API worker trusts a token it has checked (revocation bites within this).

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from config import config_from_env
 from webapp import cli
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
-from webapp.infra import replica
+from webapp.infra import dbretry, replica  # noqa: F401  (dbretry: engine listeners)
 from webapp.jobs import tasks
 from webapp.web import errors, filters, i18n, navigation, request_log, security
 

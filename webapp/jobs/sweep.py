@@ -5,14 +5,14 @@ import logging
 from webapp.extensions import db
 from webapp.jobs import tasks
 from webapp.jobs.queueing import enqueue
-from webapp.services import audit, idempotency, imports, report_rollups, sync
+from webapp.services import audit, idempotency, imports, partitions, report_rollups, sync
 
 log = logging.getLogger("kiryana.worker")
 
 
 def sweep_once(app):
     """Drain the outbox, restart stalled syncs and imports, refresh roll-ups, purge old
-    idempotency keys."""
+    idempotency keys, make ledger partitions ahead."""
     with app.app_context():
         try:
             moved = audit.drain_all()
@@ -29,6 +29,11 @@ def sweep_once(app):
             purged = idempotency.purge(db.session.connection(),
                                        app.config["IDEMPOTENCY_RETENTION_DAYS"])
             db.session.commit()
+            made = partitions.ensure_ahead(db.session.connection(),
+                                           app.config["PARTITIONS_MONTHS_AHEAD"])
+            db.session.commit()
+            if made:
+                log.info("sweep made ledger partitions %s", ", ".join(made))
             if purged:
                 log.info("sweep purged %s old idempotency records", purged)
         except Exception:
