@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := webapp
+# Development is chosen by name; without APP_ENV the app runs its production config.
+export APP_ENV ?= development
 
 .PHONY: run test bench bench-reports venv clean
 

@@ -13,6 +13,7 @@ import pytest
 
 from tests.factories import ADMIN, make_product, make_store, make_user
 from webapp.services import catalog, ledger, report_rollups, reports
+from webapp.web import sessions
 
 SUGAR_NAME = 'چینی, "Cheeni"'
 MARCH = reports.DateRange(date(2026, 3, 1), date(2026, 3, 3))
@@ -197,7 +198,7 @@ def test_bad_parameters_are_refused(app):
 
 def login(client, user):
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = sessions.cookie_id(user)
         session["_fresh"] = True
 
 

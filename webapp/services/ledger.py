@@ -27,7 +27,7 @@ from webapp.models import (
     Supplier,
 )
 from webapp.models.types import MONEY_PLACES, utcnow
-from webapp.services import audit, idempotency
+from webapp.services import audit, idempotency, policy
 from webapp.services.errors import DomainError, InsufficientStock, NotFound
 from webapp.services.sql import exact_sum, insert_ignore, lock_clause, upsert
 from webapp.services.validation import (
@@ -100,7 +100,7 @@ def record_movement(actor, *, store_id, type, quantity, product_id=None, sku=Non
     if supplier_id is not None and type != "stock_in":
         raise DomainError("invalid", "A supplier applies to stock-in only.", field="supplier_id")
     supplier_id = parse_id(supplier_id, "supplier_id", "Supplier") if supplier_id is not None else None
-    occurred_at = parse_datetime(occurred_at)
+    occurred_at = policy.check_backdating(actor, parse_datetime(occurred_at))
     key = idempotency.check_key(idempotency_key)
 
     request = {"op": "movement", "store_id": store_id, "product_id": product_id, "sku": sku,

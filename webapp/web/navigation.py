@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from flask import request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.services import policy
@@ -61,6 +62,8 @@ def nav_items():
     if policy.can(user, "jobs.manage"):
         items.append(NavItem("Jobs", url_for("jobs.index")))
     items.append(NavItem("API tokens", url_for("admin.tokens")))
+    items.append(NavItem(_("Change password"), url_for("auth.change_password")))
+    items.append(NavItem(_("Log out all my devices"), url_for("auth.logout_everywhere")))
     return items
 
 

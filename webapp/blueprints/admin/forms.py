@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -46,3 +47,5 @@ class TokenForm(Form):
     ttl_days = IntegerField("Valid for (days)", default=90,
                             validators=[InputRequired("Enter a number of days."),
                                         NumberRange(1, 3650, "Between 1 and 3650 days.")])
+    # Asked for when the password was last typed more than REAUTH_SECONDS ago.
+    password = PasswordField(_l("Your password"), render_kw={"autocomplete": "current-password"})
