@@ -40,7 +40,7 @@ def _login_limit():
 @public
 @limiter.limit(_login_limit, key_func=get_remote_address)
 # The same bucket as /login's: guessing one user's password is limited across both doors.
-@limiter.limit(_login_limit, key_func=_username_key, scope="login-user")
+@limiter.shared_limit(_login_limit, "login-user", key_func=_username_key)
 @spec.validate(json=TokenRequest, resp=responses(HTTP_201=TokenOut), tags=["auth"], security={})
 def create_token():
     """Issue a token for a username and password (rate-limited per IP and per username).

@@ -45,8 +45,10 @@ def _safe_next(target):
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"], error_message=TOO_MANY)
-@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key, error_message=TOO_MANY,
-               scope="login-user")
+# One bucket per username shared with /api/v1/auth/token: guessing one user's password is
+# limited across both doors and every address.
+@limiter.shared_limit(_login_limit, "login-user", methods=["POST"], key_func=_username_key,
+                      error_message=TOO_MANY)
 def login():
     """Log in with username and password; inactive accounts are refused like wrong passwords."""
     if current_user.is_authenticated:
