@@ -11,15 +11,15 @@ json recurses once per nesting level, and control characters forge lines in logs
 - integer parameters (`page`, `per_page`, `*_id`, …) within a 32-bit id, and `<int:…>` URL
   parts too (a larger id is simply not found).
 
-Refusals are DomainErrors (422, the field named), so pages show the usual error page and the
-API its usual envelope.
+A refusal is answered here, before any blueprint's hooks or error handlers run (they may
+expect a logged-in user): 422 with the usual error page, or the API's envelope naming the field.
 """
 import re
 
 from flask import current_app, request
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
-from webapp.services.errors import DomainError
+from webapp.web.errors import html_error, json_error, wants_json
 
 # C0 controls except tab/newline/CR, DEL, C1 controls, and lone surrogates (from JSON "\ud800").
 _CONTROL_IN_BODY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -34,8 +34,14 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
+class Refused(Exception):
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field, self.message = field or "body", message
+
+
 def _refuse(field, message):
-    raise DomainError("invalid", message, field=field or "body")
+    raise Refused(field, message)
 
 
 def _check_text(field, value, pattern=_CONTROL_ANYWHERE):
@@ -47,11 +53,17 @@ def _is_integer_param(name):
     return name in INTEGER_PARAMS or name.endswith("_id") or name == "id"
 
 
+def _too_big(digits):
+    digits = digits.strip().lstrip("+-").lstrip("0")
+    # Compared as text first: int() refuses strings of more than 4,300 digits.
+    return len(digits) > len(str(MAX_ID)) or (digits != "" and int(digits) > MAX_ID)
+
+
 def _check_params(params, pattern):
     for name, value in params.items(multi=True):
         _check_text(name, name)
         _check_text(name, value, pattern)
-        if _is_integer_param(name) and _DIGITS.match(value) and abs(int(value)) > MAX_ID:
+        if _is_integer_param(name) and _DIGITS.match(value) and _too_big(value):
             _refuse(name, f"{name} is out of range.")
 
 
@@ -91,11 +103,23 @@ def _check_json():
     if json_depth(raw) > max_depth:
         _refuse("body", f"The JSON body may nest at most {max_depth} levels.")
     body = request.get_json(silent=True)  # a body that does not parse is the view's 400
+    if body is not None and not isinstance(body, dict):
+        _refuse("body", "The body must be a JSON object.")
     _walk(body, "", max_depth)
 
 
 def check_request():
     """before_request: refuse hostile text, JSON and integers before anything reads them."""
+    try:
+        _check()
+    except Refused as refused:
+        if wants_json():
+            return json_error(422, "invalid", f"The request is not valid: {refused.message}",
+                              fields={refused.field: refused.message})
+        return html_error(422, refused.message)
+
+
+def _check():
     _check_text("path", request.path)
     _check_params(request.args, _CONTROL_ANYWHERE)
     if request.mimetype == "application/json" or request.is_json:

@@ -2,7 +2,7 @@
 from typing import Any, Literal
 
 from flask import request
-from pydantic import BaseModel, Field
+from pydantic import StrictInt, StrictStr, BaseModel, Field
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, api_user
@@ -14,7 +14,8 @@ from webapp.services import sync
 
 
 class SyncMovement(MovementCreate):
-    id: str | int = Field(description="The client's id for this movement; the same id is "
+    # Strict: `true` is not the id 1 (a wrong type is refused, not coerced).
+    id: StrictStr | StrictInt = Field(description="The client's id for this movement; the same id is "
                                       "never applied twice (per user).")
 
 
