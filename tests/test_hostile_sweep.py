@@ -30,7 +30,7 @@ from webapp.models import (
     SyncJob,
     User,
 )
-from webapp.services import accounts, ledger
+from webapp.services import accounts, commands, ledger
 
 ROLES = ("anonymous", "shopkeeper", "manager", "admin")
 # Query parameters any page or list reads; each gets the hostile value.
@@ -102,8 +102,8 @@ def build_world(monkeypatch):
     a, b = make_store(code="KHI-0001"), make_store(code="LHE-0001")
     product = make_product(sku="ATTA-10", name="Atta", unit="pack", barcode="8961000000011")
     for store in (a, b):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=20)
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=product.id, type="stock_in", quantity=20))
     users = {"shopkeeper": make_user("shopkeeper", [a], username="dukan"),
              "manager": make_user("manager", username="manager"),
              "admin": make_user("admin", username="admin")}

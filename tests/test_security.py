@@ -21,7 +21,7 @@ from tests.factories import ADMIN, make_product, make_store, make_user
 from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.models import ApiToken, AuditLog, AuditOutbox, Product, StockMovement, Store, User
-from webapp.services import accounts, ledger
+from webapp.services import accounts, commands, ledger
 from webapp.services.errors import DomainError
 
 
@@ -306,18 +306,18 @@ def test_6_a_newline_in_the_path_cannot_forge_a_log_line(app, caplog):
     ({"METRICS_ALLOW": ["10.0.0.0/8", "127.0.0.1/32"]}, {}, 200),
 ])
 def test_7_metrics_need_a_token_or_an_allowed_network(app, settings, headers, status):
-    app.config.update({"METRICS_OPEN": False, **settings})
+    app.config.update({"METRICS_PUBLIC": False, **settings})
     try:
         response = app.test_client().get("/metrics", headers=headers)
     finally:
-        app.config.update({"METRICS_OPEN": True, "METRICS_TOKEN": None, "METRICS_ALLOW": []})
+        app.config.update({"METRICS_PUBLIC": True, "METRICS_TOKEN": None, "METRICS_ALLOW": []})
     assert response.status_code == status
     assert (b"kiryana_" in response.data) == (status == 200)
 
 
 def test_7_production_config_closes_metrics():
-    assert config.ProductionConfig.METRICS_OPEN is False
-    assert config.DevelopmentConfig.METRICS_OPEN is True
+    assert config.ProductionConfig.METRICS_PUBLIC is False
+    assert config.DevelopmentConfig.METRICS_PUBLIC is True
 
 
 # --- 8. unknown and foreign stores look the same to a shopkeeper ---------------------------
@@ -342,8 +342,8 @@ def test_8_a_shopkeeper_cannot_tell_which_store_codes_exist(app):
 
 def test_9_shopkeepers_cannot_backdate_past_the_offline_window(app):
     store, product = make_store(), make_product()
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=50)
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store.id, product_id=product.id, type="stock_in", quantity=50))
     keeper = api_as(app, "shopkeeper", stores=[store])
     manager = api_as(app, "manager")
     last_year = (datetime.now(timezone.utc) - timedelta(days=365)).isoformat()

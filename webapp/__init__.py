@@ -41,7 +41,7 @@ def _trust_proxies(app):
     from X-Forwarded-Proto (secure cookies, HSTS). With 0, forwarded headers are ignored, so a
     client cannot forge its address by sending them.
     """
-    hops = app.config.get("TRUSTED_PROXY_HOPS", 0)
+    hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0,

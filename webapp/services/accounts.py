@@ -61,7 +61,7 @@ def _snapshot(user):
 
 
 def create_user(actor, username, password, role="shopkeeper", full_name="", store_codes=None,
-                store_ids=None):
+                store_ids=None, active=True):
     username = parse_username(username)
     if role not in ROLES:
         raise DomainError("invalid", f"Role must be one of: {', '.join(ROLES)}.", field="role")
@@ -70,7 +70,7 @@ def create_user(actor, username, password, role="shopkeeper", full_name="", stor
         raise Conflict("duplicate_username", "This username is taken.", field="username")
     user = User(username=username, role=role,
                 full_name=parse_text(full_name, "full_name", "Full name", 120),
-                password_hash=generate_password_hash(password))
+                password_hash=generate_password_hash(password), active=bool(active))
     user.stores = _stores_by_code(store_codes) + _stores_by_id(store_ids)
     db.session.add(user)
     db.session.flush()
@@ -183,7 +183,7 @@ def issue_token(actor, user, name, ttl_days):
     live = db.session.scalar(select(func.count()).select_from(ApiToken).where(
         ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
         ApiToken.expires_at > utcnow()))
-    cap = current_app.config.get("MAX_TOKENS_PER_USER", 20)
+    cap = current_app.config["MAX_TOKENS_PER_USER"]
     if live >= cap:
         raise Conflict("too_many_tokens",
                        f"You have {cap} live tokens, the most allowed. Revoke one first.", field="name")

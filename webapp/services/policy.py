@@ -1,4 +1,5 @@
 """Who may see which store and do what: the one table that pages, the API and jobs ask."""
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -8,6 +9,22 @@ from webapp.models import Store, User
 from webapp.services.errors import DomainError, NotFound
 
 MANAGERS = ("admin", "manager")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting, as plain values (an API token's user, a sync job's submitter): what
+    this module needs, without an ORM object that a commit would expire."""
+
+    id: int
+    role: str
+    store_ids: frozenset
+    active: bool = True
+    is_authenticated = True  # what can() asks of a logged-in user
+
+    @classmethod
+    def of(cls, user):
+        return cls(user.id, user.role, frozenset(user.store_ids), user.active)
 
 
 def sees_all_stores(user):
@@ -45,6 +62,7 @@ PERMISSIONS = {
     "jobs.manage": ("admin",),
     "reports.view": ("admin", "manager", "shopkeeper"),
     "history.view_all_users": MANAGERS,
+    "sync.view_all_jobs": ("admin",),
 }
 
 
@@ -74,7 +92,7 @@ def check_backdating(actor, occurred_at):
     """
     if occurred_at is None or actor.user_id is None:
         return occurred_at
-    hours = current_app.config.get("OFFLINE_WINDOW_HOURS", 72)
+    hours = current_app.config["OFFLINE_WINDOW_HOURS"]
     if occurred_at >= datetime.now(timezone.utc) - timedelta(hours=hours):
         return occurred_at
     user = db.session.get(User, actor.user_id)

@@ -97,9 +97,9 @@ def _walk(value, path, max_depth, depth=0):
 
 def _check_json():
     raw = request.get_data(cache=True)
-    if len(raw) > current_app.config.get("MAX_JSON_BYTES", 2 * 1024 * 1024):
+    if len(raw) > current_app.config["MAX_JSON_BYTES"]:
         raise RequestEntityTooLarge()
-    max_depth = current_app.config.get("MAX_JSON_DEPTH", 32)
+    max_depth = current_app.config["MAX_JSON_DEPTH"]
     if json_depth(raw) > max_depth:
         _refuse("body", f"The JSON body may nest at most {max_depth} levels.")
     body = request.get_json(silent=True)  # a body that does not parse is the view's 400

@@ -24,7 +24,7 @@ def _private():
 def add_security_headers(response):
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
-    hsts = current_app.config.get("HSTS_SECONDS", 0)
+    hsts = current_app.config["HSTS_SECONDS"]
     if hsts and request.is_secure:  # behind nginx, TRUSTED_PROXY_HOPS makes this true
         response.headers.setdefault("Strict-Transport-Security",
                                     f"max-age={hsts}; includeSubDomains")

@@ -60,5 +60,5 @@ def mark_reauthenticated():
 
 def recently_authenticated():
     """Whether the password was typed within REAUTH_SECONDS in this session."""
-    seconds = current_app.config.get("REAUTH_SECONDS", 600)
+    seconds = current_app.config["REAUTH_SECONDS"]
     return time.time() - session.get("reauth_at", 0) <= seconds

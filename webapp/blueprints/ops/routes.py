@@ -40,9 +40,9 @@ def _may_scrape():
     """Development and tests: anyone. Otherwise METRICS_TOKEN as a bearer token, or a client
     address inside METRICS_ALLOW (with TRUSTED_PROXY_HOPS set, the real client's)."""
     config = current_app.config
-    if config.get("METRICS_OPEN"):
+    if config["METRICS_PUBLIC"]:
         return True
-    token = config.get("METRICS_TOKEN")
+    token = config["METRICS_TOKEN"]
     scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
     if token and scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(),
                                                                     token.encode()):
@@ -52,7 +52,7 @@ def _may_scrape():
     except ValueError:
         return False
     return any(client in ipaddress.ip_network(net, strict=False)
-               for net in config.get("METRICS_ALLOW") or ())
+               for net in config["METRICS_ALLOW"] or ())
 
 
 @bp.get("/metrics")
