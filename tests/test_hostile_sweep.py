@@ -312,6 +312,7 @@ def test_every_api_route_refuses_hostile_input(app, world):
 
 # --- PostgreSQL: NUL bytes and huge integers reach a real driver ------------------------------
 
+@pytest.mark.postgres
 def test_nul_bytes_and_huge_integers_on_postgresql(pg_app, monkeypatch):
     world = build_world(monkeypatch)
     variants = {name: TEXT_VARIANTS[name] for name in ("nul", "huge")}
