@@ -11,6 +11,8 @@ PORT ?= 5000
 # Test workers for test-fast (pytest-xdist); "auto" = one per core.
 JOBS ?= auto
 export FLASK_APP := webapp
+# Development is chosen by name; without APP_ENV the app runs its production config.
+export APP_ENV ?= development
 
 .PHONY: run reset test test-fast bench bench-reports bench-import soak venv venv-dev clean translations
 

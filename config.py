@@ -10,6 +10,7 @@ constant `webapp.services.validation.PAKISTAN`, which the interface's timezone u
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -101,9 +102,35 @@ class Config:
     # Seconds a user's reads stay on the primary after they write (read-your-writes).
     READ_YOUR_WRITES_SECONDS = float(os.environ.get("READ_YOUR_WRITES_SECONDS", "5"))
 
+    # --- security (issue 13) ------------------------------------------------------------
+    # Proxies in front of gunicorn whose X-Forwarded-For/-Proto are believed (nginx alone: 1).
+    TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
+    # A login (session or remember cookie) is refused this long after the password was typed.
+    REMEMBER_COOKIE_DURATION = timedelta(
+        days=float(os.environ.get("REMEMBER_COOKIE_DAYS", "14")))
+    # Creating an API token on /tokens/ needs the password typed within this many seconds.
+    REAUTH_SECONDS = int(os.environ.get("REAUTH_SECONDS", "600"))
+    # Live API tokens one user may hold (each token used to multiply the per-token limit).
+    MAX_TOKENS_PER_USER = int(os.environ.get("MAX_TOKENS_PER_USER", "20"))
+    # Hostile input: nesting and size of a JSON body, checked before it is parsed.
+    MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "32"))
+    MAX_JSON_BYTES = int(os.environ.get("MAX_JSON_BYTES", 2 * 1024 * 1024))
+    # /metrics outside development and tests: a bearer token, or a client in these networks.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    METRICS_ALLOW = [n.strip() for n in os.environ.get("METRICS_ALLOW", "").split(",")
+                     if n.strip()]
+    # Open /metrics to anyone (development and tests are; production is not unless set to 1).
+    METRICS_PUBLIC = os.environ.get("METRICS_PUBLIC", "0") == "1"
+    # Strict-Transport-Security max-age on HTTPS responses; 0 sends no header.
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "31536000"))
+    # Shopkeepers may date a movement at most this far back (the phone's offline queue);
+    # managers and admins may go further, and every such movement is marked in the audit log.
+    OFFLINE_WINDOW_HOURS = float(os.environ.get("OFFLINE_WINDOW_HOURS", "72"))
+
 
 class DevelopmentConfig(Config):
     DEBUG = True
+    METRICS_PUBLIC = True
 
     @classmethod
     def check(cls):
@@ -123,6 +150,7 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     REDIS_URL = None
     API_TOKEN_CACHE_SECONDS = 0
+    METRICS_PUBLIC = True
 
 
 class ProductionConfig(Config):
@@ -144,5 +172,13 @@ configs = {
 
 
 def config_from_env():
-    """The config class named by APP_ENV (development by default)."""
-    return configs[os.environ.get("APP_ENV", "development")]
+    """The config class named by APP_ENV; production when it is not set.
+
+    Production by default, so `gunicorn 'webapp:create_app()'` started without APP_ENV is never
+    a debug server with insecure cookies (it refuses to start without SECRET_KEY instead).
+    Development is asked for by name: `make run` sets APP_ENV=development.
+    """
+    name = os.environ.get("APP_ENV") or "production"
+    if name not in configs:
+        raise RuntimeError(f"APP_ENV must be one of {', '.join(configs)}, not {name!r}")
+    return configs[name]

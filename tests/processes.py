@@ -71,7 +71,7 @@ def app_env(database_url, redis_url, prefix, **extra):
         "SESSION_COOKIE_SECURE": "0", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": prefix, "RQ_QUEUE_PREFIX": prefix, "WORKER_SWEEP_SECONDS": "0.5",
         "SYNC_STALL_SECONDS": "1.5", "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING",
-        "INSTANCE_DIR": _instance_dir(),
+        "INSTANCE_DIR": _instance_dir(), "METRICS_ALLOW": "127.0.0.1/32",
     })
     env.update({k: str(v) for k, v in extra.items()})
     return env

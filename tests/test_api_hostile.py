@@ -114,7 +114,7 @@ def test_sql_looking_strings_are_just_text(world):
 
 def test_unicode_names_are_kept_and_huge_names_refused(world):
     api, _, _ = world
-    urdu = api.post("/api/v1/products", json={"sku": "CHEENI-اردو", "name": "چینی (کھلی) 🍬",
+    urdu = api.post("/api/v1/products", json={"sku": "CHEENI-URDU", "name": "چینی (کھلی) 🍬",
                                               "unit": "kg", "sale_price": "150"})
     assert urdu.status_code == 201 and urdu.json["name"] == "چینی (کھلی) 🍬"
     before = snapshot()

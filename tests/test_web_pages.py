@@ -408,7 +408,7 @@ def test_a_retried_post_with_the_same_key_sells_once(client, world):
     ("/users/new", {"username": "x y", "password": "long-enough-1", "role": "shopkeeper"},
      "Username may use letters"),
     ("/users/new", {"username": "new", "password": "short", "role": "shopkeeper"},
-     "at least 8 characters"),
+     "at least 10 characters"),
     ("/users/new", {"username": "DUKAN", "password": "long-enough-1", "role": "shopkeeper"},
      "This username is taken."),
     ("/tokens/", {"name": "", "ttl_days": "30"}, "Name is required."),

@@ -6,7 +6,15 @@ from webapp.extensions import db
 from webapp.models import UNITS, Product, Store, Supplier
 from webapp.services import audit
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
-from webapp.services.validation import parse_id, parse_money, parse_quantity, parse_text
+from webapp.services.validation import (
+    parse_barcode,
+    parse_id,
+    parse_money,
+    parse_quantity,
+    parse_sku,
+    parse_store_code,
+    parse_text,
+)
 
 PRODUCT_FIELDS = ("sku", "name", "category", "unit", "barcode", "sale_price", "cost",
                   "reorder_level", "archived", "preferred_supplier_id", "pack_size")
@@ -50,7 +58,7 @@ def _clean_product(data, creating):
     _unknown(data, PRODUCT_FIELDS)
     clean = {}
     if creating or "sku" in data:
-        clean["sku"] = parse_text(data.get("sku"), "sku", "SKU", 64, required=True)
+        clean["sku"] = parse_sku(data.get("sku"))
     if creating or "name" in data:
         clean["name"] = parse_text(data.get("name"), "name", "Name", 200, required=True)
     if "category" in data or creating:
@@ -62,7 +70,7 @@ def _clean_product(data, creating):
                                             units=", ".join(UNITS)), field="unit")
         clean["unit"] = unit
     if "barcode" in data:
-        clean["barcode"] = parse_text(data.get("barcode"), "barcode", "Barcode", 64) or None
+        clean["barcode"] = parse_barcode(data.get("barcode"))
     if creating or "sale_price" in data:
         clean["sale_price"] = parse_money(data.get("sale_price"), "sale_price", "Sale price",
                                           required=True)
@@ -165,11 +173,7 @@ def _clean_store(data, creating):
     _unknown(data, STORE_FIELDS)
     clean = {}
     if creating or "code" in data:
-        code = parse_text(data.get("code"), "code", "Code", 32, required=True).upper()
-        if not all(c.isalnum() or c in "-_" for c in code):
-            raise DomainError("invalid", N_("Code may use letters, digits, - and _ only."),
-                              field="code")
-        clean["code"] = code
+        clean["code"] = parse_store_code(data.get("code"))
     if creating or "name" in data:
         clean["name"] = parse_text(data.get("name"), "name", "Name", 120, required=True)
     for field, label, size in (("city", "City", 80), ("address", "Address", 300),

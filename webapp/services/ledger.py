@@ -27,7 +27,7 @@ from webapp.models import (
     Supplier,
 )
 from webapp.models.types import MONEY_PLACES, utcnow
-from webapp.services import audit, idempotency, pricing
+from webapp.services import audit, idempotency, policy, pricing
 from webapp.services.commands import MAX_COUNT_LINES, RECORDABLE_TYPES  # noqa: F401
 from webapp.services.errors import N_, Conflict, DomainError, InsufficientStock, NotFound
 from webapp.services.sql import (
@@ -76,6 +76,8 @@ def record_movement(actor, command, idempotency_key=None):
     there is no `expected`) is applied to the level now.
     """
     m = _check_movement(command)
+    # Shopkeepers may not date a movement before the offline window (managers may).
+    policy.check_backdating(actor, m.occurred_at)
     key = idempotency.check_key(idempotency_key)
     request = {"op": "movement", **vars(m)}
     is_count = m.type == "adjustment"

@@ -1,9 +1,12 @@
 """Who may see which store and do what: the one table that pages, the API and jobs ask."""
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
 
 from webapp.extensions import db
-from webapp.models import Store
-from webapp.services.errors import NotFound
+from webapp.models import Store, User
+from webapp.services.errors import DomainError, NotFound
 
 MANAGERS = ("admin", "manager")
 
@@ -80,3 +83,23 @@ def visible_stores(user, include_inactive=False):
     if not include_inactive:
         query = query.where(Store.active.is_(True))
     return db.session.execute(query).scalars().all()
+
+
+def check_backdating(actor, occurred_at):
+    """A movement's occurred_at, if this actor may date it so far back.
+
+    Shopkeepers reach back OFFLINE_WINDOW_HOURS at most (the phone's offline queue); older
+    dates would rewrite closed days in the sales report. Managers, admins and system actors
+    (no user) are unrestricted; the audit event of every movement carries its occurred_at
+    beside created_at, so a backdated entry shows in the audit log.
+    """
+    if occurred_at is None or actor.user_id is None:
+        return occurred_at
+    hours = current_app.config["OFFLINE_WINDOW_HOURS"]
+    if occurred_at >= datetime.now(timezone.utc) - timedelta(hours=hours):
+        return occurred_at
+    user = db.session.get(User, actor.user_id)
+    if user is not None and sees_all_stores(user):
+        return occurred_at
+    raise DomainError("invalid", f"Time can be at most {hours:g} hours ago; ask a manager to "
+                      "record older movements.", field="occurred_at")

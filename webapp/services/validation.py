@@ -185,3 +185,60 @@ def iso_time(value):
 def pakistan_day(moment):
     """The calendar day in Pakistan that an aware UTC moment falls on."""
     return moment.astimezone(PAKISTAN).date()
+
+
+# --- codes: SKU, barcode, store code, username (issue 13) -------------------------------------
+# Codes are typed on phones, read by scanners and printed on labels, and one code must mean one
+# thing: "ＣＨＥＥＮＩ" (full width), "CHEE\u200bNI" (zero-width space) and "CЕENI" (Cyrillic Е)
+# must not sit beside "CHEENI". So a code is NFKC-normalised (full width → ASCII), refused if it
+# holds an invisible or control character, and then limited to a small ASCII alphabet:
+#   SKU         A–Z a–z 0–9 - _ . /     (up to 64)
+#   barcode     A–Z a–z 0–9 - . / +     (up to 64; EAN/UPC digits, Code 128 labels)
+#   store code  A–Z 0–9 - _             (up to 32, upper-cased)
+#   username    a–z A–Z 0–9 . _ - @     (up to 64)
+# Names, notes and addresses stay free Unicode (Urdu included).
+_ASCII_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+SKU_ALPHABET = _ASCII_ALNUM | frozenset("-_./")
+BARCODE_ALPHABET = _ASCII_ALNUM | frozenset("-./+")
+STORE_CODE_ALPHABET = _ASCII_ALNUM | frozenset("-_")
+USERNAME_ALPHABET = _ASCII_ALNUM | frozenset("._-@")
+# Unicode categories that draw nothing or control the text: format (zero-width, bidi marks),
+# control, surrogate, private use, unassigned, line and paragraph separators.
+_INVISIBLE = frozenset(("Cf", "Cc", "Cs", "Co", "Cn", "Zl", "Zp"))
+
+
+def _code(value, field, label, max_length, alphabet, allowed, required):
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", "" if value is None else str(value)).strip()
+    if any(unicodedata.category(c) in _INVISIBLE for c in text):
+        raise DomainError("invalid", f"{label} contains an invisible or control character.",
+                          field=field)
+    text = parse_text(text, field, label, max_length, required=required)
+    if not all(c in alphabet for c in text):
+        raise DomainError("invalid", f"{label} may use {allowed} only.", field=field)
+    return text
+
+
+def parse_sku(value, field="sku", required=True):
+    """A SKU: NFKC, no invisible characters, ASCII letters, digits and - _ . / (≤ 64)."""
+    return _code(value, field, "SKU", 64, SKU_ALPHABET,
+                 "letters A–Z, digits, - _ . and /", required)
+
+
+def parse_barcode(value, field="barcode"):
+    """A barcode or None: NFKC, ASCII letters, digits and - . / + (≤ 64)."""
+    return _code(value, field, "Barcode", 64, BARCODE_ALPHABET,
+                 "letters A–Z, digits, - . / and +", False) or None
+
+
+def parse_store_code(value, field="code", label="Code", required=True):
+    """A store code, upper-cased: ASCII letters, digits, - and _ (≤ 32)."""
+    return _code(value, field, label, 32, STORE_CODE_ALPHABET,
+                 "letters, digits, - and _", required).upper()
+
+
+def parse_username(value, field="username", required=True):
+    """A username: NFKC, ASCII letters, digits and . _ - @ (≤ 64)."""
+    return _code(value, field, "Username", 64, USERNAME_ALPHABET,
+                 "letters, digits and . _ - @", required)

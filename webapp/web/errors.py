@@ -45,6 +45,9 @@ def _html_error(status, message):
     return render_template("error.html", status=status, message=translate(message)), status
 
 
+html_error = _html_error
+
+
 def handle_domain_error(error):
     db.session.rollback()
     if wants_json():

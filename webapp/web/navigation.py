@@ -67,6 +67,8 @@ def nav_items():
     if policy.can(user, "jobs.manage"):
         items.append(NavItem(_("Jobs"), url_for("jobs.index")))
     items.append(NavItem(_("API tokens"), url_for("admin.tokens")))
+    items.append(NavItem(_("Change password"), url_for("auth.change_password")))
+    items.append(NavItem(_("Log out all my devices"), url_for("auth.logout_everywhere")))
     return items
 
 

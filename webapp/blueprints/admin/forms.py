@@ -50,3 +50,5 @@ class TokenForm(Form):
     ttl_days = IntegerField(_l("Valid for (days)"), default=90,
                             validators=[InputRequired(_l("Enter a number of days.")),
                                         NumberRange(1, 3650, _l("Between 1 and 3650 days."))])
+    # Asked for when the password was last typed more than REAUTH_SECONDS ago.
+    password = PasswordField(_l("Your password"), render_kw={"autocomplete": "current-password"})

@@ -3,7 +3,7 @@ from flask import abort, request
 from werkzeug.exceptions import BadRequest
 
 from webapp.blueprints.api import limits
-from webapp.blueprints.api.auth import authenticate
+from webapp.blueprints.api.auth import authenticate, identify
 from webapp.extensions import csrf
 from webapp.services.errors import NotFound
 
@@ -41,6 +41,7 @@ def reject_out_of_range_ids(_endpoint, values):
 def register(bp):
     csrf.exempt(bp)
     bp.url_value_preprocessor(reject_out_of_range_ids)
+    bp.before_request(identify)
     bp.before_request(limits.enforce)
     bp.before_request(authenticate)
     bp.before_request(require_json_body)

@@ -137,7 +137,8 @@ def _redis_client():
 
 
 def enforce():
-    """before_request: count this request against its token's window; 429 when it is spent."""
+    """before_request: count this request against its user's window; 429 when it is spent."""
+    # Public endpoints have their own limits; requests without a live token count per IP.
     if not limiter.enabled or is_public():
         return
     item = _item(current_app.config["API_RATE_LIMIT"])
