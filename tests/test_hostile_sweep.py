@@ -111,7 +111,10 @@ def build_world(monkeypatch):
     token = accounts.issue_token(ADMIN, stranger, "someone else's", 30)[1]
     ids = {"store_id": a.id, "product_id": product.id, "supplier_id": make_supplier().id,
            "user_id": stranger.id, "token_id": token.id, "queue": "default",
-           "job_id": "no-such-job"}
+           "job_id": "no-such-job",
+           # Sales, orders and basket lines that do not exist: each route must still refuse
+           # hostile input (or answer 404), never 500.
+           "sale_id": 999_999, "order_id": 999_999, "index": 0}
     return {"ids": ids, "a": a.id, "b": b.id, "p": product.id, "users": users}
 
 
@@ -242,6 +245,17 @@ def api_templates(world):
         "/api/v1/sync": {"movements": [{"id": "c1", **movement}]},
         "/api/v1/transfers": {"from_store_id": a, "to_store_id": b, "product_id": p,
                               "quantity": "1"},
+        "/api/v1/sales": {"store_id": a, "lines": [{"product_id": p, "quantity": "1"}],
+                          "note": "n"},
+        "/api/v1/sales/999999/void": {},
+        "/api/v1/sales/999999/returns": {"lines": [{"product_id": p, "quantity": "1"}]},
+        "/api/v1/purchase-orders": {"store_id": a, "supplier_id": 1,
+                                    "lines": [{"product_id": p, "packs": "1"}]},
+        "/api/v1/purchase-orders/999999": {"status": "sent"},
+        "/api/v1/purchase-orders/999999/receipts": {"lines": [{"product_id": p,
+                                                               "quantity": "1"}]},
+        "/api/v1/imports": {"kind": "products", "dry_run": True},
+        "/api/v1/imports/no-such-job/confirm": {},
     }
 
 

