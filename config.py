@@ -74,6 +74,8 @@ class Config:
     TIMEZONE = os.environ.get("TIMEZONE", "Asia/Karachi")
     # Seconds a user's reads stay on the primary after they write (read-your-writes).
     READ_YOUR_WRITES_SECONDS = float(os.environ.get("READ_YOUR_WRITES_SECONDS", "5"))
+    # A phone's queued action tapped longer ago than this is refused for non-managers.
+    OFFLINE_WINDOW_HOURS = float(os.environ.get("OFFLINE_WINDOW_HOURS", "72"))
 
 
 class DevelopmentConfig(Config):

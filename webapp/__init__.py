@@ -67,6 +67,7 @@ def register_blueprints(app):
     from webapp.blueprints.auth import bp as auth_bp
     from webapp.blueprints.catalog import bp as catalog_bp
     from webapp.blueprints.jobs import bp as jobs_bp
+    from webapp.blueprints.offline import bp as offline_bp
     from webapp.blueprints.ops import bp as ops_bp
     from webapp.blueprints.reports import bp as reports_bp
     from webapp.blueprints.stock import bp as stock_bp
@@ -82,6 +83,7 @@ def register_blueprints(app):
     app.register_blueprint(audit_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(offline_bp)
 
 
 def _migrations_dir():

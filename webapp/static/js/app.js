@@ -46,7 +46,8 @@
   });
 
   document.addEventListener("htmx:sendError", function (event) {
-    if (!event.detail.elt.hasAttribute("data-etag")) {
+    // Forms marked data-offline are queued on the phone instead (offline.js): no alarm.
+    if (!event.detail.elt.hasAttribute("data-etag") && !event.detail.elt.closest("[data-offline]")) {
       toast("No connection. Check your internet and try again.");
     }
   });
