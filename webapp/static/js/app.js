@@ -47,7 +47,10 @@
 
   document.addEventListener("htmx:sendError", function (event) {
     // Forms marked data-offline are queued on the phone instead (offline.js): no alarm.
-    if (!event.detail.elt.hasAttribute("data-etag") && !event.detail.elt.closest("[data-offline]")) {
+    // With no signal on a page that works offline, its banner says so once (offline.js).
+    var offlinePage = !navigator.onLine && document.getElementById("offline-config");
+    if (!event.detail.elt.hasAttribute("data-etag") && !event.detail.elt.closest("[data-offline]") &&
+        !offlinePage) {
       toast("No connection. Check your internet and try again.");
     }
   });

@@ -18,7 +18,7 @@
 
   function readConfig() {
     var node = document.getElementById("offline-config");
-    config = node ? JSON.parse(node.textContent) : null;
+    config = node ? JSON.parse(node.getAttribute("data-config")) : null;
     return config;
   }
 
@@ -383,6 +383,9 @@
     }
     if (!readConfig()) { flush(); return; }
     showBanner();
+    // Boosted navigation keeps the first page's <head>: point the manifest at this store.
+    var manifest = document.querySelector("link[rel=manifest]");
+    if (manifest) { manifest.href = config.manifest_url; }
     var scan = document.querySelector("[data-scan]");
     if (scan && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) { scan.hidden = false; }
     render().then(flush);
@@ -406,7 +409,7 @@
   // Retry while something waits (a 5xx, a timeout): cheap, and only with signal.
   setInterval(function () { if (mine.waiting && navigator.onLine) { flush(); } }, 30000);
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.detail.elt && event.detail.elt.tagName === "BODY") { start(); }
+    if (event.target === document.body) { start(); }
   });
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
