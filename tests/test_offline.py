@@ -192,6 +192,11 @@ def test_catalog_lists_barcodes_and_levels_for_the_users_stores_only(client, wor
     product = next(p for p in data["products"] if p["id"] == world["product"])
     assert product["barcode"] == "8961000000016" and product["quantity"] == "10"
     assert client.get(f"/offline/stores/{world['other']}/catalog").status_code == 404
+    # A level sold down to exactly zero (Decimal("0.000") is falsy) is listed as "0".
+    login(client, "dukan")
+    post(client, world, item(world, quantity="10"))
+    data = client.get(f"/offline/stores/{world['store']}/catalog").get_json()
+    assert next(p for p in data["products"] if p["id"] == world["product"])["quantity"] == "0"
 
 
 def test_add_product_link_prefills_the_barcode_for_managers(client, world):

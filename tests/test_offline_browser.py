@@ -511,3 +511,84 @@ def test_cold_load_bytes_with_and_without_the_service_worker(playwright, site, t
     assert warm < cold / 2
     assert scanner > 1_000_000   # the WebAssembly decoder: never part of the first load
     fresh.finish()
+
+
+# --- camera barcode scanning ------------------------------------------------------------------
+
+
+def write_barcode_video(path, code):
+    """A .y4m clip (what Chromium's fake camera plays) of an EAN-13 made here, in Python."""
+    import barcode
+    from barcode.writer import ImageWriter
+    from PIL import Image
+
+    symbol = barcode.get("ean13", code[:12], writer=ImageWriter())
+    assert symbol.get_fullcode() == code
+    picture = symbol.render({"module_width": 0.5, "module_height": 18, "quiet_zone": 8,
+                             "font_size": 8, "dpi": 150})
+    width, height = 640, 480
+    frame = Image.new("RGB", (width, height), "white")
+    picture.thumbnail((width - 40, height - 40))
+    frame.paste(picture, ((width - picture.width) // 2, (height - picture.height) // 2))
+    y, cb, cr = frame.convert("YCbCr").split()
+    half = (width // 2, height // 2)
+    data = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(10):
+            out.write(b"FRAME\n" + data)
+    return path
+
+
+def camera_args(video):
+    return ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"]
+
+
+def test_scan_selects_the_product_online_and_offline(playwright, site, tmp_path):
+    video = write_barcode_video(tmp_path / "known.y4m", KNOWN_EAN)
+    phone = Phone(playwright, site, tmp_path / "phone", camera_args(video))
+    requests = []
+    phone.page.on("request", lambda r: requests.append(r.url))
+    phone.login("dukan")
+    phone.ready_offline()
+    assert not any("scanner" in u or "vendor" in u for u in requests)   # not on the first load
+    scan = phone.page.locator("[data-scan]")
+    scan.click()
+    phone.page.locator("#scanner").wait_for()
+    shot(phone.page, "scanner-open")
+    expect(phone.page.locator("#panel [data-field=name]")).to_have_text("Cheeni (loose)",
+                                                                         timeout=15000)
+    assert phone.page.locator("#scanner").is_hidden()
+    assert any("zxing_reader.wasm" in u for u in requests)   # no BarcodeDetector here: ZXing
+    shot(phone.page, "scanner-found")
+    # With no signal, the scanner, its decoder and the product list come from the phone.
+    phone.page.goto(phone.store_url())
+    phone.ready_offline()
+    phone.go_offline()
+    phone.page.reload()
+    phone.page.locator("[data-scan]").click()
+    expect(phone.page.locator("#panel [data-field=name]")).to_have_text("Cheeni (loose)",
+                                                                         timeout=15000)
+    phone.page.fill("#quantity", "1")
+    phone.page.click("#panel button[value=sale]")
+    wait_for_queue(phone, 1)
+    assert phone.queue()[0]["payload"]["product_id"] == site["cheeni"]
+    phone.go_online()
+    phone.until(lambda: phone.queue() == [])
+    phone.finish()
+
+
+def test_scanning_an_unknown_code_says_so_and_offers_add_product(playwright, site, tmp_path):
+    video = write_barcode_video(tmp_path / "unknown.y4m", UNKNOWN_EAN)
+    phone = Phone(playwright, site, tmp_path / "phone", camera_args(video))
+    phone.login("manager")
+    phone.page.goto(phone.store_url())
+    phone.page.locator("[data-scan]").click()
+    result = phone.page.locator("#scan-result")
+    expect(result).to_contain_text(f"No product has barcode {UNKNOWN_EAN}", timeout=15000)
+    shot(phone.page, "scanner-unknown")
+    result.locator("text=Add product").click()
+    phone.page.wait_for_url(lambda u: "/products/new" in u)
+    assert phone.page.locator("#barcode").input_value() == UNKNOWN_EAN
+    phone.finish()

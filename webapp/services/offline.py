@@ -17,7 +17,9 @@ plain values and calls its service with `idempotency_key` and `occurred_at` (e.g
 static/js/offline-queue.js.
 """
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -33,15 +35,15 @@ def check_tap_time(user, occurred_at, window_hours, now=None):
     """The tap time as an aware UTC datetime; refused when older than the window (non-managers)."""
     moment = parse_datetime(occurred_at)
     if moment is None:
-        raise DomainError("invalid", "The time the action was made is missing.",
+        raise DomainError("invalid", _("The time the action was made is missing."),
                           field="occurred_at")
     now = now or datetime.now(timezone.utc)
     if user.role not in policy.MANAGERS and moment < now - timedelta(hours=window_hours):
-        hours = f"{window_hours:g}"
         raise DomainError(
             "occurred_at_too_old",
-            f"Made more than {hours} hours ago: too old to record from a phone. "
-            "Ask a manager to record it.", field="occurred_at", window_hours=window_hours)
+            _("Made more than %(hours)s hours ago: too old to record from a phone. "
+              "Ask a manager to record it.", hours=f"{window_hours:g}"),
+            field="occurred_at", window_hours=window_hours)
     return moment
 
 
@@ -49,7 +51,7 @@ def record_movement(actor, user, store, item, window_hours):
     """Apply one queued sale, stock-in or removal; returns the ledger result."""
     kind = item.get("type")
     if kind not in QUEUED_TYPES:
-        raise DomainError("invalid", "Choose sale, stock in or removal.", field="type")
+        raise DomainError("invalid", _("Choose sale, stock in or removal."), field="type")
     occurred_at = check_tap_time(user, item.get("occurred_at"), window_hours)
     supplier_id = item.get("supplier_id") if kind == "stock_in" else None
     return ledger.record_movement(
@@ -72,4 +74,4 @@ def catalog(store_id):
                    & (StockLevel.store_id == store_id))
         .where(Product.archived.is_(False)).order_by(Product.name)).all()
     return [{"id": r.id, "sku": r.sku, "name": r.name, "unit": r.unit, "barcode": r.barcode,
-             "quantity": f"{(r.quantity or 0).normalize():f}"} for r in rows]
+             "quantity": f"{Decimal(r.quantity or 0).normalize():f}"} for r in rows]

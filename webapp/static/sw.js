@@ -16,7 +16,7 @@ var STATIC = "kiryana-static-" + VERSION;
 var PAGES = "kiryana-pages";
 var DATA = "kiryana-data";
 var SHELL = ["/static/css/app.css", "/static/js/htmx-2.0.11.min.js", "/static/js/app.js",
-             "/static/js/offline.js", "/static/js/offline-queue.js",
+             "/static/js/offline.js", "/static/js/offline-queue.js", "/static/js/offline-tools.js",
              "/static/icons/icon-192.png", "/offline"];
 var STORE_PAGE = /^\/stores\/\d+\/(count|transfer)?$/;
 var CATALOG = /^\/offline\/stores\/\d+\/catalog$/;

@@ -1,24 +1,7 @@
-/* Kiryana's offline queue: actions tapped without signal, kept in IndexedDB, sent in order.
- *
- * Loaded by the pages (static/js/offline.js draws it) and by the service worker (Background
- * Sync sends it with no page open). Each item keeps its idempotency key and the time it was
- * tapped; the server applies it through the ledger with that key, so sending it twice (a lost
- * acknowledgement, two tabs, the worker and a page at once) writes it once.
- *
- * Rules that keep "nothing lost, nothing doubled":
- *  - an item leaves the queue only with a result: sent (the server's 2xx, first or replayed),
- *    or discarded by the person after it was refused ("needs attention");
- *  - a network failure or a 5xx/429 stops the run and keeps the item, key unchanged;
- *  - only the logged-in user's items are sent (the server checks the user too); another
- *    user's items wait on the phone for them;
- *  - the CSRF token comes fresh from /offline/session right before each run.
- *
- * Adding a kind (the basket of issue 11): one entry in KINDS, the URL its route listens on.
- * The body is always the item's payload plus key, user_id and occurred_at (the tap time), e.g.
- *     sale: "/offline/stores/{store}/sales"     // payload {lines: [{product_id, quantity}], note}
- * then enqueue({kind: "sale", store_id, user_id, payload, label}) from the basket page, and
- * add the matching route (blueprints/offline/routes.py) + service call (services/offline.py).
- */
+/* Offline queue: taps kept in IndexedDB with key + tap time, sent in order by pages and by the
+ * service worker (Background Sync). An item leaves only with a result (2xx, or discarded after
+ * a refusal); no signal / 5xx keeps it, key unchanged; only the logged-in user's items are sent.
+ * New kind (e.g. the basket): one KINDS entry + a route; see services/offline.py. */
 (function (global) {
   "use strict";
 

@@ -10,7 +10,7 @@
   var config = null;
   var mine = {waiting: 0};
   var lastSubmit = null;
-  var catalogPromise = null;
+  var toolsLoading = null;
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", {scope: "/"}).catch(function () { return null; });
@@ -76,7 +76,12 @@
       document.getElementById("queue-waiting-title").hidden = !waiting.length;
       var alist = document.getElementById("queue-attention");
       alist.replaceChildren();
-      attention.forEach(function (item) { alist.append(attentionItem(item)); });
+      if (attention.length) {
+        tools().then(function (T) {
+          alist.replaceChildren();
+          attention.forEach(function (item) { alist.append(T.attentionItem(item)); });
+        });
+      }
       document.getElementById("queue-attention-title").hidden = !attention.length;
       var note = document.getElementById("queue-others");
       note.hidden = !others;
@@ -84,49 +89,6 @@
     });
   }
 
-  function attentionItem(item) {
-    var li = el("li", {"class": "attention-item", "data-key": item.key});
-    li.append(el("p", {}, item.label + " · " + t("tapped", {time: pkTime(item.tapped_at)})));
-    li.append(el("p", {"class": "form-error", "role": "alert"},
-                 (item.error && item.error.message) || t("refused")));
-    var form = el("form", {"class": "inline-edit", "novalidate": ""});
-    var id = "fix-" + item.seq;
-    form.append(el("label", {"for": id}, t("quantity")));
-    var input = el("input", {id: id, name: "quantity", inputmode: "decimal", autocomplete: "off"});
-    input.value = item.payload.quantity;
-    form.append(input, el("button", {type: "submit", "class": "secondary"}, t("send_again")));
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      if (!validQuantity(input.value)) { input.setAttribute("aria-invalid", "true"); return; }
-      var payload = Object.assign({}, item.payload, {quantity: input.value.trim()});
-      resend(item, payload, labelFor(payload, item.product_name));
-    });
-    li.append(form);
-    var actions = el("p", {"class": "actions"});
-    if (item.error && item.error.code === "insufficient_stock" && item.error.allow_negative_stock) {
-      var anyway = el("button", {type: "button", "class": "secondary"}, t("record_anyway"));
-      anyway.addEventListener("click", function () { resend(item, item.payload, item.label); });
-      actions.append(anyway);
-    }
-    var discard = el("button", {type: "button", "class": "danger"}, t("discard"));
-    discard.addEventListener("click", function () {
-      // Two taps: a stray thumb must not throw a sale away.
-      if (discard.dataset.armed) { Q.remove(item.seq).then(render); return; }
-      discard.dataset.armed = "1";
-      discard.textContent = t("discard_confirm");
-    });
-    actions.append(discard);
-    li.append(actions);
-    return li;
-  }
-
-  function resend(item, payload, label) {
-    // A new key: the refused attempt wrote nothing, and this is a different request.
-    Q.enqueue({kind: item.kind, store_id: item.store_id, user_id: item.user_id, payload: payload,
-               label: label, tapped_at: item.tapped_at, product_name: item.product_name})
-      .then(function () { return Q.remove(item.seq); })
-      .then(render).then(flush);
-  }
 
   function validQuantity(value) {
     return /^\d+(\.\d{1,3})?$/.test(String(value).trim()) && Number(value) > 0;
@@ -231,112 +193,52 @@
       // The reply was lost: the server may have recorded it. Same key, so it lands once.
       keep(lastSubmit, true);
     } else if (elt && elt.matches && elt.matches("a[data-product-id]")) {
-      selectFromLink(elt);
+      tools().then(function (T) { T.selectFromLink(elt); });
     } else if (event.detail.requestConfig && event.detail.requestConfig.boosted) {
       // A boosted link with no signal: a real navigation, which the service worker answers.
       window.location.href = event.detail.pathInfo.requestPath;
     }
   });
 
-  // --- choosing a product with no signal --------------------------------------------------------
-
-  function fromLink(link) {
-    var name = link.querySelector(".name");
-    var qty = link.querySelector(".qty");
-    return {id: Number(link.dataset.productId),
-            name: name && name.firstChild ? name.firstChild.textContent : "",
-            sku: (link.querySelector(".sub") || {}).textContent || "",
-            unit: (link.querySelector(".unit") || {}).textContent || "",
-            quantity: qty ? qty.dataset.quantity : "0"};
-  }
-
-  function selectFromLink(link) { select(fromLink(link)); }
-
-  /** Show a product in the panel from what the phone knows (page or saved catalogue). */
-  function select(product) {
-    var panel = document.getElementById("panel");
-    if (!panel) { return; }
-    var body = panel.querySelector(".panel-body");
-    var hint = panel.querySelector("[data-offline-hint]");
-    if (hint) { hint.hidden = true; }
-    if (body) { body.hidden = false; }
-    panel.querySelector("[data-field=name]").textContent = product.name;
-    panel.querySelector("[data-field=details]").textContent = product.sku + " · " + product.unit;
-    var figure = document.getElementById("panel-level");
-    figure.replaceChildren(document.createTextNode(String(Number(product.quantity))));
-    figure.append(el("span", {"class": "unit"}, " " + product.unit));
-    figure.dataset.quantity = String(Number(product.quantity));
-    document.getElementById("selected-product").value = product.id;
-    var links = panel.querySelector("[data-online-only]");
-    if (links) { links.hidden = true; }
-    var saved = panel.querySelector("#offline-saved");
-    if (saved) { saved.hidden = true; }
-    try {
-      var url = new URL(location.href);
-      url.searchParams.set("product", product.id);
-      history.replaceState(history.state, "", url);
-    } catch (e) { /* ignore */ }
-  }
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (navigator.onLine || !readConfig()) { return; }
     if (elt && elt.matches && elt.matches("a[data-product-id]")) {
       event.preventDefault();
-      selectFromLink(elt);
+      tools().then(function (T) { T.selectFromLink(elt); });
     } else if (elt && elt.id === "q") {
       event.preventDefault();
-      searchOffline(elt.value);
+      tools().then(function (T) { T.searchOffline(elt.value); });
     }
   });
 
-  function loadCatalog() {
-    if (!catalogPromise && config) {
-      catalogPromise = fetch(config.catalog_url, {credentials: "same-origin",
-                                                  headers: {"Accept": "application/json"}})
-        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-        .then(function (body) { return body.products; })
-        .catch(function (error) { catalogPromise = null; throw error; });
-    }
-    return catalogPromise || Promise.reject(new Error("no store"));
-  }
 
-  function searchOffline(q) {
-    var box = document.getElementById("picker-results");
-    q = (q || "").trim().toLowerCase();
-    if (!box) { return; }
-    loadCatalog().then(function (products) {
-      box.replaceChildren();
-      if (!q) { return; }
-      products.filter(function (p) {
-        return p.name.toLowerCase().indexOf(q) >= 0 || p.sku.toLowerCase().indexOf(q) >= 0 ||
-          (p.barcode || "") === q;
-      }).slice(0, 10).forEach(function (p) {
-        var a = el("a", {"class": "row", href: "?product=" + p.id});
-        a.append(el("span", {"class": "name"}, p.name));
-        a.append(el("span", {"class": "qty"}, p.quantity + " " + p.unit));
-        a.addEventListener("click", function (event) { event.preventDefault(); select(p); });
-        var li = el("li");
-        li.append(a);
-        box.append(li);
-      });
-    }, function () {
-      box.replaceChildren(el("li", {"class": "muted row"}, t("offline_search")));
+  // --- loaded on demand: offline-tools.js (needs attention, offline product choice) ------------
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = el("script", {src: src});
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
     });
   }
 
-  function openRequestedProduct() {
-    // Offline, the service worker may answer ?product=N with the plain store page.
-    var wanted = Number(new URL(location.href).searchParams.get("product"));
-    var input = document.getElementById("selected-product");
-    if (!wanted || !input || Number(input.value) === wanted) { return; }
-    var link = document.querySelector("a[data-product-id='" + wanted + "']");
-    if (link) { selectFromLink(link); return; }
-    loadCatalog().then(function (products) {
-      var p = products.find(function (x) { return x.id === wanted; });
-      if (p) { select(p); }
-    }).catch(function () { return null; });
+  function tools() {
+    if (!toolsLoading) {
+      toolsLoading = loadScript("/static/js/offline-tools.js").then(function () {
+        return window.KiryanaOfflineTools;
+      });
+      toolsLoading.catch(function () { toolsLoading = null; });
+    }
+    return toolsLoading;
   }
+
+  window.KiryanaOffline = {
+    Q: Q, t: t, el: el, pkTime: pkTime, render: render, flush: flush,
+    validQuantity: validQuantity, labelFor: labelFor, config: function () { return config; }
+  };
 
   // --- the scanner loads only when Scan is tapped --------------------------------------------------
 
@@ -346,15 +248,12 @@
     if (!button || !readConfig()) { return; }
     event.preventDefault();
     if (!scannerLoading) {
-      scannerLoading = new Promise(function (resolve, reject) {
-        var script = el("script", {src: config.scanner_url});
-        script.onload = resolve;
-        script.onerror = function () { scannerLoading = null; reject(); };
-        document.head.append(script);
-      });
+      scannerLoading = loadScript(config.scanner_url);
+      scannerLoading.catch(function () { scannerLoading = null; });
     }
-    scannerLoading.then(function () {
-      window.KiryanaScanner.open({config: config, t: t, catalog: loadCatalog, select: onScanned});
+    Promise.all([scannerLoading, tools()]).then(function (both) {
+      window.KiryanaScanner.open({config: config, t: t, catalog: both[1].loadCatalog,
+                                  select: onScanned});
     });
   });
 
@@ -367,9 +266,9 @@
     if (navigator.onLine && window.htmx) {
       window.htmx.ajax("GET", link, {target: "#panel", swap: "outerHTML"}).then(function () {
         history.pushState({}, "", link);
-      }, function () { select(product); });
+      }, function () { tools().then(function (T) { T.select(product); }); });
     } else {
-      select(product);
+      tools().then(function (T) { T.select(product); });
     }
   }
 
@@ -389,7 +288,7 @@
     var scan = document.querySelector("[data-scan]");
     if (scan && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) { scan.hidden = false; }
     render().then(flush);
-    if (!navigator.onLine) { openRequestedProduct(); }
+    if (!navigator.onLine) { tools().then(function (T) { T.openRequestedProduct(); }); }
     if ("serviceWorker" in navigator && window.caches) {
       navigator.serviceWorker.ready.then(function () {
         // The first visit loaded before the worker ran: save this page now if it is missing.

@@ -94,7 +94,8 @@
       say(options, options.t("scan_unknown", {code: code}), config.new_product_url ? {
         href: config.new_product_url + "?barcode=" + encodeURIComponent(code),
         text: options.t("add_product")} : null);
-    }, function () {
+    }, function (error) {
+      if (window.console) { console.warn("catalog", error); }
       say(options, options.t("scan_no_catalog"));
     });
   }
