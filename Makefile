@@ -1,31 +1,58 @@
 # Two commands for a newcomer: `make run` and `make test`. Only Python 3.11 and make needed.
+#   make run [PORT=5001]   install what running needs, migrate, seed once, serve
+#   make reset             erase the demo database's data and seed it again (keeps .venv)
+#   make test-fast         the unit layer only (SQLite; no PostgreSQL, Redis or browser), < 1 min
+#   make test              everything
 PYTHON ?= python3.11
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# Test workers for test-fast (pytest-xdist); "auto" = one per core.
+JOBS ?= auto
 export FLASK_APP := webapp
 
-.PHONY: run test bench bench-reports venv clean
+.PHONY: run reset test test-fast bench bench-reports venv venv-dev clean
 
-$(BIN)/activate: requirements.txt requirements-dev.txt
+# One stamp per requirements file: `make run` installs requirements.txt only (no pytest,
+# Playwright, schemathesis or py-spy); the test and bench targets add requirements-dev.txt.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $(BIN)/activate
+	touch $@ $(VENV)/.installed-run
 
-venv: $(BIN)/activate
+venv: $(VENV)/.installed-run
+venv-dev: $(VENV)/.installed-dev
 
-run: venv  ## migrate, seed demo data and serve on http://127.0.0.1:5000 (SQLite, no servers)
+run: venv  ## migrate, seed demo data (once; prints the accounts every time) and serve on http://$(HOST):$(PORT)
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
-test: venv  ## the whole suite; PostgreSQL/Redis/browser tests skip with a reason when absent (never under CI=true)
+reset: venv  ## start the demo over: erase every row, seed again (the venv stays)
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --force
+
+test: venv-dev  ## the whole suite; PostgreSQL/Redis/browser tests skip with a reason when absent (never under CI=true)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: venv  ## load benchmark on gunicorn + PostgreSQL + Redis; writes bench/results.json
+# KIRYANA_UNIT_ONLY makes any unmarked test that reaches for a server fail, so the fast
+# tier provably needs none (tests/services.py).
+test-fast: venv-dev  ## the unit layer: SQLite only, in parallel
+	KIRYANA_UNIT_ONLY=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n $(JOBS) \
+		-m "not postgres and not redis and not browser" $(PYTEST_ARGS)
+
+bench: venv-dev  ## load benchmark on gunicorn + PostgreSQL + Redis; writes bench/results.json
 	$(BIN)/python -m bench.run
 
-bench-reports: venv  ## reports at scale: 2,000 stores x 1,000 products, 10M movements on PostgreSQL; merges into bench/results.json
+bench-reports: venv-dev  ## reports at scale: 2,000 stores x 1,000 products, 10M movements on PostgreSQL; merges into bench/results.json
 	$(BIN)/python -m bench.reports_scale
 
 clean:

@@ -1,4 +1,13 @@
-"""Configuration classes; every setting comes from the environment."""
+"""Configuration classes; every setting comes from the environment.
+
+Every setting and its default live here and nowhere else: code reads `app.config["X"]`, never
+`config.get("X", default)`, and the README's settings table lists each variable
+(tests/test_settings.py checks all three).
+
+Pakistan time (Asia/Karachi) is not a setting: it is a product rule (reports count Pakistan
+days, and the daily summary is bucketed by them as movements are written), so it is the
+constant `webapp.services.validation.PAKISTAN`, which the interface's timezone uses too.
+"""
 import os
 import secrets
 from pathlib import Path
@@ -30,6 +39,9 @@ def _development_secret_key():
 
 
 class Config:
+    # Which class this is (config_from_env picks it from APP_ENV): `flask` commands cannot tell
+    # by app.debug, which the CLI resets from FLASK_DEBUG.
+    APP_ENV = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'kiryana.db'}")
@@ -40,6 +52,7 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     # Redis down: count limits in memory per process, go back to Redis once it answers again.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_KEY_PREFIX = ""  # Flask-Limiter's own default; the API's token bucket shares it
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.25, "socket_timeout": 0.5}
     # Short timeouts so a dead Redis costs a request a fraction of a second, not a stall.
     REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))
@@ -53,10 +66,10 @@ class Config:
     WORKER_SWEEP_SECONDS = float(os.environ.get("WORKER_SWEEP_SECONDS", "5"))
     # Idempotency records (and so sync client ids) are kept this long, then purged by workers.
     IDEMPOTENCY_RETENTION_DAYS = float(os.environ.get("IDEMPOTENCY_RETENTION_DAYS", "30"))
-    # A running sync job whose heartbeat is older than this is run again (safely: items are
-    # idempotent).
     # Report roll-ups older than this (seconds) are refreshed by the worker sweep (inline without one).
     REPORTS_ROLLUP_MAX_AGE = float(os.environ.get("REPORTS_ROLLUP_MAX_AGE", "60"))
+    # A running sync job whose heartbeat is older than this is run again (safely: items are
+    # idempotent).
     SYNC_STALL_SECONDS = float(os.environ.get("SYNC_STALL_SECONDS", "60"))
     REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -71,7 +84,6 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
-    TIMEZONE = os.environ.get("TIMEZONE", "Asia/Karachi")
     # Seconds a user's reads stay on the primary after they write (read-your-writes).
     READ_YOUR_WRITES_SECONDS = float(os.environ.get("READ_YOUR_WRITES_SECONDS", "5"))
     # A phone's queued action tapped longer ago than this is refused for non-managers.
@@ -80,10 +92,17 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = True
-    SECRET_KEY = Config.SECRET_KEY or _development_secret_key()
+
+    @classmethod
+    def check(cls):
+        """Without SECRET_KEY, use a random key kept under instance/ (made only when this
+        config is really used, not at import)."""
+        if not cls.SECRET_KEY:
+            cls.SECRET_KEY = _development_secret_key()
 
 
 class TestingConfig(Config):
+    APP_ENV = "testing"
     TESTING = True
     SECRET_KEY = "test-secret-key"
     SQLALCHEMY_DATABASE_URI = _database_url("TEST_DATABASE_URL", "sqlite://")
@@ -95,6 +114,7 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    APP_ENV = "production"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

@@ -52,7 +52,7 @@ def _sweeper(app, stop):
 
 def main(names):
     app = create_app()
-    if not app.config.get("REDIS_URL"):
+    if not app.config["REDIS_URL"]:
         sys.exit("REDIS_URL is not set: jobs run inside the web process, no worker is needed.")
     AppWorker.app = app
     stop = threading.Event()

@@ -169,7 +169,7 @@ def _measure(app, runs, stores, log):
 def _incremental_refresh(app, stores, products, count=500, log=print):
     """Record `count` sales through the ledger, then time the worker's incremental refresh."""
     from tests.factories import ADMIN
-    from webapp.services import ledger, report_rollups
+    from webapp.services import commands, ledger, report_rollups
 
     rng = random.Random(11)
     with app.app_context():
@@ -177,8 +177,9 @@ def _incremental_refresh(app, stores, products, count=500, log=print):
         for _ in range(count):
             product = rng.randint(1, products - 1)
             product += product % 97 == 0  # archived products take no stock
-            ledger.record_movement(ADMIN, store_id=rng.randint(1, stores), product_id=product,
-                                   type="stock_in", quantity="1")
+            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=rng.randint(1, stores),
+                                                                  product_id=product,
+                                                                  type="stock_in", quantity="1"))
         writes = time.perf_counter() - started
         started = time.perf_counter()
         days = report_rollups.refresh()

@@ -1,8 +1,6 @@
 """Helpers for API tests: a user with a bearer token and a client that sends it."""
-from tests.factories import ADMIN, make_user
+from tests.factories import ADMIN, PASSWORD, make_user  # noqa: F401 (PASSWORD: re-exported)
 from webapp.services import accounts
-
-PASSWORD = "password-123"
 
 
 class ApiClient:

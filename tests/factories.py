@@ -28,7 +28,16 @@ def make_supplier(**fields):
     return catalog.create_supplier(ADMIN, data)
 
 
-def make_user(role="shopkeeper", stores=(), password="password-123", **fields):
+PASSWORD = "password-123"  # every test user's password unless the test gives another
+
+
+def login(client, user, password=PASSWORD):
+    """Log in through the real login form; `user` is a User or a username. Returns the response."""
+    username = getattr(user, "username", user)
+    return client.post("/login", data={"username": username, "password": password})
+
+
+def make_user(role="shopkeeper", stores=(), password=PASSWORD, **fields):
     username = fields.pop("username", f"user{next(_seq)}")
     return accounts.create_user(ADMIN, username, password, role=role,
                                 store_ids=[s.id for s in stores], **fields)

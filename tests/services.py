@@ -7,6 +7,9 @@ import uuid
 import pytest
 
 IN_CI = os.environ.get("CI") == "true"
+# `make test-fast` sets this: the unit layer must need no server, so a test that reaches for
+# one without its marker (postgres / redis / browser) fails instead of quietly using it.
+UNIT_ONLY = os.environ.get("KIRYANA_UNIT_ONLY") == "1"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -14,12 +17,17 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 def missing(reason):
     """Skip the test with `reason`, except under CI=true, where a missing service is a failure."""
+    if UNIT_ONLY:
+        pytest.fail(f"unit layer (make test-fast) reached for a server: {reason}; "
+                    "mark the test postgres, redis or browser", pytrace=False)
     if IN_CI:
         pytest.fail(f"required service missing in CI: {reason}", pytrace=False)
     pytest.skip(reason)
 
 
 def port_open(host, port):
+    if UNIT_ONLY:
+        return False
     try:
         with socket.create_connection((host, port), timeout=1):
             return True
@@ -36,6 +44,8 @@ def redis_available():
 
 
 def chromium_available():
+    if UNIT_ONLY:
+        return False
     return shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM)
 
 

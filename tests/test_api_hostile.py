@@ -15,7 +15,7 @@ from webapp.models import (
     StockMovement,
     Store,
 )
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
 
 def count(model):
@@ -25,8 +25,8 @@ def count(model):
 @pytest.fixture
 def world(app):
     store, product = make_store(), make_product(unit="kg")
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=10)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="stock_in", quantity=10))
     api = api_as(app, "admin")
     return api, store, product
 

@@ -13,8 +13,9 @@ from tests.conftest import _clean, _config
 from tests.factories import ADMIN, make_product, make_store, make_user
 from webapp import create_app
 from webapp.extensions import db
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
+pytestmark = pytest.mark.postgres
 THREADS = 16
 
 
@@ -39,8 +40,9 @@ def shop(pg_api_app):
     _clean(pg_api_app)
     with pg_api_app.app_context():
         store, product = make_store(), make_product(unit="piece")
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=100)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                              product_id=product.id,
+                                                              type="stock_in", quantity=100))
         token = token_for(make_user(role="manager"))
         yield pg_api_app, store.id, product.id, token
         db.session.remove()

@@ -14,7 +14,7 @@ from tests.api_client import token_for
 from tests.conftest import _config
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
 from webapp import create_app
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, negative_data_rejection]
@@ -37,8 +37,9 @@ def admin_token(app):
     make_supplier()
     for store in stores:
         for product in products:
-            ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                   type="stock_in", quantity=50)
+            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                  product_id=product.id,
+                                                                  type="stock_in", quantity=50))
     return token_for(make_user(role="admin"))
 
 

@@ -5,21 +5,17 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.api_client import PASSWORD, api_as
-from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from tests.factories import ADMIN, login, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditOutbox
 from webapp.models.types import utcnow
-from webapp.services import accounts, audit, catalog, ledger
+from webapp.services import accounts, audit, catalog, commands, ledger
 from webapp.services.validation import pakistan_day
 
 
 def actions():
     audit.drain_all()
     return sorted(db.session.scalars(select(AuditLog.action)).all())
-
-
-def login(client, user, password=PASSWORD):
-    return client.post("/login", data={"username": user.username, "password": password})
 
 
 def test_every_kind_of_state_change_is_audited(app, client):
@@ -33,12 +29,13 @@ def test_every_kind_of_state_change_is_audited(app, client):
     accounts.update_user(ADMIN, user.id, full_name="Ayesha")
     _, token = accounts.issue_token(ADMIN, user, "pos", 30)
     accounts.revoke_token(ADMIN, token.id)
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=10)
-    ledger.transfer(ADMIN, from_store_id=store.id, to_store_id=other.id, product_id=product.id,
-                    quantity=2)
-    ledger.apply_count(ADMIN, store_id=store.id, counts=[{"product_id": product.id,
-                                                          "quantity": 7}])
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="stock_in", quantity=10))
+    ledger.transfer(ADMIN, commands.Transfer.parse(from_store_id=store.id, to_store_id=other.id,
+                                                   product_id=product.id, quantity=2))
+    ledger.apply_count(ADMIN, commands.Count.parse(store_id=store.id,
+                                                   counts=[{"product_id": product.id,
+                                                          "quantity": 7}]))
     login(client, user, "wrong-password")
     login(client, user)
     assert set(actions()) >= {

@@ -1,8 +1,10 @@
 """The operator commands: seed-demo and create-user."""
 from sqlalchemy import func, select
 
+from webapp.cli import OPERATOR
 from webapp.extensions import db
 from webapp.models import Product, StockMovement, Store, User
+from webapp.services import accounts
 from webapp.services.integrity import ledger_is_consistent
 
 
@@ -18,11 +20,47 @@ def test_seed_demo_fills_an_empty_database_once(app):
     assert ledger_is_consistent(db.session.connection())
     again = runner.invoke(args=["seed-demo"])
     assert "nothing seeded" in again.output
+    # A second `make run` still tells the newcomer how to log in.
+    assert "dukan-demo-123" in again.output and "manager-demo-123" in again.output
+
+
+def test_seed_demo_again_lists_only_accounts_that_still_work(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["seed-demo", "--days", "0"])
+    dukan = accounts.find_user("dukan")
+    accounts.update_user(OPERATOR, dukan.id, password="changed-by-me-1")
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 0, again.output
+    assert "dukan-demo-123" not in again.output and "admin-demo-123" in again.output
+
+
+def test_seed_demo_force_starts_the_demo_over(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["seed-demo", "--days", "0"])
+    first = db.session.scalar(select(func.count()).select_from(StockMovement))
+    runner.invoke(args=["create-user", "Ali", "--password", "secret-pass-1"])
+    result = runner.invoke(args=["seed-demo", "--force", "--days", "0"])
+    assert result.exit_code == 0, result.output
+    assert "Demo data ready" in result.output and "dukan-demo-123" in result.output
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Store)) == 4
+    assert db.session.scalar(select(func.count()).select_from(StockMovement)) == first
+    assert accounts.find_user("Ali") is None
+    assert ledger_is_consistent(db.session.connection())
+
+
+def test_seed_demo_force_refuses_outside_development(app, monkeypatch):
+    monkeypatch.setitem(app.config, "APP_ENV", "production")
+    runner = app.test_cli_runner()
+    runner.invoke(args=["create-user", "Ali", "--password", "secret-pass-1"])
+    result = runner.invoke(args=["seed-demo", "--force"])
+    assert result.exit_code != 0 and "erases every row" in result.output
+    assert accounts.find_user("Ali") is not None
 
 
 def test_create_user_with_stores(app):
     runner = app.test_cli_runner()
-    runner.invoke(args=["seed-demo"])
+    runner.invoke(args=["seed-demo", "--days", "0"])
     result = runner.invoke(args=["create-user", "Ali", "--role", "shopkeeper",
                                  "--password", "secret-pass-1", "--store", "khi-0001"])
     assert result.exit_code == 0, result.output

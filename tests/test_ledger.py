@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from tests.factories import ADMIN, make_product, make_store, make_supplier
 from webapp.extensions import db
 from webapp.models import AuditOutbox, DailyStockSummary, StockLevel, StockMovement
-from webapp.services import ledger
+from webapp.services import commands, ledger
 from webapp.services.errors import DomainError, InsufficientStock, NotFound
 
 
@@ -25,9 +25,10 @@ def shop(app):
     return make_store(), make_product(unit="kg")
 
 
-def receive(store, product, quantity, **kwargs):
-    return ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                  type="stock_in", quantity=quantity, **kwargs)
+def receive(store, product, quantity, idempotency_key=None, **kwargs):
+    command = commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                      type="stock_in", quantity=quantity, **kwargs)
+    return ledger.record_movement(ADMIN, command, idempotency_key)
 
 
 def test_stock_in_creates_the_level_and_a_ledger_row(shop):
@@ -53,8 +54,10 @@ def test_stock_in_creates_the_level_and_a_ledger_row(shop):
 def test_outgoing_movements_take_stock_down(shop, type_, reason, delta):
     store, product = shop
     receive(store, product, 10)
-    result = ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                    type=type_, quantity="2.25", reason=reason)
+    result = ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                   product_id=product.id,
+                                                                   type=type_, quantity="2.25",
+                                                                   reason=reason))
     assert result.data["movement"]["delta"] == delta
     assert result.data["movement"]["reason"] == reason
     assert level(store, product) == Decimal("7.75")
@@ -63,10 +66,13 @@ def test_outgoing_movements_take_stock_down(shop, type_, reason, delta):
 def test_sale_records_the_price_of_the_day(shop):
     store, product = shop
     receive(store, product, 10)
-    default = ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                     type="sale", quantity=1)
-    custom = ledger.record_movement(ADMIN, store_id=store.id, sku=product.sku.lower(),
-                                    type="sale", quantity=1, unit_price="95")
+    default = ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                    product_id=product.id,
+                                                                    type="sale", quantity=1))
+    custom = ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                   sku=product.sku.lower(),
+                                                                   type="sale", quantity=1,
+                                                                   unit_price="95"))
     assert default.data["movement"]["unit_price"] == "100.00"
     assert custom.data["movement"]["unit_price"] == "95.00"
 
@@ -76,8 +82,9 @@ def test_sale_beyond_stock_is_refused_and_writes_nothing(shop):
     receive(store, product, 3)
     before = movement_count()
     with pytest.raises(InsufficientStock) as error:
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="sale",
-                               quantity="3.001")
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                              product_id=product.id, type="sale",
+                                                              quantity="3.001"))
     assert error.value.status == 409 and error.value.code == "insufficient_stock"
     assert movement_count() == before and level(store, product) == 3
 
@@ -85,15 +92,17 @@ def test_sale_beyond_stock_is_refused_and_writes_nothing(shop):
 def test_first_sale_of_a_never_stocked_product_is_refused(shop):
     store, product = shop
     with pytest.raises(InsufficientStock):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="sale",
-                               quantity=1)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                              product_id=product.id, type="sale",
+                                                              quantity=1))
     assert movement_count() == 0
 
 
 def test_store_allowing_negative_stock_goes_negative(app):
     store, product = make_store(allow_negative_stock=True), make_product()
-    result = ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                    type="sale", quantity=2)
+    result = ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                   product_id=product.id,
+                                                                   type="sale", quantity=2))
     assert result.data["level"]["quantity"] == "-2.000"
     assert result.data["level"]["negative"] is True and result.data["level"]["low"] is True
 
@@ -102,21 +111,25 @@ def test_decimal_arithmetic_is_exact(shop):
     store, product = shop
     for q in ("0.1", "0.2"):
         receive(store, product, q)
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="sale",
-                           quantity="0.3")
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="sale", quantity="0.3"))
     assert level(store, product) == 0
 
 
 def test_adjustment_sets_the_shelf_quantity(shop):
     store, product = shop
     receive(store, product, 10)
-    result = ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                    type="adjustment", quantity="7.5")
+    result = ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                   product_id=product.id,
+                                                                   type="adjustment",
+                                                                   quantity="7.5"))
     m = result.data["movement"]
     assert (m["delta"], m["quantity"], m["reason"]) == ("-2.500", "2.500", "count")
     assert (m["expected_quantity"], m["counted_quantity"]) == ("10.000", "7.500")
-    same = ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                  type="adjustment", quantity="7.5")
+    same = ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                 product_id=product.id,
+                                                                 type="adjustment",
+                                                                 quantity="7.5"))
     assert same.data["movement"] is None and same.status_code == 200
 
 
@@ -124,11 +137,11 @@ def test_count_keeps_sales_made_while_counting(shop):
     store, product = shop
     receive(store, product, 10)
     # The count starts with 10 on the books; 2 are sold; the shelf (before the sale) had 9.
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="sale",
-                           quantity=2)
-    result = ledger.apply_count(ADMIN, store_id=store.id,
-                                counts=[{"product_id": product.id, "quantity": 9,
-                                         "expected": 10}])
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="sale", quantity=2))
+    result = ledger.apply_count(ADMIN, commands.Count.parse(store_id=store.id,
+                                                            counts=[{"product_id": product.id, "quantity": 9,
+                                         "expected": 10}]))
     assert result.data["changed_during_count"] == [product.id]
     assert result.data["adjustments"][0]["delta"] == "-1.000"
     assert level(store, product) == 7
@@ -137,15 +150,15 @@ def test_count_keeps_sales_made_while_counting(shop):
 def test_transfer_moves_stock_between_stores_as_a_linked_pair(app):
     a, b, product = make_store(), make_store(), make_product()
     receive(a, product, 5)
-    result = ledger.transfer(ADMIN, from_store_id=a.id, to_store_id=b.id,
-                             product_id=product.id, quantity=2)
+    result = ledger.transfer(ADMIN, commands.Transfer.parse(from_store_id=a.id, to_store_id=b.id,
+                                                            product_id=product.id, quantity=2))
     out, into = result.data["transfer_out"], result.data["transfer_in"]
     assert out["transfer_id"] == into["transfer_id"] == result.data["transfer_id"]
     assert (out["delta"], into["delta"]) == ("-2.000", "2.000")
     assert (level(a, product), level(b, product)) == (3, 2)
     with pytest.raises(InsufficientStock):
-        ledger.transfer(ADMIN, from_store_id=a.id, to_store_id=b.id, product_id=product.id,
-                        quantity=4)
+        ledger.transfer(ADMIN, commands.Transfer.parse(from_store_id=a.id, to_store_id=b.id,
+                                                       product_id=product.id, quantity=4))
     assert (level(a, product), level(b, product)) == (3, 2)
 
 
@@ -191,7 +204,7 @@ def test_bad_input_is_refused_with_the_field_named(shop, changes, field):
     args.update(changes)
     before = movement_count()
     with pytest.raises(DomainError) as error:
-        ledger.record_movement(ADMIN, **args)
+        ledger.record_movement(ADMIN, commands.Movement.parse(**args))
     assert field in error.value.fields
     assert movement_count() == before
 
@@ -199,11 +212,13 @@ def test_bad_input_is_refused_with_the_field_named(shop, changes, field):
 def test_unknown_ids_are_not_found(shop):
     store, product = shop
     with pytest.raises(NotFound):
-        ledger.record_movement(ADMIN, store_id=store.id + 99, product_id=product.id,
-                               type="stock_in", quantity=1)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id + 99,
+                                                              product_id=product.id,
+                                                              type="stock_in", quantity=1))
     with pytest.raises(NotFound):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id + 99,
-                               type="stock_in", quantity=1)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                              product_id=product.id + 99,
+                                                              type="stock_in", quantity=1))
     with pytest.raises(NotFound):
         receive(store, product, 1, supplier_id=12345)
 
@@ -230,8 +245,8 @@ def test_idempotent_replay_and_conflicting_replay(shop):
 def test_every_movement_is_audited_and_summarised(shop):
     store, product = shop
     receive(store, product, 10, unit_cost="80")
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="sale",
-                           quantity="1.5")
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="sale", quantity="1.5"))
     actions = db.session.scalars(select(AuditOutbox.action)).all()
     assert actions.count("movement.create") == 2
     sale = db.session.scalars(select(DailyStockSummary).where(

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
 from webapp.models import StockLevel, StockMovement
-from webapp.services import ledger
+from webapp.services import commands, ledger
 from webapp.services.errors import DomainError, InsufficientStock
 from webapp.services.integrity import ledger_violations
 
@@ -55,15 +55,16 @@ def assert_ledger_consistent():
 def test_32_threads_selling_one_product_until_it_runs_out(pg_app):
     store, product = make_store(), make_product(unit="piece")
     initial = 300
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=initial)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="stock_in", quantity=initial))
 
     def sell_until_empty(_):
         sold = refused = 0
         while True:
             try:
-                ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                       type="sale", quantity=1)
+                ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                      product_id=product.id,
+                                                                      type="sale", quantity=1))
                 sold += 1
             except InsufficientStock:
                 refused += 1
@@ -89,8 +90,8 @@ def test_random_mix_of_all_movement_types_keeps_every_invariant(pg_app):
     products = [make_product(unit="kg") for _ in range(6)]
     rows = [(s, p) for s in stores + [negative] for p in products]
     for s, p in rows[::2]:
-        ledger.record_movement(ADMIN, store_id=s.id, product_id=p.id, type="stock_in",
-                               quantity=20)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=s.id, product_id=p.id,
+                                                              type="stock_in", quantity=20))
     outcomes = Counter()
     lock = threading.Lock()
 
@@ -105,18 +106,19 @@ def test_random_mix_of_all_movement_types_keeps_every_invariant(pg_app):
                 if kind == "transfer":
                     other = rng.choice([x for x in stores if x.id != s.id])
                     a, b = (s, other) if rng.random() < 0.5 else (other, s)
-                    ledger.transfer(ADMIN, from_store_id=a.id, to_store_id=b.id,
-                                    product_id=p.id, quantity=qty)
+                    ledger.transfer(ADMIN, commands.Transfer.parse(from_store_id=a.id,
+                                                                   to_store_id=b.id,
+                                                                   product_id=p.id, quantity=qty))
                 elif kind == "count":
                     picks = rng.sample(products, 3)
-                    ledger.apply_count(ADMIN, store_id=s.id, counts=[
+                    ledger.apply_count(ADMIN, commands.Count.parse(store_id=s.id, counts=[
                         {"product_id": x.id, "quantity": Decimal(rng.randint(0, 30))}
-                        for x in picks])
+                        for x in picks]))
                 else:
-                    ledger.record_movement(
-                        ADMIN, store_id=s.id, product_id=p.id, type=kind,
-                        quantity=Decimal(rng.randint(0, 30)) if kind == "adjustment" else qty,
-                        reason="expired" if kind == "removal" else None)
+                    ledger.record_movement(ADMIN,
+                        commands.Movement.parse(store_id=s.id, product_id=p.id, type=kind,
+                                                quantity=Decimal(rng.randint(0, 30)) if kind == "adjustment" else qty,
+                                                reason="expired" if kind == "removal" else None))
                 result = "ok"
             except InsufficientStock:
                 result = "refused"
@@ -139,14 +141,16 @@ def test_random_mix_of_all_movement_types_keeps_every_invariant(pg_app):
 def test_opposite_transfers_do_not_deadlock(pg_app):
     a, b, product = make_store(), make_store(), make_product(unit="piece")
     for store in (a, b):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=1000)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                              product_id=product.id,
+                                                              type="stock_in", quantity=1000))
 
     def shuttle(i):
         source, target = (a, b) if i % 2 else (b, a)
         for _ in range(25):
-            ledger.transfer(ADMIN, from_store_id=source.id, to_store_id=target.id,
-                            product_id=product.id, quantity=1)
+            ledger.transfer(ADMIN, commands.Transfer.parse(from_store_id=source.id,
+                                                           to_store_id=target.id,
+                                                           product_id=product.id, quantity=1))
 
     _, errors = run_threads(pg_app, 16, shuttle)
     assert errors == []
@@ -160,8 +164,10 @@ def test_concurrent_idempotent_replays_write_once(pg_app):
     store, product = make_store(), make_product()
 
     def same_request(_):
-        return ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                      type="stock_in", quantity="2.5", idempotency_key="k-1")
+        return ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                     product_id=product.id,
+                                                                     type="stock_in",
+                                                                     quantity="2.5"), idempotency_key="k-1")
 
     results, errors = run_threads(pg_app, 12, same_request)
     assert errors == []
@@ -170,9 +176,10 @@ def test_concurrent_idempotent_replays_write_once(pg_app):
     assert db.session.get(StockLevel, (store.id, product.id)).quantity == Decimal("2.5")
 
     def conflicting(i):
-        return ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                      type="stock_in", quantity=str(10 + i),
-                                      idempotency_key="k-2")
+        return ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                     product_id=product.id,
+                                                                     type="stock_in",
+                                                                     quantity=str(10 + i)), idempotency_key="k-2")
 
     results, errors = run_threads(pg_app, 8, conflicting)
     assert len([r for r in results if r is not None]) == 1

@@ -13,13 +13,13 @@ from webapp import create_app
 from webapp.extensions import db
 from webapp.infra import metrics
 from webapp.infra.queue import get_queue
-from webapp.services import catalog, inventory, ledger, stock_cache
+from webapp.services import catalog, commands, inventory, ledger, stock_cache
 
 
 def test_metrics_expose_requests_movements_queues_cache_and_outbox(app, client):
     store, product = make_store(), make_product(unit="piece")
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=3)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="stock_in", quantity=3))
     client.get("/healthz")
     body = client.get("/metrics").data.decode()
     for name in ('kiryana_http_request_duration_seconds_bucket{endpoint="ops.healthz"',
@@ -85,12 +85,12 @@ def cache_count(kind, result):
 def test_a_level_is_cached_and_a_write_moves_it_on(cached):
     store, product = make_store(), make_product(unit="piece")
     receive = dict(store_id=store.id, product_id=product.id, type="stock_in")
-    ledger.record_movement(ADMIN, quantity=5, **receive)
+    ledger.record_movement(ADMIN, commands.Movement.parse(quantity=5, **receive))
     hits = cache_count("lvl", "hit")
     assert stock_cache.get_level(store.id, product.id)["quantity"] == "5.000"
     assert stock_cache.get_level(store.id, product.id)["quantity"] == "5.000"
     assert cache_count("lvl", "hit") == hits + 1
-    ledger.record_movement(ADMIN, quantity=2, **receive)
+    ledger.record_movement(ADMIN, commands.Movement.parse(quantity=2, **receive))
     assert stock_cache.get_level(store.id, product.id)["quantity"] == "7.000"
 
 
@@ -100,13 +100,14 @@ def test_a_reader_that_loses_the_race_with_a_writer_never_caches_the_old_value(c
     """The reader fetched the generation, then read the level; a write committed (and moved
     the generation on) before the reader stored what it read. Its old value must not win."""
     store, product = make_store(), make_product(unit="piece")
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=10)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="stock_in", quantity=10))
 
     def slow_reader():
         before = inventory.get_level(store.id, product.id)
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="sale",
-                               quantity=4)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                              product_id=product.id, type="sale",
+                                                              quantity=4))
         return before
 
     stale = stock_cache._cached("lvl", stock_cache._key(f"gen:{store.id}:{product.id}"),
@@ -121,21 +122,22 @@ def test_store_pages_and_the_store_version_follow_stock_and_catalog_changes(cach
     store, other = make_store(), make_store()
     rice, sugar = make_product(unit="piece", name="Rice"), make_product(unit="kg", name="Sugar")
     for product in (rice, sugar):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                               type="stock_in", quantity=4)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                              product_id=product.id,
+                                                              type="stock_in", quantity=4))
     version = stock_cache.store_version(store.id)
-    items, total = stock_cache.store_levels(store.id)
-    assert total == 2 and stock_cache.store_levels(store.id) == (items, total)
+    page = stock_cache.store_levels(store.id)
+    assert page.total == 2 and stock_cache.store_levels(store.id) == page
     assert stock_cache.store_version(store.id) == version
-    ledger.record_movement(ADMIN, store_id=other.id, product_id=rice.id, type="stock_in",
-                           quantity=1)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=other.id, product_id=rice.id,
+                                                          type="stock_in", quantity=1))
     assert stock_cache.store_version(store.id) == version  # another store's change
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=sugar.id, type="sale",
-                           quantity=1)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=sugar.id,
+                                                          type="sale", quantity=1))
     assert stock_cache.store_version(store.id) != version
-    assert [i["quantity"] for i in stock_cache.store_levels(store.id)[0]] == ["4.000", "3.000"]
+    assert [i["quantity"] for i in stock_cache.store_levels(store.id).items] == ["4.000", "3.000"]
     catalog.update_product(ADMIN, rice.id, {"name": "Basmati"})
-    assert stock_cache.store_levels(store.id)[0][0]["name"] == "Basmati"
+    assert stock_cache.store_levels(store.id).items[0]["name"] == "Basmati"
 
 
 @pytest.mark.redis

@@ -9,7 +9,7 @@ from tests import services
 from tests.api_client import PASSWORD
 from tests.factories import ADMIN, make_product, make_store, make_user
 from webapp.extensions import db
-from webapp.services import audit, catalog, ledger
+from webapp.services import audit, catalog, commands, ledger
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -47,8 +47,8 @@ def test_an_admin_filters_the_audit_log_and_sees_the_jobs_page_on_a_phone(app, l
     make_user("admin", username="ayesha", password=PASSWORD)
     store, product = make_store(name="Saddar Kiryana"), make_product(unit="kg", name="Sugar")
     catalog.update_product(ADMIN, product.id, {"name": "Sugar (loose)", "sale_price": "160.00"})
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity="25.5")
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="stock_in", quantity="25.5"))
     audit.drain_all()
     db.session.remove()  # SQLite: hold no transaction (and so no lock) while the server works
 

@@ -9,7 +9,7 @@ from sqlalchemy import case, func, select
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
 from webapp.models import StockMovement
-from webapp.services import ledger
+from webapp.services import commands, ledger, sql
 from webapp.services import report_rollups as rollups
 from webapp.services.errors import InsufficientStock
 
@@ -32,14 +32,17 @@ def random_mix(seed, count=120):
         try:
             if kind == "transfer":
                 other = rng.choice([s for s in stores if s is not store])
-                ledger.transfer(ADMIN, from_store_id=store.id, to_store_id=other.id,
-                                product_id=product.id, quantity=quantity)
+                ledger.transfer(ADMIN, commands.Transfer.parse(from_store_id=store.id,
+                                                               to_store_id=other.id,
+                                                               product_id=product.id,
+                                                               quantity=quantity))
             else:
-                ledger.record_movement(
-                    ADMIN, store_id=store.id, product_id=product.id, type=kind,
-                    quantity=quantity, occurred_at=when,
-                    reason=rng.choice(["damaged", "expired", "lost"]) if kind == "removal" else None,
-                    unit_price=rng.choice([None, "99.99"]) if kind == "sale" else None)
+                ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                      product_id=product.id,
+                                                                      type=kind, quantity=quantity,
+                                                                      occurred_at=when,
+                                                                      reason=rng.choice(["damaged", "expired", "lost"]) if kind == "removal" else None,
+                                                                      unit_price=rng.choice([None, "99.99"]) if kind == "sale" else None))
         except InsufficientStock:
             continue
 
@@ -51,11 +54,11 @@ def figures(values):
 def recount(conn, keys):
     """The roll-up at `keys` grain, from stock_movements alone."""
     moment = func.coalesce(M.c.occurred_at, M.c.created_at)
-    columns = [rollups.day_of(conn, moment).label("day")] + [M.c[k] for k in keys] + [M.c.type]
+    columns = [sql.day_of(conn, moment).label("day")] + [M.c[k] for k in keys] + [M.c.type]
     price = case((M.c.type == "sale", M.c.unit_price), else_=M.c.unit_cost)
     amount = func.coalesce(func.round(M.c.quantity * price, 2), 0)
-    rows = conn.execute(select(*columns, rollups.total(conn, M.c.quantity, 3),
-                               rollups.total(conn, M.c.delta, 3), rollups.total(conn, amount, 2),
+    rows = conn.execute(select(*columns, sql.exact_total(conn, M.c.quantity, 3),
+                               sql.exact_total(conn, M.c.delta, 3), sql.exact_total(conn, amount, 2),
                                func.count()).group_by(*columns)).all()
     return {tuple(str(v) for v in r[:-4]): figures(r[-4:]) for r in rows}
 
@@ -116,8 +119,8 @@ def test_the_worker_sweep_refreshes_stale_rollups(app, monkeypatch):
     import worker
 
     store, product = make_store(), make_product()
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=5)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="stock_in", quantity=5))
     monkeypatch.setitem(app.config, "REPORTS_ROLLUP_MAX_AGE", 0)
     worker.sweep_once(app)
     refreshed = db.session.execute(select(rollups.STATE.c.refreshed_at)).scalar()

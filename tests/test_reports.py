@@ -11,16 +11,18 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.factories import ADMIN, make_product, make_store, make_user
-from webapp.services import catalog, ledger, report_rollups, reports
+from tests.factories import ADMIN, login, make_product, make_store, make_user
+from webapp.services import catalog, commands, ledger, paging, report_rollups, reports
 
 SUGAR_NAME = 'چینی, "Cheeni"'
 MARCH = reports.DateRange(date(2026, 3, 1), date(2026, 3, 3))
 
 
 def move(store, product, type_, quantity, when=None, **kwargs):
-    return ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type=type_,
-                                  quantity=quantity, occurred_at=when, **kwargs)
+    return ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                 product_id=product.id, type=type_,
+                                                                 quantity=quantity,
+                                                                 occurred_at=when, **kwargs))
 
 
 @pytest.fixture
@@ -45,7 +47,8 @@ def build_shops():
     move(a, soap, "sale", "3", "2026-03-02T10:00:00Z", unit_price="45")
     move(a, tea, "sale", "1", "2026-03-02T11:00:00Z")
     move(a, sugar, "removal", "0.75", "2026-03-02T12:00:00Z", reason="damaged")
-    ledger.transfer(ADMIN, from_store_id=a.id, to_store_id=b.id, product_id=soap.id, quantity=4)
+    ledger.transfer(ADMIN, commands.Transfer.parse(from_store_id=a.id, to_store_id=b.id,
+                                                   product_id=soap.id, quantity=4))
     move(b, soap, "sale", "1", "2026-03-03T09:00:00Z")
     catalog.update_product(ADMIN, tea.id, {"archived": True})
     return {"a": a, "b": b, "sugar": sugar, "soap": soap, "tea": tea}
@@ -188,17 +191,11 @@ def test_bad_parameters_are_refused(app):
     with pytest.raises(DomainError):
         reports.stock_levels(None, sort="quantity")
     with pytest.raises(DomainError):
-        reports.page_args(1, 201)
+        paging.page_args(1, 201)
 
 
 # ---------------------------------------------------------------------------------------------
 # Pages, CSV and who sees what
-
-
-def login(client, user):
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
-        session["_fresh"] = True
 
 
 @pytest.fixture

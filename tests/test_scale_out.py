@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from tests import services
 from tests.api_client import PASSWORD, api_as
 from tests.conftest import _config
-from tests.factories import ADMIN, make_product, make_store, make_user
+from tests.factories import ADMIN, login, make_product, make_store, make_user
 from tests.processes import (
     TcpProxy,
     app_env,
@@ -29,7 +29,7 @@ from tests.processes import (
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditOutbox, StockMovement, SyncJob
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -145,7 +145,7 @@ def test_a_worker_killed_mid_batch_and_restarted_applies_every_item_exactly_once
 
 
 def _login(client, username):
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = login(client, username)
     assert response.status_code in (302, 303), response.data[:300]
 
 
@@ -233,8 +233,9 @@ def test_a_write_during_a_redis_partition_never_lets_an_old_cached_level_out(pg_
             store, product = make_store(), make_product(unit="piece")
             api = api_as(app, "admin")
             level_url = f"/api/v1/stores/{store.id}/stock/{product.id}"
-            ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id,
-                                   type="stock_in", quantity=10)
+            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                                  product_id=product.id,
+                                                                  type="stock_in", quantity=10))
             assert api.get(level_url).json["quantity"] == "10.000"
             assert api.get(level_url).json["quantity"] == "10.000"  # served by the cache
             line.cut()
@@ -303,8 +304,8 @@ def test_a_change_through_one_gunicorn_shows_on_a_page_served_by_another_within_
     store, product = make_store(), make_product(unit="piece", name="Basmati rice 1kg")
     manager = make_user("manager", password=PASSWORD)
     api = api_as(ops, "admin")
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=50)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                          type="stock_in", quantity=50))
     env = app_env(pg_url, redis_url, ops.prefix, PROMETHEUS_MULTIPROC_DIR=tmp_path)
     port_a, port_b = free_port(), free_port()
     server_a = start_gunicorn(env, port_a)

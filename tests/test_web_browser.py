@@ -14,11 +14,11 @@ from werkzeug.serving import make_server
 
 from config import TestingConfig, sqlalchemy_url
 from tests import services
-from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from tests.factories import ADMIN, PASSWORD, make_product, make_store, make_supplier, make_user
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import StockLevel
-from webapp.services import ledger
+from webapp.services import commands, ledger
 from webapp.services.validation import PAKISTAN
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -27,7 +27,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 VIEWPORT = {"width": 360, "height": 640}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-PASSWORD = "password-123"
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +52,9 @@ def site():
             "xss": make_product(sku="XSS-1", name="<script>alert(1)</script>", unit="piece"),
         }
         for product in products.values():
-            ledger.record_movement(ADMIN, store_id=khi.id, product_id=product.id,
-                                   type="stock_in", quantity=50)
+            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id,
+                                                                  product_id=product.id,
+                                                                  type="stock_in", quantity=50))
         make_user("shopkeeper", [khi, lhe], username="dukan")
         make_user("manager", username="manager")
         make_user("admin", username="admin")
@@ -220,8 +220,9 @@ def test_shelf_count_reviews_then_applies(shopkeeper, site):
     assert row.locator(".change").inner_text().strip() == "-3"
     # A sale lands while the shopkeeper is still looking at the review.
     with site["app"].app_context():
-        ledger.record_movement(ADMIN, store_id=site["khi"], product_id=site["atta"],
-                               type="sale", quantity=1)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=site["khi"],
+                                                              product_id=site["atta"], type="sale",
+                                                              quantity=1))
         db.session.remove()
     shot(page, "count-review")
     page.click("button[value=apply]")

@@ -3,11 +3,11 @@ import re
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from werkzeug.security import generate_password_hash
 
 from config import TestingConfig
-from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from tests.factories import ADMIN, PASSWORD, login, make_product, make_store, make_supplier, make_user
 from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.models import (
@@ -19,9 +19,8 @@ from webapp.models import (
     Store,
     User,
 )
-from webapp.services import accounts, ledger
+from webapp.services import accounts, commands, ledger
 
-PASSWORD = "password-123"
 XSS = "<script>alert(1)</script>"
 
 
@@ -42,8 +41,9 @@ def world(app, monkeypatch):
     a, b = make_store(code="KHI-0001"), make_store(code="LHE-0001")
     product = make_product(sku="ATTA-10", name="Chakki Atta", unit="pack")
     for store in (a, b):
-        ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                               quantity=20)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id,
+                                                              product_id=product.id,
+                                                              type="stock_in", quantity=20))
     users = {
         "shopkeeper": make_user("shopkeeper", [a], username="dukan"),
         "manager": make_user("manager", username="manager"),
@@ -52,10 +52,6 @@ def world(app, monkeypatch):
     other_token = accounts.issue_token(ADMIN, users["manager"], "manager's", 30)[1]
     return {"a": a.id, "b": b.id, "p": product.id, "s": make_supplier().id,
             "u": users["shopkeeper"].id, "t": other_token.id, "users": users}
-
-
-def login(client, username, password=PASSWORD):
-    return client.post("/login", data={"username": username, "password": password})
 
 
 def movements():
@@ -161,8 +157,9 @@ def test_authorization_matrix(client, world, role):
 
 
 def test_a_shopkeeper_sees_only_their_stores_in_lists_and_history(client, world):
-    ledger.record_movement(ADMIN, store_id=world["b"], product_id=world["p"], type="sale",
-                           quantity=1)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["b"],
+                                                          product_id=world["p"], type="sale",
+                                                          quantity=1))
     login(client, "dukan")
     stores = client.get("/stores/").get_data(as_text=True)
     assert "KHI-0001" in stores and "LHE-0001" not in stores
@@ -258,10 +255,12 @@ def test_forms_without_a_csrf_token_are_refused(csrf_client, world):
 
 def test_product_name_with_a_script_tag_is_escaped_everywhere(client, world):
     product = make_product(sku="XSS-1", name=XSS, category=XSS, unit="piece")
-    ledger.record_movement(ADMIN, store_id=world["a"], product_id=product.id, type="stock_in",
-                           quantity=5, note=XSS)
-    ledger.record_movement(ADMIN, store_id=world["a"], product_id=product.id, type="sale",
-                           quantity=1)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["a"],
+                                                          product_id=product.id, type="stock_in",
+                                                          quantity=5, note=XSS))
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["a"],
+                                                          product_id=product.id, type="sale",
+                                                          quantity=1))
     make_supplier(name=XSS, notes=XSS)
     login(client, "admin")
     a = world["a"]
@@ -368,6 +367,23 @@ def test_a_good_sale_answers_htmx_with_the_new_level_and_a_trigger(client, world
     assert level(world["a"], world["p"]) == Decimal(17)
 
 
+def test_the_htmx_answer_to_a_sale_builds_the_panel_only(app, client, world):
+    login(client, "dukan")
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement.lower())
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = client.post(f"/stores/{world['a']}/movements", headers={"HX-Request": "true"},
+                               data={"product_id": world["p"], "type": "sale", "quantity": "1"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 200 and 'id="panel"' in response.get_data(as_text=True)
+    assert statements and not [s for s in statements if "count(" in s]  # no stock-list page
+
+
 def test_a_retried_post_with_the_same_key_sells_once(client, world):
     login(client, "dukan")
     form = {"product_id": world["p"], "type": "sale", "quantity": "2", "key": "tap-1"}
@@ -427,7 +443,8 @@ def test_count_review_then_apply_keeps_sales_made_during_the_count(client, world
     review = client.post(f"/stores/{a}/count", data={f"count-{p}": "15", f"expected-{p}": "20"})
     assert review.status_code == 200 and "-5" in review.get_data(as_text=True)
     assert movements() == 2
-    ledger.record_movement(ADMIN, store_id=a, product_id=p, type="sale", quantity=2)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=a, product_id=p, type="sale",
+                                                          quantity=2))
     response = client.post(f"/stores/{a}/count", data={
         f"count-{p}": "15", f"expected-{p}": "20", "action": "apply"}, follow_redirects=True)
     html = response.get_data(as_text=True)
@@ -456,8 +473,9 @@ def test_transfer_errors_are_inline(client, world):
 
 def test_history_filters_and_bad_dates(client, world):
     login(client, "manager")
-    ledger.record_movement(ADMIN, store_id=world["a"], product_id=world["p"], type="sale",
-                           quantity=1)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["a"],
+                                                          product_id=world["p"], type="sale",
+                                                          quantity=1))
     html = client.get(f"/history?store={world['a']}&type=sale").get_data(as_text=True)
     assert html.count("data-movement-id") == 1
     html = client.get("/history?type=stock_in").get_data(as_text=True)
@@ -485,11 +503,13 @@ def test_stock_list_answers_304_until_the_store_changes(client, world):
     assert f"data-etag='{etag}'" in first.get_data(as_text=True)
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
     # A change in another store does not wake this one.
-    ledger.record_movement(ADMIN, store_id=world["b"], product_id=world["p"], type="sale",
-                           quantity=1)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["b"],
+                                                          product_id=world["p"], type="sale",
+                                                          quantity=1))
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
-    ledger.record_movement(ADMIN, store_id=world["a"], product_id=world["p"], type="sale",
-                           quantity=1)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["a"],
+                                                          product_id=world["p"], type="sale",
+                                                          quantity=1))
     changed = client.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and 'data-quantity="19"' in changed.get_data(as_text=True)
 
@@ -498,10 +518,12 @@ def test_negative_and_low_levels_are_flagged(client, world):
     from webapp.services import catalog
 
     catalog.update_store(ADMIN, world["a"], {"allow_negative_stock": True})
-    ledger.record_movement(ADMIN, store_id=world["a"], product_id=world["p"], type="sale",
-                           quantity=25)
-    ledger.record_movement(ADMIN, store_id=world["b"], product_id=world["p"], type="sale",
-                           quantity=16)
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["a"],
+                                                          product_id=world["p"], type="sale",
+                                                          quantity=25))
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["b"],
+                                                          product_id=world["p"], type="sale",
+                                                          quantity=16))
     login(client, "manager")
     home = client.get(f"/stores/{world['a']}/").get_data(as_text=True)
     assert 'data-quantity="-5"' in home and "badge-negative" in home
@@ -511,8 +533,9 @@ def test_negative_and_low_levels_are_flagged(client, world):
 
 def test_history_is_paginated(client, world):
     for _ in range(55):
-        ledger.record_movement(ADMIN, store_id=world["a"], product_id=world["p"],
-                               type="stock_in", quantity=1)
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["a"],
+                                                              product_id=world["p"],
+                                                              type="stock_in", quantity=1))
     login(client, "dukan")
     first = client.get(f"/history?store={world['a']}").get_data(as_text=True)
     assert first.count("data-movement-id") == 50 and "page=2" in first

@@ -8,16 +8,31 @@ OPERATOR = audit.Actor(user_id=None, source="web", ip="cli")
 
 def register(app):
     @app.cli.command("seed-demo")
-    @click.option("--force", is_flag=True, help="Seed even if stores already exist.")
-    def seed_demo(force):
-        """Fill an empty database with demo stores, products, history and one user per role."""
-        from webapp.demo import seed
+    @click.option("--force", is_flag=True,
+                  help="Erase EVERY row first, then seed (development and testing only).")
+    @click.option("--days", default=14, show_default=True, type=click.IntRange(0, 366),
+                  help="Days of sales history to make up.")
+    def seed_demo(force, days):
+        """Fill an empty database with demo stores, products, history and one user per role.
 
-        accounts = seed(force=force)
+        Run again on a database that has stores, it seeds nothing and prints the demo accounts
+        that still work, so a second `make run` shows how to log in.
+        """
+        from webapp import demo
+
+        if force and app.config["APP_ENV"] not in ("development", "testing"):
+            raise click.ClickException(
+                "--force erases every row; it runs only with APP_ENV=development or testing.")
+        accounts = demo.seed(force=force, days=days)
         if accounts is None:
-            click.echo("The database already has stores; nothing seeded (use --force).")
-            return
-        click.echo("Demo data ready. Log in with:")
+            accounts = demo.usable_accounts()
+            click.echo("The database already has stores; nothing seeded "
+                       "(`flask seed-demo --force` or `make reset` starts the demo over).")
+            if not accounts:
+                return
+            click.echo("Demo accounts:")
+        else:
+            click.echo("Demo data ready. Log in with:")
         for username, password, role in accounts:
             click.echo(f"  {role:<10} {username:<12} password: {password}")
 

@@ -4,11 +4,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
 from webapp.extensions import db
 from webapp.models import Store
 from webapp.models.types import utcnow
-from webapp.services import accounts, audit, catalog, ledger
+from webapp.services import accounts, audit, catalog, commands, ledger
 
 SEEDER = audit.Actor(user_id=None, source="web", ip="seed")
 
@@ -92,9 +93,32 @@ ACCOUNTS = [
 ]
 
 
+def erase_everything():
+    """Delete every row of every table (children first): the demo starts over, the schema stays."""
+    db.session.remove()
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    db.session.commit()
+
+
+def usable_accounts():
+    """The demo accounts that still exist, are active and still have their demo password."""
+    found = []
+    for username, password, role, _ in ACCOUNTS:
+        user = accounts.find_user(username)
+        if user is not None and user.active and check_password_hash(user.password_hash, password):
+            found.append((username, password, role))
+    return found
+
+
 def seed(force=False, days=14, seed_value=7):
-    """Seed demo data; returns [(username, password, role)] or None if stores exist already."""
-    if not force and db.session.execute(select(Store.id).limit(1)).first():
+    """Seed demo data; returns [(username, password, role)] or None if stores exist already.
+
+    force: erase every row first (the whole database, not only the demo's), then seed.
+    """
+    if force:
+        erase_everything()
+    elif db.session.execute(select(Store.id).limit(1)).first():
         return None
     rng = random.Random(seed_value)
     stores = [catalog.create_store(SEEDER, {"code": code, "name": name, "city": city,
@@ -116,9 +140,12 @@ def seed(force=False, days=14, seed_value=7):
     for store in stores:
         for product in products:
             quantity = Decimal(rng.randint(2, 8) * int(product.reorder_level or 1))
-            ledger.record_movement(SEEDER, store_id=store.id, product_id=product.id,
-                                   type="stock_in", quantity=quantity, supplier_id=supplier.id,
-                                   occurred_at=start)
+            ledger.record_movement(SEEDER, commands.Movement.parse(store_id=store.id,
+                                                                   product_id=product.id,
+                                                                   type="stock_in",
+                                                                   quantity=quantity,
+                                                                   supplier_id=supplier.id,
+                                                                   occurred_at=start))
         for day in range(days):
             moment = start + timedelta(days=day, hours=rng.randint(1, 12))
             for product in rng.sample(products, 12):
@@ -126,19 +153,26 @@ def seed(force=False, days=14, seed_value=7):
                 quantity = Decimal(rng.randint(1, 3)) if whole else \
                     Decimal(rng.randint(250, 3000)) / 1000
                 try:
-                    ledger.record_movement(SEEDER, store_id=store.id, product_id=product.id,
-                                           type="sale", quantity=quantity, occurred_at=moment)
+                    ledger.record_movement(SEEDER,
+                        commands.Movement.parse(store_id=store.id, product_id=product.id,
+                                                type="sale", quantity=quantity,
+                                                occurred_at=moment))
                 except ledger.InsufficientStock:
                     pass
-        ledger.record_movement(SEEDER, store_id=store.id, product_id=products[27].id,
-                               type="removal", quantity=1, reason="damaged", note="Tooti hui tray")
+        ledger.record_movement(SEEDER, commands.Movement.parse(store_id=store.id,
+                                                               product_id=products[27].id,
+                                                               type="removal", quantity=1,
+                                                               reason="damaged",
+                                                               note="Tooti hui tray"))
     # A couple of low-stock rows so the badges and the report have something to show.
     for product in products[:3]:
         level = ledger.LEVELS
         current = db.session.execute(select(level.c.quantity).where(
             level.c.store_id == stores[0].id, level.c.product_id == product.id)).scalar()
-        ledger.record_movement(SEEDER, store_id=stores[0].id, product_id=product.id,
-                               type="adjustment", quantity=min(current, Decimal(2)),
-                               reason="count")
+        ledger.record_movement(SEEDER, commands.Movement.parse(store_id=stores[0].id,
+                                                               product_id=product.id,
+                                                               type="adjustment",
+                                                               quantity=min(current, Decimal(2)),
+                                                               reason="count"))
     audit.drain_all()
     return [(u, p, r) for u, p, r, _ in ACCOUNTS]

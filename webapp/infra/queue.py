@@ -27,7 +27,7 @@ def get_queue(name="default"):
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}")
     app = current_app._get_current_object()
-    if not app.config.get("REDIS_URL"):
+    if not app.config["REDIS_URL"]:
         return InlineQueue(name)
     queues = app.extensions.setdefault("kiryana_queues", {})
     if name not in queues:

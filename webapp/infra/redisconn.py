@@ -22,7 +22,7 @@ def _state():
 
 
 def configured():
-    return bool(current_app.config.get("REDIS_URL"))
+    return bool(current_app.config["REDIS_URL"])
 
 
 def prefixed(key):
@@ -48,7 +48,7 @@ def client():
     """The Redis client, or None when Redis is not configured or is resting after a failure."""
     app = current_app._get_current_object()
     state = _state()
-    if not app.config.get("REDIS_URL") or time.monotonic() < state["down_until"]:
+    if not app.config["REDIS_URL"] or time.monotonic() < state["down_until"]:
         return None
     r = _client(app)
     if state["dirty"]:
@@ -77,7 +77,7 @@ def run(operation, default=None, invalidation=False):
     """operation(client) → its result; `default` when Redis is absent or fails."""
     r = client()
     if r is None:
-        if invalidation and current_app.config.get("REDIS_URL"):
+        if invalidation and current_app.config["REDIS_URL"]:
             _state()["dirty"] = True
         return default
     try:
@@ -90,7 +90,7 @@ def run(operation, default=None, invalidation=False):
 def ping():
     """True when Redis answers now (ignores the breaker); None when not configured."""
     app = current_app._get_current_object()
-    if not app.config.get("REDIS_URL"):
+    if not app.config["REDIS_URL"]:
         return None
     try:
         return bool(_client(app).ping())

@@ -160,7 +160,7 @@ def _note_write(conn, cursor, statement, parameters, context, executemany):
 
 
 def init_app(app):
-    url = app.config.get("DATABASE_REPLICA_URL")
+    url = app.config["DATABASE_REPLICA_URL"]
     if url:
         connect_args = {"connect_timeout": 2} if url.startswith("postgresql") else {}
         app.extensions["kiryana_replica_engine"] = create_engine(

@@ -28,7 +28,7 @@ def run_sync(job_id):
 
 def request_audit_drain():
     """Ask a worker to drain the outbox: at most one drain job waits at a time."""
-    if current_app.config.get("REDIS_URL"):
+    if current_app.config["REDIS_URL"]:
         flag = redisconn.prefixed("audit:drain-requested")
         first = redisconn.run(lambda r: r.set(flag, 1, nx=True, ex=30))
         if not first:
@@ -52,7 +52,7 @@ def refresh_report_rollups(full=False):
 
 def refresh_inline_without_worker():
     """Embedded mode: no worker refreshes the roll-ups, so the request that finds them stale does."""
-    if current_app.config.get("REDIS_URL"):
+    if current_app.config["REDIS_URL"]:
         return
     with replica.primary():
         report_rollups.refresh_if_stale(current_app.config["REPORTS_ROLLUP_MAX_AGE"])

@@ -57,7 +57,7 @@ def _snapshot(user):
 
 
 def create_user(actor, username, password, role="shopkeeper", full_name="", store_codes=None,
-                store_ids=None):
+                store_ids=None, active=True):
     username = parse_text(username, "username", "Username", 64, required=True)
     if not all(c.isalnum() or c in "._-@" for c in username):
         raise DomainError("invalid", "Username may use letters, digits and . _ - @ only.",
@@ -69,7 +69,7 @@ def create_user(actor, username, password, role="shopkeeper", full_name="", stor
         raise Conflict("duplicate_username", "This username is taken.", field="username")
     user = User(username=username, role=role,
                 full_name=parse_text(full_name, "full_name", "Full name", 120),
-                password_hash=generate_password_hash(password))
+                password_hash=generate_password_hash(password), active=bool(active))
     user.stores = _stores_by_code(store_codes) + _stores_by_id(store_ids)
     db.session.add(user)
     db.session.flush()

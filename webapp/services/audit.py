@@ -4,7 +4,6 @@ The outbox row commits or rolls back with the change, so an event can be neither
 invented; draining is idempotent (audit_log.outbox_id is unique), so a retried drain is harmless.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import delete, func, insert, select
 
@@ -12,8 +11,9 @@ from webapp.extensions import db
 from webapp.models import AuditLog, AuditOutbox, User
 from webapp.models.types import utcnow
 from webapp.services.errors import DomainError
-from webapp.services.sql import insert_ignore
-from webapp.services.validation import PAKISTAN, parse_id
+from webapp.services.paging import paginate
+from webapp.services.sql import insert_ignore, skip_locked
+from webapp.services.validation import parse_id, time_bound
 
 OUTBOX = AuditOutbox.__table__
 LOG = AuditLog.__table__
@@ -64,10 +64,8 @@ def drain(batch_size=500):
     """Move up to batch_size outbox rows into the audit log; returns how many moved."""
     conn = db.session.connection()
     query = select(OUTBOX).order_by(OUTBOX.c.id).limit(batch_size)
-    if conn.dialect.name == "postgresql":
-        # Several workers drain side by side, each taking rows the others have not locked.
-        query = query.with_for_update(skip_locked=True)
-    rows = conn.execute(query).mappings().all()
+    # Several workers drain side by side, each taking rows the others have not locked.
+    rows = conn.execute(skip_locked(conn, query)).mappings().all()
     if not rows:
         db.session.commit()
         return 0
@@ -106,7 +104,7 @@ def outbox_lag():
 
 def search(actor=None, actor_id=None, action=None, entity_type=None, entity_id=None,
            date_from=None, date_to=None, page=1, per_page=50):
-    """A page of the audit log, newest first; `actor` is a username; dates are Pakistan days."""
+    """A Page of the audit log, newest first; `actor` is a username; dates are Pakistan days."""
     users = User.__table__
     query = select(LOG, users.c.username.label("actor_username")).select_from(
         LOG.outerjoin(users, users.c.id == LOG.c.actor_id))
@@ -122,17 +120,15 @@ def search(actor=None, actor_id=None, action=None, entity_type=None, entity_id=N
         query = query.where(LOG.c.entity_type == str(entity_type).strip())
     if entity_id not in (None, ""):
         query = query.where(LOG.c.entity_id == str(entity_id).strip())
-    start, end = _bound(date_from, "from"), _bound(date_to, "to", end=True)
+    start, end = time_bound(date_from, "from"), time_bound(date_to, "to", end=True)
     if start and end and start >= end:
         raise DomainError("invalid", "The start date is after the end date.", field="from")
     if start:
         query = query.where(LOG.c.created_at >= start)
     if end:
         query = query.where(LOG.c.created_at < end)
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
-    rows = db.session.execute(query.order_by(LOG.c.created_at.desc(), LOG.c.id.desc())
-                              .limit(per_page).offset((page - 1) * per_page)).mappings().all()
-    return [event_dict(r) for r in rows], total
+    return paginate(query, (LOG.c.created_at.desc(), LOG.c.id.desc()), page, per_page,
+                    rows=lambda q: [event_dict(r) for r in db.session.execute(q).mappings()])
 
 
 def event_dict(row):
@@ -141,21 +137,3 @@ def event_dict(row):
             "entity_type": row["entity_type"], "entity_id": row["entity_id"],
             "before": row["before"], "after": row["after"], "ip": row["ip"],
             "created_at": row["created_at"].isoformat()}
-
-
-def _bound(value, field, end=False):
-    """A filter bound: an exact moment, or a Pakistan day (its start; the next day's for `to`)."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=PAKISTAN)
-    if not isinstance(value, date):
-        try:
-            value = datetime.strptime(str(value).strip()[:10], "%Y-%m-%d").date()
-        except ValueError:
-            raise DomainError("invalid", "Use a date like 2026-01-31.", field=field) from None
-    return _day_start(value + timedelta(days=1) if end else value)
-
-
-def _day_start(day):
-    return datetime.combine(day, time.min, tzinfo=PAKISTAN)

@@ -1,60 +1,71 @@
-"""The movement history behind the history page: filters and keyset-free paging."""
+"""The movement ledger as a list: one filter and one query for the history page and the API."""
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import MOVEMENT_TYPES, Product, StockMovement, Store, Supplier, User
 from webapp.services.errors import DomainError
-from webapp.services.validation import PAKISTAN
+from webapp.services.paging import PER_PAGE, paginate
+from webapp.services.validation import pakistan_day_start
 
 MOVEMENTS = StockMovement.__table__
-PER_PAGE = 50
 
 
-@dataclass
-class HistoryFilter:
-    store_ids: list | None = None       # None: every store
+@dataclass(frozen=True)
+class MovementFilter:
+    store_ids: Collection | None = None  # None: every store
+    store_id: int | None = None
     product_id: int | None = None
     type: str | None = None
     user_id: int | None = None
-    date_from: date | None = None       # Pakistan calendar days, both ends included
+    date_from: date | None = None        # Pakistan calendar days, both ends included
     date_to: date | None = None
+    since: datetime | None = None        # moments: since ≤ created_at < until
+    until: datetime | None = None
+    after_id: int | None = None          # keyset paging: oldest first after this id
 
 
-def pakistan_day_start(day):
-    """The UTC moment a Pakistan calendar day begins."""
-    return datetime.combine(day, time.min, tzinfo=PAKISTAN)
-
-
-def movements(flt, page=1, per_page=PER_PAGE):
-    """A page of movements, newest first; returns (rows, has_next)."""
+def movements(flt, page=1, per_page=PER_PAGE, count=True, names=False):
+    """A Page of movements (row mappings), newest first; with after_id, oldest first from
+    that id. count=False skips counting (has_next from one extra row); names=True joins the
+    store code, product, user and supplier names the history page shows."""
     if flt.type and flt.type not in MOVEMENT_TYPES:
         raise DomainError("invalid", "Unknown movement type.", field="type")
     if flt.date_from and flt.date_to and flt.date_from > flt.date_to:
         raise DomainError("invalid", "The start date is after the end date.", field="date_to")
-    query = (select(MOVEMENTS, Store.code.label("store_code"), Product.name.label("product_name"),
-                    Product.sku.label("product_sku"), Product.unit.label("product_unit"),
-                    User.username.label("username"), Supplier.name.label("supplier_name"))
-             .select_from(MOVEMENTS.join(Store, Store.id == MOVEMENTS.c.store_id)
-                          .join(Product, Product.id == MOVEMENTS.c.product_id)
-                          .outerjoin(User, User.id == MOVEMENTS.c.user_id)
-                          .outerjoin(Supplier, Supplier.id == MOVEMENTS.c.supplier_id)))
-    if flt.store_ids is not None:
-        query = query.where(MOVEMENTS.c.store_id.in_(flt.store_ids or [0]))
-    if flt.product_id:
-        query = query.where(MOVEMENTS.c.product_id == flt.product_id)
-    if flt.type:
-        query = query.where(MOVEMENTS.c.type == flt.type)
-    if flt.user_id:
-        query = query.where(MOVEMENTS.c.user_id == flt.user_id)
-    if flt.date_from:
-        query = query.where(MOVEMENTS.c.created_at >= pakistan_day_start(flt.date_from))
-    if flt.date_to:
-        query = query.where(MOVEMENTS.c.created_at
-                            < pakistan_day_start(flt.date_to + timedelta(days=1)))
-    page = max(1, page)
-    rows = db.session.execute(query.order_by(MOVEMENTS.c.id.desc())
-                              .limit(per_page + 1).offset((page - 1) * per_page)).all()
-    return rows[:per_page], len(rows) > per_page
+    query = select(MOVEMENTS)
+    if names:
+        query = (select(MOVEMENTS, Store.code.label("store_code"),
+                        Product.name.label("product_name"), Product.sku.label("product_sku"),
+                        Product.unit.label("product_unit"), User.username.label("username"),
+                        Supplier.name.label("supplier_name"))
+                 .select_from(MOVEMENTS.join(Store, Store.id == MOVEMENTS.c.store_id)
+                              .join(Product, Product.id == MOVEMENTS.c.product_id)
+                              .outerjoin(User, User.id == MOVEMENTS.c.user_id)
+                              .outerjoin(Supplier, Supplier.id == MOVEMENTS.c.supplier_id)))
+    since = max(filter(None, (flt.since, flt.date_from and pakistan_day_start(flt.date_from))),
+                default=None)
+    until = min(filter(None, (flt.until, flt.date_to
+                              and pakistan_day_start(flt.date_to + timedelta(days=1)))),
+                default=None)
+    conditions = [
+        (flt.store_ids is not None, lambda: MOVEMENTS.c.store_id.in_(flt.store_ids or [0])),
+        (flt.store_id is not None, lambda: MOVEMENTS.c.store_id == flt.store_id),
+        (flt.product_id, lambda: MOVEMENTS.c.product_id == flt.product_id),
+        (flt.type, lambda: MOVEMENTS.c.type == flt.type),
+        (flt.user_id, lambda: MOVEMENTS.c.user_id == flt.user_id),
+        (since is not None, lambda: MOVEMENTS.c.created_at >= since),
+        (until is not None, lambda: MOVEMENTS.c.created_at < until),
+        (flt.after_id is not None, lambda: MOVEMENTS.c.id > flt.after_id),
+    ]
+    query = query.where(*[condition() for wanted, condition in conditions if wanted])
+    keyset = flt.after_id is not None
+    result = paginate(query, (MOVEMENTS.c.id.asc() if keyset else MOVEMENTS.c.id.desc(),),
+                      1 if keyset else max(1, page), per_page, count=count,
+                      rows=lambda q: db.session.execute(q).mappings().all())
+    if keyset:
+        result.page = page  # the page asked for is ignored, and answered as asked
+    return result

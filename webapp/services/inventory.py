@@ -5,6 +5,7 @@ from webapp.extensions import db
 from webapp.models import Product, StockLevel, Store
 from webapp.services.errors import NotFound
 from webapp.services.ledger import level_dict
+from webapp.services.paging import paginate
 
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
@@ -44,7 +45,7 @@ def search_clause(q):
 
 
 def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archived=False):
-    """A page of a store's stock, products joined in; returns (rows, total)."""
+    """A Page of a store's stock, products joined in."""
     query = (select(PRODUCTS.c.id.label("product_id"), PRODUCTS.c.sku, PRODUCTS.c.name,
                     PRODUCTS.c.unit, PRODUCTS.c.category, PRODUCTS.c.sale_price,
                     LEVELS.c.quantity, REORDER.label("reorder_level"), LEVELS.c.updated_at)
@@ -56,13 +57,11 @@ def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archi
         query = query.where(search_clause(q))
     if low:
         query = query.where(LEVELS.c.quantity <= REORDER)
-    conn = db.session.connection()
-    total = conn.execute(select(func.count()).select_from(query.subquery())).scalar()
-    rows = conn.execute(query.order_by(PRODUCTS.c.name, PRODUCTS.c.id)
-                        .limit(per_page).offset((page - 1) * per_page)).all()
-    items = []
-    for r in rows:
-        item = level_dict(store_id, r.product_id, r.quantity, r.reorder_level, r.updated_at)
-        item.update(sku=r.sku, name=r.name, unit=r.unit, category=r.category)
-        items.append(item)
-    return items, total
+    return paginate(query, (PRODUCTS.c.name, PRODUCTS.c.id), page, per_page,
+                    rows=lambda q: [_stock_row(store_id, r) for r in db.session.execute(q)])
+
+
+def _stock_row(store_id, r):
+    item = level_dict(store_id, r.product_id, r.quantity, r.reorder_level, r.updated_at)
+    item.update(sku=r.sku, name=r.name, unit=r.unit, category=r.category)
+    return item

@@ -8,7 +8,7 @@ objects are loaded or refreshed.
 """
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from blinker import Namespace
@@ -28,16 +28,16 @@ from webapp.models import (
 )
 from webapp.models.types import MONEY_PLACES, utcnow
 from webapp.services import audit, idempotency
+from webapp.services.commands import MAX_COUNT_LINES, RECORDABLE_TYPES  # noqa: F401
 from webapp.services.errors import DomainError, InsufficientStock, NotFound
-from webapp.services.sql import exact_sum, insert_ignore, lock_clause, upsert
-from webapp.services.validation import (
-    pakistan_day,
-    parse_datetime,
-    parse_id,
-    parse_money,
-    parse_quantity,
-    parse_text,
+from webapp.services.sql import (
+    exact_sum,
+    insert_ignore,
+    is_postgresql,
+    lock_clause,
+    upsert,
 )
+from webapp.services.validation import iso_time, pakistan_day
 
 LEVELS = StockLevel.__table__
 MOVEMENTS = StockMovement.__table__
@@ -45,8 +45,6 @@ SUMMARY = DailyStockSummary.__table__
 PRODUCTS = Product.__table__
 STORES = Store.__table__
 
-RECORDABLE_TYPES = ("stock_in", "sale", "removal", "adjustment")
-MAX_COUNT_LINES = 1000
 
 # Sent after commit with the (store_id, product_id) pairs whose level changed (and the write's
 # result as `data`); the stock cache, live updates and metrics listen. Receivers must not raise: the write has already happened.
@@ -71,71 +69,45 @@ class _Context:
 # Public operations
 
 
-def record_movement(actor, *, store_id, type, quantity, product_id=None, sku=None, reason=None,
-                    note=None, unit_price=None, unit_cost=None, supplier_id=None,
-                    occurred_at=None, expected=None, idempotency_key=None):
-    """Record a stock_in, sale, removal or adjustment; returns {"movement", "level"}.
+def record_movement(actor, command, idempotency_key=None):
+    """Record a commands.Movement (stock_in, sale, removal or adjustment) → {"movement", "level"}.
 
-    For an adjustment, `quantity` is what is on the shelf and `expected` what the level was
-    when the count began (default: the level now); the difference is applied to the level now.
+    An adjustment's difference (shelf count minus `expected`, or minus the level now when
+    there is no `expected`) is applied to the level now.
     """
-    if type not in RECORDABLE_TYPES:
-        raise DomainError("invalid", f"Type must be one of: {', '.join(RECORDABLE_TYPES)}.",
-                          field="type")
-    store_id = parse_id(store_id, "store_id", "Store")
-    if product_id is None and not sku:
-        raise DomainError("invalid", "Give a product_id or a sku.", field="product_id")
-    product_id = parse_id(product_id, "product_id", "Product") if product_id is not None else None
-    sku = parse_text(sku, "sku", "SKU", 64) if product_id is None else None
-    is_count = type == "adjustment"
-    quantity = parse_quantity(quantity, allow_zero=is_count)
-    expected = parse_quantity(expected, "expected", allow_zero=True, label="Expected quantity") \
-        if is_count and expected is not None else None
-    reason = _check_reason(type, reason)
-    note = parse_text(note, "note", "Note", 500)
-    unit_price = parse_money(unit_price, "unit_price", "Unit price")
-    unit_cost = parse_money(unit_cost, "unit_cost", "Unit cost")
-    if unit_price is not None and type != "sale":
-        raise DomainError("invalid", "Unit price applies to sales only.", field="unit_price")
-    if supplier_id is not None and type != "stock_in":
-        raise DomainError("invalid", "A supplier applies to stock-in only.", field="supplier_id")
-    supplier_id = parse_id(supplier_id, "supplier_id", "Supplier") if supplier_id is not None else None
-    occurred_at = parse_datetime(occurred_at)
+    m = _check_movement(command)
     key = idempotency.check_key(idempotency_key)
-
-    request = {"op": "movement", "store_id": store_id, "product_id": product_id, "sku": sku,
-               "type": type, "quantity": quantity, "expected": expected, "reason": reason,
-               "note": note, "unit_price": unit_price, "unit_cost": unit_cost,
-               "supplier_id": supplier_id, "occurred_at": occurred_at}
+    request = {"op": "movement", **vars(m)}
+    is_count = m.type == "adjustment"
 
     def write(conn, now):
-        ctx = _load(conn, store_id, product_id=product_id, sku=sku)
-        _check_product(ctx.product, quantity)
-        if supplier_id is not None:
-            _check_supplier(conn, supplier_id)
+        ctx = _load(conn, m.store_id, product_id=m.product_id, sku=m.sku)
+        _check_product(ctx.product, m.quantity)
+        if m.supplier_id is not None:
+            _check_supplier(conn, m.supplier_id)
         if is_count:
             current = _lock_level(conn, ctx, now)
-            base = current if expected is None else expected
-            delta = quantity - base
+            base = current if m.expected is None else m.expected
+            delta = m.quantity - base
             if delta == 0:
                 level = _level_dict(ctx, current, now)
                 return {"movement": None, "level": level}, [], 200
             level_row = _move_level(conn, ctx, delta, now)
             movement = _insert_movement(
                 conn, actor, ctx, now, type="adjustment", quantity=abs(delta), delta=delta,
-                balance_after=level_row.quantity, reason=reason, note=note,
-                unit_cost=ctx.product.cost, expected_quantity=base, counted_quantity=quantity,
-                occurred_at=occurred_at, idempotency_key=key)
+                balance_after=level_row.quantity, reason=m.reason, note=m.note,
+                unit_cost=ctx.product.cost, expected_quantity=base, counted_quantity=m.quantity,
+                occurred_at=m.occurred_at, idempotency_key=key)
         else:
-            delta = quantity if type == "stock_in" else -quantity
+            delta = m.quantity if m.type == "stock_in" else -m.quantity
             fields = dict(
-                type=type, quantity=quantity, delta=delta, reason=reason, note=note,
-                unit_price=(unit_price if unit_price is not None else ctx.product.sale_price)
-                if type == "sale" else None,
-                unit_cost=unit_cost if unit_cost is not None else ctx.product.cost,
-                supplier_id=supplier_id, occurred_at=occurred_at, idempotency_key=key)
+                type=m.type, quantity=m.quantity, delta=delta, reason=m.reason, note=m.note,
+                unit_price=(m.unit_price if m.unit_price is not None else ctx.product.sale_price)
+                if m.type == "sale" else None,
+                unit_cost=m.unit_cost if m.unit_cost is not None else ctx.product.cost,
+                supplier_id=m.supplier_id, occurred_at=m.occurred_at, idempotency_key=key)
             appended = _append_in_one_statement(conn, actor, ctx, now, **fields) \
-                if conn.dialect.name == "postgresql" else None
+                if is_postgresql(conn) else None
             if appended is not None:
                 movement, level_row = appended
                 level = _level_dict(ctx, level_row.quantity, now, level_row.reorder_level)
@@ -151,98 +123,75 @@ def record_movement(actor, *, store_id, type, quantity, product_id=None, sku=Non
     return _run(actor, key, request, write)
 
 
-def transfer(actor, *, from_store_id, to_store_id, product_id, quantity, note=None,
-             idempotency_key=None):
-    """Move stock between two stores as a linked transfer_out + transfer_in, atomically."""
-    from_store_id = parse_id(from_store_id, "from_store_id", "From store")
-    to_store_id = parse_id(to_store_id, "to_store_id", "To store")
-    product_id = parse_id(product_id, "product_id", "Product")
-    if from_store_id == to_store_id:
-        raise DomainError("invalid", "Choose two different stores.", field="to_store_id")
-    quantity = parse_quantity(quantity)
-    note = parse_text(note, "note", "Note", 500)
+def transfer(actor, command, idempotency_key=None):
+    """Carry out a commands.Transfer: a linked transfer_out + transfer_in, atomically."""
+    t = command
     key = idempotency.check_key(idempotency_key)
-    request = {"op": "transfer", "from": from_store_id, "to": to_store_id,
-               "product_id": product_id, "quantity": quantity, "note": note}
+    request = {"op": "transfer", "from": t.from_store_id, "to": t.to_store_id,
+               "product_id": t.product_id, "quantity": t.quantity, "note": t.note}
 
     def write(conn, now):
-        source = _load(conn, from_store_id, product_id=product_id, store_field="from_store_id")
-        target = _load(conn, to_store_id, product_id=product_id, store_field="to_store_id")
-        _check_product(source.product, quantity)
+        source = _load(conn, t.from_store_id, product_id=t.product_id, store_field="from_store_id")
+        target = _load(conn, t.to_store_id, product_id=t.product_id, store_field="to_store_id")
+        _check_product(source.product, t.quantity)
         transfer_id = str(uuid.uuid4())
         # Lock the two levels in store-id order so that A→B and B→A cannot deadlock.
-        legs = sorted([(source, -quantity), (target, quantity)], key=lambda leg: leg[0].store.id)
+        legs = sorted([(source, -t.quantity), (target, t.quantity)],
+                      key=lambda leg: leg[0].store.id)
         rows = {ctx.store.id: _move_level(conn, ctx, delta, now) for ctx, delta in legs}
         movements = {}
-        for ctx, delta, kind in ((source, -quantity, "transfer_out"),
-                                 (target, quantity, "transfer_in")):
+        for ctx, delta, kind in ((source, -t.quantity, "transfer_out"),
+                                 (target, t.quantity, "transfer_in")):
             movements[kind] = _insert_movement(
-                conn, actor, ctx, now, type=kind, quantity=quantity, delta=delta,
-                balance_after=rows[ctx.store.id].quantity, note=note,
+                conn, actor, ctx, now, type=kind, quantity=t.quantity, delta=delta,
+                balance_after=rows[ctx.store.id].quantity, note=t.note,
                 unit_cost=ctx.product.cost, transfer_id=transfer_id, idempotency_key=key)
         audit.record(conn, actor, "transfer.create", "transfer", transfer_id, after={
-            "from_store_id": from_store_id, "to_store_id": to_store_id,
-            "product_id": product_id, "quantity": str(quantity)})
+            "from_store_id": t.from_store_id, "to_store_id": t.to_store_id,
+            "product_id": t.product_id, "quantity": str(t.quantity)})
         data = {
             "transfer_id": transfer_id,
             "transfer_out": movements["transfer_out"],
             "transfer_in": movements["transfer_in"],
-            "from_level": _level_dict(source, rows[from_store_id].quantity, now,
-                                      rows[from_store_id].reorder_level),
-            "to_level": _level_dict(target, rows[to_store_id].quantity, now,
-                                    rows[to_store_id].reorder_level),
+            "from_level": _level_dict(source, rows[t.from_store_id].quantity, now,
+                                      rows[t.from_store_id].reorder_level),
+            "to_level": _level_dict(target, rows[t.to_store_id].quantity, now,
+                                    rows[t.to_store_id].reorder_level),
         }
-        changed = [(from_store_id, product_id), (to_store_id, product_id)]
+        changed = [(t.from_store_id, t.product_id), (t.to_store_id, t.product_id)]
         return data, changed, 201
 
     return _run(actor, key, request, write)
 
 
-def apply_count(actor, *, store_id, counts, note=None, idempotency_key=None):
-    """Apply a shelf count: [{product_id, quantity, expected?}] → one adjustment per difference.
+def count_difference(line, current):
+    """(base, difference) of one counted line: the count is compared with what the page
+    expected (or, without that, the level now); the difference is applied to the level now."""
+    base = current if line.expected is None else line.expected
+    return base, line.quantity - base
 
-    `expected` is the level shown when the count began; sales recorded while the shelf was
-    being counted stay recorded, because the difference is applied to the level now.
+
+def apply_count(actor, command, idempotency_key=None):
+    """Apply a commands.Count → one adjustment per product whose count differs.
+
+    Sales recorded while the shelf was being counted stay recorded, because each difference
+    is applied to the level now.
     """
-    store_id = parse_id(store_id, "store_id", "Store")
-    note = parse_text(note, "note", "Note", 500)
-    if not isinstance(counts, (list, tuple)) or not counts:
-        raise DomainError("invalid", "Enter at least one count.", field="counts")
-    if len(counts) > MAX_COUNT_LINES:
-        raise DomainError("invalid", f"At most {MAX_COUNT_LINES} lines in one count.",
-                          field="counts")
-    lines = {}
-    for i, line in enumerate(counts):
-        if not isinstance(line, dict):
-            raise DomainError("invalid", "Each count needs a product_id and a quantity.",
-                              field=f"counts.{i}")
-        pid = parse_id(line.get("product_id"), f"counts.{i}.product_id", "Product")
-        if pid in lines:
-            raise DomainError("invalid", "A product is counted twice.", field=f"counts.{i}.product_id")
-        counted = parse_quantity(line.get("quantity"), f"counts.{i}.quantity", allow_zero=True,
-                                 label="Counted quantity")
-        expected = line.get("expected")
-        if expected is not None and expected != "":
-            expected = parse_quantity(expected, f"counts.{i}.expected", allow_zero=True,
-                                      label="Expected quantity")
-        else:
-            expected = None
-        lines[pid] = (counted, expected)
+    store_id, note = command.store_id, command.note
     key = idempotency.check_key(idempotency_key)
     request = {"op": "count", "store_id": store_id, "note": note,
-               "lines": sorted([pid, c, e] for pid, (c, e) in lines.items())}
+               "lines": [[line.product_id, line.quantity, line.expected]
+                         for line in command.lines]}
 
     def write(conn, now):
         adjustments, unchanged, changed_during_count, changed = [], [], [], []
-        for pid in sorted(lines):  # one lock order for every writer
-            counted, expected = lines[pid]
-            ctx = _load(conn, store_id, product_id=pid)
-            _check_product(ctx.product, counted, allow_zero=True)
+        for line in command.lines:  # by product id: one lock order for every writer
+            ctx = _load(conn, store_id, product_id=line.product_id)
+            _check_product(ctx.product, line.quantity, allow_zero=True)
             current = _lock_level(conn, ctx, now)
-            base = current if expected is None else expected
+            base, delta = count_difference(line, current)
             if current != base:
-                changed_during_count.append(pid)
-            delta = counted - base
+                changed_during_count.append(line.product_id)
             if delta == 0:
                 unchanged.append(_level_dict(ctx, current, now))
                 continue
@@ -250,11 +199,11 @@ def apply_count(actor, *, store_id, counts, note=None, idempotency_key=None):
             adjustments.append(_insert_movement(
                 conn, actor, ctx, now, type="adjustment", quantity=abs(delta), delta=delta,
                 balance_after=row.quantity, reason="count", note=note,
-                unit_cost=ctx.product.cost, expected_quantity=base, counted_quantity=counted,
-                idempotency_key=key))
-            changed.append((store_id, pid))
+                unit_cost=ctx.product.cost, expected_quantity=base,
+                counted_quantity=line.quantity, idempotency_key=key))
+            changed.append((store_id, line.product_id))
         audit.record(conn, actor, "count.apply", "store", store_id, after={
-            "lines": len(lines), "adjustments": [m["id"] for m in adjustments]})
+            "lines": len(command.lines), "adjustments": [m["id"] for m in adjustments]})
         data = {"store_id": store_id, "adjustments": adjustments, "unchanged": unchanged,
                 "changed_during_count": changed_during_count}
         return data, changed, 201
@@ -309,13 +258,14 @@ class _Row:
         self.__dict__.update(values)
 
 
-def _check_reason(type, reason):
-    reason = reason or None
-    if type == "removal":
+def _check_movement(m):
+    """The rules of a movement that depend on its type; the command with its reason filled in."""
+    reason = m.reason
+    if m.type == "removal":
         if reason not in REMOVAL_REASONS:
             raise DomainError("invalid", f"Reason must be one of: {', '.join(REMOVAL_REASONS)}.",
                               field="reason")
-    elif type == "adjustment":
+    elif m.type == "adjustment":
         reason = reason or "count"
         if reason not in ADJUSTMENT_REASONS:
             raise DomainError("invalid",
@@ -324,7 +274,11 @@ def _check_reason(type, reason):
     elif reason is not None:
         raise DomainError("invalid", "A reason applies to removals and adjustments only.",
                           field="reason")
-    return reason
+    if m.unit_price is not None and m.type != "sale":
+        raise DomainError("invalid", "Unit price applies to sales only.", field="unit_price")
+    if m.supplier_id is not None and m.type != "stock_in":
+        raise DomainError("invalid", "A supplier applies to stock-in only.", field="supplier_id")
+    return m if reason == m.reason else replace(m, reason=reason)
 
 
 def _check_product(product, quantity, allow_zero=False):
@@ -528,10 +482,6 @@ def _text(value):
     return None if value is None else str(value)
 
 
-def _time(value):
-    return None if value is None else value.isoformat()
-
-
 def movement_dict(m):
     """A movement as JSON-ready data (decimals as exact strings, times in ISO 8601 UTC)."""
     return {
@@ -544,7 +494,7 @@ def movement_dict(m):
         "counted_quantity": _text(m["counted_quantity"]),
         "user_id": m["user_id"], "source": m["source"],
         "idempotency_key": m["idempotency_key"],
-        "occurred_at": _time(m["occurred_at"]), "created_at": _time(m["created_at"]),
+        "occurred_at": iso_time(m["occurred_at"]), "created_at": iso_time(m["created_at"]),
     }
 
 
@@ -554,7 +504,7 @@ def level_dict(store_id, product_id, quantity, reorder_level, updated_at):
     reorder_level = Decimal(reorder_level or 0).quantize(Decimal("0.001"))
     return {"store_id": store_id, "product_id": product_id, "quantity": str(quantity),
             "reorder_level": str(reorder_level), "low": quantity <= reorder_level,
-            "negative": quantity < 0, "updated_at": _time(updated_at)}
+            "negative": quantity < 0, "updated_at": iso_time(updated_at)}
 
 
 def _level_dict(ctx, quantity, now, store_reorder_level=None):

@@ -1,9 +1,27 @@
 """Who may see which store and do what: the one table that pages, the API and jobs ask."""
+from dataclasses import dataclass
+
 from webapp.extensions import db
 from webapp.models import Store
 from webapp.services.errors import NotFound
 
 MANAGERS = ("admin", "manager")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting, as plain values (an API token's user, a sync job's submitter): what
+    this module needs, without an ORM object that a commit would expire."""
+
+    id: int
+    role: str
+    store_ids: frozenset
+    active: bool = True
+    is_authenticated = True  # what can() asks of a logged-in user
+
+    @classmethod
+    def of(cls, user):
+        return cls(user.id, user.role, frozenset(user.store_ids), user.active)
 
 
 def sees_all_stores(user):
@@ -41,6 +59,7 @@ PERMISSIONS = {
     "jobs.manage": ("admin",),
     "reports.view": ("admin", "manager", "shopkeeper"),
     "history.view_all_users": MANAGERS,
+    "sync.view_all_jobs": ("admin",),
 }
 
 

@@ -31,7 +31,7 @@ from webapp.models import (
     StoreStockSummary,
 )
 from webapp.models.types import utcnow
-from webapp.services.sql import insert_ignore, lock_clause
+from webapp.services.sql import day_of, exact_total, insert_ignore, lock_clause
 from webapp.services.validation import pakistan_day
 
 SUMMARY = DailyStockSummary.__table__
@@ -51,21 +51,6 @@ OVERLAP = timedelta(minutes=10)
 DAYS_PER_STATEMENT = 200
 ROLLUPS = ((STORE_DAYS, "store_id"), (PRODUCT_DAYS, "product_id"), (TYPE_DAYS, None))
 MONTHLY = ((STORE_MONTHS, STORE_DAYS, "store_id"), (PRODUCT_MONTHS, PRODUCT_DAYS, "product_id"))
-
-
-def total(conn, column, places):
-    """SUM that stays exact: SQLite adds numerics as binary floats, so round to the scale."""
-    if conn.dialect.name == "sqlite":
-        return func.round(func.sum(column), places)
-    return func.sum(column)
-
-
-def day_of(conn, moment):
-    """SQL for the Pakistan calendar day of a UTC timestamp column."""
-    if conn.dialect.name == "postgresql":
-        return func.date(func.timezone("Asia/Karachi", moment))
-    # Pakistan has kept UTC+5 all year since 2009.
-    return func.date(moment, "+5 hours")
 
 
 def live_from(conn):
@@ -124,8 +109,8 @@ def as_date(value):
 def _recompute(conn, days):
     for table, key in ROLLUPS:
         keys = [SUMMARY.c.day] + ([SUMMARY.c[key]] if key else []) + [SUMMARY.c.type]
-        source = select(*keys, total(conn, SUMMARY.c.quantity, 3), total(conn, SUMMARY.c.delta, 3),
-                        total(conn, SUMMARY.c.amount, 2), func.sum(SUMMARY.c.movements))
+        source = select(*keys, exact_total(conn, SUMMARY.c.quantity, 3), exact_total(conn, SUMMARY.c.delta, 3),
+                        exact_total(conn, SUMMARY.c.amount, 2), func.sum(SUMMARY.c.movements))
         clear = delete(table)
         if days is not None:
             source = source.where(SUMMARY.c.day.in_(days))
@@ -157,8 +142,8 @@ def _recompute_months(conn, months):
         for month in months:
             conn.execute(delete(table).where(table.c.month == month))
             source = (select(literal(month, type_=table.c.month.type), daily.c[key], daily.c.type,
-                             total(conn, daily.c.quantity, 3), total(conn, daily.c.delta, 3),
-                             total(conn, daily.c.amount, 2), func.sum(daily.c.movements))
+                             exact_total(conn, daily.c.quantity, 3), exact_total(conn, daily.c.delta, 3),
+                             exact_total(conn, daily.c.amount, 2), func.sum(daily.c.movements))
                       .where(daily.c.day.between(month, month_end(month)))
                       .group_by(daily.c[key], daily.c.type))
             conn.execute(insert(table).from_select(
@@ -183,10 +168,10 @@ def store_stock_totals(conn, *where):
                    count(LEVELS.c.quantity < 0).label("negative"),
                    count(and_(PRODUCTS.c.cost.is_(None), LEVELS.c.quantity > 0))
                    .label("without_cost"),
-                   total(conn, on_hand, 3).label("units"),
-                   func.coalesce(total(conn, func.round(on_hand * PRODUCTS.c.cost, 2), 2), 0)
+                   exact_total(conn, on_hand, 3).label("units"),
+                   func.coalesce(exact_total(conn, func.round(on_hand * PRODUCTS.c.cost, 2), 2), 0)
                    .label("value_cost"),
-                   total(conn, func.round(on_hand * PRODUCTS.c.sale_price, 2), 2)
+                   exact_total(conn, func.round(on_hand * PRODUCTS.c.sale_price, 2), 2)
                    .label("value_sale"))
             .select_from(LEVELS.join(PRODUCTS, PRODUCTS.c.id == LEVELS.c.product_id))
             .where(*where).group_by(LEVELS.c.store_id, PRODUCTS.c.category))

@@ -7,7 +7,7 @@ daily_stock_summary (one store or a few) or its roll-ups (every store; see repor
 never the ledger, except the shrinkage breakdown, which reads removals through a partial index.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, literal, select, tuple_, union_all
@@ -27,7 +27,9 @@ from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
 from webapp.services import report_rollups as rollups
 from webapp.services.errors import DomainError
 from webapp.services.inventory import REORDER, search_clause
-from webapp.services.validation import PAKISTAN, pakistan_day, parse_id
+from webapp.services.paging import Page
+from webapp.services.sql import exact_total, is_postgresql
+from webapp.services.validation import pakistan_day, pakistan_day_start, parse_id
 
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
@@ -44,7 +46,6 @@ DEFAULT_COVER_DAYS = 14
 STORE_LIST_LIMIT = 100
 # Up to this many stores, counting their levels live is cheaper than it is worth saving.
 FEW_STORES = 20
-MAX_PER_PAGE = 200
 STOCK_SORTS = {
     "product": lambda: [PRODUCTS.c.name, PRODUCTS.c.id, LEVELS.c.store_id],
     "store": lambda: [STORES.c.code, PRODUCTS.c.name, PRODUCTS.c.id],
@@ -54,21 +55,6 @@ STOCK_SORTS = {
 # Store by store (the order the primary key walks), the most short first within a store.
 LOW_ORDER = (STORES.c.code, LEVELS.c.quantity - REORDER, PRODUCTS.c.name, LEVELS.c.product_id)
 ZERO = Decimal("0")
-
-
-@dataclass
-class Page:
-    """One page of a list; total is None where counting would cost a scan of every level."""
-
-    items: list
-    total: int | None
-    page: int
-    per_page: int
-    has_next: bool = False
-
-    @property
-    def pages(self):
-        return None if self.total is None else max(1, -(-self.total // self.per_page))
 
 
 @dataclass(frozen=True)
@@ -82,9 +68,7 @@ class DateRange:
 
     def utc_bounds(self):
         """The UTC instants where the first Pakistan day starts and the day after the last starts."""
-        first = datetime.combine(self.start, time.min, PAKISTAN)
-        after = datetime.combine(self.end + timedelta(days=1), time.min, PAKISTAN)
-        return first, after
+        return pakistan_day_start(self.start), pakistan_day_start(self.end + timedelta(days=1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,21 +101,8 @@ def date_range(start=None, end=None, default_days=DEFAULT_DAYS):
     return DateRange(start, end)
 
 
-def page_args(page=1, per_page=50):
-    """(page, per_page) from user input: page ≥ 1, 1 ≤ per_page ≤ 200."""
-    page = parse_id(page or 1, "page", "Page")
-    per_page = parse_id(per_page or 50, "per_page", "Per page")
-    if per_page > MAX_PER_PAGE:
-        raise DomainError("invalid", f"Per page can be at most {MAX_PER_PAGE}.", field="per_page")
-    return page, per_page
-
-
 def _in_stores(column, stores):
     return True if stores is None else column.in_(sorted(stores))
-
-
-def _sum(conn, column, places):
-    return rollups.total(conn, column, places)
 
 
 def _dec(value, places):
@@ -236,7 +207,7 @@ def _walk_query(sort, descending, stores, q, store_id, category, city, archived,
 
 def _stock_query(conn, sort, descending, stores, q, store_id, category, city, archived,
                  inner_limit=None):
-    if conn.dialect.name == "postgresql" and sort != "quantity":
+    if is_postgresql(conn) and sort != "quantity":
         return _walk_query(sort, descending, stores, q, store_id, category, city, archived,
                            inner_limit)
     return (_level_query(stores, q, store_id, category, city, archived)
@@ -382,7 +353,7 @@ def _with_suggestions(conn, rows, cover_days, on):
         pairs = sorted({(r.store_id, r.product_id) for r in rows})
         sold = dict(((r.store_id, r.product_id), r.quantity) for r in conn.execute(
             select(SUMMARY.c.store_id, SUMMARY.c.product_id,
-                   _sum(conn, SUMMARY.c.quantity, 3).label("quantity"))
+                   exact_total(conn, SUMMARY.c.quantity, 3).label("quantity"))
             .where(SUMMARY.c.store_id.in_({p[0] for p in pairs}),
                    tuple_(SUMMARY.c.store_id, SUMMARY.c.product_id).in_(pairs),
                    SUMMARY.c.type == "sale", SUMMARY.c.day.between(first, last))
@@ -432,9 +403,9 @@ def valuation(stores, store_id=None, city=None, page=1, per_page=50):
     c = per_category.c
     per_store = (select(c.store_id, *[func.sum(c[k]).label(k) for k in
                                       ("levels", "low", "negative", "without_cost")],
-                        _sum(conn, c.units, 3).label("units"),
-                        _sum(conn, c.value_cost, 2).label("value_cost"),
-                        _sum(conn, c.value_sale, 2).label("value_sale"))
+                        exact_total(conn, c.units, 3).label("units"),
+                        exact_total(conn, c.value_cost, 2).label("value_cost"),
+                        exact_total(conn, c.value_sale, 2).label("value_sale"))
                  .group_by(c.store_id).subquery())
     query = (select(STORES.c.id, STORES.c.code, STORES.c.name, STORES.c.city, per_store)
              .select_from(per_store.join(STORES, STORES.c.id == per_store.c.store_id)))
@@ -522,9 +493,9 @@ def _days_outside(span, months):
 
 
 def _totals(conn, facts):
-    return (_sum(conn, facts.c.quantity, 3).label("quantity"),
-            _sum(conn, facts.c.delta, 3).label("delta"),
-            _sum(conn, facts.c.amount, 2).label("amount"),
+    return (exact_total(conn, facts.c.quantity, 3).label("quantity"),
+            exact_total(conn, facts.c.delta, 3).label("delta"),
+            exact_total(conn, facts.c.amount, 2).label("amount"),
             func.sum(facts.c.movements).label("movements"))
 
 
@@ -599,8 +570,8 @@ def removals_by_reason(stores, span):
     first, after = span.utc_bounds()
     moment = func.coalesce(MOVEMENTS.c.occurred_at, MOVEMENTS.c.created_at)
     value = func.coalesce(func.round(MOVEMENTS.c.quantity * MOVEMENTS.c.unit_cost, 2), 0)
-    query = (select(MOVEMENTS.c.reason, _sum(conn, MOVEMENTS.c.quantity, 3).label("quantity"),
-                    _sum(conn, value, 2).label("amount"), func.count().label("movements"))
+    query = (select(MOVEMENTS.c.reason, exact_total(conn, MOVEMENTS.c.quantity, 3).label("quantity"),
+                    exact_total(conn, value, 2).label("amount"), func.count().label("movements"))
              .where(MOVEMENTS.c.type == "removal", moment >= first, moment < after,
                     _in_stores(MOVEMENTS.c.store_id, stores))
              .group_by(MOVEMENTS.c.reason))

@@ -1,4 +1,5 @@
-"""Small SQL helpers that differ between PostgreSQL and SQLite."""
+"""The SQL that differs between PostgreSQL and SQLite, in one place: upserts, exact sums, the
+Pakistan day of a timestamp, row locks and SKIP LOCKED."""
 from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -23,3 +24,29 @@ def exact_sum(conn, left, right, places=3):
 def lock_clause(conn, stmt):
     """SELECT … FOR UPDATE on PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE instead."""
     return stmt.with_for_update() if conn.dialect.name == "postgresql" else stmt
+
+
+def exact_total(conn, column, places):
+    """SUM that stays exact: SQLite adds numerics as binary floats, so round to the scale."""
+    if conn.dialect.name == "sqlite":
+        return func.round(func.sum(column), places)
+    return func.sum(column)
+
+
+def day_of(conn, moment):
+    """SQL for the Pakistan calendar day of a UTC timestamp column."""
+    if conn.dialect.name == "postgresql":
+        return func.date(func.timezone("Asia/Karachi", moment))
+    # Pakistan has kept UTC+5 all year since 2009.
+    return func.date(moment, "+5 hours")
+
+
+def skip_locked(conn, stmt):
+    """SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL: several workers each take rows the
+    others have not locked. SQLite has one writer at a time and needs none."""
+    return stmt.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else stmt
+
+
+def is_postgresql(conn):
+    """For the statements only PostgreSQL can run (the ledger's one-statement write, LATERAL)."""
+    return conn.dialect.name == "postgresql"

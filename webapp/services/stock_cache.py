@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from webapp.infra import metrics, redisconn, replica
 from webapp.models import Product, StockLevel, Store
 from webapp.services import inventory, ledger
+from webapp.services.paging import Page
 
 log = logging.getLogger(__name__)
 LEVEL_GEN_TTL = 24 * 3600
@@ -90,12 +91,11 @@ def store_levels(store_id, q=None, low=False, page=1, per_page=50):
     digest = ":" + hashlib.sha1(params.encode()).hexdigest()[:16]
 
     def load():
-        items, total = inventory.store_levels(store_id, q=q, low=low, page=page,
-                                              per_page=per_page)
-        return [items, total]
+        result = inventory.store_levels(store_id, q=q, low=low, page=page, per_page=per_page)
+        return [result.items, result.total]
 
     items, total = _cached("page", _key(f"store-gen:{store_id}"), str(store_id), digest, load)
-    return items, total
+    return Page(items, total, page, per_page)
 
 
 def store_version(store_id):

@@ -1,6 +1,7 @@
 """Batch stock sync: an integration sends up to 1,000 movements, a worker applies them.
 
-Each item goes through ledger.record_movement with the idempotency key "sync:<client id>" in the
+The door hands over each item as a checked commands.Movement; it is stored as the command's
+data and goes through ledger.record_movement with the idempotency key "sync:<client id>" in the
 submitting user's scope. That key is what makes every item apply exactly once: resubmitting a
 batch, a retried job, or a second worker restarting a stalled job all replay the first result
 instead of writing again. Item results are committed a chunk at a time; an item applied but
@@ -8,7 +9,6 @@ not yet marked (the worker died in between) replays when the job runs again.
 """
 import uuid
 from datetime import timedelta
-from types import SimpleNamespace
 
 from sqlalchemy import func, insert, select, update
 
@@ -16,38 +16,41 @@ from webapp.extensions import db
 from webapp.models import SyncItem, SyncJob, User
 from webapp.models.types import utcnow
 from webapp.services import audit, ledger
+from webapp.services.commands import Movement
 from webapp.services.errors import DomainError, NotFound
-from webapp.services.policy import can_see_store
-from webapp.services.validation import parse_id
+from webapp.services.policy import Principal, can, can_see_store
+from webapp.services.validation import iso_time
 
 JOBS = SyncJob.__table__
 ITEMS = SyncItem.__table__
 MAX_ITEMS = 1000
 MAX_CLIENT_ID = 120
 CHUNK = 50
-ITEM_FIELDS = ("store_id", "product_id", "sku", "type", "quantity", "reason", "note",
-               "unit_price", "unit_cost", "supplier_id", "occurred_at")
 
 
 def idempotency_key(client_id):
     return f"sync:{client_id}"
 
 
-def submit(actor, movements):
-    """Store a batch as a queued job; returns the job id (the caller enqueues the work)."""
-    if not isinstance(movements, list) or not movements:
+def submit(actor, items):
+    """Store a batch of (client id, commands.Movement) as a queued job; returns the job id
+    (the caller enqueues the work)."""
+    if not items:
         raise DomainError("invalid", f"Send a list of 1 to {MAX_ITEMS} movements.",
                           field="movements")
-    if len(movements) > MAX_ITEMS:
+    if len(items) > MAX_ITEMS:
         raise DomainError("too_many_items", f"At most {MAX_ITEMS} movements in one batch.",
                           field="movements", status=413)
     rows, seen = [], set()
-    for i, item in enumerate(movements):
-        client_id, payload = _check_item(i, item)
+    for i, (client_id, command) in enumerate(items):
+        client_id = str(client_id).strip()
+        if not client_id or len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
+            raise DomainError("invalid", f"An id is 1 to {MAX_CLIENT_ID} printable characters.",
+                              field=f"movements.{i}.id")
         if client_id in seen:
             raise DomainError("invalid", "Two movements share this id.", field=f"movements.{i}.id")
         seen.add(client_id)
-        rows.append({"position": i, "client_id": client_id, "payload": payload,
+        rows.append({"position": i, "client_id": client_id, "payload": command.dump(),
                      "status": "pending"})
     job_id = str(uuid.uuid4())
     now = utcnow()
@@ -60,35 +63,14 @@ def submit(actor, movements):
     return job_id
 
 
-def _check_item(i, item):
-    if not isinstance(item, dict):
-        raise DomainError("invalid", "Each movement must be an object with an id.",
-                          field=f"movements.{i}")
-    client_id = item.get("id")
-    if isinstance(client_id, bool) or not isinstance(client_id, (str, int)):
-        raise DomainError("invalid", "Each movement needs an id (text or number).",
-                          field=f"movements.{i}.id")
-    client_id = str(client_id).strip()
-    if not client_id or len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
-        raise DomainError("invalid", f"An id is 1 to {MAX_CLIENT_ID} printable characters.",
-                          field=f"movements.{i}.id")
-    unknown = sorted(set(item) - set(ITEM_FIELDS) - {"id"})
-    if unknown:
-        raise DomainError("invalid", f"Unknown field: {', '.join(unknown)}.",
-                          field=f"movements.{i}.{unknown[0]}")
-    return client_id, {k: item[k] for k in ITEM_FIELDS if k in item}
-
-
 def run(job_id):
     """Apply every pending item of a job; safe to run again, or twice at once."""
     job = db.session.execute(select(JOBS).where(JOBS.c.id == job_id)).mappings().first()
     if job is None or job["status"] == "done":
         db.session.rollback()
         return None
-    account = db.session.get(User, job["user_id"])
     # Plain values: the ledger commits per item, which would reload an ORM user every time.
-    user = SimpleNamespace(id=account.id, role=account.role, active=account.active,
-                           store_ids=account.store_ids)
+    user = Principal.of(db.session.get(User, job["user_id"]))
     actor = audit.Actor(user.id, "sync")
     now = utcnow()
     db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
@@ -118,11 +100,10 @@ def _apply(actor, user, client_id, payload):
         if not user.active:
             raise DomainError("forbidden", "The account that sent this batch is inactive.",
                               status=403)
-        store_id = parse_id(payload.get("store_id"), "store_id", "Store")
-        if not can_see_store(user, store_id):
+        command = Movement.load(payload)
+        if not can_see_store(user, command.store_id):
             raise NotFound("Store", field="store_id")
-        outcome = ledger.record_movement(actor, idempotency_key=idempotency_key(client_id),
-                                         **payload)
+        outcome = ledger.record_movement(actor, command, idempotency_key(client_id))
     except DomainError as error:
         db.session.rollback()
         return "failed", {"error": error.to_dict()["error"]}
@@ -157,7 +138,7 @@ def stalled_jobs(stall_seconds):
 def status(job_id, user):
     """A job's progress and per-item results, for its owner (or an admin)."""
     job = db.session.execute(select(JOBS).where(JOBS.c.id == str(job_id)[:36])).mappings().first()
-    if job is None or (job["user_id"] != user.id and user.role != "admin"):
+    if job is None or (job["user_id"] != user.id and not can(user, "sync.view_all_jobs")):
         raise NotFound("Sync job")
     items = db.session.execute(select(ITEMS.c.client_id, ITEMS.c.status, ITEMS.c.result)
                                .where(ITEMS.c.job_id == job["id"])
@@ -168,11 +149,7 @@ def status(job_id, user):
         "job_id": job["id"], "status": job["status"], "total": job["total"],
         "applied": sum(1 for i in items if i.status == "applied"),
         "failed": sum(1 for i in items if i.status == "failed"), "pending": pending,
-        "created_at": _time(job["created_at"]), "started_at": _time(job["started_at"]),
-        "finished_at": _time(job["finished_at"]),
+        "created_at": iso_time(job["created_at"]), "started_at": iso_time(job["started_at"]),
+        "finished_at": iso_time(job["finished_at"]),
         "items": [{"id": i.client_id, "status": i.status, **(i.result or {})} for i in items],
     }
-
-
-def _time(value):
-    return None if value is None else value.isoformat()

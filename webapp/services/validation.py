@@ -1,11 +1,13 @@
 """Parsing of the values every door (form, JSON, sync batch) hands to the services."""
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES
 from webapp.services.errors import DomainError
 
+# The one place Pakistan time is named (not a setting: reports, the daily summary written with
+# each movement, the pages and Flask-Babel all count Pakistan days; see config.py).
 PAKISTAN = ZoneInfo("Asia/Karachi")
 MAX_QUANTITY = Decimal("1000000000")  # a billion units in one movement is a typo
 MAX_MONEY = Decimal("9999999999.99")
@@ -98,6 +100,30 @@ def parse_datetime(value, field="occurred_at", label="Time"):
     if moment.year < 2000:
         raise DomainError("invalid", f"{label} is too far in the past.", field=field)
     return moment
+
+
+def pakistan_day_start(day):
+    """The aware moment a Pakistan calendar day begins."""
+    return datetime.combine(day, time.min, tzinfo=PAKISTAN)
+
+
+def time_bound(value, field, end=False):
+    """A filter bound: an exact moment, or a Pakistan day (its start; the next day's for `to`)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=PAKISTAN)
+    if not isinstance(value, date):
+        try:
+            value = datetime.strptime(str(value).strip()[:10], "%Y-%m-%d").date()
+        except ValueError:
+            raise DomainError("invalid", "Use a date like 2026-01-31.", field=field) from None
+    return pakistan_day_start(value + timedelta(days=1) if end else value)
+
+
+def iso_time(value):
+    """An aware moment as ISO 8601 text, None as None (how every door writes times)."""
+    return None if value is None else value.isoformat()
 
 
 def pakistan_day(moment):

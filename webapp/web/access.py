@@ -1,4 +1,4 @@
-"""The logged-in user at the door: role decorators, the acting user, where "/" goes.
+"""The logged-in user at the door: the permission decorator, the acting user, where "/" goes.
 
 The rules themselves live in services/policy.py; this module only applies them to a request.
 """
@@ -12,23 +12,18 @@ from webapp.services import policy
 from webapp.services.audit import Actor
 
 
-def role_required(*roles):
-    """View decorator: the logged-in user must have one of these roles (else 403)."""
+def permission_required(permission):
+    """View decorator: the logged-in user must hold `permission` in services/policy.py (else 403)."""
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            if current_user.role not in roles:
+            if not policy.can(current_user, permission):
                 abort(403)
             return view(*args, **kwargs)
         return wrapped
     return decorator
-
-
-def permission_required(permission):
-    """View decorator: the logged-in user must hold `permission` (else 403)."""
-    return role_required(*policy.PERMISSIONS[permission])
 
 
 def store_or_404(store_id):
@@ -39,7 +34,7 @@ def store_or_404(store_id):
 def home_url(user):
     """Where "/" sends this user: a shopkeeper with one store goes straight to it."""
     stores = policy.visible_stores(user)
-    if user.role == "shopkeeper" and len(stores) == 1:
+    if not policy.sees_all_stores(user) and len(stores) == 1:
         return url_for("stock.home", store_id=stores[0].id)
     return url_for("stores.index")
 

@@ -6,6 +6,8 @@ English is the default and the source language; every interface string goes thro
 from flask import request
 from flask_login import current_user
 
+from webapp.services.validation import PAKISTAN
+
 LANGUAGES = ("en", "ur")
 RTL = {"ur"}
 COOKIE = "lang"
@@ -23,4 +25,4 @@ def select_locale():
 def init_app(app, babel):
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories="translations",
-                   default_timezone=app.config["TIMEZONE"])
+                   default_timezone=PAKISTAN.key)

@@ -10,6 +10,13 @@ from webapp.infra import metrics
 
 log = logging.getLogger("kiryana.request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# The development server's own access line: `127.0.0.1 - - [30/Nov/2026 04:20:00] "GET / ...`.
+WERKZEUG_ACCESS = re.compile(r'^\S+ - - \[[^\]]*\] "')
+
+
+def _not_werkzeug_access(record):
+    """Drop werkzeug's access line (ours says more); keep its start-up banner and errors."""
+    return not (record.levelno == logging.INFO and WERKZEUG_ACCESS.match(str(record.msg)))
 
 
 def _start():
@@ -32,7 +39,10 @@ def _finish(response):
 
 def init_app(app):
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
+        logging.basicConfig(level=app.config["LOG_LEVEL"],
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    werkzeug = logging.getLogger("werkzeug")
+    if _not_werkzeug_access not in werkzeug.filters:
+        werkzeug.addFilter(_not_werkzeug_access)
     app.before_request(_start)
     app.after_request(_finish)

@@ -84,9 +84,7 @@ def create_user():
         try:
             user = accounts.create_user(access.actor(), form.username.data, form.password.data,
                                         role=form.role.data, full_name=form.full_name.data,
-                                        store_ids=form.stores.data)
-            if not form.active.data:
-                accounts.update_user(access.actor(), user.id, active=False)
+                                        store_ids=form.stores.data, active=form.active.data)
         except DomainError as error:
             form.show_error(error)
         else:

@@ -5,7 +5,7 @@ from flask import request
 from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import managers_only
+from webapp.blueprints.api.auth import permission_required
 from webapp.blueprints.api.schemas import DayOrMoment, QueryId
 from webapp.blueprints.api.spec import PageQuery, page_model, page_of, responses, spec
 from webapp.infra.replica import replica_reads
@@ -42,14 +42,14 @@ AuditPage = page_model(AuditEventOut)
 
 
 @bp.get("/audit")
-@managers_only
+@permission_required("audit.view")
 @spec.validate(query=AuditQuery, resp=responses(HTTP_200=AuditPage), tags=["audit"])
 @replica_reads
 def list_audit():
     """Audit events, newest first: who did what to which entity, before and after."""
     query = request.context.query
-    items, total = audit.search(actor=query.actor, actor_id=query.actor_id, action=query.action,
+    result = audit.search(actor=query.actor, actor_id=query.actor_id, action=query.action,
                                 entity_type=query.entity_type, entity_id=query.entity_id,
                                 date_from=query.from_, date_to=query.to, page=query.page,
                                 per_page=query.per_page)
-    return page_of(AuditPage, items, total, query)
+    return page_of(AuditPage, result)

@@ -1,7 +1,6 @@
 """Bearer-token authentication and the caller's identity for API views."""
 import hashlib
 import time
-from dataclasses import dataclass
 from functools import wraps
 
 from flask import abort, current_app, g, request
@@ -23,15 +22,6 @@ def bearer_token():
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a token speaks for: what services/policy.py needs, without an ORM object."""
-
-    id: int
-    role: str
-    store_ids: frozenset
 
 
 class TokenCache:
@@ -66,14 +56,14 @@ def principal_for(token):
     """The Principal behind a live token, or None (cached for API_TOKEN_CACHE_SECONDS)."""
     if not token:
         return None
-    seconds = current_app.config.get("API_TOKEN_CACHE_SECONDS", 5)
+    seconds = current_app.config["API_TOKEN_CACHE_SECONDS"]
     key = hashlib.sha256(token.encode()).digest()
     principal = token_cache.get(key) if seconds else None
     if principal is None:
         user = accounts.user_for_token(token)
         if user is None:
             return None
-        principal = Principal(user.id, user.role, frozenset(user.store_ids))
+        principal = policy.Principal.of(user)
         if seconds:
             token_cache.put(key, principal, seconds)
     return principal
@@ -112,20 +102,16 @@ def actor():
     return audit.Actor(g.api_user.id, "api", request.remote_addr)
 
 
-def roles_required(*roles):
-    """View decorator: the token's user must have one of these roles (else 403)."""
+def permission_required(permission):
+    """View decorator: the token's user must hold `permission` in services/policy.py (else 403)."""
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if g.api_user.role not in roles:
+            if not policy.can(g.api_user, permission):
                 raise Forbidden("Your role may not do this.")
             return view(*args, **kwargs)
         return wrapped
     return decorator
-
-
-managers_only = roles_required(*policy.MANAGERS)
-admins_only = roles_required("admin")
 
 
 def store_or_404(store_id):

@@ -44,7 +44,7 @@ class _Fallback:
         return time.monotonic() < self.until
 
     def engage(self, error):
-        seconds = current_app.config.get("REDIS_RETRY_SECONDS", 5)
+        seconds = current_app.config["REDIS_RETRY_SECONDS"]
         self.until = time.monotonic() + seconds
         current_app.logger.warning("rate-limit storage unreachable (%s); counting in memory "
                                    "for %s s", error.__class__.__name__, seconds)
@@ -69,7 +69,7 @@ def enforce():
     if not limiter.enabled or is_public():
         return
     item = _item(current_app.config["API_RATE_LIMIT"])
-    identifiers = (current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "api", rate_limit_key())
+    identifiers = (current_app.config["RATELIMIT_KEY_PREFIX"], "api", rate_limit_key())
     if not fallback.active():
         try:
             return _check(limiter.limiter, item, identifiers)

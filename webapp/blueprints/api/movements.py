@@ -1,7 +1,4 @@
 """/movements: follow the ledger and record stock_in, sale, removal or adjustment."""
-from datetime import datetime, time, timedelta
-from typing import Literal
-
 from flask import request
 from pydantic import BaseModel, Field
 
@@ -10,26 +7,22 @@ from webapp.blueprints.api.auth import actor, api_user, check_store
 from webapp.blueprints.api.idempotency import ledger_response, request_key
 from webapp.blueprints.api.schemas import (
     DayOrMoment,
-    Id,
     LevelOut,
-    Money,
     MovementOut,
     MovementType,
-    Quantity,
     QueryId,
 )
 from webapp.blueprints.api.spec import (
-    Body,
     PageQuery,
+    body_model,
     page_model,
     page_of,
     responses,
     spec,
 )
 from webapp.infra.replica import replica_reads
-from webapp.models import ADJUSTMENT_REASONS, REMOVAL_REASONS
-from webapp.services import ledger, lists, policy
-from webapp.services.validation import PAKISTAN
+from webapp.services import commands, history, ledger, policy
+from webapp.services.validation import time_bound
 
 MovementPage = page_model(MovementOut)
 
@@ -47,34 +40,12 @@ class MovementQuery(PageQuery):
                                              "first (page is then ignored).")
 
 
-class MovementCreate(Body):
-    store_id: Id
-    product_id: Id | None = Field(None, description="Give product_id or sku.")
-    sku: str | None = Field(None, min_length=1, max_length=64)
-    type: Literal[ledger.RECORDABLE_TYPES]
-    quantity: Quantity = Field(description="More than zero; for an adjustment, the shelf count.")
-    expected: Quantity | None = Field(None, description="Adjustment: the level when the count "
-                                                        "began (default: the level now).")
-    reason: Literal[REMOVAL_REASONS + ADJUSTMENT_REASONS] | None = None
-    note: str | None = Field(None, max_length=500)
-    unit_price: Money | None = None
-    unit_cost: Money | None = None
-    supplier_id: Id | None = None
-    occurred_at: datetime | None = Field(None, description="Client time; Pakistan time when it "
-                                                           "has no offset.")
+MovementCreate = body_model(commands.Movement, "MovementCreate")
 
 
 class MovementResult(BaseModel):
     movement: MovementOut | None = Field(description="null when an adjustment changed nothing.")
     level: LevelOut
-
-
-def _moment(value, end=False):
-    """A day means its start in Pakistan time (or the next day's start, for `to`)."""
-    if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo else value.replace(tzinfo=PAKISTAN)
-    day = value + timedelta(days=1) if end else value
-    return datetime.combine(day, time.min, tzinfo=PAKISTAN)
 
 
 @bp.get("/movements")
@@ -85,11 +56,12 @@ def list_movements():
     query = request.context.query
     if query.store_id is not None:
         check_store(query.store_id)
-    items, total = lists.movements(
-        policy.visible_store_ids(api_user()), query.store_id, query.product_id, query.type,
-        _moment(query.from_), _moment(query.to, end=True), query.after_id, query.page,
-        query.per_page)
-    return page_of(MovementPage, items, total, query)
+    result = history.movements(history.MovementFilter(
+        store_ids=policy.visible_store_ids(api_user()), store_id=query.store_id,
+        product_id=query.product_id, type=query.type, since=time_bound(query.from_, "from"),
+        until=time_bound(query.to, "to", end=True), after_id=query.after_id),
+        query.page, query.per_page)
+    return page_of(MovementPage, result, [ledger.movement_dict(m) for m in result.items])
 
 
 @bp.post("/movements")
@@ -103,10 +75,5 @@ def record_movement():
     """
     body = request.context.json
     check_store(body.store_id)
-    result = ledger.record_movement(
-        actor(), store_id=body.store_id, product_id=body.product_id, sku=body.sku,
-        type=body.type, quantity=body.quantity, expected=body.expected, reason=body.reason,
-        note=body.note, unit_price=body.unit_price, unit_cost=body.unit_cost,
-        supplier_id=body.supplier_id, occurred_at=body.occurred_at,
-        idempotency_key=request_key())
-    return ledger_response(result)
+    command = commands.Movement.parse(**body.model_dump(exclude_unset=True))
+    return ledger_response(ledger.record_movement(actor(), command, request_key()))

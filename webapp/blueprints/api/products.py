@@ -3,7 +3,7 @@ from flask import request
 from pydantic import Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, managers_only
+from webapp.blueprints.api.auth import actor, permission_required
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import (
     Flag,
@@ -67,13 +67,13 @@ def _fields(body):
 def list_products():
     """Products, searched and filtered, by name."""
     query = request.context.query
-    rows, total = lists.products(query.q, query.category, query.archived, query.page,
+    result = lists.products(query.q, query.category, query.archived, query.page,
                                  query.per_page)
-    return page_of(ProductPage, [ProductOut.model_validate(p) for p in rows], total, query)
+    return page_of(ProductPage, result, [ProductOut.model_validate(p) for p in result.items])
 
 
 @bp.post("/products")
-@managers_only
+@permission_required("catalog.manage")
 @spec.validate(json=ProductCreate, resp=responses(HTTP_201=ProductOut), tags=["products"])
 def create_product():
     """Add a product (SKU and barcode unique: 409)."""
@@ -89,7 +89,7 @@ def get_product(product_id):
 
 
 @bp.patch("/products/<int:product_id>")
-@managers_only
+@permission_required("catalog.manage")
 @spec.validate(json=ProductUpdate, resp=responses(HTTP_200=ProductOut), tags=["products"])
 def update_product(product_id):
     """Change some fields of a product; `archived: true` archives it."""

@@ -7,26 +7,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from webapp.models import MOVEMENT_TYPES, SOURCES, UNITS
-from webapp.services.validation import MAX_MONEY, MAX_QUANTITY
+from webapp.services.commands import Id, Money, Quantity  # noqa: F401 (re-exported)
 
-# Ids in JSON bodies are strict integers: "5" or true is a type error, not id 5.
-Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
+# Id, Quantity and Money are the command fields' types (services/commands.py).
 QueryId = Annotated[int, Field(ge=1, le=2**31 - 1)]
-
-
-def _plain_number(value):
-    """Numbers as text use ASCII digits: Decimal would also read "٣" as 3."""
-    if isinstance(value, str) and not value.isascii():
-        raise ValueError("must be a number written with the digits 0-9")
-    return value
-
-
-Quantity = Annotated[Decimal, BeforeValidator(_plain_number),
-                     Field(ge=0, le=MAX_QUANTITY, decimal_places=3, allow_inf_nan=False,
-                           description="Up to 3 decimals (loose goods by the kg).")]
-Money = Annotated[Decimal, BeforeValidator(_plain_number),
-                  Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False,
-                        description="PKR with up to 2 decimals.")]
 DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$",
                                    description="An exact decimal, as text.")]
 Search = Annotated[str, Field(max_length=100)]

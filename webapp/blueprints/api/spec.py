@@ -3,13 +3,16 @@
 spectree turns the pydantic v2 models given to `@spec.validate(...)` into request
 validation, response serialisation and `/api/v1/openapi.json`, so no schema is written twice.
 """
+import dataclasses
 import json
+import typing
 
 from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 
 from webapp.blueprints.api.errors import raise_validation_error
+from webapp.services import paging
 
 
 class ErrorBody(BaseModel):
@@ -61,14 +64,23 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def body_model(command, name):
+    """A request-body model with a command's fields (services/commands.py): their types,
+    constraints and defaults are declared there once, for the API and the ledger alike."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    fields = {f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
+              for f in dataclasses.fields(command)}
+    return create_model(name, __base__=Body, **fields)
+
+
 class PageQuery(BaseModel):
     """?page=&per_page= (at most 200); list query models extend it. Unknown parameters are
     refused (422) so that a misspelt filter is not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
-    page: int = Field(1, ge=1, le=1_000_000)
-    per_page: int = Field(50, ge=1, le=200)
+    page: int = Field(1, ge=1, le=paging.MAX_PAGE)
+    per_page: int = Field(paging.PER_PAGE, ge=1, le=paging.MAX_PER_PAGE)
 
 
 def page_model(item_model, name=None):
@@ -85,6 +97,8 @@ def json_response(data, status=200, headers=None):
     return current_app.response_class(body, status, headers, mimetype="application/json")
 
 
-def page_of(model, items, total, query):
-    """A page response built from the page model, the items and the query that asked."""
-    return model(items=items, page=query.page, per_page=query.per_page, total=total)
+def page_of(model, page, items=None):
+    """A page response built from the page model and a service's Page (items converted, when
+    given, in their place)."""
+    return model(items=page.items if items is None else items, page=page.page,
+                 per_page=page.per_page, total=page.total)

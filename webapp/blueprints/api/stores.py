@@ -7,7 +7,7 @@ from webapp.blueprints.api.auth import (
     actor,
     api_user,
     check_store,
-    managers_only,
+    permission_required,
     store_or_404,
 )
 from webapp.blueprints.api.idempotency import run_once
@@ -68,13 +68,13 @@ def _out(store):
 def list_stores():
     """The stores this user may see."""
     query = request.context.query
-    rows, total = lists.stores(policy.visible_store_ids(api_user()), query.q, query.active,
+    result = lists.stores(policy.visible_store_ids(api_user()), query.q, query.active,
                                query.page, query.per_page)
-    return page_of(StorePage, [StoreOut.model_validate(s) for s in rows], total, query)
+    return page_of(StorePage, result, [StoreOut.model_validate(s) for s in result.items])
 
 
 @bp.post("/stores")
-@managers_only
+@permission_required("stores.manage")
 @spec.validate(json=StoreCreate, resp=responses(HTTP_201=StoreOut), tags=["stores"])
 def create_store():
     """Open a store (code unique: 409)."""
@@ -90,7 +90,7 @@ def get_store(store_id):
 
 
 @bp.patch("/stores/<int:store_id>")
-@managers_only
+@permission_required("stores.manage")
 @spec.validate(json=StoreUpdate, resp=responses(HTTP_200=StoreOut), tags=["stores"])
 def update_store(store_id):
     """Change some fields of a store."""
@@ -105,9 +105,8 @@ def store_stock(store_id):
     """The store's stock levels, by product name; `low=true` for what needs reordering."""
     store_or_404(store_id)
     query = request.context.query
-    items, total = stock_cache.store_levels(store_id, query.q, query.low, query.page,
-                                            query.per_page)
-    return page_of(StockPage, items, total, query)
+    return page_of(StockPage, stock_cache.store_levels(store_id, query.q, query.low, query.page,
+                                                       query.per_page))
 
 
 @bp.get("/stores/<int:store_id>/stock/<int:product_id>")

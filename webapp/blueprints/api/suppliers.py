@@ -3,7 +3,7 @@ from flask import request
 from pydantic import Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, managers_only
+from webapp.blueprints.api.auth import actor, permission_required
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import Search, SupplierOut
 from webapp.blueprints.api.spec import (
@@ -36,12 +36,12 @@ class SupplierCreate(Body):
 def list_suppliers():
     """Suppliers by name."""
     query = request.context.query
-    rows, total = lists.suppliers(query.q, query.page, query.per_page)
-    return page_of(SupplierPage, [SupplierOut.model_validate(s) for s in rows], total, query)
+    result = lists.suppliers(query.q, query.page, query.per_page)
+    return page_of(SupplierPage, result, [SupplierOut.model_validate(s) for s in result.items])
 
 
 @bp.post("/suppliers")
-@managers_only
+@permission_required("suppliers.manage")
 @spec.validate(json=SupplierCreate, resp=responses(HTTP_201=SupplierOut), tags=["suppliers"])
 def create_supplier():
     """Add a supplier."""

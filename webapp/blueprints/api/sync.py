@@ -1,5 +1,5 @@
 """/sync: a batch of up to 1,000 movements applied by a worker, exactly once per client id."""
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import request
 from pydantic import BaseModel, Field
@@ -10,12 +10,14 @@ from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.movements import MovementCreate
 from webapp.blueprints.api.spec import Body, responses, spec
 from webapp.jobs import queueing, tasks
-from webapp.services import sync
+from webapp.services import commands, sync
+from webapp.services.errors import DomainError
 
 
 class SyncMovement(MovementCreate):
-    id: str | int = Field(description="The client's id for this movement; the same id is "
-                                      "never applied twice (per user).")
+    id: Annotated[str, Field(strict=True)] | Annotated[int, Field(strict=True)] = Field(
+        description="The client's id for this movement; the same id is never applied twice "
+                    "(per user).")
 
 
 class SyncBatch(Body):
@@ -55,16 +57,25 @@ class SyncStatus(BaseModel):
 @spec.validate(json=SyncBatch, resp=responses(HTTP_202=SyncAccepted), tags=["sync"])
 def submit_sync():
     """Queue a batch: 202 {job_id}; a worker applies each movement through the stock ledger."""
-    movements = [item.model_dump(mode="json", exclude_unset=True)
-                 for item in request.context.json.movements]
-    body, status, *replayed = run_once(request.get_json(), lambda: _accept(movements))
+    items = [(item.id, _command(i, item.model_dump(exclude={"id"}, exclude_unset=True)))
+             for i, item in enumerate(request.context.json.movements)]
+    body, status, *replayed = run_once(request.get_json(), lambda: _accept(items))
     # Enqueue even on a replay: if the first enqueue was lost, this one finds the work.
     queueing.enqueue("sync", tasks.run_sync, body["job_id"])
     return (body, status, *replayed)
 
 
-def _accept(movements):
-    job_id = sync.submit(actor(), movements)
+def _command(i, values):
+    """The item's movement command; an error names the item (movements.<i>.<field>)."""
+    try:
+        return commands.Movement.parse(**values)
+    except DomainError as error:
+        error.fields = {f"movements.{i}.{name}": text for name, text in error.fields.items()}
+        raise
+
+
+def _accept(items):
+    job_id = sync.submit(actor(), items)
     return {"job_id": job_id, "status_url": f"{bp.url_prefix}/sync/{job_id}"}, 202
 
 

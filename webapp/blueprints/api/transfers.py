@@ -5,17 +5,11 @@ from pydantic import BaseModel, Field
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, check_store, store_or_404
 from webapp.blueprints.api.idempotency import ledger_response, request_key
-from webapp.blueprints.api.schemas import Id, LevelOut, MovementOut, Quantity
-from webapp.blueprints.api.spec import Body, responses, spec
-from webapp.services import ledger
+from webapp.blueprints.api.schemas import LevelOut, MovementOut
+from webapp.blueprints.api.spec import Body, body_model, responses, spec
+from webapp.services import commands, ledger
 
-
-class TransferCreate(Body):
-    from_store_id: Id
-    to_store_id: Id
-    product_id: Id
-    quantity: Quantity
-    note: str | None = Field(None, max_length=500)
+TransferCreate = body_model(commands.Transfer, "TransferCreate")
 
 
 class TransferResult(BaseModel):
@@ -26,15 +20,12 @@ class TransferResult(BaseModel):
     to_level: LevelOut
 
 
-class CountLine(Body):
-    product_id: Id
-    quantity: Quantity = Field(description="What is on the shelf.")
-    expected: Quantity | None = Field(None, description="The level when the count began.")
+CountLine = body_model(commands.CountLine, "CountLine")
 
 
 class CountCreate(Body):
-    counts: list[CountLine] = Field(min_length=1, max_length=ledger.MAX_COUNT_LINES)
-    note: str | None = Field(None, max_length=500)
+    counts: list[CountLine] = Field(min_length=1, max_length=commands.MAX_COUNT_LINES)
+    note: commands.Note = None
 
 
 class CountResult(BaseModel):
@@ -52,11 +43,8 @@ def create_transfer():
     body = request.context.json
     check_store(body.from_store_id, "from_store_id")
     check_store(body.to_store_id, "to_store_id")
-    result = ledger.transfer(actor(), from_store_id=body.from_store_id,
-                             to_store_id=body.to_store_id, product_id=body.product_id,
-                             quantity=body.quantity, note=body.note,
-                             idempotency_key=request_key())
-    return ledger_response(result)
+    command = commands.Transfer.parse(**body.model_dump(exclude_unset=True))
+    return ledger_response(ledger.transfer(actor(), command, request_key()))
 
 
 @bp.post("/stores/<int:store_id>/counts")
@@ -65,7 +53,6 @@ def apply_count(store_id):
     """Apply a shelf count: one adjustment per product whose count differs."""
     store_or_404(store_id)
     body = request.context.json
-    counts = [line.model_dump(exclude_none=True) for line in body.counts]
-    result = ledger.apply_count(actor(), store_id=store_id, counts=counts, note=body.note,
-                                idempotency_key=request_key())
-    return ledger_response(result)
+    command = commands.Count.parse(store_id, [line.model_dump() for line in body.counts],
+                                   body.note)
+    return ledger_response(ledger.apply_count(actor(), command, request_key()))

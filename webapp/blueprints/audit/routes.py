@@ -5,6 +5,7 @@ from webapp.infra.replica import replica_reads
 from webapp.services import audit
 from webapp.services.errors import DomainError
 from webapp.web.access import permission_required
+from webapp.web.paging import page_arg
 
 PER_PAGE = 50
 FILTERS = ("actor", "action", "entity_type", "entity_id", "from", "to")
@@ -16,14 +17,15 @@ FILTERS = ("actor", "action", "entity_type", "entity_id", "from", "to")
 def index():
     """The audit log with filters (actor, action, entity, date range), newest first."""
     filters = {name: request.args.get(name, "").strip() for name in FILTERS}
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_arg()
     error = None
     try:
-        events, total = audit.search(
+        result = audit.search(
             actor=filters["actor"], action=filters["action"],
             entity_type=filters["entity_type"], entity_id=filters["entity_id"],
-            date_from=filters["from"], date_to=filters["to"], page=max(page, 1),
+            date_from=filters["from"], date_to=filters["to"], page=page,
             per_page=PER_PAGE)
+        events, total = result.items, result.total
     except DomainError as exc:
         events, total, error = [], 0, exc
     pages = max(1, -(-total // PER_PAGE))

@@ -1,23 +1,17 @@
 from flask import flash, request, url_for
 from flask_login import login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import ProductForm
 from webapp.extensions import db
 from webapp.models import Product
-from webapp.services import catalog
+from webapp.services import catalog, inventory
 from webapp.web import access
 from webapp.web.htmx import redirect_to, render
+from webapp.web.paging import page_arg
 
 PER_PAGE = 50
-
-
-def _page():
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 10_000))
-    except ValueError:
-        return 1
 
 
 @bp.get("/")
@@ -28,10 +22,8 @@ def products():
     archived = request.args.get("archived") == "1"
     query = select(Product).where(Product.archived.is_(archived))
     if q:
-        like = f"%{q.lower()}%"
-        query = query.where(func.lower(Product.name).like(like)
-                            | func.lower(Product.sku).like(like) | (Product.barcode == q))
-    page = _page()
+        query = query.where(inventory.search_clause(q))
+    page = page_arg()
     rows = db.session.execute(query.order_by(Product.name, Product.id)
                               .limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)).scalars().all()
     args = {k: v for k, v in (("q", q), ("archived", "1" if archived else None)) if v}

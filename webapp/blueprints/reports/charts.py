@@ -1,4 +1,4 @@
-"""Server-rendered SVG bar charts: geometry here, markup in templates/reports/_chart.html."""
+"""Server-rendered SVG bar charts: geometry here, markup in the `chart` macro of reports/_macros.html."""
 from dataclasses import dataclass
 from decimal import Decimal
 

@@ -46,7 +46,3 @@ def low_filters(args):
 def span(args):
     return reports.date_range(args.get("from"), args.get("to"))
 
-
-def paging(args):
-    return reports.page_args(args.get("page"), args.get("per_page"))
-

@@ -10,6 +10,7 @@ from webapp.services import reports
 from webapp.services.errors import DomainError
 from webapp.services.policy import visible_store_ids
 from webapp.web.errors import handle_domain_error
+from webapp.web.paging import page_args
 
 CHART_STORES = 15
 
@@ -49,7 +50,7 @@ def index():
 def stock():
     """Stock across stores: search, filter by store, category and city, sort, page."""
     stores, store_id = forms.scope(current_user, request.args)
-    page, per_page = forms.paging(request.args)
+    page, per_page = page_args()
     result = reports.stock_levels(stores, store_id=store_id, page=page, per_page=per_page,
                                   **forms.stock_filters(request.args))
     return _page("stock.html", result=result)
@@ -76,7 +77,7 @@ STOCK_HEADER = ["store_code", "store_name", "city", "sku", "product", "category"
 def low_stock():
     """Levels at or under the reorder level, with what to reorder."""
     stores, store_id = forms.scope(current_user, request.args)
-    page, per_page = forms.paging(request.args)
+    page, per_page = page_args()
     result = reports.low_stock(stores, store_id=store_id, page=page, per_page=per_page,
                                **forms.low_filters(request.args))
     return _page("low_stock.html", result=result)
@@ -102,7 +103,7 @@ def low_stock_csv():
 def valuation():
     """Stock value at cost and at sale price, per store and in total."""
     stores, store_id = forms.scope(current_user, request.args)
-    page, per_page = forms.paging(request.args)
+    page, per_page = page_args()
     result = reports.valuation(stores, store_id=store_id, city=request.args.get("city"),
                                page=page, per_page=per_page)
     top = sorted(result["all"], key=lambda i: i["value_sale"], reverse=True)[:CHART_STORES]

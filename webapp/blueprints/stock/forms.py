@@ -1,10 +1,13 @@
 import uuid
 
+from flask_babel import gettext as _
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
 from webapp.models import MOVEMENT_TYPES, REMOVAL_REASONS
-from webapp.web.forms import Form
+from webapp.services import commands
+from webapp.services.errors import DomainError
+from webapp.web.forms import Form, blank_to_none
 
 QUICK_TYPES = ("sale", "stock_in", "removal")
 
@@ -28,6 +31,24 @@ class MovementForm(Form):
                                                                   REMOVAL_REASONS],
                          validate_choice=False)
     note = StringField("Note (optional)")
+
+    def command(self, store_id, product_id, kind):
+        """The movement this form asks for, pressed as `kind`; DomainError when it cannot be."""
+        if not self.validate():
+            raise DomainError("invalid", _("Check the form."))
+        if kind not in QUICK_TYPES:
+            raise DomainError("invalid", "Choose sale, stock in or removal.")
+        stock_in = kind == "stock_in"
+        return commands.Movement.parse(
+            store_id=store_id, product_id=product_id, type=kind, quantity=self.quantity.data,
+            supplier_id=_id(self.supplier_id.data) if stock_in else None,
+            unit_cost=blank_to_none(self.unit_cost.data) if stock_in else None,
+            reason=self.reason.data or None if kind == "removal" else None, note=self.note.data)
+
+
+def _id(text):
+    """A chosen id, or None for "none chosen" (or anything that is not one)."""
+    return int(text) if text and text.isdigit() and 0 < int(text) < 2**31 else None
 
 
 class TransferForm(Form):

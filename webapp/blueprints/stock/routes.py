@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 
 from webapp.blueprints.stock import bp
 from webapp.blueprints.stock.forms import (
-    QUICK_TYPES,
     HistoryFilterForm,
     MovementForm,
     TransferForm,
@@ -16,14 +15,15 @@ from webapp.blueprints.stock.forms import (
 from webapp.extensions import db
 from webapp.models import Product, Supplier, User, user_stores
 from webapp.services import history as history_service
-from webapp.services import inventory, ledger, lookup, policy
+from webapp.services import commands, inventory, ledger, lookup, policy
 from webapp.services.errors import DomainError
 from webapp.services.validation import parse_quantity
 from webapp.web import access
 from webapp.web.filters import quantity as fmt_qty
-from webapp.web.forms import Form, blank_to_none
+from webapp.web.forms import Form
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
 from webapp.web.navigation import remember_store
+from webapp.web.paging import page_arg
 
 STOCK_PAGE_SIZE = 50
 DONE = {"sale": "Sold", "stock_in": "Received", "removal": "Removed"}
@@ -35,10 +35,6 @@ def _int(value):
     except (TypeError, ValueError):
         return None
     return number if 0 < number < 2**31 else None
-
-
-def _page():
-    return max(1, min(_int(request.args.get("page")) or 1, 10_000))
 
 
 @bp.get("/")
@@ -66,22 +62,22 @@ def _movement_form(product=None, formdata=None):
 
 
 def _stock_args():
-    return {"low": 1 if request.args.get("low") == "1" else None, "page": _page()}
+    return {"low": 1 if request.args.get("low") == "1" else None, "page": page_arg()}
 
 
 def _stock_context(store):
     args = _stock_args()
-    rows, total = inventory.store_levels(store.id, low=bool(args["low"]), page=args["page"],
-                                         per_page=STOCK_PAGE_SIZE)
-    return {"levels": rows, "levels_total": total, "stock_args": args,
-            "has_next": args["page"] * STOCK_PAGE_SIZE < total}
+    levels = inventory.store_levels(store.id, low=bool(args["low"]), page=args["page"],
+                                    per_page=STOCK_PAGE_SIZE)
+    return {"levels": levels.items, "levels_total": levels.total, "stock_args": args,
+            "has_next": levels.has_next}
 
 
 def _home(store, form, product, status=200, result=None, block=None):
-    q = request.args.get("q", "")
-    context = dict(store=store, form=form, product=product, q=q, result=result,
-                   results=lookup.find_products(store.id, q),
-                   **_stock_context(store))
+    context = dict(store=store, form=form, product=product, result=result)
+    if not (block and is_htmx()):  # the panel alone needs neither the search nor the stock list
+        q = request.args.get("q", "")
+        context.update(q=q, results=lookup.find_products(store.id, q), **_stock_context(store))
     return render("stock/home.html", block, status=status, **context)
 
 
@@ -135,26 +131,21 @@ def record_movement(store_id):
     """One-tap sale, stock-in or removal; the new level shows at once, errors inline."""
     store = access.store_or_404(store_id)
     form = _movement_form(formdata=request.form)
-    kind = request.form.get("type")
     product = lookup.product_in_store(store.id, _int(form.product_id.data) or 0)
     if product is None:
         abort(404)
-    if not form.validate() or kind not in QUICK_TYPES:
-        if kind not in QUICK_TYPES:
-            form.form_errors.append("Choose sale, stock in or removal.")
-        return _home(store, form, product, status=422, block="panel")
+    kind = request.form.get("type")
     try:
-        result = ledger.record_movement(
-            access.actor(), store_id=store.id, product_id=product["product_id"], type=kind,
-            quantity=form.quantity.data,
-            supplier_id=_int(form.supplier_id.data) if kind == "stock_in" and
-            form.supplier_id.data else None,
-            unit_cost=blank_to_none(form.unit_cost.data) if kind == "stock_in" else None,
-            reason=form.reason.data or None if kind == "removal" else None,
-            note=form.note.data, idempotency_key=form.key.data or None)
+        command = form.command(store.id, product["product_id"], kind)
+        result = ledger.record_movement(access.actor(), command, form.key.data or None)
     except DomainError as error:
         form.show_error(error)
         return _home(store, form, product, status=422, block="panel")
+    return _recorded(store, product, kind, result)
+
+
+def _recorded(store, product, kind, result):
+    """The answer to a recorded movement: a flash and redirect, or for htmx a fresh panel."""
     level = result.data["level"]
     message = (f"{DONE[kind]} {fmt_qty(result.data['movement']['quantity'])} × "
                f"{product['name']}. Now {fmt_qty(level['quantity'])} in stock.")
@@ -186,10 +177,10 @@ def _count_lines(formdata):
 
 def _count_page(store, lines=None, errors=None, review=None, status=200):
     q = request.values.get("q", "")
-    rows, total = inventory.store_levels(store.id, q=q or None, page=_page(), per_page=100)
-    return render("stock/count.html", status=status, store=store, rows=rows, total=total, q=q,
-                  lines=lines or {}, errors=errors or {}, review=review, form=CountForm(),
-                  page=_page(), has_next=_page() * 100 < total, key=new_key())
+    levels = inventory.store_levels(store.id, q=q or None, page=page_arg(), per_page=100)
+    return render("stock/count.html", status=status, store=store, rows=levels.items,
+                  total=levels.total, q=q, lines=lines or {}, errors=errors or {}, review=review,
+                  form=CountForm(), page=levels.page, has_next=levels.has_next, key=new_key())
 
 
 @bp.get("/stores/<int:store_id>/count")
@@ -230,9 +221,8 @@ def submit_count(store_id):
         return _count_page(store, lines=lines, review=_review(store, parsed))
     counts = [{"product_id": pid, "quantity": c, "expected": e} for pid, (c, e) in parsed.items()]
     try:
-        result = ledger.apply_count(access.actor(), store_id=store.id, counts=counts,
-                                    note=request.form.get("note"),
-                                    idempotency_key=request.form.get("key") or None)
+        command = commands.Count.parse(store.id, counts, request.form.get("note"))
+        result = ledger.apply_count(access.actor(), command, request.form.get("key") or None)
     except DomainError as error:
         errors = {}
         for name, message in error.fields.items():
@@ -262,10 +252,10 @@ def _review(store, parsed):
         if product is None:
             abort(404)
         current = Decimal(product["quantity"])
-        base = current if expected is None else expected
+        base, difference = ledger.count_difference(commands.CountLine(pid, counted, expected),
+                                                   current)
         review.append({"product": product, "counted": counted, "expected": base,
-                       "current": current, "difference": counted - base,
-                       "moved": current != base})
+                       "current": current, "difference": difference, "moved": current != base})
     return sorted(review, key=lambda r: r["product"]["name"])
 
 
@@ -313,9 +303,10 @@ def submit_transfer(store_id):
         if to_store_id is None:
             raise DomainError("invalid", "Choose the store to send to.", field="to_store_id")
         target = access.store_or_404(to_store_id)
-        result = ledger.transfer(access.actor(), from_store_id=store.id, to_store_id=target.id,
-                                 product_id=product_id, quantity=form.quantity.data,
-                                 note=form.note.data, idempotency_key=form.key.data or None)
+        command = commands.Transfer.parse(from_store_id=store.id, to_store_id=target.id,
+                                          product_id=product_id, quantity=form.quantity.data,
+                                          note=form.note.data)
+        result = ledger.transfer(access.actor(), command, form.key.data or None)
     except DomainError as error:
         if error.code == "not_found" and not error.fields:
             error.fields["to_store_id"] = "Choose one of the stores listed."
@@ -350,8 +341,8 @@ def history():
     """Movement history, filtered by store, product, type, user and Pakistan dates."""
     form = HistoryFilterForm(request.args)
     stores = policy.visible_stores(current_user, include_inactive=True)
-    form.store.choices = [("", "All my stores" if current_user.role == "shopkeeper"
-                           else "All stores")] + [(str(s.id), f"{s.code} · {s.name}")
+    form.store.choices = [("", "All stores" if policy.sees_all_stores(current_user)
+                           else "All my stores")] + [(str(s.id), f"{s.code} · {s.name}")
                                                   for s in stores]
     form.user.choices = _user_choices()
     rows, has_next, status = [], False, 200
@@ -368,13 +359,14 @@ def history():
             form.sku.errors = ["No product has this SKU or barcode."]
             valid = False
     if valid:
-        flt = history_service.HistoryFilter(
+        flt = history_service.MovementFilter(
             store_ids=[store_id] if store_id else policy.visible_store_ids(current_user),
             product_id=product.id if product else None, type=form.type.data or None,
             user_id=_int(form.user.data), date_from=form.date_from.data,
             date_to=form.date_to.data)
         try:
-            rows, has_next = history_service.movements(flt, page=_page())
+            result = history_service.movements(flt, page=page_arg(), count=False, names=True)
+            rows, has_next = result.items, result.has_next
         except DomainError as error:
             form.show_error(error)
             status = 422
@@ -382,5 +374,5 @@ def history():
         status = 422
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render("stock/history.html", "history_rows", status=status, form=form, rows=rows,
-                  has_next=has_next, page=_page(), args=args, product=product,
+                  has_next=has_next, page=page_arg(), args=args, product=product,
                   without_product={k: v for k, v in args.items() if k not in ("product", "sku")})

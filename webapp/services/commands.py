@@ -1,0 +1,245 @@
+"""What a door asks the ledger to do: one small frozen command per stock operation.
+
+A door (a page form, an API body, a sync item) builds the command once with `parse`, which
+turns raw values into checked, typed ones and raises DomainError naming the field otherwise;
+the ledger then checks the rules that depend on the operation or the database, and writes.
+
+Each operation's fields are declared here and nowhere else. Their annotations carry the
+JSON constraints, so the API's request models are built from them (api/spec.body_model),
+the ledger hashes a command's own fields for idempotency, and a sync item is stored as its
+command's data (`dump`) and read back without being checked again (`load`).
+"""
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+
+from webapp.models import ADJUSTMENT_REASONS, REMOVAL_REASONS
+from webapp.services.errors import DomainError
+from webapp.services.validation import (
+    MAX_MONEY,
+    MAX_QUANTITY,
+    parse_datetime,
+    parse_id,
+    parse_money,
+    parse_quantity,
+    parse_text,
+)
+
+RECORDABLE_TYPES = ("stock_in", "sale", "removal", "adjustment")
+MAX_COUNT_LINES = 1000
+MAX_NOTE = 500
+
+
+# ---------------------------------------------------------------------------------------------
+# Field types: what JSON may send (pydantic reads the metadata; the dataclasses ignore it)
+
+# Ids in JSON bodies are strict integers: "5" or true is a type error, not id 5.
+Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
+
+
+def _plain_number(value):
+    """Numbers as text use ASCII digits: Decimal would also read "٣" as 3."""
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("must be a number written with the digits 0-9")
+    return value
+
+
+Quantity = Annotated[Decimal, BeforeValidator(_plain_number),
+                     Field(ge=0, le=MAX_QUANTITY, decimal_places=3, allow_inf_nan=False,
+                           description="Up to 3 decimals (loose goods by the kg).")]
+Money = Annotated[Decimal, BeforeValidator(_plain_number),
+                  Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False,
+                        description="PKR with up to 2 decimals.")]
+Note = Annotated[str | None, Field(max_length=MAX_NOTE)]
+
+
+def _described(kind, description):
+    return Annotated[kind, Field(description=description)]
+
+
+class _Command:
+    """dump/load for storing a checked command as JSON data and reading it back as it was."""
+
+    def dump(self):
+        """The command as JSON-ready data (decimals and times as text, None left out)."""
+        return {name: (value.isoformat() if isinstance(value, datetime) else
+                       str(value) if isinstance(value, Decimal) else value)
+                for name, value in vars(self).items() if value is not None}
+
+    @classmethod
+    def load(cls, data):
+        """A command from dump()'s data: it was checked when built, so it is only retyped."""
+        kinds = _kinds(cls)
+        return cls(**{name: _retype(kinds[name], value) for name, value in data.items()})
+
+
+def _kinds(cls):
+    kinds = cls.__dict__.get("_kind_cache")
+    if kinds is None:
+        kinds = {name: _base(hint) for name, hint in
+                 typing.get_type_hints(cls, include_extras=True).items()}
+        cls._kind_cache = kinds
+    return kinds
+
+
+def _base(hint):
+    """The plain type under Annotated[...] and `X | None`."""
+    while True:
+        if typing.get_origin(hint) is Annotated:
+            hint = typing.get_args(hint)[0]
+        elif isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        else:
+            return hint
+
+
+def _retype(kind, value):
+    if value is None:
+        return None
+    if kind is Decimal:
+        return Decimal(value)
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    return value
+
+
+def _unknown(cls, raw):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise DomainError("invalid", f"Unknown field: {', '.join(unknown)}.", field=unknown[0])
+
+
+def _optional_id(value, field, label):
+    return parse_id(value, field, label) if value is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The commands
+
+
+@dataclass(frozen=True)
+class Movement(_Command):
+    """A stock_in, sale, removal or adjustment of one product in one store.
+
+    For an adjustment, `quantity` is what is on the shelf and `expected` what the level was
+    when the count began (default: the level now).
+    """
+
+    store_id: Id
+    type: Literal[RECORDABLE_TYPES]
+    quantity: _described(Quantity, "More than zero; for an adjustment, the shelf count.")
+    product_id: _described(Id | None, "Give product_id or sku.") = None
+    sku: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    expected: _described(Quantity | None, "Adjustment: the level when the count began "
+                                          "(default: the level now).") = None
+    reason: Literal[REMOVAL_REASONS + ADJUSTMENT_REASONS] | None = None
+    note: Note = None
+    unit_price: Money | None = None
+    unit_cost: Money | None = None
+    supplier_id: Id | None = None
+    occurred_at: _described(datetime | None, "Client time; Pakistan time when it has no "
+                                             "offset.") = None
+
+    @classmethod
+    def parse(cls, **raw):
+        """A checked movement from raw values (form text, JSON values); DomainError if not."""
+        _unknown(cls, raw)
+        type = raw.get("type")
+        if type not in RECORDABLE_TYPES:
+            raise DomainError("invalid", f"Type must be one of: {', '.join(RECORDABLE_TYPES)}.",
+                              field="type")
+        store_id = parse_id(raw.get("store_id"), "store_id", "Store")
+        product_id, sku = raw.get("product_id"), raw.get("sku")
+        if product_id is None and not sku:
+            raise DomainError("invalid", "Give a product_id or a sku.", field="product_id")
+        product_id = _optional_id(product_id, "product_id", "Product")
+        is_count = type == "adjustment"
+        expected = raw.get("expected")
+        return cls(
+            store_id=store_id, type=type, product_id=product_id,
+            sku=parse_text(sku, "sku", "SKU", 64) if product_id is None else None,
+            quantity=parse_quantity(raw.get("quantity"), allow_zero=is_count),
+            expected=parse_quantity(expected, "expected", allow_zero=True,
+                                    label="Expected quantity")
+            if is_count and expected is not None else None,
+            reason=raw.get("reason") or None,
+            note=parse_text(raw.get("note"), "note", "Note", MAX_NOTE),
+            unit_price=parse_money(raw.get("unit_price"), "unit_price", "Unit price"),
+            unit_cost=parse_money(raw.get("unit_cost"), "unit_cost", "Unit cost"),
+            supplier_id=_optional_id(raw.get("supplier_id"), "supplier_id", "Supplier"),
+            occurred_at=parse_datetime(raw.get("occurred_at")))
+
+
+@dataclass(frozen=True)
+class Transfer(_Command):
+    """Stock sent from one store to another, as a linked transfer_out + transfer_in."""
+
+    from_store_id: Id
+    to_store_id: Id
+    product_id: Id
+    quantity: Quantity
+    note: Note = None
+
+    @classmethod
+    def parse(cls, **raw):
+        """A checked transfer from raw values; DomainError if not."""
+        _unknown(cls, raw)
+        from_store_id = parse_id(raw.get("from_store_id"), "from_store_id", "From store")
+        to_store_id = parse_id(raw.get("to_store_id"), "to_store_id", "To store")
+        product_id = parse_id(raw.get("product_id"), "product_id", "Product")
+        if from_store_id == to_store_id:
+            raise DomainError("invalid", "Choose two different stores.", field="to_store_id")
+        return cls(from_store_id=from_store_id, to_store_id=to_store_id, product_id=product_id,
+                   quantity=parse_quantity(raw.get("quantity")),
+                   note=parse_text(raw.get("note"), "note", "Note", MAX_NOTE))
+
+
+@dataclass(frozen=True)
+class CountLine:
+    product_id: Id
+    quantity: _described(Quantity, "What is on the shelf.")
+    expected: _described(Quantity | None, "The level when the count began.") = None
+
+
+@dataclass(frozen=True)
+class Count:
+    """A shelf count of one store: per product what is there and what the page expected."""
+
+    store_id: int
+    lines: tuple  # of CountLine, one per product, by product id
+    note: str = ""
+
+    @classmethod
+    def parse(cls, store_id=None, counts=None, note=None):
+        """A checked count from [{product_id, quantity, expected?}]; DomainError if not."""
+        store_id = parse_id(store_id, "store_id", "Store")
+        note = parse_text(note, "note", "Note", MAX_NOTE)
+        if not isinstance(counts, (list, tuple)) or not counts:
+            raise DomainError("invalid", "Enter at least one count.", field="counts")
+        if len(counts) > MAX_COUNT_LINES:
+            raise DomainError("invalid", f"At most {MAX_COUNT_LINES} lines in one count.",
+                              field="counts")
+        lines = {}
+        for i, line in enumerate(counts):
+            if not isinstance(line, dict):
+                raise DomainError("invalid", "Each count needs a product_id and a quantity.",
+                                  field=f"counts.{i}")
+            pid = parse_id(line.get("product_id"), f"counts.{i}.product_id", "Product")
+            if pid in lines:
+                raise DomainError("invalid", "A product is counted twice.",
+                                  field=f"counts.{i}.product_id")
+            expected = line.get("expected")
+            lines[pid] = CountLine(
+                pid, parse_quantity(line.get("quantity"), f"counts.{i}.quantity",
+                                    allow_zero=True, label="Counted quantity"),
+                parse_quantity(expected, f"counts.{i}.expected", allow_zero=True,
+                               label="Expected quantity")
+                if expected is not None and expected != "" else None)
+        return cls(store_id, tuple(lines[pid] for pid in sorted(lines)), note)
