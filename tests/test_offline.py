@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from tests.factories import ADMIN, make_product, make_store, make_user
 from webapp.extensions import db
 from webapp.models import StockMovement
-from webapp.services import catalog, ledger, reports
+from webapp.services import catalog, commands, ledger, reports
 from webapp.services.validation import PAKISTAN
 
 PASSWORD = "password-123"
@@ -24,8 +24,8 @@ PASSWORD = "password-123"
 def world(app):
     store, other = make_store(code="KHI-0001"), make_store(code="LHE-0001")
     product = make_product(sku="CHEENI", name="Cheeni", unit="kg", barcode="8961000000016")
-    ledger.record_movement(ADMIN, store_id=store.id, product_id=product.id, type="stock_in",
-                           quantity=10)
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store.id, product_id=product.id, type="stock_in", quantity=10))
     users = {"dukan": make_user("shopkeeper", [store], username="dukan"),
              "manager": make_user("manager", username="manager")}
     return {"store": store.id, "other": other.id, "product": product.id,

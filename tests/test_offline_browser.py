@@ -23,7 +23,7 @@ from tests.factories import ADMIN, make_product, make_store, make_user
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import StockLevel, StockMovement
-from webapp.services import ledger
+from webapp.services import commands, ledger
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -86,8 +86,9 @@ def site():
             "ghee": make_product(sku="GHEE-1", name="Dalda Ghee 1kg", unit="pack"),
         }
         for name, product in products.items():
-            ledger.record_movement(ADMIN, store_id=khi.id, product_id=product.id,
-                                   type="stock_in", quantity=5 if name == "ghee" else 50)
+            ledger.record_movement(ADMIN, commands.Movement.parse(
+                store_id=khi.id, product_id=product.id, type="stock_in",
+                quantity=5 if name == "ghee" else 50))
         users = {"dukan": make_user("shopkeeper", [khi], username="dukan"),
                  "rival": make_user("shopkeeper", [khi], username="rival"),
                  "manager": make_user("manager", username="manager")}
@@ -220,9 +221,9 @@ def level(site, product):
 def sell_elsewhere(site, product, quantity):
     with site["app"].app_context():
         from webapp.services.audit import Actor
-        ledger.record_movement(Actor(user_id=site["users"]["rival"], source="web", ip="127.0.0.1"),
-                               store_id=site["khi"], product_id=site[product], type="sale",
-                               quantity=quantity)
+        rival = Actor(user_id=site["users"]["rival"], source="web", ip="127.0.0.1")
+        ledger.record_movement(rival, commands.Movement.parse(
+            store_id=site["khi"], product_id=site[product], type="sale", quantity=quantity))
         db.session.remove()
 
 

@@ -12,7 +12,7 @@ stable code (`occurred_at_too_old`) and lands in the phone's "needs attention" l
 
 Adding a kind of queued item (the basket of issue 11): one function here that takes the item's
 plain values and calls its service with `idempotency_key` and `occurred_at` (e.g.
-`sales.complete(actor, store_id=…, lines=…, occurred_at=…, idempotency_key=…)`) after
+`sales.complete(actor, <its command, with occurred_at>, item["key"])`) after
 `check_tap_time`, one route in blueprints/offline/routes.py, and one entry in KINDS in
 static/js/offline-queue.js.
 """
@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Product, StockLevel
-from webapp.services import ledger, policy
+from webapp.services import commands, ledger, policy
 from webapp.services.errors import DomainError
 from webapp.services.validation import parse_datetime
 
@@ -53,15 +53,14 @@ def record_movement(actor, user, store, item, window_hours):
     if kind not in QUEUED_TYPES:
         raise DomainError("invalid", _("Choose sale, stock in or removal."), field="type")
     occurred_at = check_tap_time(user, item.get("occurred_at"), window_hours)
-    supplier_id = item.get("supplier_id") if kind == "stock_in" else None
-    return ledger.record_movement(
-        actor, store_id=store.id, product_id=item.get("product_id"), type=kind,
+    command = commands.Movement.parse(
+        store_id=store.id, product_id=item.get("product_id"), type=kind,
         quantity=item.get("quantity"),
-        supplier_id=supplier_id or None,
+        supplier_id=(item.get("supplier_id") or None) if kind == "stock_in" else None,
         unit_cost=(item.get("unit_cost") or None) if kind == "stock_in" else None,
         reason=(item.get("reason") or None) if kind == "removal" else None,
-        note=item.get("note") or None, occurred_at=occurred_at,
-        idempotency_key=item.get("key"))
+        note=item.get("note") or None, occurred_at=occurred_at)
+    return ledger.record_movement(actor, command, item.get("key"))
 
 
 def catalog(store_id):
