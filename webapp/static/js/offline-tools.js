@@ -75,7 +75,10 @@
     if (body) { body.hidden = false; }
     panel.querySelector("[data-field=name]").textContent = product.name;
     panel.querySelector("[data-field=details]").textContent = product.sku + " · " + product.unit;
-    var figure = document.getElementById("panel-level");
+    // No product was open: the placeholder becomes the figure (the id marks a product shown).
+    var figure = document.getElementById("panel-level") ||
+      panel.querySelector("[data-offline-level]");
+    figure.id = "panel-level";
     figure.replaceChildren(document.createTextNode(String(Number(product.quantity))));
     figure.append(K.el("span", {"class": "unit"}, " " + product.unit));
     figure.dataset.quantity = String(Number(product.quantity));
