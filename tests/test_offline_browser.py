@@ -138,8 +138,12 @@ class Phone:
     def close(self):
         self.context.close()
 
-    def login(self, username, expect_store=True):
-        self.page.goto(self.site["url"] + "/login")
+    def login(self, username):
+        if "/login" in self.page.url:
+            # Already there (after a logout): a second navigation could abort the first.
+            self.page.wait_for_load_state("load")
+        else:
+            self.page.goto(self.site["url"] + "/login")
         self.page.fill("#username", username)
         self.page.fill("#password", PASSWORD)
         self.page.click("button[type=submit]")
