@@ -123,7 +123,8 @@
 
   function capture(form, submitter) {
     var data = new FormData(form);
-    var type = submitter ? submitter.value : data.get("type");
+    // The pressed button's value, or the form's own `type` field (one form per stock action).
+    var type = (submitter && submitter.value) || data.get("type");
     var payload = {type: type, product_id: Number(data.get("product_id")),
                    quantity: String(data.get("quantity") || "").trim()};
     if (type === "stock_in") {
