@@ -11,8 +11,10 @@ PORT ?= 5000
 # Test workers for test-fast (pytest-xdist); "auto" = one per core.
 JOBS ?= auto
 export FLASK_APP := webapp
+# Development is chosen by name; without APP_ENV the app runs its production config.
+export APP_ENV ?= development
 
-.PHONY: run reset test test-fast bench bench-reports venv venv-dev clean
+.PHONY: run reset test test-fast bench bench-reports bench-import soak venv venv-dev clean translations
 
 # One stamp per requirements file: `make run` installs requirements.txt only (no pytest,
 # Playwright, schemathesis or py-spy); the test and bench targets add requirements-dev.txt.
@@ -30,6 +32,9 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 venv: $(VENV)/.installed-run
 venv-dev: $(VENV)/.installed-dev
+
+translations: venv-dev  ## extract messages, update the Urdu catalogue, fill from i18n/pending/*.po, compile
+	$(BIN)/python -m i18n.merge_pending
 
 run: venv  ## migrate, seed demo data (once; prints the accounts every time) and serve on http://$(HOST):$(PORT)
 	$(BIN)/flask db upgrade
@@ -54,6 +59,12 @@ bench: venv-dev  ## load benchmark on gunicorn + PostgreSQL + Redis; writes benc
 
 bench-reports: venv-dev  ## reports at scale: 2,000 stores x 1,000 products, 10M movements on PostgreSQL; merges into bench/results.json
 	$(BIN)/python -m bench.reports_scale
+
+bench-import: venv-dev  ## bulk import: 50,000 product rows from one CSV on PostgreSQL (dry run, import, re-import); merges into bench/results.json
+	$(BIN)/python -m bench.import_products
+
+soak: venv-dev  ## gunicorn + worker + PostgreSQL + Redis under a mixed open-loop load (SOAK_SECONDS, default 600); merges into bench/results.json
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts

@@ -10,6 +10,7 @@ constant `webapp.services.validation.PAKISTAN`, which the interface's timezone u
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -46,7 +47,11 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _database_url(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'kiryana.db'}")
     DATABASE_REPLICA_URL = _database_url("DATABASE_REPLICA_URL")
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No ping before each checkout (a round trip per request): connections are recycled after
+    # this many seconds, and a statement that finds its connection dropped is retried once when
+    # that is safe (webapp/infra/dbretry.py).
+    DATABASE_POOL_RECYCLE = int(os.environ.get("DATABASE_POOL_RECYCLE", "300"))
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": DATABASE_POOL_RECYCLE}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
@@ -66,6 +71,8 @@ class Config:
     WORKER_SWEEP_SECONDS = float(os.environ.get("WORKER_SWEEP_SECONDS", "5"))
     # Idempotency records (and so sync client ids) are kept this long, then purged by workers.
     IDEMPOTENCY_RETENTION_DAYS = float(os.environ.get("IDEMPOTENCY_RETENTION_DAYS", "30"))
+    # PostgreSQL: monthly partitions of stock_movements the worker sweep keeps made ahead.
+    PARTITIONS_MONTHS_AHEAD = int(os.environ.get("PARTITIONS_MONTHS_AHEAD", "3"))
     # Report roll-ups older than this (seconds) are refreshed by the worker sweep (inline without one).
     REPORTS_ROLLUP_MAX_AGE = float(os.environ.get("REPORTS_ROLLUP_MAX_AGE", "60"))
     # A running sync job whose heartbeat is older than this is run again (safely: items are
@@ -74,24 +81,56 @@ class Config:
     REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    # Hits a worker takes from Redis at once for a token (1 = a Redis round trip per request).
+    API_RATE_LIMIT_BATCH = int(os.environ.get("API_RATE_LIMIT_BATCH", "16"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
     API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))
     # Seconds an API worker trusts a token it has checked (revocation bites within this).
     API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024))
+    # Bulk import uploads (products, opening stock, price lists) may be larger than a request.
+    IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 16 * 1024 * 1024))
+    # An import job untouched this long (its worker died) is queued again by the sweep.
+    IMPORT_STALL_SECONDS = float(os.environ.get("IMPORT_STALL_SECONDS", "300"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    # How rupee figures are grouped: lakh/crore (29,65,200) or thousands (2,965,200).
+    MONEY_GROUPING = os.environ.get("MONEY_GROUPING", "lakh")
     # Seconds a user's reads stay on the primary after they write (read-your-writes).
     READ_YOUR_WRITES_SECONDS = float(os.environ.get("READ_YOUR_WRITES_SECONDS", "5"))
-    # A phone's queued action tapped longer ago than this is refused for non-managers.
+
+    # --- security (issue 13) ------------------------------------------------------------
+    # Proxies in front of gunicorn whose X-Forwarded-For/-Proto are believed (nginx alone: 1).
+    TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
+    # A login (session or remember cookie) is refused this long after the password was typed.
+    REMEMBER_COOKIE_DURATION = timedelta(
+        days=float(os.environ.get("REMEMBER_COOKIE_DAYS", "14")))
+    # Creating an API token on /tokens/ needs the password typed within this many seconds.
+    REAUTH_SECONDS = int(os.environ.get("REAUTH_SECONDS", "600"))
+    # Live API tokens one user may hold (each token used to multiply the per-token limit).
+    MAX_TOKENS_PER_USER = int(os.environ.get("MAX_TOKENS_PER_USER", "20"))
+    # Hostile input: nesting and size of a JSON body, checked before it is parsed.
+    MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "32"))
+    MAX_JSON_BYTES = int(os.environ.get("MAX_JSON_BYTES", 2 * 1024 * 1024))
+    # /metrics outside development and tests: a bearer token, or a client in these networks.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    METRICS_ALLOW = [n.strip() for n in os.environ.get("METRICS_ALLOW", "").split(",")
+                     if n.strip()]
+    # Open /metrics to anyone (development and tests are; production is not unless set to 1).
+    METRICS_PUBLIC = os.environ.get("METRICS_PUBLIC", "0") == "1"
+    # Strict-Transport-Security max-age on HTTPS responses; 0 sends no header.
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "31536000"))
+    # Shopkeepers may date a movement at most this far back (the phone's offline queue);
+    # managers and admins may go further, and every such movement is marked in the audit log.
     OFFLINE_WINDOW_HOURS = float(os.environ.get("OFFLINE_WINDOW_HOURS", "72"))
 
 
 class DevelopmentConfig(Config):
     DEBUG = True
+    METRICS_PUBLIC = True
 
     @classmethod
     def check(cls):
@@ -111,6 +150,7 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     REDIS_URL = None
     API_TOKEN_CACHE_SECONDS = 0
+    METRICS_PUBLIC = True
 
 
 class ProductionConfig(Config):
@@ -132,5 +172,13 @@ configs = {
 
 
 def config_from_env():
-    """The config class named by APP_ENV (development by default)."""
-    return configs[os.environ.get("APP_ENV", "development")]
+    """The config class named by APP_ENV; production when it is not set.
+
+    Production by default, so `gunicorn 'webapp:create_app()'` started without APP_ENV is never
+    a debug server with insecure cookies (it refuses to start without SECRET_KEY instead).
+    Development is asked for by name: `make run` sets APP_ENV=development.
+    """
+    name = os.environ.get("APP_ENV") or "production"
+    if name not in configs:
+        raise RuntimeError(f"APP_ENV must be one of {', '.join(configs)}, not {name!r}")
+    return configs[name]

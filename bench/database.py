@@ -1,5 +1,6 @@
 """The benchmark database: created fresh, migrated, seeded with COPY, checked afterwards."""
 import io
+import os
 
 import psycopg2
 
@@ -7,8 +8,9 @@ from config import sqlalchemy_url
 from tests import services
 from webapp.services.integrity import ledger_violations
 
-STORES = 1000
-PRODUCTS = 500
+# Smaller for quick experiments (BENCH_STORES / BENCH_PRODUCTS); the published figures use these.
+STORES = int(os.environ.get("BENCH_STORES", "1000"))
+PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "500"))
 OPENING_STOCK = 1_000_000
 
 

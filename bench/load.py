@@ -120,3 +120,58 @@ def _sql_process(threads, seed, database_url, work, duration, warmup):
     for worker in workers:
         worker.join()
     return latencies, errors[0], statuses
+
+
+# --- open loop: requests on a fixed schedule --------------------------------------------------
+
+def open_loop(base_url, token, make_request, rate, duration, warmup):
+    """Send make_request(rng) at `rate` requests/s in total, whatever the server's pace; each
+    latency counts from when the request was due, so a stall shows up instead of slowing the
+    client down (closed-loop clients hide it: coordinated omission)."""
+    return _run_processes(_open_process, (base_url, token, make_request, rate / PROCESSES,
+                                          duration, warmup), PROCESSES)
+
+
+def _open_process(_clients, seed, base_url, token, make_request, rate, duration, warmup):
+    return asyncio.run(_open_clients(seed, base_url, token, make_request, rate, duration,
+                                     warmup))
+
+
+async def _open_clients(seed, base_url, token, make_request, rate, duration, warmup):
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    rng = random.Random(seed)
+    latencies, statuses, errors, tasks = [], Counter(), [0], []
+    # Idle connections are closed by the client before gunicorn's keep-alive (2 s) closes them,
+    # so a request never goes out on a connection the server is closing.
+    connector = aiohttp.TCPConnector(limit=512, keepalive_timeout=1)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout,
+                                     headers=headers) as session:
+        async def one(due, record, method, path, body):
+            try:
+                async with session.request(method, path, data=body) as response:
+                    await response.read()
+                    status = response.status
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                status = "connection"
+                statuses[f"connection: {type(error).__name__}"] += record
+            if record:
+                latencies.append((time.perf_counter() - due) * 1000)
+                statuses[status] += 1
+                if status == "connection" or status >= 400:
+                    errors[0] += 1
+
+        start = time.perf_counter() + 0.05 * seed / max(rate, 1)
+        total = int((warmup + duration) * rate)
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            method, path, body = make_request(rng)
+            tasks.append(asyncio.create_task(one(due, i >= warmup * rate, method, path,
+                                                 None if body is None else json.dumps(body))))
+        await asyncio.gather(*tasks)
+    return latencies, errors[0], statuses

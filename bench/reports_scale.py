@@ -220,6 +220,16 @@ def _build(app, name, args):
         upgrade()
     url = _url(name)
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=366)
+    with app.app_context():
+        from webapp.extensions import db
+        from webapp.services import partitions
+
+        # The year of history goes into its monthly partitions (PostgreSQL), as on an install
+        # whose worker sweep has been making them month by month.
+        made = partitions.ensure_ahead(db.session.connection(), 16, today=start)
+        db.session.commit()
+        if made:
+            print(f"  partitions: {made[0]} .. {made[-1]}")
     began = time.perf_counter()
     build = reports_data.build(url, start, stores=args.stores, products=args.products)
     build["vacuum analyze"] = reports_data.vacuum(url, reports_data.BIG_TABLES + (

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from config import TestingConfig, sqlalchemy_url
 from tests import services
 from webapp import create_app
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 
 
 def _config(url, **overrides):
@@ -42,6 +42,9 @@ def sqlite_app(tmp_path_factory):
 @pytest.fixture
 def app(sqlite_app):
     _clean(sqlite_app)
+    # The limiter is one object shared by every app a test builds: a test that built an app
+    # with limits on must not leave them on for the next one (TestingConfig has them off).
+    limiter.enabled = sqlite_app.config.get("RATELIMIT_ENABLED", True)
     with sqlite_app.app_context():
         yield sqlite_app
         db.session.remove()

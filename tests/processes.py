@@ -71,7 +71,7 @@ def app_env(database_url, redis_url, prefix, **extra):
         "SESSION_COOKIE_SECURE": "0", "DATABASE_URL": database_url, "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": prefix, "RQ_QUEUE_PREFIX": prefix, "WORKER_SWEEP_SECONDS": "0.5",
         "SYNC_STALL_SECONDS": "1.5", "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING",
-        "INSTANCE_DIR": _instance_dir(),
+        "INSTANCE_DIR": _instance_dir(), "METRICS_ALLOW": "127.0.0.1/32",
     })
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -270,3 +270,49 @@ class TcpProxy:
     def close(self):
         self.cut()
         self.listener.close()
+
+
+# --- pgbouncer in transaction pooling mode, in front of the shared PostgreSQL --------------
+
+def pgbouncer_bin():
+    return shutil.which("pgbouncer") or next(
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None)
+
+
+def start_pgbouncer(port, pool_size=4):
+    """pgbouncer on 127.0.0.1:port, pool_mode = transaction, every database of the shared
+    PostgreSQL behind it; `pool_size` server connections per database, so many clients share
+    few server sessions and any state left on a session would leak into another client."""
+    binary = pgbouncer_bin()
+    if binary is None:
+        services.missing("pgbouncer is not installed (apt-get install pgbouncer)")
+    folder = Path(tempfile.mkdtemp(prefix="kiryana-pgbouncer-"))
+    (folder / "users.txt").write_text('"postgres" ""\n')
+    (folder / "pgbouncer.ini").write_text(f"""[databases]
+* = host=127.0.0.1 port=5432
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {folder / 'users.txt'}
+admin_users = postgres
+pool_mode = transaction
+default_pool_size = {pool_size}
+max_client_conn = 500
+ignore_startup_parameters = extra_float_digits,options
+server_reset_query =
+logfile = {folder / 'pgbouncer.log'}
+pidfile = {folder / 'pgbouncer.pid'}
+""")
+    _own(folder)
+    for child in folder.iterdir():
+        _own(child)
+    proc = Process([*AS_POSTGRES, binary, str(folder / "pgbouncer.ini")], os.environ.copy(),
+                   "pgbouncer")
+    proc.port, proc.folder = port, folder
+    wait_until(lambda: services.port_open("127.0.0.1", port) or proc.proc.poll() is not None,
+               timeout=10, what="pgbouncer")
+    assert proc.proc.poll() is None, proc.output()
+    return proc

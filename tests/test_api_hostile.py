@@ -45,7 +45,7 @@ def send_raw(api, path, text):
 @pytest.mark.parametrize("quantity", [
     "1e309", "-1e309", "NaN", "Infinity", "-1", "0", "1.2345", '"1.2345"', '"0.0001"',
     "1000000000.001", "1" + "0" * 30, '"abc"', "true", "null", "[]", "{}", '"1; DROP TABLE '
-    'stock_movements;--"', '"٣"', "1" * 5000,
+    'stock_movements;--"', '"٣٫٣٣٣٣"', '"1,500"', '"1e2"', "1" * 5000,
 ])
 def test_bad_quantities_are_refused_and_nothing_is_written(world, quantity):
     api, store, product = world
@@ -114,7 +114,7 @@ def test_sql_looking_strings_are_just_text(world):
 
 def test_unicode_names_are_kept_and_huge_names_refused(world):
     api, _, _ = world
-    urdu = api.post("/api/v1/products", json={"sku": "CHEENI-اردو", "name": "چینی (کھلی) 🍬",
+    urdu = api.post("/api/v1/products", json={"sku": "CHEENI-URDU", "name": "چینی (کھلی) 🍬",
                                               "unit": "kg", "sale_price": "150"})
     assert urdu.status_code == 201 and urdu.json["name"] == "چینی (کھلی) 🍬"
     before = snapshot()

@@ -69,7 +69,7 @@ def test_create_user_with_stores(app):
     duplicate = runner.invoke(args=["create-user", "ali", "--password", "secret-pass-1"])
     assert duplicate.exit_code != 0 and "taken" in duplicate.output
     short = runner.invoke(args=["create-user", "bilal", "--password", "short"])
-    assert short.exit_code != 0 and "at least 8" in short.output
+    assert short.exit_code != 0 and "at least 10" in short.output
     unknown = runner.invoke(args=["create-user", "bilal", "--password", "secret-pass-1",
                                   "--store", "NOPE-1"])
     assert unknown.exit_code != 0 and "NOPE-1" in unknown.output

@@ -10,6 +10,7 @@ from config import TestingConfig, sqlalchemy_url
 from tests import services
 from webapp import create_app
 from webapp.extensions import db, migrate
+from webapp.services import partitions
 
 
 def _app(url):
@@ -23,7 +24,8 @@ def _script(app):
 
 def _drift(app):
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": partitions.include_name})
+        diff = compare_metadata(context, db.metadata)
     return [d for d in diff if not (isinstance(d, tuple) and d[0] == "remove_index"
                                     and d[1].name.endswith("_lower"))]
 

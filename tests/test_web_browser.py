@@ -146,10 +146,10 @@ def test_find_by_typing_part_of_the_name_then_sell(shopkeeper, site):
     figure = page.locator("#panel-level")
     assert figure.get_attribute("data-quantity") == f"{level(site, 'chawal').normalize():f}"
     before = level(site, "chawal")
-    page.fill("#quantity", "2.5")
-    page.click("button[value=sale]")
+    page.fill("#sale-quantity", "2.5")
+    page.click("#sell-form button[type=submit]")
     page.wait_for_selector("#panel.result")
-    assert "Sold 2.5 × Basmati Chawal" in page.locator("#panel").inner_text()
+    assert "Sold 2.5 kg Basmati Chawal = Rs 250" in page.locator("#panel").inner_text()
     assert level(site, "chawal") == before - Decimal("2.5")
     expected = f"{(before - Decimal('2.5')).normalize():f}"
     assert figure.get_attribute("data-quantity") == expected
@@ -158,24 +158,32 @@ def test_find_by_typing_part_of_the_name_then_sell(shopkeeper, site):
         "([sel, want]) => document.querySelector(sel).dataset.quantity === want",
         arg=[f"#stock-list [data-product-id='{site['chawal']}'] .qty", expected], timeout=2000)
     assert row.get_attribute("data-quantity") == expected
+    # The search result above shows the new level too.
+    picked = page.locator(f"#picker-results [data-product-id='{site['chawal']}'] .qty")
+    assert picked.get_attribute("data-quantity") == expected
+    assert picked.inner_text().startswith(expected)
     shot(page, "store-home")
     page.click("summary:has-text('Menu')")
     shot(page, "menu")
     page.click("summary:has-text('Menu')")
-    # The fresh form carries a new idempotency key: a second tap is a second sale.
-    assert page.input_value("#quantity") == "1"
-    page.click("button[value=sale]")
+    # The fresh form carries a new idempotency key: a second tap is a second sale. The
+    # quantity is empty (nothing to erase) and focused.
+    assert page.input_value("#sale-quantity") == ""
+    first = page.locator(".just-recorded").inner_text()
+    page.fill("#sale-quantity", "1")
+    page.click("#sell-form button[type=submit]")
     page.wait_for_function("want => document.querySelector('#panel-level').dataset.quantity"
                            " === want", arg=f"{(before - Decimal('3.5')).normalize():f}")
     assert level(site, "chawal") == before - Decimal("3.5")
+    assert page.locator(".just-recorded").inner_text() != first
 
 
 def test_selling_more_than_in_stock_shows_an_inline_error(shopkeeper, site):
     page = shopkeeper.page
     shopkeeper.open_store(f"?product={site['atta']}")
     before = level(site, "atta")
-    page.fill("#quantity", "999")
-    page.click("button[value=sale]")
+    page.fill("#sale-quantity", "999")
+    page.click("#sell-form button[type=submit]")
     error = page.locator("#panel .error-text")
     error.wait_for()
     assert "Only 50 in stock" in error.inner_text()
@@ -189,11 +197,11 @@ def test_stock_in_elsewhere_shows_up_within_two_seconds(browser, shopkeeper, sit
     page.wait_for_timeout(1700)  # let the first poll settle on a 304 rhythm
     manager = Watched(browser, site, "manager")
     manager.open_store(f"?product={site['cheeni']}")
-    manager.page.fill("#quantity", "7")
     manager.page.locator("summary", has_text="Stock in").click()
-    manager.page.select_option("#supplier_id", label="Metro Cash & Carry")
-    manager.page.fill("#unit_cost", "138")
-    manager.page.click("button[value=stock_in]")
+    manager.page.fill("#stock_in-quantity", "7")
+    manager.page.select_option("#stock_in-supplier_id", label="Metro Cash & Carry")
+    manager.page.fill("#stock_in-unit_cost", "138")
+    manager.page.click("#receive-form button[type=submit]")
     manager.page.wait_for_selector("#panel.result")
     recorded = time.monotonic()
     want = f"{level(site, 'cheeni').normalize():f}"
@@ -279,10 +287,10 @@ def test_the_same_sale_with_javascript_off(browser, site):
     page.click("button:has-text('Find')")
     page.locator("#picker-results a", has_text="Basmati Chawal").click()
     before = level(site, "chawal")
-    page.fill("#quantity", "1")
-    page.click("button[value=sale]")
+    page.fill("#sale-quantity", "1")
+    page.click("#sell-form button[type=submit]")
     page.wait_for_selector(".flash-success")
-    assert "Sold 1 × Basmati Chawal" in page.locator(".flash-success").inner_text()
+    assert "Sold 1 kg Basmati Chawal" in page.locator(".flash-success").inner_text()
     assert level(site, "chawal") == before - 1
     assert page.locator("#panel-level").get_attribute("data-quantity") == \
         f"{(before - 1).normalize():f}"

@@ -8,9 +8,9 @@ from sqlalchemy.engine import Engine
 from config import config_from_env
 from webapp import cli
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
-from webapp.infra import replica
+from webapp.infra import dbretry, replica  # noqa: F401  (dbretry: engine listeners)
 from webapp.jobs import tasks
-from webapp.web import errors, filters, i18n, navigation, request_log, security
+from webapp.web import errors, filters, guard, i18n, navigation, request_log, security
 
 
 def create_app(config_class=None):
@@ -20,7 +20,9 @@ def create_app(config_class=None):
         config_class.check()
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config_class)
+    _trust_proxies(app)
     request_log.init_app(app)
+    guard.init_app(app)  # before the extensions: rate-limit keys read the body it checks
     _ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
     register_blueprints(app)
@@ -30,6 +32,20 @@ def create_app(config_class=None):
     navigation.register(app)
     cli.register(app)
     return app
+
+
+def _trust_proxies(app):
+    """Behind TRUSTED_PROXY_HOPS proxies (nginx: 1), the client is the one they name.
+
+    Rate limits, the audit log and request logs then see the phone, not nginx; HTTPS is read
+    from X-Forwarded-Proto (secure cookies, HSTS). With 0, forwarded headers are ignored, so a
+    client cannot forge its address by sending them.
+    """
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0,
+                                x_prefix=0)
 
 
 def register_extensions(app):
@@ -45,11 +61,9 @@ def register_extensions(app):
     tasks.init_app(app)
     _init_stock_listeners(app)
 
-    from webapp.models import User
+    from webapp.web import sessions
 
-    @login_manager.user_loader
-    def load_user(user_id):
-        return db.session.get(User, int(user_id))
+    login_manager.user_loader(sessions.load_user)
 
 
 def _init_stock_listeners(app):
@@ -66,9 +80,13 @@ def register_blueprints(app):
     from webapp.blueprints.audit import bp as audit_bp
     from webapp.blueprints.auth import bp as auth_bp
     from webapp.blueprints.catalog import bp as catalog_bp
+    from webapp.blueprints.counter import bp as counter_bp
     from webapp.blueprints.jobs import bp as jobs_bp
     from webapp.blueprints.offline import bp as offline_bp
+    from webapp.blueprints.language import bp as language_bp
+    from webapp.blueprints.imports import bp as imports_bp
     from webapp.blueprints.ops import bp as ops_bp
+    from webapp.blueprints.purchasing import bp as purchasing_bp
     from webapp.blueprints.reports import bp as reports_bp
     from webapp.blueprints.stock import bp as stock_bp
     from webapp.blueprints.stores import bp as stores_bp
@@ -76,6 +94,7 @@ def register_blueprints(app):
     app.register_blueprint(ops_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(stock_bp)
+    app.register_blueprint(counter_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(stores_bp)
     app.register_blueprint(admin_bp)
@@ -84,6 +103,9 @@ def register_blueprints(app):
     app.register_blueprint(jobs_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(offline_bp)
+    app.register_blueprint(language_bp)
+    app.register_blueprint(purchasing_bp)
+    app.register_blueprint(imports_bp)
 
 
 def _migrations_dir():

@@ -10,7 +10,7 @@ from flask import current_app
 from webapp.extensions import db
 from webapp.infra import redisconn, replica
 from webapp.jobs.queueing import enqueue
-from webapp.services import audit, report_rollups, sync
+from webapp.services import audit, imports, report_rollups, sync
 
 
 def drain_audit():
@@ -22,6 +22,13 @@ def drain_audit():
 def run_sync(job_id):
     """Apply a sync batch's pending items, then have their audit events drained."""
     counts = sync.run(job_id)
+    request_audit_drain()
+    return counts
+
+
+def run_import(job_id):
+    """Apply a confirmed bulk import (progress is committed as it goes), then drain its audit."""
+    counts = imports.run(job_id)
     request_audit_drain()
     return counts
 

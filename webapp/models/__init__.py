@@ -1,6 +1,15 @@
 """All models, importable from one place (Alembic sees every table through this)."""
 from webapp.models.audit import AuditLog, AuditOutbox
 from webapp.models.product import UNITS, WHOLE_UNITS, Product
+from webapp.models.purchasing import (
+                                  IMPORT_KINDS,
+                                  ORDER_STATUSES,
+                                  ImportJob,
+                                  PurchaseOrder,
+                                  PurchaseOrderLine,
+                                  PurchaseReceipt,
+                                  PurchaseReceiptLine,
+)
 from webapp.models.report import (
                                   DailyProductSummary,
                                   DailyStoreSummary,
@@ -20,6 +29,7 @@ from webapp.models.stock import (
                                   StockLevel,
                                   StockMovement,
 )
+from webapp.models.sale import REVERSAL_KINDS, SALE_STATUSES, Sale, SaleCounter, SaleLine, SaleReversal
 from webapp.models.store import Store, Supplier
 from webapp.models.sync import SyncItem, SyncJob
 from webapp.models.user import ROLES, ApiToken, User, user_stores
@@ -31,4 +41,7 @@ __all__ = [
     "StoreStockSummary",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
     "SyncItem", "SyncJob", "User", "user_stores",
+    "REVERSAL_KINDS", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
+    "IMPORT_KINDS", "ORDER_STATUSES", "ImportJob", "PurchaseOrder", "PurchaseOrderLine",
+    "PurchaseReceipt", "PurchaseReceiptLine",
 ]

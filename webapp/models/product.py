@@ -1,5 +1,5 @@
 """The product catalog."""
-from sqlalchemy import Boolean, CheckConstraint, Column, Index, Integer, String, func
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, func
 
 from webapp.extensions import db
 from webapp.models.types import Money, Quantity, UTCDateTime, utcnow
@@ -17,6 +17,7 @@ class Product(db.Model):
         Index("ix_products_category", "category"),
         CheckConstraint(f"unit IN {UNITS!r}", name="unit_known"),
         CheckConstraint("sale_price >= 0", name="sale_price_not_negative"),
+        CheckConstraint("pack_size > 0", name="pack_size_positive"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -29,6 +30,10 @@ class Product(db.Model):
     cost = Column(Money)
     reorder_level = Column(Quantity, nullable=False, default=0)
     archived = Column(Boolean, nullable=False, default=False)
+    # How it is bought: from whom by default, in packs of how many units, at what cost last time.
+    preferred_supplier_id = Column(Integer, ForeignKey("suppliers.id"), index=True)
+    pack_size = Column(Quantity, nullable=False, default=1, server_default="1")
+    last_cost = Column(Money)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -1,5 +1,5 @@
 """Stores (shops) and suppliers."""
-from sqlalchemy import Boolean, Column, Integer, String, Text
+from sqlalchemy import Boolean, Column, Integer, Numeric, String, Text
 
 from webapp.extensions import db
 from webapp.models.types import UTCDateTime, utcnow
@@ -16,6 +16,10 @@ class Store(db.Model):
     phone = Column(String(40), nullable=False, default="")
     active = Column(Boolean, nullable=False, default=True)
     allow_negative_stock = Column(Boolean, nullable=False, default=False)
+    # Counter settings: how long a shopkeeper may void their own sale, and how far below the
+    # product's price they may sell (managers are not limited).
+    void_window_minutes = Column(Integer, nullable=False, default=15)
+    max_discount_percent = Column(Numeric(5, 2, asdecimal=True), nullable=False, default=0)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

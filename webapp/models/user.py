@@ -42,12 +42,24 @@ class User(UserMixin, db.Model):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
     last_login_at = Column(UTCDateTime)
+    # Interface language ("en", "ur"); NULL = the browser's choice (cookie, Accept-Language).
+    language = Column(String(8))
+    # Moved on by "log out everywhere", a password, role or active change: every session and
+    # remember cookie carries the generation it was made under and dies when it moves on.
+    session_generation = Column(Integer, nullable=False, default=1, server_default="1")
 
     stores = relationship("Store", secondary=user_stores, lazy="selectin", order_by="Store.code")
 
     @property
     def is_active(self):
         return self.active
+
+    # When the password was typed for this login (seconds since the epoch); set by web/sessions.
+    login_issued = 0
+
+    def get_id(self):
+        """Flask-Login's alternative id: user, session generation and login time."""
+        return f"{self.id}:{self.session_generation}:{int(self.login_issued)}"
 
     @property
     def store_ids(self):

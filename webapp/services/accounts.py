@@ -1,19 +1,21 @@
 """Users, passwords, store membership and API tokens."""
 import hashlib
 import secrets
+import unicodedata
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
 from webapp.models import ROLES, ApiToken, Store, User
 from webapp.models.types import utcnow
-from webapp.services import audit
-from webapp.services.errors import Conflict, DomainError, NotFound
-from webapp.services.validation import parse_text
+from webapp.services import audit, passwords
+from webapp.services.errors import N_, Conflict, DomainError, NotFound
+from webapp.services.validation import parse_store_code, parse_text, parse_username
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = passwords.MIN_LENGTH
 TOKEN_PREFIX = "kir_"
 # Writing last_used_at on every request would turn each API read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -21,17 +23,23 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
+def normalise_username(username):
+    """The form a username is looked up and rate-limited under (NFKC, case-folded)."""
+    return unicodedata.normalize("NFKC", username or "").strip().lower()[:64]
+
+
 def find_user(username):
     return db.session.execute(
-        select(User).where(func.lower(User.username) == username.strip().lower())).scalar()
+        select(User).where(func.lower(User.username) == normalise_username(username))).scalar()
 
 
 def _stores_by_code(codes):
     stores = []
     for code in codes or []:
-        store = db.session.execute(select(Store).where(Store.code == code.strip().upper())).scalar()
+        code = parse_store_code(code, field="stores", label="Store code")
+        store = db.session.execute(select(Store).where(Store.code == code)).scalar()
         if store is None:
-            raise NotFound("Store", f"No store with code {code}.", field="stores")
+            raise NotFound("Store", N_("No store with code %(code)s.", code=code), field="stores")
         stores.append(store)
     return stores
 
@@ -43,12 +51,8 @@ def _stores_by_id(ids):
     return stores
 
 
-def _check_password(password):
-    if not password or len(password) < MIN_PASSWORD:
-        raise DomainError("invalid", f"Password must be at least {MIN_PASSWORD} characters.",
-                          field="password")
-    if len(password) > 200:
-        raise DomainError("invalid", "Password is too long.", field="password")
+def _check_password(password, username=None, field="password"):
+    passwords.check_password(password, username, field=field)
 
 
 def _snapshot(user):
@@ -58,15 +62,13 @@ def _snapshot(user):
 
 def create_user(actor, username, password, role="shopkeeper", full_name="", store_codes=None,
                 store_ids=None, active=True):
-    username = parse_text(username, "username", "Username", 64, required=True)
-    if not all(c.isalnum() or c in "._-@" for c in username):
-        raise DomainError("invalid", "Username may use letters, digits and . _ - @ only.",
-                          field="username")
+    username = parse_username(username)
     if role not in ROLES:
-        raise DomainError("invalid", f"Role must be one of: {', '.join(ROLES)}.", field="role")
-    _check_password(password)
+        raise DomainError("invalid", N_("Role must be one of: %(roles)s.",
+                                        roles=", ".join(ROLES)), field="role")
+    _check_password(password, username)
     if find_user(username):
-        raise Conflict("duplicate_username", "This username is taken.", field="username")
+        raise Conflict("duplicate_username", N_("This username is taken."), field="username")
     user = User(username=username, role=role,
                 full_name=parse_text(full_name, "full_name", "Full name", 120),
                 password_hash=generate_password_hash(password), active=bool(active))
@@ -90,26 +92,63 @@ def update_user(actor, user_id, role=None, full_name=None, active=None, store_id
                 password=None):
     user = get_user(user_id)
     before = _snapshot(user)
+    generation_before = (user.role, user.active, user.password_hash)
     if role is not None:
         if role not in ROLES:
-            raise DomainError("invalid", f"Role must be one of: {', '.join(ROLES)}.", field="role")
+            raise DomainError("invalid", N_("Role must be one of: %(roles)s.",
+                                            roles=", ".join(ROLES)), field="role")
         user.role = role
     if full_name is not None:
         user.full_name = parse_text(full_name, "full_name", "Full name", 120)
     if active is not None:
         if not active and actor.user_id == user.id:
-            raise DomainError("invalid", "You cannot deactivate yourself.", field="active")
+            raise DomainError("invalid", N_("You cannot deactivate yourself."), field="active")
         user.active = bool(active)
     if store_ids is not None:
         user.stores = _stores_by_id(store_ids)
     if password:
-        _check_password(password)
+        _check_password(password, user.username)
         user.password_hash = generate_password_hash(password)
+    if (user.role, user.active, user.password_hash) != generation_before:
+        # A new role, password or active flag: every older session and remember cookie dies.
+        user.session_generation += 1
     db.session.flush()
     audit.record(db.session.connection(), actor, "user.update", "user", user.id,
                  before=before, after=_snapshot(user))
     db.session.commit()
     return user
+
+
+def end_sessions(actor, user_id):
+    """Log the user out everywhere: every session and remember cookie made before now dies."""
+    user = get_user(user_id)
+    user.session_generation += 1
+    audit.record(db.session.connection(), actor, "user.sessions_ended", "user", user.id)
+    db.session.commit()
+    return user
+
+
+def change_own_password(actor, user_id, current, new):
+    """A user changes their own password; the current one is required. Ends other sessions."""
+    user = get_user(user_id)
+    if not check_password_hash(user.password_hash, current or ""):
+        raise DomainError("invalid", "Your current password is not right.",
+                          field="current_password")
+    _check_password(new, user.username, field="new_password")
+    if check_password_hash(user.password_hash, new):
+        raise DomainError("invalid", "Choose a password different from the current one.",
+                          field="new_password")
+    user.password_hash = generate_password_hash(new)
+    user.session_generation += 1
+    audit.record(db.session.connection(), actor, "user.password_change", "user", user.id)
+    db.session.commit()
+    return user
+
+
+def check_own_password(user_id, password):
+    """Whether this is the user's password (re-entered before a sensitive step)."""
+    user = get_user(user_id)
+    return check_password_hash(user.password_hash, password or "")
 
 
 def authenticate(username, password, ip=None):
@@ -142,7 +181,14 @@ def issue_token(actor, user, name, ttl_days):
     """Create a token; returns (plaintext, ApiToken). The plaintext is never stored."""
     name = parse_text(name, "name", "Name", 80, required=True)
     if not 1 <= int(ttl_days) <= 3650:
-        raise DomainError("invalid", "A token lives between 1 and 3650 days.", field="ttl_days")
+        raise DomainError("invalid", N_("A token lives between 1 and 3650 days."), field="ttl_days")
+    live = db.session.scalar(select(func.count()).select_from(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > utcnow()))
+    cap = current_app.config["MAX_TOKENS_PER_USER"]
+    if live >= cap:
+        raise Conflict("too_many_tokens",
+                       N_("You have %(cap)s live tokens, the most allowed. Revoke one first.", cap=cap), field="name")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_hash=hash_token(plaintext),
                      prefix=plaintext[:12], expires_at=utcnow() + timedelta(days=int(ttl_days)))
@@ -180,3 +226,17 @@ def user_for_token(plaintext):
         token.last_used_at = now
         db.session.commit()
     return token.user
+
+
+LANGUAGES = ("en", "ur")
+
+
+def set_language(user_id, language):
+    """A user's interface language ("en", "ur"), or None for the browser's choice."""
+    if language not in LANGUAGES + (None,):
+        raise DomainError("invalid", N_("Choose English or Urdu."), field="lang")
+    user = get_user(user_id)
+    if user.language != language:
+        user.language = language
+        db.session.commit()
+    return user

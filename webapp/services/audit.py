@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, insert, select
 from webapp.extensions import db
 from webapp.models import AuditLog, AuditOutbox, User
 from webapp.models.types import utcnow
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.paging import paginate
 from webapp.services.sql import insert_ignore, skip_locked
 from webapp.services.validation import parse_id, time_bound
@@ -122,7 +122,7 @@ def search(actor=None, actor_id=None, action=None, entity_type=None, entity_id=N
         query = query.where(LOG.c.entity_id == str(entity_id).strip())
     start, end = time_bound(date_from, "from"), time_bound(date_to, "to", end=True)
     if start and end and start >= end:
-        raise DomainError("invalid", "The start date is after the end date.", field="from")
+        raise DomainError("invalid", N_("The start date is after the end date."), field="from")
     if start:
         query = query.where(LOG.c.created_at >= start)
     if end:

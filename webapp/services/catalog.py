@@ -5,21 +5,29 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import UNITS, Product, Store, Supplier
 from webapp.services import audit
-from webapp.services.errors import Conflict, DomainError, NotFound
-from webapp.services.validation import parse_money, parse_quantity, parse_text
+from webapp.services.errors import N_, Conflict, DomainError, NotFound
+from webapp.services.validation import (
+    parse_barcode,
+    parse_id,
+    parse_money,
+    parse_quantity,
+    parse_sku,
+    parse_store_code,
+    parse_text,
+)
 
 PRODUCT_FIELDS = ("sku", "name", "category", "unit", "barcode", "sale_price", "cost",
-                  "reorder_level", "archived")
+                  "reorder_level", "archived", "preferred_supplier_id", "pack_size")
 STORE_FIELDS = ("code", "name", "city", "address", "phone", "active", "allow_negative_stock")
 SUPPLIER_FIELDS = ("name", "phone", "notes", "active")
 
 
 def _duplicate_sku():
-    return Conflict("duplicate_sku", "Another product has this SKU or barcode.", field="sku")
+    return Conflict("duplicate_sku", N_("Another product has this SKU or barcode."), field="sku")
 
 
 def _duplicate_code():
-    return Conflict("duplicate_code", "Another store already has this code.", field="code")
+    return Conflict("duplicate_code", N_("Another store already has this code."), field="code")
 
 
 def _bool(value, field):
@@ -29,7 +37,7 @@ def _bool(value, field):
         return True
     if value in ("0", "false", "off", "no", 0, "", None):
         return False
-    raise DomainError("invalid", "Must be true or false.", field=field)
+    raise DomainError("invalid", N_("Must be true or false."), field=field)
 
 
 def _snapshot(obj, fields):
@@ -50,7 +58,7 @@ def _clean_product(data, creating):
     _unknown(data, PRODUCT_FIELDS)
     clean = {}
     if creating or "sku" in data:
-        clean["sku"] = parse_text(data.get("sku"), "sku", "SKU", 64, required=True)
+        clean["sku"] = parse_sku(data.get("sku"))
     if creating or "name" in data:
         clean["name"] = parse_text(data.get("name"), "name", "Name", 200, required=True)
     if "category" in data or creating:
@@ -58,10 +66,11 @@ def _clean_product(data, creating):
     if "unit" in data or creating:
         unit = data.get("unit") or "piece"
         if unit not in UNITS:
-            raise DomainError("invalid", f"Unit must be one of: {', '.join(UNITS)}.", field="unit")
+            raise DomainError("invalid", N_("Unit must be one of: %(units)s.",
+                                            units=", ".join(UNITS)), field="unit")
         clean["unit"] = unit
     if "barcode" in data:
-        clean["barcode"] = parse_text(data.get("barcode"), "barcode", "Barcode", 64) or None
+        clean["barcode"] = parse_barcode(data.get("barcode"))
     if creating or "sale_price" in data:
         clean["sale_price"] = parse_money(data.get("sale_price"), "sale_price", "Sale price",
                                           required=True)
@@ -73,7 +82,23 @@ def _clean_product(data, creating):
             value, "reorder_level", allow_zero=True, label="Reorder level")
     if "archived" in data:
         clean["archived"] = _bool(data["archived"], "archived")
+    if "preferred_supplier_id" in data:
+        value = data.get("preferred_supplier_id")
+        supplier_id = None if value in (None, "") else parse_id(
+            value, "preferred_supplier_id", "Supplier")
+        if supplier_id is not None and db.session.get(Supplier, supplier_id) is None:
+            raise NotFound("Supplier", field="preferred_supplier_id")
+        clean["preferred_supplier_id"] = supplier_id
+    if "pack_size" in data:
+        value = data.get("pack_size")
+        clean["pack_size"] = 1 if value in (None, "") else parse_quantity(
+            value, "pack_size", label="Pack size")
     return clean
+
+
+def clean_product(data, creating):
+    """A product's fields checked by the same rules as the forms and the API (for imports)."""
+    return _clean_product(data, creating)
 
 
 def _check_product_unique(clean, product_id=None):
@@ -82,13 +107,13 @@ def _check_product_unique(clean, product_id=None):
         if product_id:
             query = query.where(Product.id != product_id)
         if db.session.execute(query).first():
-            raise Conflict("duplicate_sku", "Another product already has this SKU.", field="sku")
+            raise Conflict("duplicate_sku", N_("Another product already has this SKU."), field="sku")
     if clean.get("barcode"):
         query = select(Product.id).where(Product.barcode == clean["barcode"])
         if product_id:
             query = query.where(Product.id != product_id)
         if db.session.execute(query).first():
-            raise Conflict("duplicate_barcode", "Another product already has this barcode.",
+            raise Conflict("duplicate_barcode", N_("Another product already has this barcode."),
                            field="barcode")
 
 
@@ -148,11 +173,7 @@ def _clean_store(data, creating):
     _unknown(data, STORE_FIELDS)
     clean = {}
     if creating or "code" in data:
-        code = parse_text(data.get("code"), "code", "Code", 32, required=True).upper()
-        if not all(c.isalnum() or c in "-_" for c in code):
-            raise DomainError("invalid", "Code may use letters, digits, - and _ only.",
-                              field="code")
-        clean["code"] = code
+        clean["code"] = parse_store_code(data.get("code"))
     if creating or "name" in data:
         clean["name"] = parse_text(data.get("name"), "name", "Name", 120, required=True)
     for field, label, size in (("city", "City", 80), ("address", "Address", 300),
@@ -171,7 +192,7 @@ def _check_store_code(clean, store_id=None):
         if store_id:
             query = query.where(Store.id != store_id)
         if db.session.execute(query).first():
-            raise Conflict("duplicate_code", "Another store already has this code.", field="code")
+            raise Conflict("duplicate_code", N_("Another store already has this code."), field="code")
 
 
 def create_store(actor, data):

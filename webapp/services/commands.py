@@ -20,10 +20,11 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field
 
 from webapp.models import ADJUSTMENT_REASONS, REMOVAL_REASONS
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.validation import (
     MAX_MONEY,
     MAX_QUANTITY,
+    number_text,
     parse_datetime,
     parse_id,
     parse_money,
@@ -44,9 +45,13 @@ Id = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
 
 
 def _plain_number(value):
-    """Numbers as text use ASCII digits: Decimal would also read "٣" as 3."""
-    if isinstance(value, str) and not value.isascii():
-        raise ValueError("must be a number written with the digits 0-9")
+    """Numbers as text are read by the one parser pages and sync use (services/validation):
+    ۱٫۵ and 1,5 are 1.5; 1,500 and 1e2 are refused with a message that says what to write."""
+    if isinstance(value, str):
+        try:
+            return number_text(value)
+        except DomainError as error:
+            raise ValueError(error.message) from None
     return value
 
 
@@ -158,7 +163,7 @@ class Movement(_Command):
         store_id = parse_id(raw.get("store_id"), "store_id", "Store")
         product_id, sku = raw.get("product_id"), raw.get("sku")
         if product_id is None and not sku:
-            raise DomainError("invalid", "Give a product_id or a sku.", field="product_id")
+            raise DomainError("invalid", N_("Give a product_id or a sku."), field="product_id")
         product_id = _optional_id(product_id, "product_id", "Product")
         is_count = type == "adjustment"
         expected = raw.get("expected")
@@ -195,7 +200,7 @@ class Transfer(_Command):
         to_store_id = parse_id(raw.get("to_store_id"), "to_store_id", "To store")
         product_id = parse_id(raw.get("product_id"), "product_id", "Product")
         if from_store_id == to_store_id:
-            raise DomainError("invalid", "Choose two different stores.", field="to_store_id")
+            raise DomainError("invalid", N_("Choose two different stores."), field="to_store_id")
         return cls(from_store_id=from_store_id, to_store_id=to_store_id, product_id=product_id,
                    quantity=parse_quantity(raw.get("quantity")),
                    note=parse_text(raw.get("note"), "note", "Note", MAX_NOTE))
@@ -222,18 +227,19 @@ class Count:
         store_id = parse_id(store_id, "store_id", "Store")
         note = parse_text(note, "note", "Note", MAX_NOTE)
         if not isinstance(counts, (list, tuple)) or not counts:
-            raise DomainError("invalid", "Enter at least one count.", field="counts")
+            raise DomainError("invalid", N_("Enter at least one count."), field="counts")
         if len(counts) > MAX_COUNT_LINES:
-            raise DomainError("invalid", f"At most {MAX_COUNT_LINES} lines in one count.",
+            raise DomainError("invalid", N_("At most %(count)s lines in one count.",
+                                            count=MAX_COUNT_LINES),
                               field="counts")
         lines = {}
         for i, line in enumerate(counts):
             if not isinstance(line, dict):
-                raise DomainError("invalid", "Each count needs a product_id and a quantity.",
+                raise DomainError("invalid", N_("Each count needs a product_id and a quantity."),
                                   field=f"counts.{i}")
             pid = parse_id(line.get("product_id"), f"counts.{i}.product_id", "Product")
             if pid in lines:
-                raise DomainError("invalid", "A product is counted twice.",
+                raise DomainError("invalid", N_("A product is counted twice."),
                                   field=f"counts.{i}.product_id")
             expected = line.get("expected")
             lines[pid] = CountLine(

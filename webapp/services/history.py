@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import MOVEMENT_TYPES, Product, StockMovement, Store, Supplier, User
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.paging import PER_PAGE, paginate
 from webapp.services.validation import pakistan_day_start
 
@@ -33,9 +33,9 @@ def movements(flt, page=1, per_page=PER_PAGE, count=True, names=False):
     that id. count=False skips counting (has_next from one extra row); names=True joins the
     store code, product, user and supplier names the history page shows."""
     if flt.type and flt.type not in MOVEMENT_TYPES:
-        raise DomainError("invalid", "Unknown movement type.", field="type")
+        raise DomainError("invalid", N_("Unknown movement type."), field="type")
     if flt.date_from and flt.date_to and flt.date_from > flt.date_to:
-        raise DomainError("invalid", "The start date is after the end date.", field="date_to")
+        raise DomainError("invalid", N_("The start date is after the end date."), field="date_to")
     query = select(MOVEMENTS)
     if names:
         query = (select(MOVEMENTS, Store.code.label("store_code"),

@@ -63,5 +63,6 @@ def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archi
 
 def _stock_row(store_id, r):
     item = level_dict(store_id, r.product_id, r.quantity, r.reorder_level, r.updated_at)
-    item.update(sku=r.sku, name=r.name, unit=r.unit, category=r.category)
+    item.update(sku=r.sku, name=r.name, unit=r.unit, category=r.category,
+                sale_price=str(r.sale_price))
     return item

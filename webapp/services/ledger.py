@@ -27,9 +27,9 @@ from webapp.models import (
     Supplier,
 )
 from webapp.models.types import MONEY_PLACES, utcnow
-from webapp.services import audit, idempotency
+from webapp.services import audit, idempotency, policy, pricing
 from webapp.services.commands import MAX_COUNT_LINES, RECORDABLE_TYPES  # noqa: F401
-from webapp.services.errors import DomainError, InsufficientStock, NotFound
+from webapp.services.errors import N_, Conflict, DomainError, InsufficientStock, NotFound
 from webapp.services.sql import (
     exact_sum,
     insert_ignore,
@@ -37,7 +37,7 @@ from webapp.services.sql import (
     lock_clause,
     upsert,
 )
-from webapp.services.validation import iso_time, pakistan_day
+from webapp.services.validation import iso_time, pakistan_day, parse_id, parse_quantity
 
 LEVELS = StockLevel.__table__
 MOVEMENTS = StockMovement.__table__
@@ -76,6 +76,8 @@ def record_movement(actor, command, idempotency_key=None):
     there is no `expected`) is applied to the level now.
     """
     m = _check_movement(command)
+    # Shopkeepers may not date a movement before the offline window (managers may).
+    policy.check_backdating(actor, m.occurred_at)
     key = idempotency.check_key(idempotency_key)
     request = {"op": "movement", **vars(m)}
     is_count = m.type == "adjustment"
@@ -83,6 +85,9 @@ def record_movement(actor, command, idempotency_key=None):
     def write(conn, now):
         ctx = _load(conn, m.store_id, product_id=m.product_id, sku=m.sku)
         _check_product(ctx.product, m.quantity)
+        price = pricing.check_override(conn, actor, ctx.store.id, ctx.product.id,
+                                       ctx.product.sale_price, m.unit_price, "unit_price") \
+            if m.unit_price is not None else None
         if m.supplier_id is not None:
             _check_supplier(conn, m.supplier_id)
         if is_count:
@@ -102,7 +107,7 @@ def record_movement(actor, command, idempotency_key=None):
             delta = m.quantity if m.type == "stock_in" else -m.quantity
             fields = dict(
                 type=m.type, quantity=m.quantity, delta=delta, reason=m.reason, note=m.note,
-                unit_price=(m.unit_price if m.unit_price is not None else ctx.product.sale_price)
+                unit_price=(price if price is not None else ctx.product.sale_price)
                 if m.type == "sale" else None,
                 unit_cost=m.unit_cost if m.unit_cost is not None else ctx.product.cost,
                 supplier_id=m.supplier_id, occurred_at=m.occurred_at, idempotency_key=key)
@@ -212,6 +217,110 @@ def apply_count(actor, command, idempotency_key=None):
 
 
 # ---------------------------------------------------------------------------------------------
+# Many lines in one transaction, for services that keep rows of their own beside the movements
+# (services/sales.py: a basket's sale movements, a void's or return's reversing movements).
+# They run inside `run_in_transaction`'s write(conn, now) and lock levels in product-id order,
+# so two baskets sharing products can never deadlock.
+
+
+@dataclass
+class Line:
+    """One line of a multi-line write: which product, how much, at what unit price."""
+
+    index: int
+    product_id: int
+    quantity: Decimal
+    unit_price: Decimal | None = None
+
+
+REVERSAL_REASONS = ("void", "return")
+
+
+def load_lines(conn, store_id, lines):
+    """The store and product rows of each line (NotFound names the line's field)."""
+    contexts = {}
+    for line in lines:
+        try:
+            ctx = _load(conn, store_id, product_id=line.product_id)
+        except NotFound as error:
+            if "store_id" in error.fields:
+                raise
+            raise NotFound("Product", field=f"lines.{line.index}.product_id") from None
+        contexts[line.index] = ctx
+    return contexts
+
+
+def take_lines(conn, actor, contexts, lines, now, *, note="", occurred_at=None,
+               idempotency_key=None):
+    """Write one `sale` movement per line, all or nothing.
+
+    Every short line is reported (InsufficientStock with a field `lines.<i>.quantity` each);
+    the caller's transaction is then rolled back, so nothing is written. Returns
+    {index: (movement, level)}.
+    """
+    written, short = {}, []
+    for line in sorted(lines, key=lambda line: (line.product_id, line.index)):
+        ctx = contexts[line.index]
+        try:
+            row = _move_level(conn, ctx, -line.quantity, now)
+        except InsufficientStock as error:
+            short.append((line, Decimal(error.details["available"])))
+            continue
+        if short:
+            continue  # nothing will be kept; only the remaining checks matter
+        movement = _insert_movement(
+            conn, actor, ctx, now, type="sale", quantity=line.quantity, delta=-line.quantity,
+            balance_after=row.quantity, note=note, unit_price=line.unit_price,
+            unit_cost=ctx.product.cost, occurred_at=occurred_at,
+            idempotency_key=idempotency_key)
+        written[line.index] = (movement, _level_dict(ctx, row.quantity, now, row.reorder_level))
+    if short:
+        raise ShortLines([(line.index, line.product_id, available, line.quantity)
+                          for line, available in sorted(short, key=lambda s: s[0].index)])
+    return written
+
+
+def put_back_lines(conn, actor, contexts, lines, now, *, reason, note=""):
+    """Add lines back to stock as `adjustment` movements (reason `void` or `return`).
+
+    Returns {index: (movement, level)}; locks in product-id order like take_lines.
+    """
+    if reason not in REVERSAL_REASONS:
+        raise ValueError(reason)
+    written = {}
+    for line in sorted(lines, key=lambda line: (line.product_id, line.index)):
+        ctx = contexts[line.index]
+        row = _move_level(conn, ctx, line.quantity, now)
+        movement = _insert_movement(
+            conn, actor, ctx, now, type="adjustment", quantity=line.quantity,
+            delta=line.quantity, balance_after=row.quantity, reason=reason, note=note,
+            unit_price=None, unit_cost=ctx.product.cost)
+        written[line.index] = (movement, _level_dict(ctx, row.quantity, now, row.reorder_level))
+    return written
+
+
+def run_in_transaction(actor, key, request, write):
+    """Run write(conn, now) -> (data, changed pairs, status) as one idempotent transaction."""
+    return _run(actor, key, request, write)
+
+
+class ShortLines(InsufficientStock):
+    """Some lines of a multi-line write are short: one field per line, `lines.<i>.quantity`."""
+
+    def __init__(self, shortfalls):
+        fields, lines = {}, []
+        for index, product_id, available, requested in shortfalls:
+            fields[f"lines.{index}.quantity"] = (
+                f"Only {available.normalize():f} in stock; cannot take "
+                f"{requested.normalize():f}.")
+            lines.append({"index": index, "product_id": product_id,
+                          "available": str(available), "requested": str(requested)})
+        Conflict.__init__(self, "insufficient_stock",
+                          "Not enough stock for some lines; nothing was recorded.",
+                          fields=fields, lines=lines)
+
+
+# ---------------------------------------------------------------------------------------------
 # The transaction
 
 
@@ -263,16 +372,18 @@ def _check_movement(m):
     reason = m.reason
     if m.type == "removal":
         if reason not in REMOVAL_REASONS:
-            raise DomainError("invalid", f"Reason must be one of: {', '.join(REMOVAL_REASONS)}.",
+            raise DomainError("invalid", N_("Reason must be one of: %(reasons)s.",
+                                            reasons=", ".join(REMOVAL_REASONS)),
                               field="reason")
     elif m.type == "adjustment":
         reason = reason or "count"
         if reason not in ADJUSTMENT_REASONS:
             raise DomainError("invalid",
-                              f"Reason must be one of: {', '.join(ADJUSTMENT_REASONS)}.",
+                              N_("Reason must be one of: %(reasons)s.",
+                                 reasons=", ".join(ADJUSTMENT_REASONS)),
                               field="reason")
     elif reason is not None:
-        raise DomainError("invalid", "A reason applies to removals and adjustments only.",
+        raise DomainError("invalid", N_("A reason applies to removals and adjustments only."),
                           field="reason")
     if m.unit_price is not None and m.type != "sale":
         raise DomainError("invalid", "Unit price applies to sales only.", field="unit_price")
@@ -283,10 +394,12 @@ def _check_movement(m):
 
 def _check_product(product, quantity, allow_zero=False):
     if product.archived:
-        raise DomainError("product_archived", "This product is archived; restore it first.",
+        raise DomainError("product_archived", N_("This product is archived; restore it first."),
                           field="product_id")
     if product.unit in WHOLE_UNITS and quantity != quantity.to_integral_value():
-        raise DomainError("invalid", f"This product is counted in whole {product.unit}s.",
+        raise DomainError("invalid", N_("This product is counted in whole pieces.")
+                          if product.unit == "piece" else
+                          N_("This product is counted in whole %(unit)ss.", unit=product.unit),
                           field="quantity")
 
 
@@ -510,3 +623,41 @@ def level_dict(store_id, product_id, quantity, reorder_level, updated_at):
 def _level_dict(ctx, quantity, now, store_reorder_level=None):
     reorder = store_reorder_level if store_reorder_level is not None else ctx.product.reorder_level
     return level_dict(ctx.store.id, ctx.product.id, quantity, reorder, now)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deliveries (purchasing): several stock-ins and the caller's bookkeeping in one transaction
+
+
+def receive_delivery(actor, *, store_id, supplier_id, request, work, idempotency_key=None):
+    """Record a supplier's delivery: work(conn, now, stock_in) runs inside one transaction and
+    returns the response data; stock_in(product_id, quantity, unit_cost=None, note="") writes
+    one stock-in from `supplier_id` and returns (movement, level). The caller locks what it
+    needs first and calls stock_in in product-id order (one lock order for every writer);
+    `request` is the delivery's meaning, which the Idempotency-Key is checked against.
+    """
+    store_id = parse_id(store_id, "store_id", "Store")
+    key = idempotency.check_key(idempotency_key)
+
+    def write(conn, now):
+        changed = []
+
+        def stock_in(product_id, quantity, unit_cost=None, note=""):
+            ctx = _load(conn, store_id, product_id=product_id)
+            quantity = parse_quantity(quantity)
+            _check_product(ctx.product, quantity)
+            row = _move_level(conn, ctx, quantity, now)
+            movement = _insert_movement(
+                conn, actor, ctx, now, type="stock_in", quantity=quantity, delta=quantity,
+                balance_after=row.quantity, note=note,
+                unit_cost=unit_cost if unit_cost is not None else ctx.product.cost,
+                supplier_id=supplier_id, idempotency_key=key)
+            audit.record(conn, actor, "movement.create", "stock_movement", movement["id"],
+                         after=movement)
+            changed.append((store_id, ctx.product.id))
+            return movement, _level_dict(ctx, row.quantity, now, row.reorder_level)
+
+        data = work(conn, now, stock_in)
+        return data, changed, 201
+
+    return _run(actor, key, {"op": "delivery", "store_id": store_id, **request}, write)

@@ -16,43 +16,34 @@ plain values and calls its service with `idempotency_key` and `occurred_at` (e.g
 `check_tap_time`, one route in blueprints/offline/routes.py, and one entry in KINDS in
 static/js/offline-queue.js.
 """
-from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Product, StockLevel
 from webapp.services import commands, ledger, policy
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.validation import parse_datetime
 
 QUEUED_TYPES = ("sale", "stock_in", "removal")
 
 
-def check_tap_time(user, occurred_at, window_hours, now=None):
-    """The tap time as an aware UTC datetime; refused when older than the window (non-managers)."""
+def check_tap_time(actor, occurred_at):
+    """The tap time as an aware UTC datetime, within the window policy allows this actor."""
     moment = parse_datetime(occurred_at)
     if moment is None:
-        raise DomainError("invalid", _("The time the action was made is missing."),
+        raise DomainError("invalid", N_("The time the action was made is missing."),
                           field="occurred_at")
-    now = now or datetime.now(timezone.utc)
-    if user.role not in policy.MANAGERS and moment < now - timedelta(hours=window_hours):
-        raise DomainError(
-            "occurred_at_too_old",
-            _("Made more than %(hours)s hours ago: too old to record from a phone. "
-              "Ask a manager to record it.", hours=f"{window_hours:g}"),
-            field="occurred_at", window_hours=window_hours)
-    return moment
+    return policy.check_backdating(actor, moment)
 
 
-def record_movement(actor, user, store, item, window_hours):
+def record_movement(actor, store, item):
     """Apply one queued sale, stock-in or removal; returns the ledger result."""
     kind = item.get("type")
     if kind not in QUEUED_TYPES:
-        raise DomainError("invalid", _("Choose sale, stock in or removal."), field="type")
-    occurred_at = check_tap_time(user, item.get("occurred_at"), window_hours)
+        raise DomainError("invalid", N_("Choose sale, stock in or removal."), field="type")
+    occurred_at = check_tap_time(actor, item.get("occurred_at"))
     command = commands.Movement.parse(
         store_id=store.id, product_id=item.get("product_id"), type=kind,
         quantity=item.get("quantity"),

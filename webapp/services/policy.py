@@ -1,9 +1,12 @@
 """Who may see which store and do what: the one table that pages, the API and jobs ask."""
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
 
 from webapp.extensions import db
-from webapp.models import Store
-from webapp.services.errors import NotFound
+from webapp.models import Store, User
+from webapp.services.errors import N_, DomainError, NotFound
 
 MANAGERS = ("admin", "manager")
 
@@ -60,6 +63,9 @@ PERMISSIONS = {
     "reports.view": ("admin", "manager", "shopkeeper"),
     "history.view_all_users": MANAGERS,
     "sync.view_all_jobs": ("admin",),
+    "purchasing.manage": MANAGERS,
+    "purchasing.receive": ("admin", "manager", "shopkeeper"),
+    "imports.run": MANAGERS,
 }
 
 
@@ -77,3 +83,26 @@ def visible_stores(user, include_inactive=False):
     if not include_inactive:
         query = query.where(Store.active.is_(True))
     return db.session.execute(query).scalars().all()
+
+
+def check_backdating(actor, occurred_at):
+    """A movement's occurred_at, if this actor may date it so far back.
+
+    Shopkeepers reach back OFFLINE_WINDOW_HOURS at most (the phone's offline queue); older
+    dates would rewrite closed days in the sales report. Managers, admins and system actors
+    (no user) are unrestricted; the audit event of every movement carries its occurred_at
+    beside created_at, so a backdated entry shows in the audit log.
+    """
+    if occurred_at is None or actor.user_id is None:
+        return occurred_at
+    hours = current_app.config["OFFLINE_WINDOW_HOURS"]
+    if occurred_at >= datetime.now(timezone.utc) - timedelta(hours=hours):
+        return occurred_at
+    user = db.session.get(User, actor.user_id)
+    if user is not None and sees_all_stores(user):
+        return occurred_at
+    raise DomainError(
+        "occurred_at_too_old",
+        N_("Made more than %(hours)s hours ago: too old to record from a phone. "
+           "Ask a manager to record it.", hours=f"{hours:g}"),
+        field="occurred_at", window_hours=hours)

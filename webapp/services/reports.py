@@ -25,7 +25,7 @@ from webapp.models import (
 )
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
 from webapp.services import report_rollups as rollups
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.inventory import REORDER, search_clause
 from webapp.services.paging import Page
 from webapp.services.sql import exact_total, is_postgresql
@@ -85,7 +85,7 @@ def parse_date(value, field, label):
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise DomainError("invalid", f"{label} must be a date like 2026-03-01.",
+        raise DomainError("invalid", N_("%(label)s must be a date like 2026-03-01.", label=label),
                           field=field) from None
 
 
@@ -95,9 +95,10 @@ def date_range(start=None, end=None, default_days=DEFAULT_DAYS):
     start = parse_date(start, "from", "From") if start not in (None, "") \
         else end - timedelta(days=default_days - 1)
     if start > end:
-        raise DomainError("invalid", "From must be on or before To.", field="from")
+        raise DomainError("invalid", N_("From must be on or before To."), field="from")
     if (end - start).days + 1 > MAX_DAYS:
-        raise DomainError("invalid", f"Choose at most {MAX_DAYS} days.", field="from")
+        raise DomainError("invalid", N_("Choose at most %(count)s days.", count=MAX_DAYS),
+                          field="from")
     return DateRange(start, end)
 
 
@@ -246,9 +247,10 @@ def stock_levels(stores, q=None, store_id=None, category=None, city=None, archiv
 
 def _stock_order(sort, descending, store_id, stores):
     if sort not in STOCK_SORTS:
-        raise DomainError("invalid", f"Sort by one of: {', '.join(STOCK_SORTS)}.", field="sort")
+        raise DomainError("invalid", N_("Sort by one of: %(sorts)s.",
+                                        sorts=", ".join(STOCK_SORTS)), field="sort")
     if sort == "quantity" and store_id is None and (stores is None or len(stores) > 5):
-        raise DomainError("invalid", "Choose a store to sort by quantity.", field="sort")
+        raise DomainError("invalid", N_("Choose a store to sort by quantity."), field="sort")
     return [c.desc() if descending else c for c in STOCK_SORTS[sort]()]
 
 
@@ -341,7 +343,7 @@ def iter_low_stock(stores, q=None, store_id=None, category=None, city=None,
 def _cover_days(value):
     days = parse_id(value or DEFAULT_COVER_DAYS, "cover_days", "Cover days")
     if days > 365:
-        raise DomainError("invalid", "Cover days can be at most 365.", field="cover_days")
+        raise DomainError("invalid", N_("Cover days can be at most 365."), field="cover_days")
     return days
 
 

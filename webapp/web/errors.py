@@ -4,12 +4,26 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
+from webapp.web.i18n import api_wants_urdu, translate, translate_error_body
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
          415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
          500: "internal_error", 503: "unavailable"}
+
+
+# What a person reads on an error page, per status (werkzeug's own descriptions are English).
+PAGE_MESSAGES = {
+    400: N_("The request could not be understood. Go back and try again."),
+    403: N_("You are not allowed to do that"),
+    404: N_("This page does not exist, or it is not yours to see."),
+    405: N_("This page cannot be used that way."),
+    413: N_("What you sent is too large."),
+    429: N_("Too many requests. Wait a minute, then try again."),
+    500: N_("Something went wrong on our side. Please try again."),
+    503: N_("The service is busy or down for a moment. Please try again."),
+}
 
 
 def wants_json():
@@ -28,13 +42,19 @@ def json_error(status, code, message, fields=None, headers=None, **details):
 
 
 def _html_error(status, message):
-    return render_template("error.html", status=status, message=message), status
+    return render_template("error.html", status=status, message=translate(message)), status
+
+
+html_error = _html_error
 
 
 def handle_domain_error(error):
     db.session.rollback()
     if wants_json():
-        response = jsonify(error.to_dict())
+        body = error.to_dict()
+        if api_wants_urdu():
+            body = {"error": translate_error_body(body["error"])}
+        response = jsonify(body)
         response.status_code = error.status
         return response
     return _html_error(error.status, error.message)
@@ -47,12 +67,14 @@ def handle_http_error(error):
     headers.pop("Content-Type", None)
     if wants_json():
         return json_error(status, CODES.get(status, "error"), message, headers=headers)
+    if message == type(error).description or not isinstance(message, str):
+        message = PAGE_MESSAGES.get(status, message)
     body, status = _html_error(status, message)
     return body, status, headers
 
 
 def handle_csrf_error(error):
-    message = "Your form expired or was sent from elsewhere. Reload the page and try again."
+    message = N_("Your form expired or was sent from elsewhere. Reload the page and try again.")
     if wants_json():
         return json_error(400, "csrf_failed", message)
     return _html_error(400, message)
@@ -63,7 +85,7 @@ def handle_unexpected(error):
     db.session.rollback()
     if wants_json():
         return json_error(500, "internal_error", "Something went wrong on our side.")
-    return _html_error(500, "Something went wrong on our side. Please try again.")
+    return _html_error(500, PAGE_MESSAGES[500])
 
 
 def register_error_handlers(app):

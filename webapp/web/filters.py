@@ -1,7 +1,38 @@
-"""Template filters: quantities, rupees and Pakistan times the way a shopkeeper reads them."""
+"""Template filters: quantities, rupees and Pakistan times the way a shopkeeper reads them.
+
+One way for each, everywhere (pages, reports, flashes):
+- `rupees`: "Rs 1,50,000" / "1,50,000 روپے", grouped by the organisation's MONEY_GROUPING
+  (lakh: 29,65,200.52; thousands: 2,965,200.52); `money` is the same figure without "Rs",
+  for table columns whose heading already says "(Rs)".
+- `pkt`: a moment in Pakistan time, "24 Nov 2026, 14:05" (Urdu month names in Urdu); `day`: a
+  calendar day, "24 Nov 2026".
+- `unit`, `movement_type`, `reason`, `role`, `job_status`: stored codes shown as words.
+"""
+from datetime import date, datetime
 from decimal import Decimal
 
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+from flask import current_app, has_app_context
+from flask_babel import gettext
+
+from webapp.services.errors import N_
 from webapp.services.validation import PAKISTAN
+from webapp.web.i18n import current_language, translate
+
+GROUPING = {"lakh": "#,##,##0", "thousands": "#,##0"}
+
+UNITS = {"piece": N_("piece"), "kg": N_("kg"), "g": N_("g"), "litre": N_("litre"),
+         "ml": N_("ml"), "pack": N_("pack"), "dozen": N_("dozen")}
+MOVEMENT_TYPES = {"stock_in": N_("stock in"), "sale": N_("sale"), "removal": N_("removal"),
+                  "adjustment": N_("adjustment"), "transfer_out": N_("transfer out"),
+                  "transfer_in": N_("transfer in")}
+REASONS = {"damaged": N_("damaged"), "expired": N_("expired"), "lost": N_("lost"),
+           "other": N_("other"), "count": N_("count"), "correction": N_("correction"),
+           "found": N_("found")}
+ROLES = {"admin": N_("admin"), "manager": N_("manager"), "shopkeeper": N_("shopkeeper")}
+JOB_STATUSES = {"queued": N_("queued"), "running": N_("running"), "done": N_("done"),
+                "failed": N_("failed"), "finished": N_("finished")}
 
 
 def quantity(value):
@@ -13,24 +44,88 @@ def quantity(value):
     return "0" if text in ("-0", "0") else text
 
 
-def rupees(value):
+def _grouping():
+    chosen = current_app.config["MONEY_GROUPING"] if has_app_context() else None
+    return GROUPING.get(chosen, GROUPING["lakh"])
+
+
+def money(value):
+    """A PKR figure with the organisation's grouping: 150, 1,50,000.50 (lakh) / 150,000.50."""
     if value is None or value == "":
         return ""
     number = Decimal(str(value))
-    whole = number == number.to_integral_value()
-    return f"Rs {number:,.0f}" if whole else f"Rs {number:,.2f}"
+    places = "" if number == number.to_integral_value() else ".00"
+    return format_decimal(number, format=_grouping() + places, locale="en")
 
 
-def pakistan_time(moment, fmt="%d %b %Y %H:%M"):
-    if moment is None:
+def rupees(value):
+    """The one rupee format: "Rs 150" in English, "150 روپے" in Urdu."""
+    if value is None or value == "":
+        return ""
+    return gettext("Rs %(amount)s", amount=money(value))
+
+
+def number(value):
+    """A count with the same grouping as money (no decimals)."""
+    if value is None or value == "":
+        return ""
+    return format_decimal(Decimal(str(value)), format=_grouping(), locale="en")
+
+
+def _locale():
+    return current_language()
+
+
+def pakistan_time(moment, fmt=None):
+    """A moment in Pakistan time: "24 Nov 2026, 14:05" (fmt '%d %b %Y' for the date only)."""
+    if moment is None or moment == "":
         return ""
     if isinstance(moment, str):
-        from datetime import datetime
         moment = datetime.fromisoformat(moment)
-    return moment.astimezone(PAKISTAN).strftime(fmt)
+    if fmt in ("%d %b %Y", "date"):
+        return format_date(moment.astimezone(PAKISTAN).date(), "d MMM y", locale=_locale())
+    if fmt not in (None, "%d %b %Y %H:%M"):
+        return moment.astimezone(PAKISTAN).strftime(fmt)
+    pattern = "d MMM y، HH:mm" if _locale() == "ur" else "d MMM y, HH:mm"
+    return format_datetime(moment, pattern, tzinfo=PAKISTAN, locale=_locale())
+
+
+def day(value):
+    """A calendar day (already a Pakistan day): "24 Nov 2026"."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        value = value.astimezone(PAKISTAN).date()
+    return format_date(value, "d MMM y", locale=_locale())
+
+
+def _label(table):
+    def show(code):
+        if code is None:
+            return ""
+        label = table.get(code)
+        return translate(label) if label else str(code).replace("_", " ")
+    return show
+
+
+unit = _label(UNITS)
+movement_type = _label(MOVEMENT_TYPES)
+reason = _label(REASONS)
+role = _label(ROLES)
+job_status = _label(JOB_STATUSES)
 
 
 def register(app):
     app.add_template_filter(quantity, "qty")
     app.add_template_filter(rupees, "rupees")
+    app.add_template_filter(money, "money")
+    app.add_template_filter(number, "number")
     app.add_template_filter(pakistan_time, "pkt")
+    app.add_template_filter(day, "day")
+    app.add_template_filter(unit, "unit")
+    app.add_template_filter(movement_type, "movement_type")
+    app.add_template_filter(reason, "reason")
+    app.add_template_filter(role, "role")
+    app.add_template_filter(job_status, "job_status")

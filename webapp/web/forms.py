@@ -1,12 +1,42 @@
 """The base form: service errors (DomainError) land on the field they name."""
 from flask import flash
+from flask_babel import get_translations
 from flask_wtf import FlaskForm
 
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.web.htmx import redirect_to
+from webapp.web.i18n import translate
+
+
+# WTForms' own messages (it ships no Urdu): listed here so they are in our catalogue.
+WTFORMS_MESSAGES = (
+    N_("This field is required."), N_("Not a valid integer value."),
+    N_("Not a valid date value."), N_("Not a valid choice."),
+    N_("Not a valid decimal value."), N_("Invalid input."),
+    N_("Field cannot be longer than %(max)d character."),
+    N_("Field cannot be longer than %(max)d characters."),
+    N_("Number must be between %(min)s and %(max)s."), N_("Number must be at least %(min)s."),
+    N_("Number must be at most %(max)s."), N_("Invalid Choice: could not coerce."),
+    N_("Field must be between %(min)d and %(max)d characters long."),
+)
+
+
+class _Translations:
+    """WTForms' messages from our catalogue, in the page's language."""
+
+    def gettext(self, string):
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        # Listed above as two plain entries (Urdu says both the same way).
+        return get_translations().ugettext(singular if n == 1 else plural)
 
 
 class Form(FlaskForm):
+    class Meta:
+        def get_translations(self, form):
+            return _Translations()
+
     # Service field names that differ from this form's field names.
     field_aliases = {}
 
@@ -16,10 +46,10 @@ class Form(FlaskForm):
         for name, message in error.fields.items():
             target = self._fields.get(self.field_aliases.get(name, name))
             if target is not None and target.type not in ("HiddenField", "CSRFTokenField"):
-                target.errors = list(target.errors or []) + [message]
+                target.errors = list(target.errors or []) + [translate(message)]
                 placed = True
         if not placed:
-            self.form_errors.append(error.message)
+            self.form_errors.append(translate(error.message))
         return self
 
     @property

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from flask import request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.services import policy
@@ -43,24 +44,31 @@ def nav_items():
     store_id = current_store_id(user)
     chooser = url_for("stores.index")
     items = [
-        NavItem("Store", url_for("stock.home", store_id=store_id) if store_id else chooser),
-        NavItem("Count", url_for("stock.count", store_id=store_id) if store_id else chooser),
-        NavItem("Transfer", url_for("stock.transfer", store_id=store_id) if store_id else chooser),
-        NavItem("History", url_for("stock.history")),
-        NavItem("Products", url_for("catalog.products")),
-        NavItem("Stores", chooser),
+        NavItem(_("Store"), url_for("stock.home", store_id=store_id) if store_id else chooser),
+        NavItem(_("Count"), url_for("stock.count", store_id=store_id) if store_id else chooser),
+        NavItem(_("Transfer"),
+                url_for("stock.transfer", store_id=store_id) if store_id else chooser),
+        NavItem(_("History"), url_for("stock.history")),
+        NavItem(_("Products"), url_for("catalog.products")),
+        NavItem(_("Stores"), chooser),
     ]
     if policy.can(user, "reports.view"):
-        items.append(NavItem("Reports", "/reports/", boost=False))
+        items.append(NavItem(_("Reports"), "/reports/", boost=False))
+    if policy.can(user, "purchasing.receive"):
+        items.append(NavItem(_("Orders"), url_for("purchasing.orders")))
+    if policy.can(user, "imports.run"):
+        items.append(NavItem(_("Import"), url_for("imports.new")))
     if policy.can(user, "suppliers.view"):
-        items.append(NavItem("Suppliers", url_for("admin.suppliers")))
+        items.append(NavItem(_("Suppliers"), url_for("admin.suppliers")))
     if policy.can(user, "users.manage"):
-        items.append(NavItem("Users", url_for("admin.users")))
+        items.append(NavItem(_("Users"), url_for("admin.users")))
     if policy.can(user, "audit.view"):
-        items.append(NavItem("Audit log", url_for("audit.index")))
+        items.append(NavItem(_("Audit log"), url_for("audit.index")))
     if policy.can(user, "jobs.manage"):
-        items.append(NavItem("Jobs", url_for("jobs.index")))
-    items.append(NavItem("API tokens", url_for("admin.tokens")))
+        items.append(NavItem(_("Jobs"), url_for("jobs.index")))
+    items.append(NavItem(_("API tokens"), url_for("admin.tokens")))
+    items.append(NavItem(_("Change password"), url_for("auth.change_password")))
+    items.append(NavItem(_("Log out all my devices"), url_for("auth.logout_everywhere")))
     return items
 
 

@@ -25,15 +25,24 @@ def _start():
     g.request_started = time.perf_counter()
 
 
+def escape(text):
+    """Control characters as escapes, so a %0a in a URL cannot start a forged log line."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 def _finish(response):
     elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
     endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
     metrics.REQUEST_SECONDS.labels(request.method, endpoint, response.status_code).observe(elapsed)
     response.headers["X-Request-ID"] = g.get("request_id", "-")
     user = getattr(g.get("_login_user"), "id", None) or "-"  # never loads a user just to log
-    log.info("%s %s %s %.1fms rid=%s user=%s ip=%s", request.method, request.full_path.rstrip("?"),
-             response.status_code, elapsed * 1000, g.get("request_id", "-"), user,
-             request.remote_addr)
+    log.info("%s %s %s %.1fms rid=%s user=%s ip=%s", escape(request.method),
+             escape(request.full_path.rstrip("?")), response.status_code, elapsed * 1000,
+             g.get("request_id", "-"), user, escape(request.remote_addr))
     return response
 
 

@@ -1,4 +1,5 @@
 """Security headers on every response, set in one place."""
+from flask import current_app, g, request
 
 # 'wasm-unsafe-eval' lets the vendored barcode decoder (WebAssembly) compile; it allows no JS eval.
 # blob: images are the scanner's camera frames.
@@ -15,9 +16,25 @@ HEADERS = {
 }
 
 
+def _private():
+    """Whether this response was made for someone: a logged-in page, a token's API call, or
+    the reply that carries a new token. (Reads only what the request already loaded.)"""
+    user = g.get("_login_user")
+    return (bool(getattr(user, "is_authenticated", False)) or g.get("api_user") is not None
+            or request.path == "/api/v1/auth/token")
+
+
 def add_security_headers(response):
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    hsts = current_app.config["HSTS_SECONDS"]
+    if hsts and request.is_secure:  # behind nginx, TRUSTED_PROXY_HOPS makes this true
+        response.headers.setdefault("Strict-Transport-Security",
+                                    f"max-age={hsts}; includeSubDomains")
+    if _private():
+        # Nothing a user saw may be kept by a browser or a cache once they log out.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Pragma", "no-cache")
     return response
 
 

@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -11,14 +12,15 @@ from wtforms.validators import InputRequired, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.models import ROLES
+from webapp.web.filters import ROLES as ROLE_LABELS
 from webapp.web.forms import Form
 
 
 class SupplierForm(Form):
-    name = StringField("Name")
-    phone = StringField("Phone", render_kw={"inputmode": "tel"})
-    notes = TextAreaField("Notes")
-    active = BooleanField("Active (offered on stock-in)", default=True)
+    name = StringField(_l("Name"))
+    phone = StringField(_l("Phone"), render_kw={"inputmode": "tel", "dir": "ltr"})
+    notes = TextAreaField(_l("Notes"))
+    active = BooleanField(_l("Active (offered on stock-in)"), default=True)
 
     def service_data(self):
         return {name: f.data for name, f in self._fields.items() if name != "csrf_token"}
@@ -32,17 +34,21 @@ class MultiCheckboxField(SelectMultipleField):
 class UserForm(Form):
     field_aliases = {"store_ids": "stores"}
 
-    username = StringField("Username", render_kw={"autocapitalize": "none", "autocomplete": "off"})
-    full_name = StringField("Full name")
-    role = SelectField("Role", choices=[(r, r.title()) for r in ROLES], default="shopkeeper")
-    stores = MultiCheckboxField("Stores (for shopkeepers)", coerce=int, choices=[],
+    username = StringField(_l("Username"), render_kw={"autocapitalize": "none",
+                                                      "autocomplete": "off"})
+    full_name = StringField(_l("Full name"))
+    role = SelectField(_l("Role"), choices=[(r, _l(ROLE_LABELS[r].msgid)) for r in ROLES],
+                       default="shopkeeper")
+    stores = MultiCheckboxField(_l("Stores (for shopkeepers)"), coerce=int, choices=[],
                                 validate_choice=False)
-    password = PasswordField("Password", render_kw={"autocomplete": "new-password"})
-    active = BooleanField("Active (may log in)", default=True)
+    password = PasswordField(_l("Password"), render_kw={"autocomplete": "new-password"})
+    active = BooleanField(_l("Active (may log in)"), default=True)
 
 
 class TokenForm(Form):
-    name = StringField("Token name", render_kw={"placeholder": "e.g. POS at KHI-0001"})
-    ttl_days = IntegerField("Valid for (days)", default=90,
-                            validators=[InputRequired("Enter a number of days."),
-                                        NumberRange(1, 3650, "Between 1 and 3650 days.")])
+    name = StringField(_l("Token name"), render_kw={"placeholder": _l("e.g. POS at KHI-0001")})
+    ttl_days = IntegerField(_l("Valid for (days)"), default=90,
+                            validators=[InputRequired(_l("Enter a number of days.")),
+                                        NumberRange(1, 3650, _l("Between 1 and 3650 days."))])
+    # Asked for when the password was last typed more than REAUTH_SECONDS ago.
+    password = PasswordField(_l("Your password"), render_kw={"autocomplete": "current-password"})

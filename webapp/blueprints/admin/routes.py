@@ -1,4 +1,5 @@
 from flask import current_app, flash, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -9,7 +10,7 @@ from webapp.models import ApiToken, Store, Supplier, User
 from webapp.models.types import utcnow
 from webapp.services import accounts, catalog
 from webapp.services.errors import DomainError
-from webapp.web import access
+from webapp.web import access, sessions
 from webapp.web.htmx import redirect_to, render
 
 # --- suppliers --------------------------------------------------------------------------------
@@ -34,9 +35,9 @@ def create_supplier():
     """Add a supplier to pick on stock-ins."""
     form = SupplierForm()
     return form.save(lambda: catalog.create_supplier(access.actor(), form.service_data()),
-                     lambda supplier: f"Supplier {supplier.name} added.",
+                     lambda supplier: _("Supplier %(name)s added.", name=supplier.name),
                      lambda supplier: url_for("admin.suppliers")) \
-        or _supplier_page(form, "New supplier", form.status)
+        or _supplier_page(form, _("New supplier"), form.status)
 
 
 @bp.route("/suppliers/<int:supplier_id>/edit", methods=["GET", "POST"])
@@ -47,9 +48,9 @@ def edit_supplier(supplier_id):
     form = SupplierForm(obj=supplier)
     return form.save(lambda: catalog.update_supplier(access.actor(), supplier.id,
                                                      form.service_data()),
-                     lambda saved: f"Supplier {saved.name} saved.",
+                     lambda saved: _("Supplier %(name)s saved.", name=saved.name),
                      lambda saved: url_for("admin.suppliers")) \
-        or _supplier_page(form, f"Edit {supplier.name}", form.status)
+        or _supplier_page(form, _("Edit %(name)s", name=supplier.name), form.status)
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -72,7 +73,7 @@ def _user_form(**kwargs):
 def _user_page(form, heading, status):
     return render("form_page.html", status=status, form=form, heading=heading,
                   cancel_url=url_for("admin.users"),
-                  hints={"password": "At least 8 characters."})
+                  hints={"password": _("At least 10 characters, and not a common password.")})
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -88,9 +89,9 @@ def create_user():
         except DomainError as error:
             form.show_error(error)
         else:
-            flash(f"User {user.username} created.", "success")
+            flash(_("User %(name)s created.", name=user.username), "success")
             return redirect_to(url_for("admin.users"))
-    return _user_page(form, "New user", form.status)
+    return _user_page(form, _("New user"), form.status)
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
@@ -100,7 +101,7 @@ def edit_user(user_id):
     user = accounts.get_user(user_id)
     form = _user_form(obj=user, data={"stores": sorted(user.store_ids)})
     del form.username
-    form.password.label.text = "New password (leave blank to keep)"
+    form.password.label.text = _("New password (leave blank to keep)")
     if form.validate_on_submit():
         try:
             accounts.update_user(access.actor(), user.id, role=form.role.data,
@@ -109,9 +110,9 @@ def edit_user(user_id):
         except DomainError as error:
             form.show_error(error)
         else:
-            flash(f"User {user.username} saved.", "success")
+            flash(_("User %(name)s saved.", name=user.username), "success")
             return redirect_to(url_for("admin.users"))
-    return _user_page(form, f"Edit {user.username}", form.status)
+    return _user_page(form, _("Edit %(name)s", name=user.username), form.status)
 
 
 # --- API tokens -------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ def _tokens_page(form, created=None, status=200):
     tokens = db.session.execute(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                 .order_by(ApiToken.created_at.desc())).scalars().all()
     return render("admin/tokens.html", status=status, form=form, tokens=tokens, created=created,
-                  now=utcnow())
+                  now=utcnow(), ask_password=not sessions.recently_authenticated())
 
 
 @bp.get("/tokens/")
@@ -137,6 +138,12 @@ def create_token():
     """Issue a token and show it this once."""
     form = TokenForm()
     if form.validate_on_submit():
+        if not sessions.recently_authenticated():
+            # A stolen session or remember cookie alone must not mint a long-lived token.
+            if not accounts.check_own_password(current_user.id, form.password.data):
+                form.password.errors = [_("Type your password again to create a token.")]
+                return _tokens_page(form, status=422)
+            sessions.mark_reauthenticated()
         try:
             plaintext, token = accounts.issue_token(access.actor(), current_user, form.name.data,
                                                     form.ttl_days.data)
@@ -156,5 +163,5 @@ def create_token():
 def revoke_token(token_id):
     """Revoke one of the user's own tokens; anyone else's is a 404."""
     token = accounts.revoke_token(access.actor(), token_id, owner_id=current_user.id)
-    flash(f"Token {token.name} revoked.", "success")
+    flash(_("Token %(name)s revoked.", name=token.name), "success")
     return redirect_to(url_for("admin.tokens"))

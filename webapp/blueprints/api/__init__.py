@@ -29,10 +29,13 @@ hooks.register(bp)
 
 from webapp.blueprints.api import (  # noqa: E402,F401
                                    audit,
+                                   imports,
                                    movements,
                                    openapi,
                                    products,
+                                   purchase_orders,
                                    reports,
+                                   sales,
                                    stores,
                                    suppliers,
                                    sync,

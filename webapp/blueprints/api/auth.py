@@ -75,21 +75,22 @@ def is_public():
     return view is None or getattr(view, PUBLIC, False)
 
 
+def identify():
+    """before_request: the token's Principal in g.api_user (None when there is no live one)."""
+    g.api_user = None if is_public() else principal_for(bearer_token())
+
+
 def authenticate():
-    """before_request: every non-public endpoint needs a live token (else 401)."""
-    if is_public():
-        return
-    principal = principal_for(bearer_token())
-    if principal is None:
+    """before_request, after the rate limit: every non-public endpoint needs a live token."""
+    if not is_public() and g.get("api_user") is None:
         abort(401, description="Send a valid token: Authorization: Bearer <token>.")
-    g.api_user = principal
 
 
 def rate_limit_key():
-    """Rate limits count per token (hashed, never stored); without one, per IP."""
-    token = bearer_token()
-    if token:
-        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:24]
+    """Rate limits count per user, however many tokens they mint; without one, per IP."""
+    principal = g.get("api_user")
+    if principal is not None:
+        return f"user:{principal.id}"
     return "ip:" + (get_remote_address() or "unknown")
 
 

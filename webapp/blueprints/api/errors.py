@@ -2,8 +2,9 @@
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError, Text
 from webapp.web.errors import CODES, json_error
+from webapp.web.i18n import api_wants_urdu, translate_error_body
 
 
 class ValidationFailed(DomainError):
@@ -11,7 +12,8 @@ class ValidationFailed(DomainError):
 
     def __init__(self, fields):
         first = next(iter(fields.values()), "Invalid request.")
-        super().__init__("invalid", f"The request is not valid: {first}", fields=fields)
+        super().__init__("invalid", N_("The request is not valid: %(first)s", first=first),
+                         fields=fields)
 
 
 def _field_name(loc):
@@ -24,14 +26,22 @@ def raise_validation_error(_req, _resp, error, _instance, _adapter):
         return
     fields = {}
     for item in error.errors(include_url=False, include_input=False):
-        fields.setdefault(_field_name(item["loc"]), item["msg"])
+        cause = (item.get("ctx") or {}).get("error")
+        ours = cause.args[0] if isinstance(cause, ValueError) and cause.args and \
+            isinstance(cause.args[0], Text) else None
+        fields.setdefault(_field_name(item["loc"]), ours or item["msg"])
     raise ValidationFailed(fields)
 
 
 def handle_domain_error(error):
+    """English by default; `message` and field messages in Urdu for Accept-Language: ur
+    (codes and field names never change)."""
     db.session.rollback()
-    return json_error(error.status, error.code, error.message, fields=error.fields or None,
-                      **error.details)
+    message, fields = error.message, error.fields or None
+    if api_wants_urdu():
+        body = translate_error_body({"message": message, "fields": fields})
+        message, fields = body["message"], body["fields"]
+    return json_error(error.status, error.code, message, fields=fields, **error.details)
 
 
 def handle_http_error(error):

@@ -1,4 +1,11 @@
-"""The per-token rate limit: one Redis round trip per request (none in memory mode).
+"""The per-token rate limit, counted in Redis in batches (no storage round trip on most requests).
+
+Each worker process takes a block of hits for a token from Redis at once (INCRBY n, one round
+trip) and grants them from memory; near the limit the block shrinks to a single hit, and a
+worker only owns the hits Redis counted before the limit, so across all workers no more than
+the limit is ever granted in a window. The cost: hits a worker took but has not used by the end
+of a window are lost to others (a few, since blocks are small near the limit).
+API_RATE_LIMIT_BATCH = 1 is one round trip per request, as before.
 
 Flask-Limiter's header injection reads the window back after every hit (two more round trips),
 so the API hits the same storage through Flask-Limiter's strategy itself and computes the
@@ -6,6 +13,7 @@ X-RateLimit-* and Retry-After headers only when it answers 429. When the storage
 unreachable, each worker counts in memory for a few seconds and then tries Redis again: the
 API keeps answering, with limits per worker instead of global ones, until Redis is back.
 """
+import threading
 import time
 from functools import lru_cache
 
@@ -64,14 +72,84 @@ def _check(strategy, item, identifiers):
         raise RateLimited(item.amount, remaining, reset_at)
 
 
+# Up to this many workers are assumed to share what remains of a token's window: a block is
+# at most remaining ÷ SHARE, so early blocks from all of them cannot overdraw the limit.
+SHARE = 8
+
+
+class _Bucket:
+    __slots__ = ("window", "tokens", "counted")
+
+    def __init__(self, window, tokens, counted):
+        self.window, self.tokens, self.counted = window, tokens, counted
+
+
+class BatchedLimiter:
+    """Hits taken from Redis in blocks and granted from memory (one instance per process)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.buckets = {}
+
+    def hit(self, client, key, item, batch):
+        """True if this hit is within the limit; else raises RateLimited."""
+        period = item.get_expiry()
+        now = time.time()
+        window = int(now // period)
+        with self.lock:
+            bucket = self.buckets.get(key)
+            if bucket is not None and bucket.window == window:
+                if bucket.tokens > 0:
+                    bucket.tokens -= 1
+                    return True
+                if bucket.counted >= item.amount:  # a window's count only grows: refuse here
+                    raise RateLimited(item.amount, 0, (window + 1) * period)
+                counted = bucket.counted
+            else:
+                counted = 0
+        block = max(1, min(batch, (item.amount - counted) // SHARE))
+        redis_key = f"{key}:{window}"
+        pipe = client.pipeline(transaction=False)
+        pipe.incrby(redis_key, block)
+        pipe.expire(redis_key, period + 5)
+        total = pipe.execute()[0]
+        granted = max(0, min(block, item.amount - (total - block)))
+        with self.lock:
+            if len(self.buckets) > 10000:
+                self.buckets = {k: b for k, b in self.buckets.items() if b.window == window}
+            bucket = self.buckets.get(key)
+            if bucket is None or bucket.window != window:
+                bucket = self.buckets[key] = _Bucket(window, 0, total)
+            bucket.counted = max(bucket.counted, total)
+            if granted:
+                bucket.tokens += granted - 1
+                return True
+        raise RateLimited(item.amount, 0, (window + 1) * period)
+
+
+batched = BatchedLimiter()
+
+
+def _redis_client():
+    """The Redis client behind Flask-Limiter's storage, or None in memory mode."""
+    return getattr(limiter.limiter.storage, "storage", None) \
+        if type(limiter.limiter.storage).__name__ == "RedisStorage" else None
+
+
 def enforce():
-    """before_request: count this request against its token's window; 429 when it is spent."""
+    """before_request: count this request against its user's window; 429 when it is spent."""
+    # Public endpoints have their own limits; requests without a live token count per IP.
     if not limiter.enabled or is_public():
         return
     item = _item(current_app.config["API_RATE_LIMIT"])
     identifiers = (current_app.config["RATELIMIT_KEY_PREFIX"], "api", rate_limit_key())
     if not fallback.active():
         try:
+            client = _redis_client()
+            batch = current_app.config["API_RATE_LIMIT_BATCH"]
+            if client is not None and batch > 1:
+                batched.hit(client, "kiryana-rl:" + ":".join(identifiers), item, batch)
+                return None
             return _check(limiter.limiter, item, identifiers)
         except RateLimited:
             raise

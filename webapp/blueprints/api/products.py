@@ -7,6 +7,7 @@ from webapp.blueprints.api.auth import actor, permission_required
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import (
     Flag,
+    Id,
     Money,
     ProductOut,
     Quantity,
@@ -43,6 +44,8 @@ class ProductCreate(Body):
     cost: Money | None = None
     reorder_level: Quantity | None = None
     archived: Flag = False
+    preferred_supplier_id: Id | None = Field(None, description="Who it is bought from.")
+    pack_size: Quantity | None = Field(None, description="Units in one buying pack (default 1).")
 
 
 class ProductUpdate(Body):
@@ -55,6 +58,8 @@ class ProductUpdate(Body):
     cost: Money | None = None
     reorder_level: Quantity | None = None
     archived: Flag = Field(None, description="true archives the product; history stays.")
+    preferred_supplier_id: Id | None = Field(None, description="Who it is bought from.")
+    pack_size: Quantity | None = Field(None, description="Units in one buying pack.")
 
 
 def _fields(body):

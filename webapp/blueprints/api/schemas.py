@@ -50,6 +50,9 @@ class ProductOut(Resource):
     cost: Decimal | None
     reorder_level: Decimal
     archived: bool
+    preferred_supplier_id: int | None = None
+    pack_size: Decimal = Decimal(1)
+    last_cost: Decimal | None = Field(None, description="Unit cost of the last receipt.")
     created_at: datetime
     updated_at: datetime
 

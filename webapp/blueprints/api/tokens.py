@@ -25,12 +25,25 @@ class TokenOut(Body):
     expires_at: datetime
 
 
+def _username_key():
+    body = request.get_json(silent=True)
+    username = body.get("username") if isinstance(body, dict) else None
+    return "login-user:" + accounts.normalise_username(username if isinstance(username, str)
+                                                       else "")
+
+
+def _login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
 @bp.post("/auth/token")
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=get_remote_address)
+@limiter.limit(_login_limit, key_func=get_remote_address)
+# The same bucket as /login's: guessing one user's password is limited across both doors.
+@limiter.shared_limit(_login_limit, "login-user", key_func=_username_key)
 @spec.validate(json=TokenRequest, resp=responses(HTTP_201=TokenOut), tags=["auth"], security={})
 def create_token():
-    """Issue a token for a username and password (rate-limited per IP).
+    """Issue a token for a username and password (rate-limited per IP and per username).
 
     Not idempotent on purpose: a replay would have to store the plaintext token.
     """
@@ -41,4 +54,4 @@ def create_token():
     ttl = body.ttl_days or current_app.config["API_TOKEN_TTL_DAYS"]
     plaintext, token = accounts.issue_token(audit.Actor(user.id, "api", request.remote_addr),
                                             user, body.name, ttl)
-    return TokenOut(token=plaintext, expires_at=token.expires_at), 201
+    return TokenOut(token=plaintext, expires_at=token.expires_at), 201, {"Cache-Control": "no-store"}

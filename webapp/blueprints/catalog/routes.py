@@ -1,4 +1,5 @@
 from flask import flash, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -6,7 +7,7 @@ from webapp.blueprints.catalog import bp
 from webapp.blueprints.catalog.forms import ProductForm
 from webapp.extensions import db
 from webapp.models import Product
-from webapp.services import catalog, inventory
+from webapp.services import catalog, inventory, purchasing
 from webapp.web import access
 from webapp.web.htmx import redirect_to, render
 from webapp.web.paging import page_arg
@@ -31,26 +32,35 @@ def products():
                   has_next=len(rows) > PER_PAGE, page=page, q=q, archived=archived, args=args)
 
 
+def _supplier_choices(form):
+    """The supplier list for the "buy from" select (purchase orders group by it)."""
+    form.preferred_supplier_id.choices = [("", "—")] + [
+        (str(s.id), s.name) for s in purchasing.visible_suppliers()]
+    if form.preferred_supplier_id.data is not None:
+        form.preferred_supplier_id.data = str(form.preferred_supplier_id.data)
+    return form
+
+
 def _form_page(form, heading, status=200):
     return render("form_page.html", status=status, form=form, heading=heading,
                   cancel_url=url_for("catalog.products"),
-                  hints={"reorder_level": "Low-stock badge at or below this level.",
-                         "sku": "Unique; compared without regard to case."})
+                  hints={"reorder_level": _("Low-stock badge at or below this level."),
+                         "sku": _("Unique; compared without regard to case.")})
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @access.permission_required("catalog.manage")
 def create():
     """Add a product; the service checks SKU and barcode uniqueness."""
-    form = ProductForm()
+    form = _supplier_choices(ProductForm())
     del form.archived
     if request.method == "GET" and request.args.get("barcode"):
         # The scanner's "Add product" link for a code no product has yet.
         form.barcode.data = request.args["barcode"].strip()[:64]
     return form.save(lambda: catalog.create_product(access.actor(), form.service_data()),
-                     lambda product: f"Product {product.sku} created.",
+                     lambda product: _("Product %(sku)s created.", sku=product.sku),
                      lambda product: url_for("catalog.products", q=product.sku)) \
-        or _form_page(form, "New product", form.status)
+        or _form_page(form, _("New product"), form.status)
 
 
 @bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
@@ -58,12 +68,12 @@ def create():
 def edit(product_id):
     """Change a product; archiving is a checkbox here and a button on the list."""
     product = catalog.get_product(product_id)
-    form = ProductForm(obj=product)
+    form = _supplier_choices(ProductForm(obj=product))
     return form.save(lambda: catalog.update_product(access.actor(), product.id,
                                                     form.service_data()),
-                     lambda saved: f"Product {saved.sku} saved.",
+                     lambda saved: _("Product %(sku)s saved.", sku=saved.sku),
                      lambda saved: url_for("catalog.products", q=saved.sku)) \
-        or _form_page(form, f"Edit {product.sku}", form.status)
+        or _form_page(form, _("Edit %(name)s", name=product.sku), form.status)
 
 
 @bp.post("/<int:product_id>/archive")
@@ -73,5 +83,6 @@ def archive(product_id):
     product = catalog.get_product(product_id)
     archived = request.form.get("archived") == "1"
     catalog.update_product(access.actor(), product.id, {"archived": archived})
-    flash(f"{product.name} {'archived' if archived else 'restored'}.", "success")
+    flash(_("%(name)s archived.", name=product.name) if archived
+          else _("%(name)s restored.", name=product.name), "success")
     return redirect_to(url_for("catalog.products", archived="1" if not archived else None))

@@ -1,4 +1,5 @@
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from webapp.blueprints.jobs import bp
 from webapp.jobs import admin as job_admin
@@ -20,5 +21,5 @@ def retry(queue, job_id):
     """Requeue one failed job."""
     job_admin.retry(queue, job_id)
     audit.record_now(access.actor(), "job.retry", "rq_job", job_id, after={"queue": queue})
-    flash(f"Job {job_id} is queued again.", "info")
+    flash(_("Job %(id)s is queued again.", id=job_id), "info")
     return redirect(url_for("jobs.index"))

@@ -119,9 +119,7 @@ def record_movement(store_id):
     store = None
     try:
         store = access.store_or_404(store_id)
-        result = offline_service.record_movement(
-            access.actor(), current_user, store, item,
-            current_app.config["OFFLINE_WINDOW_HOURS"])
+        result = offline_service.record_movement(access.actor(), store, item)
     except DomainError as error:
         allow_negative = bool(store is not None and store.allow_negative_stock)
         return json_error(error.status, error.code, error.message, error.fields,

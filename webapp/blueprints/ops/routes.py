@@ -1,4 +1,7 @@
-from flask import Response, jsonify
+import hmac
+import ipaddress
+
+from flask import Response, abort, current_app, jsonify, request
 from sqlalchemy import text
 
 from webapp.blueprints.ops import bp, exposition
@@ -33,10 +36,33 @@ def readyz():
                    redis=redis_state)
 
 
+def _may_scrape():
+    """Development and tests: anyone. Otherwise METRICS_TOKEN as a bearer token, or a client
+    address inside METRICS_ALLOW (with TRUSTED_PROXY_HOPS set, the real client's)."""
+    config = current_app.config
+    if config["METRICS_PUBLIC"]:
+        return True
+    token = config["METRICS_TOKEN"]
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(),
+                                                                    token.encode()):
+        return True
+    try:
+        client = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(client in ipaddress.ip_network(net, strict=False)
+               for net in config["METRICS_ALLOW"] or ())
+
+
 @bp.get("/metrics")
 @limiter.exempt
 def prometheus_metrics():
-    """Prometheus scrape endpoint (keep it behind the proxy: see README, Running in production)."""
+    """Prometheus scrape endpoint: closed in production except to METRICS_TOKEN/METRICS_ALLOW.
+
+    Refused scrapes are a plain 404 and cost no database query."""
+    if not _may_scrape():
+        abort(404)
     body, content_type = exposition.exposition()
     return Response(body, content_type=content_type)
 

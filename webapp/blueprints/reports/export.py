@@ -1,8 +1,14 @@
-"""CSV exports streamed row by row: UTF-8 with a BOM so Excel shows Urdu names."""
+"""CSV exports streamed row by row: UTF-8 with a BOM so Excel shows Urdu names.
+
+Column headings are msgids (store_code, quantity, …): in English they stay as they are (scripts
+read them), in Urdu they are the reader's words."""
 import csv
 import io
 
 from flask import Response, stream_with_context
+from flask_babel import gettext
+
+from webapp.web.i18n import translate
 
 BOM = "\ufeff"
 # A cell starting with one of these runs as a formula in a spreadsheet.
@@ -13,7 +19,7 @@ def _cell(value):
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
@@ -24,7 +30,7 @@ def stream(filename, header, rows):
     def generate():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(header)
+        writer.writerow([translate(name) for name in header])
         yield BOM + buffer.getvalue()
         for row in rows:
             buffer.seek(0)

@@ -1,6 +1,6 @@
 """Report filters from the query string: shape and types only; the service checks the rest."""
 from webapp.services import reports
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError, NotFound
 from webapp.services.policy import get_store_or_404, visible_store_ids
 from webapp.services.validation import parse_id, parse_text
 
@@ -12,7 +12,8 @@ def _text(args, name, label, max_length=80):
 def scope(user, args):
     """(stores the user may see, the store chosen by ?store_id= or ?store=CODE, or None).
 
-    Another shop's store is a 404, exactly like a store that does not exist.
+    Another shop's store is a 404; for a user who does not see every store, so is an unknown
+    code, so that a shopkeeper cannot tell which codes exist.
     """
     stores = visible_store_ids(user)
     raw, code = args.get("store_id"), (args.get("store") or "").strip()
@@ -20,8 +21,11 @@ def scope(user, args):
         return stores, None
     if raw in (None, ""):
         store_id = reports.store_by_code(parse_text(code, "store", "Store code", 32))
+        if store_id is None and stores is not None:
+            raise NotFound("Store")
         if store_id is None:
-            raise DomainError("invalid", f"No store has the code {code}.", field="store")
+            raise DomainError("invalid", N_("No store has the code %(code)s.", code=code),
+                              field="store")
     else:
         store_id = parse_id(raw, "store_id", "Store")
     get_store_or_404(store_id, user)
@@ -31,7 +35,7 @@ def scope(user, args):
 def stock_filters(args):
     sort = args.get("sort") or "product"
     if sort not in reports.STOCK_SORTS:
-        raise DomainError("invalid", "Unknown sort.", field="sort")
+        raise DomainError("invalid", N_("Unknown sort."), field="sort")
     return {"q": _text(args, "q", "Search", 100), "category": _text(args, "category", "Category"),
             "city": _text(args, "city", "City"), "archived": args.get("archived") == "1",
             "sort": sort, "descending": args.get("desc") == "1"}

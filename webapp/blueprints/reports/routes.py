@@ -1,15 +1,18 @@
 """Report pages and their CSV exports; every view asks services/policy.py who sees what."""
 import click
 from flask import current_app, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.blueprints.reports import bp, charts, export, forms
 from webapp.infra.replica import replica_reads
 from webapp.jobs.tasks import refresh_inline_without_worker, refresh_report_rollups
 from webapp.services import reports
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.policy import visible_store_ids
 from webapp.web.errors import handle_domain_error
+from webapp.web.filters import reason as reason_label
+from webapp.web.i18n import translate
 from webapp.web.paging import page_args
 
 CHART_STORES = 15
@@ -68,8 +71,10 @@ def stock_csv():
          i["value_sale"]] for i in rows))
 
 
-STOCK_HEADER = ["store_code", "store_name", "city", "sku", "product", "category", "unit",
-                "quantity", "reorder_level", "low", "value_at_cost", "value_at_sale_price"]
+# CSV headings are msgids: unchanged in English (scripts read them), the reader's words in Urdu.
+STOCK_HEADER = [N_("store_code"), N_("store_name"), N_("city"), N_("sku"), N_("product"),
+                N_("category"), N_("unit"), N_("quantity"), N_("reorder_level"), N_("low"),
+                N_("value_at_cost"), N_("value_at_sale_price")]
 
 
 @bp.get("/low-stock")
@@ -83,8 +88,9 @@ def low_stock():
     return _page("low_stock.html", result=result)
 
 
-LOW_HEADER = ["store_code", "store_name", "sku", "product", "unit", "quantity", "reorder_level",
-              "sold_last_28_days", "avg_daily_sales", "suggested_reorder"]
+LOW_HEADER = [N_("store_code"), N_("store_name"), N_("sku"), N_("product"), N_("unit"),
+              N_("quantity"), N_("reorder_level"), N_("sold_last_28_days"),
+              N_("avg_daily_sales"), N_("suggested_reorder")]
 
 
 @bp.get("/low-stock.csv")
@@ -107,14 +113,14 @@ def valuation():
     result = reports.valuation(stores, store_id=store_id, city=request.args.get("city"),
                                page=page, per_page=per_page)
     top = sorted(result["all"], key=lambda i: i["value_sale"], reverse=True)[:CHART_STORES]
-    chart = charts.rows("Stock value at sale price (PKR), top stores",
+    chart = charts.rows(_("Stock value at sale price (Rs), top stores"),
                         [(i["store_code"], i["value_sale"]) for i in top])
     return _page("valuation.html", result=result, figure=chart)
 
 
-VALUATION_HEADER = ["store_code", "store_name", "city", "levels", "units_on_hand",
-                    "value_at_cost", "value_at_sale_price", "levels_without_cost",
-                    "negative_levels"]
+VALUATION_HEADER = [N_("store_code"), N_("store_name"), N_("city"), N_("levels"),
+                    N_("units_on_hand"), N_("value_at_cost"), N_("value_at_sale_price"),
+                    N_("levels_without_cost"), N_("negative_levels")]
 
 
 @bp.get("/valuation.csv")
@@ -126,7 +132,8 @@ def valuation_csv():
              i["value_cost"], i["value_sale"], i["without_cost"], i["negative"]]
             for i in result["all"]]
     t = result["total"]
-    rows.append(["TOTAL", "", "", t["levels"], t["units"], t["value_cost"], t["value_sale"],
+    rows.append([translate(N_("TOTAL")), "", "", t["levels"], t["units"], t["value_cost"],
+                 t["value_sale"],
                  t["without_cost"], t["negative"]])
     return export.stream("valuation.csv", VALUATION_HEADER, rows)
 
@@ -141,23 +148,25 @@ def sales():
     days = reports.sales_by_day(scope, span)
     by_store = reports.sales_by_store(scope, span)
     products = reports.sales_by_product(scope, span, limit=10)
-    over_time = charts.columns("Sales per day (PKR)", [(d["day"].isoformat(), d["amount"])
+    over_time = charts.columns(_("Sales per day (Rs)"), [(d["day"].isoformat(), d["amount"])
                                                        for d in days])
-    compared = charts.rows("Sales per store (PKR)", [(s["store_code"], s["amount"])
+    compared = charts.rows(_("Sales per store (Rs)"), [(s["store_code"], s["amount"])
                                                      for s in by_store[:CHART_STORES]])
     return _page("sales.html", span=span, days=days, by_store=by_store, products=products,
                  total=reports.sales_total(days), over_time=over_time, compared=compared)
 
 
 SALES_CSV = {
-    "day": (["day", "quantity", "amount", "sales"],
+    "day": ([N_("day"), N_("quantity"), N_("amount"), N_("sales")],
             lambda scope, span: ([d["day"], d["quantity"], d["amount"], d["movements"]]
                                  for d in reports.sales_by_day(scope, span))),
-    "store": (["store_code", "store_name", "city", "quantity", "amount", "sales"],
+    "store": ([N_("store_code"), N_("store_name"), N_("city"), N_("quantity"), N_("amount"),
+               N_("sales")],
               lambda scope, span: ([s["store_code"], s["store_name"], s["city"], s["quantity"],
                                     s["amount"], s["movements"]]
                                    for s in reports.sales_by_store(scope, span))),
-    "product": (["sku", "product", "category", "unit", "quantity", "amount", "sales"],
+    "product": ([N_("sku"), N_("product"), N_("category"), N_("unit"), N_("quantity"),
+                 N_("amount"), N_("sales")],
                 lambda scope, span: ([p["sku"], p["name"], p["category"], p["unit"],
                                       p["quantity"], p["amount"], p["movements"]]
                                      for p in reports.sales_by_product(scope, span))),
@@ -171,7 +180,7 @@ def sales_csv():
     span = forms.span(request.args)
     by = request.args.get("by", "day")
     if by not in SALES_CSV:
-        raise DomainError("invalid", "by must be day, store or product.", field="by")
+        raise DomainError("invalid", N_("by must be day, store or product."), field="by")
     header, rows = SALES_CSV[by]
     return export.stream(f"sales-by-{by}-{span.start}-{span.end}.csv", header,
                          rows({store_id} if store_id else stores, span))
@@ -185,8 +194,8 @@ def movements():
     span = forms.span(request.args)
     scope = {store_id} if store_id else stores
     reasons = reports.removals_by_reason(scope, span)
-    chart = charts.rows("Shrinkage at cost (PKR) by reason",
-                        [(r["reason"], r["amount"]) for r in reasons])
+    chart = charts.rows(_("Shrinkage at cost (Rs) by reason"),
+                        [(reason_label(r["reason"]), r["amount"]) for r in reasons])
     return _page("movements.html", span=span, types=reports.movements_by_type(scope, span),
                  reasons=reasons, figure=chart)
 
@@ -197,12 +206,15 @@ def movements_csv():
     stores, store_id = forms.scope(current_user, request.args)
     span = forms.span(request.args)
     scope = {store_id} if store_id else stores
-    rows = [["type", t["type"], t["quantity"], t["delta"], t["amount"], t["movements"]]
+    rows = [[translate(N_("type")), t["type"], t["quantity"], t["delta"], t["amount"],
+             t["movements"]]
             for t in reports.movements_by_type(scope, span)]
-    rows += [["removal reason", r["reason"], r["quantity"], "", r["amount"], r["movements"]]
+    rows += [[translate(N_("removal reason")), r["reason"], r["quantity"], "", r["amount"],
+              r["movements"]]
              for r in reports.removals_by_reason(scope, span)]
     return export.stream(f"movements-{span.start}-{span.end}.csv",
-                         ["group", "name", "quantity", "net_change", "value", "movements"], rows)
+                         [N_("group"), N_("name"), N_("quantity"), N_("net_change"), N_("value"),
+                          N_("movements")], rows)
 
 
 @bp.cli.command("refresh")

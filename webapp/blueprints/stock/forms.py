@@ -1,12 +1,15 @@
 import uuid
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
 from webapp.models import MOVEMENT_TYPES, REMOVAL_REASONS
 from webapp.services import commands
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
+from webapp.web.filters import MOVEMENT_TYPES as TYPE_LABELS
+from webapp.web.filters import REASONS as REASON_LABELS
 from webapp.web.forms import Form, blank_to_none
 
 QUICK_TYPES = ("sale", "stock_in", "removal")
@@ -17,33 +20,46 @@ def new_key():
 
 
 class MovementForm(Form):
-    """Sale, stock-in or removal of one product; the button pressed says which."""
+    """Sale, stock-in or removal of one product: each is its own <form> on the page (a hidden
+    `type` says which), so Enter in a field records that form's action and no other.
+
+    The three forms share field names (the server reads one contract); `for_action` gives each
+    its own element ids.
+    """
 
     field_aliases = {"product_id": "quantity", "idempotency_key": "quantity"}
 
     product_id = HiddenField()
     key = HiddenField(default=new_key)
-    quantity = StringField("Quantity", default="1",
-                           render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    supplier_id = SelectField("Supplier", choices=[], validate_choice=False)
-    unit_cost = StringField("Unit cost (Rs, optional)", render_kw={"inputmode": "decimal"})
-    reason = SelectField("Reason", choices=[("", "Choose…")] + [(r, r.title()) for r in
-                                                                  REMOVAL_REASONS],
-                         validate_choice=False)
-    note = StringField("Note (optional)")
+    quantity = StringField(_l("Quantity"), render_kw={"inputmode": "decimal",
+                                                      "autocomplete": "off"})
+    supplier_id = SelectField(_l("Supplier"), choices=[], validate_choice=False)
+    unit_cost = StringField(_l("Unit cost (Rs, optional)"), render_kw={"inputmode": "decimal"})
+    reason = SelectField(_l("Reason"), choices=[("", _l("Choose…"))] + [
+        (r, _l(REASON_LABELS[r].msgid)) for r in REMOVAL_REASONS], validate_choice=False)
+    note = StringField(_l("Note (optional)"))
+
+    def for_action(self, kind):
+        """Give every field an id of its own (`sale-quantity`, `stock_in-quantity`, …)."""
+        self.kind = kind
+        for name, f in self._fields.items():
+            f.id = f"{kind}-{name}"
+            f.label.field_id = f.id
+        return self
 
     def command(self, store_id, product_id, kind):
         """The movement this form asks for, pressed as `kind`; DomainError when it cannot be."""
         if not self.validate():
             raise DomainError("invalid", _("Check the form."))
         if kind not in QUICK_TYPES:
-            raise DomainError("invalid", "Choose sale, stock in or removal.")
+            raise DomainError("invalid", N_("Choose sale, stock in or removal."))
         stock_in = kind == "stock_in"
         return commands.Movement.parse(
             store_id=store_id, product_id=product_id, type=kind, quantity=self.quantity.data,
             supplier_id=_id(self.supplier_id.data) if stock_in else None,
             unit_cost=blank_to_none(self.unit_cost.data) if stock_in else None,
-            reason=self.reason.data or None if kind == "removal" else None, note=self.note.data)
+            reason=self.reason.data or None if kind == "removal" else None,
+            note=self.note.data if kind == "removal" else None)
 
 
 def _id(text):
@@ -56,21 +72,21 @@ class TransferForm(Form):
                      "idempotency_key": "quantity"}
 
     key = HiddenField(default=new_key)
-    to_store_id = SelectField("To store", choices=[], validate_choice=False)
-    quantity = StringField("Quantity", render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    note = StringField("Note (optional)")
+    to_store_id = SelectField(_l("To store"), choices=[], validate_choice=False)
+    quantity = StringField(_l("Quantity"), render_kw={"inputmode": "decimal",
+                                                      "autocomplete": "off"})
+    note = StringField(_l("Note (optional)"))
 
 
 class HistoryFilterForm(Form):
     class Meta:
         csrf = False
 
-    store = SelectField("Store", choices=[], validate_choice=False)
-    product = IntegerField("Product", validators=[Optional()])
-    sku = StringField("Product SKU or barcode", validators=[Optional()])
-    type = SelectField("Type", choices=[("", "Any type")] + [(t, t.replace("_", " "))
-                                                           for t in MOVEMENT_TYPES],
-                       validate_choice=False)
-    user = SelectField("User", choices=[], validate_choice=False)
-    date_from = DateField("From (date)", validators=[Optional()])
-    date_to = DateField("To (date)", validators=[Optional()])
+    store = SelectField(_l("Store"), choices=[], validate_choice=False)
+    product = IntegerField(_l("Product"), validators=[Optional()])
+    sku = StringField(_l("Product SKU or barcode"), validators=[Optional()])
+    type = SelectField(_l("Type"), choices=[("", _l("Any type"))] + [
+        (t, _l(TYPE_LABELS[t].msgid)) for t in MOVEMENT_TYPES], validate_choice=False)
+    user = SelectField(_l("User"), choices=[], validate_choice=False)
+    date_from = DateField(_l("From (date)"), validators=[Optional()])
+    date_to = DateField(_l("To (date)"), validators=[Optional()])

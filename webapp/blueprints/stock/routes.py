@@ -2,11 +2,14 @@ import hashlib
 from decimal import Decimal
 
 from flask import abort, flash, make_response, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from webapp.blueprints.stock import bp
 from webapp.blueprints.stock.forms import (
+    QUICK_TYPES,
     HistoryFilterForm,
     MovementForm,
     TransferForm,
@@ -16,17 +19,18 @@ from webapp.extensions import db
 from webapp.models import Product, Supplier, User, user_stores
 from webapp.services import history as history_service
 from webapp.services import commands, inventory, ledger, lookup, policy
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
 from webapp.services.validation import parse_quantity
 from webapp.web import access
 from webapp.web.filters import quantity as fmt_qty
+from webapp.web.filters import rupees as fmt_rupees
 from webapp.web.forms import Form
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
+from webapp.web.i18n import translate
 from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
 
 STOCK_PAGE_SIZE = 50
-DONE = {"sale": "Sold", "stock_in": "Received", "removal": "Removed"}
 
 
 def _int(value):
@@ -49,16 +53,24 @@ def index():
 def _suppliers():
     rows = db.session.execute(select(Supplier.id, Supplier.name).where(Supplier.active.is_(True))
                               .order_by(Supplier.name)).all()
-    return [("", "No supplier")] + [(str(r.id), r.name) for r in rows]
+    return [("", _("No supplier"))] + [(str(r.id), r.name) for r in rows]
 
 
-def _movement_form(product=None, formdata=None):
+def _movement_form(product=None, formdata=None, kind="sale"):
     """A form filled from formdata, or (formdata None) a fresh one with a new idempotency key."""
-    form = MovementForm(formdata=formdata)
+    form = MovementForm(formdata=formdata).for_action(kind)
     form.supplier_id.choices = _suppliers()
     if product is not None and formdata is None:
         form.product_id.data = str(product["product_id"])
     return form
+
+
+def _action_forms(product=None, posted=None):
+    """The sell, receive and remove forms; `posted` (kind, form) keeps the one just sent."""
+    forms = {kind: _movement_form(product, kind=kind) for kind in QUICK_TYPES}
+    if posted is not None:
+        forms[posted[0]] = posted[1]
+    return forms
 
 
 def _stock_args():
@@ -73,8 +85,9 @@ def _stock_context(store):
             "has_next": levels.has_next}
 
 
-def _home(store, form, product, status=200, result=None, block=None):
-    context = dict(store=store, form=form, product=product, result=result)
+def _home(store, forms, product, status=200, result=None, block=None, open_kind=None):
+    context = dict(store=store, forms=forms, product=product, result=result,
+                   open_kind=open_kind)
     if not (block and is_htmx()):  # the panel alone needs neither the search nor the stock list
         q = request.args.get("q", "")
         context.update(q=q, results=lookup.find_products(store.id, q), **_stock_context(store))
@@ -92,7 +105,7 @@ def home(store_id):
         product = lookup.product_in_store(store.id, _int(request.args["product"]) or 0)
         if product is None:
             abort(404)
-    return _home(store, _movement_form(product), product, block="panel")
+    return _home(store, _action_forms(product), product, block="panel")
 
 
 @bp.get("/stores/<int:store_id>/picker")
@@ -128,34 +141,46 @@ def stock_list(store_id):
 @bp.post("/stores/<int:store_id>/movements")
 @login_required
 def record_movement(store_id):
-    """One-tap sale, stock-in or removal; the new level shows at once, errors inline."""
+    """One sale, stock-in or removal (the form's hidden `type`); the new level shows at once."""
     store = access.store_or_404(store_id)
-    form = _movement_form(formdata=request.form)
+    kind = request.form.get("type")
+    form = _movement_form(formdata=request.form, kind=kind if kind in QUICK_TYPES else "sale")
     product = lookup.product_in_store(store.id, _int(form.product_id.data) or 0)
     if product is None:
         abort(404)
-    kind = request.form.get("type")
+    shown = kind if kind in QUICK_TYPES else "sale"
     try:
         command = form.command(store.id, product["product_id"], kind)
         result = ledger.record_movement(access.actor(), command, form.key.data or None)
     except DomainError as error:
         form.show_error(error)
-        return _home(store, form, product, status=422, block="panel")
-    return _recorded(store, product, kind, result)
-
-
-def _recorded(store, product, kind, result):
-    """The answer to a recorded movement: a flash and redirect, or for htmx a fresh panel."""
-    level = result.data["level"]
-    message = (f"{DONE[kind]} {fmt_qty(result.data['movement']['quantity'])} × "
-               f"{product['name']}. Now {fmt_qty(level['quantity'])} in stock.")
+        return _home(store, _action_forms(product, (shown, form)), product, status=422,
+                     block="panel", open_kind=shown)
+    message = recorded_message(kind, product, result.data["movement"], result.data["level"])
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for("stock.home", store_id=store.id,
                                 product=product["product_id"]), 303)
     product = lookup.product_in_store(store.id, product["product_id"])
-    response = _home(store, _movement_form(product), product, result=message, block="panel")
+    response = _home(store, _action_forms(product), product, result=message, block="panel")
     return trigger(response, "stock-changed")
+
+
+def recorded_message(kind, product, movement, level):
+    """What was just recorded, with unit, amount, level and the entry number: a second tap
+    is visibly a second entry ("Sold 1.5 kg Cheeni = Rs 225 · 111.377 kg left · entry 812")."""
+    values = {"quantity": fmt_qty(movement["quantity"]), "unit": product["unit"],
+              "name": product["name"], "level": fmt_qty(level["quantity"]),
+              "number": movement["id"]}
+    if kind == "sale":
+        amount = Decimal(movement["quantity"]) * Decimal(movement["unit_price"] or 0)
+        return _("Sold %(quantity)s %(unit)s %(name)s = %(amount)s · %(level)s %(unit)s left "
+                 "· entry %(number)s", amount=fmt_rupees(amount), **values)
+    if kind == "stock_in":
+        return _("Received %(quantity)s %(unit)s %(name)s · %(level)s %(unit)s in stock "
+                 "· entry %(number)s", **values)
+    return _("Removed %(quantity)s %(unit)s %(name)s (%(reason)s) · %(level)s %(unit)s left "
+             "· entry %(number)s", reason=movement["reason"], **values)
 
 
 # --- shelf count ------------------------------------------------------------------------------
@@ -205,13 +230,13 @@ def submit_count(store_id):
     parsed = {}
     for pid, (counted, expected) in lines.items():
         try:
-            parsed[pid] = (parse_quantity(counted, allow_zero=True, label="Count"),
-                           parse_quantity(expected, allow_zero=True, label="Expected")
+            parsed[pid] = (parse_quantity(counted, allow_zero=True, label=N_("Count")),
+                           parse_quantity(expected, allow_zero=True, label=N_("Expected"))
                            if expected else None)
         except DomainError as error:
-            errors[pid] = error.message
+            errors[pid] = translate(error.message)
     if not lines:
-        flash("Enter the count of at least one product.", "error")
+        flash(_("Enter the count of at least one product."), "error")
         return _count_page(store, status=422)
     if errors:
         return _count_page(store, lines=lines, errors=errors, status=422)
@@ -228,19 +253,20 @@ def submit_count(store_id):
         for name, message in error.fields.items():
             parts = name.split(".")
             if parts[0] == "counts" and len(parts) > 1 and parts[1].isdigit():
-                errors[counts[int(parts[1])]["product_id"]] = message
+                errors[counts[int(parts[1])]["product_id"]] = translate(message)
         if not errors:
-            flash(error.message, "error")
+            flash(translate(error.message), "error")
         return _count_page(store, lines=lines, errors=errors, status=422)
     adjusted = len(result.data["adjustments"])
-    flash(f"Count applied: {adjusted} adjustment{'s' if adjusted != 1 else ''}, "
-          f"{len(result.data['unchanged'])} unchanged.", "success")
+    flash(ngettext("Count applied: %(num)s adjustment, %(unchanged)s unchanged.",
+                   "Count applied: %(num)s adjustments, %(unchanged)s unchanged.", adjusted,
+                   unchanged=len(result.data["unchanged"])), "success")
     moved = result.data["changed_during_count"]
     if moved:
         names = ", ".join(db.session.execute(select(Product.name).where(Product.id.in_(moved))
                                              .order_by(Product.name)).scalars())
-        flash(f"Stock moved while you were counting ({names}); those sales or receipts are "
-              "kept, and the difference was applied to the level now.", "warning")
+        flash(_("Stock moved while you were counting (%(names)s); those sales or receipts are "
+                "kept, and the difference was applied to the level now.", names=names), "warning")
     return redirect_to(url_for("stock.count", store_id=store.id))
 
 
@@ -263,7 +289,7 @@ def _review(store, parsed):
 
 def _transfer_form(store, formdata=None):
     form = TransferForm(formdata=formdata)
-    form.to_store_id.choices = [("", "Choose a store")] + [
+    form.to_store_id.choices = [("", _("Choose a store"))] + [
         (str(s.id), f"{s.code} · {s.name}") for s in policy.visible_stores(current_user)
         if s.id != store.id]
     return form
@@ -301,7 +327,7 @@ def submit_transfer(store_id):
     to_store_id = _int(form.to_store_id.data)
     try:
         if to_store_id is None:
-            raise DomainError("invalid", "Choose the store to send to.", field="to_store_id")
+            raise DomainError("invalid", N_("Choose the store to send to."), field="to_store_id")
         target = access.store_or_404(to_store_id)
         command = commands.Transfer.parse(from_store_id=store.id, to_store_id=target.id,
                                           product_id=product_id, quantity=form.quantity.data,
@@ -309,13 +335,14 @@ def submit_transfer(store_id):
         result = ledger.transfer(access.actor(), command, form.key.data or None)
     except DomainError as error:
         if error.code == "not_found" and not error.fields:
-            error.fields["to_store_id"] = "Choose one of the stores listed."
+            error.fields["to_store_id"] = N_("Choose one of the stores listed.")
         form.show_error(error)
         return _transfer_page(store, form, status=422)
     data = result.data
-    flash(f"Sent {fmt_qty(data['transfer_out']['quantity'])} to {target.code}. "
-          f"Now {fmt_qty(data['from_level']['quantity'])} here, "
-          f"{fmt_qty(data['to_level']['quantity'])} there.", "success")
+    flash(_("Sent %(quantity)s to %(store)s. Now %(here)s here, %(there)s there.",
+            quantity=fmt_qty(data["transfer_out"]["quantity"]), store=target.code,
+            here=fmt_qty(data["from_level"]["quantity"]),
+            there=fmt_qty(data["to_level"]["quantity"])), "success")
     return redirect_to(url_for("stock.transfer", store_id=store.id, product=product_id))
 
 
@@ -326,7 +353,7 @@ def _user_choices():
     if not policy.can(current_user, "history.view_all_users"):
         query = query.where(User.id.in_(select(user_stores.c.user_id).where(
             user_stores.c.store_id.in_(current_user.store_ids or [0]))))
-    return [("", "Anyone")] + [(str(r.id), r.username) for r in db.session.execute(query)]
+    return [("", _("Anyone"))] + [(str(r.id), r.username) for r in db.session.execute(query)]
 
 
 def _product_by_code(code):
@@ -341,8 +368,8 @@ def history():
     """Movement history, filtered by store, product, type, user and Pakistan dates."""
     form = HistoryFilterForm(request.args)
     stores = policy.visible_stores(current_user, include_inactive=True)
-    form.store.choices = [("", "All stores" if policy.sees_all_stores(current_user)
-                           else "All my stores")] + [(str(s.id), f"{s.code} · {s.name}")
+    form.store.choices = [("", _("All stores") if policy.sees_all_stores(current_user)
+                           else _("All my stores"))] + [(str(s.id), f"{s.code} · {s.name}")
                                                   for s in stores]
     form.user.choices = _user_choices()
     rows, has_next, status = [], False, 200
@@ -356,7 +383,7 @@ def history():
     if valid and form.sku.data:
         product = _product_by_code(form.sku.data)
         if product is None:
-            form.sku.errors = ["No product has this SKU or barcode."]
+            form.sku.errors = [_("No product has this SKU or barcode.")]
             valid = False
     if valid:
         flt = history_service.MovementFilter(

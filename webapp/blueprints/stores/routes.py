@@ -1,4 +1,5 @@
 from flask import url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -36,8 +37,8 @@ def index():
 def _form_page(form, heading, status=200):
     return render("form_page.html", status=status, form=form, heading=heading,
                   cancel_url=url_for("stores.index"),
-                  hints={"allow_negative_stock": "For shops that hand goods over before "
-                                                 "recording them; negative levels are flagged."})
+                  hints={"allow_negative_stock": _("For shops that hand goods over before "
+                                                   "recording them; negative levels are flagged.")})
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -46,9 +47,9 @@ def create():
     """Open a new store (managers)."""
     form = StoreForm()
     return form.save(lambda: catalog.create_store(access.actor(), form.service_data()),
-                     lambda store: f"Store {store.code} created.",
+                     lambda store: _("Store %(code)s created.", code=store.code),
                      lambda store: url_for("stores.index")) \
-        or _form_page(form, "New store", form.status)
+        or _form_page(form, _("New store"), form.status)
 
 
 @bp.route("/<int:store_id>/edit", methods=["GET", "POST"])
@@ -58,6 +59,6 @@ def edit(store_id):
     store = catalog.get_store(store_id)
     form = StoreForm(obj=store)
     return form.save(lambda: catalog.update_store(access.actor(), store.id, form.service_data()),
-                     lambda saved: f"Store {saved.code} saved.",
+                     lambda saved: _("Store %(code)s saved.", code=saved.code),
                      lambda saved: url_for("stores.index")) \
-        or _form_page(form, f"Edit {store.code}", form.status)
+        or _form_page(form, _("Edit %(name)s", name=store.code), form.status)

@@ -23,6 +23,12 @@
     }
   });
 
+  // The messages come translated from the page (data-msg-* on #toast); English if missing.
+  function text(name, fallback) {
+    var box = document.getElementById("toast");
+    return (box && box.getAttribute("data-msg-" + name)) || fallback;
+  }
+
   function toast(message) {
     var box = document.getElementById("toast");
     if (!box) { return; }
@@ -35,13 +41,14 @@
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
     if (status === 429) {
-      toast("Too many requests. Wait a moment and try again.");
+      toast(text("429", "Too many requests. Wait a moment and try again."));
     } else if (status === 400) {
-      toast("Your page expired. Reload it and try again.");
+      toast(text("400", "Your page expired. Reload it and try again."));
     } else if (status === 401) {
       window.location.href = "/login";
     } else {
-      toast("Something went wrong (" + status + "). Try again.");
+      toast(text("error", "Something went wrong ({status}). Try again.")
+        .replace("{status}", status));
     }
   });
 
@@ -51,7 +58,7 @@
     var offlinePage = !navigator.onLine && document.getElementById("offline-config");
     if (!event.detail.elt.hasAttribute("data-etag") && !event.detail.elt.closest("[data-offline]") &&
         !offlinePage) {
-      toast("No connection. Check your internet and try again.");
+      toast(text("offline", "No connection. Check your internet and try again."));
     }
   });
 })();

@@ -82,7 +82,10 @@
     figure.replaceChildren(document.createTextNode(String(Number(product.quantity))));
     figure.append(K.el("span", {"class": "unit"}, " " + product.unit));
     figure.dataset.quantity = String(Number(product.quantity));
-    document.getElementById("selected-product").value = product.id;
+    // The live list's #selected-product and each action form's own product_id.
+    panel.querySelectorAll("input[name=product_id]").forEach(function (input) {
+      input.value = product.id;
+    });
     var links = panel.querySelector("[data-online-only]");
     if (links) { links.hidden = true; }
     var saved = panel.querySelector("#offline-saved");

@@ -1,0 +1,188 @@
+"""`python -m bench.soak` (`make soak`): the whole system under a steady mixed load for a while.
+
+gunicorn (the bench app) + one RQ worker process + PostgreSQL + Redis, 2,000 stores ×
+SOAK_PRODUCTS products, requests sent open-loop at SOAK_RATE/s for SOAK_SECONDS (default 600):
+sales 70 %, level and stock-page reads 25 %, counts / transfers / sync batches 5 %. At the end:
+0 errors, invariant 1 over every row, exactly one audit event for every movement written,
+the worker's queue and the audit outbox drained, and web and worker memory (RSS) grown by
+less than 10 % between the end of warm-up and the end. Merges its figures into
+bench/results.json under "soak"; exits 1 if a check fails.
+"""
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("BENCH_STORES", "2000")
+os.environ.setdefault("BENCH_PRODUCTS", os.environ.get("SOAK_PRODUCTS", "25"))
+
+from bench import database, load, run  # noqa: E402  (the sizes above are read at import)
+
+HERE = Path(__file__).resolve().parent
+SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
+RATE = float(os.environ.get("SOAK_RATE", "60"))
+WARMUP = float(os.environ.get("SOAK_WARMUP", str(min(120.0, SECONDS / 4))))
+MEMORY_GROWTH_LIMIT = 0.10
+
+
+def mixed(rng):
+    """One request of the soak's mix."""
+    store, product = rng.randint(1, database.STORES), rng.randint(1, database.PRODUCTS)
+    roll = rng.random()
+    if roll < 0.70:
+        return "POST", "/api/v1/movements", {"store_id": store, "product_id": product,
+                                             "type": "sale", "quantity": "1"}
+    if roll < 0.85:
+        return "GET", f"/api/v1/stores/{store}/stock/{product}", None
+    if roll < 0.95:
+        return "GET", f"/api/v1/stores/{store}/stock?per_page=25", None
+    if roll < 0.967:
+        return "POST", f"/api/v1/stores/{store}/counts", {
+            "counts": [{"product_id": product, "quantity": str(900_000 + rng.randint(0, 1000))}]}
+    if roll < 0.984:
+        return "POST", "/api/v1/transfers", {
+            "from_store_id": store, "to_store_id": store % database.STORES + 1,
+            "product_id": product, "quantity": "1"}
+    return "POST", "/api/v1/sync", {"movements": [
+        {"id": uuid.uuid4().hex, "store_id": store, "product_id": rng.randint(1, database.PRODUCTS),
+         "type": "sale", "quantity": "1"} for _ in range(5)]}
+
+
+def _rss_kb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _gunicorn_workers(master):
+    return [int(c) for task in Path(f"/proc/{master}/task").iterdir()
+            for c in (task / "children").read_text().split()]
+
+
+def _memory(master, worker_pid):
+    return {"web_kb": sum(_rss_kb(p) for p in _gunicorn_workers(master)),
+            "worker_kb": _rss_kb(worker_pid)}
+
+
+def _start_worker(url, prefix):
+    import subprocess
+
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "soak-only-secret",
+           "DATABASE_URL": url, "REDIS_URL": run.REDIS_URL, "LOG_LEVEL": "WARNING"}
+    log = open(HERE / "soak-worker.log", "w")
+    return subprocess.Popen([sys.executable, "worker.py"], cwd=HERE.parent, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _drained(url, prefix):
+    import psycopg2
+    import redis
+
+    queued = redis.Redis.from_url(run.REDIS_URL).llen(f"rq:queue:{prefix}sync")
+    conn = psycopg2.connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT (SELECT count(*) FROM audit_outbox), (SELECT count(*) FROM sync_jobs"
+                    " WHERE status IN ('queued', 'running'))")
+        outbox, jobs = cur.fetchone()
+    conn.close()
+    return {"rq_queued": queued, "audit_outbox": outbox, "sync_jobs_pending": jobs}
+
+
+AUDIT_COVERAGE = """
+WITH m AS (SELECT id, type, transfer_id, reason FROM stock_movements WHERE id > %(after)s),
+single AS (
+    SELECT m.id, (SELECT count(*) FROM audit_log a WHERE a.entity_type = 'stock_movement'
+                  AND a.entity_id = m.id::text) AS events
+    FROM m WHERE m.transfer_id IS NULL AND m.reason IS DISTINCT FROM 'count'),
+transfer AS (
+    SELECT m.id, (SELECT count(*) FROM audit_log a WHERE a.action = 'transfer.create'
+                  AND a.entity_id = m.transfer_id) AS events
+    FROM m WHERE m.transfer_id IS NOT NULL),
+counted AS (
+    SELECT m.id, (SELECT count(*) FROM audit_log a WHERE a.action = 'count.apply'
+                  AND a.after -> 'adjustments' @> to_jsonb(m.id)) AS events
+    FROM m WHERE m.reason = 'count' AND m.transfer_id IS NULL)
+SELECT count(*), count(*) FILTER (WHERE events <> 1)
+FROM (SELECT * FROM single UNION ALL SELECT * FROM transfer UNION ALL SELECT * FROM counted) x
+"""
+
+
+def _audit_check(url, seeded_max):
+    import psycopg2
+
+    conn = psycopg2.connect(url)
+    with conn.cursor() as cur:
+        cur.execute(AUDIT_COVERAGE, {"after": seeded_max})
+        movements, wrong = cur.fetchone()
+    conn.close()
+    return {"movements": movements, "without_exactly_one_event": wrong}
+
+
+def main():
+    started = time.time()
+    url = database.create()
+    prefix = f"kiryana-soak-{uuid.uuid4().hex[:8]}:"
+    os.environ.update(REDIS_KEY_PREFIX=prefix, RQ_QUEUE_PREFIX=prefix)
+    worker = None
+    try:
+        token = database.migrate_and_make_token(url)
+        seeded_max = database.seed(url)
+        print(f"seeded {database.STORES} stores x {database.PRODUCTS} products", flush=True)
+        with run.gunicorn(url, prefix) as (base_url, pid):
+            worker = _start_worker(url, prefix)
+            import threading
+
+            marks = {}
+            timer = threading.Timer(WARMUP, lambda: marks.update(
+                warm=_memory(pid, worker.pid), cpu=run._workers_cpu_seconds(pid)))
+            timer.start()
+            load_result = run.summarise(*load.open_loop(base_url, token, mixed, RATE,
+                                                        SECONDS, WARMUP))
+            load_result["rps"] = round(load_result["requests"] / SECONDS, 1)
+            timer.cancel()
+            end_memory = _memory(pid, worker.pid)
+            deadline = time.time() + 180
+            while any((queues := _drained(url, prefix)).values()) and time.time() < deadline:
+                time.sleep(1)
+            end_memory_after_drain = _memory(pid, worker.pid)
+        invariant = database.check_invariant(url, 0)
+        audit = _audit_check(url, seeded_max)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        database.drop(url)
+        run._clear_redis(prefix.rstrip(":"))
+    warm = marks.get("warm", end_memory)
+    growth = {k: round((end_memory[k] - warm[k]) / warm[k], 4) if warm[k] else None
+              for k in warm}
+    report = {
+        "settings": {"seconds": SECONDS, "rate": RATE, "warmup_s": WARMUP,
+                     "stores": database.STORES, "products": database.PRODUCTS,
+                     "mix": "sales 70 %, level reads 15 %, stock pages 10 %, counts / "
+                            "transfers / sync batches of 5 sales 5 %",
+                     "gunicorn": f"{run.WORKERS} x {run.WORKER_CLASS} x {run.THREADS}"},
+        "load": load_result, "queues_at_end": queues, "memory_warm_kb": warm,
+        "memory_end_kb": end_memory, "memory_after_drain_kb": end_memory_after_drain,
+        "memory_growth": growth, "invariant_1": invariant, "audit": audit,
+        "elapsed_s": round(time.time() - started, 1),
+    }
+    report["passed"] = (load_result["errors"] == 0 and not any(queues.values())
+                        and invariant["balance_after_violations"] == 0
+                        and invariant["level_violations"] == 0
+                        and audit["without_exactly_one_event"] == 0
+                        and all(g is not None and g < MEMORY_GROWTH_LIMIT
+                                for g in growth.values()))
+    path = HERE / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["soak"] = report
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""A dropped database connection: the first statement of a transaction is sent again once on a
+new connection; a later statement, whose transaction is lost, is not."""
+import psycopg2
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from tests import services
+from tests.factories import ADMIN, make_product, make_store
+from webapp.extensions import db
+from webapp.infra import dbretry
+from webapp.services import commands, ledger
+
+pytestmark = pytest.mark.postgres
+
+
+def _backend_pid():
+    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    db.session.commit()  # back to the pool, still open
+    return pid
+
+
+def _kill(pid):
+    conn = psycopg2.connect(services.PG_ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert cur.fetchone()[0] is True
+    conn.close()
+
+
+def test_no_ping_per_checkout():
+    from config import Config
+
+    assert "pool_pre_ping" not in Config.SQLALCHEMY_ENGINE_OPTIONS
+    assert Config.SQLALCHEMY_ENGINE_OPTIONS["pool_recycle"] == Config.DATABASE_POOL_RECYCLE
+
+
+def test_a_sale_on_a_dropped_connection_is_sent_again_once(pg_app):
+    store_id, product_id = make_store().id, make_product(unit="piece").id
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="stock_in", quantity=5))
+    db.session.remove()
+    before = dbretry.stats["retried"]
+    # Every pooled connection dies (as when PostgreSQL restarts).
+    pids = {_backend_pid()}
+    for pid in pids:
+        _kill(pid)
+    result = ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="sale", quantity=2))
+    assert result.data["level"]["quantity"] == "3.000"
+    assert dbretry.stats["retried"] == before + 1
+    assert db.session.execute(text("SELECT pg_backend_pid()")).scalar() not in pids
+    count = db.session.execute(text("SELECT count(*) FROM stock_movements")).scalar()
+    assert count == 2  # written once, not twice
+
+
+def test_a_later_statement_in_the_transaction_is_not_retried(pg_app):
+    store = make_store()
+    db.session.commit()
+    store_id = store.id
+    before = dbretry.stats["retried"]
+    db.session.execute(text("UPDATE stores SET name = 'changed' WHERE id = :id"),
+                       {"id": store_id})
+    pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+    _kill(pid)
+    with pytest.raises(OperationalError):
+        db.session.execute(text("SELECT 1"))
+    db.session.rollback()
+    assert dbretry.stats["retried"] == before
+    name = db.session.execute(text("SELECT name FROM stores WHERE id = :id"),
+                              {"id": store_id}).scalar()
+    assert name != "changed"  # the lost transaction stays lost; nothing was replayed
+
+
+def test_a_failed_retry_is_not_retried_again(pg_app, monkeypatch):
+    from sqlalchemy.pool.base import _ConnectionRecord
+
+    db.session.remove()
+    before = dbretry.stats["retried"]
+    real_get = _ConnectionRecord.get_connection
+
+    def dead_on_arrival(record):  # every connection handed out is already dropped
+        connection = real_get(record)
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            pid = cur.fetchone()[0]
+        connection.commit()
+        _kill(pid)
+        return connection
+
+    monkeypatch.setattr(_ConnectionRecord, "get_connection", dead_on_arrival)
+    with pytest.raises(OperationalError):
+        db.session.execute(text("SELECT 1"))
+    monkeypatch.undo()
+    db.session.rollback()
+    assert dbretry.stats["retried"] == before + 1

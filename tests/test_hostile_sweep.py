@@ -1,0 +1,322 @@
+"""Hostile input over every route (issue 13): no 500, nothing written.
+
+Every page route (GET and POST) is called as each role, and every API route with each token,
+with NUL bytes, control characters, huge integers, deeply nested JSON, 10,000-character strings
+and wrong types in every parameter and field. The routes come from the app's own URL map, so a
+new route is swept without editing this file. SQLite runs the whole sweep; PostgreSQL (where NUL
+bytes and out-of-range integers raise in the driver) runs the NUL and huge-integer part.
+"""
+import json
+from contextlib import contextmanager
+
+import pytest
+from flask import g, url_for
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+
+from tests.api_client import PASSWORD, ApiClient, token_for
+from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from webapp.extensions import db
+from webapp.models import (
+    ApiToken,
+    AuditLog,
+    AuditOutbox,
+    IdempotencyRecord,
+    Product,
+    StockLevel,
+    StockMovement,
+    Store,
+    Supplier,
+    SyncJob,
+    User,
+)
+from webapp.services import accounts, commands, ledger
+
+ROLES = ("anonymous", "shopkeeper", "manager", "admin")
+# Query parameters any page or list reads; each gets the hostile value.
+PARAMS = ("q", "page", "per_page", "store", "store_id", "product", "product_id", "type", "user",
+          "user_id", "actor", "action", "entity", "entity_type", "entity_id", "sku", "barcode",
+          "from", "to", "sort", "desc", "by", "city", "category", "cover_days", "archived",
+          "low", "next", "reason", "source", "include_inactive")
+# Form fields any page form reads.
+FIELDS = ("username", "password", "remember", "full_name", "role", "stores", "active", "name",
+          "sku", "barcode", "category", "unit", "sale_price", "cost", "reorder_level", "archived",
+          "code", "city", "address", "phone", "allow_negative_stock", "notes", "product_id",
+          "type", "quantity", "reason", "note", "unit_price", "unit_cost", "supplier_id",
+          "occurred_at", "to_store_id", "product", "key", "action", "ttl_days",
+          "current_password", "new_password", "confirm", "q")
+NUMERIC = {"page", "per_page", "store_id", "product_id", "product", "user_id", "supplier_id",
+           "to_store_id", "quantity", "sale_price", "cost", "reorder_level", "unit_price",
+           "unit_cost", "ttl_days", "cover_days", "stores", "entity_id"}
+HUGE = "9" * 25
+
+# (name, value for a text field, value for a numeric field); None leaves the field out.
+TEXT_VARIANTS = {
+    "nul": ("a\x00b", "1\x00"),
+    "control": ("a\x1b[2J\r\nSet-Cookie: x=1\x07", "\x081"),
+    "long": ("x" * 10_000, "9" * 10_000),
+    "huge": ("", HUGE),
+    # A repeated field: forms read the first value, so it must be the refused one.
+    "wrong_type": (["", "a"], ["x", "1"]),
+}
+JSON_BODIES = {
+    "deep_list": "[" * 50_000,
+    "deep_object": '{"a":' * 20_000 + "1" + "}" * 20_000,
+    "not_an_object": "[1, 2, 3]",
+    "lone_surrogate": '{"name": "\\ud800", "username": "\\udfff"}',
+    "nul_escape": '{"name": "a\\u0000b", "q": "\\u0000"}',
+}
+PAGE_JSON_BODIES = {name: JSON_BODIES[name] for name in ("deep_list", "not_an_object")}
+JSON_VALUES = {
+    "nul": "a\x00b", "control": "\x1b[31m", "long": "x" * 10_000, "huge": 10**20,
+    "negative_huge": -(10**20), "bigint": 2**63, "float": 1e308, "list": [1, [2]],
+    "object": {"$gt": ""}, "bool": True, "surrogate": "\ud800",
+}
+# Endpoints that act without any input, so a request to them is a legitimate write whatever
+# junk comes with it (the sweep still checks they do not fail).
+NO_INPUT_WRITES = {"auth.logout", "auth.logout_everywhere", "catalog.archive"}
+
+
+def rows():
+    """What a request may not change, in one query: every business table's row count, the
+    stock on hand, and every audit event except failed logins (refused logins are recorded on
+    purpose)."""
+    counted = [StockMovement, StockLevel, Product, Store, Supplier, User, ApiToken,
+               IdempotencyRecord, SyncJob]
+    columns = [select(func.count()).select_from(m).scalar_subquery() for m in counted]
+    # Outbox and log together: a drain moves events from one to the other.
+    columns.append(sum(select(func.count()).select_from(m).where(m.action != "user.login_failed")
+                       .scalar_subquery() for m in (AuditOutbox, AuditLog)))
+    columns.append(select(func.sum(StockLevel.quantity)).scalar_subquery())
+    return tuple(db.session.execute(select(*columns)).one())
+
+
+@pytest.fixture
+def world(app, monkeypatch):
+    return build_world(monkeypatch)
+
+
+def build_world(monkeypatch):
+    quick = generate_password_hash(PASSWORD, "pbkdf2:sha256:1000")
+    monkeypatch.setattr(accounts, "generate_password_hash", lambda _password: quick)
+    a, b = make_store(code="KHI-0001"), make_store(code="LHE-0001")
+    product = make_product(sku="ATTA-10", name="Atta", unit="pack", barcode="8961000000011")
+    for store in (a, b):
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=product.id, type="stock_in", quantity=20))
+    users = {"shopkeeper": make_user("shopkeeper", [a], username="dukan"),
+             "manager": make_user("manager", username="manager"),
+             "admin": make_user("admin", username="admin")}
+    stranger = make_user("manager", username="stranger")
+    token = accounts.issue_token(ADMIN, stranger, "someone else's", 30)[1]
+    ids = {"store_id": a.id, "product_id": product.id, "supplier_id": make_supplier().id,
+           "user_id": stranger.id, "token_id": token.id, "queue": "default",
+           "job_id": "no-such-job"}
+    return {"ids": ids, "a": a.id, "b": b.id, "p": product.id, "users": users}
+
+
+def fresh(client):
+    """Tests share one app context, so Flask-Login's user in g must be dropped per request."""
+    g.pop("_login_user", None)
+    return client
+
+
+def page_clients(app, world):
+    clients = {}
+    for role in ROLES:
+        client = app.test_client()
+        if role != "anonymous":
+            fresh(client)
+            response = client.post("/login", data={"username": role if role != "shopkeeper"
+                                                   else "dukan", "password": PASSWORD})
+            assert response.status_code == 303, role
+        clients[role] = client
+    return clients
+
+
+def routes(app, api):
+    """(endpoint, method, url) for every route of the pages (api=False) or the API."""
+    found = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint == "static" or rule.rule.startswith("/api/") != api:
+                continue
+            values = {name: app.config["SWEEP_IDS"][name] for name in rule.arguments}
+            url = url_for(rule.endpoint, **values)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                found.append((rule.endpoint, method, url))
+    return sorted(found)
+
+
+def form_data(variant, world):
+    text, number = TEXT_VARIANTS[variant]
+    data = {name: number if name in NUMERIC else text for name in FIELDS}
+    data[f"count-{world['p']}"] = number
+    return data
+
+
+def query(variant):
+    text, number = TEXT_VARIANTS[variant]
+    return {name: number if name in NUMERIC else text for name in PARAMS}
+
+
+class Sweep:
+    """Sends requests, collecting every 5xx at once and checking for writes per group (one
+    route as one role), so the check costs two queries a group, not two a request."""
+
+    def __init__(self):
+        self.failures = []
+        self.sent = 0
+
+    def send(self, label, call):
+        g.pop("_login_user", None)  # the test app context outlives each request
+        self.sent += 1
+        try:
+            status = call().status_code
+        except Exception as error:  # an exception escaping the app is as bad as a 500
+            self.failures.append(f"{label}: raised {error!r}"[:300])
+            db.session.rollback()
+            return
+        if status >= 500:
+            self.failures.append(f"{label}: {status}")
+
+    @contextmanager
+    def group(self, label, may_write=False):
+        before = rows()
+        yield
+        if not may_write and rows() != before:
+            self.failures.append(f"{label}: wrote something")
+
+    def check(self):
+        assert self.sent > 0
+        assert not self.failures, f"{len(self.failures)} of {self.sent}:\n" + \
+            "\n".join(self.failures[:60])
+
+
+def sweep_pages(app, world, variants, roles=ROLES, with_json=True):
+    app.config["SWEEP_IDS"] = world["ids"]
+    clients = page_clients(app, world)
+    sweep = Sweep()
+    for endpoint, method, url in routes(app, api=False):
+        may_write = endpoint in NO_INPUT_WRITES
+        for role in roles:
+            client = clients[role]
+            if may_write and role != "anonymous" and method == "POST":
+                continue  # it would log this client out or archive for real; nothing to refuse
+            with sweep.group(f"{role} {method} {url}"):
+                for variant in variants:
+                    label = f"{role} {method} {url} [{variant}]"
+                    if method == "GET":
+                        sweep.send(label, lambda: client.get(url, query_string=query(variant)))
+                    else:
+                        data = form_data(variant, world)
+                        sweep.send(label, lambda: client.open(url, method=method, data=data,
+                                                              query_string=query(variant)))
+                if method == "POST" and with_json:
+                    for name, body in PAGE_JSON_BODIES.items():
+                        sweep.send(f"{role} {method} {url} [json {name}]", lambda: client.open(
+                            url, method=method, data=body,
+                            headers={"Content-Type": "application/json"}))
+                big = url.replace(f"/{world['a']}/", f"/{10**20}/").replace(
+                    f"/{world['p']}/", f"/{10**20}/")
+                if big != url:
+                    sweep.send(f"{role} {method} {big}", lambda: client.open(big, method=method))
+    return sweep
+
+
+def api_templates(world):
+    a, b, p = world["a"], world["b"], world["p"]
+    movement = {"store_id": a, "product_id": p, "type": "sale", "quantity": "1", "note": "n"}
+    return {
+        "/api/v1/auth/token": {"username": "nobody", "password": "wrong-password", "name": "n",
+                               "ttl_days": 1},
+        "/api/v1/movements": movement,
+        "/api/v1/products": {"sku": "NEW-1", "name": "N", "sale_price": "1", "barcode": "1",
+                             "category": "c", "unit": "kg"},
+        f"/api/v1/products/{p}": {"name": "N", "sale_price": "1"},
+        "/api/v1/stores": {"code": "NEW-1", "name": "N", "city": "c"},
+        f"/api/v1/stores/{a}": {"name": "N", "city": "c"},
+        f"/api/v1/stores/{a}/counts": {"counts": [{"product_id": p, "quantity": "1"}],
+                                       "note": "n"},
+        "/api/v1/suppliers": {"name": "N", "phone": "1"},
+        "/api/v1/sync": {"movements": [{"id": "c1", **movement}]},
+        "/api/v1/transfers": {"from_store_id": a, "to_store_id": b, "product_id": p,
+                              "quantity": "1"},
+    }
+
+
+def leaves(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaves(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from leaves(item, path + (index,))
+    else:
+        yield path
+
+
+def replaced(value, path, new):
+    copy = json.loads(json.dumps(value))
+    target = copy
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = new
+    return copy
+
+
+def sweep_api(app, world, values, bodies=JSON_BODIES, text_variants=TEXT_VARIANTS):
+    app.config["SWEEP_IDS"] = world["ids"]
+    clients = {"anonymous": ApiClient(app)}
+    for role in ("shopkeeper", "admin"):
+        clients[role] = ApiClient(app, token_for(world["users"][role]))
+    templates = api_templates(world)
+    sweep = Sweep()
+
+    def send_json(label, client, method, url, text):
+        headers = {**client._headers(None), "Content-Type": "application/json",
+                   "Idempotency-Key": "sweep"}
+        sweep.send(label, lambda: client.client.open(url, method=method, data=text,
+                                                     headers=headers))
+
+    for endpoint, method, url in routes(app, api=True):
+        for role, client in clients.items():
+            with sweep.group(f"{role} {method} {url}"):
+                if method == "GET":
+                    for variant in text_variants:
+                        sweep.send(f"{role} GET {url} [{variant}]",
+                                   lambda: client.get(url, query_string=query(variant)))
+                    continue
+                if role != "anonymous":  # anonymous is refused at the door: raw bodies only
+                    template = templates[url]
+                    for path in leaves(template):
+                        for name, value in values.items():
+                            send_json(f"{role} {method} {url} {'.'.join(map(str, path))}={name}",
+                                      client, method, url,
+                                      json.dumps(replaced(template, path, value)))
+                for name, body in bodies.items():
+                    send_json(f"{role} {method} {url} [json {name}]", client, method, url, body)
+    return sweep
+
+
+# --- SQLite: the whole sweep ------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_route_as_each_role_refuses_hostile_input(app, world, role):
+    sweep_pages(app, world, TEXT_VARIANTS, roles=(role,)).check()
+
+
+def test_every_api_route_refuses_hostile_input(app, world):
+    sweep_api(app, world, JSON_VALUES).check()
+
+
+# --- PostgreSQL: NUL bytes and huge integers reach a real driver ------------------------------
+
+@pytest.mark.postgres
+def test_nul_bytes_and_huge_integers_on_postgresql(pg_app, monkeypatch):
+    world = build_world(monkeypatch)
+    variants = {name: TEXT_VARIANTS[name] for name in ("nul", "huge")}
+    sweep_pages(pg_app, world, variants, roles=("shopkeeper", "admin"), with_json=False).check()
+    nul_bodies = {"nul_escape": JSON_BODIES["nul_escape"]}
+    sweep_api(pg_app, world, {k: JSON_VALUES[k] for k in ("nul", "huge", "bigint")},
+              bodies=nul_bodies, text_variants=variants).check()

@@ -1,0 +1,141 @@
+"""Monthly partitions of stock_movements on PostgreSQL: made ahead, the right month for a
+movement at a month boundary (UTC, not Pakistan time), rows caught by the default partition
+moved out, and the migration of an existing unpartitioned ledger."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import select, text
+
+from tests import services
+from tests.conftest import _config
+from tests.factories import ADMIN, make_product, make_store
+from webapp import create_app
+from webapp.extensions import db
+from webapp.jobs import sweep
+from webapp.models import DailyStockSummary
+from webapp.services import commands, ledger, partitions
+from webapp.services.integrity import ledger_violations
+
+pytestmark = pytest.mark.postgres
+UTC = timezone.utc
+NOVEMBER = datetime(2026, 11, 15, tzinfo=UTC)
+
+
+def _sell_at(monkeypatch, moment, store, product, type="sale", quantity=1):
+    monkeypatch.setattr(ledger, "utcnow", lambda: moment)
+    command = commands.Movement.parse(store_id=store.id, product_id=product.id, type=type,
+                                      quantity=quantity)
+    return ledger.record_movement(ADMIN, command).data["movement"]
+
+
+def _partition(movement):
+    return partitions.partition_of(db.session.connection(), movement["id"])
+
+
+def test_migration_makes_this_month_and_three_ahead(pg_app):
+    conn = db.session.connection()
+    assert partitions.is_partitioned(conn)
+    names = partitions.existing(conn)
+    this_month = partitions.month_start(datetime.now(UTC))
+    for n in range(4):
+        assert partitions.partition_name(partitions.add_months(this_month, n)) in names
+    assert partitions.DEFAULT in names
+
+
+def test_sweep_makes_partitions_ahead_and_is_idempotent(pg_app):
+    far = datetime(2031, 3, 10, tzinfo=UTC)
+    conn = db.session.connection()
+    made = partitions.ensure_ahead(conn, 2, today=far)
+    db.session.commit()
+    assert made == ["stock_movements_2031_03", "stock_movements_2031_04",
+                    "stock_movements_2031_05"]
+    assert partitions.ensure_ahead(db.session.connection(), 2, today=far) == []
+    # The real sweep (this month + PARTITIONS_MONTHS_AHEAD) finds nothing missing.
+    sweep.sweep_once(pg_app)
+    this_month = partitions.month_start(datetime.now(UTC))
+    ahead = partitions.add_months(this_month, pg_app.config["PARTITIONS_MONTHS_AHEAD"])
+    assert partitions.partition_name(ahead) in partitions.existing(db.session.connection())
+
+
+def test_a_movement_at_a_month_boundary_lands_by_utc_month(pg_app, monkeypatch):
+    partitions.ensure_ahead(db.session.connection(), 3, today=NOVEMBER)
+    db.session.commit()
+    store, product = make_store(), make_product(unit="piece")
+    _sell_at(monkeypatch, datetime(2026, 11, 1, tzinfo=UTC), store, product, "stock_in", 10)
+    # 19:30 UTC on 30 November is 00:30 on 1 December in Karachi: November's partition,
+    # December's daily summary.
+    late_november = _sell_at(monkeypatch, datetime(2026, 11, 30, 19, 30, tzinfo=UTC),
+                             store, product)
+    last_instant = _sell_at(monkeypatch, datetime(2026, 11, 30, 23, 59, 59, 999999, tzinfo=UTC),
+                            store, product)
+    first_instant = _sell_at(monkeypatch, datetime(2026, 12, 1, tzinfo=UTC), store, product)
+    assert _partition(late_november) == "stock_movements_2026_11"
+    assert _partition(last_instant) == "stock_movements_2026_11"
+    assert _partition(first_instant) == "stock_movements_2026_12"
+    days = db.session.scalars(select(DailyStockSummary.day)
+                              .where(DailyStockSummary.type == "sale")).all()
+    assert [str(d) for d in days] == ["2026-12-01"]
+    assert ledger_violations(db.session.connection()) == {"levels": [], "chain": [],
+                                                          "orphans": []}
+
+
+def test_rows_in_the_default_partition_move_into_their_month_when_it_is_made(pg_app, monkeypatch):
+    store, product = make_store(), make_product(unit="piece")
+    stray = _sell_at(monkeypatch, datetime(2033, 7, 4, tzinfo=UTC), store, product,
+                     "stock_in", 5)
+    assert _partition(stray) == partitions.DEFAULT
+    made = partitions.ensure_ahead(db.session.connection(), 0,
+                                   today=datetime(2033, 7, 20, tzinfo=UTC))
+    db.session.commit()
+    assert made == ["stock_movements_2033_07"]
+    assert _partition(stray) == "stock_movements_2033_07"
+    count = db.session.execute(text(f"SELECT count(*) FROM {partitions.DEFAULT}")).scalar()
+    assert count == 0
+    # The moved table got the parent's indexes.
+    indexes = db.session.execute(text(
+        "SELECT count(*) FROM pg_indexes WHERE tablename = 'stock_movements_2033_07'")).scalar()
+    assert indexes >= 8
+
+
+def test_migration_keeps_an_existing_ledger_as_one_partition():
+    if not services.postgres_available():
+        services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
+    url = services.create_database()
+    try:
+        app = create_app(_config(url))
+        with app.app_context():
+            upgrade(revision="0004")
+            store_id, product_id = make_store().id, make_product(unit="piece").id
+            stock_in = commands.Movement.parse(store_id=store_id, product_id=product_id,
+                                               type="stock_in", quantity=3)
+            old = [ledger.record_movement(ADMIN, stock_in).data["movement"] for _ in range(3)]
+            db.session.remove()
+            upgrade()
+            conn = db.session.connection()
+            assert partitions.is_partitioned(conn)
+            after = partitions.add_months(partitions.month_start(datetime.now(UTC)), 1)
+            legacy = partitions.LEGACY_PREFIX + after.strftime("%Y_%m")
+            assert {partitions.partition_of(conn, m["id"]) for m in old} == {legacy}
+            # The first monthly partition starts where the old table ends; the sequence goes on.
+            assert partitions.partition_name(after) in partitions.existing(conn)
+            sale = commands.Movement.parse(store_id=store_id, product_id=product_id,
+                                           type="sale", quantity=2)
+            new = ledger.record_movement(ADMIN, sale).data["movement"]
+            assert new["id"] > max(m["id"] for m in old)
+            assert new["balance_after"] == "7.000"
+            assert partitions.ensure_ahead(db.session.connection(), 3) == []
+            assert ledger_violations(db.session.connection()) == {
+                "levels": [], "chain": [], "orphans": []}
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        services.drop_database(url)
+
+
+def test_month_arithmetic():
+    start = partitions.month_start(datetime(2026, 12, 31, 23, 0, tzinfo=timezone(
+        timedelta(hours=-5))))
+    assert start == datetime(2027, 1, 1, tzinfo=UTC)
+    assert partitions.add_months(start, -1) == datetime(2026, 12, 1, tzinfo=UTC)
+    assert partitions.add_months(start, 13) == datetime(2028, 2, 1, tzinfo=UTC)

@@ -1,0 +1,257 @@
+"""Urdu in Debian's Chromium at 360×640: switch language, sell ۱٫۵ kg, count, low stock, and no
+page that scrolls sideways. Screenshots go to test-artifacts/urdu-*.png.
+
+One real server (werkzeug in a thread, CSRF on) on a fresh PostgreSQL database for the module.
+"""
+import threading
+from decimal import Decimal
+
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from config import TestingConfig, sqlalchemy_url
+from tests import services
+from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
+from tests.test_web_browser import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT
+from webapp import create_app
+from webapp.extensions import db
+from webapp.models import StockLevel, User
+from webapp.services import commands, ledger
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+
+PASSWORD = "password-123"
+
+
+@pytest.fixture(scope="module")
+def site():
+    if not services.chromium_available():
+        services.missing(f"Chromium not found at {services.CHROMIUM}")
+    if not services.postgres_available():
+        services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
+    url = services.create_database()
+    config = type("Config", (TestingConfig,), {
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), "WTF_CSRF_ENABLED": True})
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+        khi = make_store(code="KHI-0001", name="مدینہ کریانہ اسٹور", city="کراچی")
+        lhe = make_store(code="LHE-0001", name="داتا جنرل اسٹور", city="لاہور")
+        supplier = make_supplier(name="میٹرو کیش اینڈ کیری", phone="021-111-222-333")
+        products = {
+            "cheeni": make_product(sku="CHEENI", name="چینی (کھلی)", unit="kg",
+                                   category="کریانہ", reorder_level="30", sale_price="150"),
+            "chawal": make_product(sku="CHAWAL-BAS", name="باسمتی چاول", unit="kg",
+                                   category="کریانہ", barcode="8964000123456",
+                                   sale_price="385.50"),
+            "atta": make_product(sku="ATTA-10", name="سن رج چکی آٹا 10 کلو", unit="pack",
+                                 category="آٹا", sale_price="1450"),
+        }
+        for key, product in products.items():
+            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=product.id,
+                                   type="stock_in", quantity=10 if key == "cheeni" else 50,
+                                   supplier_id=supplier.id, unit_cost="100"))
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=products["atta"].id,
+                               type="sale", quantity=3))
+        make_user("shopkeeper", [khi, lhe], username="dukan")
+        make_user("manager", username="manager")
+        make_user("admin", username="admin")
+        ids = {"khi": khi.id, "lhe": lhe.id, "supplier": supplier.id,
+               **{k: p.id for k, p in products.items()}}
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, **ids}
+    server.shutdown()
+    with app.app_context():
+        db.engine.dispose()
+    services.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=services.CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(browser, site, problems):
+    context = browser.new_context(viewport=VIEWPORT, locale="en-GB")
+    context.set_default_timeout(5000)
+    page = context.new_page()
+    # The live stock list asks htmx to include the selected product even when none is chosen
+    # yet; htmx only logs that (the stock pages' own matter, not the language's).
+    page.on("console", lambda m: problems.append(m.text)
+            if m.type == "error" and "status of 422" not in m.text
+            and "#selected-product" not in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return page
+
+
+def log_in(page, site, username):
+    page.goto(site["url"] + "/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(lambda u: "/login" not in u)
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"urdu-{name}.png"), full_page=True)
+
+
+def sideways_scroll(page):
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def level(site, product):
+    with site["app"].app_context():
+        value = db.session.get(StockLevel, (site["khi"], site[product])).quantity
+        db.session.remove()
+    return value
+
+
+def language_of(site, username):
+    with site["app"].app_context():
+        value = db.session.query(User.language).filter_by(username=username).scalar()
+        db.session.remove()
+    return value
+
+
+@pytest.fixture(scope="module")
+def shopkeeper(browser, site):
+    """Logged in (in English, the browser's language), then switched to Urdu from the menu."""
+    problems = []
+    page = new_page(browser, site, problems)
+    log_in(page, site, "dukan")
+    page.goto(site["url"] + "/stores/")
+    page.click("details.menu > summary")
+    page.click("details.menu button[value=ur]")
+    page.locator("html[lang=ur]").wait_for(state="attached")
+    yield page
+    page.context.close()
+    assert problems == []
+
+
+def test_switch_to_urdu_from_the_menu(browser, site, shopkeeper):
+    page = shopkeeper
+    page.goto(site["url"] + "/stores/")
+    assert page.get_attribute("html", "dir") == "rtl"
+    assert language_of(site, "dukan") == "ur"
+    assert page.locator("details.menu > summary").inner_text() == "مینو"
+    # Before the switch the same account saw English: a fresh browser of another user does.
+    other = new_page(browser, site, [])
+    log_in(other, site, "admin")
+    assert other.get_attribute("html", "lang") == "en"
+    assert other.locator("details.menu > summary").inner_text() == "Menu"
+    other.context.close()
+
+
+def test_find_a_product_and_sell_one_and_a_half_kg_typed_in_urdu_digits(shopkeeper, site):
+    page = shopkeeper
+    page.goto(f"{site['url']}/stores/{site['khi']}/")
+    page.fill("#q", "چینی")
+    page.locator("#picker-results a.row").first.wait_for()
+    assert "CHEENI" in page.locator("#picker-results").inner_text()
+    page.locator("#picker-results a.row").first.click()
+    page.locator("#panel-level").wait_for()
+    assert page.locator("#panel-level").get_attribute("data-quantity") == "10"
+    page.fill("#quantity", "۱٫۵")
+    shot(page, "store-before-sale")
+    page.click("button.sell")
+    page.locator("#panel-level[data-quantity='8.5']").wait_for()
+    assert "فروخت ہوا" in page.locator("#panel .flash").inner_text()
+    assert "8.5" in page.locator("#panel .flash").inner_text()
+    assert level(site, "cheeni") == Decimal("8.500")
+    assert page.locator("#panel-level .badge-low").inner_text() == "کم"
+    assert sideways_scroll(page) <= 0
+    shot(page, "store-after-sale")
+
+
+def test_a_comma_thousands_number_is_refused_in_urdu(shopkeeper, site):
+    page = shopkeeper
+    before = level(site, "cheeni")
+    page.goto(f"{site['url']}/stores/{site['khi']}/?product={site['cheeni']}")
+    page.fill("#quantity", "1,500")
+    page.click("button.sell")
+    error = page.locator("#quantity-error")
+    error.wait_for()
+    assert "1500" in error.inner_text() and "1.5" in error.inner_text()
+    assert "مقدار" in error.inner_text()
+    assert level(site, "cheeni") == before
+    shot(page, "store-comma-error")
+
+
+def test_shelf_count_in_urdu(shopkeeper, site):
+    page = shopkeeper
+    page.goto(f"{site['url']}/stores/{site['khi']}/count")
+    assert page.locator("h1").inner_text().startswith("شیلف کی گنتی")
+    page.fill(f"#count-{site['chawal']}", "۴۸")
+    shot(page, "count-enter")
+    page.click("button[value=review]")
+    page.get_by_text("فرق کا جائزہ لیں").wait_for()
+    assert "-2" in page.locator(f"li[data-product-id='{site['chawal']}']").inner_text()
+    shot(page, "count-review")
+    page.click("button[value=apply]")
+    page.locator(".flash-success").wait_for()
+    assert "گنتی لاگو ہو گئی" in page.locator(".flash-success").inner_text()
+    assert level(site, "chawal") == Decimal("48.000")
+    assert sideways_scroll(page) <= 0
+
+
+def test_low_stock_report_in_urdu_after_choosing_it_before_login(browser, site):
+    problems = []
+    page = new_page(browser, site, problems)
+    page.goto(site["url"] + "/login")
+    page.click("footer .language button[value=ur]")
+    page.locator("html[lang=ur]").wait_for(state="attached")
+    assert page.locator("h1").inner_text() == "لاگ اِن"
+    shot(page, "login")
+    log_in(page, site, "manager")
+    assert page.get_attribute("html", "dir") == "rtl"
+    assert language_of(site, "manager") is None  # only the cookie so far
+    page.goto(site["url"] + "/reports/low-stock")
+    assert page.locator("h1").inner_text() == "کم اسٹاک"
+    rows = page.locator("table.rp-table tbody").inner_text()
+    assert "چینی (کھلی)" in rows and "کلو" in rows
+    assert sideways_scroll(page) <= 0
+    shot(page, "low-stock")
+    page.context.close()
+    assert problems == []
+
+
+PAGES = {
+    "dukan": ["/stores/", "/stores/{khi}/", "/stores/{khi}/?product={chawal}",
+              "/stores/{khi}/count", "/stores/{khi}/transfer?product={atta}", "/history",
+              "/products/", "/tokens/"],
+    "manager": ["/reports/", "/reports/stock", "/reports/low-stock", "/reports/valuation",
+                "/reports/sales", "/reports/movements", "/suppliers/", "/products/new",
+                "/stores/{khi}/edit"],
+    "admin": ["/users/", "/users/new", "/audit/", "/admin/jobs/"],
+}
+
+
+@pytest.mark.parametrize("username", list(PAGES))
+def test_no_page_scrolls_sideways_in_urdu(browser, site, username):
+    problems = []
+    page = new_page(browser, site, problems)
+    page.context.add_cookies([{"name": "lang", "value": "ur", "url": site["url"]}])
+    log_in(page, site, username)
+    wide = {}
+    for path in PAGES[username]:
+        page.goto(site["url"] + path.format(**site))
+        assert page.get_attribute("html", "dir") == "rtl", path
+        overflow = sideways_scroll(page)
+        if overflow > 0:
+            wide[path] = overflow
+        name = path.strip("/").format(**site).replace("/", "-").replace("?", "-") or "home"
+        shot(page, f"{username}-{name.split('=')[0]}")
+    page.context.close()
+    assert wide == {}
+    assert problems == []

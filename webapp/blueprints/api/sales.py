@@ -1,0 +1,194 @@
+"""/sales: complete a basket, read sales, void one, take a return (services/sales.py)."""
+from datetime import datetime
+from typing import Literal
+
+from flask import request
+from pydantic import BaseModel, Field, model_validator
+
+from webapp.blueprints.api import bp
+from webapp.blueprints.api.auth import actor, api_user, check_store
+from webapp.blueprints.api.idempotency import ledger_response, request_key
+from webapp.blueprints.api.schemas import (
+    DayOrMoment,
+    DecimalText,
+    Id,
+    LevelOut,
+    Money,
+    Quantity,
+    QueryId,
+    Unit,
+)
+from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.infra.replica import replica_reads
+from webapp.models import SALE_STATUSES, SOURCES
+from webapp.services import policy, sales
+from webapp.services.validation import time_bound
+
+
+class SaleLineIn(Body):
+    product_id: Id | None = Field(None, description="Give product_id or sku.")
+    sku: str | None = Field(None, min_length=1, max_length=64)
+    quantity: Quantity | None = Field(None, description="Give quantity or amount.")
+    amount: Money | None = Field(None, description="Sell by amount (loose goods): the quantity "
+                                                   "is amount ÷ price, rounded to the unit.")
+    unit_price: Money | None = Field(None, description="Price override; a shopkeeper may go at "
+                                                       "most the store's max_discount_percent "
+                                                       "below the product's price.")
+
+    @model_validator(mode="after")
+    def _one_of_each(self):
+        if self.product_id is None and not self.sku:
+            raise ValueError("give product_id or sku")
+        if (self.quantity is None) == (self.amount is None):
+            raise ValueError("give quantity or amount, not both")
+        return self
+
+
+class SaleCreate(Body):
+    store_id: Id
+    lines: list[SaleLineIn] = Field(min_length=1, max_length=sales.MAX_LINES)
+    note: str | None = Field(None, max_length=500)
+    occurred_at: datetime | None = Field(None, description="Client time; Pakistan time when it "
+                                                           "has no offset.")
+
+
+class SaleLineOut(BaseModel):
+    product_id: int
+    sku: str
+    name: str
+    unit: Unit
+    quantity: DecimalText
+    unit_price: DecimalText
+    list_price: DecimalText = Field(description="The product's price; differs from unit_price "
+                                                "when the price was overridden.")
+    line_total: DecimalText
+    movement_id: int = Field(description="The sale movement this line wrote.")
+    returned_quantity: DecimalText
+    returnable: DecimalText = Field(description="Sold minus already returned.")
+    level: LevelOut | None = Field(None, description="The level right after this write "
+                                                     "(only in a write's response).")
+
+
+class SaleSummaryOut(BaseModel):
+    id: int
+    number: int = Field(description="Receipt number, per store.")
+    store_id: int
+    cashier_id: int | None
+    status: Literal[SALE_STATUSES]
+    total: DecimalText
+    note: str
+    source: Literal[SOURCES]
+    occurred_at: datetime | None
+    created_at: datetime
+    voided_at: datetime | None
+
+
+class SaleOut(SaleSummaryOut):
+    store_code: str
+    store_name: str
+    refunded: DecimalText = Field(description="Put back by returns and a void, in PKR.")
+    lines: list[SaleLineOut]
+
+
+class SaleResult(BaseModel):
+    sale: SaleOut
+
+
+class ReturnLineIn(Body):
+    product_id: Id
+    quantity: Quantity
+
+
+class ReturnCreate(Body):
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=sales.MAX_LINES)
+    note: str | None = Field(None, max_length=500)
+
+
+class ReturnedLineOut(BaseModel):
+    product_id: int
+    quantity: DecimalText
+    amount: DecimalText
+    movement_id: int = Field(description="The adjustment (reason return) that put it back.")
+    original_movement_id: int = Field(description="The sale movement it reverses.")
+    level: LevelOut
+
+
+class ReturnOut(BaseModel):
+    amount: DecimalText
+    lines: list[ReturnedLineOut]
+
+
+class ReturnResult(BaseModel):
+    sale: SaleOut
+    return_: ReturnOut = Field(alias="return")
+
+
+class VoidCreate(Body):
+    """A void takes no fields: send `{}`."""
+
+
+class SaleQuery(PageQuery):
+    store_id: QueryId | None = None
+    from_: DayOrMoment | None = Field(None, alias="from",
+                                      description="From this day (Pakistan time) or moment.")
+    to: DayOrMoment | None = Field(None, description="Up to and including this day, or "
+                                                     "before this moment.")
+
+
+SalePage = page_model(SaleSummaryOut, "SalePage")
+
+
+@bp.get("/sales")
+@spec.validate(query=SaleQuery, resp=responses(HTTP_200=SalePage), tags=["sales"])
+@replica_reads
+def list_sales():
+    """Sales (baskets), newest first, without their lines."""
+    query = request.context.query
+    if query.store_id is not None:
+        check_store(query.store_id)
+    return page_of(SalePage, sales.list_sales(
+        policy.visible_store_ids(api_user()), query.store_id, time_bound(query.from_, "from"),
+        time_bound(query.to, "to", end=True), query.page, query.per_page))
+
+
+@bp.post("/sales")
+@spec.validate(json=SaleCreate, resp=responses(HTTP_201=SaleResult), tags=["sales"])
+def complete_sale():
+    """Complete a basket: one sale movement per line, all or nothing → 201 {sale}.
+
+    409 insufficient_stock with `fields` keyed `lines.<i>.quantity` when lines are short.
+    """
+    body = request.context.json
+    check_store(body.store_id)
+    lines = [line.model_dump(exclude_none=True) for line in body.lines]
+    result = sales.complete_sale(actor(), store_id=body.store_id, lines=lines, note=body.note,
+                                 occurred_at=body.occurred_at, idempotency_key=request_key())
+    return ledger_response(result)
+
+
+@bp.get("/sales/<int:sale_id>")
+@spec.validate(resp=responses(HTTP_200=SaleResult), tags=["sales"])
+def get_sale(sale_id):
+    """One sale with its lines."""
+    return {"sale": sales.get_sale(api_user(), sale_id)}
+
+
+@bp.post("/sales/<int:sale_id>/void")
+@spec.validate(json=VoidCreate, resp=responses(HTTP_200=SaleResult), tags=["sales"])
+def void_sale(sale_id):
+    """Void a sale: 200 with status voided; again → 409 already_voided; a shopkeeper past
+    the store's void window → 403 void_window_passed."""
+    sales.get_sale(api_user(), sale_id)  # 404 for a store the user may not see
+    return ledger_response(sales.void_sale(actor(), sale_id, idempotency_key=request_key()))
+
+
+@bp.post("/sales/<int:sale_id>/returns")
+@spec.validate(json=ReturnCreate, resp=responses(HTTP_201=ReturnResult), tags=["sales"])
+def return_lines(sale_id):
+    """A customer return: 201; more than sold minus already returned → 422."""
+    sales.get_sale(api_user(), sale_id)
+    body = request.context.json
+    result = sales.return_lines(actor(), sale_id,
+                                lines=[line.model_dump() for line in body.lines],
+                                note=body.note, idempotency_key=request_key())
+    return ledger_response(result)

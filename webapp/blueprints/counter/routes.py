@@ -1,0 +1,349 @@
+"""Counter pages: build a basket (search, tap, recent tiles), complete it, print or share the
+receipt, void it or take a return. The basket lives in the session (a signed cookie) per
+store until it is completed; completing it is one call to services/sales.py.
+
+Every form works without JavaScript (post, redirect); htmx swaps only the basket.
+"""
+import uuid
+from decimal import Decimal, InvalidOperation
+from urllib.parse import quote
+
+from flask import abort, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from webapp.blueprints.counter import bp
+from webapp.models.types import utcnow
+from webapp.services import inventory, lookup, sales
+from webapp.services.errors import DomainError
+from webapp.web import access
+from webapp.web.filters import pakistan_time
+from webapp.web.filters import quantity as fmt_qty
+from webapp.web.filters import rupees
+from webapp.web.forms import Form
+from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
+from webapp.web.navigation import remember_store
+from webapp.web.paging import page_arg
+
+BASKET_KEY = "baskets"
+LAST_SALE_KEY = "counter_last_sale"
+MAX_BASKET_LINES = 40  # the session is a cookie: keep it well under 4 KB
+LOOSE_UNITS = ("kg", "g", "litre", "ml")
+
+
+class CounterForm(Form):
+    """Only the CSRF token: the counter's inputs are read by name."""
+
+
+# --- the basket in the session ----------------------------------------------------------------
+
+def _basket(store_id):
+    """{"lines": [[product_id, "q" | "a", text]], "key": idempotency key} for this store."""
+    basket = session.get(BASKET_KEY, {}).get(str(store_id))
+    return basket or {"lines": [], "key": uuid.uuid4().hex}
+
+
+def _save(store_id, basket):
+    """Store the basket; every change gets a new idempotency key (a new sale to complete)."""
+    baskets = dict(session.get(BASKET_KEY, {}))
+    basket["key"] = uuid.uuid4().hex
+    if basket["lines"]:
+        baskets[str(store_id)] = basket
+    else:
+        baskets.pop(str(store_id), None)
+    session[BASKET_KEY] = baskets
+
+
+def _number(text):
+    try:
+        value = Decimal(str(text).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def _lines_view(store, basket, errors=None):
+    """Each basket line with its product, quantity, price and line total; and the bill total."""
+    errors = errors or {}
+    lines, total = [], Decimal(0)
+    for i, (pid, mode, value) in enumerate(basket["lines"]):
+        product = lookup.product_in_store(store.id, pid)
+        if product is None:
+            continue
+        price = Decimal(product["sale_price"])
+        amount = _number(value) or Decimal(0)
+        if mode == "a":
+            try:
+                quantity = sales.quantity_for_amount(amount, price, product["unit"])
+            except DomainError:
+                quantity = Decimal(0)
+            line_total = amount
+        else:
+            quantity = amount
+            line_total = (quantity * price).quantize(Decimal("0.01"))
+        total += line_total
+        lines.append({"index": i, "product": product, "mode": mode, "value": value,
+                      "quantity": quantity, "price": price, "line_total": line_total,
+                      "loose": product["unit"] in LOOSE_UNITS,
+                      "error": errors.get(f"lines.{i}.quantity") or errors.get(
+                          f"lines.{i}.amount") or errors.get(f"lines.{i}.product_id")})
+    return lines, total
+
+
+def _page(store, basket, status=200, errors=None, block=None, message=None):
+    lines, total = _lines_view(store, basket, errors)
+    q = request.args.get("q", "")
+    recent = [p for p in (lookup.product_in_store(store.id, pid)
+                          for pid in sales.recent_products(store.id)) if p]
+    stock = inventory.store_levels(store.id, page=1, per_page=50).items
+    return render("counter/basket.html", block, status=status, store=store, lines=lines,
+                  total=total, basket=basket, q=q, results=lookup.find_products(store.id, q),
+                  recent=recent, stock=stock, form=CounterForm(), message=message,
+                  errors=errors or {})
+
+
+@bp.get("/stores/<int:store_id>/basket")
+@login_required
+def basket(store_id):
+    """The basket: find or tap products, set quantities, see the bill, complete in one tap."""
+    store = access.store_or_404(store_id)
+    remember_store(store.id)
+    return _page(store, _basket(store.id))
+
+
+@bp.get("/stores/<int:store_id>/basket/picker")
+@login_required
+def picker(store_id):
+    """Active search for the basket: each match is a one-tap Add."""
+    store = access.store_or_404(store_id)
+    q = request.args.get("q", "")
+    return render_fragment("counter/basket.html", "picker_results", store=store, q=q,
+                           results=lookup.find_products(store.id, q), form=CounterForm())
+
+
+def _changed(store, basket, message=None):
+    _save(store.id, basket)
+    if is_htmx():
+        return _page(store, basket, block="basket", message=message)
+    return redirect(url_for("counter.basket", store_id=store.id), 303)
+
+
+def _checked_form():
+    if not CounterForm().validate_on_submit():
+        abort(400)
+
+
+@bp.post("/stores/<int:store_id>/basket/add")
+@login_required
+def add(store_id):
+    """Add one of a product (or one more, if it is already in the basket)."""
+    store = access.store_or_404(store_id)
+    _checked_form()
+    product = lookup.product_in_store(store.id, _int(request.form.get("product_id")))
+    if product is None or product.get("archived"):
+        abort(404)
+    basket = _basket(store.id)
+    for line in basket["lines"]:
+        if line[0] == product["product_id"]:
+            if line[1] == "q":
+                line[2] = f"{(_number(line[2]) or 0) + 1:f}"
+            break
+    else:
+        if len(basket["lines"]) >= MAX_BASKET_LINES:
+            flash(_("A basket holds at most %(n)d products.", n=MAX_BASKET_LINES), "error")
+        else:
+            basket["lines"].append([product["product_id"], "q", "1"])
+    return _changed(store, basket, _("Added %(name)s.", name=product["name"]))
+
+
+@bp.post("/stores/<int:store_id>/basket/lines/<int:index>")
+@login_required
+def set_line(store_id, index):
+    """Change one line: a quantity, an amount in rupees (loose goods), +1, −1 or remove."""
+    store = access.store_or_404(store_id)
+    _checked_form()
+    basket = _basket(store.id)
+    if not 0 <= index < len(basket["lines"]):
+        return _changed(store, basket)
+    line = basket["lines"][index]
+    action = request.form.get("action", "set")
+    current = _number(line[2]) or Decimal(0)
+    if action == "remove":
+        basket["lines"].pop(index)
+    elif action in ("more", "less"):
+        step = Decimal(1) if action == "more" else Decimal(-1)
+        # A line sold by amount goes back to counting from one.
+        new = current + step if line[1] == "q" else Decimal(1)
+        if new <= 0:
+            basket["lines"].pop(index)
+        else:
+            line[1], line[2] = "q", f"{new.normalize():f}"
+    else:
+        amount = request.form.get("amount", "").strip()
+        quantity = request.form.get("quantity", "").strip()
+        if amount:
+            line[1], line[2] = "a", amount[:20]
+        elif quantity:
+            line[1], line[2] = "q", quantity[:20]
+        if _number(line[2]) is not None and _number(line[2]) <= 0:
+            basket["lines"].pop(index)
+    return _changed(store, basket)
+
+
+@bp.post("/stores/<int:store_id>/basket/clear")
+@login_required
+def clear(store_id):
+    """Empty the basket."""
+    store = access.store_or_404(store_id)
+    _checked_form()
+    return _changed(store, {"lines": []})
+
+
+@bp.post("/stores/<int:store_id>/basket/complete")
+@login_required
+def complete(store_id):
+    """Complete the basket as one sale; a short line refuses it all and says which."""
+    store = access.store_or_404(store_id)
+    _checked_form()
+    key = request.form.get("key") or None
+    last = session.get(LAST_SALE_KEY) or {}
+    if key and last.get("key") == key:  # a second tap of the same Complete: same sale
+        return redirect_to(url_for("counter.receipt", store_id=store.id, sale_id=last["id"]))
+    basket = _basket(store.id)
+    lines = [{"product_id": pid, "amount" if mode == "a" else "quantity": value}
+             for pid, mode, value in basket["lines"]]
+    try:
+        result = sales.complete_sale(access.actor(), store_id=store.id, lines=lines,
+                                     idempotency_key=key)
+    except DomainError as error:
+        if not any(name.startswith("lines.") for name in error.fields):
+            flash(error.message, "error")
+        return _page(store, basket, status=422, errors=error.fields, block="basket",
+                     message=error.message)
+    sale = result.data["sale"]
+    session[LAST_SALE_KEY] = {"key": key, "id": sale["id"]}
+    _save(store.id, {"lines": []})
+    flash(_("Sale #%(number)s recorded: %(total)s.", number=sale["number"],
+            total=rupees(sale["total"])), "success")
+    return redirect_to(url_for("counter.receipt", store_id=store.id, sale_id=sale["id"]))
+
+
+def _int(value):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 0
+    return number if 0 < number < 2**31 else 0
+
+
+# --- receipt, void, returns -------------------------------------------------------------------
+
+def _sale_in(store, sale_id):
+    try:
+        sale = sales.get_sale(current_user, sale_id)
+    except DomainError:
+        abort(404)
+    if sale["store_id"] != store.id:
+        abort(404)
+    return sale
+
+
+def whatsapp_text(sale):
+    """The receipt as plain text for a WhatsApp message."""
+    lines = [f"{sale['store_name']} ({sale['store_code']})",
+             _("Receipt #%(number)s · %(time)s", number=sale["number"],
+               time=pakistan_time(sale["created_at"]))]
+    for line in sale["lines"]:
+        lines.append(f"{line['name']}: {fmt_qty(line['quantity'])} {line['unit']} × "
+                     f"{rupees(line['unit_price'])} = {rupees(line['line_total'])}")
+    lines.append(_("Total: %(total)s", total=rupees(sale["total"])))
+    if sale["status"] == "voided":
+        lines.append(_("VOIDED"))
+    return "\n".join(lines)
+
+
+@bp.get("/stores/<int:store_id>/sales/<int:sale_id>")
+@login_required
+def receipt(store_id, sale_id):
+    """The receipt: prints on a 58 mm printer, shares on WhatsApp; void and return from here."""
+    store = access.store_or_404(store_id)
+    sale = _sale_in(store, sale_id)
+    share = "https://wa.me/?text=" + quote(whatsapp_text(sale), safe="")
+    return render("counter/receipt.html", store=store, sale=sale, share_url=share,
+                  form=CounterForm(), void_key=uuid.uuid4().hex,
+                  may_void=sales.can_void(current_user, sale, store.void_window_minutes,
+                                          utcnow()))
+
+
+@bp.post("/stores/<int:store_id>/sales/<int:sale_id>/void")
+@login_required
+def void(store_id, sale_id):
+    """Void the sale (its goods go back on the shelf); errors come back on the receipt."""
+    store = access.store_or_404(store_id)
+    _checked_form()
+    sale = _sale_in(store, sale_id)
+    try:
+        sales.void_sale(access.actor(), sale["id"],
+                        idempotency_key=request.form.get("key") or None)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("Sale #%(number)s voided; its goods are back in stock.",
+                number=sale["number"]), "success")
+    return redirect_to(url_for("counter.receipt", store_id=store.id, sale_id=sale["id"]))
+
+
+def _return_page(store, sale, status=200, errors=None, entered=None):
+    return render("counter/return.html", status=status, store=store, sale=sale,
+                  form=CounterForm(), errors=errors or {}, entered=entered or {},
+                  key=uuid.uuid4().hex)
+
+
+@bp.get("/stores/<int:store_id>/sales/<int:sale_id>/return")
+@login_required
+def return_form(store_id, sale_id):
+    """Choose what the customer brought back."""
+    store = access.store_or_404(store_id)
+    return _return_page(store, _sale_in(store, sale_id))
+
+
+@bp.post("/stores/<int:store_id>/sales/<int:sale_id>/return")
+@login_required
+def take_return(store_id, sale_id):
+    """Put the returned quantities back; never more than sold minus already returned."""
+    store = access.store_or_404(store_id)
+    _checked_form()
+    sale = _sale_in(store, sale_id)
+    entered = {line["product_id"]: request.form.get(f"return-{line['product_id']}", "").strip()
+               for line in sale["lines"]}
+    wanted = [{"product_id": pid, "quantity": text} for pid, text in entered.items() if text]
+    if not wanted:
+        flash(_("Enter how much of at least one line came back."), "error")
+        return _return_page(store, sale, status=422, entered=entered)
+    try:
+        result = sales.return_lines(access.actor(), sale["id"], lines=wanted,
+                                    note=request.form.get("note"),
+                                    idempotency_key=request.form.get("key") or None)
+    except DomainError as error:
+        errors = {}
+        for name, message in error.fields.items():
+            parts = name.split(".")
+            if parts[0] == "lines" and len(parts) > 1 and parts[1].isdigit():
+                errors[wanted[int(parts[1])]["product_id"]] = message
+        if not errors:
+            flash(error.message, "error")
+        return _return_page(store, sale, status=422, errors=errors, entered=entered)
+    flash(_("Return recorded: %(amount)s back to the customer.",
+            amount=rupees(result.data["return"]["amount"])), "success")
+    return redirect_to(url_for("counter.receipt", store_id=store.id, sale_id=sale["id"]))
+
+
+@bp.get("/stores/<int:store_id>/sales")
+@login_required
+def sales_list(store_id):
+    """The store's recent sales, to reprint, void or take a return."""
+    store = access.store_or_404(store_id)
+    remember_store(store.id)
+    result = sales.list_sales(store_id=store.id, page=page_arg(), per_page=50)
+    return render("counter/sales.html", store=store, rows=result.items, page=result.page,
+                  has_next=result.has_next)

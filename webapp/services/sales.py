@@ -1,0 +1,430 @@
+"""Counter sales: complete a basket, void it, take a return — every stock change via the ledger.
+
+A basket is one transaction (services/ledger.run_in_transaction): the ledger writes one `sale`
+movement per line, locking levels in product-id order (two baskets sharing products never
+deadlock), then the sale, its lines and its receipt number are written beside them. A short
+line refuses the whole basket with a field per line (`lines.<i>.quantity`): nothing is written.
+
+A void or return never edits the ledger: it writes `adjustment` movements with reason `void`
+or `return` that put the goods back, and a SaleReversal row links each one to the sale
+movement it reverses. The sale row is locked first (then levels, in product-id order), so a
+void racing a return or a second void sees the first one's result.
+"""
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, insert, select, update
+
+from webapp.extensions import db
+from webapp.models import (
+    Product,
+    Sale,
+    SaleCounter,
+    SaleLine,
+    SaleReversal,
+    StockMovement,
+    Store,
+)
+from webapp.models.types import MONEY_PLACES
+from webapp.services import audit, idempotency, ledger, policy, pricing
+from webapp.services.errors import N_, Conflict, DomainError, Forbidden, NotFound
+from webapp.services.paging import paginate
+from webapp.services.sql import lock_clause, upsert
+from webapp.services.validation import (
+    parse_datetime,
+    parse_id,
+    parse_money,
+    parse_quantity,
+    parse_text,
+)
+
+SALES = Sale.__table__
+LINES = SaleLine.__table__
+REVERSALS = SaleReversal.__table__
+COUNTERS = SaleCounter.__table__
+PRODUCTS = Product.__table__
+STORES = Store.__table__
+
+MAX_LINES = 200
+# How finely each unit is sold when a quantity is worked out from an amount of money.
+UNIT_PLACES = {"piece": 0, "pack": 0, "g": 0, "ml": 0, "kg": 3, "litre": 3, "dozen": 3}
+
+
+# ---------------------------------------------------------------------------------------------
+# Completing a basket
+
+
+def _parse_lines(lines):
+    """[{product_id | sku, quantity | amount, unit_price?}] → checked dicts, in request order."""
+    if not isinstance(lines, (list, tuple)) or not lines:
+        raise DomainError("invalid", N_("Add at least one product to the basket."), field="lines")
+    if len(lines) > MAX_LINES:
+        raise DomainError("invalid", N_("At most %(n)d lines in one sale.", n=MAX_LINES),
+                          field="lines")
+    parsed = []
+    for i, line in enumerate(lines):
+        if not isinstance(line, dict):
+            raise DomainError("invalid", N_("Each line needs a product and a quantity."),
+                              field=f"lines.{i}")
+        product_id, sku = line.get("product_id"), line.get("sku")
+        if product_id is None and not sku:
+            raise DomainError("invalid", N_("Give a product_id or a sku."),
+                              field=f"lines.{i}.product_id")
+        has_quantity = line.get("quantity") not in (None, "")
+        has_amount = line.get("amount") not in (None, "")
+        if has_quantity == has_amount:
+            raise DomainError("invalid", N_("Give a quantity or an amount, not both."),
+                              field=f"lines.{i}.quantity")
+        parsed.append({
+            "index": i,
+            "product_id": parse_id(product_id, f"lines.{i}.product_id", "Product")
+            if product_id is not None else None,
+            "sku": parse_text(sku, f"lines.{i}.sku", "SKU", 64) if product_id is None else None,
+            "quantity": parse_quantity(line["quantity"], f"lines.{i}.quantity")
+            if has_quantity else None,
+            "amount": parse_money(line["amount"], f"lines.{i}.amount", "Amount", required=True)
+            if has_amount else None,
+            "unit_price": parse_money(line.get("unit_price"), f"lines.{i}.unit_price",
+                                      "Unit price"),
+        })
+    return parsed
+
+
+def _resolve_skus(conn, parsed):
+    for line in parsed:
+        if line["product_id"] is None:
+            pid = conn.execute(select(PRODUCTS.c.id).where(
+                func.lower(PRODUCTS.c.sku) == line["sku"].lower())).scalar()
+            if pid is None:
+                raise NotFound("Product", field=f"lines.{line['index']}.sku")
+            line["product_id"] = pid
+    seen = {}
+    for line in parsed:
+        if line["product_id"] in seen:
+            raise DomainError("invalid", N_("This product is already in the basket: change "
+                                           "that line's quantity instead."),
+                              field=f"lines.{line['index']}.product_id")
+        seen[line["product_id"]] = line["index"]
+
+
+def quantity_for_amount(amount, price, unit):
+    """How much `amount` rupees buy at `price` a unit, rounded to the unit's scale."""
+    if not price:
+        raise DomainError("invalid", N_("This product has no price; sell it by quantity."),
+                          field="amount")
+    places = Decimal(1).scaleb(-UNIT_PLACES.get(unit, 3))
+    rounding = ROUND_DOWN if UNIT_PLACES.get(unit, 3) == 0 else ROUND_HALF_UP
+    return (amount / price).quantize(places, rounding)
+
+
+def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempotency_key=None):
+    """Sell a basket: one sale movement per line and the Sale, all or nothing → {"sale"}."""
+    store_id = parse_id(store_id, "store_id", "Store")
+    parsed = _parse_lines(lines)
+    note = parse_text(note, "note", "Note", 500)
+    occurred_at = parse_datetime(occurred_at)
+    key = idempotency.check_key(idempotency_key)
+    request = {"op": "sale", "store_id": store_id, "note": note, "occurred_at": occurred_at,
+               "lines": [[line[k] for k in ("product_id", "sku", "quantity", "amount",
+                                            "unit_price")] for line in parsed]}
+
+    def write(conn, now):
+        _resolve_skus(conn, parsed)
+        ledger_lines = [ledger.Line(line["index"], line["product_id"], Decimal(0))
+                        for line in parsed]
+        contexts = ledger.load_lines(conn, store_id, ledger_lines)
+        role = None
+        for line, ledger_line in zip(parsed, ledger_lines):
+            i, product = line["index"], contexts[line["index"]].product
+            if product.archived:
+                raise DomainError("product_archived",
+                                  N_("This product is archived; restore it first."),
+                                  field=f"lines.{i}.product_id")
+            if line["unit_price"] is not None and line["unit_price"] < product.sale_price:
+                role = role or pricing.role_of(conn, actor)
+            price = pricing.check_override(conn, actor, store_id, product.id,
+                                           product.sale_price, line["unit_price"],
+                                           f"lines.{i}.unit_price", role=role)
+            if line["amount"] is not None:
+                try:
+                    quantity = quantity_for_amount(line["amount"], price, product.unit)
+                except DomainError as error:
+                    raise DomainError(error.code, error.message,
+                                      field=f"lines.{i}.amount") from None
+                if quantity <= 0:
+                    raise DomainError("invalid", N_("This amount buys less than one %(unit)s.",
+                                                   unit=product.unit),
+                                      field=f"lines.{i}.amount")
+                total = line["amount"]
+            else:
+                quantity = line["quantity"]
+                if product.unit in ("piece", "pack") and quantity != quantity.to_integral_value():
+                    raise DomainError("invalid", N_("This product is sold in whole %(unit)ss.",
+                                                   unit=product.unit),
+                                      field=f"lines.{i}.quantity")
+                total = (quantity * price).quantize(MONEY_PLACES, ROUND_HALF_UP)
+            ledger_line.quantity, ledger_line.unit_price = quantity, price
+            line.update(quantity_sold=quantity, price=price, list_price=product.sale_price,
+                        line_total=total)
+        written = ledger.take_lines(conn, actor, contexts, ledger_lines, now, note=note,
+                                    occurred_at=occurred_at, idempotency_key=key)
+        number = _next_number(conn, store_id)
+        total = sum((line["line_total"] for line in parsed), Decimal(0))
+        sale_id = conn.execute(insert(SALES).returning(SALES.c.id), {
+            "store_id": store_id, "number": number, "cashier_id": actor.user_id,
+            "status": "completed", "total": total, "note": note, "source": actor.source,
+            "idempotency_key": key, "occurred_at": occurred_at, "created_at": now}).scalar()
+        for position, line in enumerate(parsed):
+            conn.execute(insert(LINES), {
+                "sale_id": sale_id, "position": position, "product_id": line["product_id"],
+                "quantity": line["quantity_sold"], "unit_price": line["price"],
+                "list_price": line["list_price"], "line_total": line["line_total"],
+                "movement_id": written[line["index"]][0]["id"], "returned_quantity": 0})
+        audit.record(conn, actor, "sale.complete", "sale", sale_id, after={
+            "store_id": store_id, "number": number, "total": str(total),
+            "lines": [{"product_id": line["product_id"], "quantity": str(line["quantity_sold"]),
+                       "unit_price": str(line["price"]),
+                       "movement_id": written[line["index"]][0]["id"]} for line in parsed]})
+        sale = _sale_dict(conn, sale_id, levels={line["product_id"]: written[line["index"]][1]
+                                                 for line in parsed})
+        return {"sale": sale}, [(store_id, line["product_id"]) for line in parsed], 201
+
+    return ledger.run_in_transaction(actor, key, request, write)
+
+
+def _next_number(conn, store_id):
+    """The store's next receipt number (taken last, so its row lock is held briefly)."""
+    stmt = upsert(conn, COUNTERS).values(store_id=store_id, last_number=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[COUNTERS.c.store_id],
+                                      set_={"last_number": COUNTERS.c.last_number + 1})
+    return conn.execute(stmt.returning(COUNTERS.c.last_number)).scalar()
+
+
+# ---------------------------------------------------------------------------------------------
+# Void and returns
+
+
+def _lock_sale(conn, sale_id):
+    row = conn.execute(lock_clause(conn, select(SALES).where(SALES.c.id == sale_id))).first()
+    if row is None:
+        raise NotFound("Sale")
+    if row.status == "voided":
+        raise Conflict("already_voided", N_("Sale #%(number)s is already voided.",
+                                           number=row.number))
+    return row
+
+
+def _sale_lines(conn, sale_id):
+    return conn.execute(select(LINES).where(LINES.c.sale_id == sale_id)
+                        .order_by(LINES.c.position)).all()
+
+
+def _check_may_void(conn, actor, sale, now):
+    role = pricing.role_of(conn, actor)
+    if role in policy.MANAGERS:
+        return
+    if sale.cashier_id != actor.user_id:
+        raise Forbidden(N_("Only the cashier who made this sale, or a manager, may void it."))
+    window = conn.execute(select(STORES.c.void_window_minutes)
+                          .where(STORES.c.id == sale.store_id)).scalar() or 0
+    if now - sale.created_at > timedelta(minutes=window):
+        error = Forbidden(N_("The %(minutes)d minutes to void this sale have passed. Ask a "
+                            "manager, or take a return.", minutes=window))
+        error.code = "void_window_passed"
+        raise error
+
+
+def _reverse(conn, actor, sale, items, now, kind):
+    """Put (line, quantity) items back through the ledger and link each reversal."""
+    ledger_lines = [ledger.Line(i, line.product_id, quantity)
+                    for i, (line, quantity) in enumerate(items)]
+    contexts = ledger.load_lines(conn, sale.store_id, ledger_lines)
+    note = (N_("Void of sale #%(number)s", number=sale.number) if kind == "void"
+            else N_("Return from sale #%(number)s", number=sale.number))
+    written = ledger.put_back_lines(conn, actor, contexts, ledger_lines, now, reason=kind,
+                                    note=note)
+    result = []
+    for i, (line, quantity) in enumerate(items):
+        movement, level = written[i]
+        amount = (line.line_total * quantity / line.quantity).quantize(MONEY_PLACES,
+                                                                       ROUND_HALF_UP)
+        conn.execute(insert(REVERSALS), {
+            "sale_id": sale.id, "sale_line_id": line.id, "kind": kind, "quantity": quantity,
+            "amount": amount, "movement_id": movement["id"],
+            "original_movement_id": line.movement_id, "user_id": actor.user_id,
+            "created_at": now})
+        conn.execute(update(LINES).where(LINES.c.id == line.id).values(
+            returned_quantity=LINES.c.returned_quantity + quantity))
+        result.append({"product_id": line.product_id, "quantity": str(quantity),
+                       "amount": str(amount), "movement_id": movement["id"],
+                       "original_movement_id": line.movement_id, "level": level})
+    return result
+
+
+def void_sale(actor, sale_id, *, idempotency_key=None):
+    """Void a sale: put back everything not yet returned; 409 already_voided the second time."""
+    sale_id = parse_id(sale_id, "sale_id", "Sale")
+    key = idempotency.check_key(idempotency_key)
+
+    def write(conn, now):
+        sale = _lock_sale(conn, sale_id)
+        _check_may_void(conn, actor, sale, now)
+        items = [(line, line.quantity - line.returned_quantity)
+                 for line in _sale_lines(conn, sale_id)
+                 if line.quantity > line.returned_quantity]
+        reversed_lines = _reverse(conn, actor, sale, items, now, "void") if items else []
+        conn.execute(update(SALES).where(SALES.c.id == sale_id).values(
+            status="voided", voided_at=now, voided_by_id=actor.user_id))
+        audit.record(conn, actor, "sale.void", "sale", sale_id, before={"status": "completed"},
+                     after={"status": "voided", "number": sale.number,
+                            "reversals": [r["movement_id"] for r in reversed_lines]})
+        data = {"sale": _sale_dict(conn, sale_id,
+                                   levels={r["product_id"]: r["level"] for r in reversed_lines})}
+        return data, [(sale.store_id, r["product_id"]) for r in reversed_lines], 200
+
+    return ledger.run_in_transaction(actor, key, {"op": "void", "sale_id": sale_id}, write)
+
+
+def return_lines(actor, sale_id, *, lines, note=None, idempotency_key=None):
+    """A customer return: [{product_id, quantity}], never more than sold minus returned."""
+    sale_id = parse_id(sale_id, "sale_id", "Sale")
+    if not isinstance(lines, (list, tuple)) or not lines:
+        raise DomainError("invalid", N_("Choose at least one line to return."), field="lines")
+    if len(lines) > MAX_LINES:
+        raise DomainError("invalid", N_("At most %(n)d lines in one sale.", n=MAX_LINES),
+                          field="lines")
+    wanted = []
+    for i, line in enumerate(lines):
+        if not isinstance(line, dict):
+            raise DomainError("invalid", N_("Each line needs a product and a quantity."),
+                              field=f"lines.{i}")
+        pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
+        if any(pid == other for other, _q in wanted):
+            raise DomainError("invalid", N_("A product is listed twice."),
+                              field=f"lines.{i}.product_id")
+        wanted.append((pid, parse_quantity(line.get("quantity"), f"lines.{i}.quantity")))
+    note = parse_text(note, "note", "Note", 500)
+    key = idempotency.check_key(idempotency_key)
+    request = {"op": "return", "sale_id": sale_id, "note": note,
+               "lines": [[pid, q] for pid, q in wanted]}
+
+    def write(conn, now):
+        sale = _lock_sale(conn, sale_id)
+        by_product = {line.product_id: line for line in _sale_lines(conn, sale_id)}
+        items = []
+        for i, (pid, quantity) in enumerate(wanted):
+            line = by_product.get(pid)
+            if line is None:
+                raise DomainError("invalid", N_("This product is not in the sale."),
+                                  field=f"lines.{i}.product_id")
+            returnable = line.quantity - line.returned_quantity
+            if quantity > returnable:
+                raise DomainError(
+                    "return_exceeds_sold",
+                    N_("Only %(n)s can still be returned.", n=f"{returnable.normalize():f}"),
+                    field=f"lines.{i}.quantity", returnable=str(returnable))
+            items.append((line, quantity))
+        returned = _reverse(conn, actor, sale, items, now, "return")
+        amount = sum((Decimal(r["amount"]) for r in returned), Decimal(0))
+        audit.record(conn, actor, "sale.return", "sale", sale_id, after={
+            "number": sale.number, "amount": str(amount), "note": note,
+            "lines": [{k: r[k] for k in ("product_id", "quantity", "amount", "movement_id")}
+                      for r in returned]})
+        data = {"sale": _sale_dict(conn, sale_id),
+                "return": {"amount": str(amount), "lines": returned}}
+        return data, [(sale.store_id, r["product_id"]) for r in returned], 201
+
+    return ledger.run_in_transaction(actor, key, request, write)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _time(value):
+    return None if value is None else value.isoformat()
+
+
+def _sale_dict(conn, sale_id, levels=None):
+    sale = conn.execute(select(SALES, STORES.c.code.label("store_code"),
+                               STORES.c.name.label("store_name"))
+                        .join(STORES, STORES.c.id == SALES.c.store_id)
+                        .where(SALES.c.id == sale_id)).first()
+    lines = conn.execute(
+        select(LINES, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit)
+        .join(PRODUCTS, PRODUCTS.c.id == LINES.c.product_id)
+        .where(LINES.c.sale_id == sale_id).order_by(LINES.c.position)).all()
+    refunded = conn.execute(select(func.coalesce(func.sum(REVERSALS.c.amount), 0))
+                            .where(REVERSALS.c.sale_id == sale_id)).scalar()
+    return {
+        "id": sale.id, "number": sale.number, "store_id": sale.store_id,
+        "store_code": sale.store_code, "store_name": sale.store_name,
+        "cashier_id": sale.cashier_id, "status": sale.status, "total": _text(sale.total),
+        "refunded": _text(Decimal(refunded).quantize(MONEY_PLACES)), "note": sale.note,
+        "source": sale.source, "occurred_at": _time(sale.occurred_at),
+        "created_at": _time(sale.created_at), "voided_at": _time(sale.voided_at),
+        "lines": [{
+            "product_id": line.product_id, "sku": line.sku, "name": line.name,
+            "unit": line.unit, "quantity": _text(line.quantity),
+            "unit_price": _text(line.unit_price), "list_price": _text(line.list_price),
+            "line_total": _text(line.line_total), "movement_id": line.movement_id,
+            "returned_quantity": _text(line.returned_quantity),
+            "returnable": _text(line.quantity - line.returned_quantity),
+            "level": (levels or {}).get(line.product_id),
+        } for line in lines],
+    }
+
+
+def get_sale(user, sale_id):
+    """One sale with its lines, if the user may see its store (NotFound otherwise)."""
+    conn = db.session.connection()
+    store_id = conn.execute(select(SALES.c.store_id).where(SALES.c.id == sale_id)).scalar() \
+        if isinstance(sale_id, int) and 0 < sale_id < 2**63 else None
+    if store_id is None or not policy.can_see_store(user, store_id):
+        raise NotFound("Sale")
+    return _sale_dict(conn, sale_id)
+
+
+def list_sales(store_ids=None, store_id=None, since=None, until=None, page=1, per_page=50):
+    """A Page of sales, newest first, without their lines."""
+    query = select(SALES.c.id, SALES.c.number, SALES.c.store_id, SALES.c.cashier_id,
+                   SALES.c.status, SALES.c.total, SALES.c.note, SALES.c.source,
+                   SALES.c.occurred_at, SALES.c.created_at, SALES.c.voided_at)
+    if store_ids is not None:
+        query = query.where(SALES.c.store_id.in_(store_ids or [0]))
+    if store_id is not None:
+        query = query.where(SALES.c.store_id == store_id)
+    if since is not None:
+        query = query.where(SALES.c.created_at >= since)
+    if until is not None:
+        query = query.where(SALES.c.created_at < until)
+    return paginate(query, (SALES.c.id.desc(),), page, per_page, rows=lambda q: [{
+        "id": r.id, "number": r.number, "store_id": r.store_id, "cashier_id": r.cashier_id,
+        "status": r.status, "total": _text(r.total), "note": r.note, "source": r.source,
+        "occurred_at": _time(r.occurred_at), "created_at": _time(r.created_at),
+        "voided_at": _time(r.voided_at),
+    } for r in db.session.execute(q)])
+
+
+def recent_products(store_id, limit=8):
+    """The products sold most recently in this store (for one-tap tiles), newest first."""
+    movements = StockMovement.__table__
+    recent = (select(movements.c.product_id, func.max(movements.c.id).label("last"))
+              .where(movements.c.store_id == store_id, movements.c.type == "sale")
+              .group_by(movements.c.product_id).order_by(func.max(movements.c.id).desc())
+              .limit(limit))
+    return [row.product_id for row in db.session.execute(recent)]
+
+
+def can_void(user, sale, window_minutes, now):
+    """Whether this user may void this sale now (the rule void_sale enforces)."""
+    if sale["status"] != "completed":
+        return False
+    if user.role in policy.MANAGERS:
+        return True
+    created = datetime.fromisoformat(sale["created_at"])
+    return sale["cashier_id"] == user.id and now - created <= timedelta(minutes=window_minutes)

@@ -1,0 +1,64 @@
+"""Sessions that end on the server.
+
+Sessions are signed cookies, so the server cannot delete one; instead every session and
+remember cookie carries Flask-Login's *alternative id* "user:generation:issued". The user row's
+`session_generation` moves on at logout, "log out everywhere", a password, role or active
+change, and a cookie made under an older generation no longer loads a user. `issued` is when
+the password was typed: a session or remember cookie older than REMEMBER_COOKIE_DURATION is
+refused by the server, whatever the browser keeps.
+
+Sensitive steps (creating an API token) also need the password typed within REAUTH_SECONDS.
+"""
+import time
+
+from flask import current_app, g, session
+from flask_login import login_user
+
+from webapp.extensions import db
+from webapp.models import User
+
+MAX_ID = 2**31 - 1
+
+
+def cookie_id(user, issued=None):
+    """The alternative id for a login of this user made at `issued` (now by default)."""
+    user.login_issued = int(time.time() if issued is None else issued)
+    return user.get_id()
+
+
+def load_user(user_id):
+    """Flask-Login's user_loader: the user if the id's generation and age are still good."""
+    try:
+        uid, generation, issued = (int(part) for part in str(user_id).split(":"))
+    except ValueError:
+        return None
+    if not 0 < uid <= MAX_ID:
+        return None
+    max_age = current_app.config["REMEMBER_COOKIE_DURATION"].total_seconds()
+    if not time.time() - max_age < issued <= time.time() + 60:
+        return None
+    user = db.session.get(User, uid)
+    if user is None or user.session_generation != generation or not user.active:
+        return None
+    user.login_issued = issued
+    return user
+
+
+def start(user, remember=False):
+    """Log the user in after a password check: new CSRF secret, fresh re-auth time."""
+    user.login_issued = int(time.time())
+    # A new CSRF secret at login, not one planted before it (and not the one cached in g).
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
+    login_user(user, remember=remember)
+    mark_reauthenticated()
+
+
+def mark_reauthenticated():
+    session["reauth_at"] = int(time.time())
+
+
+def recently_authenticated():
+    """Whether the password was typed within REAUTH_SECONDS in this session."""
+    seconds = current_app.config["REAUTH_SECONDS"]
+    return time.time() - session.get("reauth_at", 0) <= seconds
