@@ -82,6 +82,7 @@ def register_blueprints(app):
     from webapp.blueprints.catalog import bp as catalog_bp
     from webapp.blueprints.counter import bp as counter_bp
     from webapp.blueprints.jobs import bp as jobs_bp
+    from webapp.blueprints.offline import bp as offline_bp
     from webapp.blueprints.language import bp as language_bp
     from webapp.blueprints.imports import bp as imports_bp
     from webapp.blueprints.ops import bp as ops_bp
@@ -101,6 +102,7 @@ def register_blueprints(app):
     app.register_blueprint(audit_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(offline_bp)
     app.register_blueprint(language_bp)
     app.register_blueprint(purchasing_bp)
     app.register_blueprint(imports_bp)

@@ -6,7 +6,7 @@ from flask import current_app
 
 from webapp.extensions import db
 from webapp.models import Store, User
-from webapp.services.errors import DomainError, NotFound
+from webapp.services.errors import N_, DomainError, NotFound
 
 MANAGERS = ("admin", "manager")
 
@@ -101,5 +101,8 @@ def check_backdating(actor, occurred_at):
     user = db.session.get(User, actor.user_id)
     if user is not None and sees_all_stores(user):
         return occurred_at
-    raise DomainError("invalid", f"Time can be at most {hours:g} hours ago; ask a manager to "
-                      "record older movements.", field="occurred_at")
+    raise DomainError(
+        "occurred_at_too_old",
+        N_("Made more than %(hours)s hours ago: too old to record from a phone. "
+           "Ask a manager to record it.", hours=f"{hours:g}"),
+        field="occurred_at", window_hours=hours)

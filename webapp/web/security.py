@@ -1,7 +1,10 @@
 """Security headers on every response, set in one place."""
 from flask import current_app, g, request
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; "
+# 'wasm-unsafe-eval' lets the vendored barcode decoder (WebAssembly) compile; it allows no JS eval.
+# blob: images are the scanner's camera frames.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+                           "img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; "
                            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 HEADERS = {
@@ -9,7 +12,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
 }
 
 

@@ -54,6 +54,9 @@ def create():
     """Add a product; the service checks SKU and barcode uniqueness."""
     form = _supplier_choices(ProductForm())
     del form.archived
+    if request.method == "GET" and request.args.get("barcode"):
+        # The scanner's "Add product" link for a code no product has yet.
+        form.barcode.data = request.args["barcode"].strip()[:64]
     return form.save(lambda: catalog.create_product(access.actor(), form.service_data()),
                      lambda product: _("Product %(sku)s created.", sku=product.sku),
                      lambda product: url_for("catalog.products", q=product.sku)) \

@@ -53,7 +53,11 @@
   });
 
   document.addEventListener("htmx:sendError", function (event) {
-    if (!event.detail.elt.hasAttribute("data-etag")) {
+    // Forms marked data-offline are queued on the phone instead (offline.js): no alarm.
+    // With no signal on a page that works offline, its banner says so once (offline.js).
+    var offlinePage = !navigator.onLine && document.getElementById("offline-config");
+    if (!event.detail.elt.hasAttribute("data-etag") && !event.detail.elt.closest("[data-offline]") &&
+        !offlinePage) {
       toast(text("offline", "No connection. Check your internet and try again."));
     }
   });

@@ -1,0 +1,216 @@
+"""The server side of the offline shop app: manifest, service worker, and the queue's doors.
+
+A queued item is applied through the ledger with its key and its tap time: a replay writes
+nothing, an old tap lands on its Pakistan day in reports, a tap older than the window is refused
+for non-managers with a reason the phone can show. (The browser side: test_offline_browser.py.)
+"""
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import ADMIN, make_product, make_store, make_user
+from webapp.extensions import db
+from webapp.models import StockMovement
+from webapp.services import catalog, commands, ledger, reports
+from webapp.services.validation import PAKISTAN
+
+PASSWORD = "password-123"
+
+
+@pytest.fixture
+def world(app):
+    store, other = make_store(code="KHI-0001"), make_store(code="LHE-0001")
+    product = make_product(sku="CHEENI", name="Cheeni", unit="kg", barcode="8961000000016")
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store.id, product_id=product.id, type="stock_in", quantity=10))
+    users = {"dukan": make_user("shopkeeper", [store], username="dukan"),
+             "manager": make_user("manager", username="manager")}
+    return {"store": store.id, "other": other.id, "product": product.id,
+            "users": {k: u.id for k, u in users.items()}}
+
+
+def login(client, username):
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code in (302, 303)
+
+
+def item(world, user="dukan", **fields):
+    body = {"key": uuid.uuid4().hex, "user_id": world["users"][user], "type": "sale",
+            "product_id": world["product"], "quantity": "1",
+            "occurred_at": datetime.now(timezone.utc).isoformat()}
+    body.update(fields)
+    return body
+
+
+def post(client, world, body, store=None):
+    return client.post(f"/offline/stores/{store or world['store']}/movements", json=body)
+
+
+def count_movements():
+    return db.session.scalar(select(func.count()).select_from(StockMovement))
+
+
+def test_manifest_starts_at_the_users_store_and_its_icons_exist(client, world):
+    login(client, "dukan")
+    client.get(f"/stores/{world['store']}/")
+    page = client.get(f"/stores/{world['store']}/").get_data(as_text=True)
+    assert f'rel="manifest" href="/manifest.webmanifest?store={world["store"]}"' in page
+    manifest = client.get(f"/manifest.webmanifest?store={world['store']}")
+    assert manifest.mimetype == "application/manifest+json"
+    data = manifest.get_json()
+    assert data["start_url"] == f"/stores/{world['store']}/"
+    assert data["display"] == "standalone" and data["theme_color"]
+    sizes = set()
+    for icon in data["icons"]:
+        response = client.get(icon["src"])
+        assert response.status_code == 200 and response.data[:8] == b"\x89PNG\r\n\x1a\n"
+        sizes.add(icon["sizes"])
+    assert {"192x192", "512x512"} <= sizes
+    assert client.get("/manifest.webmanifest?store=x").get_json()["start_url"] == "/"
+
+
+def test_service_worker_is_served_from_the_root_and_never_stale(client):
+    response = client.get("/sw.js")
+    assert response.status_code == 200
+    assert response.headers["Service-Worker-Allowed"] == "/"
+    assert "no-cache" in response.headers["Cache-Control"]
+    assert b"importScripts" in response.data
+    assert client.get("/offline").status_code == 200
+
+
+def test_session_gives_the_user_and_a_fresh_csrf_token_or_401(client, world):
+    response = client.get("/offline/session")
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+    login(client, "dukan")
+    data = client.get("/offline/session").get_json()
+    assert data["user_id"] == world["users"]["dukan"] and data["csrf_token"]
+
+
+def test_a_replayed_item_answers_its_first_result_and_writes_once(client, world):
+    login(client, "dukan")
+    body = item(world, quantity="2")
+    first = post(client, world, body)
+    assert first.status_code == 201, first.get_json()
+    assert first.get_json()["level"]["quantity"] == "8.000"
+    before = count_movements()
+    again = post(client, world, body)
+    assert again.status_code == 201
+    assert again.get_json()["replayed"] is True
+    assert again.get_json()["movement"]["id"] == first.get_json()["movement"]["id"]
+    assert count_movements() == before
+
+
+def test_an_old_tap_lands_on_its_pakistan_day_in_reports(client, world):
+    login(client, "dukan")
+    # 20:30 UTC two days ago is 01:30 the next day in Pakistan: the report must say that day.
+    tap = (datetime.now(timezone.utc) - timedelta(days=2)).replace(hour=20, minute=30,
+                                                                  second=0, microsecond=0)
+    response = post(client, world, item(world, quantity="3", occurred_at=tap.isoformat()))
+    assert response.status_code == 201, response.get_json()
+    movement = db.session.get(StockMovement, response.get_json()["movement"]["id"])
+    assert movement.occurred_at.replace(tzinfo=timezone.utc) == tap
+    pk_day = tap.astimezone(PAKISTAN).date()
+    assert pk_day == tap.date() + timedelta(days=1)
+    span = reports.DateRange(tap.date() - timedelta(days=1), datetime.now(PAKISTAN).date())
+    days = {d["day"]: d for d in reports.sales_by_day(None, span)}
+    assert days[pk_day]["quantity"] == Decimal("3")
+    assert days[tap.date()]["movements"] == 0
+    assert days[datetime.now(PAKISTAN).date()]["movements"] == 0
+
+
+def test_a_tap_older_than_the_window_is_refused_with_its_reason(app, client, world):
+    login(client, "dukan")
+    hours = app.config["OFFLINE_WINDOW_HOURS"]
+    assert hours == 72
+    old = datetime.now(timezone.utc) - timedelta(hours=hours, minutes=5)
+    before = count_movements()
+    response = post(client, world, item(world, occurred_at=old.isoformat()))
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "occurred_at_too_old"
+    assert "72 hours" in error["message"]
+    assert count_movements() == before
+    # Just inside the window is fine.
+    inside = datetime.now(timezone.utc) - timedelta(hours=hours - 1)
+    assert post(client, world, item(world, occurred_at=inside.isoformat())).status_code == 201
+
+
+def test_a_manager_may_record_an_older_tap(client, world):
+    login(client, "manager")
+    old = datetime.now(timezone.utc) - timedelta(days=10)
+    response = post(client, world, item(world, "manager", occurred_at=old.isoformat()))
+    assert response.status_code == 201, response.get_json()
+
+
+def test_refusals_carry_a_code_a_reason_and_whether_negative_stock_is_allowed(client, world):
+    login(client, "dukan")
+    before = count_movements()
+    response = post(client, world, item(world, quantity="50"))
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "insufficient_stock"
+    assert error["allow_negative_stock"] is False
+    assert "Only 10 in stock" in error["message"]
+    catalog.update_product(ADMIN, world["product"], {"archived": True})
+    archived = post(client, world, item(world))
+    assert archived.status_code in (409, 422)
+    assert archived.get_json()["error"]["message"]
+    # Another store (permission): not found, never written.
+    assert post(client, world, item(world), store=world["other"]).status_code == 404
+    missing_time = item(world)
+    del missing_time["occurred_at"]
+    assert post(client, world, missing_time).status_code == 422
+    assert post(client, world, item(world, type="adjustment")).status_code == 422
+    assert client.post(f"/offline/stores/{world['store']}/movements", data="[1]",
+                       content_type="application/json").status_code == 400
+    assert count_movements() == before
+
+
+def test_an_item_saved_by_another_user_is_never_taken_as_this_one(client, world):
+    login(client, "dukan")
+    response = post(client, world, item(world, user_id=world["users"]["manager"]))
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "wrong_user"
+
+
+def test_the_negative_stock_store_says_so_in_refusals(client, world):
+    catalog.update_store(ADMIN, world["store"], {"allow_negative_stock": True})
+    login(client, "dukan")
+    assert post(client, world, item(world, quantity="50")).status_code == 201
+    old = datetime.now(timezone.utc) - timedelta(days=5)
+    error = post(client, world, item(world, occurred_at=old.isoformat())).get_json()["error"]
+    assert error["allow_negative_stock"] is True
+
+
+def test_catalog_lists_barcodes_and_levels_for_the_users_stores_only(client, world):
+    login(client, "dukan")
+    data = client.get(f"/offline/stores/{world['store']}/catalog").get_json()
+    product = next(p for p in data["products"] if p["id"] == world["product"])
+    assert product["barcode"] == "8961000000016" and product["quantity"] == "10"
+    assert client.get(f"/offline/stores/{world['other']}/catalog").status_code == 404
+    # A level sold down to exactly zero (Decimal("0.000") is falsy) is listed as "0".
+    login(client, "dukan")
+    post(client, world, item(world, quantity="10"))
+    data = client.get(f"/offline/stores/{world['store']}/catalog").get_json()
+    assert next(p for p in data["products"] if p["id"] == world["product"])["quantity"] == "0"
+
+
+def test_add_product_link_prefills_the_barcode_for_managers(client, world):
+    login(client, "manager")
+    page = client.get("/products/new?barcode=8961000000009").get_data(as_text=True)
+    assert 'value="8961000000009"' in page
+    client.post("/logout")
+    login(client, "dukan")
+    assert client.get("/products/new?barcode=8961000000009").status_code == 403
+
+
+def test_the_store_page_carries_the_offline_block_and_scan_button(client, world):
+    login(client, "dukan")
+    page = client.get(f"/stores/{world['store']}/").get_data(as_text=True)
+    assert 'id="offline-config"' in page and "data-scan" in page
+    assert 'data-offline-kind="movement"' in page
+    assert "levels as of" in page

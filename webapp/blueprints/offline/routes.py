@@ -1,0 +1,128 @@
+"""Manifest, service worker and the JSON doors of the phone's offline queue.
+
+The queue (static/js/offline-queue.js) asks `session` for the logged-in user and a fresh CSRF
+token before it replays, sends only that user's items, and posts each to its kind's route here.
+A refusal answers the usual error envelope plus what the phone needs to offer choices
+(`allow_negative_stock`), and the item waits under "needs attention" until the shopkeeper acts.
+"""
+from datetime import datetime, timezone
+
+from flask import current_app, jsonify, render_template, request, send_from_directory, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from webapp.blueprints.offline import bp
+from webapp.services import offline as offline_service
+from webapp.services import policy
+from webapp.services.errors import DomainError
+from webapp.services.validation import PAKISTAN
+from webapp.web import access
+from webapp.web.errors import json_error
+from webapp.web.navigation import current_store_id
+
+THEME = "#0b7a4b"
+
+
+@bp.app_context_processor
+def offline_helpers():
+    """Template helpers for the manifest link and the store page's offline block."""
+    def manifest_url():
+        store_id = current_store_id(current_user) if current_user.is_authenticated else None
+        return url_for("offline.manifest", store=store_id) if store_id else \
+            url_for("offline.manifest")
+    return {
+        "offline_manifest_url": manifest_url,
+        # When the page was rendered, Pakistan time: "offline · levels as of 14:05".
+        "offline_now": lambda: datetime.now(timezone.utc).astimezone(PAKISTAN).strftime("%H:%M"),
+        "offline_can_add_products": lambda: policy.can(current_user, "catalog.manage"),
+        "offline_lang": lambda: str(get_locale() or "en"),
+    }
+
+
+def _logged_out():
+    return json_error(401, "unauthorized", _("Log in again to send what is waiting."))
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, from the site root so its scope is the whole app."""
+    response = send_from_directory(current_app.static_folder, "sw.js", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The web app manifest; `store` (from the page that links it) makes the start URL."""
+    store = request.args.get("store", "")
+    start = url_for("stock.home", store_id=int(store)) if store.isdigit() and \
+        0 < int(store) < 2**31 else "/"
+    icons = [{"src": url_for("static", filename=f"icons/icon-{size}.png"), "sizes": f"{size}x{size}",
+              "type": "image/png", "purpose": "any"} for size in (192, 512)]
+    icons.append({"src": url_for("static", filename="icons/maskable-512.png"),
+                  "sizes": "512x512", "type": "image/png", "purpose": "maskable"})
+    response = jsonify({
+        "id": "/", "name": _("Kiryana Inventory"), "short_name": _("Kiryana"),
+        "start_url": start, "scope": "/", "display": "standalone",
+        "background_color": "#ffffff", "theme_color": THEME, "icons": icons})
+    response.mimetype = "application/manifest+json"
+    return response
+
+
+@bp.get("/offline")
+def offline_page():
+    """What the service worker shows for a page never saved on the phone (no user data)."""
+    response = current_app.make_response(render_template("offline/offline.html"))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/offline/session")
+def session():
+    """Who is logged in and a fresh CSRF token: asked before every replay."""
+    if not current_user.is_authenticated:
+        return _logged_out()
+    response = jsonify({"user_id": current_user.id, "csrf_token": generate_csrf()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/offline/stores/<int:store_id>/catalog")
+def catalog(store_id):
+    """Every active product with its level: offline search and barcode lookup read this."""
+    if not current_user.is_authenticated:
+        return _logged_out()
+    try:
+        store = access.store_or_404(store_id)
+    except DomainError as error:
+        return json_error(error.status, error.code, error.message)
+    response = jsonify({"store_id": store.id, "products": offline_service.catalog(store.id)})
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.post("/offline/stores/<int:store_id>/movements")
+def record_movement(store_id):
+    """Replay one queued sale, stock-in or removal with its key and tap time."""
+    if not current_user.is_authenticated:
+        return _logged_out()
+    item = request.get_json(silent=True)
+    if not isinstance(item, dict):
+        return json_error(400, "bad_request", _("Send the queued item as a JSON object."))
+    if item.get("user_id") != current_user.id:
+        # Belt and braces: the phone never sends another user's items, and we never take them.
+        return json_error(409, "wrong_user",
+                          _("Saved by another user on this phone: only they can send it."))
+    store = None
+    try:
+        store = access.store_or_404(store_id)
+        result = offline_service.record_movement(access.actor(), store, item)
+    except DomainError as error:
+        allow_negative = bool(store is not None and store.allow_negative_stock)
+        return json_error(error.status, error.code, error.message, error.fields,
+                          allow_negative_stock=allow_negative, **error.details)
+    body = dict(result.data, replayed=result.replayed)
+    return jsonify(body), result.status_code

@@ -1,0 +1,153 @@
+/* The parts of the offline side that a normal online visit never needs, loaded on demand by
+ * offline.js (and saved by the service worker at install, so they are there with no signal):
+ * the "needs attention" choices, and choosing or searching products from what the phone saved.
+ */
+(function () {
+  "use strict";
+  var K = window.KiryanaOffline;
+  var catalogPromise = null;
+
+  function attentionItem(item) {
+    var li = K.el("li", {"class": "attention-item", "data-key": item.key});
+    li.append(K.el("p", {}, item.label + " · " + K.t("tapped", {time: K.pkTime(item.tapped_at)})));
+    li.append(K.el("p", {"class": "form-error", "role": "alert"},
+                 (item.error && item.error.message) || K.t("refused")));
+    var form = K.el("form", {"class": "inline-edit", "novalidate": ""});
+    var id = "fix-" + item.seq;
+    form.append(K.el("label", {"for": id}, K.t("quantity")));
+    var input = K.el("input", {id: id, name: "quantity", inputmode: "decimal", autocomplete: "off"});
+    input.value = item.payload.quantity;
+    form.append(input, K.el("button", {type: "submit", "class": "secondary"}, K.t("send_again")));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!K.validQuantity(input.value)) { input.setAttribute("aria-invalid", "true"); return; }
+      var payload = Object.assign({}, item.payload, {quantity: input.value.trim()});
+      resend(item, payload, K.labelFor(payload, item.product_name));
+    });
+    li.append(form);
+    var actions = K.el("p", {"class": "actions"});
+    if (item.error && item.error.code === "insufficient_stock" && item.error.allow_negative_stock) {
+      var anyway = K.el("button", {type: "button", "class": "secondary"}, K.t("record_anyway"));
+      anyway.addEventListener("click", function () { resend(item, item.payload, item.label); });
+      actions.append(anyway);
+    }
+    var discard = K.el("button", {type: "button", "class": "danger"}, K.t("discard"));
+    discard.addEventListener("click", function () {
+      // Two taps: a stray thumb must not throw a sale away.
+      if (discard.dataset.armed) { K.Q.remove(item.seq).then(K.render); return; }
+      discard.dataset.armed = "1";
+      discard.textContent = K.t("discard_confirm");
+    });
+    actions.append(discard);
+    li.append(actions);
+    return li;
+  }
+
+  function resend(item, payload, label) {
+    // A new key: the refused attempt wrote nothing, and this is a different request.
+    K.Q.enqueue({kind: item.kind, store_id: item.store_id, user_id: item.user_id, payload: payload,
+               label: label, tapped_at: item.tapped_at, product_name: item.product_name})
+      .then(function () { return K.Q.remove(item.seq); })
+      .then(K.render).then(K.flush);
+  }
+
+  // --- choosing a product with no signal --------------------------------------------------------
+
+  function fromLink(link) {
+    var name = link.querySelector(".name");
+    var qty = link.querySelector(".qty");
+    return {id: Number(link.dataset.productId),
+            name: name && name.firstChild ? name.firstChild.textContent : "",
+            sku: (link.querySelector(".sub") || {}).textContent || "",
+            unit: (link.querySelector(".unit") || {}).textContent || "",
+            quantity: qty ? qty.dataset.quantity : "0"};
+  }
+
+  function selectFromLink(link) { select(fromLink(link)); }
+
+  /** Show a product in the panel from what the phone knows (page or saved catalogue). */
+  function select(product) {
+    var panel = document.getElementById("panel");
+    if (!panel) { return; }
+    var body = panel.querySelector(".panel-body");
+    var hint = panel.querySelector("[data-offline-hint]");
+    if (hint) { hint.hidden = true; }
+    if (body) { body.hidden = false; }
+    panel.querySelector("[data-field=name]").textContent = product.name;
+    panel.querySelector("[data-field=details]").textContent = product.sku + " · " + product.unit;
+    // No product was open: the placeholder becomes the figure (the id marks a product shown).
+    var figure = document.getElementById("panel-level") ||
+      panel.querySelector("[data-offline-level]");
+    figure.id = "panel-level";
+    figure.replaceChildren(document.createTextNode(String(Number(product.quantity))));
+    figure.append(K.el("span", {"class": "unit"}, " " + product.unit));
+    figure.dataset.quantity = String(Number(product.quantity));
+    // The live list's #selected-product and each action form's own product_id.
+    panel.querySelectorAll("input[name=product_id]").forEach(function (input) {
+      input.value = product.id;
+    });
+    var links = panel.querySelector("[data-online-only]");
+    if (links) { links.hidden = true; }
+    var saved = panel.querySelector("#offline-saved");
+    if (saved) { saved.hidden = true; }
+    try {
+      var url = new URL(location.href);
+      url.searchParams.set("product", product.id);
+      history.replaceState(history.state, "", url);
+    } catch (e) { /* ignore */ }
+  }
+
+  function loadCatalog() {
+    if (!catalogPromise && K.config()) {
+      catalogPromise = fetch(K.config().catalog_url, {credentials: "same-origin",
+                                                  headers: {"Accept": "application/json"}})
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(function (body) { return body.products; })
+        .catch(function (error) { catalogPromise = null; throw error; });
+    }
+    return catalogPromise || Promise.reject(new Error("no store"));
+  }
+
+  function searchOffline(q) {
+    var box = document.getElementById("picker-results");
+    q = (q || "").trim().toLowerCase();
+    if (!box) { return; }
+    loadCatalog().then(function (products) {
+      box.replaceChildren();
+      if (!q) { return; }
+      products.filter(function (p) {
+        return p.name.toLowerCase().indexOf(q) >= 0 || p.sku.toLowerCase().indexOf(q) >= 0 ||
+          (p.barcode || "") === q;
+      }).slice(0, 10).forEach(function (p) {
+        var a = K.el("a", {"class": "row", href: "?product=" + p.id});
+        a.append(K.el("span", {"class": "name"}, p.name));
+        a.append(K.el("span", {"class": "qty"}, p.quantity + " " + p.unit));
+        a.addEventListener("click", function (event) { event.preventDefault(); select(p); });
+        var li = K.el("li");
+        li.append(a);
+        box.append(li);
+      });
+    }, function () {
+      box.replaceChildren(K.el("li", {"class": "muted row"}, K.t("offline_search")));
+    });
+  }
+
+  function openRequestedProduct() {
+    // Offline, the service worker may answer ?product=N with the plain store page.
+    var wanted = Number(new URL(location.href).searchParams.get("product"));
+    var input = document.getElementById("selected-product");
+    if (!wanted || !input || Number(input.value) === wanted) { return; }
+    var link = document.querySelector("a[data-product-id='" + wanted + "']");
+    if (link) { selectFromLink(link); return; }
+    loadCatalog().then(function (products) {
+      var p = products.find(function (x) { return x.id === wanted; });
+      if (p) { select(p); }
+    }).catch(function () { return null; });
+  }
+
+  window.KiryanaOfflineTools = {
+    attentionItem: attentionItem, select: select, selectFromLink: selectFromLink,
+    searchOffline: searchOffline, loadCatalog: loadCatalog,
+    openRequestedProduct: openRequestedProduct
+  };
+})();

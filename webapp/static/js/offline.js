@@ -1,0 +1,319 @@
+/* The offline side of the pages: install the service worker, queue taps made without signal,
+ * show "N waiting to send" and "needs attention", and send the queue when the signal returns.
+ *
+ * Words come from the page (#offline-config, rendered with _() in templates/offline/_status.html)
+ * so they are translated like every other string. The queue itself is offline-queue.js.
+ */
+(function () {
+  "use strict";
+  var Q = window.KiryanaQueue;
+  var config = null;
+  var mine = {waiting: 0};
+  var lastSubmit = null;
+  var toolsLoading = null;
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", {scope: "/"}).catch(function () { return null; });
+  }
+
+  function readConfig() {
+    var node = document.getElementById("offline-config");
+    config = node ? JSON.parse(node.getAttribute("data-config")) : null;
+    return config;
+  }
+
+  function t(name, values) {
+    var text = (config && config.strings[name]) || name;
+    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
+    return text;
+  }
+
+  function pkTime(iso) {
+    return new Date(iso).toLocaleTimeString("en-GB", {timeZone: "Asia/Karachi", hour: "2-digit",
+                                                      minute: "2-digit"});
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  // --- what the page shows ----------------------------------------------------------------------
+
+  function showBanner() {
+    var banner = document.getElementById("offline-banner");
+    if (!banner || !config) { return; }
+    banner.hidden = navigator.onLine;
+    banner.textContent = t("offline_as_of", {time: config.levels_as_of});
+  }
+
+  function render() {
+    if (!readConfig() || !Q) { return Promise.resolve(); }
+    return Q.all().then(function (items) {
+      var own = items.filter(function (i) { return i.user_id === config.user_id; });
+      var waiting = own.filter(function (i) { return i.status === "waiting"; });
+      var attention = own.filter(function (i) { return i.status === "attention"; });
+      var others = items.length - own.length;
+      mine.waiting = waiting.length;
+      var badge = document.getElementById("queue-badge");
+      if (badge) {
+        badge.hidden = !waiting.length;
+        badge.textContent = t("waiting", {n: waiting.length});
+      }
+      var box = document.getElementById("offline-queue");
+      if (!box) { return; }
+      box.hidden = !(waiting.length || attention.length || others);
+      var list = document.getElementById("queue-waiting");
+      list.replaceChildren();
+      waiting.forEach(function (item) {
+        var li = el("li", {"class": "row", "data-key": item.key});
+        li.append(el("span", {"class": "name"}, item.label),
+                  el("span", {"class": "muted small"}, t("tapped", {time: pkTime(item.tapped_at)})));
+        list.append(li);
+      });
+      document.getElementById("queue-waiting-title").hidden = !waiting.length;
+      var alist = document.getElementById("queue-attention");
+      alist.replaceChildren();
+      if (attention.length) {
+        tools().then(function (T) {
+          alist.replaceChildren();
+          attention.forEach(function (item) { alist.append(T.attentionItem(item)); });
+        });
+      }
+      document.getElementById("queue-attention-title").hidden = !attention.length;
+      var note = document.getElementById("queue-others");
+      note.hidden = !others;
+      note.textContent = t("other_user", {n: others});
+    });
+  }
+
+
+  function validQuantity(value) {
+    return /^\d+(\.\d{1,3})?$/.test(String(value).trim()) && Number(value) > 0;
+  }
+
+  function labelFor(payload, name) {
+    return t("label_" + payload.type, {qty: payload.quantity, name: name || ""});
+  }
+
+  // --- sending ----------------------------------------------------------------------------------
+
+  function flush() {
+    if (!Q || !navigator.onLine) { return Promise.resolve(); }
+    return Q.flush().then(function (outcome) {
+      var status = document.getElementById("queue-status");
+      if (status && config) {
+        status.replaceChildren();
+        if (outcome.loggedOut) {
+          status.append(document.createTextNode(t("login_to_send") + " "));
+          status.append(el("a", {href: "/login?next=" + encodeURIComponent(location.pathname)},
+                           t("login")));
+        } else if (outcome.sent) {
+          status.textContent = t("sent", {n: outcome.sent});
+        }
+        status.hidden = !status.textContent;
+      }
+      return render();
+    }, function () { return render(); });
+  }
+
+  // --- the stock forms: queue when there is no signal (or older items are still waiting) ------
+
+  function capture(form, submitter) {
+    var data = new FormData(form);
+    // The pressed button's value, or the form's own `type` field (one form per stock action).
+    var type = (submitter && submitter.value) || data.get("type");
+    var payload = {type: type, product_id: Number(data.get("product_id")),
+                   quantity: String(data.get("quantity") || "").trim()};
+    if (type === "stock_in") {
+      payload.supplier_id = data.get("supplier_id") ? Number(data.get("supplier_id")) : null;
+      payload.unit_cost = data.get("unit_cost") || null;
+    }
+    if (type === "removal") {
+      payload.reason = data.get("reason") || null;
+      payload.note = data.get("note") || null;
+    }
+    var name = (document.querySelector("#panel [data-field=name]") || {}).textContent || "";
+    return {form: form, key: data.get("key"), payload: payload, name: name.trim()};
+  }
+
+  function keep(submitted, sameKey) {
+    var form = submitted.form;
+    var problem = !validQuantity(submitted.payload.quantity) ? t("bad_quantity")
+      : submitted.payload.type === "removal" && !submitted.payload.reason ? t("need_reason") : null;
+    var message = form.closest("#panel").querySelector("#offline-saved");
+    if (problem) {
+      message.textContent = problem;
+      message.className = "form-error";
+      message.hidden = false;
+      return;
+    }
+    var label = labelFor(submitted.payload, submitted.name);
+    Q.enqueue({kind: "movement", store_id: Number(form.dataset.storeId), user_id: config.user_id,
+               payload: submitted.payload, label: label, product_name: submitted.name,
+               key: sameKey ? submitted.key : null})
+      .then(function () {
+        // The next tap is a new action: it needs a key of its own.
+        form.querySelector("input[name=key]").value = Q.newKey();
+        message.textContent = t("saved", {what: label});
+        message.className = "flash";
+        message.hidden = false;
+        moveFigure(submitted.payload);
+        return render();
+      }).then(flush);
+  }
+
+  function moveFigure(payload) {
+    var figure = document.getElementById("panel-level");
+    if (!figure || figure.dataset.quantity === undefined) { return; }
+    var sign = payload.type === "stock_in" ? 1 : -1;
+    var next = Number(figure.dataset.quantity) + sign * Number(payload.quantity);
+    next = Math.round(next * 1000) / 1000;
+    figure.dataset.quantity = String(next);
+    if (figure.firstChild && figure.firstChild.nodeType === 3) {
+      figure.firstChild.textContent = String(next);
+    }
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-offline-kind]") || !readConfig()) { return; }
+    lastSubmit = capture(form, event.submitter);
+    if (navigator.onLine && !mine.waiting) { return; }  // htmx posts it as usual
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    keep(lastSubmit, false);
+  }, true);
+
+  document.addEventListener("htmx:sendError", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.matches && elt.matches("form[data-offline-kind]") && lastSubmit &&
+        lastSubmit.form === elt) {
+      // The reply was lost: the server may have recorded it. Same key, so it lands once.
+      keep(lastSubmit, true);
+    } else if (elt && elt.matches && elt.matches("a[data-product-id]")) {
+      tools().then(function (T) { T.selectFromLink(elt); });
+    } else if (event.detail.requestConfig && event.detail.requestConfig.boosted) {
+      // A boosted link with no signal: a real navigation, which the service worker answers.
+      window.location.href = event.detail.pathInfo.requestPath;
+    }
+  });
+
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (navigator.onLine || !readConfig()) { return; }
+    if (elt && elt.matches && elt.matches("a[data-product-id]")) {
+      event.preventDefault();
+      tools().then(function (T) { T.selectFromLink(elt); });
+    } else if (elt && elt.id === "q") {
+      event.preventDefault();
+      tools().then(function (T) { T.searchOffline(elt.value); });
+    }
+  });
+
+
+  // --- loaded on demand: offline-tools.js (needs attention, offline product choice) ------------
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = el("script", {src: src});
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+
+  function tools() {
+    if (!toolsLoading) {
+      toolsLoading = loadScript("/static/js/offline-tools.js").then(function () {
+        return window.KiryanaOfflineTools;
+      });
+      toolsLoading.catch(function () { toolsLoading = null; });
+    }
+    return toolsLoading;
+  }
+
+  window.KiryanaOffline = {
+    Q: Q, t: t, el: el, pkTime: pkTime, render: render, flush: flush,
+    validQuantity: validQuantity, labelFor: labelFor, config: function () { return config; }
+  };
+
+  // --- the scanner loads only when Scan is tapped --------------------------------------------------
+
+  var scannerLoading = null;
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-scan]");
+    if (!button || !readConfig()) { return; }
+    event.preventDefault();
+    if (!scannerLoading) {
+      scannerLoading = loadScript(config.scanner_url);
+      scannerLoading.catch(function () { scannerLoading = null; });
+    }
+    Promise.all([scannerLoading, tools()]).then(function (both) {
+      window.KiryanaScanner.open({config: config, t: t, catalog: both[1].loadCatalog,
+                                  select: onScanned});
+    });
+  });
+
+  function onScanned(product) {
+    // A basket page (issue 11) takes the product itself by cancelling this event.
+    var taken = !document.dispatchEvent(new CustomEvent("kiryana:scanned",
+                                                        {detail: product, cancelable: true}));
+    if (taken) { return; }
+    var link = config.store_url + "?product=" + product.id;
+    if (navigator.onLine && window.htmx) {
+      window.htmx.ajax("GET", link, {target: "#panel", swap: "outerHTML"}).then(function () {
+        history.pushState({}, "", link);
+      }, function () { tools().then(function (T) { T.select(product); }); });
+    } else {
+      tools().then(function (T) { T.select(product); });
+    }
+  }
+
+  // --- start ------------------------------------------------------------------------------------
+
+  function start() {
+    if (location.pathname === "/login" && window.caches) {
+      // Someone logs in: the pages saved for the previous user are not theirs to see offline.
+      caches.delete("kiryana-pages");
+      caches.delete("kiryana-data");
+    }
+    if (!readConfig()) { flush(); return; }
+    showBanner();
+    // Boosted navigation keeps the first page's <head>: point the manifest at this store.
+    var manifest = document.querySelector("link[rel=manifest]");
+    if (manifest) { manifest.href = config.manifest_url; }
+    var scan = document.querySelector("[data-scan]");
+    if (scan && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) { scan.hidden = false; }
+    render().then(flush);
+    if (!navigator.onLine) { tools().then(function (T) { T.openRequestedProduct(); }); }
+    if ("serviceWorker" in navigator && window.caches) {
+      navigator.serviceWorker.ready.then(function () {
+        // The first visit loaded before the worker ran: save this page now if it is missing.
+        return caches.open("kiryana-pages").then(function (cache) {
+          var here = location.pathname + location.search;
+          return cache.match(here).then(function (hit) { return hit || cache.add(here); });
+        });
+      }).catch(function () { return null; });
+    }
+  }
+
+  window.addEventListener("online", function () { showBanner(); flush(); });
+  window.addEventListener("offline", showBanner);
+  if (window.BroadcastChannel && Q) {
+    new BroadcastChannel(Q.CHANNEL).onmessage = function () { render(); };
+  }
+  // Retry while something waits (a 5xx, a timeout): cheap, and only with signal.
+  setInterval(function () { if (mine.waiting && navigator.onLine) { flush(); } }, 30000);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.target === document.body) { start(); }
+  });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

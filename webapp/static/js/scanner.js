@@ -1,0 +1,139 @@
+/* Camera barcode scanning: loaded only when Scan is tapped (offline.js), cached by the service
+ * worker once loaded, so it works with no signal.
+ *
+ * The browser's own BarcodeDetector when it has one that reads our formats (Android Chrome);
+ * otherwise the vendored `barcode-detector` ponyfill (ZXing compiled to WebAssembly, see
+ * static/vendor/README.md), loaded only then. Reads EAN-13, EAN-8, UPC-A and Code 128 from the
+ * rear camera; a hit vibrates briefly and selects the product; an unknown code says so and, for
+ * managers, offers "Add product" with the barcode filled in.
+ */
+(function () {
+  "use strict";
+  var FORMATS = ["ean_13", "ean_8", "upc_a", "code_128"];
+  var VENDOR = "/static/vendor/barcode-detector-3.2.2/ponyfill.iife.js";
+  var WASM_DIR = "/static/vendor/zxing-wasm-3.1.3/";
+  var detectorPromise = null;
+  var state = null;
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+
+  function nativeDetector() {
+    if (!("BarcodeDetector" in window)) { return Promise.resolve(null); }
+    return window.BarcodeDetector.getSupportedFormats().then(function (supported) {
+      var all = FORMATS.every(function (f) { return supported.indexOf(f) >= 0; });
+      return all ? new window.BarcodeDetector({formats: FORMATS}) : null;
+    }, function () { return null; });
+  }
+
+  function detector() {
+    if (!detectorPromise) {
+      detectorPromise = nativeDetector().then(function (found) {
+        if (found) { return found; }
+        return loadScript(VENDOR).then(function () {
+          var api = window.BarcodeDetectionAPI;
+          api.prepareZXingModule({overrides: {locateFile: function (path, prefix) {
+            return path.endsWith(".wasm") ? WASM_DIR + path : prefix + path;
+          }}});
+          return new api.BarcodeDetector({formats: FORMATS});
+        });
+      });
+      detectorPromise.catch(function () { detectorPromise = null; });
+    }
+    return detectorPromise;
+  }
+
+  /** The catalogue entry for a scanned code; UPC-A and its EAN-13 form (leading 0) match. */
+  function find(products, code) {
+    var forms = [code];
+    if (/^\d{12}$/.test(code)) { forms.push("0" + code); }
+    if (/^0\d{12}$/.test(code)) { forms.push(code.slice(1)); }
+    return products.find(function (p) { return p.barcode && forms.indexOf(p.barcode) >= 0; });
+  }
+
+  function close() {
+    if (!state) { return; }
+    state.stopped = true;
+    if (state.stream) { state.stream.getTracks().forEach(function (track) { track.stop(); }); }
+    state.box.hidden = true;
+    state.video.srcObject = null;
+    state = null;
+  }
+
+  function say(options, message, link) {
+    var out = document.getElementById("scan-result");
+    out.replaceChildren(document.createTextNode(message));
+    if (link) {
+      var a = document.createElement("a");
+      a.href = link.href;
+      a.className = "button secondary";
+      a.textContent = link.text;
+      out.append(" ", a);
+    }
+    out.hidden = false;
+  }
+
+  function hit(options, code) {
+    if (navigator.vibrate) { navigator.vibrate(80); }
+    close();
+    options.catalog().then(function (products) {
+      var product = find(products, code);
+      if (product) {
+        document.getElementById("scan-result").hidden = true;
+        options.select(product);
+        return;
+      }
+      var config = options.config;
+      say(options, options.t("scan_unknown", {code: code}), config.new_product_url ? {
+        href: config.new_product_url + "?barcode=" + encodeURIComponent(code),
+        text: options.t("add_product")} : null);
+    }, function (error) {
+      if (window.console) { console.warn("catalog", error); }
+      say(options, options.t("scan_no_catalog"));
+    });
+  }
+
+  function loop(options, scan) {
+    if (!state || state.stopped) { return; }
+    var video = state.video;
+    var next = function () { setTimeout(function () { loop(options, scan); }, 150); };
+    if (video.readyState < 2) { next(); return; }
+    scan.detect(video).then(function (codes) {
+      if (state && !state.stopped && codes.length) { hit(options, codes[0].rawValue); } else { next(); }
+    }, next);
+  }
+
+  function open(options) {
+    if (state) { return; }
+    var box = document.getElementById("scanner");
+    var video = box.querySelector("video");
+    var status = box.querySelector("[data-scan-status]");
+    state = {box: box, video: video, stopped: false, stream: null};
+    box.hidden = false;
+    status.textContent = options.t("scan_loading");
+    box.querySelector("[data-scan-close]").onclick = close;
+    var current = state;
+    Promise.all([
+      navigator.mediaDevices.getUserMedia({audio: false, video: {facingMode: {ideal: "environment"}}}),
+      detector()
+    ]).then(function (both) {
+      if (current.stopped) { both[0].getTracks().forEach(function (t) { t.stop(); }); return; }
+      current.stream = both[0];
+      video.srcObject = both[0];
+      video.play().catch(function () { return null; });
+      status.textContent = options.t("scan_point");
+      loop(options, both[1]);
+    }, function (error) {
+      status.textContent = options.t("scan_no_camera", {reason: error && error.name || ""});
+    });
+  }
+
+  window.KiryanaScanner = {open: open, close: close, find: find};
+})();
