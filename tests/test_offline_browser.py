@@ -186,8 +186,8 @@ class Phone:
         return self.page.evaluate("KiryanaQueue.all()")
 
     def tap_sell(self, quantity):
-        self.page.fill("#quantity", str(quantity))
-        self.page.click("#panel button[value=sale]")
+        self.page.fill("#sale-quantity", str(quantity))
+        self.page.click("#sell-form button[type=submit]")
 
     def finish(self):
         self.close()
@@ -282,8 +282,9 @@ def test_offline_sales_and_a_stock_in_wait_then_land_once_each(playwright, site,
     assert phone.page.locator("#panel [data-field=name]").inner_text() == \
         "Sunridge Chakki Atta 10kg"
     phone.page.click("text=Stock in (received)")
-    phone.page.fill("#quantity", "5")
-    phone.page.click("#panel button[value=stock_in]")
+    phone.page.eval_on_selector("#receive-form", "form => { form.closest('details').open = true; }")
+    phone.page.fill("#stock_in-quantity", "5")
+    phone.page.click("#receive-form button[type=submit]")
     wait_for_queue(phone, 4)
     badge = phone.page.locator("#queue-badge")
     expect(badge).to_have_text("4 waiting to send")
@@ -575,8 +576,8 @@ def test_scan_selects_the_product_online_and_offline(playwright, site, tmp_path)
     phone.page.locator("[data-scan]").click()
     expect(phone.page.locator("#panel [data-field=name]")).to_have_text("Cheeni (loose)",
                                                                          timeout=15000)
-    phone.page.fill("#quantity", "1")
-    phone.page.click("#panel button[value=sale]")
+    phone.page.fill("#sale-quantity", "1")
+    phone.page.click("#sell-form button[type=submit]")
     wait_for_queue(phone, 1)
     assert phone.queue()[0]["payload"]["product_id"] == site["cheeni"]
     phone.go_online()

@@ -317,5 +317,5 @@ def test_store_home_weighs_under_100_kb(browser, site):
         .reduce((total, entry) => total + entry.transferSize, 0)""")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "store-home-weight.txt").write_text(f"{weight} bytes\n")
-    assert 50_000 < weight < 100_000
+    assert 10_000 < weight < 100_000  # compressed (Flask-Compress); the floor proves we measured
     context.close()

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from config import config_from_env
 from webapp import cli
-from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
+from webapp.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
 from webapp.infra import dbretry, replica  # noqa: F401  (dbretry: engine listeners)
 from webapp.jobs import tasks
 from webapp.web import errors, filters, guard, i18n, navigation, request_log, security
@@ -55,6 +55,7 @@ def register_extensions(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     csrf.init_app(app)
+    compress.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app, babel)
     replica.init_app(app)
