@@ -92,6 +92,11 @@ class Config:
     IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 16 * 1024 * 1024))
     # An import job untouched this long (its worker died) is queued again by the sweep.
     IMPORT_STALL_SECONDS = float(os.environ.get("IMPORT_STALL_SECONDS", "300"))
+    # Pages and their assets go out gzipped (what a phone downloads); JSON is left to nginx in
+    # production, so integrators' clients and the WSGI test client see plain JSON here.
+    COMPRESS_ALGORITHM = "gzip"
+    COMPRESS_MIMETYPES = ["text/html", "text/css", "text/javascript", "application/javascript",
+                          "image/svg+xml", "application/manifest+json"]
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CODE = sorted((ROOT / "webapp").rglob("*.py")) + [ROOT / "worker.py"]
 # Keys Flask or an extension defines and defaults itself; we may set them in Config without
 # documenting them, unless we read them from the environment (then the README must say so).
-FRAMEWORK = re.compile(r"^(SQLALCHEMY_|RATELIMIT_|SESSION_COOKIE_|REMEMBER_COOKIE_|WTF_)"
+FRAMEWORK = re.compile(r"^(SQLALCHEMY_|RATELIMIT_|SESSION_COOKIE_|REMEMBER_COOKIE_|WTF_|COMPRESS_)"
                        r"|^(TESTING|DEBUG|MAX_CONTENT_LENGTH|SECRET_KEY)$")
 
 

@@ -166,8 +166,8 @@ def test_find_a_product_and_sell_one_and_a_half_kg_typed_in_urdu_digits(shopkeep
     shot(page, "store-before-sale")
     page.click("button.sell")
     page.locator("#panel-level[data-quantity='8.5']").wait_for()
-    assert "فروخت" in page.locator("#panel .flash").inner_text()
-    assert "8.5" in page.locator("#panel .flash").inner_text()
+    assert "فروخت" in page.locator("#panel .flash.just-recorded").inner_text()
+    assert "8.5" in page.locator("#panel .flash.just-recorded").inner_text()
     assert level(site, "cheeni") == Decimal("8.500")
     assert page.locator("#panel-level .badge-low").inner_text() == "کم"
     assert sideways_scroll(page) <= 0
