@@ -46,7 +46,7 @@ reset: venv  ## start the demo over: erase every row, seed again (the venv stays
 	$(BIN)/flask seed-demo --force
 
 test: venv-dev  ## the whole suite, in parallel; PostgreSQL/Redis/browser tests skip with a reason when absent (never under CI=true)
-	$(BIN)/python -m pytest -p no:cacheprovider -n $(JOBS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # KIRYANA_UNIT_ONLY makes any unmarked test that reaches for a server fail, so the fast
 # tier provably needs none (tests/services.py).
