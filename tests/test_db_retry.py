@@ -29,6 +29,19 @@ def _kill(pid):
     conn.close()
 
 
+def _kill_every_connection():
+    """Every connection to the test database dies, as when PostgreSQL restarts: the pool may
+    hold several (earlier tests on this worker opened them), and any of them may be checked out."""
+    conn = psycopg2.connect(services.PG_ADMIN_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()", (db.engine.url.database,))
+        pids = {row[0] for row in cur.fetchall()}
+    conn.close()
+    return pids
+
+
 def test_no_ping_per_checkout():
     from config import Config
 
@@ -42,10 +55,8 @@ def test_a_sale_on_a_dropped_connection_is_sent_again_once(pg_app):
         store_id=store_id, product_id=product_id, type="stock_in", quantity=5))
     db.session.remove()
     before = dbretry.stats["retried"]
-    # Every pooled connection dies (as when PostgreSQL restarts).
-    pids = {_backend_pid()}
-    for pid in pids:
-        _kill(pid)
+    _backend_pid()  # at least one connection waits in the pool
+    pids = _kill_every_connection()
     result = ledger.record_movement(ADMIN, commands.Movement.parse(
         store_id=store_id, product_id=product_id, type="sale", quantity=2))
     assert result.data["level"]["quantity"] == "3.000"
