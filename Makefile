@@ -52,7 +52,7 @@ test: venv-dev  ## the whole suite, in parallel; PostgreSQL/Redis/browser tests 
 # tier provably needs none (tests/services.py).
 test-fast: venv-dev  ## the unit layer: SQLite only, in parallel
 	KIRYANA_UNIT_ONLY=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n $(JOBS) \
-		-m "not postgres and not redis and not browser" $(PYTEST_ARGS)
+		-m "not postgres and not redis and not browser and not slow" $(PYTEST_ARGS)
 
 bench: venv-dev  ## load benchmark on gunicorn + PostgreSQL + Redis; writes bench/results.json
 	$(BIN)/python -m bench.run

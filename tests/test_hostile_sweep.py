@@ -315,11 +315,13 @@ def sweep_api(app, world, values, bodies=JSON_BODIES, text_variants=TEXT_VARIANT
 
 # --- SQLite: the whole sweep ------------------------------------------------------------------
 
+@pytest.mark.slow  # minutes of CPU: in `make test`, not in `make test-fast`
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_route_as_each_role_refuses_hostile_input(app, world, role):
     sweep_pages(app, world, TEXT_VARIANTS, roles=(role,)).check()
 
 
+@pytest.mark.slow
 def test_every_api_route_refuses_hostile_input(app, world):
     sweep_api(app, world, JSON_VALUES).check()
 
