@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
@@ -19,7 +18,14 @@ from werkzeug.serving import make_server
 
 from config import TestingConfig, sqlalchemy_url
 from tests import services
-from tests.factories import ADMIN, make_product, make_store, make_user
+from tests.factories import (
+    ADMIN,
+    PASSWORD,  # noqa: E402
+    make_product,
+    make_store,
+    make_user,
+)
+from tests.test_web_browser import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT  # noqa: E402
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import StockLevel, StockMovement
@@ -27,11 +33,6 @@ from webapp.services import commands, ledger
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-VIEWPORT = {"width": 360, "height": 640}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-PASSWORD = "password-123"
 KNOWN_EAN = "8961000000013"     # valid EAN-13 (check digit 3), Cheeni's barcode
 UNKNOWN_EAN = "8961000000006"   # valid EAN-13 that no product has
 
