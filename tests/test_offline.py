@@ -4,6 +4,7 @@ A queued item is applied through the ledger with its key and its tap time: a rep
 nothing, an old tap lands on its Pakistan day in reports, a tap older than the window is refused
 for non-managers with a reason the phone can show. (The browser side: test_offline_browser.py.)
 """
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import ADMIN, make_product, make_store, make_user
+from webapp.blueprints.offline import routes as offline_routes
 from webapp.extensions import db
 from webapp.models import StockMovement
 from webapp.services import catalog, commands, ledger, reports
@@ -79,6 +81,18 @@ def test_service_worker_is_served_from_the_root_and_never_stale(client):
     assert "no-cache" in response.headers["Cache-Control"]
     assert b"importScripts" in response.data
     assert client.get("/offline").status_code == 200
+
+
+def test_the_workers_cache_version_is_a_digest_of_the_static_files(client, tmp_path):
+    # Static files are served from the phone's cache until a new worker: any changed file must
+    # change the worker's bytes, or phones would keep the old file for ever.
+    version = re.search(rb'var VERSION = "(\w+)";', client.get("/sw.js").data).group(1)
+    assert version != b"dev" and len(version) == 12
+    (tmp_path / "js").mkdir()
+    (tmp_path / "js" / "app.js").write_text("one")
+    before = offline_routes._static_digest(tmp_path)
+    (tmp_path / "js" / "app.js").write_text("two")
+    assert offline_routes._static_digest(tmp_path) != before
 
 
 def test_session_gives_the_user_and_a_fresh_csrf_token_or_401(client, world):

@@ -1,7 +1,9 @@
 /* Kiryana's service worker: the app opens and keeps selling with no signal.
  *
- * - Static files (CSS, JS, icons, the scanner's decoder once loaded): served from the cache and
- *   refreshed in the background (stale-while-revalidate), so a reload offline has them all.
+ * - Static files (CSS, JS, icons, the scanner's decoder once loaded): served from the cache, and
+ *   fetched only when missing, so a page view on mobile data costs the page alone. VERSION is a
+ *   digest of every static file, written in by the server (/sw.js): a deploy that changes one
+ *   makes a new worker, which drops the old cache and fetches the files once.
  * - Pages: network first; the store pages a user opened are kept, and offline the last copy is
  *   shown (the page itself says "offline · levels as of …"). Logging in again or out clears them.
  * - The store's product catalogue (/offline/stores/<id>/catalog): network first, cache fallback,
@@ -11,7 +13,7 @@
  */
 importScripts("/static/js/offline-queue.js");
 
-var VERSION = "1";
+var VERSION = "dev";
 var STATIC = "kiryana-static-" + VERSION;
 var PAGES = "kiryana-pages";
 var DATA = "kiryana-data";
@@ -34,18 +36,13 @@ self.addEventListener("activate", function (event) {
   }).then(function () { return self.clients.claim(); }));
 });
 
-function staleWhileRevalidate(request) {
+function cacheFirst(request) {
   return caches.open(STATIC).then(function (cache) {
     return cache.match(request).then(function (cached) {
-      var network = fetch(request).then(function (response) {
+      return cached || fetch(request).then(function (response) {
         if (response.ok) { cache.put(request, response.clone()); }
         return response;
       });
-      if (cached) {
-        network.catch(function () { return null; });
-        return cached;
-      }
-      return network;
     });
   });
 }
@@ -84,7 +81,7 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) { return; }
   if (url.pathname.indexOf("/static/") === 0) {
-    event.respondWith(staleWhileRevalidate(request));
+    event.respondWith(cacheFirst(request));
   } else if (request.mode === "navigate") {
     var keep = STORE_PAGE.test(url.pathname) ? isHtmlPage : function () { return false; };
     event.respondWith(networkFirst(request, PAGES, keep));

@@ -5,9 +5,12 @@ token before it replays, sends only that user's items, and posts each to its kin
 A refusal answers the usual error envelope plus what the phone needs to offer choices
 (`allow_negative_stock`), and the item waits under "needs attention" until the shopkeeper acts.
 """
+import hashlib
 from datetime import datetime, timezone
+from functools import cache
+from pathlib import Path
 
-from flask import current_app, jsonify, render_template, request, send_from_directory, url_for
+from flask import current_app, jsonify, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -45,10 +48,30 @@ def _logged_out():
     return json_error(401, "unauthorized", _("Log in again to send what is waiting."))
 
 
+def _static_digest(folder):
+    """A digest of every static file: the worker's cache version, so a deploy that changes any
+    file makes the phone install a new worker and fetch the new files once, and a phone on
+    mobile data downloads nothing again until then."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+_deployed_digest = cache(_static_digest)
+
+
 @bp.get("/sw.js")
 def service_worker():
-    """The service worker, from the site root so its scope is the whole app."""
-    response = send_from_directory(current_app.static_folder, "sw.js", max_age=0)
+    """The service worker, from the site root so its scope is the whole app. Never a 304: its
+    bytes change with the static digest even when sw.js itself did not."""
+    folder = current_app.static_folder
+    # A developer's edits show on the next load; a deployed process reads its files once.
+    version = (_static_digest if current_app.debug else _deployed_digest)(folder)
+    body = (Path(folder) / "sw.js").read_text().replace(
+        'var VERSION = "dev";', f'var VERSION = "{version}";', 1)
+    response = current_app.response_class(body, mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"
     return response
