@@ -1,6 +1,7 @@
 """Urdu: a complete catalogue, every page right to left with no English interface string left,
 one number parser, one rupee and time format, Urdu CSV headings, the language switch."""
 import csv
+import functools
 import io
 import re
 from datetime import datetime, timezone
@@ -241,7 +242,19 @@ def english_phrases(template):
 ALLOWED = {"SKU", "API", "CSV", "PKT", "Rs", "English", "Kiryana", "e.g. ATTA-10"}
 
 
+@functools.cache
+def _matcher(phrases):
+    """One regex for every phrase of a word or more (a loop of ~700 searches per text thrashed
+    re's cache and took minutes), and the set of short ones that count only as a whole text."""
+    long = sorted((p for p in phrases if p not in ALLOWED and (" " in p or len(p) > 3)),
+                  key=len, reverse=True)
+    assert long, "no phrases to look for: the check would pass anything"
+    pattern = re.compile(r"(?<![A-Za-z_.])(?:%s)(?![A-Za-z_])" % "|".join(map(re.escape, long)))
+    return pattern, {p for p in phrases if p not in ALLOWED and p not in long}
+
+
 def untranslated(html, phrases, data):
+    pattern, short = _matcher(frozenset(phrases))
     parser = Visible()
     parser.feed(html)
     found = []
@@ -249,15 +262,9 @@ def untranslated(html, phrases, data):
         bare = text
         for value in data:
             bare = bare.replace(value, " ")
-        for phrase in phrases:
-            if phrase in ALLOWED:
-                continue
-            if " " in phrase or len(phrase) > 3:
-                hit = re.search(rf"(?<![A-Za-z_.]){re.escape(phrase)}(?![A-Za-z_])", bare)
-            else:
-                hit = bare.strip() == phrase
-            if hit:
-                found.append((phrase, text))
+        found += [(hit, text) for hit in pattern.findall(bare)]
+        if bare.strip() in short:
+            found.append((bare.strip(), text))
     return found
 
 
