@@ -117,6 +117,8 @@ class Config:
     REAUTH_SECONDS = int(os.environ.get("REAUTH_SECONDS", "600"))
     # Live API tokens one user may hold (each token used to multiply the per-token limit).
     MAX_TOKENS_PER_USER = int(os.environ.get("MAX_TOKENS_PER_USER", "20"))
+    # Werkzeug's method string; scrypt (its default, memory-hard) is what production should use.
+    PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
     # Hostile input: nesting and size of a JSON body, checked before it is parsed.
     MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "32"))
     MAX_JSON_BYTES = int(os.environ.get("MAX_JSON_BYTES", 2 * 1024 * 1024))
@@ -156,6 +158,8 @@ class TestingConfig(Config):
     REDIS_URL = None
     API_TOKEN_CACHE_SECONDS = 0
     METRICS_PUBLIC = True
+    # One round: the tests make and log in thousands of users; the method itself is tested.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
 
 
 class ProductionConfig(Config):

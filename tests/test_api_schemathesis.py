@@ -46,6 +46,7 @@ def admin_token(app):
 @schema.parametrize()
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
+@pytest.mark.slow  # generated cases for every operation: a minute and more of CPU
 def test_every_operation_conforms(case, app, admin_token):
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {admin_token}"}
     case.call_and_validate(app=app, checks=CHECKS)

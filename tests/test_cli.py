@@ -1,6 +1,8 @@
 """The operator commands: seed-demo and create-user."""
+import pytest
 from sqlalchemy import func, select
 
+from tests.factories import make_store
 from webapp.cli import OPERATOR
 from webapp.extensions import db
 from webapp.models import Product, StockMovement, Store, User
@@ -8,6 +10,7 @@ from webapp.services import accounts
 from webapp.services.integrity import ledger_is_consistent
 
 
+@pytest.mark.slow  # seeds the whole demo: hundreds of movements
 def test_seed_demo_fills_an_empty_database_once(app):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["seed-demo"])
@@ -24,6 +27,7 @@ def test_seed_demo_fills_an_empty_database_once(app):
     assert "dukan-demo-123" in again.output and "manager-demo-123" in again.output
 
 
+@pytest.mark.slow  # seeds the whole demo: hundreds of movements
 def test_seed_demo_again_lists_only_accounts_that_still_work(app):
     runner = app.test_cli_runner()
     runner.invoke(args=["seed-demo", "--days", "0"])
@@ -34,6 +38,7 @@ def test_seed_demo_again_lists_only_accounts_that_still_work(app):
     assert "dukan-demo-123" not in again.output and "admin-demo-123" in again.output
 
 
+@pytest.mark.slow  # seeds the whole demo: hundreds of movements
 def test_seed_demo_force_starts_the_demo_over(app):
     runner = app.test_cli_runner()
     runner.invoke(args=["seed-demo", "--days", "0"])
@@ -60,7 +65,7 @@ def test_seed_demo_force_refuses_outside_development(app, monkeypatch):
 
 def test_create_user_with_stores(app):
     runner = app.test_cli_runner()
-    runner.invoke(args=["seed-demo", "--days", "0"])
+    make_store(code="KHI-0001")
     result = runner.invoke(args=["create-user", "Ali", "--role", "shopkeeper",
                                  "--password", "secret-pass-1", "--store", "khi-0001"])
     assert result.exit_code == 0, result.output

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 import pytest
 from flask import g, url_for
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from tests.api_client import PASSWORD, ApiClient, token_for
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
@@ -92,13 +91,11 @@ def rows():
 
 
 @pytest.fixture
-def world(app, monkeypatch):
-    return build_world(monkeypatch)
+def world(app):
+    return build_world()
 
 
-def build_world(monkeypatch):
-    quick = generate_password_hash(PASSWORD, "pbkdf2:sha256:1000")
-    monkeypatch.setattr(accounts, "generate_password_hash", lambda _password: quick)
+def build_world():
     a, b = make_store(code="KHI-0001"), make_store(code="LHE-0001")
     product = make_product(sku="ATTA-10", name="Atta", unit="pack", barcode="8961000000011")
     for store in (a, b):
@@ -329,8 +326,8 @@ def test_every_api_route_refuses_hostile_input(app, world):
 # --- PostgreSQL: NUL bytes and huge integers reach a real driver ------------------------------
 
 @pytest.mark.postgres
-def test_nul_bytes_and_huge_integers_on_postgresql(pg_app, monkeypatch):
-    world = build_world(monkeypatch)
+def test_nul_bytes_and_huge_integers_on_postgresql(pg_app):
+    world = build_world()
     variants = {name: TEXT_VARIANTS[name] for name in ("nul", "huge")}
     sweep_pages(pg_app, world, variants, roles=("shopkeeper", "admin"), with_json=False).check()
     nul_bodies = {"nul_escape": JSON_BODIES["nul_escape"]}

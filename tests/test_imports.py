@@ -8,7 +8,7 @@ from openpyxl import Workbook
 from tests.factories import make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import ImportJob, Product, StockLevel
-from webapp.services import imports
+from webapp.services import accounts, imports
 from webapp.services.audit import Actor
 
 D = Decimal
@@ -135,11 +135,9 @@ def test_a_file_without_the_needed_column_is_refused_whole(manager):
 
 def test_import_pages_dry_run_confirm_and_refused_file_inline(client, manager):
     """The embedded default: no Redis, the confirmed job runs in-process."""
-    from werkzeug.security import generate_password_hash
-
     from webapp.models import User
     user = db.session.get(User, manager.id)
-    user.password_hash = generate_password_hash("password-123")
+    user.password_hash = accounts.hash_password("password-123")
     db.session.commit()
     client.post("/login", data={"username": user.username, "password": "password-123"})
     page = client.post("/imports/", data={"kind": "products", "file": (

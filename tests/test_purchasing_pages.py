@@ -4,7 +4,6 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from werkzeug.security import generate_password_hash
 
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
@@ -12,12 +11,10 @@ from webapp.models import Product, PurchaseOrder, StockMovement
 from webapp.services import accounts, commands, ledger
 
 PASSWORD = "password-123"
-_HASH = generate_password_hash(PASSWORD)
 
 
 @pytest.fixture
-def world(app, monkeypatch):
-    monkeypatch.setattr(accounts, "generate_password_hash", lambda _p: _HASH)
+def world(app):
     store, other = make_store(code="KHI-0001"), make_store(code="LHE-0001")
     supplier = make_supplier(name="Metro Cash", phone="0300-1234567")
     sugar = make_product(sku="CHEENI", name="چینی Sugar", unit="kg", reorder_level="10",

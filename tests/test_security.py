@@ -12,7 +12,6 @@ import pytest
 from flask import g
 from flask_migrate import upgrade
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 import config
 from tests.api_client import PASSWORD, api_as
@@ -48,13 +47,6 @@ def replay(app, **cookies):
 def logged_in(client):
     g.pop("_login_user", None)  # the test's app context (and so g) outlives each request
     return client.get("/stores/").status_code == 200
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(monkeypatch):
-    """Real hashes with few iterations: these tests hash many passwords."""
-    monkeypatch.setattr(accounts, "generate_password_hash",
-                        lambda password: generate_password_hash(password, "pbkdf2:sha256:1000"))
 
 
 def audit_actions():
@@ -493,3 +485,13 @@ def test_13_gunicorn_without_app_env_is_not_a_debug_server(monkeypatch, tmp_path
                         f"sqlite:///{tmp_path / 'prod.db'}")
     app = create_app()
     assert not app.debug and app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_passwords_are_hashed_with_scrypt_outside_the_tests(app, monkeypatch):
+    # The tests' config names a one-round hash for speed; every real environment must not.
+    for name in ("development", "production"):
+        assert config.configs[name].PASSWORD_HASH_METHOD == "scrypt"
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", config.Config.PASSWORD_HASH_METHOD)
+    user = make_user(username="hashed", password="a-long-passphrase")
+    assert user.password_hash.startswith("scrypt:")
+    assert accounts.authenticate("hashed", "a-long-passphrase").id == user.id

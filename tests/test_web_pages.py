@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, func, select
-from werkzeug.security import generate_password_hash
 
 from config import TestingConfig
 from tests.factories import ADMIN, PASSWORD, login, make_product, make_store, make_supplier, make_user
@@ -24,20 +23,9 @@ from webapp.services import accounts, commands, ledger
 XSS = "<script>alert(1)</script>"
 
 
-_HASHES = {}
-
-
-def _hash_once(password):
-    """The real hash, computed once per password for the whole module (hashing is slow)."""
-    if password not in _HASHES:
-        _HASHES[password] = generate_password_hash(password)
-    return _HASHES[password]
-
-
 @pytest.fixture
-def world(app, monkeypatch):
+def world(app):
     """Two stores, a product with stock in each, a supplier and one user per role."""
-    monkeypatch.setattr(accounts, "generate_password_hash", _hash_once)
     a, b = make_store(code="KHI-0001"), make_store(code="LHE-0001")
     product = make_product(sku="ATTA-10", name="Chakki Atta", unit="pack")
     for store in (a, b):
