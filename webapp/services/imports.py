@@ -193,6 +193,25 @@ def _records(names, header, rows):
         yield line, record, cells
 
 
+def _records_by_sku(result, names, header, rows):
+    """_records with each one's lower-cased SKU; a row with no SKU, or one already on an earlier
+    line, is refused here."""
+    seen = {}
+    for line, record, cells in _records(names, header, rows):
+        sku = record.get("sku", "")
+        if not sku:
+            result.refuse(line, _column(header, names, "sku"), "missing_sku",
+                          N_("SKU is missing."), cells)
+            continue
+        key = sku.lower()
+        if key in seen:
+            result.refuse(line, _column(header, names, "sku"), "duplicate_sku",
+                          N_("This SKU is also on line %(line)s.", line=seen[key]), cells)
+            continue
+        seen[key] = line
+        yield line, record, cells, key
+
+
 def _column(header, names, field_name):
     """The file's own heading of a field, for messages."""
     for cell, name in zip(header, names):
@@ -232,19 +251,7 @@ def _plan_products(result, names, header, rows, store_id, supplier_id):
     existing = _existing_products()
     barcodes = {r["barcode"]: sku for sku, r in existing.items() if r["barcode"]}
     suppliers = _suppliers_by_name()
-    seen = {}
-    for line, record, cells in _records(names, header, rows):
-        sku = record.get("sku", "")
-        if not sku:
-            result.refuse(line, _column(header, names, "sku"), "missing_sku",
-                          N_("SKU is missing."), cells)
-            continue
-        key = sku.lower()
-        if key in seen:
-            result.refuse(line, _column(header, names, "sku"), "duplicate_sku",
-                          N_("This SKU is also on line %(line)s.", line=seen[key]), cells)
-            continue
-        seen[key] = line
+    for line, record, cells, key in _records_by_sku(result, names, header, rows):
         data = {k: v for k, v in record.items() if k != "supplier"}
         for name in NUMBER_FIELDS:
             if name in data:
@@ -299,19 +306,7 @@ def _plan_products(result, names, header, rows, store_id, supplier_id):
 def _plan_supplier_prices(result, names, header, rows, store_id, supplier_id):
     existing = _existing_products()
     suppliers = _suppliers_by_name()
-    seen = {}
-    for line, record, cells in _records(names, header, rows):
-        sku = record.get("sku", "")
-        if not sku:
-            result.refuse(line, _column(header, names, "sku"), "missing_sku",
-                          N_("SKU is missing."), cells)
-            continue
-        key = sku.lower()
-        if key in seen:
-            result.refuse(line, _column(header, names, "sku"), "duplicate_sku",
-                          N_("This SKU is also on line %(line)s.", line=seen[key]), cells)
-            continue
-        seen[key] = line
+    for line, record, cells, key in _records_by_sku(result, names, header, rows):
         old = existing.get(key)
         if old is None:
             result.refuse(line, _column(header, names, "sku"), "unknown_sku",
