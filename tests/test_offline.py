@@ -234,6 +234,7 @@ def test_the_store_page_carries_the_offline_block_and_scan_button(client, world)
     assert 'id="offline-config"' in page and "data-scan" in page
     assert 'data-offline-kind="movement"' in page
     assert "levels as of" in page
+    assert page.count('id="offline-queue"') == 1
 
 
 # --- baskets (kind `sale`, from the counter page) ---------------------------------------------
@@ -412,6 +413,9 @@ def test_the_basket_page_carries_the_offline_block_scan_and_its_lines(client, wo
     page = client.get(f"/stores/{world['store']}/basket").get_data(as_text=True)
     assert 'id="offline-config"' in page and "data-scan" in page and 'id="queue-badge"' in page
     assert 'id="scan-add"' in page and 'id="basket-config"' in page
+    # The queue's list below the basket: the basket and Complete stay on the first screen.
+    assert page.count('id="offline-queue"') == 1
+    assert page.index('id="offline-queue"') > page.index('id="checkout"')
     state = json.loads(re.search(r"data-basket-state='([^']*)'", page).group(1))
     assert state["key"] == _basket_key(client, world)
     assert state["lines"] == [{"product_id": world["chawal"], "mode": "q", "value": "1",

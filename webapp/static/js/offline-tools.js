@@ -17,7 +17,8 @@
     var form = K.el("form", {"class": "inline-edit", "novalidate": ""});
     var id = "fix-" + item.seq;
     form.append(K.el("label", {"for": id}, K.t("quantity")));
-    var input = K.el("input", {id: id, name: "quantity", inputmode: "decimal", autocomplete: "off"});
+    var input = K.el("input", {id: id, type: "text", name: "quantity", inputmode: "decimal",
+                               autocomplete: "off"});
     input.value = item.payload.quantity;
     form.append(input, K.el("button", {type: "submit", "class": "secondary"}, K.t("send_again")));
     form.addEventListener("submit", function (event) {
@@ -125,7 +126,7 @@
       var row = K.el("div", {"class": "fix-line"});
       row.append(K.el("label", {"for": id},
                       K.t(byAmount ? "rupees_of" : "quantity_of", {name: product.name || ""})));
-      var input = K.el("input", {id: id, name: "line-" + i, inputmode: "decimal",
+      var input = K.el("input", {id: id, type: "text", name: "line-" + i, inputmode: "decimal",
                                  autocomplete: "off"});
       input.value = byAmount ? line.amount : line.quantity;
       row.append(input);
