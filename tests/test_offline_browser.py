@@ -730,7 +730,9 @@ def test_scan_adds_the_product_to_the_basket_online_and_offline(playwright, site
     phone = Phone(playwright, site, tmp_path / "phone", camera_args(video))
     phone.context.add_init_script(RECORD_VIBRATION)
     phone.login("dukan")
-    phone.page.goto(phone.basket_url())
+    # From the store page by its (boosted) Basket link: the basket's offline side loads too.
+    phone.page.locator(".store-head a", has_text="Basket").click()
+    phone.page.wait_for_url(phone.basket_url())
     phone.ready_offline()
     before = level(site, "cheeni")
     line = phone.page.locator(f".basket-line[data-product-id='{site['cheeni']}']")

@@ -96,6 +96,16 @@
     return {quantity: count, total: Math.round(count * price * 100) / 100};
   }
 
+  function rtl() {
+    return (document.getElementById("page") || document.documentElement).dir === "rtl";
+  }
+
+  /** A name or figure inside an Urdu sentence keeps its own direction (FSI … PDI), as the
+   * server's translate() does. */
+  function isolate(text) {
+    return rtl() ? "\u2068" + text + "\u2069" : text;
+  }
+
   /** "Sell 2 kg Basmati Chawal, Rs 100 of Cheeni = Rs 420". */
   function basketLabel(lines, products) {
     var total = 0;
@@ -103,12 +113,12 @@
       var product = products[i] || {};
       total += figures(line, product).total;
       if (line.amount !== undefined && line.amount !== null) {
-        return K.t("amount_of", {amount: money(line.amount), name: product.name || ""});
+        return K.t("amount_of", {amount: money(line.amount), name: isolate(product.name || "")});
       }
-      return quantityText(Number(line.quantity)) + " " + (product.unit || "") + " " +
-        (product.name || "");
+      return isolate(quantityText(Number(line.quantity)) + " " + (product.unit || "") + " " +
+                     (product.name || ""));
     });
-    return K.t("label_basket", {lines: parts.join(", "), total: money(total)});
+    return K.t("label_basket", {lines: parts.join(rtl() ? "، " : ", "), total: money(total)});
   }
 
   function basketAttentionItem(item) {
