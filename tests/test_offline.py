@@ -278,6 +278,17 @@ def test_a_replayed_basket_answers_its_first_sale_and_writes_once(client, world)
                                     (world["chawal"], Decimal("2"))])
 
 
+def test_a_queued_basket_keeps_its_price_overrides_and_note(client, world):
+    login(client, "manager")     # managers override prices freely (shopkeepers within a limit)
+    response = post_basket(client, world, basket(world, "manager", note="till 2", lines=[
+        {"product_id": world["chawal"], "quantity": "1", "unit_price": "240.00"}]))
+    assert response.status_code == 201, response.get_json()
+    sale = response.get_json()["sale"]
+    assert (sale["note"], sale["total"]) == ("till 2", "240.00")
+    assert (sale["lines"][0]["unit_price"], sale["lines"][0]["list_price"]) == ("240.00",
+                                                                                 "250.00")
+
+
 def test_an_old_basket_lands_on_its_pakistan_day_in_reports(client, world):
     login(client, "dukan")
     # 20:30 UTC two days ago is 01:30 the next day in Pakistan.

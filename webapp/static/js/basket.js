@@ -26,7 +26,9 @@
 
   function say(name, values) {
     var text = (config && config.strings[name]) || name;
-    Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
+    Object.keys(values || {}).forEach(function (k) {
+      text = text.split("{" + k + "}").join(values[k]);
+    });
     return text;
   }
 
@@ -38,7 +40,11 @@
   }
 
   function load() {
-    try { return JSON.parse(localStorage.getItem(storageKey()) || "null"); } catch (e) { return null; }
+    try {
+      return JSON.parse(localStorage.getItem(storageKey()) || "null");
+    } catch (e) {
+      return null;
+    }
   }
 
   function save(state) {
@@ -87,7 +93,7 @@
     push();
   }
 
-  // --- the forms ----------------------------------------------------------------------------------
+  // --- the forms -------------------------------------------------------------------------------
 
   function productOf(form) {
     var data = new FormData(form);
@@ -121,7 +127,12 @@
       } else if (action === "more" || action === "less") {
         // A line sold by amount goes back to counting from one (as on the server).
         var next = line.mode === "q" ? Number(line.value) + (action === "more" ? 1 : -1) : 1;
-        if (next <= 0) { lines.splice(index, 1); } else { line.mode = "q"; line.value = number(next); }
+        if (next <= 0) {
+          lines.splice(index, 1);
+        } else {
+          line.mode = "q";
+          line.value = number(next);
+        }
       } else {
         amount = (amount || "").trim();
         quantity = (quantity || "").trim();
@@ -170,7 +181,9 @@
     }).finally(function () { completing = false; }).then(K.flush);
   }
 
-  function apply(form) {
+  /** Make a basket form's change on the phone. `sent`: the form reached the network (its reply
+   * was lost), so a Complete keeps the key the server may have used. */
+  function apply(form, sent) {
     var data = new FormData(form);
     var kind = form.dataset.basket;
     if (kind === "add") {
@@ -181,7 +194,7 @@
     } else if (kind === "clear") {
       change(function (lines) { lines.length = 0; return null; });
     } else if (kind === "complete") {
-      complete(data.get("key"));
+      complete(sent ? data.get("key") : null);
     }
   }
 
@@ -193,7 +206,7 @@
     }
     event.preventDefault();
     event.stopImmediatePropagation();
-    apply(form);
+    apply(form, false);
   }, true);
 
   document.addEventListener("htmx:sendError", function (event) {
@@ -201,7 +214,7 @@
     if (form && form.matches && form.matches("form[data-basket]") && readConfig()) {
       // No reply: a basket change never reached the session (a cookie), so make it here. A
       // Complete may have been recorded: queued with the same key, it lands once.
-      apply(form);
+      apply(form, true);
     }
   });
 
@@ -293,7 +306,8 @@
       key.value = state.key;
       var bill = K.el("p", {"class": "bill"});
       bill.append(K.el("span", {}, say("total")), " ",
-                  K.el("strong", {id: "bill-total", "data-total": total.toFixed(2)}, T.money(total)));
+                  K.el("strong", {id: "bill-total", "data-total": total.toFixed(2)},
+                       T.money(total)));
       var done = K.el("button", {type: "submit", "class": "sell complete"}, say("complete"));
       done.disabled = !state.lines.length;
       checkout.append(key, bill, done);
@@ -402,7 +416,7 @@
     return pushing;
   }
 
-  // --- start --------------------------------------------------------------------------------------
+  // --- start -----------------------------------------------------------------------------------
 
   function start() {
     if (!readConfig() || !document.getElementById("basket")) { return; }
@@ -415,5 +429,8 @@
   }
 
   window.addEventListener("online", push);
+  // A request that failed with the phone still "online" brings no `online` event when the
+  // network recovers: try again now and then while the phone holds an edited basket.
+  setInterval(function () { if (edited() && navigator.onLine) { push(); } }, 30000);
   window.KiryanaBasket = {start: start, push: push, current: current};
 })();
