@@ -28,7 +28,7 @@ from tests.factories import (
 from tests.test_web_browser import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT  # noqa: E402
 from webapp import create_app
 from webapp.extensions import db
-from webapp.models import StockLevel, StockMovement
+from webapp.models import Sale, StockLevel, StockMovement
 from webapp.services import commands, ledger
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -192,6 +192,19 @@ class Phone:
         self.page.fill("#sale-quantity", str(quantity))
         self.page.click("#sell-form button[type=submit]")
 
+    def basket_url(self):
+        return f"{self.site['url']}/stores/{self.site['khi']}/basket"
+
+    def tap_add(self, product):
+        """Tap a product in the basket page's stock list ("Tap to add")."""
+        lines = self.page.locator(".basket-line").count()
+        already = self.page.locator(f".basket-line[data-product-id='{self.site[product]}']")
+        self.page.locator(f"section:not(#basket) button.add[data-product-id='{self.site[product]}']"
+                          ).click()
+        if already.count():
+            return
+        expect(self.page.locator(".basket-line")).to_have_count(lines + 1)
+
     def finish(self):
         self.close()
         assert self.problems == [], "\n".join(self.problems)
@@ -234,6 +247,18 @@ def sell_elsewhere(site, product, quantity):
         db.session.remove()
 
 
+def restock(site, product, quantity):
+    """Bring a product's level to exactly `quantity` (tests in this module share the site)."""
+    missing = Decimal(quantity) - level(site, product)
+    if missing > 0:
+        with site["app"].app_context():
+            ledger.record_movement(ADMIN, commands.Movement.parse(
+                store_id=site["khi"], product_id=site[product], type="stock_in",
+                quantity=missing))
+            db.session.remove()
+    assert level(site, product) == Decimal(quantity)
+
+
 def wait_for_queue(phone, count, status="waiting"):
     phone.until(lambda: len([i for i in phone.queue() if i["status"] == status]) == count)
 
@@ -269,9 +294,12 @@ def test_service_worker_installs_and_the_store_page_reopens_offline(playwright, 
 # --- writing offline --------------------------------------------------------------------------
 
 
-def test_offline_sales_and_a_stock_in_wait_then_land_once_each(playwright, site, tmp_path):
+def test_offline_sales_a_basket_and_a_stock_in_wait_then_land_once_each(playwright, site,
+                                                                        tmp_path):
     phone = Phone(playwright, site, tmp_path / "phone")
     phone.login("dukan")
+    phone.page.goto(phone.basket_url())     # opened once with signal: kept for offline use
+    phone.ready_offline()
     phone.page.goto(phone.store_url("chawal"))
     phone.ready_offline()
     chawal, atta = level(site, "chawal"), level(site, "atta")
@@ -293,19 +321,87 @@ def test_offline_sales_and_a_stock_in_wait_then_land_once_each(playwright, site,
     expect(badge).to_have_text("4 waiting to send")
     expect(phone.page.locator("#queue-waiting li")).to_have_count(4)
     shot(phone.page, "offline-waiting-badge")
+    # A 2-line basket on the basket page, still with no signal (the page from the phone).
+    phone.page.goto(phone.basket_url())
+    expect(phone.page.locator("#basket[data-local]")).to_have_count(1)
+    phone.tap_add("chawal")
+    phone.tap_add("atta")
+    phone.tap_add("chawal")
+    expect(phone.page.locator(".basket-line .line-qty").first).to_have_value("2")
+    expect(phone.page.locator("#bill-total")).to_have_text("Rs 300")   # 2 × 100 + 1 × 100
+    shot(phone.page, "offline-basket-lines")
+    phone.page.click("#checkout button[type=submit]")
+    wait_for_queue(phone, 5)
+    expect(phone.page.locator(".basket-line")).to_have_count(0)
+    expect(badge).to_have_text("5 waiting to send")
+    expect(phone.page.locator("#basket")).to_contain_text(
+        "Saved on this phone: Sell 2 kg Basmati Chawal, 1 pack Sunridge Chakki Atta 10kg = Rs 300")
+    shot(phone.page, "offline-basket-waiting")
     items = phone.queue()
     keys = [i["key"] for i in items]
-    assert len(set(keys)) == 4
+    assert len(set(keys)) == 5
     assert movements_with_keys(site, keys) == []
     phone.go_online()
     badge.wait_for(state="hidden")
     wait_for_queue(phone, 0)
     landed = movements_with_keys(site, keys)
-    assert sorted((k, t, q) for k, t, q, _ in landed) == sorted(
-        (i["key"], i["payload"]["type"], Decimal(i["payload"]["quantity"])) for i in items)
+    expected = [(i["key"], i["payload"]["type"], Decimal(i["payload"]["quantity"]))
+                for i in items if i["kind"] == "movement"]
+    basket = items[-1]
+    assert basket["kind"] == "sale"
+    expected += [(basket["key"], "sale", Decimal(2)), (basket["key"], "sale", Decimal(1))]
+    assert sorted((k, t, q) for k, t, q, _ in landed) == sorted(expected)
     assert all(when is not None for *_, when in landed)
-    assert level(site, "chawal") == chawal - 4
-    assert level(site, "atta") == atta + 5
+    assert level(site, "chawal") == chawal - 4 - 2
+    assert level(site, "atta") == atta + 5 - 1
+    # The server's basket is empty too: the page shows the server's render again.
+    expect(phone.page.locator("#basket:not([data-local])")).to_have_count(1)
+    expect(phone.page.locator(".basket-line")).to_have_count(0)
+    phone.page.reload()
+    expect(phone.page.locator(".basket-line")).to_have_count(0)
+    phone.finish()
+
+
+def test_a_basket_completed_as_the_reply_is_lost_lands_once(playwright, site, tmp_path):
+    phone = Phone(playwright, site, tmp_path / "phone")
+    phone.login("dukan")
+    phone.page.goto(phone.basket_url())
+    phone.ready_offline()
+    before = level(site, "chawal")
+    phone.tap_add("chawal")
+    key = phone.page.locator("#checkout input[name=key]").input_value()
+    answered = []
+
+    def lose_the_reply(route):
+        # The server records the sale; the phone never hears back.
+        answered.append(route.fetch().status)
+        route.abort()
+
+    replays = []
+
+    def note_the_replay(route):
+        response = route.fetch()
+        replays.append((route.request.post_data_json["key"], response.json().get("replayed")))
+        route.fulfill(response=response)
+
+    phone.page.route("**/basket/complete", lose_the_reply)
+    phone.context.route("**/offline/stores/*/sales", note_the_replay)
+    phone.page.click("#checkout button[type=submit]")
+    # Queued with the page's key and sent at once: the server answers the first sale.
+    phone.until(lambda: replays)
+    assert answered and answered[0] < 400    # recorded (204 + HX-Redirect to the receipt)
+    assert replays == [(key, True)]
+    wait_for_queue(phone, 0)
+    assert [(k, q) for k, _, q, _ in movements_with_keys(site, [key])] == [(key, Decimal(1))]
+    assert level(site, "chawal") == before - 1
+    with site["app"].app_context():
+        assert len(db.session.scalars(select(Sale).where(Sale.idempotency_key == key)).all()) == 1
+        db.session.remove()
+    phone.page.unroute("**/basket/complete")
+    phone.context.unroute("**/offline/stores/*/sales")
+    expect(phone.page.locator(".basket-line")).to_have_count(0)
+    phone.page.reload()
+    expect(phone.page.locator(".basket-line")).to_have_count(0)
     phone.finish()
 
 
@@ -397,6 +493,43 @@ def test_discarding_needs_two_taps(playwright, site, tmp_path):
     discard.click()
     wait_for_queue(phone, 0, "attention")
     phone.page.locator("#offline-queue").wait_for(state="hidden")
+    phone.finish()
+
+
+def test_an_offline_basket_with_a_short_line_waits_under_needs_attention(playwright, site,
+                                                                         tmp_path):
+    restock(site, "ghee", 5)
+    phone = Phone(playwright, site, tmp_path / "phone")
+    phone.login("dukan")
+    phone.page.goto(phone.basket_url())
+    phone.ready_offline()
+    chawal = level(site, "chawal")
+    phone.go_offline()
+    phone.tap_add("chawal")
+    phone.tap_add("ghee")
+    phone.page.fill(".basket-line:nth-child(2) .line-qty", "4")
+    phone.page.click(".basket-line:nth-child(2) button.set")
+    expect(phone.page.locator(".basket-line:nth-child(2) .line-qty")).to_have_value("4")
+    phone.page.click("#checkout button[type=submit]")
+    wait_for_queue(phone, 1)
+    sell_elsewhere(site, "ghee", 3)    # another phone sells 3 while this one has no signal
+    phone.go_online()
+    wait_for_queue(phone, 1, "attention")
+    item = phone.page.locator("#queue-attention li")
+    item.wait_for()
+    text = item.inner_text()
+    assert "Sell 1 kg Basmati Chawal, 4 pack Dalda Ghee 1kg = Rs 500" in text
+    assert "Not enough stock for some lines; nothing was recorded." in text
+    assert "Only 2 in stock; cannot take 4." in text
+    assert item.locator("text=Record anyway").count() == 0   # the store forbids negatives
+    assert level(site, "ghee") == 2 and level(site, "chawal") == chawal
+    ghee = item.locator("input[aria-invalid=true]")
+    expect(ghee).to_have_value("4")
+    shot(phone.page, "offline-basket-needs-attention")
+    ghee.fill("2")
+    item.locator("button[type=submit]").click()
+    phone.until(lambda: phone.queue() == [])
+    assert level(site, "ghee") == 0 and level(site, "chawal") == chawal - 1
     phone.finish()
 
 
@@ -588,10 +721,53 @@ def test_scan_selects_the_product_online_and_offline(playwright, site, tmp_path)
     phone.finish()
 
 
+RECORD_VIBRATION = """navigator.vibrate = (pattern) => {
+    (window.vibrations = window.vibrations || []).push(pattern); return true; };"""
+
+
+def test_scan_adds_the_product_to_the_basket_online_and_offline(playwright, site, tmp_path):
+    video = write_barcode_video(tmp_path / "known.y4m", KNOWN_EAN)
+    phone = Phone(playwright, site, tmp_path / "phone", camera_args(video))
+    phone.context.add_init_script(RECORD_VIBRATION)
+    phone.login("dukan")
+    # From the store page by its (boosted) Basket link: the basket's offline side loads too.
+    phone.page.locator(".store-head a", has_text="Basket").click()
+    phone.page.wait_for_url(phone.basket_url())
+    phone.ready_offline()
+    before = level(site, "cheeni")
+    line = phone.page.locator(f".basket-line[data-product-id='{site['cheeni']}']")
+    phone.page.locator("[data-scan]").click()
+    expect(line).to_have_count(1, timeout=15000)
+    expect(line.locator(".line-qty")).to_have_value("1")
+    assert phone.page.evaluate("window.vibrations") == [80]
+    assert phone.page.locator("#basket[data-local]").count() == 0   # the server added it
+    shot(phone.page, "basket-scanned")
+    # With no signal: the scanner, its decoder and the product list come from the phone.
+    phone.go_offline()
+    phone.page.reload()
+    phone.page.locator("[data-scan]").click()
+    expect(phone.page.locator("#basket[data-local] .basket-line .line-qty")).to_have_value(
+        "2", timeout=15000)
+    phone.page.click("#checkout button[type=submit]")
+    wait_for_queue(phone, 1)
+    assert phone.queue()[0]["payload"]["lines"] == [{"product_id": site["cheeni"],
+                                                    "quantity": "2"}]
+    phone.go_online()
+    phone.until(lambda: phone.queue() == [])
+    assert level(site, "cheeni") == before - 2
+    phone.finish()
+
+
 def test_scanning_an_unknown_code_says_so_and_offers_add_product(playwright, site, tmp_path):
     video = write_barcode_video(tmp_path / "unknown.y4m", UNKNOWN_EAN)
     phone = Phone(playwright, site, tmp_path / "phone", camera_args(video))
     phone.login("manager")
+    # On the basket page too; nothing is added.
+    phone.page.goto(phone.basket_url())
+    phone.page.locator("[data-scan]").click()
+    expect(phone.page.locator("#scan-result")).to_contain_text(
+        f"No product has barcode {UNKNOWN_EAN}", timeout=15000)
+    assert phone.page.locator(".basket-line").count() == 0
     phone.page.goto(phone.store_url())
     phone.page.locator("[data-scan]").click()
     result = phone.page.locator("#scan-result")

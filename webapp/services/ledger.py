@@ -310,13 +310,13 @@ class ShortLines(InsufficientStock):
     def __init__(self, shortfalls):
         fields, lines = {}, []
         for index, product_id, available, requested in shortfalls:
-            fields[f"lines.{index}.quantity"] = (
-                f"Only {available.normalize():f} in stock; cannot take "
-                f"{requested.normalize():f}.")
+            fields[f"lines.{index}.quantity"] = N_(
+                "Only %(available)s in stock; cannot take %(requested)s.",
+                available=f"{available.normalize():f}", requested=f"{requested.normalize():f}")
             lines.append({"index": index, "product_id": product_id,
                           "available": str(available), "requested": str(requested)})
         Conflict.__init__(self, "insufficient_stock",
-                          "Not enough stock for some lines; nothing was recorded.",
+                          N_("Not enough stock for some lines; nothing was recorded."),
                           fields=fields, lines=lines)
 
 

@@ -10,10 +10,14 @@ A tap older than OFFLINE_WINDOW_HOURS is refused for people who are not managers
 in a drawer a month later must not rewrite last month's figures unseen. The refusal carries a
 stable code (`occurred_at_too_old`) and lands in the phone's "needs attention" list.
 
-Adding a kind of queued item (the basket of issue 11): one function here that takes the item's
-plain values and calls its service with `idempotency_key` and `occurred_at` (e.g.
-`sales.complete(actor, <its command, with occurred_at>, item["key"])`) after
-`check_tap_time`, one route in blueprints/offline/routes.py, and one entry in KINDS in
+A page that tries to post at once and loses the reply queues the same action with the same key
+(the server may have recorded it). The page sent no tap time, so the queued copy (which carries
+one) is a different request for the same key: `_first_result` then asks again without the time,
+which answers the first result if that is what the page sent, and still refuses anything else.
+
+Kinds: `movement` (a sale, stock-in or removal from the store page) and `sale` (a basket from
+the counter page, through services/sales.py like the page and `POST /api/v1/sales`). Adding a
+kind: one function here, one route in blueprints/offline/routes.py, one entry in KINDS in
 static/js/offline-queue.js.
 """
 from decimal import Decimal
@@ -22,7 +26,7 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Product, StockLevel
-from webapp.services import commands, ledger, policy
+from webapp.services import commands, ledger, policy, sales
 from webapp.services.errors import N_, DomainError
 from webapp.services.validation import parse_datetime
 
@@ -38,30 +42,64 @@ def check_tap_time(actor, occurred_at):
     return policy.check_backdating(actor, moment)
 
 
+def _first_result(apply, occurred_at):
+    """apply(occurred_at); if the key was first used by the page itself (no tap time), that
+    request's result. Never a second write: the retry only matches an existing record."""
+    try:
+        return apply(occurred_at)
+    except DomainError as error:
+        if error.code != "idempotency_key_reused" or occurred_at is None:
+            raise
+    return apply(None)
+
+
+def _key(item):
+    key = item.get("key")
+    if not isinstance(key, str) or not key.strip():
+        # Without its key a replay could write twice: refuse rather than guess.
+        raise DomainError("invalid", N_("The saved item has no key."), field="key")
+    return key
+
+
 def record_movement(actor, store, item):
     """Apply one queued sale, stock-in or removal; returns the ledger result."""
     kind = item.get("type")
     if kind not in QUEUED_TYPES:
         raise DomainError("invalid", N_("Choose sale, stock in or removal."), field="type")
     occurred_at = check_tap_time(actor, item.get("occurred_at"))
-    command = commands.Movement.parse(
-        store_id=store.id, product_id=item.get("product_id"), type=kind,
-        quantity=item.get("quantity"),
-        supplier_id=(item.get("supplier_id") or None) if kind == "stock_in" else None,
-        unit_cost=(item.get("unit_cost") or None) if kind == "stock_in" else None,
-        reason=(item.get("reason") or None) if kind == "removal" else None,
-        note=item.get("note") or None, occurred_at=occurred_at)
-    return ledger.record_movement(actor, command, item.get("key"))
+    key = _key(item)
+
+    def apply(when):
+        command = commands.Movement.parse(
+            store_id=store.id, product_id=item.get("product_id"), type=kind,
+            quantity=item.get("quantity"),
+            supplier_id=(item.get("supplier_id") or None) if kind == "stock_in" else None,
+            unit_cost=(item.get("unit_cost") or None) if kind == "stock_in" else None,
+            reason=(item.get("reason") or None) if kind == "removal" else None,
+            note=item.get("note") or None, occurred_at=when)
+        return ledger.record_movement(actor, command, key)
+
+    return _first_result(apply, occurred_at)
+
+
+def complete_sale(actor, store, item):
+    """Complete one queued basket ({lines, note?}) as the counter page would have."""
+    occurred_at = check_tap_time(actor, item.get("occurred_at"))
+    key = _key(item)
+    return _first_result(lambda when: sales.complete_sale(
+        actor, store_id=store.id, lines=item.get("lines"), note=item.get("note") or None,
+        occurred_at=when, idempotency_key=key), occurred_at)
 
 
 def catalog(store_id):
     """Every active product with its level here: what the phone searches and scans offline."""
     rows = db.session.execute(
         select(Product.id, Product.sku, Product.name, Product.unit, Product.barcode,
-               StockLevel.quantity)
+               Product.sale_price, StockLevel.quantity)
         .select_from(Product)
         .outerjoin(StockLevel, (StockLevel.product_id == Product.id)
                    & (StockLevel.store_id == store_id))
         .where(Product.archived.is_(False)).order_by(Product.name)).all()
     return [{"id": r.id, "sku": r.sku, "name": r.name, "unit": r.unit, "barcode": r.barcode,
+             "sale_price": str(r.sale_price),
              "quantity": f"{Decimal(r.quantity or 0).normalize():f}"} for r in rows]

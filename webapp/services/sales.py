@@ -122,7 +122,8 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
     store_id = parse_id(store_id, "store_id", "Store")
     parsed = _parse_lines(lines)
     note = parse_text(note, "note", "Note", 500)
-    occurred_at = parse_datetime(occurred_at)
+    # Shopkeepers may not date a sale before the offline window (managers may), at every door.
+    occurred_at = policy.check_backdating(actor, parse_datetime(occurred_at))
     key = idempotency.check_key(idempotency_key)
     request = {"op": "sale", "store_id": store_id, "note": note, "occurred_at": occurred_at,
                "lines": [[line[k] for k in ("product_id", "sku", "quantity", "amount",

@@ -4,8 +4,9 @@
  *   fetched only when missing, so a page view on mobile data costs the page alone. VERSION is a
  *   digest of every static file, written in by the server (/sw.js): a deploy that changes one
  *   makes a new worker, which drops the old cache and fetches the files once.
- * - Pages: network first; the store pages a user opened are kept, and offline the last copy is
- *   shown (the page itself says "offline · levels as of …"). Logging in again or out clears them.
+ * - Pages: network first; the store pages a user opened (home, basket, count, transfer) are kept,
+ *   and offline the last copy is shown (the page itself says "offline · levels as of …"; the
+ *   basket page draws the basket from the phone's own copy). Logging in again or out clears them.
  * - The store's product catalogue (/offline/stores/<id>/catalog): network first, cache fallback,
  *   for offline search and scanning.
  * - Background Sync: the queue (offline-queue.js) is sent when the signal returns.
@@ -19,8 +20,9 @@ var PAGES = "kiryana-pages";
 var DATA = "kiryana-data";
 var SHELL = ["/static/css/app.css", "/static/js/htmx-2.0.11.min.js", "/static/js/app.js",
              "/static/js/offline.js", "/static/js/offline-queue.js", "/static/js/offline-tools.js",
+             "/static/css/counter.css", "/static/js/counter.js", "/static/js/basket.js",
              "/static/icons/icon-192.png", "/offline"];
-var STORE_PAGE = /^\/stores\/\d+\/(count|transfer)?$/;
+var STORE_PAGE = /^\/stores\/\d+\/(count|transfer|basket)?$/;
 var CATALOG = /^\/offline\/stores\/\d+\/catalog$/;
 
 self.addEventListener("install", function (event) {

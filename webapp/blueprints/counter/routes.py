@@ -2,8 +2,12 @@
 receipt, void it or take a return. The basket lives in the session (a signed cookie) per
 store until it is completed; completing it is one call to services/sales.py.
 
-Every form works without JavaScript (post, redirect); htmx swaps only the basket.
+Every form works without JavaScript (post, redirect); htmx swaps only the basket. With no
+signal, static/js/basket.js keeps the basket on the phone (from the `data-basket` figures each
+render carries), queues a completed one for /offline/stores/<id>/sales, and hands what is left
+back to `replace` when the signal returns.
 """
+import json
 import uuid
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
@@ -21,6 +25,7 @@ from webapp.web.filters import pakistan_time
 from webapp.web.filters import quantity as fmt_qty
 from webapp.web.filters import rupees
 from webapp.web.forms import Form
+from webapp.web.i18n import translate
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
 from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
@@ -99,7 +104,18 @@ def _page(store, basket, status=200, errors=None, block=None, message=None):
     return render("counter/basket.html", block, status=status, store=store, lines=lines,
                   total=total, basket=basket, q=q, results=lookup.find_products(store.id, q),
                   recent=recent, stock=stock, form=CounterForm(), message=message,
-                  errors=errors or {})
+                  errors=errors or {}, basket_data=_basket_data(basket, lines),
+                  max_lines=MAX_BASKET_LINES)
+
+
+def _basket_data(basket, lines):
+    """What basket.js needs to carry the basket on with no signal: the lines exactly as
+    `complete` would send them (so a queued copy is the same request) and what they show."""
+    return {"key": basket["key"], "lines": [{
+        "product_id": line["product"]["product_id"], "mode": line["mode"],
+        "value": line["value"], "name": line["product"]["name"],
+        "unit": line["product"]["unit"], "price": str(line["price"]),
+        "stock": fmt_qty(line["product"]["quantity"])} for line in lines]}
 
 
 @bp.get("/stores/<int:store_id>/basket")
@@ -199,6 +215,35 @@ def clear(store_id):
     return _changed(store, {"lines": []})
 
 
+@bp.post("/stores/<int:store_id>/basket/replace")
+@login_required
+def replace(store_id):
+    """Take back the basket the phone kept while it had no signal: `lines` is JSON
+    [[product_id, "q" | "a", text], …]. Lines of unknown or archived products are left out."""
+    store = access.store_or_404(store_id)
+    _checked_form()
+    try:
+        wanted = json.loads(request.form.get("lines", ""))
+    except ValueError:
+        abort(400)
+    if not isinstance(wanted, list):
+        abort(400)
+    lines, seen = [], set()
+    for entry in wanted[:MAX_BASKET_LINES]:
+        if not isinstance(entry, list) or len(entry) != 3:
+            abort(400)
+        pid, mode, value = _int(entry[0]), entry[1], str(entry[2]).strip()[:20]
+        number = _number(value)
+        if mode not in ("q", "a") or number is None or number <= 0 or pid in seen:
+            continue
+        product = lookup.product_in_store(store.id, pid)
+        if product is None or product.get("archived"):
+            continue
+        seen.add(pid)
+        lines.append([pid, mode, value])
+    return _changed(store, {"lines": lines})
+
+
 @bp.post("/stores/<int:store_id>/basket/complete")
 @login_required
 def complete(store_id):
@@ -216,10 +261,11 @@ def complete(store_id):
         result = sales.complete_sale(access.actor(), store_id=store.id, lines=lines,
                                      idempotency_key=key)
     except DomainError as error:
+        message = translate(error.message)
         if not any(name.startswith("lines.") for name in error.fields):
-            flash(error.message, "error")
-        return _page(store, basket, status=422, errors=error.fields, block="basket",
-                     message=error.message)
+            flash(message, "error")
+        errors = {name: translate(text) for name, text in error.fields.items()}
+        return _page(store, basket, status=422, errors=errors, block="basket", message=message)
     sale = result.data["sale"]
     session[LAST_SALE_KEY] = {"key": key, "id": sale["id"]}
     _save(store.id, {"lines": []})

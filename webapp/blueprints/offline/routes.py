@@ -1,7 +1,8 @@
 """Manifest, service worker and the JSON doors of the phone's offline queue.
 
 The queue (static/js/offline-queue.js) asks `session` for the logged-in user and a fresh CSRF
-token before it replays, sends only that user's items, and posts each to its kind's route here.
+token before it replays, sends only that user's items, and posts each to its kind's route here
+(`movements` for the store page's forms, `sales` for the counter's baskets).
 A refusal answers the usual error envelope plus what the phone needs to offer choices
 (`allow_negative_stock`), and the item waits under "needs attention" until the shopkeeper acts.
 """
@@ -23,6 +24,7 @@ from webapp.services.errors import DomainError
 from webapp.services.validation import PAKISTAN
 from webapp.web import access
 from webapp.web.errors import json_error
+from webapp.web.i18n import translate
 from webapp.web.navigation import current_store_id
 
 THEME = "#0b7a4b"
@@ -127,9 +129,10 @@ def catalog(store_id):
     return response
 
 
-@bp.post("/offline/stores/<int:store_id>/movements")
-def record_movement(store_id):
-    """Replay one queued sale, stock-in or removal with its key and tap time."""
+def _replay(store_id, apply):
+    """One queued item through `apply(actor, store, item)`: its result, or a refusal the phone
+    lists under "needs attention" (reason in the user's language, and whether this store
+    allows negative stock, which decides if "Record anyway" is offered)."""
     if not current_user.is_authenticated:
         return _logged_out()
     item = request.get_json(silent=True)
@@ -142,10 +145,23 @@ def record_movement(store_id):
     store = None
     try:
         store = access.store_or_404(store_id)
-        result = offline_service.record_movement(access.actor(), store, item)
+        result = apply(access.actor(), store, item)
     except DomainError as error:
         allow_negative = bool(store is not None and store.allow_negative_stock)
-        return json_error(error.status, error.code, error.message, error.fields,
+        fields = {name: translate(message) for name, message in error.fields.items()}
+        return json_error(error.status, error.code, translate(error.message), fields,
                           allow_negative_stock=allow_negative, **error.details)
     body = dict(result.data, replayed=result.replayed)
     return jsonify(body), result.status_code
+
+
+@bp.post("/offline/stores/<int:store_id>/movements")
+def record_movement(store_id):
+    """Replay one queued sale, stock-in or removal with its key and tap time."""
+    return _replay(store_id, offline_service.record_movement)
+
+
+@bp.post("/offline/stores/<int:store_id>/sales")
+def complete_sale(store_id):
+    """Replay one queued basket ({lines, note}) with its key and tap time."""
+    return _replay(store_id, offline_service.complete_sale)

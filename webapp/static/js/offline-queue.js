@@ -1,7 +1,8 @@
 /* Offline queue: taps kept in IndexedDB with key + tap time, sent in order by pages and by the
  * service worker (Background Sync). An item leaves only with a result (2xx, or discarded after
  * a refusal); no signal / 5xx keeps it, key unchanged; only the logged-in user's items are sent.
- * New kind (e.g. the basket): one KINDS entry + a route; see services/offline.py. */
+ * Kinds: a store page's sale, stock-in or removal (`movement`) and a counter basket (`sale`).
+ * A new kind: one KINDS entry + a route; see services/offline.py. */
 (function (global) {
   "use strict";
 
@@ -13,7 +14,8 @@
   var SEND_TIMEOUT_MS = 20000;
 
   var KINDS = {
-    movement: "/offline/stores/{store}/movements"
+    movement: "/offline/stores/{store}/movements",
+    sale: "/offline/stores/{store}/sales"
   };
 
   function open() {
@@ -64,12 +66,14 @@
     return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 14);
   }
 
-  /** Keep one tapped action; `item` = {kind, store_id, user_id, payload, label, key?}. */
+  /** Keep one tapped action; `item` = {kind, store_id, user_id, payload, label, key?}.
+   * `product_name` (a movement) or `products` (a basket: [{name, unit, price}] per line) are
+   * for showing the item again, never sent. */
   function enqueue(item) {
     var record = {
       key: item.key || newKey(), kind: item.kind, store_id: item.store_id,
       user_id: item.user_id, payload: item.payload, label: item.label || "",
-      product_name: item.product_name || "",
+      product_name: item.product_name || "", products: item.products || null,
       tapped_at: item.tapped_at || new Date().toISOString(), status: "waiting", error: null
     };
     return tx("readwrite", function (store) { store.add(record); })

@@ -1,6 +1,7 @@
 /* The parts of the offline side that a normal online visit never needs, loaded on demand by
  * offline.js (and saved by the service worker at install, so they are there with no signal):
- * the "needs attention" choices, and choosing or searching products from what the phone saved.
+ * the "needs attention" choices (a basket's per line), choosing or searching products from what
+ * the phone saved, and the basket's figures and label (shared with basket.js).
  */
 (function () {
   "use strict";
@@ -8,6 +9,7 @@
   var catalogPromise = null;
 
   function attentionItem(item) {
+    if (item.kind === "sale") { return basketAttentionItem(item); }
     var li = K.el("li", {"class": "attention-item", "data-key": item.key});
     li.append(K.el("p", {}, item.label + " · " + K.t("tapped", {time: K.pkTime(item.tapped_at)})));
     li.append(K.el("p", {"class": "form-error", "role": "alert"},
@@ -15,7 +17,8 @@
     var form = K.el("form", {"class": "inline-edit", "novalidate": ""});
     var id = "fix-" + item.seq;
     form.append(K.el("label", {"for": id}, K.t("quantity")));
-    var input = K.el("input", {id: id, name: "quantity", inputmode: "decimal", autocomplete: "off"});
+    var input = K.el("input", {id: id, type: "text", name: "quantity", inputmode: "decimal",
+                               autocomplete: "off"});
     input.value = item.payload.quantity;
     form.append(input, K.el("button", {type: "submit", "class": "secondary"}, K.t("send_again")));
     form.addEventListener("submit", function (event) {
@@ -24,11 +27,18 @@
       var payload = Object.assign({}, item.payload, {quantity: input.value.trim()});
       resend(item, payload, K.labelFor(payload, item.product_name));
     });
-    li.append(form);
+    li.append(form, choices(item));
+    return li;
+  }
+
+  /** Record anyway (only where the store allows negative stock) and Discard (two taps). */
+  function choices(item) {
     var actions = K.el("p", {"class": "actions"});
     if (item.error && item.error.code === "insufficient_stock" && item.error.allow_negative_stock) {
       var anyway = K.el("button", {type: "button", "class": "secondary"}, K.t("record_anyway"));
-      anyway.addEventListener("click", function () { resend(item, item.payload, item.label); });
+      anyway.addEventListener("click", function () {
+        resend(item, item.payload, item.label, item.products);
+      });
       actions.append(anyway);
     }
     var discard = K.el("button", {type: "button", "class": "danger"}, K.t("discard"));
@@ -39,16 +49,137 @@
       discard.textContent = K.t("discard_confirm");
     });
     actions.append(discard);
-    li.append(actions);
-    return li;
+    return actions;
   }
 
-  function resend(item, payload, label) {
+  function resend(item, payload, label, products) {
     // A new key: the refused attempt wrote nothing, and this is a different request.
     K.Q.enqueue({kind: item.kind, store_id: item.store_id, user_id: item.user_id, payload: payload,
-               label: label, tapped_at: item.tapped_at, product_name: item.product_name})
+               label: label, tapped_at: item.tapped_at, product_name: item.product_name,
+               products: products})
       .then(function () { return K.Q.remove(item.seq); })
       .then(K.render).then(K.flush);
+  }
+
+  // --- baskets (the counter page's `sale` kind) ----------------------------------------------
+
+  // How finely each unit is sold by amount: UNIT_PLACES in services/sales.py.
+  var UNIT_PLACES = {piece: 0, pack: 0, g: 0, ml: 0, kg: 3, litre: 3, dozen: 3};
+
+  /** "Rs 1,50,000" / "1,50,000 روپے", grouped as the server's `rupees` filter does. */
+  function money(value) {
+    var number = Number(value) || 0;
+    var cents = Math.round(number * 100);
+    var locale = (K.config() || {}).money_grouping === "thousands" ? "en-US" : "en-IN";
+    var digits = cents % 100 === 0 ? 0 : 2;
+    return K.t("money", {amount: (cents / 100).toLocaleString(locale, {
+      minimumFractionDigits: digits, maximumFractionDigits: digits})});
+  }
+
+  function quantityText(number) {
+    return String(Math.round(number * 1000) / 1000);
+  }
+
+  /** A basket line ({quantity} or {amount}) at `price` a `unit`: {quantity, total} as the
+   * server will work them out (for showing only: the server decides). */
+  function figures(line, product) {
+    var price = Number(product.price) || 0;
+    if (line.amount !== undefined && line.amount !== null) {
+      var amount = Number(line.amount) || 0;
+      var places = UNIT_PLACES.hasOwnProperty(product.unit) ? UNIT_PLACES[product.unit] : 3;
+      var scale = Math.pow(10, places);
+      var raw = price ? amount / price * scale : 0;
+      var quantity = (places === 0 ? Math.floor(raw + 1e-9) : Math.round(raw)) / scale;
+      return {quantity: quantity, total: amount};
+    }
+    var count = Number(line.quantity) || 0;
+    return {quantity: count, total: Math.round(count * price * 100) / 100};
+  }
+
+  function rtl() {
+    return (document.getElementById("page") || document.documentElement).dir === "rtl";
+  }
+
+  /** A name or figure inside an Urdu sentence keeps its own direction (FSI … PDI), as the
+   * server's translate() does. */
+  function isolate(text) {
+    return rtl() ? "\u2068" + text + "\u2069" : text;
+  }
+
+  /** "Sell 2 kg Basmati Chawal, Rs 100 of Cheeni = Rs 420". */
+  function basketLabel(lines, products) {
+    var total = 0;
+    var parts = lines.map(function (line, i) {
+      var product = products[i] || {};
+      total += figures(line, product).total;
+      if (line.amount !== undefined && line.amount !== null) {
+        return K.t("amount_of", {amount: money(line.amount), name: isolate(product.name || "")});
+      }
+      return isolate(quantityText(Number(line.quantity)) + " " + (product.unit || "") + " " +
+                     (product.name || ""));
+    });
+    return K.t("label_basket", {lines: parts.join(rtl() ? "، " : ", "), total: money(total)});
+  }
+
+  function basketAttentionItem(item) {
+    var li = K.el("li", {"class": "attention-item", "data-key": item.key});
+    var products = item.products || [];
+    var fields = (item.error && item.error.fields) || {};
+    li.append(K.el("p", {}, item.label + " · " + K.t("tapped", {time: K.pkTime(item.tapped_at)})));
+    li.append(K.el("p", {"class": "form-error", "role": "alert"},
+                 (item.error && item.error.message) || K.t("refused")));
+    var form = K.el("form", {"class": "basket-fix", "novalidate": ""});
+    var inputs = item.payload.lines.map(function (line, i) {
+      var product = products[i] || {};
+      var byAmount = line.amount !== undefined && line.amount !== null;
+      var id = "fix-" + item.seq + "-" + i;
+      var row = K.el("div", {"class": "fix-line"});
+      row.append(K.el("label", {"for": id},
+                      K.t(byAmount ? "rupees_of" : "quantity_of", {name: product.name || ""})));
+      var input = K.el("input", {id: id, type: "text", name: "line-" + i, inputmode: "decimal",
+                                 autocomplete: "off"});
+      input.value = byAmount ? line.amount : line.quantity;
+      row.append(input);
+      var problem = fields["lines." + i + ".quantity"] || fields["lines." + i + ".amount"] ||
+        fields["lines." + i + ".product_id"] || fields["lines." + i + ".unit_price"];
+      if (problem) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", id + "-error");
+        row.append(K.el("p", {"class": "error-text", id: id + "-error"}, problem));
+      }
+      form.append(row);
+      return {input: input, line: line, product: product, byAmount: byAmount};
+    });
+    var status = K.el("p", {"class": "muted small"}, K.t("zero_removes"));
+    form.append(status, K.el("button", {type: "submit", "class": "secondary"}, K.t("send_again")));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var lines = [], kept = [], bad = false;
+      inputs.forEach(function (entry) {
+        var value = entry.input.value.trim();
+        entry.input.removeAttribute("aria-invalid");
+        if (/^0+(\.0*)?$/.test(value)) { return; }   // 0: out of the basket
+        if (!K.validQuantity(value)) {
+          entry.input.setAttribute("aria-invalid", "true");
+          bad = true;
+          return;
+        }
+        var line = Object.assign({}, entry.line);
+        if (entry.byAmount) { line.amount = value; } else { line.quantity = value; }
+        lines.push(line);
+        kept.push(entry.product);
+      });
+      if (bad) { return; }
+      if (!lines.length) {
+        status.textContent = K.t("need_a_line");
+        status.className = "form-error";
+        return;
+      }
+      var payload = Object.assign({}, item.payload, {lines: lines});
+      resend(item, payload, basketLabel(lines, kept), kept);
+    });
+    li.append(form, choices(item));
+    return li;
   }
 
   // --- choosing a product with no signal --------------------------------------------------------
@@ -148,6 +279,7 @@
   window.KiryanaOfflineTools = {
     attentionItem: attentionItem, select: select, selectFromLink: selectFromLink,
     searchOffline: searchOffline, loadCatalog: loadCatalog,
-    openRequestedProduct: openRequestedProduct
+    openRequestedProduct: openRequestedProduct,
+    money: money, figures: figures, quantityText: quantityText, basketLabel: basketLabel
   };
 })();

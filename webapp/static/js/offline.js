@@ -237,9 +237,23 @@
   }
 
   window.KiryanaOffline = {
-    Q: Q, t: t, el: el, pkTime: pkTime, render: render, flush: flush,
-    validQuantity: validQuantity, labelFor: labelFor, config: function () { return config; }
+    Q: Q, t: t, el: el, pkTime: pkTime, render: render, flush: flush, tools: tools,
+    validQuantity: validQuantity, labelFor: labelFor, readConfig: readConfig,
+    config: function () { return config; }
   };
+
+  // --- the basket page's offline side (basket.js) loads only there ------------------------------
+
+  var basketLoading = null;
+
+  function startBasket() {
+    if (!document.getElementById("basket-config")) { return; }
+    if (!basketLoading) {
+      basketLoading = loadScript("/static/js/basket.js");
+      basketLoading.catch(function () { basketLoading = null; });
+    }
+    basketLoading.then(function () { window.KiryanaBasket.start(); });
+  }
 
   // --- the scanner loads only when Scan is tapped --------------------------------------------------
 
@@ -289,6 +303,7 @@
     var scan = document.querySelector("[data-scan]");
     if (scan && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) { scan.hidden = false; }
     render().then(flush);
+    startBasket();
     if (!navigator.onLine) { tools().then(function (T) { T.openRequestedProduct(); }); }
     if ("serviceWorker" in navigator && window.caches) {
       navigator.serviceWorker.ready.then(function () {

@@ -1,0 +1,436 @@
+/* The counter's basket with no signal. Loaded by offline.js on the basket page only.
+ *
+ * Online, the basket lives in the server's session and htmx swaps it; every render carries its
+ * lines (`data-basket-state` on #basket) and this file keeps a copy on the phone (localStorage,
+ * per user and store). With no signal, or when a basket request fails for lack of network, the
+ * same forms change that copy here and the basket is drawn from it; Complete keeps the whole
+ * basket in the offline queue (kind `sale`, its idempotency key and tap time) and empties it.
+ * When the signal returns, what is left of the basket goes back to the server (counter.replace)
+ * and the queue is sent by offline.js. A scanned product (kiryana:scanned) is added the same way.
+ */
+(function () {
+  "use strict";
+  if (window.KiryanaBasket) { return; }
+  var K = window.KiryanaOffline;
+  var Q = window.KiryanaQueue;
+  var LOOSE_UNITS = ["kg", "g", "litre", "ml"];   // counter/routes.py LOOSE_UNITS
+  var config = null;
+  var pushing = null;
+  var completing = false;
+
+  function readConfig() {
+    var node = document.getElementById("basket-config");
+    config = node ? JSON.parse(node.getAttribute("data-config")) : null;
+    return config;
+  }
+
+  function say(name, values) {
+    var text = (config && config.strings[name]) || name;
+    Object.keys(values || {}).forEach(function (k) {
+      text = text.split("{" + k + "}").join(values[k]);
+    });
+    return text;
+  }
+
+  // --- the phone's copy -------------------------------------------------------------------------
+
+  function storageKey() {
+    var offline = K.config() || K.readConfig();
+    return offline ? "kiryana-basket:" + offline.user_id + ":" + offline.store_id : null;
+  }
+
+  function load() {
+    try {
+      return JSON.parse(localStorage.getItem(storageKey()) || "null");
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function save(state) {
+    try { localStorage.setItem(storageKey(), JSON.stringify(state)); } catch (e) { /* full */ }
+  }
+
+  function fromPage() {
+    var node = document.getElementById("basket");
+    if (!node || node.hasAttribute("data-local") || !node.hasAttribute("data-basket-state")) {
+      return null;
+    }
+    return JSON.parse(node.getAttribute("data-basket-state"));
+  }
+
+  function edited() {
+    var saved = load();
+    return !!(saved && saved.dirty);
+  }
+
+  /** Which basket is true now: the page's while online and unedited, else the phone's copy
+   * (offline, a page from the cache may be older than the copy). */
+  function current() {
+    var saved = load();
+    if (saved && (saved.dirty || !navigator.onLine)) { return saved; }
+    var page = fromPage();
+    if (page) { return {key: page.key, lines: page.lines, dirty: false}; }
+    return saved || {key: Q.newKey(), lines: [], dirty: false};
+  }
+
+  function mirror() {
+    // A render from the server while online: that is the basket now.
+    var page = fromPage();
+    if (page && navigator.onLine && !edited()) {
+      save({key: page.key, lines: page.lines, dirty: false});
+    }
+  }
+
+  function change(edit) {
+    var state = current();
+    var message = edit(state.lines);
+    // Like the server, every change is a new sale to complete: a new key.
+    state.key = Q.newKey();
+    state.dirty = true;
+    save(state);
+    draw(message);
+    push();
+  }
+
+  // --- the forms -------------------------------------------------------------------------------
+
+  function productOf(form) {
+    var data = new FormData(form);
+    return {product_id: Number(data.get("product_id")), name: form.dataset.name || "",
+            unit: form.dataset.unit || "", price: form.dataset.price || "0",
+            stock: form.dataset.stock || ""};
+  }
+
+  function add(product) {
+    if (!product.product_id) { return; }
+    change(function (lines) {
+      var line = lines.find(function (l) { return l.product_id === product.product_id; });
+      if (line) {
+        if (line.mode === "q") { line.value = number(Number(line.value) + 1); }
+      } else if (lines.length >= config.max_lines) {
+        return say("full");
+      } else {
+        lines.push({product_id: product.product_id, mode: "q", value: "1", name: product.name,
+                    unit: product.unit, price: String(product.price), stock: product.stock});
+      }
+      return say("added", {name: product.name});
+    });
+  }
+
+  function setLine(index, action, quantity, amount) {
+    change(function (lines) {
+      var line = lines[index];
+      if (!line) { return null; }
+      if (action === "remove") {
+        lines.splice(index, 1);
+      } else if (action === "more" || action === "less") {
+        // A line sold by amount goes back to counting from one (as on the server).
+        var next = line.mode === "q" ? Number(line.value) + (action === "more" ? 1 : -1) : 1;
+        if (next <= 0) {
+          lines.splice(index, 1);
+        } else {
+          line.mode = "q";
+          line.value = number(next);
+        }
+      } else {
+        amount = (amount || "").trim();
+        quantity = (quantity || "").trim();
+        if (amount) {
+          if (!K.validQuantity(amount)) { return K.t("bad_quantity"); }
+          line.mode = "a";
+          line.value = amount.slice(0, 20);
+        } else if (quantity) {
+          if (/^0+(\.0*)?$/.test(quantity)) { lines.splice(index, 1); return null; }
+          if (!K.validQuantity(quantity)) { return K.t("bad_quantity"); }
+          line.mode = "q";
+          line.value = quantity.slice(0, 20);
+        }
+      }
+      return null;
+    });
+  }
+
+  function number(value) {
+    return String(Math.round(value * 1000) / 1000);
+  }
+
+  /** Keep the basket in the offline queue as one sale, then empty it. */
+  function complete(key) {
+    var state = current();
+    if (!state.lines.length || completing) { return Promise.resolve(); }
+    completing = true;   // a second tap while this one is being kept is the same sale
+    var offline = K.config();
+    var lines = state.lines.map(function (l) {
+      var line = {product_id: l.product_id};
+      line[l.mode === "a" ? "amount" : "quantity"] = l.value;
+      return line;
+    });
+    var products = state.lines.map(function (l) {
+      return {name: l.name, unit: l.unit, price: l.price};
+    });
+    return K.tools().then(function (T) {
+      return Q.enqueue({kind: "sale", store_id: offline.store_id, user_id: offline.user_id,
+                        payload: {lines: lines}, label: T.basketLabel(lines, products),
+                        products: products, key: key || state.key});
+    }).then(function (record) {
+      save({key: Q.newKey(), lines: [], dirty: true});
+      draw(K.t("saved", {what: record.label}));
+      push();
+      return K.render();
+    }).finally(function () { completing = false; }).then(K.flush);
+  }
+
+  /** Make a basket form's change on the phone. `sent`: the form reached the network (its reply
+   * was lost), so a Complete keeps the key the server may have used. */
+  function apply(form, sent) {
+    var data = new FormData(form);
+    var kind = form.dataset.basket;
+    if (kind === "add") {
+      add(productOf(form));
+    } else if (kind === "line") {
+      setLine(Number(form.dataset.index), data.get("action") || "set", data.get("quantity"),
+              data.get("amount"));
+    } else if (kind === "clear") {
+      change(function (lines) { lines.length = 0; return null; });
+    } else if (kind === "complete") {
+      complete(sent ? data.get("key") : null);
+    }
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-basket]") || !readConfig()) { return; }
+    if (!form.hasAttribute("data-local") && navigator.onLine && !edited()) {
+      return;   // htmx posts it as usual
+    }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    apply(form, false);
+  }, true);
+
+  document.addEventListener("htmx:sendError", function (event) {
+    var form = event.detail.elt;
+    if (form && form.matches && form.matches("form[data-basket]") && readConfig()) {
+      // No reply: a basket change never reached the session (a cookie), so make it here. A
+      // Complete may have been recorded: queued with the same key, it lands once.
+      apply(form, true);
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", mirror);
+
+  document.addEventListener("kiryana:scanned", function (event) {
+    var form = document.getElementById("scan-add");
+    if (!form || !readConfig()) { return; }
+    event.preventDefault();   // taken: the store page's panel is not here
+    var product = event.detail;
+    form.querySelector("input[name=product_id]").value = product.id;
+    form.dataset.name = product.name;
+    form.dataset.unit = product.unit;
+    form.dataset.price = product.sale_price || "0";
+    form.dataset.stock = product.quantity;
+    form.requestSubmit();
+  });
+
+  // Offline search from the product list the phone saved (services/offline.catalog).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var input = event.detail.elt;
+    if (navigator.onLine || !input || input.id !== "basket-q" || !readConfig()) { return; }
+    event.preventDefault();
+    var q = input.value.trim().toLowerCase();
+    var box = document.getElementById("basket-results");
+    K.tools().then(function (T) { return T.loadCatalog(); }).then(function (products) {
+      box.replaceChildren();
+      var found = q ? products.filter(function (p) {
+        return p.name.toLowerCase().indexOf(q) >= 0 || p.sku.toLowerCase().indexOf(q) >= 0 ||
+          (p.barcode || "") === q;
+      }).slice(0, 10) : [];
+      found.forEach(function (p) {
+        var li = K.el("li");
+        li.append(addForm(p));
+        box.append(li);
+      });
+      if (q && !found.length) {
+        box.append(K.el("li", {"class": "muted row"}, say("no_match", {q: q})));
+      }
+    }, function () {
+      box.replaceChildren(K.el("li", {"class": "muted row"}, K.t("offline_search")));
+    });
+  });
+
+  function addForm(p) {
+    var form = K.el("form", {"class": "add-form", "data-basket": "add", "data-local": "",
+                             "data-name": p.name, "data-unit": p.unit,
+                             "data-price": p.sale_price || "0", "data-stock": p.quantity});
+    var id = K.el("input", {type: "hidden", name: "product_id"});
+    id.value = p.id;
+    var button = K.el("button", {type: "submit", "class": "row add", "data-product-id": p.id});
+    var name = K.el("span", {"class": "name"}, p.name);
+    name.append(K.el("span", {"class": "sub"}, p.unit + " · " + say("in_stock", {n: p.quantity})));
+    button.append(name, K.el("span", {"class": "plus", "aria-hidden": "true"}, "+"));
+    form.append(id, button);
+    return form;
+  }
+
+  // --- drawing the phone's copy (the same markup as counter/basket.html's basket block) ---------
+
+  function draw(message) {
+    return K.tools().then(function (T) {
+      var old = document.getElementById("basket");
+      if (!old) { return; }
+      var state = current();
+      var section = K.el("section", {id: "basket", "class": "card basket", "data-local": "",
+                                     "aria-label": say("basket"), "aria-live": "polite"});
+      var title = K.el("h2", {}, say("basket") + " ");
+      title.append(K.el("span", {"class": "muted small"}, "(" + state.lines.length + ")"));
+      section.append(title);
+      if (message) { section.append(K.el("p", {"class": "muted small"}, message)); }
+      var list = K.el("ul", {"class": "rows basket-lines"});
+      var total = 0;
+      state.lines.forEach(function (line, index) {
+        var figures = T.figures(line.mode === "a" ? {amount: line.value} : {quantity: line.value},
+                                line);
+        total += figures.total;
+        list.append(drawLine(T, line, index, figures));
+      });
+      if (!state.lines.length) { list.append(K.el("li", {"class": "muted row"}, say("empty"))); }
+      section.append(list);
+      if (state.lines.length) {
+        var clear = localForm({"class": "actions", "data-basket": "clear"});
+        clear.append(K.el("button", {type: "submit", "class": "link small"}, say("empty_basket")));
+        section.append(clear);
+      }
+      var checkout = localForm({id: "checkout", "class": "checkout", "data-basket": "complete"});
+      var key = K.el("input", {type: "hidden", name: "key"});
+      key.value = state.key;
+      var bill = K.el("p", {"class": "bill"});
+      bill.append(K.el("span", {}, say("total")), " ",
+                  K.el("strong", {id: "bill-total", "data-total": total.toFixed(2)},
+                       T.money(total)));
+      var done = K.el("button", {type: "submit", "class": "sell complete"}, say("complete"));
+      done.disabled = !state.lines.length;
+      checkout.append(key, bill, done);
+      section.append(checkout);
+      old.replaceWith(section);
+    });
+  }
+
+  function localForm(attrs) {
+    return K.el("form", Object.assign({"data-local": "", novalidate: ""}, attrs));
+  }
+
+  function drawLine(T, line, index, figures) {
+    var li = K.el("li", {"class": "basket-line", "data-product-id": line.product_id});
+    var head = K.el("div", {"class": "line-head"});
+    var name = K.el("span", {"class": "name"}, line.name);
+    name.append(K.el("span", {"class": "sub"}, T.money(line.price) + " / " + line.unit + " · " +
+                                             say("in_stock", {n: line.stock})));
+    head.append(name, K.el("span", {"class": "line-total", "data-line-total": figures.total},
+                           T.money(figures.total)));
+    var controls = K.el("div", {"class": "line-controls"});
+    controls.append(stepForm(index, "less", "−", say("less", {name: line.name})));
+    var form = localForm({"class": "line-form", "data-basket": "line", "data-index": index});
+    var qid = "line-" + index + "-quantity";
+    form.append(K.el("label", {"class": "visually-hidden", "for": qid},
+                     say("quantity_of", {name: line.name})));
+    var quantity = K.el("input", {id: qid, type: "text", name: "quantity", inputmode: "decimal",
+                                  autocomplete: "off", "class": "line-qty"});
+    quantity.value = T.quantityText(figures.quantity);
+    form.append(quantity, K.el("span", {"class": "unit"}, line.unit));
+    if (LOOSE_UNITS.indexOf(line.unit) >= 0) {
+      var aid = "line-" + index + "-amount";
+      form.append(K.el("label", {"class": "visually-hidden", "for": aid},
+                       say("rupees_of", {name: line.name})));
+      var amount = K.el("input", {id: aid, type: "text", name: "amount", inputmode: "decimal",
+                                  autocomplete: "off", "class": "line-amount",
+                                  placeholder: say("rs")});
+      amount.value = line.mode === "a" ? line.value : "";
+      form.append(amount);
+    }
+    form.append(K.el("button", {type: "submit", "class": "secondary set"}, say("set")));
+    controls.append(form, stepForm(index, "more", "+", say("more", {name: line.name})));
+    li.append(head, controls);
+    return li;
+  }
+
+  function stepForm(index, action, sign, label) {
+    var form = localForm({"data-basket": "line", "data-index": index});
+    var input = K.el("input", {type: "hidden", name: "action"});
+    input.value = action;
+    form.append(input, K.el("button", {type: "submit", "class": "secondary step",
+                                       "aria-label": label}, sign));
+    return form;
+  }
+
+  // --- back online: the server takes the basket back --------------------------------------------
+
+  function freshToken() {
+    return fetch("/offline/session", {credentials: "same-origin", cache: "no-store",
+                                      headers: {"Accept": "application/json"}})
+      .then(function (response) {
+        if (!response.ok) { throw new Error("session " + response.status); }
+        return response.json();
+      }).then(function (who) {
+        // A page from the phone's cache carries old tokens: every form gets the fresh one.
+        document.querySelectorAll("input[name=csrf_token]").forEach(function (input) {
+          input.value = who.csrf_token;
+        });
+        document.body.setAttribute("hx-headers", JSON.stringify({"X-CSRFToken": who.csrf_token}));
+        return who.csrf_token;
+      });
+  }
+
+  function push() {
+    var state = load();
+    if (pushing || !state || !state.dirty || !navigator.onLine || !config) { return pushing; }
+    var sent = state.key;
+    pushing = freshToken().then(function (token) {
+      var body = new FormData();
+      body.append("csrf_token", token);
+      body.append("lines", JSON.stringify(state.lines.map(function (l) {
+        return [l.product_id, l.mode, l.value];
+      })));
+      return fetch(config.replace_url, {method: "POST", body: body, credentials: "same-origin",
+                                        headers: {"HX-Request": "true", "X-CSRFToken": token}});
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("replace " + response.status); }
+      return response.text();
+    }).then(function (html) {
+      var now = load();
+      if (!now || now.key !== sent) { return; }   // changed meanwhile: sent again below
+      var holder = document.createElement("template");
+      holder.innerHTML = html;
+      var fresh = holder.content.querySelector("#basket");
+      var old = document.getElementById("basket");
+      if (!fresh || !old) { return; }
+      save({key: sent, lines: now.lines, dirty: false});
+      old.replaceWith(fresh);
+      if (window.htmx) { window.htmx.process(fresh); }
+      mirror();
+    }).catch(function () { return null; }).then(function () {
+      pushing = null;
+      var now = load();
+      if (now && now.dirty && now.key !== sent) { push(); }
+    });
+    return pushing;
+  }
+
+  // --- start -----------------------------------------------------------------------------------
+
+  function start() {
+    if (!readConfig() || !document.getElementById("basket")) { return; }
+    if (edited() || !navigator.onLine) {
+      if (load()) { draw(); }
+      push();
+    } else {
+      mirror();
+    }
+  }
+
+  window.addEventListener("online", push);
+  // A request that failed with the phone still "online" brings no `online` event when the
+  // network recovers: try again now and then while the phone holds an edited basket.
+  setInterval(function () { if (edited() && navigator.onLine) { push(); } }, 30000);
+  window.KiryanaBasket = {start: start, push: push, current: current};
+})();
