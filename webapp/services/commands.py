@@ -27,6 +27,7 @@ from webapp.services.validation import (
     number_text,
     parse_datetime,
     parse_id,
+    parse_lines,
     parse_money,
     parse_quantity,
     parse_text,
@@ -226,17 +227,11 @@ class Count:
         """A checked count from [{product_id, quantity, expected?}]; DomainError if not."""
         store_id = parse_id(store_id, "store_id", "Store")
         note = parse_text(note, "note", "Note", MAX_NOTE)
-        if not isinstance(counts, (list, tuple)) or not counts:
-            raise DomainError("invalid", N_("Enter at least one count."), field="counts")
-        if len(counts) > MAX_COUNT_LINES:
-            raise DomainError("invalid", N_("At most %(count)s lines in one count.",
-                                            count=MAX_COUNT_LINES),
-                              field="counts")
         lines = {}
-        for i, line in enumerate(counts):
-            if not isinstance(line, dict):
-                raise DomainError("invalid", N_("Each count needs a product_id and a quantity."),
-                                  field=f"counts.{i}")
+        for i, line in parse_lines(
+                counts, "counts", MAX_COUNT_LINES, N_("Enter at least one count."),
+                N_("At most %(count)s lines in one count.", count=MAX_COUNT_LINES),
+                N_("Each count needs a product_id and a quantity.")):
             pid = parse_id(line.get("product_id"), f"counts.{i}.product_id", "Product")
             if pid in lines:
                 raise DomainError("invalid", N_("A product is counted twice."),

@@ -28,7 +28,13 @@ from webapp.models import (
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
 from webapp.services import audit, idempotency, ledger, paging, policy, reports
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
-from webapp.services.validation import parse_id, parse_money, parse_quantity, parse_text
+from webapp.services.validation import (
+    parse_id,
+    parse_lines,
+    parse_money,
+    parse_quantity,
+    parse_text,
+)
 
 PRODUCTS = Product.__table__
 ORDERS = PurchaseOrder.__table__
@@ -146,16 +152,11 @@ def _on_order(store_ids, product_ids):
 
 def _parse_lines(lines):
     """[{product_id, packs, unit_cost?}] → {product_id: (packs, unit_cost)}; packs are whole."""
-    if not isinstance(lines, (list, tuple)) or not lines:
-        raise DomainError("invalid", N_("Add at least one product to the order."), field="lines")
-    if len(lines) > MAX_LINES:
-        raise DomainError("invalid", N_("At most %(n)s lines in one order.", n=MAX_LINES),
-                          field="lines")
     parsed = OrderedDict()
-    for i, line in enumerate(lines):
-        if not isinstance(line, dict):
-            raise DomainError("invalid", N_("Each line needs a product and a number of packs."),
-                              field=f"lines.{i}")
+    for i, line in parse_lines(
+            lines, "lines", MAX_LINES, N_("Add at least one product to the order."),
+            N_("At most %(n)s lines in one order.", n=MAX_LINES),
+            N_("Each line needs a product and a number of packs.")):
         pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
         if pid in parsed:
             raise DomainError("invalid", N_("This product is on the order twice."),
@@ -376,16 +377,11 @@ def whatsapp_url(phone, text):
 
 
 def _parse_receipt(lines):
-    if not isinstance(lines, (list, tuple)) or not lines:
-        raise DomainError("invalid", N_("Enter what arrived."), field="lines")
-    if len(lines) > MAX_LINES:
-        raise DomainError("invalid", N_("At most %(n)s lines in one order.", n=MAX_LINES),
-                          field="lines")
     parsed = {}
-    for i, line in enumerate(lines):
-        if not isinstance(line, dict):
-            raise DomainError("invalid", N_("Each line needs a product and a quantity."),
-                              field=f"lines.{i}")
+    for i, line in parse_lines(
+            lines, "lines", MAX_LINES, N_("Enter what arrived."),
+            N_("At most %(n)s lines in one order.", n=MAX_LINES),
+            N_("Each line needs a product and a quantity.")):
         pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
         if pid in parsed:
             raise DomainError("invalid", N_("This product is received twice."),

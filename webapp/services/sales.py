@@ -33,6 +33,7 @@ from webapp.services.sql import lock_clause, upsert
 from webapp.services.validation import (
     parse_datetime,
     parse_id,
+    parse_lines,
     parse_money,
     parse_quantity,
     parse_text,
@@ -56,16 +57,11 @@ UNIT_PLACES = {"piece": 0, "pack": 0, "g": 0, "ml": 0, "kg": 3, "litre": 3, "doz
 
 def _parse_lines(lines):
     """[{product_id | sku, quantity | amount, unit_price?}] → checked dicts, in request order."""
-    if not isinstance(lines, (list, tuple)) or not lines:
-        raise DomainError("invalid", N_("Add at least one product to the basket."), field="lines")
-    if len(lines) > MAX_LINES:
-        raise DomainError("invalid", N_("At most %(n)d lines in one sale.", n=MAX_LINES),
-                          field="lines")
     parsed = []
-    for i, line in enumerate(lines):
-        if not isinstance(line, dict):
-            raise DomainError("invalid", N_("Each line needs a product and a quantity."),
-                              field=f"lines.{i}")
+    for i, line in parse_lines(
+            lines, "lines", MAX_LINES, N_("Add at least one product to the basket."),
+            N_("At most %(n)d lines in one sale.", n=MAX_LINES),
+            N_("Each line needs a product and a quantity.")):
         product_id, sku = line.get("product_id"), line.get("sku")
         if product_id is None and not sku:
             raise DomainError("invalid", N_("Give a product_id or a sku."),
@@ -289,16 +285,11 @@ def void_sale(actor, sale_id, *, idempotency_key=None):
 def return_lines(actor, sale_id, *, lines, note=None, idempotency_key=None):
     """A customer return: [{product_id, quantity}], never more than sold minus returned."""
     sale_id = parse_id(sale_id, "sale_id", "Sale")
-    if not isinstance(lines, (list, tuple)) or not lines:
-        raise DomainError("invalid", N_("Choose at least one line to return."), field="lines")
-    if len(lines) > MAX_LINES:
-        raise DomainError("invalid", N_("At most %(n)d lines in one sale.", n=MAX_LINES),
-                          field="lines")
     wanted = []
-    for i, line in enumerate(lines):
-        if not isinstance(line, dict):
-            raise DomainError("invalid", N_("Each line needs a product and a quantity."),
-                              field=f"lines.{i}")
+    for i, line in parse_lines(
+            lines, "lines", MAX_LINES, N_("Choose at least one line to return."),
+            N_("At most %(n)d lines in one sale.", n=MAX_LINES),
+            N_("Each line needs a product and a quantity.")):
         pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
         if any(pid == other for other, _q in wanted):
             raise DomainError("invalid", N_("A product is listed twice."),

@@ -134,6 +134,20 @@ def parse_id(value, field, label):
     return number
 
 
+def parse_lines(lines, field, limit, empty, too_many, shape):
+    """A request's list of lines (a basket, an order, a count) as [(index, line dict)]: the
+    refusals for no list, an empty one, more than `limit` lines, or a line that is not an
+    object carry each caller's own words."""
+    if not isinstance(lines, (list, tuple)) or not lines:
+        raise DomainError("invalid", empty, field=field)
+    if len(lines) > limit:
+        raise DomainError("invalid", too_many, field=field)
+    for i, line in enumerate(lines):
+        if not isinstance(line, dict):
+            raise DomainError("invalid", shape, field=f"{field}.{i}")
+    return list(enumerate(lines))
+
+
 def parse_datetime(value, field="occurred_at", label=N_("Time")):
     """A client time: ISO 8601; without an offset it is taken as Pakistan time."""
     if value is None or value == "":
