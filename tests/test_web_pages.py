@@ -492,7 +492,12 @@ def test_stock_list_answers_304_until_the_store_changes(client, world):
     first = client.get(url)
     etag = first.headers["ETag"]
     assert f"data-etag='{etag}'" in first.get_data(as_text=True)
-    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    unchanged = client.get(url, headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304
+    # The answer a phone gets every 4 s stays small: no document headers (RFC 9110 §15.4.5),
+    # but still never stored.
+    assert "Content-Security-Policy" not in unchanged.headers
+    assert unchanged.headers["Cache-Control"] == "no-store"
     # A change in another store does not wake this one.
     ledger.record_movement(ADMIN, commands.Movement.parse(store_id=world["b"],
                                                           product_id=world["p"], type="sale",

@@ -25,6 +25,12 @@ def _private():
 
 
 def add_security_headers(response):
+    if response.status_code == 304:
+        # "Nothing changed" carries no body for these to govern, and RFC 9110 §15.4.5 asks a
+        # 304 to leave such metadata out: the stock list's polls are ~150 of them an hour.
+        if _private():
+            response.headers["Cache-Control"] = "no-store"
+        return response
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     hsts = current_app.config["HSTS_SECONDS"]
