@@ -86,6 +86,29 @@ def test_enter_in_a_field_records_exactly_that_forms_action(keeper, site, form, 
     assert page.evaluate("document.activeElement.id") == "sale-quantity"
 
 
+@pytest.mark.parametrize("summary, prefix, select, kind", [
+    ("Stock in", "stock_in", "#stock_in-supplier_id", "stock_in"),
+    ("Remove", "removal", "#removal-reason", "removal"),
+])
+def test_enter_in_a_select_never_records_another_forms_action(keeper, site, summary, prefix,
+                                                              select, kind):
+    # A <select> has no implicit submission: Enter there may record nothing, or this form's
+    # own action, but never a sale from the form above.
+    page = keeper.page
+    keeper.open_store(f"?product={site['chawal']}")
+    page.locator("summary", has_text=summary).click()
+    page.fill(f"#{prefix}-quantity", "1")
+    if kind == "removal":
+        page.select_option("#removal-reason", "damaged")
+    before = ledger_tail(site)
+    page.focus(select)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1_000)
+    page.keyboard.press("Escape")   # close the list if Enter opened it
+    after = ledger_tail(site)
+    assert after == before or (after[0] == before[0] + 1 and after[1] == kind), after
+
+
 def test_tapping_a_product_in_the_stock_list_brings_its_panel_into_view(keeper, site):
     page = keeper.page
     keeper.open_store()
