@@ -304,7 +304,7 @@ def test_htmx_saves_one_row_and_updates_the_progress_out_of_band(shop, page):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert f'id="count-row-{rice.id}"' in html and 'value="19"' in html
-    assert 'id="count-bar"' in html and 'hx-swap-oob="true"' in html
+    assert 'id="count-progress"' in html and 'hx-swap-oob="true"' in html
     assert "1 of 3 counted" in html and "-1" in html
     response = page.post(count_url(shop), headers=headers,
                          data={f"count-{rice.id}": "lots", f"was-{rice.id}": "19"})
