@@ -312,6 +312,13 @@ def test_htmx_saves_one_row_and_updates_the_progress_out_of_band(shop, page):
     html = response.get_data(as_text=True)
     assert "Count must be a number." in html and 'value="lots"' in html
     assert draft(store)[rice.id][0] == Decimal("19")
+    # A product archived after the page opened keeps its row, which says why.
+    catalog.update_product(ADMIN, shop["oil"].id, {"archived": True})
+    response = page.post(count_url(shop), headers=headers,
+                         data={f"count-{shop['oil'].id}": "4", f"was-{shop['oil'].id}": ""})
+    assert response.status_code == 422
+    assert f'id="count-row-{shop["oil"].id}"' in response.get_data(as_text=True)
+    assert "This product is archived" in response.get_data(as_text=True)
 
 
 def test_review_apply_and_discard_pages(shop, page):

@@ -41,19 +41,19 @@ PAGE_SIZE = 20  # rows a phone shows between pager buttons (about three screens 
 MAX_LINES = commands.MAX_COUNT_LINES  # what one Count command may apply
 
 
-def _countable(store_id):
+def _countable(store_id, include_archived=False):
     """The products a store counts (a level there, not archived), with their draft line."""
     joined = (LEVELS.join(PRODUCTS, PRODUCTS.c.id == LEVELS.c.product_id)
               .outerjoin(DRAFTS, (DRAFTS.c.store_id == LEVELS.c.store_id)
                          & (DRAFTS.c.product_id == LEVELS.c.product_id))
               .outerjoin(USERS, USERS.c.id == DRAFTS.c.user_id))
-    return (select(PRODUCTS.c.id.label("product_id"), PRODUCTS.c.sku, PRODUCTS.c.name,
-                   PRODUCTS.c.unit, PRODUCTS.c.category, LEVELS.c.quantity,
-                   DRAFTS.c.quantity.label("counted"), DRAFTS.c.expected,
-                   DRAFTS.c.user_id.label("counted_by_id"),
-                   USERS.c.username.label("counted_by"))
-            .select_from(joined)
-            .where(LEVELS.c.store_id == store_id, PRODUCTS.c.archived.is_(False)))
+    query = (select(PRODUCTS.c.id.label("product_id"), PRODUCTS.c.sku, PRODUCTS.c.name,
+                    PRODUCTS.c.unit, PRODUCTS.c.category, LEVELS.c.quantity,
+                    DRAFTS.c.quantity.label("counted"), DRAFTS.c.expected,
+                    DRAFTS.c.user_id.label("counted_by_id"),
+                    USERS.c.username.label("counted_by"))
+             .select_from(joined).where(LEVELS.c.store_id == store_id))
+    return query if include_archived else query.where(PRODUCTS.c.archived.is_(False))
 
 
 def _row(r):
@@ -79,10 +79,11 @@ def rows(store_id, category=None, q=None, page=1, per_page=PAGE_SIZE):
 
 
 def rows_for(store_id, product_ids):
-    """The rows of these products (those the store counts), by name."""
+    """The rows of these products, by name; archived ones too (a row on a page opened before
+    its product was archived keeps its place and says why its count is refused)."""
     if not product_ids:
         return []
-    query = _countable(store_id).where(PRODUCTS.c.id.in_(sorted(product_ids)))
+    query = _countable(store_id, include_archived=True).where(PRODUCTS.c.id.in_(sorted(product_ids)))
     return [_row(r) for r in db.session.execute(query.order_by(PRODUCTS.c.name,
                                                                PRODUCTS.c.id))]
 
