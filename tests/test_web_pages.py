@@ -18,7 +18,7 @@ from webapp.models import (
     Store,
     User,
 )
-from webapp.services import accounts, commands, ledger
+from webapp.services import accounts, commands, count_drafts, ledger
 
 XSS = "<script>alert(1)</script>"
 
@@ -85,6 +85,8 @@ MATRIX = [
     ("GET", "/stores/{b}/picker?q=atta", None, managers(200, shopkeeper=404)),
     ("GET", "/stores/{b}/stock", None, managers(200, shopkeeper=404)),
     ("GET", "/stores/{b}/count", None, managers(200, shopkeeper=404)),
+    ("GET", "/stores/{a}/count/review", None, everyone(200)),
+    ("GET", "/stores/{b}/count/review", None, managers(200, shopkeeper=404)),
     ("GET", "/stores/{b}/transfer", None, managers(200, shopkeeper=404)),
     ("GET", "/stores/999999/", None, managers(404, shopkeeper=404)),
     ("GET", "/history", None, everyone(200)),
@@ -106,6 +108,8 @@ MATRIX = [
     ("POST", "/stores/{b}/movements", SALE, managers(303, shopkeeper=404)),
     ("POST", "/stores/{b}/count", {"count-{p}": "5", "action": "apply"},
      managers(303, shopkeeper=404)),
+    ("POST", "/stores/{b}/count/review", {"version": "x"}, managers(422, shopkeeper=404)),
+    ("POST", "/stores/{b}/count/discard", {}, managers(303, shopkeeper=404)),
     ("POST", "/stores/{a}/transfer", {"product": "{p}", "to_store_id": "{b}", "quantity": "1"},
      managers(303, shopkeeper=422)),
     ("POST", "/products/new", {"sku": "NEW-1", "name": "New", "unit": "piece",
@@ -264,8 +268,9 @@ def test_product_name_with_a_script_tag_is_escaped_everywhere(client, world):
     response = client.post(f"/stores/{a}/movements", headers={"HX-Request": "true"},
                            data={"product_id": product.id, "type": "sale", "quantity": "1"})
     assert XSS not in response.get_data(as_text=True)
-    review = client.post(f"/stores/{a}/count", data={f"count-{product.id}": "1"})
-    assert XSS not in review.get_data(as_text=True)
+    client.post(f"/stores/{a}/count", data={f"count-{product.id}": "1"})
+    review = client.get(f"/stores/{a}/count/review").get_data(as_text=True)
+    assert XSS not in review and "&lt;script&gt;alert(1)&lt;/script&gt;" in review
 
 
 # --- rate limit -------------------------------------------------------------------------------
@@ -419,25 +424,30 @@ def test_bad_count_lines_are_shown_per_product_and_nothing_is_applied(client, wo
     login(client, "dukan")
     before = movements()
     response = client.post(f"/stores/{world['a']}/count",
-                           data={f"count-{world['p']}": "-1", "action": "apply"})
+                           data={f"count-{world['p']}": "-1", "action": "review"})
     assert response.status_code == 422
     assert "Count cannot be negative." in response.get_data(as_text=True)
-    response = client.post(f"/stores/{world['a']}/count", data={"action": "apply"})
+    response = client.post(f"/stores/{world['a']}/count/review", data={"version": "x"})
     assert response.status_code == 422
-    assert "Enter the count of at least one product." in response.get_data(as_text=True)
+    assert "Nothing is counted yet" in response.get_data(as_text=True)
     assert movements() == before
 
 
 def test_count_review_then_apply_keeps_sales_made_during_the_count(client, world):
+    """The count is compared with the level when it was typed (20); a sale rung up after
+    that stays recorded, and the difference is applied to the level now."""
     login(client, "dukan")
     a, p = world["a"], world["p"]
-    review = client.post(f"/stores/{a}/count", data={f"count-{p}": "15", f"expected-{p}": "20"})
+    saved = client.post(f"/stores/{a}/count", data={f"count-{p}": "15", "action": "review"})
+    assert saved.status_code == 303
+    review = client.get(f"/stores/{a}/count/review")
     assert review.status_code == 200 and "-5" in review.get_data(as_text=True)
     assert movements() == 2
     ledger.record_movement(ADMIN, commands.Movement.parse(store_id=a, product_id=p, type="sale",
                                                           quantity=2))
-    response = client.post(f"/stores/{a}/count", data={
-        f"count-{p}": "15", f"expected-{p}": "20", "action": "apply"}, follow_redirects=True)
+    version = count_drafts.review(a)["version"]
+    response = client.post(f"/stores/{a}/count/review", data={"version": version},
+                           follow_redirects=True)
     html = response.get_data(as_text=True)
     assert "Count applied: 1 adjustment" in html and "Stock moved while you were counting" in html
     assert level(a, p) == Decimal(13)

@@ -1,5 +1,6 @@
 """All models, importable from one place (Alembic sees every table through this)."""
 from webapp.models.audit import AuditLog, AuditOutbox
+from webapp.models.count import CountDraft
 from webapp.models.product import UNITS, WHOLE_UNITS, Product
 from webapp.models.purchasing import (
                                   IMPORT_KINDS,
@@ -35,7 +36,7 @@ from webapp.models.sync import SyncItem, SyncJob
 from webapp.models.user import ROLES, ApiToken, User, user_stores
 
 __all__ = [
-    "ADJUSTMENT_REASONS", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS",
+    "ADJUSTMENT_REASONS", "CountDraft", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS",
     "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
     "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReportRollupState",
     "StoreStockSummary",

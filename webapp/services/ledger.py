@@ -182,38 +182,51 @@ def apply_count(actor, command, idempotency_key=None):
     Sales recorded while the shelf was being counted stay recorded, because each difference
     is applied to the level now.
     """
-    store_id, note = command.store_id, command.note
     key = idempotency.check_key(idempotency_key)
-    request = {"op": "count", "store_id": store_id, "note": note,
+    request = {"op": "count", "store_id": command.store_id, "note": command.note,
                "lines": [[line.product_id, line.quantity, line.expected]
                          for line in command.lines]}
 
     def write(conn, now):
-        adjustments, unchanged, changed_during_count, changed = [], [], [], []
-        for line in command.lines:  # by product id: one lock order for every writer
-            ctx = _load(conn, store_id, product_id=line.product_id)
-            _check_product(ctx.product, line.quantity, allow_zero=True)
-            current = _lock_level(conn, ctx, now)
-            base, delta = count_difference(line, current)
-            if current != base:
-                changed_during_count.append(line.product_id)
-            if delta == 0:
-                unchanged.append(_level_dict(ctx, current, now))
-                continue
-            row = _move_level(conn, ctx, delta, now)
-            adjustments.append(_insert_movement(
-                conn, actor, ctx, now, type="adjustment", quantity=abs(delta), delta=delta,
-                balance_after=row.quantity, reason="count", note=note,
-                unit_cost=ctx.product.cost, expected_quantity=base,
-                counted_quantity=line.quantity, idempotency_key=key))
-            changed.append((store_id, line.product_id))
-        audit.record(conn, actor, "count.apply", "store", store_id, after={
-            "lines": len(command.lines), "adjustments": [m["id"] for m in adjustments]})
-        data = {"store_id": store_id, "adjustments": adjustments, "unchanged": unchanged,
-                "changed_during_count": changed_during_count}
+        data, changed = write_count(conn, actor, command, now, key)
         return data, changed, 201
 
     return _run(actor, key, request, write)
+
+
+def check_countable(product, quantity):
+    """The product rules a count line meets wherever it is typed: not archived, and whole
+    units counted whole. `product` has .archived and .unit."""
+    _check_product(product, quantity, allow_zero=True)
+
+
+def write_count(conn, actor, command, now, idempotency_key=None):
+    """A count's adjustments inside the caller's transaction (see run_in_transaction), for a
+    service that keeps rows of its own beside them (services/count_drafts.py) → (data, changed)."""
+    store_id, note = command.store_id, command.note
+    adjustments, unchanged, changed_during_count, changed = [], [], [], []
+    for line in command.lines:  # by product id: one lock order for every writer
+        ctx = _load(conn, store_id, product_id=line.product_id)
+        _check_product(ctx.product, line.quantity, allow_zero=True)
+        current = _lock_level(conn, ctx, now)
+        base, delta = count_difference(line, current)
+        if current != base:
+            changed_during_count.append(line.product_id)
+        if delta == 0:
+            unchanged.append(_level_dict(ctx, current, now))
+            continue
+        row = _move_level(conn, ctx, delta, now)
+        adjustments.append(_insert_movement(
+            conn, actor, ctx, now, type="adjustment", quantity=abs(delta), delta=delta,
+            balance_after=row.quantity, reason="count", note=note,
+            unit_cost=ctx.product.cost, expected_quantity=base,
+            counted_quantity=line.quantity, idempotency_key=idempotency_key))
+        changed.append((store_id, line.product_id))
+    audit.record(conn, actor, "count.apply", "store", store_id, after={
+        "lines": len(command.lines), "adjustments": [m["id"] for m in adjustments]})
+    data = {"store_id": store_id, "adjustments": adjustments, "unchanged": unchanged,
+            "changed_during_count": changed_during_count}
+    return data, changed
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ from decimal import Decimal
 
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -13,21 +12,17 @@ from webapp.blueprints.stock.forms import (
     HistoryFilterForm,
     MovementForm,
     TransferForm,
-    new_key,
 )
 from webapp.extensions import db
 from webapp.models import Product, Supplier, User, user_stores
 from webapp.services import history as history_service
 from webapp.services import commands, inventory, ledger, lookup, policy
 from webapp.services.errors import N_, DomainError
-from webapp.services.validation import parse_quantity
 from webapp.web import access
 from webapp.web.filters import quantity as fmt_qty
 from webapp.web.filters import rupees as fmt_rupees
 from webapp.web.filters import unit as unit_label
-from webapp.web.forms import Form
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
-from webapp.web.i18n import translate
 from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
 
@@ -183,108 +178,6 @@ def recorded_message(kind, product, movement, level):
                  "· entry %(number)s", **values)
     return _("Removed %(quantity)s %(unit)s %(name)s (%(reason)s) · %(level)s %(unit)s left "
              "· entry %(number)s", reason=movement["reason"], **values)
-
-
-# --- shelf count ------------------------------------------------------------------------------
-
-class CountForm(Form):
-    """Only the CSRF token: the count lines are one pair of inputs per product."""
-
-
-def _count_lines(formdata):
-    """Entered counts as {product_id: (counted text, expected text)}; blanks are skipped."""
-    lines = {}
-    for name, value in formdata.items():
-        if name.startswith("count-") and value.strip() != "":
-            pid = _int(name[len("count-"):])
-            if pid:
-                lines[pid] = (value.strip(), formdata.get(f"expected-{pid}", ""))
-    return lines
-
-
-def _count_page(store, lines=None, errors=None, review=None, status=200):
-    q = request.values.get("q", "")
-    levels = inventory.store_levels(store.id, q=q or None, page=page_arg(), per_page=100)
-    return render("stock/count.html", status=status, store=store, rows=levels.items,
-                  total=levels.total, q=q, lines=lines or {}, errors=errors or {}, review=review,
-                  form=CountForm(), page=levels.page, has_next=levels.has_next, key=new_key())
-
-
-@bp.get("/stores/<int:store_id>/count")
-@login_required
-def count(store_id):
-    """Shelf count: the expected level of each product is kept with the form."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
-    return _count_page(store)
-
-
-@bp.post("/stores/<int:store_id>/count")
-@login_required
-def submit_count(store_id):
-    """Review the differences first; apply them as adjustments when confirmed."""
-    store = access.store_or_404(store_id)
-    form = CountForm()
-    if not form.validate_on_submit():
-        abort(400)
-    lines = _count_lines(request.form)
-    errors = {}
-    parsed = {}
-    for pid, (counted, expected) in lines.items():
-        try:
-            parsed[pid] = (parse_quantity(counted, allow_zero=True, label=N_("Count")),
-                           parse_quantity(expected, allow_zero=True, label=N_("Expected"))
-                           if expected else None)
-        except DomainError as error:
-            errors[pid] = translate(error.message)
-    if not lines:
-        flash(_("Enter the count of at least one product."), "error")
-        return _count_page(store, status=422)
-    if errors:
-        return _count_page(store, lines=lines, errors=errors, status=422)
-    if request.form.get("action") == "edit":
-        return _count_page(store, lines=lines)
-    if request.form.get("action") != "apply":
-        return _count_page(store, lines=lines, review=_review(store, parsed))
-    counts = [{"product_id": pid, "quantity": c, "expected": e} for pid, (c, e) in parsed.items()]
-    try:
-        command = commands.Count.parse(store.id, counts, request.form.get("note"))
-        result = ledger.apply_count(access.actor(), command, request.form.get("key") or None)
-    except DomainError as error:
-        errors = {}
-        for name, message in error.fields.items():
-            parts = name.split(".")
-            if parts[0] == "counts" and len(parts) > 1 and parts[1].isdigit():
-                errors[counts[int(parts[1])]["product_id"]] = translate(message)
-        if not errors:
-            flash(translate(error.message), "error")
-        return _count_page(store, lines=lines, errors=errors, status=422)
-    adjusted = len(result.data["adjustments"])
-    flash(ngettext("Count applied: %(num)s adjustment, %(unchanged)s unchanged.",
-                   "Count applied: %(num)s adjustments, %(unchanged)s unchanged.", adjusted,
-                   unchanged=len(result.data["unchanged"])), "success")
-    moved = result.data["changed_during_count"]
-    if moved:
-        names = ", ".join(db.session.execute(select(Product.name).where(Product.id.in_(moved))
-                                             .order_by(Product.name)).scalars())
-        flash(_("Stock moved while you were counting (%(names)s); those sales or receipts are "
-                "kept, and the difference was applied to the level now.", names=names), "warning")
-    return redirect_to(url_for("stock.count", store_id=store.id))
-
-
-def _review(store, parsed):
-    """Each entered line with what the page expected, what is there now, and the change."""
-    review = []
-    for pid, (counted, expected) in parsed.items():
-        product = lookup.product_in_store(store.id, pid)
-        if product is None:
-            abort(404)
-        current = Decimal(product["quantity"])
-        base, difference = ledger.count_difference(commands.CountLine(pid, counted, expected),
-                                                   current)
-        review.append({"product": product, "counted": counted, "expected": base,
-                       "current": current, "difference": difference, "moved": current != base})
-    return sorted(review, key=lambda r: r["product"]["name"])
 
 
 # --- transfer ---------------------------------------------------------------------------------
