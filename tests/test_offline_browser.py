@@ -163,7 +163,7 @@ class Phone:
             if (!reg.active || !navigator.serviceWorker.controller) return false;
             const cache = await caches.open("kiryana-pages");
             return !!(await cache.match(location.pathname + location.search));
-        }"""))
+        }"""), timeout=30.0)   # installing caches every shell file: slow on a busy machine
 
     def until(self, check, timeout=10.0):
         """Poll check() (a Python callable; Playwright's wait_for_function does not await
