@@ -23,6 +23,7 @@ from webapp.models.stock import (
                                   ADJUSTMENT_REASONS,
                                   MOVEMENT_TYPES,
                                   REMOVAL_REASONS,
+                                  SALE_REVERSAL_TYPES,
                                   SOURCES,
                                   DailyStockSummary,
                                   IdempotencyRecord,
@@ -35,7 +36,7 @@ from webapp.models.sync import SyncItem, SyncJob
 from webapp.models.user import ROLES, ApiToken, User, user_stores
 
 __all__ = [
-    "ADJUSTMENT_REASONS", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS",
+    "ADJUSTMENT_REASONS", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SALE_REVERSAL_TYPES", "SOURCES", "UNITS",
     "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
     "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReportRollupState",
     "StoreStockSummary",
