@@ -9,7 +9,7 @@ objects are loaded or refreshed.
 import json
 import uuid
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from blinker import Namespace
 from sqlalchemy import bindparam, insert, select, text, update
@@ -540,7 +540,10 @@ def _append_in_one_statement(conn, actor, ctx, now, **m):
 
 
 def _money(quantity, price):
-    return (quantity * price).quantize(MONEY_PLACES) if price is not None else Decimal(0)
+    # Half up, as a basket's line total (services/sales.py) and SQL's round() do: the report's
+    # amount for a line is then the receipt's.
+    return (quantity * price).quantize(MONEY_PLACES, ROUND_HALF_UP) if price is not None \
+        else Decimal(0)
 
 
 def _summary_figures(m):
