@@ -5,6 +5,7 @@ quotes), soap by the piece, an archived tea; a transfer A → B (never a sale); 
 around midnight in Pakistan (2026-03-01 20:30 UTC is 2026-03-02 01:30 in Karachi).
 """
 import csv
+import re
 import io
 from datetime import date
 from decimal import Decimal as D
@@ -554,3 +555,61 @@ def test_the_report_adds_up_to_the_receipts(app):
     assert sale.data["sale"]["total"] == "8.51"
     [day] = reports.sales_by_day(None, reports.DateRange(reports.today(), reports.today()))
     assert (day["amount"], day["cost"]) == (D("8.51"), D("8.40"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Date shortcuts and the folded filters
+
+
+@pytest.mark.parametrize("today, name, start, end", [
+    (date(2026, 11, 26), "today", date(2026, 11, 26), date(2026, 11, 26)),
+    (date(2026, 11, 26), "yesterday", date(2026, 11, 25), date(2026, 11, 25)),
+    (date(2026, 11, 26), "this_week", date(2026, 11, 23), date(2026, 11, 26)),  # from Monday
+    (date(2026, 11, 23), "this_week", date(2026, 11, 23), date(2026, 11, 23)),  # a Monday
+    (date(2026, 11, 29), "this_week", date(2026, 11, 23), date(2026, 11, 29)),  # a Sunday
+    (date(2026, 3, 1), "yesterday", date(2026, 2, 28), date(2026, 2, 28)),
+    (date(2026, 3, 1), "this_month", date(2026, 3, 1), date(2026, 3, 1)),
+    (date(2026, 12, 31), "this_month", date(2026, 12, 1), date(2026, 12, 31)),
+])
+def test_date_shortcuts_are_pakistan_days(today, name, start, end):
+    assert reports.period(name, today) == reports.DateRange(start, end)
+
+
+def test_today_is_karachis_day_not_utcs(monkeypatch):
+    from datetime import datetime, timezone
+
+    late = datetime(2026, 11, 25, 19, 30, tzinfo=timezone.utc)  # 00:30 on the 26th in Karachi
+    monkeypatch.setattr(reports, "utcnow", lambda: late)
+    assert reports.period("today") == reports.DateRange(date(2026, 11, 26), date(2026, 11, 26))
+
+
+def test_the_sales_page_has_shortcuts_and_folded_filters_in_words(client, shops, people,
+                                                                  monkeypatch):
+    monkeypatch.setattr(reports, "today", lambda: date(2026, 3, 4))  # a Wednesday
+    login(client, people["manager"])
+    html = client.get(f"/reports/sales?store_id={shops['a'].id}&from=2026-03-02"
+                      "&to=2026-03-04").get_data(as_text=True)
+    summary = re.search(r"data-fold>\s*<summary>(.*?)</summary>", html, re.S).group(1)
+    assert re.sub(r"<[^>]+>|\s+", " ", summary).split() == ["Filters", "This", "week", "·",
+                                                           "KHI-A"]
+    assert f'href="/reports/sales?store_id={shops["a"].id}&amp;from=2026-03-03&amp;' \
+           'to=2026-03-03">Yesterday</a>' in html
+    assert 'to=2026-03-04" aria-current="true">This week</a>' in html
+    # The figures come before the chart, so a phone sees the first row without scrolling.
+    assert html.index('id="sales-per-day"') < html.index('class="rp-chart"')
+    other = client.get("/reports/sales?from=2026-03-01&to=2026-03-03").get_data(as_text=True)
+    fold = re.search(r"data-fold>\s*<summary>(.*?)</summary>", other, re.S).group(1)
+    words = re.sub(r"<[^>]+>|\s+", " ", fold)
+    assert "1 Mar 2026 – 3 Mar 2026 · All stores" in words
+    bad = client.get("/reports/sales?from=2026-03-09&to=2026-03-01").get_data(as_text=True)
+    assert '<details class="fold" data-fold open>' in bad
+
+
+def test_a_day_of_net_refunds_draws_no_negative_bar():
+    from webapp.blueprints.reports import charts
+
+    chart = charts.columns("x", [("2026-03-01", D("100")), ("2026-03-02", D("-40"))])
+    assert [b.height for b in chart.bars][1] == 0 and all(b.height >= 0 for b in chart.bars)
+    assert chart.bars[1].value == "-40"
+    rows = charts.rows("x", [("A", D("-5")), ("B", D("-9"))])
+    assert all(b.width >= 1 for b in rows.bars)

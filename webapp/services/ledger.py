@@ -315,7 +315,7 @@ def put_back_lines(conn, actor, contexts, lines, now, *, reason, note=""):
 
 
 def _unit_costs(conn, movement_ids):
-    """{movement id: the unit cost it recorded} for the sale movements a void or return puts back."""
+    """{movement id: its unit cost} of the sale movements a void or return puts back."""
     if not movement_ids:
         return {}
     return dict(conn.execute(select(MOVEMENTS.c.id, MOVEMENTS.c.unit_cost)
