@@ -10,7 +10,9 @@ refreshes overlap by OVERLAP to catch transactions that committed late, and two 
 at once are harmless (the state row is locked). Days at or after `live_from()` are read from
 daily_stock_summary directly, so today's figures are always live; a movement back-dated into an
 older day shows in the all-store figures from the next refresh (run every minute by a worker:
-`webapp.jobs.tasks.refresh_report_rollups`, or `flask reports refresh`).
+`webapp.jobs.tasks.refresh_report_rollups`, or `flask reports refresh`). Every roll-up carries
+the summary's TOTALS (cost and without_cost included, for profit) and its `sale_void` /
+`sale_return` rows, grouped like any type.
 """
 from datetime import date, timedelta
 
