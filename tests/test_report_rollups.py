@@ -202,7 +202,7 @@ def test_the_migration_fills_cost_and_reversals_from_the_ledger(own_database):
         assert any(key[-1].startswith("sale_") for key in written)
         db.session.commit()
         db.session.remove()
-        downgrade(revision="sec_1")
+        downgrade(revision="-1")  # reports_1 alone
         upgrade()
         conn = db.session.connection()
         assert stored(conn, rollups.SUMMARY, ["store_id", "product_id"]) == written
