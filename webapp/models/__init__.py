@@ -36,13 +36,13 @@ from webapp.models.sync import SyncItem, SyncJob
 from webapp.models.user import ROLES, ApiToken, User, user_stores
 
 __all__ = [
-    "ADJUSTMENT_REASONS", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SALE_REVERSAL_TYPES", "SOURCES", "UNITS",
+    "ADJUSTMENT_REASONS", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS",
     "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
     "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReportRollupState",
     "StoreStockSummary",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
     "SyncItem", "SyncJob", "User", "user_stores",
-    "REVERSAL_KINDS", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
+    "REVERSAL_KINDS", "SALE_REVERSAL_TYPES", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
     "IMPORT_KINDS", "ORDER_STATUSES", "ImportJob", "PurchaseOrder", "PurchaseOrderLine",
     "PurchaseReceipt", "PurchaseReceiptLine",
 ]
