@@ -80,11 +80,11 @@ def _movements(url, params):
 def _summary(url, params):
     _run(url, f"""
         INSERT INTO daily_stock_summary (day, store_id, product_id, type, quantity, delta,
-                                         amount, movements)
+                                         amount, movements, cost, without_cost)
         SELECT (created_at AT TIME ZONE 'Asia/Karachi')::date, store_id, product_id, type, q,
                CASE WHEN k = 0 THEN 4 * q + r ELSE -q END,
                coalesce(round(q * CASE WHEN type = 'sale' THEN sale_price ELSE cost END, 2), 0),
-               1
+               1, coalesce(round(q * cost, 2), 0), CASE WHEN cost IS NULL THEN 1 ELSE 0 END
         FROM ({GENERATOR}) g""", params)
 
 

@@ -148,3 +148,109 @@ def test_upgrading_sqlite_never_hands_out_an_outbox_id_already_drained(tmp_path)
         assert audit.drain_all() == 1
         assert db.session.scalar(select(func.count()).select_from(AuditLog)) == 2
         db.engine.dispose()
+
+
+# --- the audit log in words -------------------------------------------------------------------
+
+def page_text(html):
+    """The page's visible words: tags dropped, entities read, spaces folded."""
+    import html as entities
+    import re
+    return re.sub(r"\s+", " ", entities.unescape(re.sub(r"<[^>]+>", "", html)))
+
+
+@pytest.fixture
+def shop_day(app):
+    """A manager (ali) and a shopkeeper (dukan) at KHI-0001 go through a day at the counter."""
+    from webapp.services import sales
+
+    store = make_store(code="KHI-0001", name="Saddar")
+    ali = make_user("manager", username="ali", password=PASSWORD)
+    dukan = make_user("shopkeeper", username="dukan", stores=[store], password=PASSWORD)
+    cheeni = make_product(sku="CHEENI", name="Cheeni", unit="kg", sale_price="150.00")
+    soap = make_product(sku="SOAP", name='Soap <b>"Lux"</b>', unit="piece", sale_price="50.00")
+    as_ali, as_dukan = audit.Actor(ali.id, "web"), audit.Actor(dukan.id, "web")
+    for product in (cheeni, soap):
+        ledger.record_movement(as_ali, commands.Movement.parse(
+            store_id=store.id, product_id=product.id, type="stock_in", quantity=24))
+    ledger.record_movement(as_dukan, commands.Movement.parse(
+        store_id=store.id, product_id=cheeni.id, type="sale", quantity="1.5"))
+    first = sales.complete_sale(as_dukan, store_id=store.id, lines=[
+        {"product_id": cheeni.id, "quantity": "2"}]).data["sale"]
+    second = sales.complete_sale(as_dukan, store_id=store.id, lines=[
+        {"product_id": cheeni.id, "quantity": "1"}, {"product_id": soap.id, "quantity": "3"}]
+    ).data["sale"]
+    sales.void_sale(as_ali, first["id"])
+    sales.return_lines(as_ali, second["id"], lines=[{"product_id": soap.id, "quantity": "1"}])
+    catalog.update_product(as_ali, cheeni.id, {"sale_price": "160.00"})
+    audit.drain_all()
+    return {"ali": ali, "first": first, "second": second}
+
+
+def test_the_audit_log_tells_each_event_in_words(client, shop_day):
+    login(client, shop_day["ali"])
+    response = client.get("/audit/")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    text = page_text(html)
+    first, second = shop_day["first"]["number"], shop_day["second"]["number"]
+    for sentence in (
+            "ali received 24 piece Soap <b>\"Lux\"</b> at KHI-0001",
+            "ali received 24 kg Cheeni at KHI-0001",
+            "dukan sold 1.5 kg Cheeni at KHI-0001",
+            f"dukan sold 2 kg Cheeni at KHI-0001 (sale #{first}, Rs 300)",
+            f"dukan sold 2 products at KHI-0001 (sale #{second}, Rs 300)",
+            f"ali voided sale #{first} at KHI-0001; its goods went back to stock",
+            f"ali took back 1 piece Soap <b>\"Lux\"</b> from sale #{second} at KHI-0001 "
+            "(Rs 50 back)",
+            "ali changed the product Cheeni: sale price",
+            "ali logged in"):
+        assert sentence in text, sentence
+    # User data is escaped; codes and names are isolated for right-to-left pages.
+    assert "<b>" not in html and "&lt;b&gt;" in html
+    assert "<bdi>KHI-0001</bdi>" in html
+    # The raw event is one tap away, as JSON, for every event.
+    events = html.count('<li class="event"')
+    assert events >= 10 and html.count("<summary>Raw event</summary>") == events
+    assert '&#34;action&#34;: &#34;sale.void&#34;' in html or '"action": "sale.void"' in \
+        page_text(html)
+
+
+def test_the_audit_log_speaks_urdu(client, shop_day):
+    shop_day["ali"].language = "ur"
+    db.session.commit()
+    login(client, shop_day["ali"])
+    text = page_text(client.get("/audit/").get_data(as_text=True))
+    assert "dukan نے KHI-0001 پر 1.5 کلو Cheeni فروخت کیا" in text
+    assert f"ali نے KHI-0001 پر فروخت نمبر {shop_day['first']['number']} منسوخ کی" in text
+    assert "ali نے لاگ اِن کیا" in text and "sold" not in text
+
+
+def test_an_unknown_or_odd_event_still_reads(client, app):
+    manager = make_user("manager", username="noor", password=PASSWORD)
+    audit.record_now(audit.Actor(manager.id), "widget.polish", "widget", 7)
+    audit.record_now(audit.Actor(None), "movement.create", "stock_movement", 9,
+                     after={"type": "sale", "quantity": "2", "store_id": "x"})
+    audit.drain_all()
+    login(client, manager)
+    text = page_text(client.get("/audit/").get_data(as_text=True))
+    assert "noor: widget.polish, widget #7" in text
+    assert "system sold 2 #None at #x" in text
+
+
+def test_the_audit_filters_fold_into_words_with_date_shortcuts(client, app, monkeypatch):
+    from datetime import date
+
+    from webapp.services import reports
+
+    today, monday = date(2026, 11, 26), date(2026, 11, 23)  # a Thursday and its Monday
+    monkeypatch.setattr(reports, "today", lambda: today)
+    manager = make_user("manager", username="sana", password=PASSWORD)
+    login(client, manager)
+    html = client.get(f"/audit/?actor=sana&from={monday}&to={today}").get_data(as_text=True)
+    assert '<details class="fold" data-fold>' in html
+    assert "This week · sana" in page_text(html)
+    assert f'href="/audit/?actor=sana&amp;from={today}&amp;to={today}"' in html
+    assert f'from={monday}&amp;to={today}" aria-current="true">This week' in html
+    bad = client.get("/audit/?from=2026-02-30").get_data(as_text=True)
+    assert '<details class="fold" data-fold open>' in bad

@@ -98,6 +98,23 @@ def test_rows_in_the_default_partition_move_into_their_month_when_it_is_made(pg_
     assert indexes >= 8
 
 
+def _legacy_stock_ins(store_id, product_id, count):
+    """`count` stock-ins of 3 written as that revision's ledger wrote them (raw SQL: today's
+    ledger writes columns a later migration adds)."""
+    conn, now, old = db.session.connection(), datetime.now(UTC), []
+    for balance in range(3, 3 * count + 1, 3):
+        old.append({"id": conn.execute(text(
+            "INSERT INTO stock_movements (store_id, product_id, type, quantity, delta, "
+            "balance_after, note, source, created_at) VALUES (:store, :product, 'stock_in', 3, "
+            "3, :balance, '', 'web', :now) RETURNING id"),
+            {"store": store_id, "product": product_id, "balance": balance, "now": now}).scalar()})
+    conn.execute(text("INSERT INTO stock_levels (store_id, product_id, quantity, updated_at) "
+                      "VALUES (:store, :product, :quantity, :now)"),
+                 {"store": store_id, "product": product_id, "quantity": 3 * count, "now": now})
+    db.session.commit()
+    return old
+
+
 def test_migration_keeps_an_existing_ledger_as_one_partition():
     if not services.postgres_available():
         services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
@@ -107,9 +124,7 @@ def test_migration_keeps_an_existing_ledger_as_one_partition():
         with app.app_context():
             upgrade(revision="purchasing_1")  # the revision just before perf_1
             store_id, product_id = make_store().id, make_product(unit="piece").id
-            stock_in = commands.Movement.parse(store_id=store_id, product_id=product_id,
-                                               type="stock_in", quantity=3)
-            old = [ledger.record_movement(ADMIN, stock_in).data["movement"] for _ in range(3)]
+            old = _legacy_stock_ins(store_id, product_id, 3)
             db.session.remove()
             upgrade()
             conn = db.session.connection()

@@ -5,6 +5,7 @@ quotes), soap by the piece, an archived tea; a transfer A → B (never a sale); 
 around midnight in Pakistan (2026-03-01 20:30 UTC is 2026-03-02 01:30 in Karachi).
 """
 import csv
+import re
 import io
 from datetime import date
 from decimal import Decimal as D
@@ -12,7 +13,7 @@ from decimal import Decimal as D
 import pytest
 
 from tests.factories import ADMIN, login, make_product, make_store, make_user
-from webapp.services import catalog, commands, ledger, paging, report_rollups, reports
+from webapp.services import catalog, commands, ledger, paging, report_rollups, reports, sales
 
 SUGAR_NAME = 'چینی, "Cheeni"'
 MARCH = reports.DateRange(date(2026, 3, 1), date(2026, 3, 3))
@@ -74,6 +75,33 @@ def test_sales_per_day_follow_pakistan_days(shops, source):
     assert days[date(2026, 3, 2)]["movements"] == 3
     assert days[date(2026, 3, 3)]["amount"] == D("50.00")
     assert reports.sales_total(list(days.values()))["amount"] == D("947.50")
+
+
+def test_profit_is_sales_minus_the_cost_recorded_when_sold(shops, source):
+    """Sugar costs 120 a kg, soap 40 a piece; the archived tea has no cost (counted at 0)."""
+    days = by(reports.sales_by_day(None, MARCH), "day")
+    first = days[date(2026, 3, 1)]
+    assert (first["amount"], first["cost"], first["profit"]) == \
+        (D("187.50"), D("150.00"), D("37.50"))
+    second = days[date(2026, 3, 2)]  # 375 + 135 + 200 against 300 + 120 + 0
+    assert (second["cost"], second["profit"], second["without_cost"]) == \
+        (D("420.00"), D("290.00"), 1)
+    total = reports.sales_total(list(days.values()))
+    assert (total["amount"], total["cost"], total["profit"], total["without_cost"]) == \
+        (D("947.50"), D("610.00"), D("337.50"), 1)
+    products = by(reports.sales_by_product(None, MARCH), "sku")
+    assert (products["SOAP"]["cost"], products["SOAP"]["profit"]) == (D("160.00"), D("25.00"))
+    assert products["TEA"]["profit"] == D("200.00")
+    stores = by(reports.sales_by_store(None, MARCH), "store_code")
+    assert stores["LHE-B"]["profit"] == D("10.00")
+
+
+def test_a_later_cost_price_does_not_rewrite_past_profit(shops, source):
+    catalog.update_product(ADMIN, shops["sugar"].id, {"cost": "149.00"})
+    if source == "rolled_up":
+        report_rollups.refresh()
+    sugar = by(reports.sales_by_product(None, MARCH), "sku")["SUGAR"]
+    assert (sugar["cost"], sugar["profit"]) == (D("450.00"), D("112.50"))
 
 
 def test_date_range_edges_in_karachi(shops, source):
@@ -219,8 +247,11 @@ def test_sales_csv_escapes_and_matches_the_page(client, shops, people):
     raw = response.get_data(as_text=True)
     assert '"چینی, ""Cheeni"""' in raw
     rows = read_csv(response)
-    assert rows[0] == ["sku", "product", "category", "unit", "quantity", "amount", "sales"]
-    assert rows[1] == ["SUGAR", SUGAR_NAME, "Grocery", "kg", "3.750", "562.50", "2"]
+    assert rows[0] == ["sku", "product", "category", "unit", "quantity", "amount", "sales",
+                       "cost", "profit", "refunded"]
+    assert rows[1] == ["SUGAR", SUGAR_NAME, "Grocery", "kg", "3.750", "562.50", "2", "450.00",
+                       "112.50", "0.00"]
+    assert rows[-1] == ["TOTAL", "", "", "", "8.750", "947.50", "5", "610.00", "337.50", "0.00"]
     page = client.get("/reports/sales?from=2026-03-01&to=2026-03-03")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -268,7 +299,7 @@ def test_shopkeeper_sees_only_own_stores(client, shops, people):
     assert client.get(f"/reports/sales?store_id={a.id}").status_code == 404
     assert client.get(f"/reports/stock.csv?store_id={a.id}").status_code == 404
     rows = read_csv(client.get("/reports/sales.csv?by=store&from=2026-03-01&to=2026-03-03"))
-    assert [r[0] for r in rows[1:]] == ["LHE-B"]
+    assert [r[0] for r in rows[1:]] == ["LHE-B", "TOTAL"]
     valuation = read_csv(client.get("/reports/valuation.csv"))
     assert [r[0] for r in valuation[1:]] == ["LHE-B", "TOTAL"]
     html = client.get("/reports/stock").get_data(as_text=True)
@@ -280,7 +311,7 @@ def test_shopkeeper_sees_only_own_stores(client, shops, people):
 def test_managers_and_admins_see_every_store(client, shops, people, role):
     login(client, people[role])
     rows = read_csv(client.get("/reports/sales.csv?by=store&from=2026-03-01&to=2026-03-03"))
-    assert [r[0] for r in rows[1:]] == ["KHI-A", "LHE-B"]
+    assert [r[0] for r in rows[1:]] == ["KHI-A", "LHE-B", "TOTAL"]
 
 
 def test_anonymous_visitors_are_turned_away(client, shops):
@@ -303,7 +334,11 @@ def test_api_sales_low_stock_and_valuation(app, shops):
     assert [d["amount"] for d in body["days"]] == ["187.50", "710.00", "50.00"]
     assert body["top_products"][0] == {
         "product_id": shops["sugar"].id, "sku": "SUGAR", "name": SUGAR_NAME, "unit": "kg",
-        "archived": False, "quantity": "3.750", "amount": "562.50", "movements": 2}
+        "archived": False, "quantity": "3.750", "amount": "562.50", "movements": 2,
+        "cost": "450.00", "profit": "112.50", "refunded": "0.00", "reversals": 0,
+        "without_cost": 0}
+    assert (body["total"]["cost"], body["total"]["profit"], body["total"]["without_cost"]) == \
+        ("610.00", "337.50", 1)
     low = api.get("/api/v1/reports/low-stock?per_page=1").get_json()
     assert (low["total"], len(low["items"]), low["items"][0]["sku"]) == (2, 1, "SOAP")
     value = api.get(f"/api/v1/reports/valuation?store_id={shops['a'].id}").get_json()
@@ -387,7 +422,7 @@ def test_store_code_instead_of_a_long_store_list(client, shops, people, monkeypa
     assert 'name="store"' in html and 'name="store_id"' not in html
     rows = read_csv(client.get("/reports/sales.csv?by=store&store=lhe-b&from=2026-03-01"
                                "&to=2026-03-03"))
-    assert [r[0] for r in rows[1:]] == ["LHE-B"]
+    assert [r[0] for r in rows[1:]] == ["LHE-B", "TOTAL"]
     missing = client.get("/reports/sales?store=NOPE-1")
     assert missing.status_code == 422 and "No store has the code NOPE-1." in \
         missing.get_data(as_text=True)
@@ -398,3 +433,183 @@ def test_store_code_of_another_shop_is_not_found(client, shops, people, monkeypa
     login(client, people["keeper"])
     assert client.get("/reports/valuation?store=KHI-A").status_code == 404
     assert client.get("/reports/valuation?store=lhe-b").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Voids and returns
+
+
+@pytest.fixture
+def counter(app):
+    """Two counter sales today, the first voided and one soap of the second returned.
+
+    Cheeni: Rs 150 a kg at cost 120; soap: Rs 50 a piece at cost 40 (the second sale at 45).
+    """
+    store = make_store(code="KHI-C", city="Karachi")
+    cheeni = make_product(sku="CHEENI", name="Cheeni", unit="kg", sale_price="150.00",
+                          cost="120.00", reorder_level="10")
+    soap = make_product(sku="SOAP-C", name="Soap", unit="piece", sale_price="50.00",
+                        cost="40.00", reorder_level="10")
+    move(store, cheeni, "stock_in", "10")
+    move(store, soap, "stock_in", "10")
+    voided = sales.complete_sale(ADMIN, store_id=store.id, lines=[
+        {"product_id": cheeni.id, "quantity": "1.5"}, {"product_id": soap.id, "quantity": "2"}])
+    kept = sales.complete_sale(ADMIN, store_id=store.id, lines=[
+        {"product_id": soap.id, "quantity": "4", "unit_price": "45.00"}])
+    # The cost price changes before the void and the return: they take back what the sale
+    # counted (40 and 120), not the new cost.
+    catalog.update_product(ADMIN, soap.id, {"cost": "44.00"})
+    sales.void_sale(ADMIN, voided.data["sale"]["id"])
+    sales.return_lines(ADMIN, kept.data["sale"]["id"],
+                       lines=[{"product_id": soap.id, "quantity": "1"}])
+    return {"store": store, "cheeni": cheeni, "soap": soap, "today": reports.today()}
+
+
+def today_only(counter):
+    return reports.DateRange(counter["today"], counter["today"])
+
+
+@pytest.mark.parametrize("rolled_up", [False, True])
+def test_sales_are_net_of_voids_and_returns(counter, rolled_up):
+    if rolled_up:
+        report_rollups.refresh()
+    span = today_only(counter)
+    for scope in (None, {counter["store"].id}):
+        [day] = reports.sales_by_day(scope, span)
+        # Sold 225 + 100 + 180 = 505, refunded 325 (the void) + 45 (one soap at 45) = 370.
+        assert (day["quantity"], day["amount"], day["refunded"]) == \
+            (D("3.000"), D("135.00"), D("370.00"))
+        # Cost 180 + 80 + 160 − (180 + 80) − 40 = 120: the sale's cost, not the new 44.
+        assert (day["cost"], day["profit"]) == (D("120.00"), D("15.00"))
+        assert (day["movements"], day["reversals"]) == (3, 3)
+        products = by(reports.sales_by_product(scope, span), "sku")
+        assert (products["SOAP-C"]["quantity"], products["SOAP-C"]["amount"],
+                products["SOAP-C"]["profit"]) == (D("3.000"), D("135.00"), D("15.00"))
+        assert (products["CHEENI"]["quantity"], products["CHEENI"]["amount"],
+                products["CHEENI"]["profit"]) == (D("0.000"), D("0.00"), D("0.00"))
+        [store] = reports.sales_by_store(scope, span)
+        assert (store["amount"], store["profit"]) == (D("135.00"), D("15.00"))
+    types = by(reports.movements_by_type(None, span), "type")
+    assert types["sale"]["amount"] == D("505.00")  # the movement report counts movements
+    assert types["adjustment"]["movements"] == 3
+
+
+def test_low_stock_suggestions_count_what_customers_kept(counter):
+    tomorrow = counter["today"] + reports.timedelta(days=1)
+    page = reports.low_stock({counter["store"].id}, on=tomorrow)
+    # Both are at or under their reorder level of 10; of the soap, 3 stayed sold.
+    assert {i["sku"]: i["sold_28_days"] for i in page.items} == \
+        {"CHEENI": D("0.000"), "SOAP-C": D("3.000")}
+
+
+def test_sales_page_csv_and_api_agree_after_a_void_and_a_return(app, client, counter):
+    manager = make_user(role="manager")
+    login(client, manager)
+    day = counter["today"].isoformat()
+    html = client.get(f"/reports/sales?from={day}&to={day}").get_data(as_text=True)
+    assert "135" in html and "Rs 370" in html
+    rows = read_csv(client.get(f"/reports/sales.csv?by=day&from={day}&to={day}"))
+    assert rows[1] == [day, "3.000", "135.00", "3", "120.00", "15.00", "370.00"]
+    assert rows[-1][0] == "TOTAL" and rows[-1][2:] == ["135.00", "3", "120.00", "15.00",
+                                                       "370.00"]
+    products = read_csv(client.get(f"/reports/sales.csv?by=product&from={day}&to={day}"))
+    assert [r[0] for r in products[1:]] == ["SOAP-C", "CHEENI", "TOTAL"]
+    from tests.api_client import api_as
+    body = api_as(app, "manager").get(f"/api/v1/reports/sales?from={day}&to={day}").get_json()
+    assert {k: body["total"][k] for k in ("quantity", "amount", "cost", "profit", "refunded")} \
+        == {"quantity": "3.000", "amount": "135.00", "cost": "120.00", "profit": "15.00",
+            "refunded": "370.00"}
+    assert body["days"][0]["reversals"] == 3
+
+
+def test_a_void_counts_on_the_day_it_was_recorded(app):
+    """A sale back-dated to yesterday and voided today: yesterday keeps it, today takes it off,
+    and the two days together come to nothing."""
+    store = make_store()
+    rice = make_product(unit="kg", sale_price="200.00", cost="150.00")
+    move(store, rice, "stock_in", "5")
+    today = reports.today()
+    yesterday_noon = reports.pakistan_day_start(today - reports.timedelta(days=1)) \
+        + reports.timedelta(hours=12)
+    sale = sales.complete_sale(ADMIN, store_id=store.id, occurred_at=yesterday_noon.isoformat(),
+                               lines=[{"product_id": rice.id, "quantity": "2"}])
+    sales.void_sale(ADMIN, sale.data["sale"]["id"])
+    both = reports.DateRange(today - reports.timedelta(days=1), today)
+    for rolled_up in (False, True):
+        if rolled_up:
+            report_rollups.refresh()
+        before, after = reports.sales_by_day(None, both)
+        assert (before["amount"], before["profit"]) == (D("400.00"), D("100.00"))
+        assert (after["amount"], after["profit"], after["refunded"]) == \
+            (D("-400.00"), D("-100.00"), D("400.00"))
+        assert reports.sales_total([before, after])["amount"] == D("0.00")
+
+
+def test_the_report_adds_up_to_the_receipts(app):
+    """0.105 kg at Rs 81 is Rs 8.505: the receipt says 8.51, and so does the report."""
+    store = make_store()
+    dal = make_product(unit="kg", sale_price="81.00", cost="80.00")
+    move(store, dal, "stock_in", "1")
+    sale = sales.complete_sale(ADMIN, store_id=store.id,
+                               lines=[{"product_id": dal.id, "quantity": "0.105"}])
+    assert sale.data["sale"]["total"] == "8.51"
+    [day] = reports.sales_by_day(None, reports.DateRange(reports.today(), reports.today()))
+    assert (day["amount"], day["cost"]) == (D("8.51"), D("8.40"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Date shortcuts and the folded filters
+
+
+@pytest.mark.parametrize("today, name, start, end", [
+    (date(2026, 11, 26), "today", date(2026, 11, 26), date(2026, 11, 26)),
+    (date(2026, 11, 26), "yesterday", date(2026, 11, 25), date(2026, 11, 25)),
+    (date(2026, 11, 26), "this_week", date(2026, 11, 23), date(2026, 11, 26)),  # from Monday
+    (date(2026, 11, 23), "this_week", date(2026, 11, 23), date(2026, 11, 23)),  # a Monday
+    (date(2026, 11, 29), "this_week", date(2026, 11, 23), date(2026, 11, 29)),  # a Sunday
+    (date(2026, 3, 1), "yesterday", date(2026, 2, 28), date(2026, 2, 28)),
+    (date(2026, 3, 1), "this_month", date(2026, 3, 1), date(2026, 3, 1)),
+    (date(2026, 12, 31), "this_month", date(2026, 12, 1), date(2026, 12, 31)),
+])
+def test_date_shortcuts_are_pakistan_days(today, name, start, end):
+    assert reports.period(name, today) == reports.DateRange(start, end)
+
+
+def test_today_is_karachis_day_not_utcs(monkeypatch):
+    from datetime import datetime, timezone
+
+    late = datetime(2026, 11, 25, 19, 30, tzinfo=timezone.utc)  # 00:30 on the 26th in Karachi
+    monkeypatch.setattr(reports, "utcnow", lambda: late)
+    assert reports.period("today") == reports.DateRange(date(2026, 11, 26), date(2026, 11, 26))
+
+
+def test_the_sales_page_has_shortcuts_and_folded_filters_in_words(client, shops, people,
+                                                                  monkeypatch):
+    monkeypatch.setattr(reports, "today", lambda: date(2026, 3, 4))  # a Wednesday
+    login(client, people["manager"])
+    html = client.get(f"/reports/sales?store_id={shops['a'].id}&from=2026-03-02"
+                      "&to=2026-03-04").get_data(as_text=True)
+    summary = re.search(r"data-fold>\s*<summary>(.*?)</summary>", html, re.S).group(1)
+    assert re.sub(r"<[^>]+>|\s+", " ", summary).split() == ["Filters", "This", "week", "·",
+                                                           "KHI-A"]
+    assert f'href="/reports/sales?store_id={shops["a"].id}&amp;from=2026-03-03&amp;' \
+           'to=2026-03-03">Yesterday</a>' in html
+    assert 'to=2026-03-04" aria-current="true">This week</a>' in html
+    # The figures come before the chart, so a phone sees the first row without scrolling.
+    assert html.index('id="sales-per-day"') < html.index('class="rp-chart"')
+    other = client.get("/reports/sales?from=2026-03-01&to=2026-03-03").get_data(as_text=True)
+    fold = re.search(r"data-fold>\s*<summary>(.*?)</summary>", other, re.S).group(1)
+    words = re.sub(r"<[^>]+>|\s+", " ", fold)
+    assert "1 Mar 2026 – 3 Mar 2026 · All stores" in words
+    bad = client.get("/reports/sales?from=2026-03-09&to=2026-03-01").get_data(as_text=True)
+    assert '<details class="fold" data-fold open>' in bad
+
+
+def test_a_day_of_net_refunds_draws_no_negative_bar():
+    from webapp.blueprints.reports import charts
+
+    chart = charts.columns("x", [("2026-03-01", D("100")), ("2026-03-02", D("-40"))])
+    assert [b.height for b in chart.bars][1] == 0 and all(b.height >= 0 for b in chart.bars)
+    assert chart.bars[1].value == "-40"
+    rows = charts.rows("x", [("A", D("-5")), ("B", D("-9"))])
+    assert all(b.width >= 1 for b in rows.bars)

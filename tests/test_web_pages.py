@@ -573,3 +573,38 @@ def test_archived_products_leave_the_picker_but_keep_their_history(client, world
         "data-movement-id") == 2
     client.post(f"/products/{world['p']}/archive", data={"archived": "0"})
     assert "Chakki Atta" in client.get("/products/").get_data(as_text=True)
+
+
+# --- date shortcuts and folded filters (managers' pages) ----------------------------------------
+
+def test_history_date_shortcuts_keep_the_other_filters(client, world, monkeypatch):
+    from datetime import date
+
+    from webapp.services import reports
+
+    monkeypatch.setattr(reports, "today", lambda: date(2026, 11, 29))  # a Sunday
+    login(client, "manager")
+    html = client.get(f"/history?store={world['a']}&type=sale&page=2").get_data(as_text=True)
+    links = dict((label, href) for href, label in re.findall(
+        r'<a href="([^"]+)"[^>]*>(Today|Yesterday|This week|This month)</a>', html))
+    assert links["Today"] == \
+        f"/history?store={world['a']}&amp;type=sale&amp;date_from=2026-11-29&amp;date_to=2026-11-29"
+    assert "date_from=2026-11-28&amp;date_to=2026-11-28" in links["Yesterday"]
+    assert "date_from=2026-11-23&amp;date_to=2026-11-29" in links["This week"]  # from Monday
+    assert "date_from=2026-11-01&amp;date_to=2026-11-29" in links["This month"]
+    chosen = client.get(links["This week"].replace("&amp;", "&")).get_data(as_text=True)
+    assert re.search(r'aria-current="true">This week<', chosen)
+
+
+@pytest.mark.parametrize("url", ["/reports/sales", "/reports/movements", "/reports/stock",
+                                 "/reports/low-stock", "/reports/valuation", "/audit/"])
+def test_manager_pages_fold_their_filters_and_say_what_is_chosen(client, world, url):
+    login(client, "manager")
+    html = client.get(url).get_data(as_text=True)
+    fold = re.search(r'<details class="fold" data-fold>\s*<summary>(.*?)</summary>', html, re.S)
+    assert fold, url
+    assert re.sub(r"<[^>]+>|\s+", " ", fold.group(1)).split()[0] == "Filters"
+    start = html.index('class="fold"')
+    assert html.index('<form method="get"', start) < html.index("</details>", start)
+    dated = url in ("/reports/sales", "/reports/movements", "/audit/")
+    assert ('class="date-shortcuts"' in html) == dated, url

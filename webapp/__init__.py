@@ -10,7 +10,7 @@ from webapp import cli
 from webapp.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
 from webapp.infra import dbretry, replica  # noqa: F401  (dbretry: engine listeners)
 from webapp.jobs import tasks
-from webapp.web import errors, filters, guard, i18n, navigation, request_log, security
+from webapp.web import errors, filters, guard, i18n, navigation, periods, request_log, security
 
 
 def create_app(config_class=None):
@@ -29,6 +29,7 @@ def create_app(config_class=None):
     errors.register_error_handlers(app)
     security.register(app)
     filters.register(app)
+    periods.register(app)
     navigation.register(app)
     cli.register(app)
     return app

@@ -24,6 +24,7 @@ from webapp.models.stock import (
                                   ADJUSTMENT_REASONS,
                                   MOVEMENT_TYPES,
                                   REMOVAL_REASONS,
+                                  SALE_REVERSAL_TYPES,
                                   SOURCES,
                                   DailyStockSummary,
                                   IdempotencyRecord,
@@ -42,7 +43,7 @@ __all__ = [
     "StoreStockSummary",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
     "SyncItem", "SyncJob", "User", "user_stores",
-    "REVERSAL_KINDS", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
+    "REVERSAL_KINDS", "SALE_REVERSAL_TYPES", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
     "IMPORT_KINDS", "ORDER_STATUSES", "ImportJob", "PurchaseOrder", "PurchaseOrderLine",
     "PurchaseReceipt", "PurchaseReceiptLine",
 ]

@@ -11,12 +11,17 @@ class _Totals:
     delta = Column(Quantity, nullable=False, default=0)
     amount = Column(Money, nullable=False, default=0)
     movements = Column(Integer, nullable=False, default=0)
+    cost = Column(Money, nullable=False, default=0, server_default="0")
+    without_cost = Column(Integer, nullable=False, default=0, server_default="0")
+
+
+TOTALS = ["quantity", "delta", "amount", "movements", "cost", "without_cost"]
 
 
 def _covering(name, key):
     """(type, day, key) with the totals included: a range of one type read from the index."""
     return Index(name, "type", "day", key,
-                 postgresql_include=["quantity", "delta", "amount", "movements"])
+                 postgresql_include=TOTALS)
 
 
 class DailyStoreSummary(_Totals, db.Model):

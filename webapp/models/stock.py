@@ -18,6 +18,12 @@ MOVEMENT_TYPES = ("stock_in", "sale", "removal", "adjustment", "transfer_out", "
 REMOVAL_REASONS = ("damaged", "expired", "lost", "other")
 ADJUSTMENT_REASONS = ("count", "correction", "found", "other")
 SOURCES = ("web", "api", "sync")
+# Rows of daily_stock_summary (and its roll-ups) that are not movement types: the sale side of
+# the `adjustment` movements a void or a customer return writes (services/sales.py), so sales
+# reports net them out without reading the ledger. Their `amount` is the sale value refunded,
+# `cost` the original sale's cost, `movements` the reversing movements, and `delta` 0: the
+# adjustment row already counts the movement's change of stock.
+SALE_REVERSAL_TYPES = {"void": "sale_void", "return": "sale_return"}
 
 
 class StockLevel(db.Model):
@@ -91,6 +97,10 @@ class DailyStockSummary(db.Model):
     # Sales: quantity × unit price. Everything else: quantity × unit cost (where known).
     amount = Column(Money, nullable=False, default=0)
     movements = Column(Integer, nullable=False, default=0)
+    # Quantity × the unit cost recorded on each movement (a sale's: the product's cost when it
+    # was sold), and how many movements had no cost: what the sales report's profit rests on.
+    cost = Column(Money, nullable=False, default=0, server_default="0")
+    without_cost = Column(Integer, nullable=False, default=0, server_default="0")
 
 
 class IdempotencyRecord(db.Model):

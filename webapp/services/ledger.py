@@ -9,7 +9,7 @@ objects are loaded or refreshed.
 import json
 import uuid
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from blinker import Namespace
 from sqlalchemy import bindparam, insert, select, text, update
@@ -18,6 +18,7 @@ from webapp.extensions import db
 from webapp.models import (
     ADJUSTMENT_REASONS,
     REMOVAL_REASONS,
+    SALE_REVERSAL_TYPES,
     WHOLE_UNITS,
     DailyStockSummary,
     Product,
@@ -244,6 +245,9 @@ class Line:
     product_id: int
     quantity: Decimal
     unit_price: Decimal | None = None
+    # A void or return line: the sale movement it puts back, and the sale value it refunds.
+    reverses: int | None = None
+    refund: Decimal | None = None
 
 
 REVERSAL_REASONS = ("void", "return")
@@ -296,20 +300,39 @@ def take_lines(conn, actor, contexts, lines, now, *, note="", occurred_at=None,
 def put_back_lines(conn, actor, contexts, lines, now, *, reason, note=""):
     """Add lines back to stock as `adjustment` movements (reason `void` or `return`).
 
-    Returns {index: (movement, level)}; locks in product-id order like take_lines.
+    Goods come back at the unit cost their sale movement recorded (`Line.reverses`), so a void
+    takes back exactly the cost the sale counted. The sale side of each line (quantity, the
+    sale value refunded, that cost) is added to the daily summary as a `sale_void` or
+    `sale_return` row, which the sales reports subtract. Returns {index: (movement, level)};
+    locks in product-id order like take_lines.
     """
     if reason not in REVERSAL_REASONS:
         raise ValueError(reason)
+    sold_at = _unit_costs(conn, [line.reverses for line in lines if line.reverses is not None])
     written = {}
     for line in sorted(lines, key=lambda line: (line.product_id, line.index)):
         ctx = contexts[line.index]
+        unit_cost = sold_at[line.reverses] if line.reverses in sold_at else ctx.product.cost
         row = _move_level(conn, ctx, line.quantity, now)
         movement = _insert_movement(
             conn, actor, ctx, now, type="adjustment", quantity=line.quantity,
             delta=line.quantity, balance_after=row.quantity, reason=reason, note=note,
-            unit_price=None, unit_cost=ctx.product.cost)
+            unit_price=None, unit_cost=unit_cost)
+        conn.execute(_statement(conn, "bump_summary"), {
+            "day": pakistan_day(now), "store_id": ctx.store.id, "product_id": ctx.product.id,
+            "type": SALE_REVERSAL_TYPES[reason], "quantity": line.quantity, "delta": 0,
+            "amount": line.refund or Decimal(0), "movements": 1,
+            "cost": _money(line.quantity, unit_cost), "without_cost": int(unit_cost is None)})
         written[line.index] = (movement, _level_dict(ctx, row.quantity, now, row.reorder_level))
     return written
+
+
+def _unit_costs(conn, movement_ids):
+    """{movement id: its unit cost} of the sale movements a void or return puts back."""
+    if not movement_ids:
+        return {}
+    return dict(conn.execute(select(MOVEMENTS.c.id, MOVEMENTS.c.unit_cost)
+                             .where(MOVEMENTS.c.id.in_(sorted(set(movement_ids))))).all())
 
 
 def run_in_transaction(actor, key, request, write):
@@ -492,11 +515,13 @@ WITH level AS (
     RETURNING id, balance_after
 ), summary AS (
     INSERT INTO daily_stock_summary AS d (day, store_id, product_id, type, quantity, delta,
-        amount, movements)
-    SELECT :day, :store_id, :product_id, :type, :quantity, :delta, :amount, 1 FROM level
+        amount, movements, cost, without_cost)
+    SELECT :day, :store_id, :product_id, :type, :quantity, :delta, :amount, 1, :cost,
+        :without_cost FROM level
     ON CONFLICT (day, store_id, product_id, type) DO UPDATE SET
         quantity = d.quantity + excluded.quantity, delta = d.delta + excluded.delta,
-        amount = d.amount + excluded.amount, movements = d.movements + 1
+        amount = d.amount + excluded.amount, movements = d.movements + 1,
+        cost = d.cost + excluded.cost, without_cost = d.without_cost + excluded.without_cost
 ), event AS (
     INSERT INTO audit_outbox (actor_id, action, entity_type, entity_id, after, ip, created_at)
     SELECT :user_id, 'movement.create', 'stock_movement', movement.id::text,
@@ -515,11 +540,8 @@ def _append_in_one_statement(conn, actor, ctx, now, **m):
                   expected_quantity=None, counted_quantity=None, user_id=actor.user_id,
                   source=actor.source, created_at=now, **m)
     values["note"] = values["note"] or ""
-    price = values["unit_price"] if values["type"] == "sale" else values["unit_cost"]
-    amount = (values["quantity"] * price).quantize(MONEY_PLACES) if price is not None \
-        else Decimal(0)
     row = conn.execute(_APPEND_MOVEMENT, {
-        **values, "now": now, "ip": actor.ip, "amount": amount,
+        **values, "now": now, "ip": actor.ip, **_summary_figures(values),
         "guarded": values["delta"] < 0 and not ctx.store.allow_negative_stock,
         "day": pakistan_day(values["occurred_at"] or now),
         "after": json.dumps(movement_dict({**values, "id": None, "balance_after": None})),
@@ -530,14 +552,29 @@ def _append_in_one_statement(conn, actor, ctx, now, **m):
     return movement_dict(values), row
 
 
+def _money(quantity, price):
+    # Half up, as a basket's line total (services/sales.py) and SQL's round() do: the report's
+    # amount for a line is then the receipt's.
+    return (quantity * price).quantize(MONEY_PLACES, ROUND_HALF_UP) if price is not None \
+        else Decimal(0)
+
+
+def _summary_figures(m):
+    """A movement's amount (a sale at its price, the rest at cost) and cost, for the summary.
+
+    The cost is the unit cost recorded on the movement: for a sale, the product's cost when it
+    was sold. That is what the sales report's profit subtracts."""
+    price = m["unit_price"] if m["type"] == "sale" else m["unit_cost"]
+    return {"amount": _money(m["quantity"], price), "cost": _money(m["quantity"], m["unit_cost"]),
+            "without_cost": int(m["unit_cost"] is None)}
+
+
 def _bump_summary(conn, m):
     """Add one movement to daily_stock_summary (the day is Pakistan's, of when it happened)."""
-    price = m["unit_price"] if m["type"] == "sale" else m["unit_cost"]
-    amount = (m["quantity"] * price).quantize(MONEY_PLACES) if price is not None else Decimal(0)
     conn.execute(_statement(conn, "bump_summary"), {
         "day": pakistan_day(m["occurred_at"] or m["created_at"]), "store_id": m["store_id"],
         "product_id": m["product_id"], "type": m["type"], "quantity": m["quantity"],
-        "delta": m["delta"], "amount": amount, "movements": 1})
+        "delta": m["delta"], "movements": 1, **_summary_figures(m)})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -587,7 +624,9 @@ def _build_bump_summary(conn):
         set_={"quantity": exact_sum(conn, SUMMARY.c.quantity, stmt.excluded.quantity),
               "delta": exact_sum(conn, SUMMARY.c.delta, stmt.excluded.delta),
               "amount": exact_sum(conn, SUMMARY.c.amount, stmt.excluded.amount, 2),
-              "movements": SUMMARY.c.movements + 1})
+              "movements": SUMMARY.c.movements + 1,
+              "cost": exact_sum(conn, SUMMARY.c.cost, stmt.excluded.cost, 2),
+              "without_cost": SUMMARY.c.without_cost + stmt.excluded.without_cost})
 
 
 _BUILDERS = {

@@ -10,7 +10,9 @@ refreshes overlap by OVERLAP to catch transactions that committed late, and two 
 at once are harmless (the state row is locked). Days at or after `live_from()` are read from
 daily_stock_summary directly, so today's figures are always live; a movement back-dated into an
 older day shows in the all-store figures from the next refresh (run every minute by a worker:
-`webapp.jobs.tasks.refresh_report_rollups`, or `flask reports refresh`).
+`webapp.jobs.tasks.refresh_report_rollups`, or `flask reports refresh`). Every roll-up carries
+the summary's TOTALS (cost and without_cost included, for profit) and its `sale_void` /
+`sale_return` rows, grouped like any type.
 """
 from datetime import date, timedelta
 
@@ -30,6 +32,7 @@ from webapp.models import (
     StockMovement,
     StoreStockSummary,
 )
+from webapp.models.report import TOTALS
 from webapp.models.types import utcnow
 from webapp.services.sql import day_of, exact_total, insert_ignore, lock_clause
 from webapp.services.validation import pakistan_day
@@ -109,16 +112,21 @@ def as_date(value):
 def _recompute(conn, days):
     for table, key in ROLLUPS:
         keys = [SUMMARY.c.day] + ([SUMMARY.c[key]] if key else []) + [SUMMARY.c.type]
-        source = select(*keys, exact_total(conn, SUMMARY.c.quantity, 3), exact_total(conn, SUMMARY.c.delta, 3),
-                        exact_total(conn, SUMMARY.c.amount, 2), func.sum(SUMMARY.c.movements))
+        source = select(*keys, *_sums(conn, SUMMARY))
         clear = delete(table)
         if days is not None:
             source = source.where(SUMMARY.c.day.in_(days))
             clear = clear.where(table.c.day.in_(days))
         conn.execute(clear)
-        columns = [c.name for c in keys] + ["quantity", "delta", "amount", "movements"]
+        columns = [c.name for c in keys] + TOTALS
         conn.execute(insert(table).from_select(columns, source.group_by(*keys)))
 
+
+def _sums(conn, table):
+    """The TOTALS of a summary table's rows, summed exactly, in TOTALS order."""
+    places = {"quantity": 3, "delta": 3, "amount": 2, "cost": 2}
+    return [exact_total(conn, table.c[name], places[name]) if name in places
+            else func.sum(table.c[name]) for name in TOTALS]
 
 
 def month_end(month):
@@ -142,12 +150,10 @@ def _recompute_months(conn, months):
         for month in months:
             conn.execute(delete(table).where(table.c.month == month))
             source = (select(literal(month, type_=table.c.month.type), daily.c[key], daily.c.type,
-                             exact_total(conn, daily.c.quantity, 3), exact_total(conn, daily.c.delta, 3),
-                             exact_total(conn, daily.c.amount, 2), func.sum(daily.c.movements))
+                             *_sums(conn, daily))
                       .where(daily.c.day.between(month, month_end(month)))
                       .group_by(daily.c[key], daily.c.type))
-            conn.execute(insert(table).from_select(
-                ["month", key, "type", "quantity", "delta", "amount", "movements"], source))
+            conn.execute(insert(table).from_select(["month", key, "type"] + TOTALS, source))
 
 
 def store_stock_totals(conn, *where):

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, literal, select, tuple_, union_all
+from sqlalchemy import case, func, literal, select, tuple_, union_all
 
 from webapp.extensions import db
 from webapp.models import (
     MOVEMENT_TYPES,
     REMOVAL_REASONS,
+    SALE_REVERSAL_TYPES,
     WHOLE_UNITS,
     DailyStockSummary,
     Product,
@@ -77,6 +78,24 @@ class DateRange:
 
 def today():
     return pakistan_day(utcnow())
+
+
+PERIODS = ("today", "yesterday", "this_week", "this_month")
+
+
+def period(name, on=None):
+    """A named range of Pakistan days ending today (or `on`): today, yesterday, this week
+    (from Monday) or this month."""
+    day = on or today()
+    if name == "today":
+        return DateRange(day, day)
+    if name == "yesterday":
+        return DateRange(day - timedelta(days=1), day - timedelta(days=1))
+    if name == "this_week":
+        return DateRange(day - timedelta(days=day.weekday()), day)
+    if name == "this_month":
+        return DateRange(day.replace(day=1), day)
+    raise ValueError(name)
 
 
 def parse_date(value, field, label):
@@ -353,12 +372,14 @@ def _with_suggestions(conn, rows, cover_days, on):
     if rows:
         first, last = on - timedelta(days=SALES_WINDOW_DAYS), on - timedelta(days=1)
         pairs = sorted({(r.store_id, r.product_id) for r in rows})
-        sold = dict(((r.store_id, r.product_id), r.quantity) for r in conn.execute(
+        # Net of voids and returns: what customers kept is what needs replacing.
+        net = case((SUMMARY.c.type == "sale", SUMMARY.c.quantity), else_=-SUMMARY.c.quantity)
+        sold = dict(((r.store_id, r.product_id), max(r.quantity, 0)) for r in conn.execute(
             select(SUMMARY.c.store_id, SUMMARY.c.product_id,
-                   exact_total(conn, SUMMARY.c.quantity, 3).label("quantity"))
+                   exact_total(conn, net, 3).label("quantity"))
             .where(SUMMARY.c.store_id.in_({p[0] for p in pairs}),
                    tuple_(SUMMARY.c.store_id, SUMMARY.c.product_id).in_(pairs),
-                   SUMMARY.c.type == "sale", SUMMARY.c.day.between(first, last))
+                   SUMMARY.c.type.in_(SALES_TYPES), SUMMARY.c.day.between(first, last))
             .group_by(SUMMARY.c.store_id, SUMMARY.c.product_id)))
     items = []
     for r in rows:
@@ -436,7 +457,8 @@ def valuation(stores, store_id=None, city=None, page=1, per_page=50):
 
 
 def _facts(conn, grain, stores, span, types):
-    """(day, key, type, quantity, delta, amount, movements) rows from the cheapest source.
+    """(day, key, type, quantity, delta, amount, movements, cost, without_cost) rows from the
+    cheapest source.
 
     A few stores: daily_stock_summary by its (store_id, day) index. Every store: before
     live_from(), whole months from the monthly roll-up and the other days from the daily one;
@@ -447,7 +469,8 @@ def _facts(conn, grain, stores, span, types):
     def part(table, start, end, day="day"):
         key_column = table.c[key] if key else literal(0)
         return (select(table.c[day].label("day"), key_column.label("key"), table.c.type,
-                       table.c.quantity, table.c.delta, table.c.amount, table.c.movements)
+                       table.c.quantity, table.c.delta, table.c.amount, table.c.movements,
+                       table.c.cost, table.c.without_cost)
                 .where(table.c[day].between(start, end), table.c.type.in_(types)))
 
     if stores is not None:
@@ -506,34 +529,74 @@ def _figures(r):
             "movements": int(r.movements or 0)}
 
 
+# Sales net of voids and returns. A void or a customer return writes `adjustment` movements
+# that put the goods back; the ledger also files their sale side as SALE_REVERSAL_TYPES rows
+# (quantity, the sale value refunded, the cost the sale had counted) on the Pakistan day the
+# void or return was recorded, so a sale voided the same day nets to nothing that day, and a
+# return of last week's sale lowers today's figures: days already reported never change.
+SALES_TYPES = ["sale", *SALE_REVERSAL_TYPES.values()]
+EMPTY_SALES = {"quantity": _qty(0), "amount": _money(0), "cost": _money(0), "profit": _money(0),
+               "movements": 0, "refunded": _money(0), "reversals": 0, "without_cost": 0}
+
+
+def _sales_totals(conn, facts):
+    """Net quantity, value and cost; sale movements; refunds and their count; sales without cost.
+
+    Profit is value − cost, where cost is the unit cost recorded on each sale movement (the
+    product's cost price when it was sold, as the stock-in and valuation figures use it), so a
+    later change of cost price never rewrites past profit. A sale of a product without a cost
+    counts at cost 0, as the valuation does; `without_cost` says how many there were.
+    """
+    sale = facts.c.type == "sale"
+
+    def net(column, places):
+        return exact_total(conn, case((sale, column), else_=-column), places)
+
+    def only(condition, column):
+        return func.sum(case((condition, column), else_=0))
+
+    return (net(facts.c.quantity, 3).label("quantity"), net(facts.c.amount, 2).label("amount"),
+            net(facts.c.cost, 2).label("cost"), only(sale, facts.c.movements).label("movements"),
+            exact_total(conn, case((sale, 0), else_=facts.c.amount), 2).label("refunded"),
+            only(~sale, facts.c.movements).label("reversals"),
+            only(sale, facts.c.without_cost).label("without_cost"))
+
+
+def _sales_figures(r):
+    amount, cost = _money(r.amount), _money(r.cost)
+    return {"quantity": _qty(r.quantity), "amount": amount, "cost": cost,
+            "profit": amount - cost, "movements": int(r.movements or 0),
+            "refunded": _money(r.refunded), "reversals": int(r.reversals or 0),
+            "without_cost": int(r.without_cost or 0)}
+
+
 def sales_by_day(stores, span):
     """Sales per Pakistan day, every day of the range listed (zero when nothing was sold)."""
     conn = db.session.connection()
-    facts = _facts(conn, "day", stores, span, ["sale"])
-    found = {rollups.as_date(r.day): _figures(r) for r in conn.execute(
-        select(facts.c.day, *_totals(conn, facts)).group_by(facts.c.day))}
-    empty = {"quantity": _qty(0), "amount": _money(0), "movements": 0}
-    return [{"day": day, **found.get(day, empty)} for day in span.days]
+    facts = _facts(conn, "day", stores, span, SALES_TYPES)
+    found = {rollups.as_date(r.day): _sales_figures(r) for r in conn.execute(
+        select(facts.c.day, *_sales_totals(conn, facts)).group_by(facts.c.day))}
+    return [{"day": day, **found.get(day, EMPTY_SALES)} for day in span.days]
 
 
 def sales_by_store(stores, span):
     """Sales per store over the range, best first."""
     conn = db.session.connection()
-    facts = _facts(conn, "store", stores, span, ["sale"])
-    grouped = select(facts.c.key, *_totals(conn, facts)).group_by(facts.c.key).subquery()
+    facts = _facts(conn, "store", stores, span, SALES_TYPES)
+    grouped = select(facts.c.key, *_sales_totals(conn, facts)).group_by(facts.c.key).subquery()
     rows = conn.execute(
         select(STORES.c.id, STORES.c.code, STORES.c.name, STORES.c.city, grouped)
         .select_from(grouped.join(STORES, STORES.c.id == grouped.c.key))
         .order_by(grouped.c.amount.desc(), STORES.c.code))
     return [{"store_id": r.id, "store_code": r.code, "store_name": r.name, "city": r.city,
-             **_figures(r)} for r in rows]
+             **_sales_figures(r)} for r in rows]
 
 
 def sales_by_product(stores, span, limit=None):
-    """Sales per product over the range, top sellers (by amount) first."""
+    """Sales per product over the range, top sellers (by net amount) first."""
     conn = db.session.connection()
-    facts = _facts(conn, "product", stores, span, ["sale"])
-    grouped = select(facts.c.key, *_totals(conn, facts)).group_by(facts.c.key).subquery()
+    facts = _facts(conn, "product", stores, span, SALES_TYPES)
+    grouped = select(facts.c.key, *_sales_totals(conn, facts)).group_by(facts.c.key).subquery()
     query = (select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.category,
                     PRODUCTS.c.unit, PRODUCTS.c.archived, grouped)
              .select_from(grouped.join(PRODUCTS, PRODUCTS.c.id == grouped.c.key))
@@ -541,14 +604,13 @@ def sales_by_product(stores, span, limit=None):
     if limit:
         query = query.limit(limit)
     return [{"product_id": r.id, "sku": r.sku, "name": r.name, "category": r.category,
-             "unit": r.unit, "archived": r.archived, **_figures(r)}
+             "unit": r.unit, "archived": r.archived, **_sales_figures(r)}
             for r in conn.execute(query)]
 
 
 def sales_total(days):
-    return {"quantity": sum((d["quantity"] for d in days), _qty(0)),
-            "amount": sum((d["amount"] for d in days), _money(0)),
-            "movements": sum(d["movements"] for d in days)}
+    """The figures of sales_by_day added up."""
+    return {key: sum((d[key] for d in days), zero) for key, zero in EMPTY_SALES.items()}
 
 
 def movements_by_type(stores, span):

@@ -233,7 +233,11 @@ def _check_may_void(conn, actor, sale, now):
 
 def _reverse(conn, actor, sale, items, now, kind):
     """Put (line, quantity) items back through the ledger and link each reversal."""
-    ledger_lines = [ledger.Line(i, line.product_id, quantity)
+    amounts = [(line.line_total * quantity / line.quantity).quantize(MONEY_PLACES, ROUND_HALF_UP)
+               for line, quantity in items]
+    # The ledger puts each back at its sale's cost and tells the sales reports the refund.
+    ledger_lines = [ledger.Line(i, line.product_id, quantity, reverses=line.movement_id,
+                                refund=amounts[i])
                     for i, (line, quantity) in enumerate(items)]
     contexts = ledger.load_lines(conn, sale.store_id, ledger_lines)
     note = (N_("Void of sale #%(number)s", number=sale.number) if kind == "void"
@@ -243,8 +247,7 @@ def _reverse(conn, actor, sale, items, now, kind):
     result = []
     for i, (line, quantity) in enumerate(items):
         movement, level = written[i]
-        amount = (line.line_total * quantity / line.quantity).quantize(MONEY_PLACES,
-                                                                       ROUND_HALF_UP)
+        amount = amounts[i]
         conn.execute(insert(REVERSALS), {
             "sale_id": sale.id, "sale_line_id": line.id, "kind": kind, "quantity": quantity,
             "amount": amount, "movement_id": movement["id"],

@@ -99,17 +99,33 @@ class Figures(BaseModel):
     movements: int
 
 
-class DaySalesOut(Figures):
+class SalesFigures(Figures):
+    """Net of voids and returns (recorded on the day of the void or return)."""
+
+    quantity: DecimalText = Field(description="Quantity sold, minus what voids and returns "
+                                              "put back.")
+    amount: DecimalText = Field(description="Sales value, minus what voids and returns refunded.")
+    movements: int = Field(description="Sale movements (basket lines) recorded.")
+    cost: DecimalText = Field(description="Cost of what was sold (net): the unit cost recorded "
+                                          "on each sale movement, the product's cost price "
+                                          "then; 0 where it had none.")
+    profit: DecimalText = Field(description="amount − cost.")
+    refunded: DecimalText = Field(description="Sales value given back by voids and returns.")
+    reversals: int = Field(description="Movements of voids and returns.")
+    without_cost: int = Field(description="Sale movements with no cost price (counted at 0).")
+
+
+class DaySalesOut(SalesFigures):
     day: date
 
 
-class StoreSalesOut(Figures):
+class StoreSalesOut(SalesFigures):
     store_id: int
     store_code: str
     store_name: str
 
 
-class ProductSalesOut(Figures):
+class ProductSalesOut(SalesFigures):
     product_id: int
     sku: str
     name: str
@@ -120,7 +136,7 @@ class ProductSalesOut(Figures):
 class SalesOut(BaseModel):
     first_day: date
     last_day: date
-    total: Figures
+    total: SalesFigures
     days: list[DaySalesOut]
     stores: list[StoreSalesOut]
     top_products: list[ProductSalesOut]
@@ -191,7 +207,8 @@ def valuation_report():
 @spec.validate(query=SalesQuery, resp=responses(HTTP_200=SalesOut), tags=["reports"])
 @replica_reads
 def sales_report():
-    """Sales per Pakistan day, per store and top products for a date range."""
+    """Sales per Pakistan day, per store and top products for a date range, net of voids and
+    returns, with cost and profit."""
     query = request.context.query
     stores = _scope(query.store_id)
     span = reports.date_range(query.date_from, query.date_to)

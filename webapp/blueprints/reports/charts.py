@@ -48,7 +48,8 @@ def columns(title, points, label_every=None, width=400, height=200):
     every = label_every or max(1, -(-len(points) // 5))
     bars, labels = [], []
     for i, (label, value) in enumerate(points):
-        h = float(value / scale_top) * plot_h if scale_top else 0
+        # A day of net refunds (returns of older sales) draws no bar; its label shows the figure.
+        h = float(max(value, 0) / scale_top) * plot_h if scale_top else 0
         x = left + i * slot
         bars.append(Bar(round(x + slot * 0.1, 1), round(top_pad + plot_h - h, 1),
                         round(max(slot * 0.8, 1), 1), round(h, 1), str(label), f"{value:,}"))
@@ -62,11 +63,11 @@ def rows(title, points, width=400, row_height=24):
     """Horizontal bars to compare (stores, products): points are (label, value), biggest first."""
     left = 84
     height = max(len(points), 1) * row_height + 8
-    top = max((v for _, v in points), default=0) or Decimal(1)
+    top = max(max((v for _, v in points), default=0), 0) or Decimal(1)
     bars, labels = [], []
     for i, (label, value) in enumerate(points):
         y = 4 + i * row_height
-        w = float(value / top) * (width - left - 84)
+        w = float(max(value, 0) / top) * (width - left - 84)
         bars.append(Bar(left, y + 3, round(max(w, 1), 1), row_height - 8, str(label),
                         f"{value:,}"))
         labels.append((left - 6, y + row_height / 2 + 4, str(label)[:12]))

@@ -4,7 +4,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from webapp.blueprints.reports import bp, charts, export, forms
+from webapp.blueprints.reports import bp, charts, export, forms, words
 from webapp.infra.replica import replica_reads
 from webapp.jobs.tasks import refresh_inline_without_worker, refresh_report_rollups
 from webapp.services import reports
@@ -28,6 +28,8 @@ def _logged_in():
 
 def _page(template, error=None, status=200, **context):
     context.setdefault("choices", reports.filter_choices(visible_store_ids(current_user)))
+    context["filter_words"] = words.filter_words(request.args, context["choices"],
+                                                 context.get("span"))
     return render_template(f"reports/{template}", error=error, args=request.args,
                            **context), status
 
@@ -141,7 +143,7 @@ def valuation_csv():
 @bp.get("/sales")
 @replica_reads
 def sales():
-    """Sales per day, per store and per product (top sellers) over Pakistan days."""
+    """Sales net of voids and returns, with profit: per day, per store, top products."""
     stores, store_id = forms.scope(current_user, request.args)
     span = forms.span(request.args)
     scope = {store_id} if store_id else stores
@@ -156,20 +158,32 @@ def sales():
                  total=reports.sales_total(days), over_time=over_time, compared=compared)
 
 
+# Every sales CSV: the figures of its rows, then a TOTAL row (the page's totals).
+SALES_FIGURES = [N_("quantity"), N_("amount"), N_("sales"), N_("cost"), N_("profit"),
+                 N_("refunded")]
+
+
+def _sales_rows(items, leading, blanks):
+    """CSV rows of sales figures (net of voids and returns) and, last, their total."""
+    figures = ("quantity", "amount", "movements", "cost", "profit", "refunded")
+    seen = []
+    for item in items:
+        seen.append(item)
+        yield [*leading(item), *(item[k] for k in figures)]
+    total = reports.sales_total(seen)
+    yield [translate(N_("TOTAL")), *[""] * blanks, *(total[k] for k in figures)]
+
+
 SALES_CSV = {
-    "day": ([N_("day"), N_("quantity"), N_("amount"), N_("sales")],
-            lambda scope, span: ([d["day"], d["quantity"], d["amount"], d["movements"]]
-                                 for d in reports.sales_by_day(scope, span))),
-    "store": ([N_("store_code"), N_("store_name"), N_("city"), N_("quantity"), N_("amount"),
-               N_("sales")],
-              lambda scope, span: ([s["store_code"], s["store_name"], s["city"], s["quantity"],
-                                    s["amount"], s["movements"]]
-                                   for s in reports.sales_by_store(scope, span))),
-    "product": ([N_("sku"), N_("product"), N_("category"), N_("unit"), N_("quantity"),
-                 N_("amount"), N_("sales")],
-                lambda scope, span: ([p["sku"], p["name"], p["category"], p["unit"],
-                                      p["quantity"], p["amount"], p["movements"]]
-                                     for p in reports.sales_by_product(scope, span))),
+    "day": ([N_("day")], lambda scope, span: _sales_rows(
+        reports.sales_by_day(scope, span), lambda d: [d["day"]], 0)),
+    "store": ([N_("store_code"), N_("store_name"), N_("city")], lambda scope, span: _sales_rows(
+        reports.sales_by_store(scope, span),
+        lambda s: [s["store_code"], s["store_name"], s["city"]], 2)),
+    "product": ([N_("sku"), N_("product"), N_("category"), N_("unit")],
+                lambda scope, span: _sales_rows(
+                    reports.sales_by_product(scope, span),
+                    lambda p: [p["sku"], p["name"], p["category"], p["unit"]], 3)),
 }
 
 
@@ -182,7 +196,7 @@ def sales_csv():
     if by not in SALES_CSV:
         raise DomainError("invalid", N_("by must be day, store or product."), field="by")
     header, rows = SALES_CSV[by]
-    return export.stream(f"sales-by-{by}-{span.start}-{span.end}.csv", header,
+    return export.stream(f"sales-by-{by}-{span.start}-{span.end}.csv", header + SALES_FIGURES,
                          rows({store_id} if store_id else stores, span))
 
 

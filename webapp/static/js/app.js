@@ -15,6 +15,13 @@
     {code: "...", swap: false}
   ];
 
+  // Filters folded away on phones (<details data-fold>) stand open on a wide screen.
+  htmx.onLoad(function (root) {
+    if (!window.matchMedia("(min-width: 720px)").matches) { return; }
+    var folds = root.querySelectorAll ? root.querySelectorAll("details[data-fold]") : [];
+    Array.prototype.forEach.call(folds, function (fold) { fold.open = true; });
+  });
+
   // Live stock lists carry the ETag of what they show; the server answers 304 when unchanged.
   document.addEventListener("htmx:configRequest", function (event) {
     var etag = event.detail.elt.getAttribute("data-etag");
