@@ -162,7 +162,7 @@ def page_text(html):
 @pytest.fixture
 def shop_day(app):
     """A manager (ali) and a shopkeeper (dukan) at KHI-0001 go through a day at the counter."""
-    from webapp.services import sales
+    from webapp.services import count_drafts, sales
 
     store = make_store(code="KHI-0001", name="Saddar")
     ali = make_user("manager", username="ali", password=PASSWORD)
@@ -183,6 +183,10 @@ def shop_day(app):
     sales.void_sale(as_ali, first["id"])
     sales.return_lines(as_ali, second["id"], lines=[{"product_id": soap.id, "quantity": "1"}])
     catalog.update_product(as_ali, cheeni.id, {"sale_price": "160.00"})
+    count_drafts.save(as_dukan, store.id, [(soap.id, "20", "")])
+    count_drafts.apply(as_ali, store.id, count_drafts.review(store.id)["version"])
+    count_drafts.save(as_dukan, store.id, [(cheeni.id, "5", "")])
+    count_drafts.discard(as_ali, store.id)
     audit.drain_all()
     return {"ali": ali, "first": first, "second": second}
 
@@ -204,6 +208,8 @@ def test_the_audit_log_tells_each_event_in_words(client, shop_day):
             f"ali took back 1 piece Soap <b>\"Lux\"</b> from sale #{second} at KHI-0001 "
             "(Rs 50 back)",
             "ali changed the product Cheeni: sale price",
+            "ali applied a shelf count at KHI-0001: 1 adjustment",
+            "ali threw away the count in progress at KHI-0001 (1 product counted)",
             "ali logged in"):
         assert sentence in text, sentence
     # User data is escaped; codes and names are isolated for right-to-left pages.

@@ -280,6 +280,13 @@ def _other(e):
                         items if isinstance(items, int) else 0, actor=e.actor)
     if action == "job.retry":
         return gettext("%(actor)s retried the background job %(id)s", **values)
+    if action == "count.discard":
+        lines = e.after.get("lines")
+        return ngettext("%(actor)s threw away the count in progress at %(store)s "
+                        "(%(num)s product counted)",
+                        "%(actor)s threw away the count in progress at %(store)s "
+                        "(%(num)s products counted)", lines if isinstance(lines, int) else 0,
+                        actor=e.actor, store=e.store(e.event.get("entity_id")))
     return None
 
 
