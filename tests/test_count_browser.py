@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from tests.factories import ADMIN, make_product
 from tests.test_counter_browser import assert_on_screen
+from tests.live_site import ARTIFACTS
 from tests.test_web_browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS,
     Watched,
     browser,
     level,

@@ -9,9 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from tests.live_site import ARTIFACTS, VIEWPORT
 from tests.test_web_browser import (  # noqa: F401 (fixtures)
-    ARTIFACTS,
-    VIEWPORT,
     Watched,
     browser,
     level,

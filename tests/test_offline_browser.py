@@ -6,17 +6,13 @@ a byte-counting middleware tells what each load cost over the network.
 """
 import json
 import socket
-import threading
 import time
 from decimal import Decimal
 
 import pytest
-from flask_migrate import upgrade
 from playwright.sync_api import expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from config import TestingConfig, sqlalchemy_url
 from tests import services
 from tests.factories import (
     ADMIN,
@@ -25,8 +21,7 @@ from tests.factories import (
     make_store,
     make_user,
 )
-from tests.test_web_browser import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT  # noqa: E402
-from webapp import create_app
+from tests.live_site import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, live_site  # noqa: E402
 from webapp.extensions import db
 from webapp.models import Sale, StockLevel, StockMovement
 from webapp.services import commands, ledger
@@ -66,46 +61,32 @@ class Network:
         return sum(n for path, n in self.sent if not any(path.startswith(x) for x in exclude))
 
 
+def _fill():
+    """A store, four products (one with a known barcode), two shopkeepers and a manager."""
+    khi = make_store(code="KHI-0001", name="Al-Madina Kiryana")
+    products = {
+        "chawal": make_product(sku="CHAWAL-BAS", name="Basmati Chawal", unit="kg"),
+        "atta": make_product(sku="ATTA-10", name="Sunridge Chakki Atta 10kg", unit="pack"),
+        "cheeni": make_product(sku="CHEENI", name="Cheeni (loose)", unit="kg",
+                               barcode=KNOWN_EAN),
+        "ghee": make_product(sku="GHEE-1", name="Dalda Ghee 1kg", unit="pack"),
+    }
+    for name, product in products.items():
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=khi.id, product_id=product.id, type="stock_in",
+            quantity=5 if name == "ghee" else 50))
+    users = {"dukan": make_user("shopkeeper", [khi], username="dukan"),
+             "rival": make_user("shopkeeper", [khi], username="rival"),
+             "manager": make_user("manager", username="manager")}
+    return {"khi": khi.id, **{k: p.id for k, p in products.items()},
+           "users": {k: u.id for k, u in users.items()}}
+
+
 @pytest.fixture(scope="module")
 def site():
-    if not services.chromium_available():
-        services.missing(f"Chromium not found at {services.CHROMIUM}")
-    if not services.postgres_available():
-        services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
-    url = services.create_database()
-    config = type("Config", (TestingConfig,), {
-        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), "WTF_CSRF_ENABLED": True})
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        khi = make_store(code="KHI-0001", name="Al-Madina Kiryana")
-        products = {
-            "chawal": make_product(sku="CHAWAL-BAS", name="Basmati Chawal", unit="kg"),
-            "atta": make_product(sku="ATTA-10", name="Sunridge Chakki Atta 10kg", unit="pack"),
-            "cheeni": make_product(sku="CHEENI", name="Cheeni (loose)", unit="kg",
-                                   barcode=KNOWN_EAN),
-            "ghee": make_product(sku="GHEE-1", name="Dalda Ghee 1kg", unit="pack"),
-        }
-        for name, product in products.items():
-            ledger.record_movement(ADMIN, commands.Movement.parse(
-                store_id=khi.id, product_id=product.id, type="stock_in",
-                quantity=5 if name == "ghee" else 50))
-        users = {"dukan": make_user("shopkeeper", [khi], username="dukan"),
-                 "rival": make_user("shopkeeper", [khi], username="rival"),
-                 "manager": make_user("manager", username="manager")}
-        ids = {"khi": khi.id, **{k: p.id for k, p in products.items()},
-               "users": {k: u.id for k, u in users.items()}}
-        db.session.remove()
-    counter = Network(app.wsgi_app)
-    app.wsgi_app = counter
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, "bytes": counter, **ids}
-    server.shutdown()
-    with app.app_context():
-        db.engine.dispose()
-    services.drop_database(url)
+    with live_site(_fill, middleware=Network) as site:
+        site["bytes"] = site["app"].wsgi_app
+        yield site
 
 
 @pytest.fixture(scope="module")

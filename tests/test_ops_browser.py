@@ -1,40 +1,35 @@
 """The audit log and jobs pages in Chromium on a 360×640 phone screen."""
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests import services
 from tests.api_client import PASSWORD
 from tests.factories import ADMIN, make_product, make_store, make_user
+from tests.live_site import ARTIFACTS, VIEWPORT, chromium, serve
 from webapp.extensions import db
 from webapp.services import audit, catalog, commands, ledger
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
 def live(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture
 def phone():
     if not services.chromium_available():
         services.missing(f"Chromium is not at {services.CHROMIUM}")
-    from playwright.sync_api import sync_playwright
+    with chromium() as browser:
+        yield browser.new_page(viewport=VIEWPORT)
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=services.CHROMIUM, args=ARGS)
-        yield browser.new_page(viewport={"width": 360, "height": 640})
-        browser.close()
+
+def open_filters(page):
+    """On a phone the filters are folded away under their summary: tap it open."""
+    if not page.locator("details.fold").evaluate("d => d.open"):
+        page.click("details.fold > summary")
 
 
 def shot(page, name):
@@ -61,6 +56,7 @@ def test_an_admin_filters_the_audit_log_and_sees_the_jobs_page_on_a_phone(app, l
     assert phone.locator(".event").count() >= 6
     shot(phone, "audit-log")
 
+    open_filters(phone)
     phone.fill("input[name=action]", "product.update")
     phone.click("form.filters button[type=submit]")
     phone.wait_for_url("**/audit/?*action=product.update*")
@@ -69,6 +65,7 @@ def test_an_admin_filters_the_audit_log_and_sees_the_jobs_page_on_a_phone(app, l
     assert "Sugar (loose)" in phone.locator(".event pre").last.inner_text()
     shot(phone, "audit-log-filtered")
 
+    open_filters(phone)
     phone.fill("input[name=from]", "2026-03-02")
     phone.fill("input[name=to]", "2026-03-01")
     phone.click("form.filters button[type=submit]")

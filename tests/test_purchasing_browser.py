@@ -1,18 +1,13 @@
 """Purchasing in Chromium at 360×640: make orders from low stock, share, receive on the phone,
 import a CSV with two bad rows. Screenshots go to test-artifacts/purchasing-*.png."""
 import re
-import threading
 from decimal import Decimal
 
 import pytest
-from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
-from config import TestingConfig, sqlalchemy_url
-from tests import services
 from tests.factories import PASSWORD, ADMIN, make_product, make_store, make_supplier, make_user
-from tests.test_web_browser import VIEWPORT, Watched, browser, shot  # noqa: F401  (fixture)
-from webapp import create_app
+from tests.live_site import VIEWPORT, live_site
+from tests.test_web_browser import Watched, browser, shot  # noqa: F401  (fixture)
 from webapp.extensions import db
 from webapp.models import Product, PurchaseOrder, StockLevel
 from webapp.services import commands, ledger
@@ -20,47 +15,34 @@ from webapp.services import commands, ledger
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
 
+def _fill():
+    """A store short of three products from two suppliers, a shopkeeper and a manager."""
+    khi = make_store(code="KHI-0001", name="Al-Madina Kiryana")
+    metro = make_supplier(name="Metro Cash & Carry", phone="0300-1234567")
+    rehman = make_supplier(name="Rehman Traders", phone="0321 7654321")
+    products = {
+        "cheeni": make_product(sku="CHEENI", name="چینی Cheeni (loose)", unit="kg",
+                               reorder_level="30", cost="140", pack_size="50",
+                               preferred_supplier_id=metro.id),
+        "sabun": make_product(sku="LUX-SOAP", name="Lux Soap", unit="piece",
+                              reorder_level="12", cost="95", pack_size="24",
+                              preferred_supplier_id=rehman.id),
+        "chai": make_product(sku="TAPAL-DANEDAR", name="Tapal Danedar 190g", unit="pack",
+                             reorder_level="10", cost="360", pack_size="12",
+                             preferred_supplier_id=metro.id),
+    }
+    for product, quantity in (("cheeni", 5), ("sabun", 3), ("chai", 4)):
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=products[product].id,
+                               type="stock_in", quantity=quantity))
+    make_user("shopkeeper", [khi], username="dukan")
+    make_user("manager", username="manager")
+    return {"khi": khi.id, "metro": metro.id, **{k: p.id for k, p in products.items()}}
+
+
 @pytest.fixture(scope="module")
 def site():
-    if not services.chromium_available():
-        services.missing(f"Chromium not found at {services.CHROMIUM}")
-    if not services.postgres_available():
-        services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
-    url = services.create_database()
-    config = type("Config", (TestingConfig,), {
-        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), "WTF_CSRF_ENABLED": True})
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        khi = make_store(code="KHI-0001", name="Al-Madina Kiryana")
-        metro = make_supplier(name="Metro Cash & Carry", phone="0300-1234567")
-        rehman = make_supplier(name="Rehman Traders", phone="0321 7654321")
-        products = {
-            "cheeni": make_product(sku="CHEENI", name="چینی Cheeni (loose)", unit="kg",
-                                   reorder_level="30", cost="140", pack_size="50",
-                                   preferred_supplier_id=metro.id),
-            "sabun": make_product(sku="LUX-SOAP", name="Lux Soap", unit="piece",
-                                  reorder_level="12", cost="95", pack_size="24",
-                                  preferred_supplier_id=rehman.id),
-            "chai": make_product(sku="TAPAL-DANEDAR", name="Tapal Danedar 190g", unit="pack",
-                                 reorder_level="10", cost="360", pack_size="12",
-                                 preferred_supplier_id=metro.id),
-        }
-        for product, quantity in (("cheeni", 5), ("sabun", 3), ("chai", 4)):
-            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=products[product].id,
-                                   type="stock_in", quantity=quantity))
-        make_user("shopkeeper", [khi], username="dukan")
-        make_user("manager", username="manager")
-        ids = {"khi": khi.id, "metro": metro.id, **{k: p.id for k, p in products.items()}}
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, **ids}
-    server.shutdown()
-    with app.app_context():
-        db.engine.dispose()
-    services.drop_database(url)
+    with live_site(_fill) as site:
+        yield site
 
 
 class Phone(Watched):

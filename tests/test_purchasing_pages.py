@@ -8,7 +8,7 @@ import pytest
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import Product, PurchaseOrder, StockMovement
-from webapp.services import accounts, commands, ledger
+from webapp.services import commands, ledger
 
 PASSWORD = "password-123"
 

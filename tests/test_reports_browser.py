@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.test_counter_browser import assert_on_screen
+from tests.live_site import ARTIFACTS
 from tests.test_web_browser import (  # noqa: F401 (fixtures)
-    VIEWPORT,
     Watched,
     browser,
     shot,
@@ -123,7 +123,5 @@ def test_audit_log_in_urdu(browser, site, day_at_the_counter):  # noqa: F811
 
 
 def shot_path(name):
-    from tests.test_web_browser import ARTIFACTS
-
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / f"{name}.png"

@@ -3,18 +3,12 @@ page that scrolls sideways. Screenshots go to test-artifacts/urdu-*.png.
 
 One real server (werkzeug in a thread, CSRF on) on a fresh PostgreSQL database for the module.
 """
-import threading
 from decimal import Decimal
 
 import pytest
-from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
-from config import TestingConfig, sqlalchemy_url
-from tests import services
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
-from tests.test_web_browser import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT
-from webapp import create_app
+from tests.live_site import ARTIFACTS, VIEWPORT, chromium, live_site
 from webapp.extensions import db
 from webapp.models import StockLevel, User
 from webapp.services import commands, ledger
@@ -24,60 +18,43 @@ pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 PASSWORD = "password-123"
 
 
+def _fill():
+    """Two stores, products and suppliers named in Urdu, one user per role."""
+    khi = make_store(code="KHI-0001", name="مدینہ کریانہ اسٹور", city="کراچی")
+    lhe = make_store(code="LHE-0001", name="داتا جنرل اسٹور", city="لاہور")
+    supplier = make_supplier(name="میٹرو کیش اینڈ کیری", phone="021-111-222-333")
+    products = {
+        "cheeni": make_product(sku="CHEENI", name="چینی (کھلی)", unit="kg",
+                               category="کریانہ", reorder_level="30", sale_price="150"),
+        "chawal": make_product(sku="CHAWAL-BAS", name="باسمتی چاول", unit="kg",
+                               category="کریانہ", barcode="8964000123456",
+                               sale_price="385.50"),
+        "atta": make_product(sku="ATTA-10", name="سن رج چکی آٹا 10 کلو", unit="pack",
+                             category="آٹا", sale_price="1450"),
+    }
+    for key, product in products.items():
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=product.id,
+                               type="stock_in", quantity=10 if key == "cheeni" else 50,
+                               supplier_id=supplier.id, unit_cost="100"))
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=products["atta"].id,
+                           type="sale", quantity=3))
+    make_user("shopkeeper", [khi, lhe], username="dukan")
+    make_user("manager", username="manager")
+    make_user("admin", username="admin")
+    return {"khi": khi.id, "lhe": lhe.id, "supplier": supplier.id,
+           **{k: p.id for k, p in products.items()}}
+
+
 @pytest.fixture(scope="module")
 def site():
-    if not services.chromium_available():
-        services.missing(f"Chromium not found at {services.CHROMIUM}")
-    if not services.postgres_available():
-        services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
-    url = services.create_database()
-    config = type("Config", (TestingConfig,), {
-        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), "WTF_CSRF_ENABLED": True})
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        khi = make_store(code="KHI-0001", name="مدینہ کریانہ اسٹور", city="کراچی")
-        lhe = make_store(code="LHE-0001", name="داتا جنرل اسٹور", city="لاہور")
-        supplier = make_supplier(name="میٹرو کیش اینڈ کیری", phone="021-111-222-333")
-        products = {
-            "cheeni": make_product(sku="CHEENI", name="چینی (کھلی)", unit="kg",
-                                   category="کریانہ", reorder_level="30", sale_price="150"),
-            "chawal": make_product(sku="CHAWAL-BAS", name="باسمتی چاول", unit="kg",
-                                   category="کریانہ", barcode="8964000123456",
-                                   sale_price="385.50"),
-            "atta": make_product(sku="ATTA-10", name="سن رج چکی آٹا 10 کلو", unit="pack",
-                                 category="آٹا", sale_price="1450"),
-        }
-        for key, product in products.items():
-            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=product.id,
-                                   type="stock_in", quantity=10 if key == "cheeni" else 50,
-                                   supplier_id=supplier.id, unit_cost="100"))
-        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=products["atta"].id,
-                               type="sale", quantity=3))
-        make_user("shopkeeper", [khi, lhe], username="dukan")
-        make_user("manager", username="manager")
-        make_user("admin", username="admin")
-        ids = {"khi": khi.id, "lhe": lhe.id, "supplier": supplier.id,
-               **{k: p.id for k, p in products.items()}}
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, **ids}
-    server.shutdown()
-    with app.app_context():
-        db.engine.dispose()
-    services.drop_database(url)
+    with live_site(_fill) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=services.CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def new_page(browser, site, problems):

@@ -2,20 +2,14 @@
 
 One real server (werkzeug in a thread, CSRF on) on a fresh PostgreSQL database for the module.
 """
-import threading
 import time
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
-from config import TestingConfig, sqlalchemy_url
-from tests import services
 from tests.factories import ADMIN, PASSWORD, make_product, make_store, make_supplier, make_user
-from webapp import create_app
+from tests.live_site import ARTIFACTS, VIEWPORT, chromium, live_site
 from webapp.extensions import db
 from webapp.models import StockLevel
 from webapp.services import commands, ledger
@@ -23,61 +17,38 @@ from webapp.services.validation import PAKISTAN
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-VIEWPORT = {"width": 360, "height": 640}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+
+def _fill():
+    """Two stores, a few products and one user per role."""
+    khi, lhe = make_store(code="KHI-0001", name="Al-Madina Kiryana"), make_store(code="LHE-0001")
+    make_supplier(name="Metro Cash & Carry")
+    products = {
+        "chawal": make_product(sku="CHAWAL-BAS", name="Basmati Chawal", unit="kg"),
+        "atta": make_product(sku="ATTA-10", name="Sunridge Chakki Atta 10kg", unit="pack"),
+        "cheeni": make_product(sku="CHEENI", name="Cheeni (loose)", unit="kg",
+                               reorder_level="30"),
+        "xss": make_product(sku="XSS-1", name="<script>alert(1)</script>", unit="piece"),
+    }
+    for product in products.values():
+        ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id,
+                                                              product_id=product.id,
+                                                              type="stock_in", quantity=50))
+    make_user("shopkeeper", [khi, lhe], username="dukan")
+    make_user("manager", username="manager")
+    make_user("admin", username="admin")
+    return {"khi": khi.id, "lhe": lhe.id, **{k: p.id for k, p in products.items()}}
 
 
 @pytest.fixture(scope="module")
 def site():
-    """A running server with two stores, a few products and one user per role."""
-    if not services.chromium_available():
-        services.missing(f"Chromium not found at {services.CHROMIUM}")
-    if not services.postgres_available():
-        services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
-    url = services.create_database()
-    config = type("Config", (TestingConfig,), {
-        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), "WTF_CSRF_ENABLED": True})
-    app = create_app(config)
-    with app.app_context():
-        upgrade()
-        khi, lhe = make_store(code="KHI-0001", name="Al-Madina Kiryana"), make_store(code="LHE-0001")
-        make_supplier(name="Metro Cash & Carry")
-        products = {
-            "chawal": make_product(sku="CHAWAL-BAS", name="Basmati Chawal", unit="kg"),
-            "atta": make_product(sku="ATTA-10", name="Sunridge Chakki Atta 10kg", unit="pack"),
-            "cheeni": make_product(sku="CHEENI", name="Cheeni (loose)", unit="kg",
-                                   reorder_level="30"),
-            "xss": make_product(sku="XSS-1", name="<script>alert(1)</script>", unit="piece"),
-        }
-        for product in products.values():
-            ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id,
-                                                                  product_id=product.id,
-                                                                  type="stock_in", quantity=50))
-        make_user("shopkeeper", [khi, lhe], username="dukan")
-        make_user("manager", username="manager")
-        make_user("admin", username="admin")
-        ids = {"khi": khi.id, "lhe": lhe.id, **{k: p.id for k, p in products.items()}}
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, **ids}
-    server.shutdown()
-    with app.app_context():
-        db.engine.dispose()
-    services.drop_database(url)
+    with live_site(_fill) as site:
+        yield site
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=services.CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Watched:
