@@ -138,13 +138,22 @@ class Phone:
         return f"{self.site['url']}/stores/{self.site['khi']}/{suffix}"
 
     def ready_offline(self):
-        """Wait until the service worker runs and this page is saved for offline use."""
+        """Wait until the service worker runs and this page is saved for offline use. On a busy
+        machine the worker may take control only after this page loaded, past the worker, so
+        it was never saved: a reload (as the shopkeeper's next visit) goes through it."""
         self.until(lambda: self.page.evaluate("""async () => {
             const reg = await navigator.serviceWorker.ready;
-            if (!reg.active || !navigator.serviceWorker.controller) return false;
+            return !!(reg.active && navigator.serviceWorker.controller);
+        }"""), timeout=30.0)   # installing caches every shell file: slow on a busy machine
+        saved = """async () => {
             const cache = await caches.open("kiryana-pages");
             return !!(await cache.match(location.pathname + location.search));
-        }"""), timeout=30.0)   # installing caches every shell file: slow on a busy machine
+        }"""
+        try:
+            self.until(lambda: self.page.evaluate(saved), timeout=3.0)
+        except AssertionError:
+            self.page.reload()
+            self.until(lambda: self.page.evaluate(saved))
 
     def until(self, check, timeout=10.0):
         """Poll check() (a Python callable; Playwright's wait_for_function does not await
