@@ -50,9 +50,12 @@ test: venv-dev  ## the whole suite, in parallel; PostgreSQL/Redis/browser tests 
 
 # KIRYANA_UNIT_ONLY makes any unmarked test that reaches for a server fail, so the fast
 # tier provably needs none (tests/services.py).
+# Every schemathesis test is slow, and only collecting them (the schema's generated cases)
+# costs each worker ~9 s: the fast tier does not open the module at all.
 test-fast: venv-dev  ## the unit layer: SQLite only, in parallel
 	KIRYANA_UNIT_ONLY=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n $(JOBS) \
-		-m "not postgres and not redis and not browser and not slow" $(PYTEST_ARGS)
+		-m "not postgres and not redis and not browser and not slow" \
+		--ignore=tests/test_api_schemathesis.py $(PYTEST_ARGS)
 
 bench: venv-dev  ## load benchmark on gunicorn + PostgreSQL + Redis; writes bench/results.json
 	$(BIN)/python -m bench.run
