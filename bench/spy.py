@@ -1,7 +1,9 @@
 """Sampling profiles of the gunicorn workers with py-spy while a scenario runs (BENCH_PROFILE=1).
 
 Writes bench/profile-<scenario>.txt: the share of samples spent in (inclusive) and on (self)
-each function, summed over all workers.
+each function, summed over all workers. Only threads holding the GIL are sampled (`--gil`), so
+the shares are of the workers' Python CPU time: a thread waiting for PostgreSQL, Redis, a lock
+or the GIL itself is not counted as if it were working.
 """
 import collections
 import re
@@ -15,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 def start(pid, name, seconds):
     raw = HERE / f"profile-{name}.raw"
     command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
-               "--subprocesses", "--duration", str(int(seconds)), "--rate", "100",
+               "--subprocesses", "--gil", "--duration", str(int(seconds)), "--rate", "100",
                "--nonblocking", "--format", "raw", "--output", str(raw)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), raw
 
