@@ -122,26 +122,13 @@ def raw_stock_page(cursor, rng):
 
 
 # The statements services/sales.complete_sale sends for a basket (`python -m bench.roundtrips`
-# counts them): the store and product of each line, then per line in product-id order the
-# guarded level update, the movement and the daily summary, then the receipt number, the sale,
-# its lines, its audit event, and the sale read back for the response.
-MOVE_GUARDED_SQL = (
-    "UPDATE stock_levels SET quantity = quantity + %(delta)s, updated_at = %(now)s "
-    "WHERE store_id = %(store_id)s AND product_id = %(product_id)s "
-    "AND quantity + %(delta)s >= 0 RETURNING quantity, reorder_level")
-INSERT_MOVEMENT_SQL = (
-    "INSERT INTO stock_movements (store_id, product_id, type, quantity, delta, balance_after, "
-    "reason, note, unit_price, unit_cost, supplier_id, transfer_id, expected_quantity, "
-    "counted_quantity, user_id, source, idempotency_key, occurred_at, created_at) VALUES "
-    "(%(store_id)s, %(product_id)s, 'sale', %(quantity)s, %(delta)s, %(balance_after)s, NULL, "
-    "'', %(unit_price)s, %(unit_cost)s, NULL, NULL, NULL, NULL, %(user_id)s, 'api', NULL, "
-    "NULL, %(now)s) RETURNING id")
-BUMP_SUMMARY_SQL = (
-    "INSERT INTO daily_stock_summary AS d (day, store_id, product_id, type, quantity, delta, "
-    "amount, movements) VALUES (%(day)s, %(store_id)s, %(product_id)s, 'sale', %(quantity)s, "
-    "%(delta)s, %(amount)s, 1) ON CONFLICT (day, store_id, product_id, type) DO UPDATE SET "
-    "quantity = d.quantity + excluded.quantity, delta = d.delta + excluded.delta, "
-    "amount = d.amount + excluded.amount, movements = d.movements + 1")
+# counts them): the store and the lines' products in one load, then per line in product-id
+# order the ledger's one-statement write without its per-movement audit event, then the
+# receipt number, the sale, its lines, its audit event, and the sale read back for the answer.
+APPEND_UNAUDITED_SQL = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", ledger._APPEND_UNAUDITED.text)
+LOAD_MANY_SQL = ("SELECT s.id, s.active, s.allow_negative_stock, p.id, p.archived, p.unit, "
+                 "p.sale_price, p.cost, p.reorder_level FROM stores s LEFT JOIN products p "
+                 "ON p.id IN %s WHERE s.id = %s")
 NEXT_NUMBER_SQL = (
     "INSERT INTO sale_counters (store_id, last_number) VALUES (%s, 1) ON CONFLICT (store_id) "
     "DO UPDATE SET last_number = sale_counters.last_number + 1 RETURNING last_number")
@@ -149,55 +136,50 @@ INSERT_SALE_SQL = (
     "INSERT INTO sales (store_id, number, cashier_id, status, total, note, source, "
     "idempotency_key, occurred_at, created_at) VALUES (%s, %s, %s, 'completed', %s, '', 'api', "
     "NULL, NULL, %s) RETURNING id")
-INSERT_LINE_SQL = (
+INSERT_LINES_SQL = (
     "INSERT INTO sale_lines (sale_id, position, product_id, quantity, unit_price, list_price, "
-    "line_total, movement_id, returned_quantity) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0) "
-    "RETURNING id")
+    "line_total, movement_id, returned_quantity) VALUES ")
 INSERT_EVENT_SQL = (
     "INSERT INTO audit_outbox (actor_id, action, entity_type, entity_id, before, after, ip, "
     "created_at) VALUES (%s, 'sale.complete', 'sale', %s, NULL, %s::jsonb, %s, %s) RETURNING id")
-READ_SALE_SQL = [
-    "SELECT sales.*, stores.code, stores.name FROM sales JOIN stores ON stores.id = "
-    "sales.store_id WHERE sales.id = %(sale_id)s",
-    "SELECT sale_lines.*, products.sku, products.name, products.unit FROM sale_lines JOIN "
-    "products ON products.id = sale_lines.product_id WHERE sale_lines.sale_id = %(sale_id)s "
-    "ORDER BY sale_lines.position",
-    "SELECT coalesce(sum(amount), 0) FROM sale_reversals WHERE sale_id = %(sale_id)s",
-]
+READ_SALE_SQL = (
+    "SELECT sales.*, stores.code, stores.name, (SELECT coalesce(sum(amount), 0) FROM "
+    "sale_reversals WHERE sale_id = sales.id), sale_lines.product_id, sale_lines.quantity, "
+    "sale_lines.unit_price, sale_lines.list_price, sale_lines.line_total, "
+    "sale_lines.movement_id, sale_lines.returned_quantity, products.sku, products.name, "
+    "products.unit FROM sales JOIN stores ON stores.id = sales.store_id JOIN sale_lines ON "
+    "sale_lines.sale_id = sales.id JOIN products ON products.id = sale_lines.product_id "
+    "WHERE sales.id = %s ORDER BY sale_lines.position")
 
 
 def raw_basket5(cursor, rng):
     store_id, product_ids = basket_row(rng)
-    products = {}
-    for product_id in product_ids:
-        cursor.execute(LOAD_SQL, (product_id, store_id))
-        products[product_id] = cursor.fetchone()
+    cursor.execute(LOAD_MANY_SQL, (tuple(sorted(product_ids)), store_id))
+    products = {row[3]: row for row in cursor.fetchall()}
     now = datetime.now(timezone.utc)
     one, day = Decimal(1), pakistan_day(now)
     movement_ids = {}
     for product_id in sorted(product_ids):
         price, cost = products[product_id][6], products[product_id][7]
-        values = {"store_id": store_id, "product_id": product_id, "quantity": one,
-                  "delta": -one, "now": now, "day": day, "unit_price": price,
-                  "unit_cost": cost, "user_id": 1, "amount": price}
-        cursor.execute(MOVE_GUARDED_SQL, values)
-        values["balance_after"] = cursor.fetchone()[0]
-        cursor.execute(INSERT_MOVEMENT_SQL, values)
+        cursor.execute(APPEND_UNAUDITED_SQL, {
+            "store_id": store_id, "product_id": product_id, "type": "sale", "quantity": one,
+            "delta": -one, "reason": None, "note": "", "unit_price": price, "unit_cost": cost,
+            "supplier_id": None, "user_id": 1, "source": "api", "idempotency_key": None,
+            "occurred_at": None, "now": now, "amount": price, "guarded": True, "day": day})
         movement_ids[product_id] = cursor.fetchone()[0]
-        cursor.execute(BUMP_SUMMARY_SQL, values)
     cursor.execute(NEXT_NUMBER_SQL, (store_id,))
     number = cursor.fetchone()[0]
     total = sum(products[p][6] for p in product_ids)
     cursor.execute(INSERT_SALE_SQL, (store_id, number, 1, total, now))
     sale_id = cursor.fetchone()[0]
-    for position, product_id in enumerate(product_ids):
-        price = products[product_id][6]
-        cursor.execute(INSERT_LINE_SQL, (sale_id, position, product_id, one, price, price,
-                                         price, movement_ids[product_id]))
+    lines = [(sale_id, position, p, one, products[p][6], products[p][6], products[p][6],
+              movement_ids[p], 0) for position, p in enumerate(product_ids)]
+    cursor.execute(INSERT_LINES_SQL + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"]
+                                                * len(lines)),
+                   [value for line in lines for value in line])
     after = {"store_id": store_id, "number": number, "total": str(total), "lines": [
-        {"product_id": p, "quantity": "1.000", "unit_price": str(products[p][6]),
+        {"product_id": p, "quantity": "1", "unit_price": str(products[p][6]),
          "movement_id": movement_ids[p]} for p in product_ids]}
     cursor.execute(INSERT_EVENT_SQL, (1, str(sale_id), json.dumps(after), "127.0.0.1", now))
-    for sql in READ_SALE_SQL:
-        cursor.execute(sql, {"sale_id": sale_id})
-        cursor.fetchall()
+    cursor.execute(READ_SALE_SQL, (sale_id,))
+    cursor.fetchall()

@@ -1,7 +1,8 @@
 """What the per-request savings change (README, Performance): Flask-Limiter's middleware pass
 is dropped only while it has nothing to check, a request without a session cookie builds no
 signer, a request that touched no database opens no session but a write still has its audit
-drained, and without a replica no write is marked for read-your-writes."""
+drained, without a replica no write is marked for read-your-writes, and the security headers
+are added in one pass without overriding a view's own."""
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.infra import replica
 from webapp.models import AuditLog, AuditOutbox
+from webapp.web.security import HEADERS
 from webapp.web.sessions import CookieSessions
 
 
@@ -103,3 +105,19 @@ def test_without_a_replica_no_write_is_marked(fresh):
     app = fresh()
     assert replica._mark_writer not in app.after_request_funcs.get(None, [])
     assert "kiryana_replica_engine" not in app.extensions
+
+
+def test_security_headers_are_added_once_and_a_views_own_is_kept(fresh):
+    app = fresh()
+
+    @app.get("/_own_policy")
+    def own_policy():
+        return "", 200, {"content-security-policy": "default-src 'none'"}
+
+    client = app.test_client()
+    plain = client.get("/healthz").headers
+    own = client.get("/_own_policy").headers
+    for name, value in HEADERS.items():
+        assert plain.getlist(name) == [value]
+    assert own.getlist("Content-Security-Policy") == ["default-src 'none'"]
+    assert own.getlist("X-Frame-Options") == ["DENY"]
