@@ -76,6 +76,12 @@ LOAD_SQL = ("SELECT s.id, s.active, s.allow_negative_stock, p.id, p.archived, p.
             "ON p.id = %s WHERE s.id = %s")
 
 
+def _cost_figures(unit_cost):
+    # The daily summary's cost columns, for a ledger whose write carries them (extra keys are
+    # ignored by psycopg2 where it does not).
+    return {"cost": unit_cost or Decimal(0), "without_cost": int(unit_cost is None)}
+
+
 def _raw_sale(cursor, store_id, product_id):
     cursor.execute(LOAD_SQL, (product_id, store_id))
     _, _, _, _, _, _, price, cost, _ = cursor.fetchone()
@@ -84,9 +90,10 @@ def _raw_sale(cursor, store_id, product_id):
               "quantity": Decimal(1), "delta": Decimal(-1), "reason": None, "note": "",
               "unit_price": price, "unit_cost": cost, "supplier_id": None, "user_id": 1,
               "source": "api", "idempotency_key": None, "occurred_at": None, "now": now,
-              "ip": "127.0.0.1", "amount": price, "guarded": True, "day": now.date()}
+              "ip": "127.0.0.1", "amount": price, "guarded": True, "day": now.date(),
+              **_cost_figures(cost)}
     after = {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()
-             if k not in ("now", "day", "guarded", "amount", "ip")}
+             if k not in ("now", "day", "guarded", "amount", "ip", "cost", "without_cost")}
     cursor.execute(APPEND_SQL, {**values, "after": json.dumps(after)})
     cursor.fetchone()
 
@@ -165,7 +172,8 @@ def raw_basket5(cursor, rng):
             "store_id": store_id, "product_id": product_id, "type": "sale", "quantity": one,
             "delta": -one, "reason": None, "note": "", "unit_price": price, "unit_cost": cost,
             "supplier_id": None, "user_id": 1, "source": "api", "idempotency_key": None,
-            "occurred_at": None, "now": now, "amount": price, "guarded": True, "day": day})
+            "occurred_at": None, "now": now, "amount": price, "guarded": True, "day": day,
+            **_cost_figures(cost)})
         movement_ids[product_id] = cursor.fetchone()[0]
     cursor.execute(NEXT_NUMBER_SQL, (store_id,))
     number = cursor.fetchone()[0]
