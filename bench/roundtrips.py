@@ -1,10 +1,11 @@
 """`python -m bench.roundtrips [requests]`: network round trips per API request, before and after.
 
-Seeds a fresh bench database, then sends sale_random, sale_hot and level_read requests through
-the WSGI app in this process, counting every round trip at the client libraries: each
+Seeds a fresh bench database, then sends sale_random, sale_hot, basket5 and level_read requests
+through the WSGI app in this process, counting every round trip at the client libraries: each
 psycopg2 execute, commit and rollback (the pool's ping included), and each command or pipeline
 redis-py sends. "before" is the configuration as it was (pool_pre_ping, the rate limit counted
-in Redis on every request); "after" is the current one. Merges into bench/results.json.
+in Redis on every request); "after" is the current one; "raw" is the bench's raw-SQL ceiling
+for the same work, counted the same way. Merges into bench/results.json.
 """
 import json
 import os
@@ -13,6 +14,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import psycopg2
 import psycopg2.extensions
 import redis.connection
 
@@ -77,6 +79,18 @@ def measure(app, token, scenario, count):
     return {k: round(v / count, 2) for k, v in COUNTS.items()}
 
 
+def measure_raw(url, scenario, count):
+    """Round trips of the raw-SQL ceiling's transaction (its COMMIT included)."""
+    conn = psycopg2.connect(url, connection_factory=_Connection)
+    cursor, rng = conn.cursor(), random.Random(7)
+    COUNTS.update(database=0, redis=0)
+    for _ in range(count):
+        getattr(scenarios, "raw_" + scenario)(cursor, rng)
+        conn.commit()
+    conn.close()
+    return {k: round(v / count, 2) for k, v in COUNTS.items()}
+
+
 def _send_one(client, headers, request):
     method, path, body = request
     return client.open(path, method=method, json=body, headers=headers)
@@ -95,10 +109,11 @@ def main(count=500):
         for variant in ("before", "after"):
             app = _app(variant)
             found[variant] = {s: measure(app, token, s, count)
-                              for s in ("sale_random", "sale_hot", "level_read")}
+                              for s in ("sale_random", "sale_hot", "basket5", "level_read")}
             from webapp.extensions import db
             with app.app_context():
                 db.engine.dispose()
+        found["raw"] = {s: measure_raw(url, s, count) for s in ("sale_random", "basket5")}
         for variant, rows in found.items():
             for scenario, counts in rows.items():
                 print(f"{variant:<7} {scenario:<12} database {counts['database']:>5}  "

@@ -43,6 +43,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 HTTP_SCENARIOS = [
     ("sale_random", scenarios.sale_random),
     ("sale_hot", scenarios.sale_hot),
+    ("basket5", scenarios.basket5),
     ("level_read", scenarios.level_read),
     ("level_read_cold", scenarios.level_read_cold),
     ("stock_page", scenarios.stock_page),
@@ -51,6 +52,7 @@ HTTP_SCENARIOS = [
 RAW_SCENARIOS = [
     ("raw_sale_random", scenarios.raw_sale_random),
     ("raw_sale_hot", scenarios.raw_sale_hot),
+    ("raw_basket5", scenarios.raw_basket5),
     ("raw_level_read", scenarios.raw_level_read),
     ("raw_stock_page", scenarios.raw_stock_page),
 ]
@@ -58,6 +60,7 @@ RAW_SCENARIOS = [
 TARGETS = [
     ("sale_random", "raw_sale_random", 0.35, None),  # latency: the open-loop phase
     ("sale_hot", "raw_sale_hot", 0.5, None),
+    ("basket5", "raw_basket5", 0.35, None),  # POST /sales, 5 lines, against its statements
     ("level_read", "trivial", 0.6, None),
 ]
 INFO_RATIOS = [("level_read", "raw_level_read"), ("level_read_cold", "raw_level_read"), ("stock_page", "raw_stock_page"),

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from bench.database import PRODUCTS, STORES
 from webapp.services import ledger
+from webapp.services.validation import pakistan_day
 
 HOT = (1, 1)
 
@@ -25,6 +26,20 @@ def sale_random(rng):
 
 def sale_hot(rng):
     return _sale(*HOT)
+
+
+# A counter basket: BASKET_LINES different random products of one random store, one of each.
+BASKET_LINES = 5
+
+
+def basket_row(rng):
+    return rng.randint(1, STORES), rng.sample(range(1, PRODUCTS + 1), BASKET_LINES)
+
+
+def basket5(rng):
+    store_id, product_ids = basket_row(rng)
+    return "POST", "/api/v1/sales", {"store_id": store_id, "lines": [
+        {"product_id": product_id, "quantity": "1"} for product_id in product_ids]}
 
 
 # What a POS polls: the levels of the products it sells. 1,000 rows, so after warm-up the
@@ -56,20 +71,29 @@ def trivial(rng):
 APPEND_SQL = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", ledger._APPEND_MOVEMENT.text)
 
 
+LOAD_SQL = ("SELECT s.id, s.active, s.allow_negative_stock, p.id, p.archived, p.unit, "
+            "p.sale_price, p.cost, p.reorder_level FROM stores s LEFT JOIN products p "
+            "ON p.id = %s WHERE s.id = %s")
+
+
+def _cost_figures(unit_cost):
+    # The daily summary's cost columns, for a ledger whose write carries them (extra keys are
+    # ignored by psycopg2 where it does not).
+    return {"cost": unit_cost or Decimal(0), "without_cost": int(unit_cost is None)}
+
+
 def _raw_sale(cursor, store_id, product_id):
-    cursor.execute(
-        "SELECT s.id, s.active, s.allow_negative_stock, p.id, p.archived, p.unit, "
-        "p.sale_price, p.cost, p.reorder_level FROM stores s LEFT JOIN products p ON p.id = %s "
-        "WHERE s.id = %s", (product_id, store_id))
+    cursor.execute(LOAD_SQL, (product_id, store_id))
     _, _, _, _, _, _, price, cost, _ = cursor.fetchone()
     now = datetime.now(timezone.utc)
     values = {"store_id": store_id, "product_id": product_id, "type": "sale",
               "quantity": Decimal(1), "delta": Decimal(-1), "reason": None, "note": "",
               "unit_price": price, "unit_cost": cost, "supplier_id": None, "user_id": 1,
               "source": "api", "idempotency_key": None, "occurred_at": None, "now": now,
-              "ip": "127.0.0.1", "amount": price, "guarded": True, "day": now.date()}
+              "ip": "127.0.0.1", "amount": price, "guarded": True, "day": now.date(),
+              **_cost_figures(cost)}
     after = {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()
-             if k not in ("now", "day", "guarded", "amount", "ip")}
+             if k not in ("now", "day", "guarded", "amount", "ip", "cost", "without_cost")}
     cursor.execute(APPEND_SQL, {**values, "after": json.dumps(after)})
     cursor.fetchone()
 
@@ -101,4 +125,69 @@ def raw_stock_page(cursor, rng):
         "SELECT p.id, p.sku, p.name, p.unit, p.category, p.sale_price, l.quantity, "
         f"coalesce(l.reorder_level, p.reorder_level), l.updated_at {where} "
         "ORDER BY p.name, p.id LIMIT 50 OFFSET 0", (store_id,))
+    cursor.fetchall()
+
+
+# The statements services/sales.complete_sale sends for a basket (`python -m bench.roundtrips`
+# counts them): the store and the lines' products in one load, then per line in product-id
+# order the ledger's one-statement write without its per-movement audit event, then the
+# receipt number, the sale, its lines, its audit event, and the sale read back for the answer.
+APPEND_UNAUDITED_SQL = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", ledger._APPEND_UNAUDITED.text)
+LOAD_MANY_SQL = ("SELECT s.id, s.active, s.allow_negative_stock, p.id, p.archived, p.unit, "
+                 "p.sale_price, p.cost, p.reorder_level FROM stores s LEFT JOIN products p "
+                 "ON p.id IN %s WHERE s.id = %s")
+NEXT_NUMBER_SQL = (
+    "INSERT INTO sale_counters (store_id, last_number) VALUES (%s, 1) ON CONFLICT (store_id) "
+    "DO UPDATE SET last_number = sale_counters.last_number + 1 RETURNING last_number")
+INSERT_SALE_SQL = (
+    "INSERT INTO sales (store_id, number, cashier_id, status, total, note, source, "
+    "idempotency_key, occurred_at, created_at) VALUES (%s, %s, %s, 'completed', %s, '', 'api', "
+    "NULL, NULL, %s) RETURNING id")
+INSERT_LINES_SQL = (
+    "INSERT INTO sale_lines (sale_id, position, product_id, quantity, unit_price, list_price, "
+    "line_total, movement_id, returned_quantity) VALUES ")
+INSERT_EVENT_SQL = (
+    "INSERT INTO audit_outbox (actor_id, action, entity_type, entity_id, before, after, ip, "
+    "created_at) VALUES (%s, 'sale.complete', 'sale', %s, NULL, %s::jsonb, %s, %s) RETURNING id")
+READ_SALE_SQL = (
+    "SELECT sales.*, stores.code, stores.name, (SELECT coalesce(sum(amount), 0) FROM "
+    "sale_reversals WHERE sale_id = sales.id), sale_lines.product_id, sale_lines.quantity, "
+    "sale_lines.unit_price, sale_lines.list_price, sale_lines.line_total, "
+    "sale_lines.movement_id, sale_lines.returned_quantity, products.sku, products.name, "
+    "products.unit FROM sales JOIN stores ON stores.id = sales.store_id JOIN sale_lines ON "
+    "sale_lines.sale_id = sales.id JOIN products ON products.id = sale_lines.product_id "
+    "WHERE sales.id = %s ORDER BY sale_lines.position")
+
+
+def raw_basket5(cursor, rng):
+    store_id, product_ids = basket_row(rng)
+    cursor.execute(LOAD_MANY_SQL, (tuple(sorted(product_ids)), store_id))
+    products = {row[3]: row for row in cursor.fetchall()}
+    now = datetime.now(timezone.utc)
+    one, day = Decimal(1), pakistan_day(now)
+    movement_ids = {}
+    for product_id in sorted(product_ids):
+        price, cost = products[product_id][6], products[product_id][7]
+        cursor.execute(APPEND_UNAUDITED_SQL, {
+            "store_id": store_id, "product_id": product_id, "type": "sale", "quantity": one,
+            "delta": -one, "reason": None, "note": "", "unit_price": price, "unit_cost": cost,
+            "supplier_id": None, "user_id": 1, "source": "api", "idempotency_key": None,
+            "occurred_at": None, "now": now, "amount": price, "guarded": True, "day": day,
+            **_cost_figures(cost)})
+        movement_ids[product_id] = cursor.fetchone()[0]
+    cursor.execute(NEXT_NUMBER_SQL, (store_id,))
+    number = cursor.fetchone()[0]
+    total = sum(products[p][6] for p in product_ids)
+    cursor.execute(INSERT_SALE_SQL, (store_id, number, 1, total, now))
+    sale_id = cursor.fetchone()[0]
+    lines = [(sale_id, position, p, one, products[p][6], products[p][6], products[p][6],
+              movement_ids[p], 0) for position, p in enumerate(product_ids)]
+    cursor.execute(INSERT_LINES_SQL + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"]
+                                                * len(lines)),
+                   [value for line in lines for value in line])
+    after = {"store_id": store_id, "number": number, "total": str(total), "lines": [
+        {"product_id": p, "quantity": "1", "unit_price": str(products[p][6]),
+         "movement_id": movement_ids[p]} for p in product_ids]}
+    cursor.execute(INSERT_EVENT_SQL, (1, str(sale_id), json.dumps(after), "127.0.0.1", now))
+    cursor.execute(READ_SALE_SQL, (sale_id,))
     cursor.fetchall()

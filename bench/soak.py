@@ -2,8 +2,9 @@
 
 gunicorn (the bench app) + one RQ worker process + PostgreSQL + Redis, 2,000 stores ×
 SOAK_PRODUCTS products, requests sent open-loop at SOAK_RATE/s for SOAK_SECONDS (default 600):
-sales 70 %, level and stock-page reads 25 %, counts / transfers / sync batches 5 %. At the end:
-0 errors, invariant 1 over every row, exactly one audit event for every movement written,
+single sales 50 % and 5-line baskets 20 %, level and stock-page reads 25 %, counts / transfers /
+sync batches 5 %. At the end: 0 errors, invariant 1 over every row, exactly one audit event for
+every movement written (a basket's lines: the sale's event, which lists their movement ids),
 the worker's queue and the audit outbox drained, and web and worker memory (RSS) grown by
 less than 10 % between the end of warm-up and the end. Merges its figures into
 bench/results.json under "soak"; exits 1 if a check fails.
@@ -18,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("BENCH_STORES", "2000")
 os.environ.setdefault("BENCH_PRODUCTS", os.environ.get("SOAK_PRODUCTS", "25"))
 
-from bench import database, load, run  # noqa: E402  (the sizes above are read at import)
+from bench import database, load, run, scenarios  # noqa: E402  (sizes above read at import)
 
 HERE = Path(__file__).resolve().parent
 SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
@@ -31,9 +32,11 @@ def mixed(rng):
     """One request of the soak's mix."""
     store, product = rng.randint(1, database.STORES), rng.randint(1, database.PRODUCTS)
     roll = rng.random()
-    if roll < 0.70:
+    if roll < 0.50:
         return "POST", "/api/v1/movements", {"store_id": store, "product_id": product,
                                              "type": "sale", "quantity": "1"}
+    if roll < 0.70:
+        return scenarios.basket5(rng)
     if roll < 0.85:
         return "GET", f"/api/v1/stores/{store}/stock/{product}", None
     if roll < 0.95:
@@ -96,7 +99,13 @@ WITH m AS (SELECT id, type, transfer_id, reason FROM stock_movements WHERE id > 
 single AS (
     SELECT m.id, (SELECT count(*) FROM audit_log a WHERE a.entity_type = 'stock_movement'
                   AND a.entity_id = m.id::text) AS events
-    FROM m WHERE m.transfer_id IS NULL AND m.reason IS DISTINCT FROM 'count'),
+    FROM m WHERE m.transfer_id IS NULL AND m.reason IS DISTINCT FROM 'count'
+      AND NOT EXISTS (SELECT 1 FROM sale_lines l WHERE l.movement_id = m.id)),
+basket AS (  -- a basket's lines are listed, with their movement ids, in the sale's own event
+    SELECT m.id, (SELECT count(*) FROM audit_log a WHERE a.action = 'sale.complete'
+                  AND a.after -> 'lines' @> jsonb_build_array(
+                      jsonb_build_object('movement_id', m.id))) AS events
+    FROM m JOIN sale_lines l ON l.movement_id = m.id),
 transfer AS (
     SELECT m.id, (SELECT count(*) FROM audit_log a WHERE a.action = 'transfer.create'
                   AND a.entity_id = m.transfer_id) AS events
@@ -106,7 +115,8 @@ counted AS (
                   AND a.after -> 'adjustments' @> to_jsonb(m.id)) AS events
     FROM m WHERE m.reason = 'count' AND m.transfer_id IS NULL)
 SELECT count(*), count(*) FILTER (WHERE events <> 1)
-FROM (SELECT * FROM single UNION ALL SELECT * FROM transfer UNION ALL SELECT * FROM counted) x
+FROM (SELECT * FROM single UNION ALL SELECT * FROM basket UNION ALL SELECT * FROM transfer
+      UNION ALL SELECT * FROM counted) x
 """
 
 
@@ -162,8 +172,8 @@ def main():
     report = {
         "settings": {"seconds": SECONDS, "rate": RATE, "warmup_s": WARMUP,
                      "stores": database.STORES, "products": database.PRODUCTS,
-                     "mix": "sales 70 %, level reads 15 %, stock pages 10 %, counts / "
-                            "transfers / sync batches of 5 sales 5 %",
+                     "mix": "sales 50 % and 5-line baskets 20 %, level reads 15 %, stock "
+                            "pages 10 %, counts / transfers / sync batches of 5 sales 5 %",
                      "gunicorn": f"{run.WORKERS} x {run.WORKER_CLASS} x {run.THREADS}"},
         "load": load_result, "queues_at_end": queues, "memory_warm_kb": warm,
         "memory_end_kb": end_memory, "memory_after_drain_kb": end_memory_after_drain,

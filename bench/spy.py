@@ -1,7 +1,9 @@
 """Sampling profiles of the gunicorn workers with py-spy while a scenario runs (BENCH_PROFILE=1).
 
 Writes bench/profile-<scenario>.txt: the share of samples spent in (inclusive) and on (self)
-each function, summed over all workers.
+each function, summed over all workers. Only threads holding the GIL are sampled (`--gil`), so
+the shares are of the workers' Python CPU time: a thread waiting for PostgreSQL, Redis, a lock
+or the GIL itself is not counted as if it were working.
 """
 import collections
 import re
@@ -15,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 def start(pid, name, seconds):
     raw = HERE / f"profile-{name}.raw"
     command = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
-               "--subprocesses", "--duration", str(int(seconds)), "--rate", "100",
+               "--subprocesses", "--gil", "--duration", str(int(seconds)), "--rate", "100",
                "--nonblocking", "--format", "raw", "--output", str(raw)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), raw
 
@@ -24,18 +26,29 @@ def finish(recorder, raw, name, top=40):
     recorder.wait(timeout=120)
     if not raw.exists():
         return None
-    inclusive, own, total = collections.Counter(), collections.Counter(), 0
+    inclusive, own, total, outside = collections.Counter(), collections.Counter(), 0, \
+        collections.Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [_frame(f) for f in stack.split(";")[1:]]
-        if not frames or "SyncWorker.handle_request" not in stack and "handle_request" not in stack:
+        if not frames:
             continue
         count = int(count)
+        if "handle_request" not in stack:
+            # gunicorn's own threads: accepting, polling keep-alive connections, handing off
+            outside[frames[-1]] += count
+            continue
         total += count
         for frame in set(frames):
             inclusive[frame] += count
         own[frames[-1]] += count
-    lines = [f"{name}: {total} samples inside request handling (all workers)", "", "inclusive:"]
+    everything = total + sum(outside.values())
+    lines = [f"{name}: {total} samples inside request handling (all workers), "
+             f"{everything - total} outside it ({(everything - total) / max(everything, 1):.0%} "
+             "of the workers' samples: gunicorn accepting and polling connections)", "",
+             "outside request handling, self:"]
+    lines += [f"{n / max(everything, 1) * 100:5.1f}%  {f}" for f, n in outside.most_common(8)]
+    lines += ["", "inside request handling, inclusive:"]
     lines += [f"{n / total * 100:5.1f}%  {f}" for f, n in inclusive.most_common(top)]
     lines += ["", "self:"] + [f"{n / total * 100:5.1f}%  {f}" for f, n in own.most_common(25)]
     text = "\n".join(lines) + "\n"

@@ -15,10 +15,11 @@ from sqlalchemy import text
 from tests import services
 from tests.api_client import PASSWORD, api_as
 from tests.conftest import _config
-from tests.factories import make_user
+from tests.factories import make_product, make_store, make_user
 from tests.processes import postgres_pair, unique_prefix, wait_until
 from webapp import create_app
 from webapp.extensions import db
+from webapp.infra import redisconn
 from webapp.infra.replica import replica_reads
 from webapp.services import audit
 
@@ -156,6 +157,25 @@ def test_api_clients_read_their_own_writes_through_redis(split, pair):
     assert other.get("/api/v1/suppliers").json["total"] == 0
     time.sleep(RYW_SECONDS + 0.1)
     assert manager.get("/api/v1/audit?action=supplier.create").json["total"] == 0  # replica
+
+
+def test_a_sale_written_as_one_textual_statement_marks_its_api_client(split, pair):
+    """The ledger's one-statement write on PostgreSQL is textual SQL (a CTE), not a Core
+    INSERT/UPDATE: it must still keep its writer on the primary."""
+    with split.app_context():
+        store_id, product_id = make_store().id, make_product().id
+        api = api_as(split, "manager")
+        key = redisconn.prefixed(f"rw:{api.user.id}")
+        client = redisconn.raw_client(split)
+    movement = {"store_id": store_id, "product_id": product_id, "quantity": "5"}
+    assert api.post("/api/v1/movements", json={**movement, "type": "stock_in"}).status_code == 201
+    client.delete(key)
+    sold = api.post("/api/v1/movements", json={**movement, "type": "sale", "quantity": "1"})
+    assert sold.status_code == 201
+    assert client.exists(key)
+    client.delete(key)
+    assert api.get(f"/api/v1/stores/{store_id}/stock/{product_id}").status_code == 200
+    assert not client.exists(key)  # a read marks nothing
 
 
 def test_the_app_keeps_serving_when_the_replica_is_down(split, pair):

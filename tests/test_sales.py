@@ -9,6 +9,7 @@ from tests.factories import ADMIN, make_product, make_store, make_user
 from webapp.extensions import db
 from webapp.models import (
     AuditOutbox,
+    DailyStockSummary,
     Sale,
     SaleLine,
     SaleReversal,
@@ -41,8 +42,7 @@ def assert_consistent():
                                                           "orphans": []}
 
 
-@pytest.fixture
-def shop(app):
+def _shop():
     store = make_store()
     sugar = make_product(unit="kg", sale_price="150.00", name="Cheeni")
     soap = make_product(unit="piece", sale_price="60.00", name="Soap")
@@ -52,13 +52,26 @@ def shop(app):
     return store, sugar, soap, tea
 
 
+@pytest.fixture
+def shop(app):
+    return _shop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_shop(request):
+    """The shop on SQLite and on PostgreSQL, where each line of a basket is one statement
+    (the level, the movement and the daily summary) and the store and products one load."""
+    request.getfixturevalue("app" if request.param == "sqlite" else "pg_app")
+    return _shop()
+
+
 def cashier(store, role="shopkeeper"):
     user = make_user(role=role, stores=[store])
     return user, Actor(user_id=user.id, source="web", ip="127.0.0.1")
 
 
-def test_a_basket_writes_one_sale_movement_per_line_and_the_sale(shop):
-    store, sugar, soap, tea = shop
+def test_a_basket_writes_one_sale_movement_per_line_and_the_sale(any_shop):
+    store, sugar, soap, tea = any_shop
     result = sales.complete_sale(ADMIN, store_id=store.id, lines=[
         {"product_id": sugar.id, "quantity": "1.5"},
         {"product_id": soap.id, "quantity": 3},
@@ -74,14 +87,26 @@ def test_a_basket_writes_one_sale_movement_per_line_and_the_sale(shop):
     assert {m.id for m in movements} == {line["movement_id"] for line in sale["lines"]}
     assert (level(store, sugar), level(store, soap), level(store, tea)) == \
         (Decimal("18.5"), Decimal("7"), Decimal("4"))
+    summary = db.session.execute(select(DailyStockSummary.quantity, DailyStockSummary.amount)
+                                 .where(DailyStockSummary.type == "sale",
+                                        DailyStockSummary.product_id == sugar.id)).one()
+    assert summary == (Decimal("1.5"), Decimal("225.00"))
+    # One audit event for the basket, which lists its movements; none per movement.
+    assert db.session.scalar(select(func.count()).where(
+        AuditOutbox.action == "sale.complete")) == 1
+    assert not set(db.session.scalars(select(AuditOutbox.entity_id).where(
+        AuditOutbox.action == "movement.create"))) & {str(m.id) for m in movements}
+    # The answer is the sale as it is read back later, with the levels after the write.
+    read_back = sales.get_sale(make_user(role="admin"), sale["id"])
+    assert read_back == {**sale, "lines": [{**line, "level": None} for line in sale["lines"]]}
     second = sales.complete_sale(ADMIN, store_id=store.id,
                                  lines=[{"product_id": soap.id, "quantity": 1}])
     assert second.data["sale"]["number"] == 2
     assert_consistent()
 
 
-def test_one_short_line_refuses_the_whole_basket_and_names_every_short_line(shop):
-    store, sugar, soap, tea = shop
+def test_one_short_line_refuses_the_whole_basket_and_names_every_short_line(any_shop):
+    store, sugar, soap, tea = any_shop
     before = (count(StockMovement), count(Sale), count(SaleLine))
     with pytest.raises(InsufficientStock) as caught:
         sales.complete_sale(ADMIN, store_id=store.id, lines=[
@@ -93,6 +118,18 @@ def test_one_short_line_refuses_the_whole_basket_and_names_every_short_line(shop
     assert (count(StockMovement), count(Sale), count(SaleLine)) == before
     assert (level(store, sugar), level(store, soap), level(store, tea)) == \
         (Decimal("20"), Decimal("10"), Decimal("5"))
+
+
+def test_a_product_never_stocked_sells_into_the_negative_where_the_store_allows_it(any_shop):
+    _store, sugar, soap, _tea = any_shop
+    store = make_store(allow_negative_stock=True)
+    receive(store, soap, 1)
+    result = sales.complete_sale(ADMIN, store_id=store.id, lines=[
+        {"product_id": sugar.id, "quantity": "2"}, {"product_id": soap.id, "quantity": "3"}])
+    assert [line["level"]["quantity"] for line in result.data["sale"]["lines"]] == \
+        ["-2.000", "-2.000"]
+    assert (level(store, sugar), level(store, soap)) == (Decimal("-2"), Decimal("-2"))
+    assert_consistent()
 
 
 def test_bad_lines_are_refused_with_their_field(shop):

@@ -10,7 +10,18 @@ from webapp import cli
 from webapp.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
 from webapp.infra import dbretry, replica  # noqa: F401  (dbretry: engine listeners)
 from webapp.jobs import tasks
-from webapp.web import errors, filters, guard, i18n, navigation, periods, request_log, security
+from webapp.web import (
+    errors,
+    filters,
+    guard,
+    i18n,
+    navigation,
+    periods,
+    ratelimit,
+    request_log,
+    security,
+    sessions,
+)
 
 
 def create_app(config_class=None):
@@ -20,12 +31,14 @@ def create_app(config_class=None):
         config_class.check()
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config_class)
+    app.session_interface = sessions.CookieSessions()
     _trust_proxies(app)
     request_log.init_app(app)
     guard.init_app(app)  # before the extensions: rate-limit keys read the body it checks
     _ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
     register_blueprints(app)
+    ratelimit.drop_idle_middleware(app)
     errors.register_error_handlers(app)
     security.register(app)
     filters.register(app)
@@ -62,9 +75,6 @@ def register_extensions(app):
     replica.init_app(app)
     tasks.init_app(app)
     _init_stock_listeners(app)
-
-    from webapp.web import sessions
-
     login_manager.user_loader(sessions.load_user)
 
 

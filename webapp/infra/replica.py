@@ -14,7 +14,8 @@ Inside a @replica_reads view, db.session reads go to the replica unless
 - no DATABASE_REPLICA_URL is set, or the replica failed in the last REPLICA_RETRY_SECONDS;
 - the current user wrote within READ_YOUR_WRITES_SECONDS: every request that changes data marks
   its user, with a timestamp in the signed session cookie (pages) and a Redis key per user
-  (bearer-token API clients; when Redis cannot answer, the read goes to the primary);
+  (bearer-token API clients; when Redis cannot answer, the read goes to the primary). Marks
+  are made only by processes configured with a replica: without one there is nothing to mark;
 - the code runs inside `with replica.primary():` (the stock cache fills itself this way, so a
   lagging replica can never be cached under a fresh generation).
 Writes (flushes and INSERT/UPDATE/DELETE statements) always go to the primary. If the replica
@@ -29,7 +30,7 @@ from functools import wraps
 from flask import current_app, g, has_request_context, request, session
 from flask_login import current_user
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import create_engine, event
+from sqlalchemy import TextClause, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from webapp.infra import redisconn
@@ -153,18 +154,28 @@ def _mark_writer(response):
     return response
 
 
+# Textual statements (the ledger's one-statement write is a CTE) are writes when they start so.
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "WITH", "MERGE")
+
+
 def _note_write(conn, cursor, statement, parameters, context, executemany):
-    if context is not None and (context.isinsert or context.isupdate or context.isdelete) \
-            and has_request_context():
+    if context is None or not has_request_context():
+        return
+    if context.isinsert or context.isupdate or context.isdelete or (
+            (context.compiled is None or isinstance(context.compiled.statement, TextClause))
+            and statement.lstrip()[:6].upper().startswith(_WRITE_VERBS)):
         g._wrote = True
 
 
 def init_app(app):
     url = app.config["DATABASE_REPLICA_URL"]
-    if url:
-        connect_args = {"connect_timeout": 2} if url.startswith("postgresql") else {}
-        app.extensions["kiryana_replica_engine"] = create_engine(
-            url, pool_pre_ping=True, connect_args=connect_args)
+    if not url:
+        # Without a replica every read is on the primary: no write needs marking (that was a
+        # statement listener on every query and a Redis SET after every API write).
+        return
+    connect_args = {"connect_timeout": 2} if url.startswith("postgresql") else {}
+    app.extensions["kiryana_replica_engine"] = create_engine(
+        url, pool_pre_ping=True, connect_args=connect_args)
     if not getattr(init_app, "listening", False):
         from sqlalchemy.engine import Engine
         event.listen(Engine, "after_cursor_execute", _note_write)

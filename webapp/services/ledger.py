@@ -254,16 +254,19 @@ REVERSAL_REASONS = ("void", "return")
 
 
 def load_lines(conn, store_id, lines):
-    """The store and product rows of each line (NotFound names the line's field)."""
+    """The store and product rows of every line in one round trip (NotFound names the line's
+    field)."""
+    rows = conn.execute(_statement(conn, "load_many"), {
+        "b_store": store_id, "b_products": sorted({line.product_id for line in lines})}).all()
+    if not rows or not rows[0].active:
+        raise NotFound("Store", field="store_id")
+    store = _store_of(rows[0])
+    products = {row.product_id: _product_of(row) for row in rows if row.product_id is not None}
     contexts = {}
     for line in lines:
-        try:
-            ctx = _load(conn, store_id, product_id=line.product_id)
-        except NotFound as error:
-            if "store_id" in error.fields:
-                raise
-            raise NotFound("Product", field=f"lines.{line.index}.product_id") from None
-        contexts[line.index] = ctx
+        if line.product_id not in products:
+            raise NotFound("Product", field=f"lines.{line.index}.product_id")
+        contexts[line.index] = _Context(store, products[line.product_id])
     return contexts
 
 
@@ -276,8 +279,19 @@ def take_lines(conn, actor, contexts, lines, now, *, note="", occurred_at=None,
     {index: (movement, level)}.
     """
     written, short = {}, []
+    one_statement = is_postgresql(conn)
     for line in sorted(lines, key=lambda line: (line.product_id, line.index)):
         ctx = contexts[line.index]
+        fields = dict(type="sale", quantity=line.quantity, delta=-line.quantity, reason=None,
+                      note=note, unit_price=line.unit_price, unit_cost=ctx.product.cost,
+                      supplier_id=None, occurred_at=occurred_at, idempotency_key=idempotency_key)
+        appended = _append_in_one_statement(conn, actor, ctx, now, audited=False, **fields) \
+            if one_statement and not short else None
+        if appended is not None:
+            movement, row = appended
+            written[line.index] = (movement,
+                                   _level_dict(ctx, row.quantity, now, row.reorder_level))
+            continue
         try:
             row = _move_level(conn, ctx, -line.quantity, now)
         except InsufficientStock as error:
@@ -285,11 +299,7 @@ def take_lines(conn, actor, contexts, lines, now, *, note="", occurred_at=None,
             continue
         if short:
             continue  # nothing will be kept; only the remaining checks matter
-        movement = _insert_movement(
-            conn, actor, ctx, now, type="sale", quantity=line.quantity, delta=-line.quantity,
-            balance_after=row.quantity, note=note, unit_price=line.unit_price,
-            unit_cost=ctx.product.cost, occurred_at=occurred_at,
-            idempotency_key=idempotency_key)
+        movement = _insert_movement(conn, actor, ctx, now, balance_after=row.quantity, **fields)
         written[line.index] = (movement, _level_dict(ctx, row.quantity, now, row.reorder_level))
     if short:
         raise ShortLines([(line.index, line.product_id, available, line.quantity)
@@ -392,10 +402,16 @@ def _load(conn, store_id, product_id=None, sku=None, store_field="store_id"):
         raise NotFound("Store", field=store_field)
     if row.product_id is None:
         raise NotFound("Product", field="product_id" if by_id else "sku")
-    store = _Row(id=row.store_id, allow_negative_stock=row.allow_negative_stock)
-    product = _Row(id=row.product_id, archived=row.archived, unit=row.unit,
-                   sale_price=row.sale_price, cost=row.cost, reorder_level=row.reorder_level)
-    return _Context(store, product)
+    return _Context(_store_of(row), _product_of(row))
+
+
+def _store_of(row):
+    return _Row(id=row.store_id, allow_negative_stock=row.allow_negative_stock)
+
+
+def _product_of(row):
+    return _Row(id=row.product_id, archived=row.archived, unit=row.unit,
+                sale_price=row.sale_price, cost=row.cost, reorder_level=row.reorder_level)
 
 
 class _Row:
@@ -497,8 +513,9 @@ def _insert_movement(conn, actor, ctx, now, *, type, quantity, delta, balance_af
 # PostgreSQL: the level update, the movement, the daily summary and the audit event as one
 # statement (one round trip instead of four). It writes nothing when the guarded update
 # matches no row (not enough stock, or no level yet); the caller then takes the general path,
-# which tells those two apart. The audit event is the movement as movement_dict() gives it.
-_APPEND_MOVEMENT = text("""
+# which tells those two apart. The audit event is the movement as movement_dict() gives it;
+# a basket's sale movements go without one (the sale's own event lists them).
+_APPEND_WRITES = """
 WITH level AS (
     UPDATE stock_levels SET quantity = quantity + :delta, updated_at = :now
     WHERE store_id = :store_id AND product_id = :product_id
@@ -522,30 +539,36 @@ WITH level AS (
         quantity = d.quantity + excluded.quantity, delta = d.delta + excluded.delta,
         amount = d.amount + excluded.amount, movements = d.movements + 1,
         cost = d.cost + excluded.cost, without_cost = d.without_cost + excluded.without_cost
-), event AS (
+)"""
+_APPEND_EVENT = """, event AS (
     INSERT INTO audit_outbox (actor_id, action, entity_type, entity_id, after, ip, created_at)
     SELECT :user_id, 'movement.create', 'stock_movement', movement.id::text,
         CAST(:after AS jsonb) || jsonb_build_object('id', movement.id,
                                                     'balance_after', movement.balance_after::text),
         :ip, :now
     FROM movement
-)
+)"""
+_APPEND_RESULT = """
 SELECT movement.id, level.quantity, level.reorder_level FROM level, movement
-""")
+"""
+_APPEND_MOVEMENT = text(_APPEND_WRITES + _APPEND_EVENT + _APPEND_RESULT)
+_APPEND_UNAUDITED = text(_APPEND_WRITES + _APPEND_RESULT)
 
 
-def _append_in_one_statement(conn, actor, ctx, now, **m):
-    """(movement, level row) written by _APPEND_MOVEMENT, or None when it wrote nothing."""
+def _append_in_one_statement(conn, actor, ctx, now, audited=True, **m):
+    """(movement, level row) written by _APPEND_MOVEMENT (_APPEND_UNAUDITED), or None when it
+    wrote nothing."""
     values = dict(store_id=ctx.store.id, product_id=ctx.product.id, transfer_id=None,
                   expected_quantity=None, counted_quantity=None, user_id=actor.user_id,
                   source=actor.source, created_at=now, **m)
     values["note"] = values["note"] or ""
-    row = conn.execute(_APPEND_MOVEMENT, {
-        **values, "now": now, "ip": actor.ip, **_summary_figures(values),
-        "guarded": values["delta"] < 0 and not ctx.store.allow_negative_stock,
-        "day": pakistan_day(values["occurred_at"] or now),
-        "after": json.dumps(movement_dict({**values, "id": None, "balance_after": None})),
-    }).first()
+    params = {**values, "now": now, **_summary_figures(values),
+              "guarded": values["delta"] < 0 and not ctx.store.allow_negative_stock,
+              "day": pakistan_day(values["occurred_at"] or now)}
+    if audited:
+        params.update(ip=actor.ip, after=json.dumps(
+            movement_dict({**values, "id": None, "balance_after": None})))
+    row = conn.execute(_APPEND_MOVEMENT if audited else _APPEND_UNAUDITED, params).first()
     if row is None:
         return None
     values.update(id=row.id, balance_after=row.quantity)
@@ -632,6 +655,7 @@ def _build_bump_summary(conn):
 _BUILDERS = {
     "load_by_id": _build_load(lambda: PRODUCTS.c.id == bindparam("b_product")),
     "load_by_sku": _build_load(lambda: db.func.lower(PRODUCTS.c.sku) == bindparam("b_product")),
+    "load_many": _build_load(lambda: PRODUCTS.c.id.in_(bindparam("b_products", expanding=True))),
     "move": _build_move(guarded=False),
     "move_guarded": _build_move(guarded=True),
     "insert_movement": lambda conn: insert(MOVEMENTS).returning(MOVEMENTS.c.id),

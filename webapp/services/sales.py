@@ -13,7 +13,7 @@ void racing a return or a second void sees the first one's result.
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from webapp.extensions import db
 from webapp.models import (
@@ -171,12 +171,12 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
             "store_id": store_id, "number": number, "cashier_id": actor.user_id,
             "status": "completed", "total": total, "note": note, "source": actor.source,
             "idempotency_key": key, "occurred_at": occurred_at, "created_at": now}).scalar()
-        for position, line in enumerate(parsed):
-            conn.execute(insert(LINES), {
-                "sale_id": sale_id, "position": position, "product_id": line["product_id"],
-                "quantity": line["quantity_sold"], "unit_price": line["price"],
-                "list_price": line["list_price"], "line_total": line["line_total"],
-                "movement_id": written[line["index"]][0]["id"], "returned_quantity": 0})
+        conn.execute(insert(LINES), [{  # one statement for all of them
+            "sale_id": sale_id, "position": position, "product_id": line["product_id"],
+            "quantity": line["quantity_sold"], "unit_price": line["price"],
+            "list_price": line["list_price"], "line_total": line["line_total"],
+            "movement_id": written[line["index"]][0]["id"], "returned_quantity": 0}
+            for position, line in enumerate(parsed)])
         audit.record(conn, actor, "sale.complete", "sale", sale_id, after={
             "store_id": store_id, "number": number, "total": str(total),
             "lines": [{"product_id": line["product_id"], "quantity": str(line["quantity_sold"]),
@@ -344,33 +344,45 @@ def _time(value):
     return None if value is None else value.isoformat()
 
 
+def _build_read_sale():
+    """A sale, its store, what was refunded and its lines with their products: one row per
+    line (the sale's columns repeated), in one round trip."""
+    refunded = (select(func.coalesce(func.sum(REVERSALS.c.amount), 0))
+                .where(REVERSALS.c.sale_id == SALES.c.id).scalar_subquery())
+    line_columns = [LINES.c[name].label(f"line_{name}") for name in (
+        "product_id", "quantity", "unit_price", "list_price", "line_total", "movement_id",
+        "returned_quantity")]
+    return (select(SALES, STORES.c.code.label("store_code"), STORES.c.name.label("store_name"),
+                   refunded.label("refunded"), *line_columns, PRODUCTS.c.sku, PRODUCTS.c.name,
+                   PRODUCTS.c.unit)
+            .select_from(SALES.join(STORES, STORES.c.id == SALES.c.store_id)
+                         .join(LINES, LINES.c.sale_id == SALES.c.id)
+                         .join(PRODUCTS, PRODUCTS.c.id == LINES.c.product_id))
+            .where(SALES.c.id == bindparam("b_sale")).order_by(LINES.c.position))
+
+
+_READ_SALE = _build_read_sale()
+
+
 def _sale_dict(conn, sale_id, levels=None):
-    sale = conn.execute(select(SALES, STORES.c.code.label("store_code"),
-                               STORES.c.name.label("store_name"))
-                        .join(STORES, STORES.c.id == SALES.c.store_id)
-                        .where(SALES.c.id == sale_id)).first()
-    lines = conn.execute(
-        select(LINES, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit)
-        .join(PRODUCTS, PRODUCTS.c.id == LINES.c.product_id)
-        .where(LINES.c.sale_id == sale_id).order_by(LINES.c.position)).all()
-    refunded = conn.execute(select(func.coalesce(func.sum(REVERSALS.c.amount), 0))
-                            .where(REVERSALS.c.sale_id == sale_id)).scalar()
+    rows = conn.execute(_READ_SALE, {"b_sale": sale_id}).all()
+    sale = rows[0]
     return {
         "id": sale.id, "number": sale.number, "store_id": sale.store_id,
         "store_code": sale.store_code, "store_name": sale.store_name,
         "cashier_id": sale.cashier_id, "status": sale.status, "total": _text(sale.total),
-        "refunded": _text(Decimal(refunded).quantize(MONEY_PLACES)), "note": sale.note,
+        "refunded": _text(Decimal(sale.refunded).quantize(MONEY_PLACES)), "note": sale.note,
         "source": sale.source, "occurred_at": _time(sale.occurred_at),
         "created_at": _time(sale.created_at), "voided_at": _time(sale.voided_at),
         "lines": [{
-            "product_id": line.product_id, "sku": line.sku, "name": line.name,
-            "unit": line.unit, "quantity": _text(line.quantity),
-            "unit_price": _text(line.unit_price), "list_price": _text(line.list_price),
-            "line_total": _text(line.line_total), "movement_id": line.movement_id,
-            "returned_quantity": _text(line.returned_quantity),
-            "returnable": _text(line.quantity - line.returned_quantity),
-            "level": (levels or {}).get(line.product_id),
-        } for line in lines],
+            "product_id": line.line_product_id, "sku": line.sku, "name": line.name,
+            "unit": line.unit, "quantity": _text(line.line_quantity),
+            "unit_price": _text(line.line_unit_price), "list_price": _text(line.line_list_price),
+            "line_total": _text(line.line_line_total), "movement_id": line.line_movement_id,
+            "returned_quantity": _text(line.line_returned_quantity),
+            "returnable": _text(line.line_quantity - line.line_returned_quantity),
+            "level": (levels or {}).get(line.line_product_id),
+        } for line in rows],
     }
 
 

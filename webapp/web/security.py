@@ -24,6 +24,10 @@ def _private():
             or request.path == "/api/v1/auth/token")
 
 
+_BY_KEY = {name.lower(): (name, value) for name, value in HEADERS.items()}
+_ALL = list(HEADERS.items())
+
+
 def add_security_headers(response):
     if response.status_code == 304:
         # "Nothing changed" carries no body for these to govern, and RFC 9110 §15.4.5 asks a
@@ -31,8 +35,11 @@ def add_security_headers(response):
         if _private():
             response.headers["Cache-Control"] = "no-store"
         return response
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    # One pass over the response's headers instead of a setdefault (a scan) per header; a view
+    # that set one of them keeps its own.
+    present = {name.lower() for name, _ in response.headers}
+    response.headers.extend(_ALL if present.isdisjoint(_BY_KEY) else
+                            [pair for key, pair in _BY_KEY.items() if key not in present])
     hsts = current_app.config["HSTS_SECONDS"]
     if hsts and request.is_secure:  # behind nginx, TRUSTED_PROXY_HOPS makes this true
         response.headers.setdefault("Strict-Transport-Security",

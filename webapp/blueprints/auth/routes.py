@@ -123,6 +123,10 @@ def change_password():
 @bp.before_app_request
 def refuse_deactivated_sessions():
     """A user deactivated while logged in loses their session at the next request."""
+    # Without a cookie there is no session or remember cookie to log anyone in (API calls,
+    # /healthz): loading the anonymous user would cost Flask-Login's whole lookup.
+    if not request.cookies:
+        return
     if current_user.is_authenticated and not current_user.active:
         logout_user()
 

@@ -1,0 +1,123 @@
+"""What the per-request savings change (README, Performance): Flask-Limiter's middleware pass
+is dropped only while it has nothing to check, a request without a session cookie builds no
+signer, a request that touched no database opens no session but a write still has its audit
+drained, without a replica no write is marked for read-your-writes, and the security headers
+are added in one pass without overriding a view's own."""
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from tests.api_client import api_as
+from tests.conftest import _config
+from tests.factories import login, make_user
+from webapp import create_app
+from webapp.extensions import db, limiter
+from webapp.infra import replica
+from webapp.models import AuditLog, AuditOutbox
+from webapp.web.security import HEADERS
+from webapp.web.sessions import CookieSessions
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """An app of its own on SQLite, migrated, with no app context left open (each request
+    makes its own, as under gunicorn); limits put back off afterwards."""
+    def build(**settings):
+        app = create_app(_config(f"sqlite:///{tmp_path / 'overhead.db'}", **settings))
+        with app.app_context():
+            upgrade()
+            db.session.remove()
+        if limiter.enabled:
+            limiter.reset()
+        return app
+    yield build
+    limiter.limit_manager.set_default_limits([])  # the limiter is one object for every app
+    if limiter.enabled:
+        limiter.reset()
+    limiter.enabled = False
+
+
+def _middleware(app):
+    return limiter._check_request_limit in app.before_request_funcs.get(None, [])
+
+
+def test_limiter_middleware_is_dropped_and_decorated_limits_still_refuse(fresh):
+    app = fresh(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute")
+    assert not _middleware(app)
+    client = app.test_client()
+    statuses = [login(client, "nobody", "wrong").status_code for _ in range(3)]
+    assert statuses == [422, 422, 429]
+
+
+def test_a_default_limit_keeps_the_middleware_and_is_enforced(fresh):
+    app = fresh(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute")
+    assert _middleware(app)
+    client = app.test_client()
+    assert [client.get("/login").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_request_without_a_session_cookie_builds_no_signer(fresh, monkeypatch):
+    app = fresh()
+    signers = []
+    original = CookieSessions.get_signing_serializer
+
+    def counted(self, app):
+        signers.append(1)
+        return original(self, app)
+
+    monkeypatch.setattr(CookieSessions, "get_signing_serializer", counted)
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert signers == []
+
+    with app.app_context():
+        username = make_user("manager").username
+    assert login(client, username).status_code in (302, 303)
+    assert client.get("/audit/").status_code == 200  # the signed cookie is read
+    assert signers
+    client.set_cookie("session", "forged")
+    assert client.get("/audit/").status_code in (302, 303)  # and a forged one refused
+
+
+def test_a_request_that_touched_no_database_opens_no_session(fresh, monkeypatch):
+    app = fresh()
+    made = []
+    create = db.session.registry.createfunc
+    monkeypatch.setattr(db.session.registry, "createfunc",
+                        lambda *a, **k: made.append(1) or create(*a, **k))
+    assert app.test_client().get("/healthz").status_code == 200
+    assert made == []
+
+
+def test_a_write_still_has_its_audit_event_drained(fresh):
+    app = fresh()  # no Redis: the drain the request asks for runs at once, in process
+    with app.app_context():
+        api = api_as(app, "manager")
+        db.session.remove()
+    assert api.post("/api/v1/suppliers", json={"name": "Karachi Wholesale"}).status_code == 201
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditOutbox)) == 0
+        assert db.session.scalar(select(func.count()).where(
+            AuditLog.action == "supplier.create")) == 1
+
+
+def test_without_a_replica_no_write_is_marked(fresh):
+    app = fresh()
+    assert replica._mark_writer not in app.after_request_funcs.get(None, [])
+    assert "kiryana_replica_engine" not in app.extensions
+
+
+def test_security_headers_are_added_once_and_a_views_own_is_kept(fresh):
+    app = fresh()
+
+    @app.get("/_own_policy")
+    def own_policy():
+        return "", 200, {"content-security-policy": "default-src 'none'"}
+
+    client = app.test_client()
+    plain = client.get("/healthz").headers
+    own = client.get("/_own_policy").headers
+    for name, value in HEADERS.items():
+        assert plain.getlist(name) == [value]
+    assert own.getlist("Content-Security-Policy") == ["default-src 'none'"]
+    assert own.getlist("X-Frame-Options") == ["DENY"]
