@@ -113,7 +113,10 @@ def _ddl(cur):
     cur.execute("""SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)
                    AND indexname NOT IN (SELECT conname FROM pg_constraint)""",
                 (list(BIG_TABLES),))
-    return keys, cur.fetchall()
+    # A partitioned table's index reads back as CREATE INDEX … ON ONLY, which would build it
+    # on the parent alone: without ONLY it is built on every partition, as the migration did.
+    return keys, [(name, definition.replace(" ON ONLY ", " ON ", 1))
+                  for name, definition in cur.fetchall()]
 
 
 def build(url, start, stores=2000, products=1000, parts=4, log=print):

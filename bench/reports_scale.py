@@ -88,6 +88,11 @@ def _urls(today, store, keeper_store):
         ("movements, 28 days", "/reports/movements"),
         ("movements, 90 days", f"/reports/movements?from={d(89)}"),
         ("movements, one store, 365 days", f"/reports/movements?store_id={store}&from={d(364)}"),
+        ("history, all stores", "/history"),
+        ("history, one store", f"/history?store={store}"),
+        ("history, one product", "/history?product=7"),
+        ("history, one store, sales, 90 days", f"/history?store={store}&type=sale"
+                                               f"&date_from={d(89)}"),
         ("csv: sales by store, 28 days", "/reports/sales.csv?by=store"),
         ("csv: valuation", "/reports/valuation.csv"),
         ("csv: low stock, one store", f"/reports/low-stock.csv?store_id={store}"),
@@ -108,6 +113,11 @@ def _urls(today, store, keeper_store):
         ("api: sales, 90 days", f"/api/v1/reports/sales?from={d(89)}"),
         ("api: sales, one store, 365 days", f"/api/v1/reports/sales?store_id={store}&from={d(364)}"),
         ("api: movements, 28 days", "/api/v1/reports/movements"),
+        ("api: movement list, all stores (counted)", "/api/v1/movements"),
+        ("api: movement list, one store", f"/api/v1/movements?store_id={store}"),
+        ("api: movement list, one product", "/api/v1/movements?product_id=7"),
+        ("api: movement list, sales, 7 days", f"/api/v1/movements?type=sale&from={d(6)}"),
+        ("api: movement list, following the ledger", "/api/v1/movements?after_id=9000000"),
     ]
     wide = [
         ("sales, all stores, 365 days (widest range)", f"/reports/sales?from={d(364)}"),
@@ -117,8 +127,10 @@ def _urls(today, store, keeper_store):
 
 
 def _login(client, user):
+    from webapp.web.sessions import cookie_id
+
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = cookie_id(user)  # the id a real login stores (generation, time)
         session["_fresh"] = True
 
 

@@ -29,8 +29,8 @@ class MovementFilter:
 
 
 def movements(flt, page=1, per_page=PER_PAGE, count=True, names=False):
-    """A Page of movements (row mappings), newest first; with after_id, oldest first from
-    that id. count=False skips counting (has_next from one extra row); names=True joins the
+    """A Page of movements (row mappings), newest first (by when they were recorded); with
+    after_id, oldest first from that id. count=False skips counting (has_next from one extra row); names=True joins the
     store code, product, user and supplier names the history page shows."""
     if flt.type and flt.type not in MOVEMENT_TYPES:
         raise DomainError("invalid", N_("Unknown movement type."), field="type")
@@ -63,7 +63,13 @@ def movements(flt, page=1, per_page=PER_PAGE, count=True, names=False):
     ]
     query = query.where(*[condition() for wanted, condition in conditions if wanted])
     keyset = flt.after_id is not None
-    result = paginate(query, (MOVEMENTS.c.id.asc() if keyset else MOVEMENTS.c.id.desc(),),
+    # Newest first by created_at, the ledger's partition key on PostgreSQL, then id: each
+    # monthly partition's (store_id | product_id | plain, created_at) index then yields its
+    # rows in order and the newest partitions answer a page. By id alone every partition's
+    # primary key was walked backwards past other stores' rows (7 s for one store's first
+    # page at 10M movements; README, Performance).
+    newest_first = (MOVEMENTS.c.created_at.desc(), MOVEMENTS.c.id.desc())
+    result = paginate(query, (MOVEMENTS.c.id.asc(),) if keyset else newest_first,
                       1 if keyset else max(1, page), per_page, count=count,
                       rows=lambda q: db.session.execute(q).mappings().all())
     if keyset:
