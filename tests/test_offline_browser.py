@@ -141,10 +141,17 @@ class Phone:
         """Wait until the service worker runs and this page is saved for offline use. On a busy
         machine the worker may take control only after this page loaded, past the worker, so
         it was never saved: a reload (as the shopkeeper's next visit) goes through it."""
-        self.until(lambda: self.page.evaluate("""async () => {
-            const reg = await navigator.serviceWorker.ready;
-            return !!(reg.active && navigator.serviceWorker.controller);
-        }"""), timeout=30.0)   # installing caches every shell file: slow on a busy machine
+        def controlled():
+            return self.page.evaluate("""async () => {
+                const reg = await navigator.serviceWorker.ready;
+                return !!(reg.active && navigator.serviceWorker.controller);
+            }""")
+
+        try:   # installing caches every shell file: slow on a busy machine
+            self.until(controlled, timeout=20.0)
+        except AssertionError:
+            self.page.reload()   # active, but this page was never claimed: the next load is
+            self.until(controlled, timeout=30.0)
         saved = """async () => {
             const cache = await caches.open("kiryana-pages");
             return !!(await cache.match(location.pathname + location.search));
