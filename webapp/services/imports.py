@@ -193,17 +193,22 @@ def _records(names, header, rows):
         yield line, record, cells
 
 
+def _records_with_sku(result, names, header, rows):
+    """_records, refusing a row with no SKU."""
+    for line, record, cells in _records(names, header, rows):
+        if not record.get("sku", ""):
+            result.refuse(line, _column(header, names, "sku"), "missing_sku",
+                          N_("SKU is missing."), cells)
+            continue
+        yield line, record, cells
+
+
 def _records_by_sku(result, names, header, rows):
     """_records with each one's lower-cased SKU; a row with no SKU, or one already on an earlier
     line, is refused here."""
     seen = {}
-    for line, record, cells in _records(names, header, rows):
-        sku = record.get("sku", "")
-        if not sku:
-            result.refuse(line, _column(header, names, "sku"), "missing_sku",
-                          N_("SKU is missing."), cells)
-            continue
-        key = sku.lower()
+    for line, record, cells in _records_with_sku(result, names, header, rows):
+        key = record["sku"].lower()
         if key in seen:
             result.refuse(line, _column(header, names, "sku"), "duplicate_sku",
                           N_("This SKU is also on line %(line)s.", line=seen[key]), cells)
@@ -349,12 +354,8 @@ def _plan_opening_stock(result, names, header, rows, store_id, supplier_id):
     stores = {s.code.lower(): s.id for s in db.session.scalars(select(Store))}
     seen = {}
     wanted = []
-    for line, record, cells in _records(names, header, rows):
-        sku = record.get("sku", "")
-        if not sku:
-            result.refuse(line, _column(header, names, "sku"), "missing_sku",
-                          N_("SKU is missing."), cells)
-            continue
+    for line, record, cells in _records_with_sku(result, names, header, rows):
+        sku = record["sku"]
         code = record.get("store_code", "").strip().lower()
         target = stores.get(code)
         if target is None:
