@@ -133,6 +133,8 @@ class Config:
     # Shopkeepers may date a movement at most this far back (the phone's offline queue);
     # managers and admins may go further, and every such movement is marked in the audit log.
     OFFLINE_WINDOW_HOURS = float(os.environ.get("OFFLINE_WINDOW_HOURS", "72"))
+    # The API checks each response against its OpenAPI model (production: see below).
+    API_CHECK_RESPONSES = True
 
 
 class DevelopmentConfig(Config):
@@ -166,6 +168,9 @@ class ProductionConfig(Config):
     APP_ENV = "production"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # Off: a response that broke its model could only become a 500 here; the tests check
+    # every operation's responses, and the check cost each request a second pass.
+    API_CHECK_RESPONSES = os.environ.get("API_CHECK_RESPONSES", "0") == "1"
 
     @classmethod
     def check(cls):

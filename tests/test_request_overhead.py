@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tests.api_client import api_as
 from tests.conftest import _config
-from tests.factories import login, make_user
+from tests.factories import login, make_store, make_user
 from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.infra import replica
@@ -121,3 +121,19 @@ def test_security_headers_are_added_once_and_a_views_own_is_kept(fresh):
         assert plain.getlist(name) == [value]
     assert own.getlist("Content-Security-Policy") == ["default-src 'none'"]
     assert own.getlist("X-Frame-Options") == ["DENY"]
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_responses_are_checked_against_their_model_only_where_asked(fresh, monkeypatch, check):
+    from webapp.services import stock_cache
+
+    app = fresh(API_CHECK_RESPONSES=check)
+    with app.app_context():
+        api = api_as(app, "admin")
+        store = make_store().id
+        db.session.remove()
+    monkeypatch.setattr(stock_cache, "get_level", lambda *_: {"quantity": "1"})  # no other field
+    response = api.get(f"/api/v1/stores/{store}/stock/1")
+    assert response.status_code == (500 if check else 200)
+    if not check:
+        assert response.get_json() == {"quantity": "1"}

@@ -10,6 +10,7 @@ import typing
 from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.plugins.flask_plugin import FlaskPlugin
 
 from webapp.blueprints.api.errors import raise_validation_error
 from webapp.services import paging
@@ -31,8 +32,24 @@ class ErrorEnvelope(BaseModel):
 
 ERROR_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 429)
 
+class _Plugin(FlaskPlugin):
+    """spectree's Flask plugin, checking responses against their models only where
+    API_CHECK_RESPONSES is on (development and tests). In production a response that broke its
+    model could only become a 500, and the check costs every request a second pass over the
+    bytes it has just built; the tests (schemathesis over every operation) keep the contract."""
+
+    def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
+        if not current_app.config["API_CHECK_RESPONSES"]:
+            if isinstance(resp, current_app.response_class):
+                return resp, None  # already bytes with its status: nothing to unpack or rebuild
+            skip_validation = True
+        return super().validate_response(resp, resp_model, skip_validation,
+                                         force_resp_serialize)
+
+
 spec = SpecTree(
     "flask",
+    backend=_Plugin,
     title="Kiryana Inventory API",
     version="1.0.0",
     description="Stock tracking for kiryana stores. Send `Authorization: Bearer <token>`; "
