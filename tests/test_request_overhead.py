@@ -137,3 +137,16 @@ def test_responses_are_checked_against_their_model_only_where_asked(fresh, monke
     assert response.status_code == (500 if check else 200)
     if not check:
         assert response.get_json() == {"quantity": "1"}
+
+
+def test_a_gunicorn_worker_freezes_what_it_loaded_out_of_the_collectors_way():
+    import gc
+    import runpy
+    from pathlib import Path
+
+    hooks = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    try:
+        hooks["post_worker_init"](None)
+        assert gc.get_freeze_count() > 10_000  # the test session's modules, at the least
+    finally:
+        gc.unfreeze()
