@@ -215,7 +215,10 @@ def main():
         database.drop(url)
         _clear_redis(prefix)
     report = _report(results, invariant, time.time() - started)
-    (HERE / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    path = HERE / "results.json"
+    # The other benchmarks (reports, soak, import) keep their own sections of the file.
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**kept, **report}, indent=2) + "\n")
     _print_summary(report)
     return 0 if invariant["balance_after_violations"] == invariant["level_violations"] == 0 \
         else 1
