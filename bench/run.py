@@ -1,6 +1,8 @@
 """`python -m bench.run`: seed, load gunicorn and raw SQL, compare, check invariant 1.
 
-Environment: BENCH_DURATION (s per scenario, 15), BENCH_WARMUP (3), BENCH_CONCURRENCY (32),
+Environment: BENCH_DURATION (s per scenario and round, 8), BENCH_WARMUP (2), BENCH_ROUNDS (3:
+every scenario is measured that many times, each ratio is the median of its rounds'),
+BENCH_CONCURRENCY (32),
 BENCH_WORKERS (4), BENCH_WORKER_CLASS (gthread), BENCH_THREADS (8), REDIS_URL,
 BENCH_ONLY (comma-separated scenario names, for quick experiments; targets need them all),
 BENCH_PROFILE=1 (py-spy profiles of the workers per HTTP scenario into bench/profile-*.txt),
@@ -11,6 +13,7 @@ Besides requests/s, each HTTP scenario records the gunicorn workers' CPU time pe
 figure of `python -m bench.profile`. The open-loop phase then sends sales on a fixed schedule
 at half the measured sale_random rate, latency counted from when each request was due.
 """
+import collections
 import json
 import os
 import platform
@@ -27,8 +30,9 @@ from pathlib import Path
 from bench import database, load, scenarios, spy
 
 HERE = Path(__file__).resolve().parent
-DURATION = float(os.environ.get("BENCH_DURATION", "15"))
-WARMUP = float(os.environ.get("BENCH_WARMUP", "3"))
+DURATION = float(os.environ.get("BENCH_DURATION", "8"))
+WARMUP = float(os.environ.get("BENCH_WARMUP", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
@@ -40,20 +44,21 @@ OPEN_LOOP = os.environ.get("BENCH_OPEN_LOOP", "1") == "1"
 OPEN_LOOP_P99_MS = 50.0
 TICKS = os.sysconf("SC_CLK_TCK")
 
-HTTP_SCENARIOS = [
+# In this order: each ratio's two figures are taken one right after the other. On a shared
+# machine the pace drifts by tens of per cent over minutes (README, Performance), and a ratio of
+# figures taken minutes apart measured the drift as much as the app. raw_* is SQL, the rest HTTP.
+SCENARIOS = [
     ("sale_random", scenarios.sale_random),
-    ("sale_hot", scenarios.sale_hot),
-    ("basket5", scenarios.basket5),
-    ("level_read", scenarios.level_read),
-    ("level_read_cold", scenarios.level_read_cold),
-    ("stock_page", scenarios.stock_page),
-    ("trivial", scenarios.trivial),
-]
-RAW_SCENARIOS = [
     ("raw_sale_random", scenarios.raw_sale_random),
+    ("sale_hot", scenarios.sale_hot),
     ("raw_sale_hot", scenarios.raw_sale_hot),
+    ("basket5", scenarios.basket5),
     ("raw_basket5", scenarios.raw_basket5),
+    ("level_read", scenarios.level_read),
+    ("trivial", scenarios.trivial),
+    ("level_read_cold", scenarios.level_read_cold),
     ("raw_level_read", scenarios.raw_level_read),
+    ("stock_page", scenarios.stock_page),
     ("raw_stock_page", scenarios.raw_stock_page),
 ]
 # (measured, ceiling, minimum ratio, p99 limit in ms or None)
@@ -127,27 +132,39 @@ def _workers_cpu_seconds(master_pid):
 
 
 def _measured_http(base_url, token, make, pid):
-    """load.http plus the workers' CPU over the measured window (after warm-up) per request."""
+    """load.http plus the workers' CPU seconds over the measured window (after warm-up)."""
     import threading
 
     marks = {}
     timer = threading.Timer(WARMUP, lambda: marks.setdefault("start", _workers_cpu_seconds(pid)))
     timer.start()
-    result = summarise(*load.http(base_url, token, make, CONCURRENCY, DURATION, WARMUP))
+    measured = load.http(base_url, token, make, CONCURRENCY, DURATION, WARMUP)
     timer.cancel()
-    spent = _workers_cpu_seconds(pid) - marks.get("start", 0)
-    result["cpu_ms_per_request"] = round(spent * 1000 / result["requests"], 3) \
-        if result["requests"] else None
+    return (*measured, _workers_cpu_seconds(pid) - marks.get("start", 0))
+
+
+def _merged(rounds):
+    """One scenario's rounds [(latencies, errors, statuses, cpu seconds or None)] as one
+    summary, with each round's rate beside it."""
+    latencies = [ms for r in rounds for ms in r[0]]
+    statuses = collections.Counter()
+    for r in rounds:
+        statuses.update(r[2])
+    result = summarise(latencies, sum(r[1] for r in rounds), statuses,
+                       seconds=DURATION * len(rounds))
+    result["rounds_rps"] = [round(len(r[0]) / DURATION, 1) for r in rounds]
+    if rounds[0][3] is not None and latencies:
+        result["cpu_ms_per_request"] = round(sum(r[3] for r in rounds) * 1000 / len(latencies), 3)
     return result
 
 
-def summarise(latencies, errors, statuses):
+def summarise(latencies, errors, statuses, seconds=None):
     ordered = sorted(latencies)
 
     def percentile(p):
         return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2) if ordered else None
 
-    return {"requests": len(ordered), "rps": round(len(ordered) / DURATION, 1),
+    return {"requests": len(ordered), "rps": round(len(ordered) / (seconds or DURATION), 1),
             "p50_ms": percentile(0.50), "p99_ms": percentile(0.99),
             "p999_ms": percentile(0.999),
             "mean_ms": round(statistics.fmean(ordered), 2) if ordered else None,
@@ -159,10 +176,12 @@ def _chosen(named):
 
 
 def _ratio(results, measured, ceiling):
+    """The median over rounds of measured ÷ ceiling, each round's pair taken back to back."""
     if measured not in results or ceiling not in results:
         return None
-    base = results[ceiling]["rps"]
-    return round(results[measured]["rps"] / base, 3) if base else None
+    pairs = zip(results[measured]["rounds_rps"], results[ceiling]["rounds_rps"])
+    ratios = [m / c for m, c in pairs if c]
+    return round(statistics.median(ratios), 3) if ratios else None
 
 
 def _machine():
@@ -194,22 +213,29 @@ def main():
               f"in {time.time() - seeded_at:.1f} s", flush=True)
         results = {}
         with gunicorn(url, prefix) as (base_url, pid):
-            for name, make in _chosen(HTTP_SCENARIOS):
-                if PROFILE:
-                    recorder = spy.start(pid, name, WARMUP + DURATION)
-                results[name] = _measured_http(base_url, token, make, pid)
+            rounds = collections.defaultdict(list)
+            for round_ in range(ROUNDS):
+                for name, work in _chosen(SCENARIOS):
+                    if name.startswith("raw_"):
+                        rounds[name].append((*load.raw_sql(url, work, CONCURRENCY, DURATION,
+                                                           WARMUP), None))
+                    else:
+                        if PROFILE and round_ == 0:
+                            recorder = spy.start(pid, name, WARMUP + DURATION)
+                        rounds[name].append(_measured_http(base_url, token, work, pid))
+                        if PROFILE and round_ == 0:
+                            spy.finish(*recorder, name)
+                    results[name] = _merged(rounds[name][-1:])
+                    _print_row(f"{name} ({round_ + 1}/{ROUNDS})", results[name])
+            for name, measured in rounds.items():
+                results[name] = _merged(measured)
                 _print_row(name, results[name])
-                if PROFILE:
-                    spy.finish(*recorder, name)
             if OPEN_LOOP and "sale_random" in results:
                 rate = results["sale_random"]["rps"] / 2
                 results["sale_open_loop"] = summarise(*load.open_loop(
                     base_url, token, scenarios.sale_random, rate, DURATION, WARMUP))
                 results["sale_open_loop"]["rate"] = rate
                 _print_row("sale_open_loop", results["sale_open_loop"])
-        for name, work in _chosen(RAW_SCENARIOS):
-            results[name] = summarise(*load.raw_sql(url, work, CONCURRENCY, DURATION, WARMUP))
-            _print_row(name, results[name])
         invariant = database.check_invariant(url, seeded_max)
     finally:
         database.drop(url)
@@ -242,7 +268,8 @@ def _report(results, invariant, elapsed):
                         "met": p99 is not None and p99 < OPEN_LOOP_P99_MS})
     return {
         "machine": _machine(),
-        "settings": {"duration_s": DURATION, "warmup_s": WARMUP, "concurrency": CONCURRENCY,
+        "settings": {"duration_s": DURATION, "warmup_s": WARMUP, "rounds": ROUNDS,
+                     "concurrency": CONCURRENCY,
                      "gunicorn": f"{WORKERS} x {WORKER_CLASS}"
                                  + (f" x {THREADS} threads" if THREADS > 1 else ""),
                      "load_processes": load.PROCESSES},
@@ -256,7 +283,7 @@ def _report(results, invariant, elapsed):
 
 def _print_row(name, r):
     cpu = f"  cpu {r['cpu_ms_per_request']} ms/req" if r.get("cpu_ms_per_request") else ""
-    print(f"{name:<16} {r['rps']:>8.1f} req/s  p50 {r['p50_ms']!s:>7} ms  p99 {r['p99_ms']!s:>7}"
+    print(f"{name:<22} {r['rps']:>8.1f} req/s  p50 {r['p50_ms']!s:>7} ms  p99 {r['p99_ms']!s:>7}"
           f" ms  p99.9 {r['p999_ms']!s:>7} ms  errors {r['errors']} {r['statuses']}{cpu}",
           flush=True)
 
