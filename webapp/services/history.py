@@ -1,14 +1,18 @@
 """The movement ledger as a list: one filter and one query for the history page and the API."""
+import hashlib
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
 from webapp.extensions import db
+from webapp.infra import redisconn
 from webapp.models import MOVEMENT_TYPES, Product, StockMovement, Store, Supplier, User
+from webapp.models.types import utcnow
+from webapp.services import partitions
 from webapp.services.errors import N_, DomainError
-from webapp.services.paging import PER_PAGE, paginate
+from webapp.services.paging import PER_PAGE, count_of, paginate
 from webapp.services.validation import pakistan_day_start
 
 MOVEMENTS = StockMovement.__table__
@@ -71,7 +75,45 @@ def movements(flt, page=1, per_page=PER_PAGE, count=True, names=False):
     newest_first = (MOVEMENTS.c.created_at.desc(), MOVEMENTS.c.id.desc())
     result = paginate(query, (MOVEMENTS.c.id.asc(),) if keyset else newest_first,
                       1 if keyset else max(1, page), per_page, count=count,
-                      rows=lambda q: db.session.execute(q).mappings().all())
+                      rows=lambda q: db.session.execute(q).mappings().all(),
+                      counter=_counter(flt, names))
     if keyset:
         result.page = page  # the page asked for is ignored, and answered as asked
     return result
+
+
+# A month's partition gains no row once the month is over: created_at is when a movement was
+# written, and movements are never changed or deleted. So what a filter counts in the closed
+# months never changes; it is kept in Redis and only the open month is counted again (the whole
+# ledger's total at 10M movements: ~310 ms, of which the open month is a twelfth). An hour's
+# grace covers a transaction that began before the month turned and committed after.
+CLOSED_COUNT_GRACE = timedelta(hours=1)
+CLOSED_COUNT_TTL = 40 * 24 * 3600
+
+
+def closed_before(now):
+    """Movements written before this instant are in months no insert can reach any more."""
+    return partitions.month_start(now - CLOSED_COUNT_GRACE)
+
+
+def _counter(flt, names):
+    """count_of, or on PostgreSQL with Redis the closed months' count kept and the open
+    month's counted."""
+    if db.engine.dialect.name != "postgresql" or not redisconn.configured():
+        return count_of
+
+    def count(query):
+        boundary = closed_before(utcnow())
+        store_ids = None if flt.store_ids is None else tuple(sorted(flt.store_ids))
+        ident = repr((db.engine.url.database, names, store_ids, astuple(flt)[1:],
+                      boundary.isoformat()))
+        key = redisconn.prefixed("movements:closed-count:"
+                                 + hashlib.sha1(ident.encode()).hexdigest())
+        cached = redisconn.run(lambda r: r.get(key))
+        if cached is None:
+            closed = count_of(query.where(MOVEMENTS.c.created_at < boundary))
+            redisconn.run(lambda r: r.set(key, closed, ex=CLOSED_COUNT_TTL))
+        else:
+            closed = int(cached)
+        return closed + count_of(query.where(MOVEMENTS.c.created_at >= boundary))
+    return count

@@ -51,14 +51,19 @@ def page_args(page=1, per_page=PER_PAGE):
     return page, per_page
 
 
-def paginate(query, order, page=1, per_page=PER_PAGE, count=True, rows=None):
+def count_of(query):
+    """How many rows `query` gives."""
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+
+def paginate(query, order, page=1, per_page=PER_PAGE, count=True, rows=None, counter=count_of):
     """A Page of `query` in `order`. count=False skips the COUNT (has_next from one extra row);
-    rows(query) turns the limited query into items (default: its ORM objects/scalars)."""
+    rows(query) turns the limited query into items (default: its ORM objects/scalars);
+    counter(query) counts it (default: count_of)."""
     fetch = rows or (lambda q: db.session.scalars(q).all())
     limited = query.order_by(*order).limit(per_page + (0 if count else 1)) \
         .offset((page - 1) * per_page)
     items = fetch(limited)
     if not count:
         return Page(items[:per_page], None, page, per_page, has_next=len(items) > per_page)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    return Page(items, total, page, per_page)
+    return Page(items, counter(query), page, per_page)
