@@ -63,9 +63,13 @@ def progress(page):
 
 def type_count(page, product_id, value, site, leave="Tab"):
     """Type a count and leave the field: htmx saves it; wait until the server has it."""
+    # A boosted navigation (the filter, Next) may still be swapping the rows in: typing into
+    # the row it is about to replace would be lost with it.
+    page.wait_for_function("() => !document.querySelector("
+                           "'.htmx-request, .htmx-swapping, .htmx-settling')")
     page.fill(f"#count-{product_id}", value)
     page.keyboard.press(leave)
-    page.wait_for_selector(f"#count-row-{product_id}.counted")
+    page.wait_for_selector(f"#count-row-{product_id}.counted", timeout=15_000)  # CI load
     assert product_id in counted(site)
 
 

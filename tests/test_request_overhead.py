@@ -150,3 +150,13 @@ def test_a_gunicorn_worker_freezes_what_it_loaded_out_of_the_collectors_way():
         assert gc.get_freeze_count() > 10_000  # the test session's modules, at the least
     finally:
         gc.unfreeze()
+
+
+def test_ensure_sync_is_remembered_within_a_bound(fresh):
+    app = fresh()
+    view = app.view_functions["ops.healthz"] if "ops.healthz" in app.view_functions else print
+    assert app.ensure_sync(view) is view and app.ensure_sync(view) is view
+    for _ in range(1000):  # per-request callables pass through without piling up
+        closure = lambda: None  # noqa: E731
+        assert app.ensure_sync(closure) is closure
+    assert app._ensure_sync.cache_info().currsize <= 256
