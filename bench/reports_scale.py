@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg2
 
 from bench import reports_data
+from bench import run as bench_run
 from config import sqlalchemy_url
 from tests.services import PG_ADMIN_URL as ADMIN_URL
 from tests.services import create_database, drop_database
@@ -36,17 +37,7 @@ def _url(name):
 
 # Redis as in production (the movement list keeps its closed months' counts there), under a
 # prefix of this run's own, removed at the end.
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PREFIX = f"kiryana-bench-reports-{uuid.uuid4().hex[:8]}:"
-
-
-def _clear_redis():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{PREFIX}*", count=1000))
-    if keys:
-        client.delete(*keys)
 
 
 def _app(name):
@@ -54,7 +45,7 @@ def _app(name):
     from webapp import create_app
 
     overrides = {"SQLALCHEMY_DATABASE_URI": sqlalchemy_url(_url(name)),
-                 "REDIS_URL": REDIS_URL, "REDIS_KEY_PREFIX": PREFIX, "RQ_QUEUE_PREFIX": PREFIX,
+                 "REDIS_URL": bench_run.REDIS_URL, "REDIS_KEY_PREFIX": PREFIX, "RQ_QUEUE_PREFIX": PREFIX,
                  # The worker's refresh is timed on its own below, not inside page timings.
                  "REPORTS_ROLLUP_MAX_AGE": 10 ** 9,
                  "LOG_LEVEL": "WARNING"}  # no request log line between the figures
@@ -315,7 +306,7 @@ def main(argv=None):
         print(f"worst p95 (excluding the 365-day all-store range): {worst['name']} "
               f"{worst['p95_ms']} ms; figures in {RESULTS}")
     finally:
-        _clear_redis()
+        bench_run._clear_redis(PREFIX)
         if args.keep:
             print(f"kept database {name}")
         else:

@@ -225,8 +225,7 @@ def main():
                         rounds[name].append(_measured_http(base_url, token, work, pid))
                         if PROFILE and round_ == 0:
                             spy.finish(*recorder, name)
-                    results[name] = _merged(rounds[name][-1:])
-                    _print_row(f"{name} ({round_ + 1}/{ROUNDS})", results[name])
+                    _print_row(f"{name} ({round_ + 1}/{ROUNDS})", _merged(rounds[name][-1:]))
             for name, measured in rounds.items():
                 results[name] = _merged(measured)
                 _print_row(name, results[name])

@@ -3,11 +3,13 @@
 Both build their schema with the real migrations (`flask db upgrade`), never create_all.
 """
 import pytest
+import redis
 from flask_migrate import upgrade
 from sqlalchemy import text
 
 from config import TestingConfig, sqlalchemy_url
 from tests import services
+from tests.processes import unique_prefix
 from webapp import create_app
 from webapp.extensions import db, limiter
 
@@ -79,3 +81,21 @@ def pg_app(pg_session_app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def redis_pg_app(pg_app, pg_url):
+    """An app on PostgreSQL with the shared Redis under a fresh prefix."""
+    if not services.redis_available():
+        services.missing("Redis is not reachable on 127.0.0.1:6379")
+    prefix = unique_prefix()
+    app = create_app(_config(pg_url, REDIS_URL=services.REDIS_URL, REDIS_KEY_PREFIX=prefix,
+                             RQ_QUEUE_PREFIX=prefix))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    r = redis.Redis.from_url(services.REDIS_URL)
+    keys = list(r.scan_iter(match=f"*{prefix}*", count=1000))
+    if keys:
+        r.delete(*keys)

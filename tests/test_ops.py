@@ -1,15 +1,10 @@
 """Operator surface and the stock cache: /metrics, request ids, /readyz, the jobs page, and
 cache correctness against the real Redis (under a key prefix of its own)."""
 import pytest
-import redis
 from rq import SimpleWorker
 
-from tests import services
 from tests.api_client import PASSWORD, api_as
-from tests.conftest import _config
 from tests.factories import ADMIN, make_product, make_store, make_user
-from tests.processes import unique_prefix
-from webapp import create_app
 from webapp.extensions import db
 from webapp.infra import metrics
 from webapp.infra.queue import get_queue
@@ -58,31 +53,13 @@ def test_managers_cannot_open_the_jobs_page(app, client):
     assert client.get("/admin/jobs/").status_code == 403
 
 
-@pytest.fixture
-def cached(pg_app, pg_url):
-    """An app on PostgreSQL with the shared Redis under a fresh prefix."""
-    if not services.redis_available():
-        services.missing("Redis is not reachable on 127.0.0.1:6379")
-    prefix = unique_prefix()
-    app = create_app(_config(pg_url, REDIS_URL=services.REDIS_URL, REDIS_KEY_PREFIX=prefix,
-                             RQ_QUEUE_PREFIX=prefix))
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
-    r = redis.Redis.from_url(services.REDIS_URL)
-    keys = list(r.scan_iter(match=f"*{prefix}*", count=1000))
-    if keys:
-        r.delete(*keys)
-
-
 def cache_count(kind, result):
     return metrics.CACHE.labels(kind, result)._value.get()
 
 
 @pytest.mark.redis
 @pytest.mark.postgres
-def test_a_level_is_cached_and_a_write_moves_it_on(cached):
+def test_a_level_is_cached_and_a_write_moves_it_on(redis_pg_app):
     store, product = make_store(), make_product(unit="piece")
     receive = dict(store_id=store.id, product_id=product.id, type="stock_in")
     ledger.record_movement(ADMIN, commands.Movement.parse(quantity=5, **receive))
@@ -96,7 +73,7 @@ def test_a_level_is_cached_and_a_write_moves_it_on(cached):
 
 @pytest.mark.redis
 @pytest.mark.postgres
-def test_a_reader_that_loses_the_race_with_a_writer_never_caches_the_old_value(cached):
+def test_a_reader_that_loses_the_race_with_a_writer_never_caches_the_old_value(redis_pg_app):
     """The reader fetched the generation, then read the level; a write committed (and moved
     the generation on) before the reader stored what it read. Its old value must not win."""
     store, product = make_store(), make_product(unit="piece")
@@ -118,7 +95,7 @@ def test_a_reader_that_loses_the_race_with_a_writer_never_caches_the_old_value(c
 
 @pytest.mark.redis
 @pytest.mark.postgres
-def test_store_pages_and_the_store_version_follow_stock_and_catalog_changes(cached):
+def test_store_pages_and_the_store_version_follow_stock_and_catalog_changes(redis_pg_app):
     store, other = make_store(), make_store()
     rice, sugar = make_product(unit="piece", name="Rice"), make_product(unit="kg", name="Sugar")
     for product in (rice, sugar):
@@ -142,12 +119,12 @@ def test_store_pages_and_the_store_version_follow_stock_and_catalog_changes(cach
 
 @pytest.mark.redis
 @pytest.mark.postgres
-def test_failed_jobs_are_listed_for_admins_with_their_error_and_can_be_retried(cached):
+def test_failed_jobs_are_listed_for_admins_with_their_error_and_can_be_retried(redis_pg_app):
     queue = get_queue("default")
     job = queue.enqueue("json.loads", "not json")
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     username = make_user("admin", password=PASSWORD).username
-    client = cached.test_client()
+    client = redis_pg_app.test_client()
     db.session.remove()  # the page starts from a fresh session, as a real request would
     client.post("/login", data={"username": username, "password": PASSWORD})
     page = client.get("/admin/jobs/")

@@ -188,52 +188,35 @@ def test_month_arithmetic():
 
 
 @pytest.mark.redis
-def test_a_total_keeps_the_closed_months_count_and_counts_the_open_month(pg_app, pg_url,
+def test_a_total_keeps_the_closed_months_count_and_counts_the_open_month(redis_pg_app,
                                                                           monkeypatch):
     """What a filter counts in months no insert can reach is kept in Redis; the open month is
     counted every time, so a new movement shows at once and the total stays exact."""
-    import redis
+    store, other, product = make_store(), make_store(), make_product()
+    now = datetime.now(UTC)
+    last_month = partitions.add_months(partitions.month_start(now), -1) + timedelta(days=3)
+    earlier = partitions.add_months(last_month, -1)
+    _sell_at(monkeypatch, earlier, store, product, type="stock_in", quantity=5)
+    _sell_at(monkeypatch, earlier, other, product, type="stock_in", quantity=5)
+    _sell_at(monkeypatch, last_month, store, product)
+    _sell_at(monkeypatch, now, store, product)
+    cases = [(history.MovementFilter(), 4), (history.MovementFilter(store_id=store.id), 3),
+             (history.MovementFilter(type="stock_in"), 2),
+             (history.MovementFilter(store_ids=[other.id, store.id], type="sale"), 2),
+             (history.MovementFilter(store_ids=[other.id]), 1)]
+    for flt, total in cases:
+        assert history.movements(flt).total == total
 
-    from tests.processes import unique_prefix
-
-    if not services.redis_available():
-        services.missing("Redis is not reachable on 127.0.0.1:6379")
-    prefix = unique_prefix()
-    app = create_app(_config(pg_url, REDIS_URL=services.REDIS_URL, REDIS_KEY_PREFIX=prefix))
+    counts = []
+    listen = lambda *args: counts.append(args[2]) if "count(" in args[2] else None  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
     try:
-        with app.app_context():
-            store, other, product = make_store(), make_store(), make_product()
-            now = datetime.now(UTC)
-            last_month = partitions.add_months(partitions.month_start(now), -1) + timedelta(days=3)
-            earlier = partitions.add_months(last_month, -1)
-            _sell_at(monkeypatch, earlier, store, product, type="stock_in", quantity=5)
-            _sell_at(monkeypatch, earlier, other, product, type="stock_in", quantity=5)
-            _sell_at(monkeypatch, last_month, store, product)
-            _sell_at(monkeypatch, now, store, product)
-            cases = [(history.MovementFilter(), 4), (history.MovementFilter(store_id=store.id), 3),
-                     (history.MovementFilter(type="stock_in"), 2),
-                     (history.MovementFilter(store_ids=[other.id, store.id], type="sale"), 2),
-                     (history.MovementFilter(store_ids=[other.id]), 1)]
-            for flt, total in cases:
-                assert history.movements(flt).total == total
-
-            counts = []
-            listen = lambda *args: counts.append(args[2]) if "count(" in args[2] else None  # noqa: E731,E501
-            event.listen(db.engine, "before_cursor_execute", listen)
-            try:
-                assert history.movements(cases[1][0]).total == 3
-            finally:
-                event.remove(db.engine, "before_cursor_execute", listen)
-            assert len(counts) == 1 and "created_at >=" in counts[0]  # the open month only
-
-            _sell_at(monkeypatch, now, store, product)
-            assert history.movements(cases[1][0]).total == 4
-            assert history.closed_before(datetime(2026, 12, 1, 0, 30, tzinfo=UTC)) == \
-                datetime(2026, 11, 1, tzinfo=UTC)  # an hour's grace after a month turns
-            db.session.remove()
-            db.engine.dispose()
+        assert history.movements(cases[1][0]).total == 3
     finally:
-        r = redis.Redis.from_url(services.REDIS_URL)
-        keys = list(r.scan_iter(match=f"*{prefix}*", count=1000))
-        if keys:
-            r.delete(*keys)
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert len(counts) == 1 and "created_at >=" in counts[0]  # the open month only
+
+    _sell_at(monkeypatch, now, store, product)
+    assert history.movements(cases[1][0]).total == 4
+    assert history.closed_before(datetime(2026, 12, 1, 0, 30, tzinfo=UTC)) == \
+        datetime(2026, 11, 1, tzinfo=UTC)  # an hour's grace after a month turns

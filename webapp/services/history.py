@@ -1,7 +1,7 @@
 """The movement ledger as a list: one filter and one query for the history page and the API."""
 import hashlib
 from collections.abc import Collection
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -105,7 +105,7 @@ def _counter(flt, names):
     def count(query):
         boundary = closed_before(utcnow())
         store_ids = None if flt.store_ids is None else tuple(sorted(flt.store_ids))
-        ident = repr((db.engine.url.database, names, store_ids, astuple(flt)[1:],
+        ident = repr((db.engine.url.database, names, replace(flt, store_ids=store_ids),
                       boundary.isoformat()))
         key = redisconn.prefixed("movements:closed-count:"
                                  + hashlib.sha1(ident.encode()).hexdigest())
