@@ -398,9 +398,10 @@ def test_a_save_meeting_an_apply_waits_and_counts_against_the_new_level(pg_shop,
     count_drafts.save(actor, store_id, [(rice, "15", "")])  # 20 expected: -5
     version = count_drafts.review(store_id)["version"]
     db.session.remove()
-    locked, real = threading.Event(), ledger.write_count
+    locked, real, held = threading.Event(), ledger.write_count, {}
 
     def slow_write(*args, **kwargs):  # the apply holds the count's lines for a moment
+        held["from"] = time.monotonic()
         locked.set()
         time.sleep(0.5)
         return real(*args, **kwargs)
@@ -413,7 +414,9 @@ def test_a_save_meeting_an_apply_waits_and_counts_against_the_new_level(pg_shop,
                         saved)
     first.join(10), second.join(10)
     assert "error" not in applied and "error" not in saved, (applied, saved)
-    assert saved["at"] >= applied["at"]  # it waited for the apply
+    # It waited for the apply to commit: it cannot end before the apply's hold did. (Comparing
+    # the two threads' end times races: the apply's thread may be the slower to get back.)
+    assert saved["at"] >= held["from"] + 0.5
     # Applied 15 (level 15); the new count is compared with 15, not with the old 20.
     assert _state(ids) == (Decimal("15"), (Decimal("14"), Decimal("15")), 1)
 
