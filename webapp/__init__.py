@@ -51,6 +51,7 @@ def create_app(config_class=None):
     request_log.init_app(app)
     guard.init_app(app)  # before the extensions: rate-limit keys read the body it checks
     _ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
+    _size_the_pool(app)
     register_extensions(app)
     register_blueprints(app)
     ratelimit.drop_idle_middleware(app)
@@ -61,6 +62,13 @@ def create_app(config_class=None):
     navigation.register(app)
     cli.register(app)
     return app
+
+
+def _size_the_pool(app):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_size": app.config["DATABASE_POOL_SIZE"],
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 
 
 def _trust_proxies(app):

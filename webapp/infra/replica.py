@@ -173,9 +173,10 @@ def init_app(app):
         # Without a replica every read is on the primary: no write needs marking (that was a
         # statement listener on every query and a Redis SET after every API write).
         return
-    connect_args = {"connect_timeout": 2} if url.startswith("postgresql") else {}
-    app.extensions["kiryana_replica_engine"] = create_engine(
-        url, pool_pre_ping=True, connect_args=connect_args)
+    options = {"connect_args": {"connect_timeout": 2},
+               "pool_size": app.config["DATABASE_POOL_SIZE"]} \
+        if url.startswith("postgresql") else {}
+    app.extensions["kiryana_replica_engine"] = create_engine(url, pool_pre_ping=True, **options)
     if not getattr(init_app, "listening", False):
         from sqlalchemy.engine import Engine
         event.listen(Engine, "after_cursor_execute", _note_write)
