@@ -1,8 +1,10 @@
 """The stock ledger on the fast SQLite layer: every movement type, every validation error."""
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session
 
 from tests.factories import ADMIN, make_product, make_store, make_supplier
 from webapp.extensions import db
@@ -294,3 +296,50 @@ def test_integrity_check_finds_a_tampered_level_and_chain(shop):
     assert len(ledger_violations(conn, after_id=first - 1)["levels"]) == 1
     assert ledger_violations(conn, after_id=first)["levels"] == []
     db.session.rollback()
+
+
+# --- Whose transaction a movement runs in --------------------------------------------------------
+
+def test_a_movement_with_no_session_transaction_open_commits_on_its_own_connection(shop):
+    store, product = shop
+    ids = (SimpleNamespace(id=store.id), SimpleNamespace(id=product.id))
+    db.session.commit()  # nothing open: the request has not used the session
+    began = []
+
+    def note(*args):
+        began.append(args)
+
+    event.listen(Session, "after_begin", note)
+    try:
+        receive(*ids, "3")  # (store.id would reload the expired store in the session)
+    finally:
+        event.remove(Session, "after_begin", note)
+    assert began == [] and not db.session().in_transaction()  # the session was not used
+    with db.engine.connect() as other:  # and it is committed for everyone
+        assert other.scalar(select(func.count()).select_from(StockMovement)) == 1
+
+
+def test_a_movement_joins_the_transaction_the_session_has_open(shop):
+    store, product = shop
+    product_id = product.id
+    db.session.commit()
+    product.name = "Renamed in the same transaction"  # pending in the session
+    db.session.flush()
+    receive(store, product, "3")
+    # The ledger committed the session's transaction, the pending rename with it; a movement
+    # on a connection of its own would have left it open (and, on SQLite, waited for its lock).
+    assert not db.session().in_transaction()
+    with db.engine.connect() as other:  # (product.id would reload it: SQLite's BEGIN IMMEDIATE)
+        assert other.scalar(select(StockMovement.product_id)) == product_id
+        assert other.scalar(text("SELECT name FROM products WHERE id = :id"),
+                            {"id": product_id}) == "Renamed in the same transaction"
+
+
+def test_a_failed_movement_on_its_own_connection_writes_nothing(shop):
+    store, product = shop
+    receive(store, product, "2")
+    db.session.commit()
+    with pytest.raises(InsufficientStock):
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=product.id, type="sale", quantity="5"))
+    assert movement_count() == 1 and level(store, product) == Decimal("2")

@@ -126,7 +126,7 @@ def record_movement(actor, command, idempotency_key=None):
         level = _level_dict(ctx, level_row.quantity, now, level_row.reorder_level)
         return {"movement": movement, "level": level}, [(ctx.store.id, ctx.product.id)], 201
 
-    return _run(actor, key, request, write)
+    return _run(actor, key, request, write, standalone=True)
 
 
 def transfer(actor, command, idempotency_key=None):
@@ -345,9 +345,10 @@ def _unit_costs(conn, movement_ids):
                              .where(MOVEMENTS.c.id.in_(sorted(set(movement_ids))))).all())
 
 
-def run_in_transaction(actor, key, request, write):
-    """Run write(conn, now) -> (data, changed pairs, status) as one idempotent transaction."""
-    return _run(actor, key, request, write)
+def run_in_transaction(actor, key, request, write, standalone=False):
+    """Run write(conn, now) -> (data, changed pairs, status) as one idempotent transaction
+    (`standalone`: write() uses nothing but conn; see _run)."""
+    return _run(actor, key, request, write, standalone)
 
 
 class ShortLines(InsufficientStock):
@@ -370,26 +371,45 @@ class ShortLines(InsufficientStock):
 # The transaction
 
 
-def _run(actor, key, request, write):
-    """Run write(conn, now) in one transaction with idempotency; signal the change after commit."""
+def _run(actor, key, request, write, standalone=False):
+    """Run write(conn, now) in one transaction with idempotency; signal the change after commit.
+
+    A `standalone` write (its write() touches nothing but `conn`: no ORM objects) runs on a Core
+    connection of its own, unless the request's ORM session already has a transaction open,
+    which it then joins (one transaction and one connection per request, as for every other
+    write). Opening, committing and tearing down a session for nothing else cost 11 % of a
+    random-row sale's CPU in-process.
+    """
     session = db.session
+    if standalone and not (session.registry.has() and session().in_transaction()):
+        with db.engine.connect() as conn:
+            result, changed = _transaction(conn, conn, actor, key, request, write)
+    else:
+        result, changed = _transaction(session.connection(), session, actor, key, request,
+                                       write)
+    if changed:
+        stock_changed.send(None, changes=changed, data=result.data)
+    return result
+
+
+def _transaction(conn, owner, actor, key, request, write):
+    """(LedgerResult, changed pairs) of write(conn, now), committed or rolled back by `owner`
+    (the session, or the connection itself)."""
     try:
-        conn = session.connection()
         if key:
             replay = idempotency.claim(conn, actor.scope, key, idempotency.fingerprint(request))
             if replay:
-                session.rollback()
-                return LedgerResult(replay.response, replayed=True, status_code=replay.status_code)
+                owner.rollback()
+                return LedgerResult(replay.response, replayed=True,
+                                    status_code=replay.status_code), None
         data, changed, status = write(conn, utcnow())
         if key:
             idempotency.complete(conn, actor.scope, key, status, data)
-        session.commit()
+        owner.commit()
     except Exception:
-        session.rollback()
+        owner.rollback()
         raise
-    if changed:
-        stock_changed.send(None, changes=changed, data=data)
-    return LedgerResult(data, status_code=status)
+    return LedgerResult(data, status_code=status), changed
 
 
 def _load(conn, store_id, product_id=None, sku=None, store_field="store_id"):

@@ -186,7 +186,7 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
                                                  for line in parsed})
         return {"sale": sale}, [(store_id, line["product_id"]) for line in parsed], 201
 
-    return ledger.run_in_transaction(actor, key, request, write)
+    return ledger.run_in_transaction(actor, key, request, write, standalone=True)
 
 
 def _next_number(conn, store_id):
