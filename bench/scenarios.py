@@ -1,8 +1,9 @@
 """What each benchmark client does: an API request, or the same work in raw SQL."""
 import json
-import re
 from datetime import datetime, timezone
 from decimal import Decimal
+
+from sqlalchemy.dialects.postgresql import psycopg2
 
 from bench.database import PRODUCTS, STORES
 from webapp.services import ledger
@@ -67,13 +68,11 @@ def trivial(rng):
 
 # --- the same work as plain SQL: the statements the ledger and inventory services send ------
 
-# The ledger's one-statement write (services/ledger.py), in psycopg2's parameter style.
-APPEND_SQL = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", ledger._APPEND_MOVEMENT.text)
-
-
-LOAD_SQL = ("SELECT s.id, s.active, s.allow_negative_stock, p.id, p.archived, p.unit, "
-            "p.sale_price, p.cost, p.reorder_level FROM stores s LEFT JOIN products p "
-            "ON p.id = %s WHERE s.id = %s")
+# The ledger's store/product load and one-statement write (services/ledger.py), as the text
+# the ledger itself sends psycopg2 for them (compiled the same way: ledger._send).
+_PSYCOPG2 = psycopg2.dialect()
+LOAD_SQL = str(ledger._BUILDERS["load_by_id"](None).compile(dialect=_PSYCOPG2))
+APPEND_SQL = str(ledger._APPEND_MOVEMENT.compile(dialect=_PSYCOPG2))
 
 
 def _cost_figures(unit_cost):
@@ -83,7 +82,7 @@ def _cost_figures(unit_cost):
 
 
 def _raw_sale(cursor, store_id, product_id):
-    cursor.execute(LOAD_SQL, (product_id, store_id))
+    cursor.execute(LOAD_SQL, {"b_store": store_id, "b_product": product_id})
     _, _, _, _, _, _, price, cost, _ = cursor.fetchone()
     now = datetime.now(timezone.utc)
     values = {"store_id": store_id, "product_id": product_id, "type": "sale",
@@ -132,7 +131,7 @@ def raw_stock_page(cursor, rng):
 # counts them): the store and the lines' products in one load, then per line in product-id
 # order the ledger's one-statement write without its per-movement audit event, then the
 # receipt number, the sale, its lines, its audit event, and the sale read back for the answer.
-APPEND_UNAUDITED_SQL = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", ledger._APPEND_UNAUDITED.text)
+APPEND_UNAUDITED_SQL = str(ledger._APPEND_UNAUDITED.compile(dialect=_PSYCOPG2))
 LOAD_MANY_SQL = ("SELECT s.id, s.active, s.allow_negative_stock, p.id, p.archived, p.unit, "
                  "p.sale_price, p.cost, p.reorder_level FROM stores s LEFT JOIN products p "
                  "ON p.id IN %s WHERE s.id = %s")

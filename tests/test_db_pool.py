@@ -17,7 +17,7 @@ THREADS = 8  # gunicorn --threads in the production recipe and the benchmark
 
 
 @pytest.mark.postgres
-def test_as_many_threads_as_the_pool_reuse_their_connections(pg_app, pg_url):
+def test_as_many_threads_as_the_pool_reuse_their_connections(pg_url):
     app = create_app(_config(pg_url))
     assert app.config["DATABASE_POOL_SIZE"] >= THREADS
     with app.app_context():

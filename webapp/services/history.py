@@ -13,6 +13,7 @@ from webapp.models.types import utcnow
 from webapp.services import partitions
 from webapp.services.errors import N_, DomainError
 from webapp.services.paging import PER_PAGE, count_of, paginate
+from webapp.services.sql import is_postgresql
 from webapp.services.validation import pakistan_day_start
 
 MOVEMENTS = StockMovement.__table__
@@ -34,8 +35,9 @@ class MovementFilter:
 
 def movements(flt, page=1, per_page=PER_PAGE, count=True, names=False):
     """A Page of movements (row mappings), newest first (by when they were recorded); with
-    after_id, oldest first from that id. count=False skips counting (has_next from one extra row); names=True joins the
-    store code, product, user and supplier names the history page shows."""
+    after_id, oldest first from that id. count=False skips counting (has_next from one extra
+    row); names=True joins the store code, product, user and supplier names the history page
+    shows."""
     if flt.type and flt.type not in MOVEMENT_TYPES:
         raise DomainError("invalid", N_("Unknown movement type."), field="type")
     if flt.date_from and flt.date_to and flt.date_from > flt.date_to:
@@ -99,7 +101,7 @@ def closed_before(now):
 def _counter(flt, names):
     """count_of, or on PostgreSQL with Redis the closed months' count kept and the open
     month's counted."""
-    if db.engine.dialect.name != "postgresql" or not redisconn.configured():
+    if not is_postgresql(db.engine) or not redisconn.configured():
         return count_of
 
     def count(query):
