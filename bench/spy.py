@@ -31,7 +31,7 @@ def finish(recorder, raw, name, top=40):
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [_frame(f) for f in stack.split(";")[1:]]
-        if not frames:
+        if not frames or not count.isdigit():  # py-spy may append a warning of its own
             continue
         count = int(count)
         if "handle_request" not in stack:

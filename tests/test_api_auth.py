@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.api_client import PASSWORD, ApiClient, api_as
+from tests.api_client import PASSWORD, ApiClient, api_as, token_for
 from tests.conftest import _config
 from tests.factories import ADMIN, make_user
 from webapp import create_app
@@ -177,3 +177,39 @@ def test_rate_limit_falls_back_to_memory_when_redis_is_unreachable(tmp_path):
             fallback.until = 0.0
             db.session.remove()
     assert statuses == [200, 200, 429]
+
+
+def test_threads_missing_one_token_together_look_it_up_once(app, monkeypatch):
+    """Under load every thread of a worker found the same expired entry at once and each
+    repeated the token's queries; now one looks it up and the others take its answer."""
+    import threading
+    import time
+
+    from webapp.blueprints.api import auth
+
+    plaintext = token_for(make_user(role="manager", password=PASSWORD))
+    calls, real = [], accounts.user_for_token
+
+    def slow_lookup(text):
+        calls.append(text)
+        time.sleep(0.05)  # long enough for every other thread to miss while it runs
+        return real(text)
+
+    monkeypatch.setattr(accounts, "user_for_token", slow_lookup)
+    monkeypatch.setitem(app.config, "API_TOKEN_CACHE_SECONDS", 5)
+    auth.token_cache.clear()
+    principals, start = [], threading.Barrier(8)
+
+    def authenticate():
+        with app.app_context():
+            start.wait()
+            principals.append(auth.principal_for(plaintext))
+
+    threads = [threading.Thread(target=authenticate) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert len(principals) == 8 and None not in principals
+    assert len({principal.id for principal in principals}) == 1

@@ -430,7 +430,8 @@ def test_12_hsts_on_https_and_no_store_on_private_responses(app):
     assert "Strict-Transport-Security" not in client.get("/login").headers
     assert "no-store" not in client.get("/login").headers.get("Cache-Control", "")
     login(client, user.username)
-    assert client.get("/stores/").headers["Cache-Control"] == "no-store"
+    page = client.get("/stores/")
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["Pragma"] == "no-cache"
     token = client.post("/api/v1/auth/token", json={"username": user.username,
                                                     "password": PASSWORD})
     assert token.status_code == 201 and token.headers["Cache-Control"] == "no-store"

@@ -47,7 +47,8 @@ def add_security_headers(response):
     if _private():
         # Nothing a user saw may be kept by a browser or a cache once they log out.
         response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault("Pragma", "no-cache")
+        if "pragma" not in present:  # (Headers.setdefault raises and catches a KeyError)
+            response.headers["Pragma"] = "no-cache"
     return response
 
 
