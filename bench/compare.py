@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("BENCH_STORES", "200")
 os.environ.setdefault("BENCH_PRODUCTS", "100")
 
-from bench import database, load, run, scenarios  # noqa: E402
+from bench import cpu, database, load, run, scenarios  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_DURATION", "6"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "1.5"))
@@ -57,11 +57,11 @@ def _measure(server, token, make, out, side):
     base_url, pid = server
     start = {}
     timer = threading.Timer(WARMUP, lambda: start.setdefault("cpu",
-                                                              run._workers_cpu_seconds(pid)))
+                                                              cpu.workers_seconds(pid)))
     timer.start()
     latencies, errors, statuses = load.http(base_url, token, make, run.CONCURRENCY // 2,
                                             SECONDS, WARMUP)
-    spent = run._workers_cpu_seconds(pid) - start["cpu"]
+    spent = cpu.workers_seconds(pid) - start["cpu"]
     out[side] = (len(latencies) / SECONDS, spent * 1000 / max(len(latencies), 1), errors,
                  statuses)
 

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import database, load, scenarios, spy
+from bench import cpu, database, load, scenarios, spy
 
 HERE = Path(__file__).resolve().parent
 DURATION = float(os.environ.get("BENCH_DURATION", "8"))
@@ -42,7 +42,6 @@ PROFILE = os.environ.get("BENCH_PROFILE") == "1"
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
 OPEN_LOOP = os.environ.get("BENCH_OPEN_LOOP", "1") == "1"
 OPEN_LOOP_P99_MS = 50.0
-TICKS = os.sysconf("SC_CLK_TCK")
 
 # In this order: each ratio's two figures are taken one right after the other. On a shared
 # machine the pace drifts by tens of per cent over minutes (README, Performance), and a ratio of
@@ -68,8 +67,8 @@ TARGETS = [
     ("basket5", "raw_basket5", 0.35, None),  # POST /sales, 5 lines, against its statements
     ("level_read", "trivial", 0.6, None),
 ]
-INFO_RATIOS = [("level_read", "raw_level_read"), ("level_read_cold", "raw_level_read"), ("stock_page", "raw_stock_page"),
-               ("stock_page", "trivial")]
+INFO_RATIOS = [("level_read", "raw_level_read"), ("level_read_cold", "raw_level_read"),
+               ("stock_page", "raw_stock_page"), ("stock_page", "trivial")]
 
 
 def _free_port():
@@ -82,8 +81,8 @@ def _free_port():
 def gunicorn(database_url, key_prefix):
     """gunicorn serving bench.wsgi:app on a free port; yields its base URL."""
     port = _free_port()
-    env = {**os.environ, "BENCH_DATABASE_URL": database.sqlalchemy_url(database_url), "REDIS_URL": REDIS_URL,
-           "BENCH_KEY_PREFIX": key_prefix, "APP_ENV": "production"}
+    env = {**os.environ, "BENCH_DATABASE_URL": database.sqlalchemy_url(database_url),
+           "REDIS_URL": REDIS_URL, "BENCH_KEY_PREFIX": key_prefix, "APP_ENV": "production"}
     command = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS),
                "--worker-class", WORKER_CLASS, "--threads", str(THREADS),
                "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning",
@@ -118,33 +117,22 @@ def _wait_until_up(port, server, seconds=120):
     raise RuntimeError("gunicorn did not answer /healthz in time")
 
 
-def _workers_cpu_seconds(master_pid):
-    """utime + stime of gunicorn's worker processes (children of the master)."""
-    total = 0
-    for task in Path(f"/proc/{master_pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            try:
-                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-    return total / TICKS
-
-
-def _measured_http(base_url, token, make, pid):
-    """load.http plus the workers' CPU seconds over the measured window (after warm-up)."""
+def _measured(run_load, pid=None):
+    """run_load() plus the CPU each part of the machine spent over its measured window (after
+    warm-up; bench/cpu.py): (latencies, errors, statuses, spent)."""
     import threading
 
     marks = {}
-    timer = threading.Timer(WARMUP, lambda: marks.setdefault("start", _workers_cpu_seconds(pid)))
+    timer = threading.Timer(WARMUP, lambda: marks.setdefault("start", cpu.snapshot(pid)))
     timer.start()
-    measured = load.http(base_url, token, make, CONCURRENCY, DURATION, WARMUP)
+    measured = run_load()
     timer.cancel()
-    return (*measured, _workers_cpu_seconds(pid) - marks.get("start", 0))
+    end = cpu.snapshot(pid)
+    return (*measured, cpu.spent(marks.get("start", end), end))
 
 
 def _merged(rounds):
-    """One scenario's rounds [(latencies, errors, statuses, cpu seconds or None)] as one
+    """One scenario's rounds [(latencies, errors, statuses, CPU spent)] as one
     summary, with each round's rate beside it."""
     latencies = [ms for r in rounds for ms in r[0]]
     statuses = collections.Counter()
@@ -153,8 +141,11 @@ def _merged(rounds):
     result = summarise(latencies, sum(r[1] for r in rounds), statuses,
                        seconds=DURATION * len(rounds))
     result["rounds_rps"] = [round(len(r[0]) / DURATION, 1) for r in rounds]
-    if rounds[0][3] is not None and latencies:
-        result["cpu_ms_per_request"] = round(sum(r[3] for r in rounds) * 1000 / len(latencies), 3)
+    if latencies:
+        budget = cpu.per_request([r[3] for r in rounds], len(latencies))
+        if "app" in budget:
+            result["cpu_ms_per_request"] = budget["app"]
+        result["cpu_budget_ms_per_request"] = budget
     return result
 
 
@@ -217,12 +208,13 @@ def main():
             for round_ in range(ROUNDS):
                 for name, work in _chosen(SCENARIOS):
                     if name.startswith("raw_"):
-                        rounds[name].append((*load.raw_sql(url, work, CONCURRENCY, DURATION,
-                                                           WARMUP), None))
+                        rounds[name].append(_measured(lambda: load.raw_sql(
+                            url, work, CONCURRENCY, DURATION, WARMUP)))
                     else:
                         if PROFILE and round_ == 0:
                             recorder = spy.start(pid, name, WARMUP + DURATION)
-                        rounds[name].append(_measured_http(base_url, token, work, pid))
+                        rounds[name].append(_measured(lambda: load.http(
+                            base_url, token, work, CONCURRENCY, DURATION, WARMUP), pid))
                         if PROFILE and round_ == 0:
                             spy.finish(*recorder, name)
                     _print_row(f"{name} ({round_ + 1}/{ROUNDS})", _merged(rounds[name][-1:]))
@@ -281,9 +273,11 @@ def _report(results, invariant, elapsed):
 
 
 def _print_row(name, r):
-    cpu = f"  cpu {r['cpu_ms_per_request']} ms/req" if r.get("cpu_ms_per_request") else ""
+    budget = r.get("cpu_budget_ms_per_request")
+    spent = ("  cpu ms/req " + " ".join(f"{part} {ms}" for part, ms in budget.items())) \
+        if budget else ""
     print(f"{name:<22} {r['rps']:>8.1f} req/s  p50 {r['p50_ms']!s:>7} ms  p99 {r['p99_ms']!s:>7}"
-          f" ms  p99.9 {r['p999_ms']!s:>7} ms  errors {r['errors']} {r['statuses']}{cpu}",
+          f" ms  p99.9 {r['p999_ms']!s:>7} ms  errors {r['errors']} {r['statuses']}{spent}",
           flush=True)
 
 
@@ -292,7 +286,8 @@ def _print_summary(report):
     for t in report["targets"]:
         if t["measured"] == "sale_open_loop":
             print(f"open-loop sales at {t['rate']:.0f}/s: p99 {t['p99_ms']} ms (target < "
-                  f"{t['p99_limit_ms']}), p99.9 {t['p999_ms']} ms {'MET' if t['met'] else 'MISSED'}")
+                  f"{t['p99_limit_ms']}), p99.9 {t['p999_ms']} ms "
+                  f"{'MET' if t['met'] else 'MISSED'}")
             continue
         limit = f", p99 {t['p99_ms']} ms < {t['p99_limit_ms']}" if t["p99_limit_ms"] else ""
         print(f"{t['measured']} / {t['against']}: {t['ratio']} (target >= {t['minimum']}"

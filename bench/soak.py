@@ -19,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("BENCH_STORES", "2000")
 os.environ.setdefault("BENCH_PRODUCTS", os.environ.get("SOAK_PRODUCTS", "25"))
 
-from bench import database, load, run, scenarios  # noqa: E402  (sizes above read at import)
+from bench import cpu, database, load, run, scenarios  # noqa: E402  (sizes above read at import)
 
 HERE = Path(__file__).resolve().parent
 SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
@@ -157,7 +157,7 @@ def main():
 
             marks = {}
             timer = threading.Timer(WARMUP, lambda: marks.update(
-                warm=_memory(pid, worker.pid), cpu=run._workers_cpu_seconds(pid)))
+                warm=_memory(pid, worker.pid), cpu=cpu.workers_seconds(pid)))
             timer.start()
             load_result = run.summarise(*load.open_loop(base_url, token, mixed, RATE,
                                                         SECONDS, WARMUP))

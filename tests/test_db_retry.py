@@ -106,3 +106,49 @@ def test_a_failed_retry_is_not_retried_again(pg_app, monkeypatch):
     monkeypatch.undo()
     db.session.rollback()
     assert dbretry.stats["retried"] == before + 1
+
+
+def test_a_statement_sent_on_the_cursor_fails_as_sqlalchemy_would(pg_app):
+    """dbretry.send (the sale's statements): a refused statement raises SQLAlchemy's error, the
+    transaction rolls back, and the connection serves the next one."""
+    from sqlalchemy.exc import DataError
+
+    with db.engine.connect() as conn:
+        assert dbretry.send(conn, "SELECT %(a)s AS a, 2 AS b", {"a": 1}) == (1, 2)
+        assert dbretry.send(conn, "SELECT 1 WHERE false", {}) is None
+        with pytest.raises(DataError):
+            dbretry.send(conn, "SELECT 1 / %(zero)s", {"zero": 0})
+        conn.rollback()
+        row = dbretry.send(conn, "SELECT %(a)s AS a", {"a": "again"})
+        assert row.a == "again"
+        conn.commit()
+
+
+def test_a_sale_whose_write_finds_its_connection_dropped_fails_and_writes_nothing(pg_app,
+                                                                                  monkeypatch):
+    """The write is the transaction's second statement: not retried, the connection is
+    invalidated, and the next sale runs on a new one."""
+    store_id, product_id = make_store().id, make_product(unit="piece").id
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="stock_in", quantity=5))
+    db.session.remove()
+    before = dbretry.stats["retried"]
+    real_send = dbretry.send
+
+    def drop_before_the_write(conn, statement, parameters):
+        if statement.lstrip().startswith("WITH"):
+            _kill(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+        return real_send(conn, statement, parameters)
+
+    monkeypatch.setattr(dbretry, "send", drop_before_the_write)
+    with pytest.raises(OperationalError) as raised:
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store_id, product_id=product_id, type="sale", quantity=2))
+    monkeypatch.undo()
+    assert raised.value.connection_invalidated
+    assert dbretry.stats["retried"] == before
+    result = ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="sale", quantity=2))
+    assert result.data["level"]["quantity"] == "3.000"
+    count = db.session.execute(text("SELECT count(*) FROM stock_movements")).scalar()
+    assert count == 2

@@ -158,13 +158,21 @@ def _mark_writer(response):
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "WITH", "MERGE")
 
 
+def note_write():
+    """This request changed data: its user stays on the primary for READ_YOUR_WRITES_SECONDS.
+    Statements SQLAlchemy executes are noted by themselves; code that writes on a DBAPI cursor
+    (infra/dbretry.send) calls this."""
+    if has_request_context():
+        g._wrote = True
+
+
 def _note_write(conn, cursor, statement, parameters, context, executemany):
-    if context is None or not has_request_context():
+    if context is None:
         return
     if context.isinsert or context.isupdate or context.isdelete or (
             (context.compiled is None or isinstance(context.compiled.statement, TextClause))
             and statement.lstrip()[:6].upper().startswith(_WRITE_VERBS)):
-        g._wrote = True
+        note_write()
 
 
 def init_app(app):

@@ -1,0 +1,79 @@
+"""Where a scenario's machine time goes: CPU seconds (user + system, from /proc) of the whole
+machine, of PostgreSQL's processes, of Redis and of gunicorn's workers, read at the start and
+the end of a measured window.
+
+A ratio to a raw-SQL ceiling is a ratio of whole-machine costs: the ceiling's client, its
+PostgreSQL backends and the kernel share the same two cores as the app under test. Split per
+request, the budget shows which part of the gap is the app's own Python and which is
+PostgreSQL, Redis or the load clients (the machine's rest).
+"""
+import os
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PARTS = ("app", "postgres", "redis")
+
+
+def _ticks(stat, children=False):
+    """utime + stime; with `children`, plus what its exited children spent (cutime + cstime:
+    PostgreSQL's backends that closed are added to the postmaster's when it reaps them)."""
+    fields = stat.rsplit(")", 1)[1].split()
+    own = int(fields[11]) + int(fields[12])
+    return own + int(fields[13]) + int(fields[14]) if children else own
+
+
+def workers_seconds(master_pid):
+    """utime + stime of gunicorn's worker processes (children of the master)."""
+    total = 0
+    for task in Path(f"/proc/{master_pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                total += _ticks(Path(f"/proc/{child}/stat").read_text())
+            except OSError:
+                continue
+    return total / TICKS
+
+
+def _by_command(names):
+    """CPU seconds of every process whose command name is one of `names`."""
+    totals = dict.fromkeys(names, 0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        command = stat[stat.index("(") + 1:stat.rindex(")")]
+        if command in totals:
+            totals[command] += _ticks(stat, children=True)
+    return {name: ticks / TICKS for name, ticks in totals.items()}
+
+
+def _machine_busy():
+    user, nice, system, idle, iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + irq + softirq) / TICKS
+
+
+def snapshot(gunicorn_pid=None):
+    commands = _by_command(("postgres", "redis-server"))
+    return {"machine": _machine_busy(), "postgres": commands["postgres"],
+            "redis": commands["redis-server"],
+            "app": workers_seconds(gunicorn_pid) if gunicorn_pid else None}
+
+
+def spent(before, after):
+    return {part: None if after[part] is None else after[part] - before[part]
+            for part in after}
+
+
+def per_request(spents, requests):
+    """Milliseconds per request of each part, summed over rounds; "rest" is what the machine
+    spent outside them (the load clients, the kernel, anything else running)."""
+    total = {part: sum(s[part] for s in spents) if spents[0][part] is not None else None
+             for part in spents[0]}
+    budget = {part: round(seconds * 1000 / requests, 3) for part, seconds in total.items()
+              if seconds is not None}
+    budget["rest"] = round(budget["machine"] - sum(budget.get(p, 0) for p in PARTS), 3)
+    return budget
