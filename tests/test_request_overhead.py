@@ -160,3 +160,22 @@ def test_ensure_sync_is_remembered_within_a_bound(fresh):
         closure = lambda: None  # noqa: E731
         assert app.ensure_sync(closure) is closure
     assert app._ensure_sync.cache_info().currsize <= 256
+
+
+def test_api_requests_skip_the_browser_only_hooks_and_pages_keep_them(fresh):
+    app = fresh(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="2 per minute")
+    hooks = app.before_request_funcs[None] + app.after_request_funcs[None]
+    skipped = {getattr(h.__wrapped__, "__name__", None) or h.__wrapped__.func.__name__
+               for h in hooks if hasattr(h, "__wrapped__")}
+    assert skipped == {"_update_remember_cookie", "csrf_protect", "__inject_headers"}
+    with app.app_context():
+        api = api_as(app, "manager")
+        username = make_user("manager").username
+    browser = app.test_client()
+    assert login(browser, username).status_code == 303
+    assert "Cookie" in browser.get("/stores/").headers.get("Vary", "")  # pages read the session
+    listed = api.get("/api/v1/stores")
+    assert listed.status_code == 200
+    assert "Cookie" not in listed.headers.get("Vary", "")  # the session was never read
+    refused = [login(app.test_client(), "nobody", "wrong") for _ in range(3)][-1]
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Limit"] == "2"

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from config import config_from_env
 from webapp import cli
+from webapp.blueprints.api import hooks as api_hooks
 from webapp.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
 from webapp.infra import dbretry, replica  # noqa: F401  (dbretry: engine listeners)
 from webapp.jobs import tasks
@@ -55,6 +56,7 @@ def create_app(config_class=None):
     register_extensions(app)
     register_blueprints(app)
     ratelimit.drop_idle_middleware(app)
+    api_hooks.skip_browser_hooks(app)
     errors.register_error_handlers(app)
     security.register(app)
     filters.register(app)

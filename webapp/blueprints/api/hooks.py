@@ -1,4 +1,7 @@
-"""Request checks shared by every endpoint: rate limit, bearer auth, JSON bodies."""
+"""Request checks shared by every endpoint: rate limit, bearer auth, JSON bodies; and the
+browser extensions' app-wide hooks, which API requests skip."""
+from functools import wraps
+
 from flask import abort, request
 from werkzeug.exceptions import BadRequest
 
@@ -45,3 +48,30 @@ def register(bp):
     bp.before_request(limits.enforce)
     bp.before_request(authenticate)
     bp.before_request(require_json_body)
+
+
+# App-wide hooks that only concern browsers: Flask-Login refreshing its remember cookie (an API
+# request authenticates by bearer token and never logs a session in or out; its check also read
+# the session and so added `Vary: Cookie`), Flask-WTF's CSRF check (the blueprint is exempt, so
+# it only looked that up) and Flask-Limiter's rate-limit headers (no API view carries a
+# Flask-Limiter limit: the API counts in limits.py and sets its own headers on a 429).
+# Together 7-8 % of a cached level read's CPU under gunicorn (bench.compare).
+BROWSER_ONLY_HOOKS = ("_update_remember_cookie", "csrf_protect", "__inject_headers")
+
+
+def _not_on_api(hook):
+    @wraps(hook)
+    def for_pages_only(*args):
+        if request.blueprint == "api":
+            return args[0] if args else None  # an after_request hook hands the response on
+        return hook(*args)
+    return for_pages_only
+
+
+def skip_browser_hooks(app):
+    """Call once the extensions have registered their hooks."""
+    for hooks in (app.before_request_funcs[None], app.after_request_funcs[None]):
+        for i, hook in enumerate(hooks):
+            name = getattr(hook, "__name__", None) or getattr(hook.func, "__name__", "")
+            if name in BROWSER_ONLY_HOOKS:
+                hooks[i] = _not_on_api(hook)
