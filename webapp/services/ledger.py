@@ -643,18 +643,16 @@ def _statement(conn, name):
 # (untyped parameters; ints, Decimals, strings and booleans, which psycopg2 adapts and returns
 # itself); the dropped-connection retry and the replica's write marking are kept.
 _DRIVER_SQL = {}
-_SENT_AS_TEXT = frozenset(("load_by_id", "load_by_sku", "append", "append_unaudited"))
 _WRITES = frozenset(("append", "append_unaudited"))
 
 
 def _send(conn, name, params):
-    """The first row of one of the hot path's statements, or None."""
-    if name not in _SENT_AS_TEXT or not is_postgresql(conn):
+    """The first row of one of the sale's statements (the loads, the appends), or None."""
+    if not is_postgresql(conn):
         return conn.execute(_statement(conn, name), params).first()
-    key = (conn.dialect.name, name)
-    sql = _DRIVER_SQL.get(key)
+    sql = _DRIVER_SQL.get(name)
     if sql is None:
-        sql = _DRIVER_SQL[key] = str(_statement(conn, name).compile(dialect=conn.dialect))
+        sql = _DRIVER_SQL[name] = str(_statement(conn, name).compile(dialect=conn.dialect))
     if name in _WRITES:
         replica.note_write()
     return dbretry.send(conn, sql, params)

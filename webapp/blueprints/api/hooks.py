@@ -72,6 +72,6 @@ def skip_browser_hooks(app):
     """Call once the extensions have registered their hooks."""
     for hooks in (app.before_request_funcs[None], app.after_request_funcs[None]):
         for i, hook in enumerate(hooks):
-            name = getattr(hook, "__name__", None) or getattr(hook.func, "__name__", "")
-            if name in BROWSER_ONLY_HOOKS:
+            # Flask-Limiter's hook is a functools.partial: its function carries the name.
+            if getattr(getattr(hook, "func", hook), "__name__", "") in BROWSER_ONLY_HOOKS:
                 hooks[i] = _not_on_api(hook)
