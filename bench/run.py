@@ -211,11 +211,14 @@ def main():
                         rounds[name].append(_measured(lambda: load.raw_sql(
                             url, work, CONCURRENCY, DURATION, WARMUP)))
                     else:
-                        if PROFILE and round_ == 0:
+                        # The last round: the first one also samples each worker's first
+                        # requests (imports, SQL compiled once), which steady load never pays.
+                        profiled = PROFILE and round_ == ROUNDS - 1
+                        if profiled:
                             recorder = spy.start(pid, name, WARMUP + DURATION)
                         rounds[name].append(_measured(lambda: load.http(
                             base_url, token, work, CONCURRENCY, DURATION, WARMUP), pid))
-                        if PROFILE and round_ == 0:
+                        if profiled:
                             spy.finish(*recorder, name)
                     _print_row(f"{name} ({round_ + 1}/{ROUNDS})", _merged(rounds[name][-1:]))
             for name, measured in rounds.items():

@@ -6,6 +6,7 @@ the shares are of the workers' Python CPU time: a thread waiting for PostgreSQL,
 or the GIL itself is not counted as if it were working.
 """
 import collections
+import os
 import re
 import subprocess
 import sys
@@ -53,7 +54,8 @@ def finish(recorder, raw, name, top=40):
     lines += ["", "self:"] + [f"{n / total * 100:5.1f}%  {f}" for f, n in own.most_common(25)]
     text = "\n".join(lines) + "\n"
     (HERE / f"profile-{name}.txt").write_text(text)
-    raw.unlink()
+    if os.environ.get("BENCH_PROFILE_KEEP") != "1":  # kept for a closer look at one subtree
+        raw.unlink()
     return text
 
 

@@ -89,6 +89,7 @@ def _trust_proxies(app):
 
 def register_extensions(app):
     db.init_app(app)
+    _listen_to_sqlite_engines(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -118,10 +119,10 @@ def register_blueprints(app):
     from webapp.blueprints.auth import bp as auth_bp
     from webapp.blueprints.catalog import bp as catalog_bp
     from webapp.blueprints.counter import bp as counter_bp
-    from webapp.blueprints.jobs import bp as jobs_bp
-    from webapp.blueprints.offline import bp as offline_bp
-    from webapp.blueprints.language import bp as language_bp
     from webapp.blueprints.imports import bp as imports_bp
+    from webapp.blueprints.jobs import bp as jobs_bp
+    from webapp.blueprints.language import bp as language_bp
+    from webapp.blueprints.offline import bp as offline_bp
     from webapp.blueprints.ops import bp as ops_bp
     from webapp.blueprints.purchasing import bp as purchasing_bp
     from webapp.blueprints.reports import bp as reports_bp
@@ -168,8 +169,16 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
 def _sqlite_begin_immediate(conn):
     """SQLite: take the write lock when a transaction starts, so writers are serialised."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _listen_to_sqlite_engines(app):
+    # On SQLite's engines only: a connection event listener on every engine makes each Core
+    # connection join the event dispatch and call it at every begin (PostgreSQL's sales too).
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite" and \
+                    not event.contains(engine, "begin", _sqlite_begin_immediate):
+                event.listen(engine, "begin", _sqlite_begin_immediate)

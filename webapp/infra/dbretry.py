@@ -15,45 +15,33 @@ import collections
 import functools
 import logging
 
+from psycopg2.extensions import STATUS_READY
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import Pool
 from sqlalchemy.pool.base import _ConnectionFairy
 
 log = logging.getLogger(__name__)
-FRESH = "kiryana_first_statement"
 stats = {"retried": 0}
 
 
-@event.listens_for(Pool, "checkout")
-def _checked_out(dbapi_connection, record, proxy):
-    record.info[FRESH] = True
-
-
-@event.listens_for(Engine, "commit")
-@event.listens_for(Engine, "rollback")
-def _transaction_ended(conn):
-    # The next statement on this connection opens a new transaction.
-    fairy = conn.connection if not conn.invalidated else None
-    if isinstance(fairy, _ConnectionFairy):
-        fairy.info[FRESH] = True
-
-
-def _safe(context, statement):
-    fairy = context.root_connection.connection
-    if not isinstance(fairy, _ConnectionFairy) or fairy.info.pop(FRESH, False) is not True:
+def _first_statement(dbapi_connection, statement):
+    """Whether `statement` is safe to send again: psycopg2 has no transaction open on this
+    connection (it opens one with the statement), or, in autocommit mode, a plain SELECT.
+    (psycopg2 keeps this status itself, so no commit, rollback or checkout listener has to:
+    those made every Core connection join the event dispatch.)"""
+    if dbapi_connection.status != STATUS_READY:
         return False
-    autocommit = getattr(context.root_connection.connection.dbapi_connection, "autocommit", False)
-    return not autocommit or statement.lstrip()[:6].upper() == "SELECT"
+    return not dbapi_connection.autocommit or statement.lstrip()[:6].upper() == "SELECT"
 
 
 @event.listens_for(Engine, "do_execute")
 def _execute_with_one_retry(cursor, statement, parameters, context):
-    if context.dialect.name != "postgresql" or not _safe(context, statement):
+    fairy = context.root_connection.connection
+    if context.dialect.name != "postgresql" or not isinstance(fairy, _ConnectionFairy) or \
+            not _first_statement(fairy.dbapi_connection, statement):
         return None  # SQLAlchemy executes it the usual way
-    context.cursor = _execute(context.root_connection.connection, cursor, statement,
-                              parameters, context.dialect)
+    context.cursor = _execute(fairy, cursor, statement, parameters, context.dialect)
     return True
 
 
@@ -94,7 +82,7 @@ def send(conn, statement, parameters):
     dialect = conn.dialect
     cursor = fairy.dbapi_connection.cursor()
     try:
-        if fairy.info.pop(FRESH, False) is True:
+        if _first_statement(fairy.dbapi_connection, statement):
             cursor = _execute(fairy, cursor, statement, parameters, dialect)
         else:
             cursor.execute(statement, parameters)

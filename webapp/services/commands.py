@@ -9,7 +9,6 @@ JSON constraints, so the API's request models are built from them (api/spec.body
 the ledger hashes a command's own fields for idempotency, and a sync item is stored as its
 command's data (`dump`) and read back without being checked again (`load`).
 """
-import dataclasses
 import types
 import typing
 from dataclasses import dataclass
@@ -116,8 +115,7 @@ def _retype(kind, value):
 
 
 def _unknown(cls, raw):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
+    unknown = sorted(raw.keys() - _kinds(cls).keys())
     if unknown:
         raise DomainError("invalid", f"Unknown field: {', '.join(unknown)}.", field=unknown[0])
 

