@@ -152,3 +152,24 @@ def test_a_sale_whose_write_finds_its_connection_dropped_fails_and_writes_nothin
     assert result.data["level"]["quantity"] == "3.000"
     count = db.session.execute(text("SELECT count(*) FROM stock_movements")).scalar()
     assert count == 2
+
+
+def test_in_autocommit_mode_only_a_select_is_sent_again(pg_app):
+    """Each autocommit statement commits on its own: a write that met a dropped line may have
+    committed, so only a plain SELECT is retried there."""
+    before = dbretry.stats["retried"]
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        _kill(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+        assert conn.exec_driver_sql("SELECT 41 + 1").scalar() == 42
+        assert dbretry.stats["retried"] == before + 1
+        _kill(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+        with pytest.raises(OperationalError):
+            conn.exec_driver_sql("CREATE TEMPORARY TABLE never_made (id int)")
+    assert dbretry.stats["retried"] == before + 1
+
+
+def test_a_core_connection_on_postgresql_joins_no_event_dispatch(pg_app):
+    """The retry reads psycopg2's own transaction status, so no connection event listener makes
+    every Core connection (one per sale) join the engine's event dispatch."""
+    with db.engine.connect() as conn:
+        assert not conn._has_events

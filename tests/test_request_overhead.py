@@ -179,3 +179,18 @@ def test_api_requests_skip_the_browser_only_hooks_and_pages_keep_them(fresh):
     assert "Cookie" not in listed.headers.get("Vary", "")  # the session was never read
     refused = [login(app.test_client(), "nobody", "wrong") for _ in range(3)][-1]
     assert refused.status_code == 429 and refused.headers["X-RateLimit-Limit"] == "2"
+
+
+def test_only_sqlite_engines_take_the_write_lock_at_begin(fresh):
+    """SQLite serialises writers with BEGIN IMMEDIATE, from a listener on its own engines."""
+    from sqlalchemy import event
+
+    from webapp import _sqlite_begin_immediate
+
+    app = fresh()
+    with app.app_context():
+        assert event.contains(db.engine, "begin", _sqlite_begin_immediate)
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            assert conn.connection.dbapi_connection.in_transaction
+            conn.rollback()

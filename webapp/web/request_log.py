@@ -1,8 +1,8 @@
 """One log line per request, tagged with a request id (X-Request-ID in and out), and its timing."""
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from flask import g, request
 
@@ -21,7 +21,8 @@ def _not_werkzeug_access(record):
 
 def _start():
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    # 32 random hex digits, as uuid4().hex without building a UUID object for it.
+    g.request_id = incoming if REQUEST_ID.match(incoming) else secrets.token_hex(16)
     g.request_started = time.perf_counter()
 
 
