@@ -145,11 +145,14 @@ def test_a_gunicorn_worker_freezes_what_it_loaded_out_of_the_collectors_way():
     from pathlib import Path
 
     hooks = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    threshold = gc.get_threshold()
     try:
         hooks["post_worker_init"](None)
         assert gc.get_freeze_count() > 10_000  # the test session's modules, at the least
+        assert gc.get_threshold() == (hooks["GC_YOUNG"], *threshold[1:])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def test_ensure_sync_is_remembered_within_a_bound(fresh):
