@@ -14,21 +14,27 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PARTS = ("app", "postgres", "redis")
 
 
-def _ticks(stat, children=False):
-    """utime + stime; with `children`, plus what its exited children spent (cutime + cstime:
-    PostgreSQL's backends that closed are added to the postmaster's when it reaps them)."""
+def _ticks(stat, children=False, system_only=False):
+    """utime + stime (only stime with `system_only`); with `children`, plus what its exited
+    children spent (cutime + cstime: PostgreSQL's backends that closed are added to the
+    postmaster's when it reaps them)."""
     fields = stat.rsplit(")", 1)[1].split()
+    if system_only:
+        return int(fields[12])
     own = int(fields[11]) + int(fields[12])
     return own + int(fields[13]) + int(fields[14]) if children else own
 
 
-def workers_seconds(master_pid):
-    """utime + stime of gunicorn's worker processes (children of the master)."""
+def workers_seconds(master_pid, system_only=False):
+    """utime + stime of gunicorn's worker processes (children of the master); with
+    `system_only` their stime alone: the kernel working for them (sockets to the clients,
+    PostgreSQL and Redis; futexes of the GIL and the pools)."""
     total = 0
     for task in Path(f"/proc/{master_pid}/task").iterdir():
         for child in (task / "children").read_text().split():
             try:
-                total += _ticks(Path(f"/proc/{child}/stat").read_text())
+                total += _ticks(Path(f"/proc/{child}/stat").read_text(),
+                                system_only=system_only)
             except OSError:
                 continue
     return total / TICKS
@@ -50,17 +56,22 @@ def _by_command(names):
     return {name: ticks / TICKS for name, ticks in totals.items()}
 
 
-def _machine_busy():
+def _machine():
+    """(busy, stolen) CPU seconds of the machine: `steal` is time the hypervisor gave this
+    VM's cores to another guest while they had work, the sign of a noisy neighbour."""
     user, nice, system, idle, iowait, irq, softirq, steal = map(
         int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
-    return (user + nice + system + irq + softirq) / TICKS
+    return (user + nice + system + irq + softirq) / TICKS, steal / TICKS
 
 
 def snapshot(gunicorn_pid=None):
     commands = _by_command(("postgres", "redis-server"))
-    return {"machine": _machine_busy(), "postgres": commands["postgres"],
+    busy, stolen = _machine()
+    return {"machine": busy, "postgres": commands["postgres"],
             "redis": commands["redis-server"],
-            "app": workers_seconds(gunicorn_pid) if gunicorn_pid else None}
+            "app": workers_seconds(gunicorn_pid) if gunicorn_pid else None,
+            "app_kernel": workers_seconds(gunicorn_pid, True) if gunicorn_pid else None,
+            "stolen": stolen}
 
 
 def spent(before, after):
@@ -70,7 +81,8 @@ def spent(before, after):
 
 def per_request(spents, requests):
     """Milliseconds per request of each part, summed over rounds; "rest" is what the machine
-    spent outside them (the load clients, the kernel, anything else running)."""
+    spent outside them (the load clients, the kernel, anything else running). "app_kernel" is
+    the part of "app" spent in the kernel; "stolen" is not part of "machine"."""
     total = {part: sum(s[part] for s in spents) if spents[0][part] is not None else None
              for part in spents[0]}
     budget = {part: round(seconds * 1000 / requests, 3) for part, seconds in total.items()
