@@ -56,6 +56,10 @@ class Config:
     # with 5 (its default) for 8 threads, 1 sale in 20 paid for a new PostgreSQL backend.
     # (SQLite's pools take no size: create_app passes it to the server databases only.)
     DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+    # Allocations between young-generation collections in a gunicorn worker (gunicorn.conf.py):
+    # a sale allocates a few thousand objects, so CPython's 700 ran the collector several times
+    # a request, each time walking every in-flight request's objects across the threads.
+    GC_YOUNG = int(os.environ.get("GC_YOUNG", "50000"))
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_recycle": DATABASE_POOL_RECYCLE}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
@@ -78,7 +82,8 @@ class Config:
     IDEMPOTENCY_RETENTION_DAYS = float(os.environ.get("IDEMPOTENCY_RETENTION_DAYS", "30"))
     # PostgreSQL: monthly partitions of stock_movements the worker sweep keeps made ahead.
     PARTITIONS_MONTHS_AHEAD = int(os.environ.get("PARTITIONS_MONTHS_AHEAD", "3"))
-    # Report roll-ups older than this (seconds) are refreshed by the worker sweep (inline without one).
+    # Report roll-ups older than this (seconds) are refreshed by the worker sweep (inline
+    # without one).
     REPORTS_ROLLUP_MAX_AGE = float(os.environ.get("REPORTS_ROLLUP_MAX_AGE", "60"))
     # A running sync job whose heartbeat is older than this is run again (safely: items are
     # idempotent).

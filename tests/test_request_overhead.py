@@ -149,7 +149,7 @@ def test_a_gunicorn_worker_freezes_what_it_loaded_out_of_the_collectors_way():
     try:
         hooks["post_worker_init"](None)
         assert gc.get_freeze_count() > 10_000  # the test session's modules, at the least
-        assert gc.get_threshold() == (hooks["GC_YOUNG"], *threshold[1:])
+        assert gc.get_threshold() == (hooks["Config"].GC_YOUNG, *threshold[1:])
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)
