@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("BENCH_STORES", "200")
 os.environ.setdefault("BENCH_PRODUCTS", "100")
 
-from bench import cpu, database, load, run, scenarios  # noqa: E402
+from bench import database, load, run, scenarios  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_DURATION", "6"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "1.5"))
@@ -55,28 +55,23 @@ def _server(url, directory, env):
 
 def _measure(server, token, make, out, side):
     base_url, pid = server
-    start = {}
-    timer = threading.Timer(WARMUP, lambda: start.setdefault("cpu",
-                                                              cpu.workers_seconds(pid)))
-    timer.start()
-    latencies, errors, statuses = load.http(base_url, token, make, run.CONCURRENCY // 2,
-                                            SECONDS, WARMUP)
-    spent = cpu.workers_seconds(pid) - start["cpu"]
-    out[side] = (len(latencies) / SECONDS, spent * 1000 / max(len(latencies), 1), errors,
-                 statuses)
+    latencies, errors, statuses, spent = run._measured(lambda: load.http(
+        base_url, token, make, run.CONCURRENCY // 2, SECONDS, WARMUP), pid, WARMUP)
+    out[side] = (len(latencies) / SECONDS, spent["app"] * 1000 / max(len(latencies), 1),
+                 errors, statuses)
 
 
 def main(a, b, names="sale_random,basket5,level_read,trivial", rounds=3):
     sides = [_parse(a), _parse(b)]
     url = database.create()
-    cpu = {name: ([], []) for name in names.split(",")}
+    per_request = {name: ([], []) for name in names.split(",")}
     try:
         token = database.migrate_and_make_token(url)
         database.seed(url)
         with ExitStack() as stack:
             servers = [stack.enter_context(_server(url, d, env)) for d, env in sides]
             for round_ in range(int(rounds)):
-                for name in cpu:
+                for name in per_request:
                     out = {}
                     threads = [threading.Thread(target=_measure, args=(
                         servers[i], token, getattr(scenarios, name), out, i)) for i in (0, 1)]
@@ -85,7 +80,7 @@ def main(a, b, names="sale_random,basket5,level_read,trivial", rounds=3):
                     for thread in threads:
                         thread.join()
                     for i in (0, 1):
-                        cpu[name][i].append(out[i][1])
+                        per_request[name][i].append(out[i][1])
                         if out[i][2]:
                             print(f"  {'AB'[i]} errors: {out[i][3]}")
                     print(f"round {round_} {name:<12} A {out[0][0]:7.1f}/s {out[0][1]:6.3f} ms"
@@ -94,7 +89,7 @@ def main(a, b, names="sale_random,basket5,level_read,trivial", rounds=3):
                           flush=True)
     finally:
         database.drop(url)
-    for name, (ours, theirs) in cpu.items():
+    for name, (ours, theirs) in per_request.items():
         a_ms, b_ms = statistics.median(ours), statistics.median(theirs)
         print(f"{name}: median CPU per request A {a_ms:.3f} ms, B {b_ms:.3f} ms, "
               f"B/A {b_ms / a_ms:.3f}")

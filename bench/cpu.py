@@ -25,19 +25,24 @@ def _ticks(stat, children=False, system_only=False):
     return own + int(fields[13]) + int(fields[14]) if children else own
 
 
-def workers_seconds(master_pid, system_only=False):
-    """utime + stime of gunicorn's worker processes (children of the master); with
-    `system_only` their stime alone: the kernel working for them (sockets to the clients,
-    PostgreSQL and Redis; futexes of the GIL and the pools)."""
-    total = 0
+def workers_seconds(master_pid):
+    """utime + stime of gunicorn's worker processes (children of the master)."""
+    return _workers(master_pid)[0]
+
+
+def _workers(master_pid):
+    """(utime + stime, stime) seconds of gunicorn's workers: stime is the kernel working for
+    them (sockets to the clients, PostgreSQL and Redis; futexes of the GIL and the pools)."""
+    total = system = 0
     for task in Path(f"/proc/{master_pid}/task").iterdir():
         for child in (task / "children").read_text().split():
             try:
-                total += _ticks(Path(f"/proc/{child}/stat").read_text(),
-                                system_only=system_only)
+                stat = Path(f"/proc/{child}/stat").read_text()
             except OSError:
                 continue
-    return total / TICKS
+            total += _ticks(stat)
+            system += _ticks(stat, system_only=True)
+    return total / TICKS, system / TICKS
 
 
 def _by_command(names):
@@ -67,10 +72,9 @@ def _machine():
 def snapshot(gunicorn_pid=None):
     commands = _by_command(("postgres", "redis-server"))
     busy, stolen = _machine()
+    app, app_kernel = _workers(gunicorn_pid) if gunicorn_pid else (None, None)
     return {"machine": busy, "postgres": commands["postgres"],
-            "redis": commands["redis-server"],
-            "app": workers_seconds(gunicorn_pid) if gunicorn_pid else None,
-            "app_kernel": workers_seconds(gunicorn_pid, True) if gunicorn_pid else None,
+            "redis": commands["redis-server"], "app": app, "app_kernel": app_kernel,
             "stolen": stolen}
 
 

@@ -21,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -117,13 +118,11 @@ def _wait_until_up(port, server, seconds=120):
     raise RuntimeError("gunicorn did not answer /healthz in time")
 
 
-def _measured(run_load, pid=None):
+def _measured(run_load, pid=None, warmup=WARMUP):
     """run_load() plus the CPU each part of the machine spent over its measured window (after
-    warm-up; bench/cpu.py): (latencies, errors, statuses, spent)."""
-    import threading
-
+    `warmup` seconds; bench/cpu.py): (latencies, errors, statuses, spent)."""
     marks = {}
-    timer = threading.Timer(WARMUP, lambda: marks.setdefault("start", cpu.snapshot(pid)))
+    timer = threading.Timer(warmup, lambda: marks.setdefault("start", cpu.snapshot(pid)))
     timer.start()
     measured = run_load()
     timer.cancel()

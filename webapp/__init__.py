@@ -179,6 +179,5 @@ def _listen_to_sqlite_engines(app):
     # connection join the event dispatch and call it at every begin (PostgreSQL's sales too).
     with app.app_context():
         for engine in db.engines.values():
-            if engine.dialect.name == "sqlite" and \
-                    not event.contains(engine, "begin", _sqlite_begin_immediate):
+            if engine.dialect.name == "sqlite":
                 event.listen(engine, "begin", _sqlite_begin_immediate)
