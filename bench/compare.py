@@ -35,19 +35,21 @@ def _parse(side):
 
 @contextmanager
 def _server(url, directory, env):
-    """bench.run's gunicorn, started from `directory` with `env` (BENCH_WORKERS/THREADS too)."""
+    """bench.run's gunicorn, started from `directory` with `env` (BENCH_WORKERS, BENCH_THREADS
+    and BENCH_WORKER_CLASS too)."""
     saved, here = dict(os.environ), Path.cwd()
-    workers, threads = run.WORKERS, run.THREADS
+    workers, threads, worker_class = run.WORKERS, run.THREADS, run.WORKER_CLASS
     os.environ.update(env)
     run.WORKERS = int(env.get("BENCH_WORKERS", run.WORKERS))
     run.THREADS = int(env.get("BENCH_THREADS", run.THREADS))
+    run.WORKER_CLASS = env.get("BENCH_WORKER_CLASS", run.WORKER_CLASS)
     os.chdir(directory)  # python -m gunicorn imports bench.wsgi and webapp from here
     try:
         with run.gunicorn(url, f"kiryana-compare-{uuid.uuid4().hex[:8]}") as server:
             os.chdir(here)
             os.environ.clear()
             os.environ.update(saved)
-            run.WORKERS, run.THREADS = workers, threads
+            run.WORKERS, run.THREADS, run.WORKER_CLASS = workers, threads, worker_class
             yield server
     finally:
         os.chdir(here)

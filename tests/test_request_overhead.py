@@ -2,7 +2,11 @@
 is dropped only while it has nothing to check, a request without a session cookie builds no
 signer, a request that touched no database opens no session but a write still has its audit
 drained, without a replica no write is marked for read-your-writes, and the security headers
-are added in one pass without overriding a view's own."""
+are added in one pass without overriding a view's own, and each thread keeps one Redis
+connection."""
+import os
+import threading
+
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
@@ -12,7 +16,7 @@ from tests.conftest import _config
 from tests.factories import login, make_store, make_user
 from webapp import create_app
 from webapp.extensions import db, limiter
-from webapp.infra import replica
+from webapp.infra import redisconn, replica
 from webapp.models import AuditLog, AuditOutbox
 from webapp.web.security import HEADERS
 from webapp.web.sessions import CookieSessions
@@ -197,3 +201,43 @@ def test_only_sqlite_engines_take_the_write_lock_at_begin(fresh):
             conn.exec_driver_sql("SELECT 1")
             assert conn.connection.dbapi_connection.in_transaction
             conn.rollback()
+
+
+def test_each_thread_keeps_one_redis_connection_and_a_forked_child_opens_its_own(redis_pg_app):
+    """redisconn.client(): a thread's commands go over one connection of its own, with no pool
+    checkout per command; another thread has another; a forked child never writes on its
+    parent's socket."""
+    pool = redisconn.raw_client(redis_pg_app).connection_pool
+    mine = redisconn.client()
+    assert redisconn.client() is mine
+    checkouts = []
+    real = pool.get_connection
+    pool.get_connection = lambda *a, **k: checkouts.append(1) or real(*a, **k)
+    try:
+        for _ in range(3):
+            mine.incr(redisconn.prefixed("overhead-test"))
+    finally:
+        del pool.get_connection
+    assert checkouts == []
+
+    def other_thread():
+        with redis_pg_app.app_context():
+            got.append(redisconn.client())
+            got[0].ping()
+
+    got = []
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert got[0] is not mine and got[0].connection is not mine.connection
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether it got its own connection, and that it works
+        child = redisconn.client()
+        ok = child is not mine and child.incr(redisconn.prefixed("overhead-test")) == 4
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert mine.incr(redisconn.prefixed("overhead-test")) == 5  # the parent's socket is intact
