@@ -51,11 +51,12 @@ class Config:
     # this many seconds, and a statement that finds its connection dropped is retried once when
     # that is safe (webapp/infra/dbretry.py).
     DATABASE_POOL_RECYCLE = int(os.environ.get("DATABASE_POOL_RECYCLE", "300"))
-    # Connections each process keeps open: at least its threads (gunicorn --threads). Beyond
-    # the pool, SQLAlchemy opens an overflow connection and closes it again after the request:
-    # with 5 (its default) for 8 threads, 1 sale in 20 paid for a new PostgreSQL backend.
-    # (SQLite's pools take no size: create_app passes it to the server databases only.)
-    DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "10"))
+    # Connections each process keeps open: twice its threads (gunicorn --threads), since each
+    # thread keeps one for the ledger's writes (webapp/infra/pinned.py) beside its ORM session's.
+    # Beyond the pool, SQLAlchemy opens an overflow connection and closes it again after the
+    # request: with 5 (its default) for 8 threads, 1 sale in 20 paid for a new PostgreSQL
+    # backend. (SQLite's pools take no size: create_app passes it to the server databases only.)
+    DATABASE_POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "20"))
     # Allocations between young-generation collections in a gunicorn worker (gunicorn.conf.py):
     # a sale allocates a few thousand objects, so CPython's 700 ran the collector several times
     # a request, each time walking every in-flight request's objects across the threads.

@@ -15,7 +15,7 @@ from blinker import Namespace
 from sqlalchemy import bindparam, insert, select, text, update
 
 from webapp.extensions import db
-from webapp.infra import dbretry, replica
+from webapp.infra import dbretry, pinned, replica
 from webapp.models import (
     ADJUSTMENT_REASONS,
     REMOVAL_REASONS,
@@ -380,12 +380,18 @@ def _run(actor, key, request, write, standalone=False):
     connection of its own, unless the request's ORM session already has a transaction open,
     which it then joins (one transaction and one connection per request, as for every other
     write). Opening, committing and tearing down a session for nothing else cost 11 % of a
-    random-row sale's CPU in-process.
+    random-row sale's CPU in-process; the Core connection is the thread's own (infra/pinned).
     """
     session = db.session
     if standalone and not (session.registry.has() and session().in_transaction()):
-        with db.engine.connect() as conn:
+        conn = pinned.connection()
+        try:
             result, changed = _transaction(conn, conn, actor, key, request, write)
+        except DomainError:
+            raise  # refused and rolled back: the connection is fine
+        except Exception:
+            pinned.discard()
+            raise
     else:
         result, changed = _transaction(session.connection(), session, actor, key, request,
                                        write)
