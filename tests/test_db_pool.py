@@ -8,9 +8,11 @@ with its default of 5 under 8 threads, 1 sale in 20 paid for a fresh PostgreSQL 
 import gc
 import threading
 
+import psycopg2
 import pytest
 from sqlalchemy import event, text
 
+from tests import services
 from tests.conftest import _config
 from tests.factories import ADMIN, make_product, make_store
 from webapp import create_app
@@ -52,8 +54,8 @@ def test_as_many_threads_as_the_pool_reuse_their_connections(pg_url):
 def test_a_threads_ledger_writes_share_one_connection_given_back_when_the_thread_ends(pg_app,
                                                                                     pg_url):
     """infra/pinned: a thread's standalone ledger writes take no pool checkout after the first;
-    each thread has its own; a failed write's connection is replaced; a finished thread's
-    connection is back in the pool."""
+    a killed backend is replaced under it; each thread has its own; a failed write's connection
+    is replaced; a finished thread's connection is back in the pool."""
     # the default: a pinned connection and a session's for each thread
     assert create_app(_config(pg_url)).config["DATABASE_POOL_SIZE"] >= 2 * THREADS
     app = pg_app
@@ -79,6 +81,16 @@ def test_a_threads_ledger_writes_share_one_connection_given_back_when_the_thread
     with app.app_context():
         mine = sell(3)
         assert pinned.connection() is mine and len(checkouts) == 1
+        # Its backend killed (a restart, a failover): the next write's first statement is sent
+        # again on a new DBAPI connection under the same Core connection.
+        backend = mine.connection.dbapi_connection.get_backend_pid()
+        admin = psycopg2.connect(services.PG_ADMIN_URL)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        admin.close()
+        assert sell(1) is mine
+        assert mine.connection.dbapi_connection.get_backend_pid() != backend
 
     theirs, errors = [], []
 
