@@ -13,6 +13,8 @@ import threading
 from webapp.extensions import db
 
 _threads = threading.local()
+# Connections a forked child inherited from its parent's threads: kept, never closed (below).
+_INHERITED = []
 
 
 class _Held:
@@ -31,9 +33,6 @@ class _Held:
             # A forked child's copy of its parent's connection: closing it would send
             # PostgreSQL a Terminate on the socket the parent still uses. Keep it, untouched.
             _INHERITED.append(self.conn)
-
-
-_INHERITED = []
 
 
 def connection():

@@ -54,8 +54,8 @@ def _thread_client(app):
     A pooled command checks a connection out, probes it for unread data (three system calls)
     and puts it back: a third of the client's CPU for a sale's one Redis call. A thread runs
     one command at a time, so a connection of its own needs none of that. The pid check keeps a
-    forked child (an RQ work horse) off its parent's socket; a thread's connection goes back to
-    the pool when the thread ends."""
+    forked child (a gunicorn worker forked from the master that loaded the app) off its parent's
+    socket; a thread's connection goes back to the pool when the thread ends."""
     pool = _client(app).connection_pool
     mine = app.extensions["kiryana_redis_threads"]
     if getattr(mine, "pid", None) != os.getpid():
