@@ -92,10 +92,30 @@ def responses(**ok):
     return Response(**ok, **{f"HTTP_{status}": ErrorEnvelope for status in ERROR_STATUSES})
 
 
+def _accepts_null(schema):
+    """Whether a JSON schema lets null through (a schema with no type at all does)."""
+    kind = schema.get("type")
+    if kind == "null" or isinstance(kind, list) and "null" in kind:
+        return True
+    if "anyOf" in schema or "oneOf" in schema:
+        return any(_accepts_null(s) for s in schema.get("anyOf", schema.get("oneOf")))
+    return not (kind or "$ref" in schema or "enum" in schema or "const" in schema
+                or "allOf" in schema)
+
+
+def _no_null_defaults(schema, _model=None):
+    """An optional field that refuses null (`name: str = None`: leave it out, never send null)
+    is documented with no default rather than `default: null`, which OpenAPI 3.1 validators
+    refuse and stricter generators mistype; a field that takes null keeps it."""
+    for field in schema.get("properties", {}).values():
+        if "default" in field and field["default"] is None and not _accepts_null(field):
+            del field["default"]
+
+
 class Body(BaseModel):
     """Base for request bodies: unknown fields are an error, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
 
 def body_model(command, name):
@@ -111,7 +131,7 @@ class PageQuery(BaseModel):
     """?page=&per_page= (at most 200); list query models extend it. Unknown parameters are
     refused (422) so that a misspelt filter is not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
     page: int = Field(1, ge=1, le=paging.MAX_PAGE)
     per_page: int = Field(paging.PER_PAGE, ge=1, le=paging.MAX_PER_PAGE)
