@@ -45,7 +45,7 @@ OPEN_LOOP = os.environ.get("BENCH_OPEN_LOOP", "1") == "1"
 OPEN_LOOP_P99_MS = 50.0
 
 # In this order: each ratio's two figures are taken one right after the other. On a shared
-# machine the pace drifts by tens of per cent over minutes (README, Performance), and a ratio of
+# machine the pace drifts by tens of per cent over minutes (docs/performance.md), and a ratio of
 # figures taken minutes apart measured the drift as much as the app. raw_* is SQL, the rest HTTP.
 SCENARIOS = [
     ("sale_random", scenarios.sale_random),

@@ -1,4 +1,4 @@
-"""What the per-request savings change (README, Performance): Flask-Limiter's middleware pass
+"""What the per-request savings change (docs/performance.md): Flask-Limiter's middleware pass
 is dropped only while it has nothing to check, a request without a session cookie builds no
 signer, a request that touched no database opens no session but a write still has its audit
 drained, without a replica no write is marked for read-your-writes, and the security headers

@@ -1,5 +1,5 @@
 """Every setting in one place: read as app.config["X"] in code, defaulted only in config.py,
-and listed in the README's settings table (STYLE.md "Every setting in config.py")."""
+and listed in the settings table of docs/operations.md (STYLE.md "Every setting in config.py")."""
 import ast
 import re
 from pathlib import Path
@@ -9,7 +9,8 @@ import config
 ROOT = Path(__file__).resolve().parent.parent
 CODE = sorted((ROOT / "webapp").rglob("*.py")) + [ROOT / "worker.py"]
 # Keys Flask or an extension defines and defaults itself; we may set them in Config without
-# documenting them, unless we read them from the environment (then the README must say so).
+# documenting them, unless we read them from the environment (then docs/operations.md
+# must say so).
 FRAMEWORK = re.compile(r"^(SQLALCHEMY_|RATELIMIT_|SESSION_COOKIE_|REMEMBER_COOKIE_|WTF_|COMPRESS_)"
                        r"|^(TESTING|DEBUG|MAX_CONTENT_LENGTH|SECRET_KEY)$")
 
@@ -63,8 +64,8 @@ def _environment_variables():
     return {name for kind, name, _, _ in _reads(ROOT / "config.py") if kind == "env"}
 
 
-def _readme_settings():
-    text = (ROOT / "README.md").read_text()
+def _documented_settings():
+    text = (ROOT / "docs" / "operations.md").read_text()
     table = text[text.index("| variable | default | what |"):]
     table = table[:table.index("\n\n")]
     names = set()
@@ -78,7 +79,7 @@ def test_the_scan_finds_what_it_should():
     assert ("config", "REDIS_URL") in reads and ("config", "STOCK_CACHE_TTL") in reads
     assert ("env", "PROMETHEUS_MULTIPROC_DIR") in reads
     assert {"DATABASE_URL", "APP_ENV", "INSTANCE_DIR", "SECRET_KEY"} <= _environment_variables()
-    assert "API_TOKEN_TTL_DAYS" in _readme_settings()
+    assert "API_TOKEN_TTL_DAYS" in _documented_settings()
 
 
 def test_every_setting_the_code_reads_is_in_config_with_no_second_default():
@@ -98,11 +99,11 @@ def test_environment_is_read_only_in_config_py_except_by_libraries():
     assert not outside, f"environment read outside config.py: {outside}"
 
 
-def test_the_readme_table_lists_every_variable_and_nothing_else():
-    documented = _readme_settings()
+def test_the_operations_table_lists_every_variable_and_nothing_else():
+    documented = _documented_settings()
     variables = _environment_variables() | {"PROMETHEUS_MULTIPROC_DIR"}
-    assert not variables - documented, f"missing from README's table: {variables - documented}"
-    assert not documented - variables, f"README lists what nothing reads: {documented - variables}"
+    assert not variables - documented, f"missing from the table: {variables - documented}"
+    assert not documented - variables, f"the table lists what nothing reads: {documented - variables}"
     own = {name for name in _config_attributes() if not FRAMEWORK.match(name)}
     assert not own - variables, f"Config settings not from the environment: {own - variables}"
 

@@ -88,14 +88,6 @@ def primary():
         g._db_target = previous
 
 
-def current_target():
-    """Where db.session reads would go now: "replica" or "primary"."""
-    if has_request_context() and g.get("_db_target") == REPLICA \
-            and current_app.extensions.get("kiryana_replica_engine") is not None:
-        return REPLICA
-    return PRIMARY
-
-
 def _replica_allowed():
     app = current_app
     if app.extensions.get("kiryana_replica_engine") is None:

@@ -73,7 +73,7 @@ def movements(flt, page=1, per_page=PER_PAGE, count=True, names=False):
     # monthly partition's (store_id | product_id | plain, created_at) index then yields its
     # rows in order and the newest partitions answer a page. By id alone every partition's
     # primary key was walked backwards past other stores' rows (7 s for one store's first
-    # page at 10M movements; README, Performance).
+    # page at 10M movements; docs/performance.md).
     newest_first = (MOVEMENTS.c.created_at.desc(), MOVEMENTS.c.id.desc())
     result = paginate(query, (MOVEMENTS.c.id.asc(),) if keyset else newest_first,
                       1 if keyset else max(1, page), per_page, count=count,

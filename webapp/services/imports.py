@@ -668,7 +668,3 @@ def refused_rows(job):
 def recent_jobs(user, limit=10):
     return db.session.scalars(select(ImportJob).where(ImportJob.user_id == user.id)
                               .order_by(ImportJob.created_at.desc()).limit(limit)).all()
-
-
-def count_products():
-    return db.session.scalar(select(func.count()).select_from(PRODUCTS))

@@ -22,7 +22,6 @@ from webapp.models import (
     PurchaseOrderLine,
     PurchaseReceipt,
     PurchaseReceiptLine,
-    Store,
     Supplier,
 )
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
@@ -259,15 +258,6 @@ def change_status(actor, user, order_id, status):
     return order
 
 
-def create_orders_from_suggestions(actor, user, groups):
-    """Save one draft per supplier group (lines as chosen on the page); returns the orders."""
-    orders = []
-    for group in groups:
-        orders.append(create_order(actor, user, store_id=group["store_id"],
-                                   supplier_id=group["supplier_id"], lines=group["lines"]))
-    return orders
-
-
 # ---------------------------------------------------------------------------------------------
 # Reading
 
@@ -502,8 +492,3 @@ def product_by_sku(sku, field="sku"):
 def visible_suppliers():
     return db.session.scalars(select(Supplier).where(Supplier.active.is_(True))
                               .order_by(Supplier.name)).all()
-
-
-def store_label(store_id):
-    store = db.session.get(Store, store_id)
-    return store.code if store else ""

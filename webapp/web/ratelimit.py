@@ -4,7 +4,7 @@ Flask-Limiter runs a before_request hook on every request for default, applicati
 and meta limits. A limit declared with `@limiter.limit` on a view is checked by the decorator's
 own wrapper when that view runs, and the API's per-token limit by blueprints/api/limits.py, so
 while none of the other kinds is declared the hook only resolves, for every request, that there
-is nothing to do: about a tenth of a /healthz's CPU under gunicorn (README, Performance). It is
+is nothing to do: about a tenth of a /healthz's CPU under gunicorn (docs/performance.md). It is
 taken out then, and left in place the moment any such limit is declared.
 """
 from webapp.extensions import limiter

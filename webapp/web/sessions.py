@@ -24,7 +24,7 @@ MAX_ID = 2**31 - 1
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, minus building the signer for requests that carry no
     session cookie (every API call with a bearer token, /healthz): an empty session needs no
-    signature checked. About a tenth of a /healthz's CPU under gunicorn (README, Performance)."""
+    signature checked. About a tenth of a /healthz's CPU under gunicorn (docs/performance.md)."""
 
     def open_session(self, app, request):
         if app.secret_key and self.get_cookie_name(app) not in request.cookies:
