@@ -2,11 +2,12 @@
 browser extensions' app-wide hooks, which API requests skip."""
 from functools import wraps
 
-from flask import abort, request
+from flask import abort, current_app, request
 from werkzeug.exceptions import BadRequest
 
 from webapp.blueprints.api import limits
 from webapp.blueprints.api.auth import authenticate, identify
+from webapp.blueprints.api.spec import body_is_optional
 from webapp.extensions import csrf
 from webapp.services.errors import NotFound
 
@@ -17,9 +18,17 @@ MULTIPART_ENDPOINTS = {"api.create_import"}
 BODYLESS_ENDPOINTS = {"api.confirm_import"}
 
 
+def _empty_body():
+    return not request.content_length and "Transfer-Encoding" not in request.headers
+
+
 def require_json_body():
-    """415 unless the body is JSON; 400 when it does not parse (413 comes from Werkzeug)."""
+    """415 unless the body is JSON; 400 when it does not parse (413 comes from Werkzeug).
+    A write whose body has no required field takes no body, or an empty one with any
+    Content-Type or none, as `{}`."""
     if request.method not in BODY_METHODS:
+        return
+    if _empty_body() and body_is_optional(current_app.view_functions.get(request.endpoint)):
         return
     if request.endpoint in MULTIPART_ENDPOINTS:
         if request.mimetype != "multipart/form-data":

@@ -124,7 +124,7 @@ class ReturnResult(BaseModel):
 
 
 class VoidCreate(Body):
-    """A void takes no fields: send `{}`."""
+    """A void takes no fields: send no body (or `{}`)."""
 
 
 class SaleQuery(PageQuery):

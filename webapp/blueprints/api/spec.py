@@ -127,6 +127,20 @@ def body_model(command, name):
     return create_model(name, __base__=Body, **fields)
 
 
+_optional_bodies = {}
+
+
+def body_is_optional(view):
+    """Whether a view's JSON body has no required field, so that no body at all means `{}`
+    (POST /sales/<id>/void with a bare `curl -X POST`; a PATCH that changes nothing)."""
+    known = _optional_bodies.get(view)
+    if known is None:
+        metadata = spec.get_function_metadata(view)
+        key = metadata.json if metadata is not None else None
+        known = _optional_bodies[view] = key is not None and not spec.models[key].get("required")
+    return known
+
+
 class PageQuery(BaseModel):
     """?page=&per_page= (at most 200); list query models extend it. Unknown parameters are
     refused (422) so that a misspelt filter is not silently ignored."""
