@@ -13,6 +13,9 @@ CACHE = Counter("kiryana_stock_cache_requests_total",
                 "Stock cache lookups: hit, miss, or bypass (Redis unavailable).",
                 ["kind", "result"])
 JOBS = Counter("kiryana_jobs_total", "Background jobs run by workers.", ["queue", "outcome"])
+SWEEP_FAILURES = Counter("kiryana_sweep_failures_total",
+                         "Steps of the worker's sweep that failed (each is retried next sweep).",
+                         ["step"])
 
 
 def count_movements(sender, data=None, **kwargs):

@@ -1,8 +1,15 @@
 """The worker's sweep: every WORKER_SWEEP_SECONDS each worker makes sure no durable work is
-stranded (an enqueue lost while Redis was down, a worker that died mid-job)."""
+stranded (an enqueue lost while Redis was down, a worker that died mid-job).
+
+Each step runs in its own transaction and its own `try`: a step that fails is rolled back,
+logged and counted (`kiryana_sweep_failures_total{step}`), and the steps after it still run.
+Once the roll-up refresh failing on every sweep also stopped the idempotency purge and the
+ledger's partitions for the months ahead, which sat after it in one `try` (issue 23).
+"""
 import logging
 
 from webapp.extensions import db
+from webapp.infra.metrics import SWEEP_FAILURES
 from webapp.jobs import tasks
 from webapp.jobs.queueing import enqueue
 from webapp.services import audit, idempotency, imports, partitions, report_rollups, sync
@@ -10,34 +17,64 @@ from webapp.services import audit, idempotency, imports, partitions, report_roll
 log = logging.getLogger("kiryana.worker")
 
 
+def _drain_outbox(app):
+    moved = audit.drain_all()
+    if moved:
+        log.info("sweep moved %s audit events", moved)
+
+
+def _requeue_syncs(app):
+    for job_id in sync.stalled_jobs(app.config["SYNC_STALL_SECONDS"]):
+        log.warning("sync job %s stalled; queueing it again", job_id)
+        enqueue("sync", tasks.run_sync, job_id)
+
+
+def _requeue_imports(app):
+    for job_id in imports.stalled_jobs(app.config["IMPORT_STALL_SECONDS"]):
+        log.warning("import job %s stalled; queueing it again", job_id)
+        enqueue("default", tasks.run_import, job_id)
+
+
+def _refresh_rollups(app):
+    # Every worker may try; the state row lock lets one refresh at a time.
+    report_rollups.refresh_if_stale(app.config["REPORTS_ROLLUP_MAX_AGE"])
+
+
+def _purge_idempotency(app):
+    purged = idempotency.purge(db.session.connection(), app.config["IDEMPOTENCY_RETENTION_DAYS"])
+    db.session.commit()
+    if purged:
+        log.info("sweep purged %s old idempotency records", purged)
+
+
+def _make_partitions(app):
+    made = partitions.ensure_ahead(db.session.connection(), app.config["PARTITIONS_MONTHS_AHEAD"])
+    db.session.commit()
+    if made:
+        log.info("sweep made ledger partitions %s", ", ".join(made))
+
+
+# (label of kiryana_sweep_failures_total, step), in the order they run.
+STEPS = (("outbox", _drain_outbox), ("sync", _requeue_syncs), ("imports", _requeue_imports),
+         ("rollups", _refresh_rollups), ("idempotency", _purge_idempotency),
+         ("partitions", _make_partitions))
+
+
 def sweep_once(app):
     """Drain the outbox, restart stalled syncs and imports, refresh roll-ups, purge old
-    idempotency keys, make ledger partitions ahead."""
+    idempotency keys, make ledger partitions ahead: each step on its own → the names of the
+    steps that failed."""
+    failed = []
     with app.app_context():
-        try:
-            moved = audit.drain_all()
-            if moved:
-                log.info("sweep moved %s audit events", moved)
-            for job_id in sync.stalled_jobs(app.config["SYNC_STALL_SECONDS"]):
-                log.warning("sync job %s stalled; queueing it again", job_id)
-                enqueue("sync", tasks.run_sync, job_id)
-            for job_id in imports.stalled_jobs(app.config["IMPORT_STALL_SECONDS"]):
-                log.warning("import job %s stalled; queueing it again", job_id)
-                enqueue("default", tasks.run_import, job_id)
-            # Report roll-ups: every worker may try; the state row lock lets one refresh at a time.
-            report_rollups.refresh_if_stale(app.config["REPORTS_ROLLUP_MAX_AGE"])
-            purged = idempotency.purge(db.session.connection(),
-                                       app.config["IDEMPOTENCY_RETENTION_DAYS"])
-            db.session.commit()
-            made = partitions.ensure_ahead(db.session.connection(),
-                                           app.config["PARTITIONS_MONTHS_AHEAD"])
-            db.session.commit()
-            if made:
-                log.info("sweep made ledger partitions %s", ", ".join(made))
-            if purged:
-                log.info("sweep purged %s old idempotency records", purged)
-        except Exception:
-            db.session.rollback()
-            log.exception("sweep failed")
-        finally:
-            db.session.remove()
+        for name, step in STEPS:
+            try:
+                step(app)
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                SWEEP_FAILURES.labels(name).inc()
+                log.exception("sweep step %s failed", name)
+                failed.append(name)
+            finally:
+                db.session.remove()
+    return failed

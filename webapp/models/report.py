@@ -3,15 +3,15 @@ from sqlalchemy import Column, Date, ForeignKey, Index, Integer, String, func
 
 from webapp.extensions import db
 from webapp.models.stock import StockLevel, StockMovement
-from webapp.models.types import Money, Quantity, UTCDateTime
+from webapp.models.types import StockValue, SumMoney, SumQuantity, UTCDateTime
 
 
 class _Totals:
-    quantity = Column(Quantity, nullable=False, default=0)
-    delta = Column(Quantity, nullable=False, default=0)
-    amount = Column(Money, nullable=False, default=0)
+    quantity = Column(SumQuantity, nullable=False, default=0)
+    delta = Column(SumQuantity, nullable=False, default=0)
+    amount = Column(SumMoney, nullable=False, default=0)
     movements = Column(Integer, nullable=False, default=0)
-    cost = Column(Money, nullable=False, default=0, server_default="0")
+    cost = Column(SumMoney, nullable=False, default=0, server_default="0")
     without_cost = Column(Integer, nullable=False, default=0, server_default="0")
 
 
@@ -88,9 +88,9 @@ class StoreStockSummary(db.Model):
     low = Column(Integer, nullable=False, default=0)
     negative = Column(Integer, nullable=False, default=0)
     without_cost = Column(Integer, nullable=False, default=0)
-    units = Column(Quantity, nullable=False, default=0)
-    value_cost = Column(Money, nullable=False, default=0)
-    value_sale = Column(Money, nullable=False, default=0)
+    units = Column(SumQuantity, nullable=False, default=0)
+    value_cost = Column(StockValue, nullable=False, default=0)
+    value_sale = Column(StockValue, nullable=False, default=0)
 
 
 class ReportRollupState(db.Model):

@@ -12,7 +12,15 @@ from sqlalchemy import (
 )
 
 from webapp.extensions import db
-from webapp.models.types import BigId, Money, Quantity, UTCDateTime, utcnow
+from webapp.models.types import (
+    BigId,
+    Money,
+    Quantity,
+    SumMoney,
+    SumQuantity,
+    UTCDateTime,
+    utcnow,
+)
 
 MOVEMENT_TYPES = ("stock_in", "sale", "removal", "adjustment", "transfer_out", "transfer_in")
 REMOVAL_REASONS = ("damaged", "expired", "lost", "other")
@@ -92,14 +100,14 @@ class DailyStockSummary(db.Model):
     store_id = Column(Integer, ForeignKey("stores.id"), primary_key=True)
     product_id = Column(Integer, ForeignKey("products.id"), primary_key=True)
     type = Column(String(16), primary_key=True)
-    quantity = Column(Quantity, nullable=False, default=0)
-    delta = Column(Quantity, nullable=False, default=0)
+    quantity = Column(SumQuantity, nullable=False, default=0)
+    delta = Column(SumQuantity, nullable=False, default=0)
     # Sales: quantity × unit price. Everything else: quantity × unit cost (where known).
-    amount = Column(Money, nullable=False, default=0)
+    amount = Column(SumMoney, nullable=False, default=0)
     movements = Column(Integer, nullable=False, default=0)
     # Quantity × the unit cost recorded on each movement (a sale's: the product's cost when it
     # was sold), and how many movements had no cost: what the sales report's profit rests on.
-    cost = Column(Money, nullable=False, default=0, server_default="0")
+    cost = Column(SumMoney, nullable=False, default=0, server_default="0")
     without_cost = Column(Integer, nullable=False, default=0, server_default="0")
 
 

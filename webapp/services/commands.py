@@ -23,6 +23,7 @@ from webapp.services.errors import N_, DomainError
 from webapp.services.validation import (
     MAX_MONEY,
     MAX_QUANTITY,
+    check_value,
     number_text,
     parse_datetime,
     parse_id,
@@ -168,7 +169,7 @@ class Movement(_Command):
         product_id = _optional_id(product_id, "product_id", "Product")
         is_count = type == "adjustment"
         expected = raw.get("expected")
-        return cls(
+        command = cls(
             store_id=store_id, type=type, product_id=product_id,
             sku=parse_text(sku, "sku", "SKU", 64) if product_id is None else None,
             quantity=parse_quantity(raw.get("quantity"), allow_zero=is_count),
@@ -181,6 +182,13 @@ class Movement(_Command):
             unit_cost=parse_money(raw.get("unit_cost"), "unit_cost", "Unit cost"),
             supplier_id=_optional_id(raw.get("supplier_id"), "supplier_id", "Supplier"),
             occurred_at=parse_datetime(raw.get("occurred_at")))
+        # Bounds at the door (validation.MAX_MONEY): the value of what was typed. The ledger
+        # checks a value worked out from the product's own price or cost where it is known.
+        check_value(command.quantity, command.unit_price, "unit_price",
+                    N_("Quantity × unit price"))
+        check_value(command.quantity, command.unit_cost, "unit_cost",
+                    N_("Quantity × unit cost"))
+        return command
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,14 @@ from webapp.services.sql import (
     lock_clause,
     upsert,
 )
-from webapp.services.validation import iso_time, pakistan_day, parse_id, parse_quantity
+from webapp.services.validation import (
+    MAX_LEVEL,
+    check_value,
+    iso_time,
+    pakistan_day,
+    parse_id,
+    parse_quantity,
+)
 
 LEVELS = StockLevel.__table__
 MOVEMENTS = StockMovement.__table__
@@ -518,7 +525,19 @@ def _move_level(conn, ctx, delta, now):
         if row is not None:
             return row
         current = Decimal("0")
+    if not _within_level_bound(current, delta):
+        raise DomainError("out_of_range", N_(
+            "This would take the stock level to %(level)s: a level stays within %(max)s either "
+            "side of zero.", level=f"{(current + delta).normalize():f}",
+            max=f"{MAX_LEVEL.normalize():f}"), field="quantity", max=str(MAX_LEVEL))
     raise InsufficientStock(current, -delta, product_id=ctx.product.id, store_id=ctx.store.id)
+
+
+def _within_level_bound(current, delta):
+    """A level stays within MAX_LEVEL of zero; a movement towards zero is always allowed (the
+    statements say the same in SQL: _LEVEL_BOUND)."""
+    after = abs(current + delta)
+    return after <= MAX_LEVEL or after <= abs(current)
 
 
 def _insert_movement(conn, actor, ctx, now, *, type, quantity, delta, balance_after,
@@ -542,11 +561,13 @@ def _insert_movement(conn, actor, ctx, now, *, type, quantity, delta, balance_af
 # matches no row (not enough stock, or no level yet); the caller then takes the general path,
 # which tells those two apart. The audit event is the movement as movement_dict() gives it;
 # a basket's sale movements go without one (the sale's own event lists them).
-_APPEND_WRITES = """
+_LEVEL_BOUND = (f"(abs(quantity + :delta) <= {MAX_LEVEL:f} "
+                "OR abs(quantity + :delta) <= abs(quantity))")
+_APPEND_WRITES = f"""
 WITH level AS (
     UPDATE stock_levels SET quantity = quantity + :delta, updated_at = :now
     WHERE store_id = :store_id AND product_id = :product_id
-      AND (NOT :guarded OR quantity + :delta >= 0)
+      AND (NOT :guarded OR quantity + :delta >= 0) AND {_LEVEL_BOUND}
     RETURNING quantity, reorder_level
 ), movement AS (
     INSERT INTO stock_movements (store_id, product_id, type, quantity, delta, balance_after,
@@ -615,7 +636,11 @@ def _summary_figures(m):
     The cost is the unit cost recorded on the movement: for a sale, the product's cost when it
     was sold. That is what the sales report's profit subtracts."""
     price = m["unit_price"] if m["type"] == "sale" else m["unit_cost"]
-    return {"amount": _money(m["quantity"], price), "cost": _money(m["quantity"], m["unit_cost"]),
+    # The bound on one movement's value (validation.MAX_MONEY), here for values worked out
+    # from the product's own price or cost, which no door saw.
+    return {"amount": check_value(m["quantity"], price, "quantity", N_("Quantity × price")),
+            "cost": check_value(m["quantity"], m["unit_cost"], "quantity",
+                                N_("Quantity × unit cost")),
             "without_cost": int(m["unit_cost"] is None)}
 
 
@@ -685,6 +710,8 @@ def _build_move(guarded):
                 .values(quantity=new_quantity, updated_at=bindparam("b_now",
                                                                     type_=LEVELS.c.updated_at.type))
                 .returning(LEVELS.c.quantity, LEVELS.c.reorder_level))
+        after = db.func.abs(new_quantity)
+        stmt = stmt.where((after <= MAX_LEVEL) | (after <= db.func.abs(LEVELS.c.quantity)))
         return stmt.where(new_quantity >= 0) if guarded else stmt
     return build
 

@@ -2,7 +2,8 @@
 
 A shopkeeper may sell at most the store's `max_discount_percent` below the product's sale
 price; managers and admins (and the system itself, with no user) are not limited. Selling above
-the price is allowed to everyone. Every override is recorded on the line or movement (its
+the price needs a manager or an admin too (a shopkeeper's typo of 9999999999.99 for 99.99
+would otherwise be a sale worth Rs 10 arab: issue 23). Every override is recorded on the line or movement (its
 unit_price beside the product's list price) and as a `price.override` audit event. The basket
 (services/sales.py) and the single-movement doors (ledger.record_movement) both ask here.
 """
@@ -43,6 +44,14 @@ def check_override(conn, actor, store_id, product_id, list_price, unit_price, fi
     if unit_price is None or unit_price == list_price:
         return list_price
     percent = discount_percent(list_price, unit_price)
+    if unit_price > list_price:
+        role = role or role_of(conn, actor)
+        if role not in policy.MANAGERS:
+            raise DomainError(
+                "price_above_list",
+                N_("Only a manager may sell above the price (Rs %(price)s). Ask a manager.",
+                   price=f"{list_price:,.2f}"),
+                field=field, status=403, list_price=str(list_price))
     if percent > 0:
         role = role or role_of(conn, actor)
         if role not in policy.MANAGERS:

@@ -28,6 +28,7 @@ from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
 from webapp.services import audit, idempotency, ledger, paging, policy, reports
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.validation import (
+    MAX_QUANTITY,
     parse_id,
     parse_lines,
     parse_money,
@@ -189,6 +190,9 @@ def _fill_lines(order, parsed):
         pack_size = _qty(product.pack_size or 1)
         if cost is None:
             cost = _money(product.last_cost if product.last_cost is not None else product.cost)
+        if packs * pack_size > MAX_QUANTITY:
+            raise DomainError("out_of_range", N_("Packs × pack size is more than one line may "
+                                                 "order."), field=f"lines.{position}.packs")
         order.lines.append(PurchaseOrderLine(
             position=position, product_id=pid, packs=packs, pack_size=pack_size,
             quantity=_qty(packs * pack_size), unit_cost=cost, received_quantity=ZERO,

@@ -31,6 +31,9 @@ from webapp.services.errors import N_, Conflict, DomainError, Forbidden, NotFoun
 from webapp.services.paging import paginate
 from webapp.services.sql import lock_clause, upsert
 from webapp.services.validation import (
+    MAX_QUANTITY,
+    check_total,
+    check_value,
     parse_datetime,
     parse_id,
     parse_lines,
@@ -152,6 +155,9 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
                     raise DomainError("invalid", N_("This amount buys less than one %(unit)s.",
                                                    unit=product.unit),
                                       field=f"lines.{i}.amount")
+                if quantity > MAX_QUANTITY:
+                    raise DomainError("out_of_range", N_("This amount buys more than one line "
+                                                         "may sell."), field=f"lines.{i}.amount")
                 total = line["amount"]
             else:
                 quantity = line["quantity"]
@@ -159,14 +165,18 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
                     raise DomainError("invalid", N_("This product is sold in whole %(unit)ss.",
                                                    unit=product.unit),
                                       field=f"lines.{i}.quantity")
-                total = (quantity * price).quantize(MONEY_PLACES, ROUND_HALF_UP)
+                total = check_value(quantity, price, f"lines.{i}.quantity",
+                                    N_("Quantity × unit price"))
+            # The cost side of the line's movement is bounded too (ledger._summary_figures).
+            check_value(quantity, product.cost, f"lines.{i}.quantity", N_("Quantity × unit cost"))
             ledger_line.quantity, ledger_line.unit_price = quantity, price
             line.update(quantity_sold=quantity, price=price, list_price=product.sale_price,
                         line_total=total)
+        total = check_total(sum((line["line_total"] for line in parsed), Decimal(0)), "lines",
+                            N_("The sale's total"))
         written = ledger.take_lines(conn, actor, contexts, ledger_lines, now, note=note,
                                     occurred_at=occurred_at, idempotency_key=key)
         number = _next_number(conn, store_id)
-        total = sum((line["line_total"] for line in parsed), Decimal(0))
         sale_id = conn.execute(insert(SALES).returning(SALES.c.id), {
             "store_id": store_id, "number": number, "cashier_id": actor.user_id,
             "status": "completed", "total": total, "note": note, "source": actor.source,

@@ -1,7 +1,7 @@
 """Parsing of the values every door (form, JSON, sync batch) hands to the services."""
 import re
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES
@@ -10,8 +10,17 @@ from webapp.services.errors import DomainError, N_
 # The one place Pakistan time is named (not a setting: reports, the daily summary written with
 # each movement, the pages and Flask-Babel all count Pakistan days; see config.py).
 PAKISTAN = ZoneInfo("Asia/Karachi")
-MAX_QUANTITY = Decimal("1000000000")  # a billion units in one movement is a typo
+# The bounds of what a client may send (SPEC invariant 10; docs/security.md, "Bounds"). Each is
+# checked at the door, and every stored figure and every sum over a table's life has room for
+# what they allow (models/types.py: SumMoney, SumQuantity), so no input within them can make a
+# later request fail.
+MAX_QUANTITY = Decimal("1000000000")  # one movement or line: a billion units is a typo
+# One price or cost, and one movement's value (quantity × its price or cost), a basket line's
+# total and a basket's total: what Numeric(12,2) holds (Rs 9.99 arab).
 MAX_MONEY = Decimal("9999999999.99")
+# A stock level, either side of zero: ten movements of the largest quantity (the column,
+# Numeric(14,3), holds ten times more). A movement that takes a level towards zero is allowed.
+MAX_LEVEL = Decimal("10000000000")
 
 
 # Digits people type on Pakistani phones: Latin, Arabic-Indic (٠-٩) and Extended Arabic-Indic
@@ -104,6 +113,25 @@ def parse_money(value, field, label, required=False):
         raise DomainError("invalid", N_("%(label)s can have at most 2 decimals (paisa).",
                                         label=label), field=field)
     return number.quantize(MONEY_PLACES)
+
+
+def check_value(quantity, price, field, label=N_("Value")):
+    """quantity × price rounded to paisa (half up, as receipts and reports round), refused with
+    a 422 naming `field` when it is more than one movement, line or basket may carry."""
+    if price is None:
+        return Decimal(0)
+    value = (quantity * price).quantize(MONEY_PLACES, ROUND_HALF_UP)
+    if value > MAX_MONEY:
+        raise DomainError("out_of_range", N_(
+            "%(label)s comes to Rs %(value)s: one movement, line or sale may carry at most "
+            "Rs %(max)s.", label=label, value=f"{value:,.2f}", max=f"{MAX_MONEY:,.2f}"),
+            field=field, max=str(MAX_MONEY))
+    return value
+
+
+def check_total(total, field, label=N_("Total")):
+    """A sum of checked values (a basket's total) refused above MAX_MONEY."""
+    return check_value(total, Decimal(1), field, label)
 
 
 def parse_text(value, field, label, max_length, required=False):
