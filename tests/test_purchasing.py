@@ -59,7 +59,7 @@ def test_suggestions_group_by_supplier_round_to_packs_and_total(shop):
     metro = by_supplier["Metro Cash"]
     lines = {line["name"]: line for line in metro["lines"]}
     assert set(lines) == {"Sugar", "Tea"}
-    assert lines["Sugar"]["suggested"] == D("7.595")
+    assert lines["Sugar"]["suggested"] == D("17.595")  # up to twice the reorder level of 10
     assert (lines["Sugar"]["packs"], lines["Sugar"]["quantity"]) == (D(1), D("50.000"))
     assert lines["Sugar"]["line_cost"] == D("7000.00")
     assert (lines["Tea"]["packs"], lines["Tea"]["quantity"]) == (D(1), D("12.000"))
@@ -77,8 +77,42 @@ def test_suggestions_subtract_open_orders_and_drop_zero_lines(shop):
                             lines=[{"product_id": shop["soap"].id, "packs": "1"}])
     groups = purchasing.suggestions(None, store_id=shop["store"].id)
     names = [line["name"] for g in groups for line in g["lines"]]
-    assert "Soap" not in names  # 24 already on order covers the 9 short
+    assert "Soap" not in names  # 24 already on order covers the 18 wanted
     assert all(line["packs"] > 0 for g in groups for line in g["lines"])
+
+
+def test_receiving_a_suggested_order_in_full_clears_low(shop):
+    """The suggestion tops up above the reorder level: once it arrives, nothing it named is low."""
+    from webapp.services import reports
+    store, manager = shop["store"], shop["manager"]
+    # A product that sells fast: 28 days of sales outweigh twice its reorder level.
+    rice = make_product(name="Rice", unit="kg", reorder_level="5", cost="200.00",
+                        preferred_supplier_id=shop["metro"].id, pack_size="1")
+    _stock(store, rice, "60")
+    _sell(store, rice, "56")  # 2 kg a day: 14 days of cover = 28 kg
+    low_before = {i["product_id"] for i in reports.iter_low_stock(None, store_id=store.id)}
+    assert {shop["sugar"].id, shop["soap"].id, shop["tea"].id, shop["salt"].id,
+            rice.id} <= low_before
+    groups = purchasing.suggestions(None, store_id=store.id)
+    rice_line = next(line for g in groups for line in g["lines"] if line["name"] == "Rice")
+    assert rice_line["suggested"] == D("24.000")  # 28 kg of cover − 4 on hand, above 2 × 5
+    suggested = set()
+    for group in groups:
+        supplier_id = group["supplier_id"] or shop["rehman"].id  # the manager picks one
+        order = purchasing.create_order(
+            ADMIN, manager, store_id=store.id, supplier_id=supplier_id,
+            lines=[{"product_id": line["product_id"], "packs": str(line["packs"])}
+                   for line in group["lines"]])
+        purchasing.receive(ADMIN, manager, order.id, [
+            {"product_id": line.product_id, "quantity": str(line.quantity)}
+            for line in order.lines])
+        suggested |= {line["product_id"] for line in group["lines"]}
+    assert suggested == low_before
+    still_low = [i["name"] for i in reports.iter_low_stock(None, store_id=store.id)]
+    assert still_low == []
+    # Exactly the suggestion, with no pack rounding to help, also clears it (salt: 1 + 9 = 10 > 5).
+    from webapp.models import StockLevel
+    assert db.session.get(StockLevel, (store.id, shop["salt"].id)).quantity == D("10.000")
 
 
 def test_order_lines_and_statuses(shop):

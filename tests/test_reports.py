@@ -176,17 +176,20 @@ def test_low_stock_with_suggested_reorder(shops):
     a_soap = rows[("KHI-A", "SOAP")]
     assert (a_soap["quantity"], a_soap["sold_28_days"], a_soap["avg_daily_sales"]) == \
         (D("5.000"), D("3.000"), D("0.107"))
-    assert a_soap["suggested"] == D("5.000")  # the reorder level (10) beats 14 days of sales
-    assert rows[("LHE-B", "SOAP")]["suggested"] == D("7.000")
-    # 100 days at 3/28 a day = 10.71 pieces, minus the 5 on hand, rounded up to whole pieces.
-    long = reports.low_stock({shops["a"].id}, cover_days=100, on=on)
-    assert [(i["sku"], i["suggested"]) for i in long.items] == [("SOAP", D("6.000"))]
+    # Twice the reorder level (20) beats 14 days of sales: 20 − 5 on hand, so the delivery
+    # leaves the level above the reorder level, not at it (where it would still be low).
+    assert a_soap["suggested"] == D("15.000")
+    assert rows[("LHE-B", "SOAP")]["suggested"] == D("17.000")
+    # 300 days at 3/28 a day = 32.14 pieces, minus the 5 on hand, rounded up to whole pieces.
+    long = reports.low_stock({shops["a"].id}, cover_days=300, on=on)
+    assert [(i["sku"], i["suggested"]) for i in long.items] == [("SOAP", D("28.000"))]
 
 
 def test_suggestion_for_loose_goods_rounds_up_to_grams():
     assert reports.suggested_reorder(D("10"), 14, D("1"), D("0.5"), "kg") == D("4.500")
-    assert reports.suggested_reorder(D("1"), 14, D("0"), D("0.1"), "kg") == D("0.400")
-    assert reports.suggested_reorder(D("0"), 14, D("2"), D("-1.5"), "piece") == D("4.000")
+    # A reorder level of 0: at least one unit above it.
+    assert reports.suggested_reorder(D("1"), 14, D("0"), D("0.1"), "kg") == D("0.900")
+    assert reports.suggested_reorder(D("0"), 14, D("2"), D("-1.5"), "piece") == D("6.000")
 
 
 def test_stock_across_stores_filters_and_sorts(shops):
@@ -408,7 +411,7 @@ def test_the_same_figures_on_postgresql(pg_app):
     assert reports.low_stock(None, on=date(2026, 3, 4)).total == 2
     streamed = list(reports.iter_low_stock(None, on=date(2026, 3, 4), batch=1))
     assert [(i["store_code"], i["suggested"]) for i in streamed] == [
-        ("KHI-A", D("5.000")), ("LHE-B", D("7.000"))]
+        ("KHI-A", D("15.000")), ("LHE-B", D("17.000"))]
     assert len(list(reports.iter_stock_levels(None, sort="store"))) == 3
     assert {s["store_code"]: s["amount"] for s in reports.sales_by_store(None, MARCH)} == \
         {"KHI-A": D("897.50"), "LHE-B": D("50.00")}

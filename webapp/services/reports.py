@@ -56,6 +56,7 @@ STOCK_SORTS = {
 # Store by store (the order the primary key walks), the most short first within a store.
 LOW_ORDER = (STORES.c.code, LEVELS.c.quantity - REORDER, PRODUCTS.c.name, LEVELS.c.product_id)
 ZERO = Decimal("0")
+ONE_UNIT = Decimal("1")
 
 
 @dataclass(frozen=True)
@@ -395,8 +396,16 @@ def _with_suggestions(conn, rows, cover_days, on):
 
 
 def suggested_reorder(sold_28_days, cover_days, reorder_level, level, unit):
-    """Enough for cover_days at the recent sales rate (never less than the reorder level)."""
-    target = max(sold_28_days * cover_days / SALES_WINDOW_DAYS, reorder_level)
+    """What to order so that the level ends above its reorder level, not at it.
+
+    "Low" means at or below the reorder level, so topping up *to* it would leave the product
+    low after the order arrives. The target is the larger of cover_days at the recent sales
+    rate and the reorder level plus a reorder quantity, which is the reorder level itself
+    (a min/max rule, max = 2 × min) and never less than one unit.
+    """
+    reorder_level = max(reorder_level, ZERO)
+    reorder_quantity = max(reorder_level, ONE_UNIT)
+    target = max(sold_28_days * cover_days / SALES_WINDOW_DAYS, reorder_level + reorder_quantity)
     need = max(target - level, ZERO)
     if unit in WHOLE_UNITS:
         return need.to_integral_value(ROUND_CEILING).quantize(QUANTITY_PLACES)
