@@ -112,6 +112,26 @@ def test_opening_stock_sets_levels_and_refuses_unknown_stores(manager):
     assert integrity.ledger_is_consistent(db.session.connection())
 
 
+def test_products_imported_for_a_store_at_zero_are_on_its_stock_list_and_low(manager):
+    """Opening stock of 0 still says the store stocks the product: it shows at 0 and low."""
+    from webapp.services import inventory, reports
+    store = make_store(code="KHI-0010")
+    pepsi = make_product(sku="PEPSI-1", name="Pepsi 1.5L", unit="piece", reorder_level="6")
+    other = make_product(sku="OTHER-1", unit="piece")
+    csv = "sku,store_code,quantity\nPEPSI-1,KHI-0010,0\n"
+    dry, done = _run(manager, "opening_stock", csv.encode())
+    assert (dry["created"], done["status"]) == (1, "done")
+    listed = {i["product_id"]: i for i in inventory.store_levels(store.id).items}
+    assert set(listed) == {pepsi.id} and other.id not in listed
+    assert listed[pepsi.id]["quantity"] == "0.000" and listed[pepsi.id]["low"]
+    assert [i["sku"] for i in reports.low_stock({store.id}, store_id=store.id).items] == \
+        ["PEPSI-1"]
+    assert db.session.scalar(db.select(db.func.count()).select_from(
+        db.text("stock_movements"))) == 0  # a level at 0, no movement
+    dry2, _done2 = _run(manager, "opening_stock", csv.encode())
+    assert (dry2["created"], dry2["unchanged"]) == (0, 1)
+
+
 def test_supplier_price_list(manager):
     metro = make_supplier(name="Metro Cash")
     product = make_product(sku="TEA-1", cost="100")

@@ -115,6 +115,20 @@ def test_receiving_a_suggested_order_in_full_clears_low(shop):
     assert db.session.get(StockLevel, (store.id, shop["salt"].id)).quantity == D("10.000")
 
 
+def test_a_product_ordered_for_a_store_is_on_its_stock_list_at_zero(shop):
+    from webapp.services import inventory, reports
+    store = shop["store"]
+    new = make_product(name="Pepsi 1.5L", unit="piece", reorder_level="6")
+    assert new.id not in {i["product_id"] for i in inventory.store_levels(store.id).items}
+    purchasing.create_order(ADMIN, shop["manager"], store_id=store.id,
+                            supplier_id=shop["metro"].id,
+                            lines=[{"product_id": new.id, "packs": "2"}])
+    listed = {i["product_id"]: i for i in inventory.store_levels(store.id).items}
+    assert listed[new.id]["quantity"] == "0.000" and listed[new.id]["low"]
+    assert new.id in {i["product_id"] for i in reports.iter_low_stock(None, store_id=store.id)}
+    assert integrity.ledger_is_consistent(db.session.connection())
+
+
 def test_order_lines_and_statuses(shop):
     manager = shop["manager"]
     order = purchasing.create_order(

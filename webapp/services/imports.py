@@ -396,10 +396,9 @@ def _plan_opening_stock(result, names, header, rows, store_id, supplier_id):
         current = levels.get((target, product_id))
         row = {"store_id": target, "product_id": product_id, "quantity": quantity}
         if current is None:
-            if quantity == 0:
-                result.unchanged += 1
-            else:
-                result.create.append((line, row))
+            # Even at 0: a product imported for a store is one it stocks, so it belongs on
+            # its stock list and low-stock report (the count writes a level, no movement).
+            result.create.append((line, row))
         elif Decimal(current) == quantity:
             result.unchanged += 1
         else:

@@ -1,4 +1,5 @@
-"""Reading stock levels (writing them is services/ledger.py's job alone)."""
+"""Reading stock levels (writing them is services/ledger.py's job alone; `ensure_levels` only
+marks a product as stocked by a store, at 0, which changes no stock)."""
 from sqlalchemy import bindparam, func, or_, select
 
 from webapp.extensions import db
@@ -6,6 +7,7 @@ from webapp.models import Product, StockLevel, Store
 from webapp.services.errors import NotFound
 from webapp.services.ledger import level_dict
 from webapp.services.paging import paginate
+from webapp.services.sql import insert_ignore
 
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
@@ -22,6 +24,20 @@ _LEVEL = (
                  .outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
                             & (LEVELS.c.store_id == STORES.c.id)))
     .where(STORES.c.id == bindparam("b_store")))
+
+
+def ensure_levels(conn, store_id, product_ids, now):
+    """A level at 0 for each product the store has none for yet, in the caller's transaction.
+
+    A store stocks what it imported, ordered or ever moved; the stock list and the low-stock
+    report read levels, so a product ordered but not yet received must have one to show at 0.
+    Invariant 1 holds: no movement, and the level is the sum of none.
+    """
+    ids = sorted(set(product_ids))
+    if ids:
+        conn.execute(insert_ignore(conn, LEVELS), [
+            {"store_id": store_id, "product_id": pid, "quantity": 0, "updated_at": now}
+            for pid in ids])
 
 
 def get_level(store_id, product_id):

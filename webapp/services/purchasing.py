@@ -25,7 +25,7 @@ from webapp.models import (
     Supplier,
 )
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
-from webapp.services import audit, idempotency, ledger, paging, policy, reports
+from webapp.services import audit, idempotency, inventory, ledger, paging, policy, reports
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.validation import (
     MAX_QUANTITY,
@@ -212,6 +212,7 @@ def create_order(actor, user, *, store_id, supplier_id, lines, note=None):
     _fill_lines(order, parsed)
     db.session.add(order)
     db.session.flush()
+    inventory.ensure_levels(db.session.connection(), store.id, parsed, utcnow())
     audit.record(db.session.connection(), actor, "purchase_order.create", "purchase_order",
                  order.id, after=_audit_view(order))
     db.session.commit()
@@ -226,7 +227,9 @@ def update_order(actor, user, order_id, *, lines=None, note=None):
                        field="status")
     before = _audit_view(order)
     if lines is not None:
-        _fill_lines(order, _parse_lines(lines))
+        parsed = _parse_lines(lines)
+        _fill_lines(order, parsed)
+        inventory.ensure_levels(db.session.connection(), order.store_id, parsed, utcnow())
     if note is not None:
         order.note = parse_text(note, "note", "Note", 500)
     db.session.flush()
