@@ -175,13 +175,22 @@ def test_a_3_line_basket_by_taps_then_the_receipt_and_a_void(keeper, site):
     page.emulate_media(media="print")
     shot(page, "counter-receipt-print")
     page.emulate_media(media="screen")
-    # Void within the window: every level comes back.
-    page.locator("button", has_text="Void this sale").click()
+    # Void within the window, asked once: what goes back, the total, and that it is final.
+    page.locator("a", has_text="Void this sale").click()
+    page.wait_for_selector(".void-confirm")
+    question = page.locator(".void-confirm").inner_text()
+    assert f"Void sale #{number}?" in question and "A void cannot be undone." in question
+    assert page.locator("#void-total").inner_text() == "Rs 300"
+    for name in before:
+        assert level(site, name) == before[name] - 1  # asking changed nothing
+    assert_on_screen(page, "button:has-text('Yes, void sale')")
+    shot(page, "counter-void-confirm")
+    page.locator("button", has_text="Yes, void sale").click()
     page.wait_for_selector(".stamp")
     assert "voided" in page.locator(".flash-success").inner_text()
     for name in before:
         assert level(site, name) == before[name]
-    assert page.locator("button", has_text="Void this sale").count() == 0
+    assert page.locator("a", has_text="Void this sale").count() == 0
     assert_on_screen(page, "a:has-text('New sale')")
     shot(page, "counter-receipt-voided")
 

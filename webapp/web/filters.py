@@ -7,6 +7,8 @@ One way for each, everywhere (pages, reports, flashes):
 - `pkt`: a moment in Pakistan time, "24 Nov 2026, 14:05" (Urdu month names in Urdu); `day`: a
   calendar day, "24 Nov 2026".
 - `unit`, `movement_type`, `reason`, `role`, `job_status`: stored codes shown as words.
+- `measure`: a quantity with its unit, plural where the language has one ("2 pieces",
+  "2 عدد", "1.5 kg"), for every place a quantity is shown with its unit (pages, WhatsApp).
 """
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,7 +16,7 @@ from decimal import Decimal
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from flask import current_app, has_app_context
-from flask_babel import gettext
+from flask_babel import get_translations, gettext
 
 from webapp.services.errors import N_
 from webapp.services.validation import PAKISTAN
@@ -72,6 +74,37 @@ def number(value):
     return format_decimal(Decimal(str(value)), format=_grouping(), locale="en")
 
 
+def ngettext(singular, plural, n, text):
+    """gettext's plural lookup with the figure as written ("1.5", not n): flask_babel's own
+    ngettext fills %(num)s with n itself. Named ngettext so extraction finds each pair."""
+    return get_translations().ungettext(singular, plural, n) % {"num": text}
+
+
+def measure(value, unit_code):
+    """A quantity and its unit in the reader's language: "1 piece", "2 pieces", "1.5 kg"."""
+    if value is None or value == "":
+        return ""
+    text = quantity(value)
+    # Only exactly one takes the singular (1.5 kg, 0.5 litres): English and Urdu agree there.
+    n = 1 if Decimal(str(value)) == 1 else 2
+    # Each pair spelled out for extraction (a msgid built at run time cannot be found).
+    if unit_code == "piece":
+        return ngettext("%(num)s piece", "%(num)s pieces", n, text)
+    if unit_code == "kg":
+        return ngettext("%(num)s kg", "%(num)s kg", n, text)
+    if unit_code == "g":
+        return ngettext("%(num)s g", "%(num)s g", n, text)
+    if unit_code == "litre":
+        return ngettext("%(num)s litre", "%(num)s litres", n, text)
+    if unit_code == "ml":
+        return ngettext("%(num)s ml", "%(num)s ml", n, text)
+    if unit_code == "pack":
+        return ngettext("%(num)s pack", "%(num)s packs", n, text)
+    if unit_code == "dozen":
+        return ngettext("%(num)s dozen", "%(num)s dozen", n, text)
+    return f"{text} {unit_code}"
+
+
 def _locale():
     return current_language()
 
@@ -125,6 +158,7 @@ def register(app):
     app.add_template_filter(pakistan_time, "pkt")
     app.add_template_filter(day, "day")
     app.add_template_filter(unit, "unit")
+    app.add_template_filter(measure, "measure")
     app.add_template_filter(movement_type, "movement_type")
     app.add_template_filter(reason, "reason")
     app.add_template_filter(role, "role")

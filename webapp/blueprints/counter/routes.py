@@ -321,18 +321,39 @@ def receipt(store_id, sale_id):
                                           utcnow()))
 
 
+def _void_page(store, sale, status=200):
+    return render("counter/void.html", status=status, store=store, sale=sale,
+                  form=CounterForm(), void_key=uuid.uuid4().hex)
+
+
+@bp.get("/stores/<int:store_id>/sales/<int:sale_id>/void")
+@login_required
+def void_confirm(store_id, sale_id):
+    """Ask once before voiding: what goes back on the shelf, the total, and that it is final."""
+    store = access.store_or_404(store_id)
+    sale = _sale_in(store, sale_id)
+    if not sales.can_void(current_user, sale, store.void_window_minutes, utcnow()):
+        return redirect_to(url_for("counter.receipt", store_id=store.id, sale_id=sale["id"]))
+    return _void_page(store, sale)
+
+
 @bp.post("/stores/<int:store_id>/sales/<int:sale_id>/void")
 @login_required
 def void(store_id, sale_id):
-    """Void the sale (its goods go back on the shelf); errors come back on the receipt."""
+    """Void the sale (its goods go back on the shelf); errors come back on the receipt.
+
+    Only the confirmation page's form says `confirmed`: a post without it (an old receipt
+    page, a stray tap) gets the question instead of a void."""
     store = access.store_or_404(store_id)
     _checked_form()
     sale = _sale_in(store, sale_id)
+    if request.form.get("confirmed") != "yes":
+        return _void_page(store, sale)
     try:
         sales.void_sale(access.actor(), sale["id"],
                         idempotency_key=request.form.get("key") or None)
     except DomainError as error:
-        flash(error.message, "error")
+        flash(translate(error.message), "error")
     else:
         flash(_("Sale #%(number)s voided; its goods are back in stock.",
                 number=sale["number"]), "success")
@@ -377,7 +398,7 @@ def take_return(store_id, sale_id):
             if parts[0] == "lines" and len(parts) > 1 and parts[1].isdigit():
                 errors[wanted[int(parts[1])]["product_id"]] = message
         if not errors:
-            flash(error.message, "error")
+            flash(translate(error.message), "error")
         return _return_page(store, sale, status=422, errors=errors, entered=entered)
     flash(_("Return recorded: %(amount)s back to the customer.",
             amount=rupees(result.data["return"]["amount"])), "success")

@@ -16,6 +16,7 @@ from webapp.services import policy, purchasing
 from webapp.services.errors import DomainError
 from webapp.web import access
 from webapp.web.htmx import redirect_to, render
+from webapp.web.i18n import translate
 from webapp.web.paging import page_arg
 
 PER_PAGE = 50
@@ -147,7 +148,7 @@ def change_status(order_id):
     except DomainError as error:
         if error.status == 404:
             raise
-        flash(error.message, "error")
+        flash(translate(error.message), "error")
         return redirect_to(url_for("purchasing.order", order_id=order_id))
     flash(_("Order %(id)s is now: %(status)s.", id=order.id,
             status=_status_label(order.status)), "success")
