@@ -35,3 +35,14 @@ def test_a_schema_with_no_type_takes_null():
     _no_null_defaults(schema)
     assert schema["properties"] == {"any": {"default": None}, "ref": {"$ref": "#/x"},
                                     "list": {"type": ["string", "null"], "default": None}}
+
+
+def test_the_writes_that_take_an_idempotency_key_say_so(app):
+    paths = _document(app)["paths"]
+    keyed = {path for path, operations in paths.items()
+             if {"$ref": "#/components/parameters/IdempotencyKey"}
+             in operations.get("post", {}).get("parameters", [])}
+    posts = {path for path, operations in paths.items() if "post" in operations}
+    assert keyed == posts - {"/api/v1/auth/token", "/api/v1/imports",
+                             "/api/v1/imports/{job_id}/confirm"}
+    assert {"/api/v1/sales", "/api/v1/sales/{sale_id}/void", "/api/v1/sync"} <= keyed

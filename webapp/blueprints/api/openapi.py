@@ -8,16 +8,36 @@ from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import public
 from webapp.blueprints.api.spec import spec
 from webapp.extensions import limiter
+from webapp.services.idempotency import MAX_KEY_LENGTH
+
+
+# POSTs that claim no Idempotency-Key: a token is a new one each time, an upload is checked
+# into a job of its own, and confirming a job twice is harmless.
+KEYLESS_POSTS = {"/api/v1/auth/token", "/api/v1/imports", "/api/v1/imports/{job_id}/confirm"}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": f"Up to {MAX_KEY_LENGTH} printable characters, unique per write (a UUID). "
+                   "A retry with the "
+                   "same key and body answers the first response again (header "
+                   "Idempotent-Replayed: true) and writes nothing; the same key with another "
+                   "body is 422 idempotency_key_reused.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+}
 
 
 @cache
 def document():
-    """spectree's document, with a request body that has no required field marked optional:
-    such a write takes no body at all (hooks.require_json_body), and a generated client then
-    lets the caller leave it out."""
+    """spectree's document, with what its decorators cannot say: a request body that has no
+    required field is optional (such a write takes no body at all, hooks.require_json_body,
+    and a generated client lets the caller leave it out), and the writes that take an
+    Idempotency-Key say so (a generated client then has a parameter for it)."""
     built = copy.deepcopy(spec.spec)
     schemas = built["components"]["schemas"]
-    for operations in built["paths"].values():
+    built["components"]["parameters"] = {"IdempotencyKey": IDEMPOTENCY_KEY}
+    for path, operations in built["paths"].items():
+        if "post" in operations and path not in KEYLESS_POSTS:
+            operations["post"].setdefault("parameters", []).append(
+                {"$ref": "#/components/parameters/IdempotencyKey"})
         for operation in operations.values():
             body = operation.get("requestBody") if isinstance(operation, dict) else None
             if not body or set(body["content"]) != {"application/json"}:
