@@ -1,8 +1,9 @@
 """GET /openapi.json: the OpenAPI 3.1 document spectree builds from the endpoint decorators."""
 import copy
+import re
 from functools import cache
 
-from flask import jsonify
+from flask import current_app, jsonify
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import public
@@ -30,15 +31,22 @@ def document():
     """spectree's document, with what its decorators cannot say: a request body that has no
     required field is optional (such a write takes no body at all, hooks.require_json_body,
     and a generated client lets the caller leave it out), and the writes that take an
-    Idempotency-Key say so (a generated client then has a parameter for it)."""
+    Idempotency-Key say so (a generated client then has a parameter for it); each operation's
+    id is its view's name (complete_sale, void_sale), so a generated client's functions are."""
     built = copy.deepcopy(spec.spec)
+    views = {(method.lower(), re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)):
+             rule.endpoint.removeprefix("api.")
+             for rule in current_app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+             for method in rule.methods}
     schemas = built["components"]["schemas"]
     built["components"]["parameters"] = {"IdempotencyKey": IDEMPOTENCY_KEY}
     for path, operations in built["paths"].items():
         if "post" in operations and path not in KEYLESS_POSTS:
             operations["post"].setdefault("parameters", []).append(
                 {"$ref": "#/components/parameters/IdempotencyKey"})
-        for operation in operations.values():
+        for method, operation in operations.items():
+            if (method, path) in views:
+                operation["operationId"] = views[method, path]
             body = operation.get("requestBody") if isinstance(operation, dict) else None
             if not body or set(body["content"]) != {"application/json"}:
                 continue
