@@ -429,9 +429,14 @@ def test_the_basket_page_carries_the_offline_block_scan_and_its_lines(client, wo
     assert page.index('id="offline-queue"') > page.index('id="checkout"')
     state = json.loads(re.search(r"data-basket-state='([^']*)'", page).group(1))
     assert state["key"] == _basket_key(client, world)
+    # Each line as `complete` would send it, with the figures services/basket.py computed
+    # (formatted by the page's filters): the phone shows them and computes no money itself.
     assert state["lines"] == [{"product_id": world["chawal"], "mode": "q", "value": "1",
-                               "name": "Chawal", "unit": "kg", "price": "250.00",
-                               "stock": "20"}]
+                               "name": "Chawal", "unit": "kg", "loose": True,
+                               "price": "250.00", "price_text": "Rs 250", "stock": "20",
+                               "quantity": "1",
+                               "total": "250.00", "total_text": "Rs 250"}]
+    assert (state["total"], state["total_text"]) == ("250.00", "Rs 250")
 
 
 def test_the_phone_hands_back_a_basket_kept_offline(client, world):

@@ -254,6 +254,9 @@ class Line:
     product_id: int
     quantity: Decimal
     unit_price: Decimal | None = None
+    # A basket line: its total as the receipt shows it (services/basket.py), which the daily
+    # summary counts as the sale's value instead of quantity × unit_price.
+    amount: Decimal | None = None
     # A void or return line: the sale movement it puts back, and the sale value it refunds.
     reverses: int | None = None
     refund: Decimal | None = None
@@ -294,7 +297,8 @@ def take_lines(conn, actor, contexts, lines, now, *, note="", occurred_at=None,
         fields = dict(type="sale", quantity=line.quantity, delta=-line.quantity, reason=None,
                       note=note, unit_price=line.unit_price, unit_cost=ctx.product.cost,
                       supplier_id=None, occurred_at=occurred_at, idempotency_key=idempotency_key)
-        appended = _append_in_one_statement(conn, actor, ctx, now, audited=False, **fields) \
+        appended = _append_in_one_statement(conn, actor, ctx, now, audited=False,
+                                            sale_value=line.amount, **fields) \
             if one_statement and not short else None
         if appended is not None:
             movement, row = appended
@@ -308,7 +312,8 @@ def take_lines(conn, actor, contexts, lines, now, *, note="", occurred_at=None,
             continue
         if short:
             continue  # nothing will be kept; only the remaining checks matter
-        movement = _insert_movement(conn, actor, ctx, now, balance_after=row.quantity, **fields)
+        movement = _insert_movement(conn, actor, ctx, now, balance_after=row.quantity,
+                                    sale_value=line.amount, **fields)
         written[line.index] = (movement, _level_dict(ctx, row.quantity, now, row.reorder_level))
     if short:
         raise ShortLines([(line.index, line.product_id, available, line.quantity)
@@ -543,7 +548,7 @@ def _within_level_bound(current, delta):
 def _insert_movement(conn, actor, ctx, now, *, type, quantity, delta, balance_after,
                      reason=None, note="", unit_price=None, unit_cost=None, supplier_id=None,
                      transfer_id=None, expected_quantity=None, counted_quantity=None,
-                     occurred_at=None, idempotency_key=None):
+                     occurred_at=None, idempotency_key=None, sale_value=None):
     values = dict(
         store_id=ctx.store.id, product_id=ctx.product.id, type=type, quantity=quantity,
         delta=delta, balance_after=balance_after, reason=reason, note=note or "",
@@ -552,7 +557,7 @@ def _insert_movement(conn, actor, ctx, now, *, type, quantity, delta, balance_af
         counted_quantity=counted_quantity, user_id=actor.user_id, source=actor.source,
         idempotency_key=idempotency_key, occurred_at=occurred_at, created_at=now)
     values["id"] = conn.execute(_statement(conn, "insert_movement"), values).scalar()
-    _bump_summary(conn, values)
+    _bump_summary(conn, values, sale_value)
     return movement_dict(values)
 
 
@@ -603,14 +608,14 @@ _APPEND_MOVEMENT = text(_APPEND_WRITES + _APPEND_EVENT + _APPEND_RESULT)
 _APPEND_UNAUDITED = text(_APPEND_WRITES + _APPEND_RESULT)
 
 
-def _append_in_one_statement(conn, actor, ctx, now, audited=True, **m):
+def _append_in_one_statement(conn, actor, ctx, now, audited=True, sale_value=None, **m):
     """(movement, level row) written by _APPEND_MOVEMENT (_APPEND_UNAUDITED), or None when it
     wrote nothing."""
     values = dict(store_id=ctx.store.id, product_id=ctx.product.id, transfer_id=None,
                   expected_quantity=None, counted_quantity=None, user_id=actor.user_id,
                   source=actor.source, created_at=now, **m)
     values["note"] = values["note"] or ""
-    params = {**values, "now": now, **_summary_figures(values),
+    params = {**values, "now": now, **_summary_figures(values, sale_value),
               "guarded": values["delta"] < 0 and not ctx.store.allow_negative_stock,
               "day": pakistan_day(values["occurred_at"] or now)}
     if audited:
@@ -624,32 +629,35 @@ def _append_in_one_statement(conn, actor, ctx, now, audited=True, **m):
 
 
 def _money(quantity, price):
-    # Half up, as a basket's line total (services/sales.py) and SQL's round() do: the report's
+    # Half up, as a basket's line total (services/basket.py) and SQL's round() do: the report's
     # amount for a line is then the receipt's.
     return (quantity * price).quantize(MONEY_PLACES, ROUND_HALF_UP) if price is not None \
         else Decimal(0)
 
 
-def _summary_figures(m):
+def _summary_figures(m, sale_value=None):
     """A movement's amount (a sale at its price, the rest at cost) and cost, for the summary.
 
-    The cost is the unit cost recorded on the movement: for a sale, the product's cost when it
-    was sold. That is what the sales report's profit subtracts."""
+    A basket line's sale value is its total on the receipt (`sale_value`), so the report adds
+    up what the receipts show. The cost is the unit cost recorded on the movement: for a sale,
+    the product's cost when it was sold. That is what the sales report's profit subtracts."""
     price = m["unit_price"] if m["type"] == "sale" else m["unit_cost"]
     # The bound on one movement's value (validation.MAX_MONEY), here for values worked out
     # from the product's own price or cost, which no door saw.
-    return {"amount": check_value(m["quantity"], price, "quantity", N_("Quantity × price")),
+    amount = sale_value if sale_value is not None else \
+        check_value(m["quantity"], price, "quantity", N_("Quantity × price"))
+    return {"amount": amount,
             "cost": check_value(m["quantity"], m["unit_cost"], "quantity",
                                 N_("Quantity × unit cost")),
             "without_cost": int(m["unit_cost"] is None)}
 
 
-def _bump_summary(conn, m):
+def _bump_summary(conn, m, sale_value=None):
     """Add one movement to daily_stock_summary (the day is Pakistan's, of when it happened)."""
     conn.execute(_statement(conn, "bump_summary"), {
         "day": pakistan_day(m["occurred_at"] or m["created_at"]), "store_id": m["store_id"],
         "product_id": m["product_id"], "type": m["type"], "quantity": m["quantity"],
-        "delta": m["delta"], "movements": 1, **_summary_figures(m)})
+        "delta": m["delta"], "movements": 1, **_summary_figures(m, sale_value)})
 
 
 # ---------------------------------------------------------------------------------------------

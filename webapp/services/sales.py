@@ -11,7 +11,7 @@ movement it reverses. The sale row is locked first (then levels, in product-id o
 void racing a return or a second void sees the first one's result.
 """
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import bindparam, func, insert, select, update
 
@@ -26,18 +26,16 @@ from webapp.models import (
     Store,
 )
 from webapp.models.types import MONEY_PLACES
-from webapp.services import audit, idempotency, ledger, policy, pricing
+from webapp.services import audit, basket, idempotency, ledger, policy, pricing
 from webapp.services.errors import N_, Conflict, DomainError, Forbidden, NotFound
 from webapp.services.paging import paginate
 from webapp.services.sql import lock_clause, upsert
 from webapp.services.validation import (
-    MAX_QUANTITY,
     check_total,
     check_value,
     parse_datetime,
     parse_id,
     parse_lines,
-    parse_money,
     parse_quantity,
     parse_text,
 )
@@ -49,44 +47,11 @@ COUNTERS = SaleCounter.__table__
 PRODUCTS = Product.__table__
 STORES = Store.__table__
 
-MAX_LINES = 200
-# How finely each unit is sold when a quantity is worked out from an amount of money.
-UNIT_PLACES = {"piece": 0, "pack": 0, "g": 0, "ml": 0, "kg": 3, "litre": 3, "dozen": 3}
+MAX_LINES = basket.MAX_LINES
 
 
 # ---------------------------------------------------------------------------------------------
 # Completing a basket
-
-
-def _parse_lines(lines):
-    """[{product_id | sku, quantity | amount, unit_price?}] → checked dicts, in request order."""
-    parsed = []
-    for i, line in parse_lines(
-            lines, "lines", MAX_LINES, N_("Add at least one product to the basket."),
-            N_("At most %(n)d lines in one sale.", n=MAX_LINES),
-            N_("Each line needs a product and a quantity.")):
-        product_id, sku = line.get("product_id"), line.get("sku")
-        if product_id is None and not sku:
-            raise DomainError("invalid", N_("Give a product_id or a sku."),
-                              field=f"lines.{i}.product_id")
-        has_quantity = line.get("quantity") not in (None, "")
-        has_amount = line.get("amount") not in (None, "")
-        if has_quantity == has_amount:
-            raise DomainError("invalid", N_("Give a quantity or an amount, not both."),
-                              field=f"lines.{i}.quantity")
-        parsed.append({
-            "index": i,
-            "product_id": parse_id(product_id, f"lines.{i}.product_id", "Product")
-            if product_id is not None else None,
-            "sku": parse_text(sku, f"lines.{i}.sku", "SKU", 64) if product_id is None else None,
-            "quantity": parse_quantity(line["quantity"], f"lines.{i}.quantity")
-            if has_quantity else None,
-            "amount": parse_money(line["amount"], f"lines.{i}.amount", "Amount", required=True)
-            if has_amount else None,
-            "unit_price": parse_money(line.get("unit_price"), f"lines.{i}.unit_price",
-                                      "Unit price"),
-        })
-    return parsed
 
 
 def _resolve_skus(conn, parsed):
@@ -106,27 +71,19 @@ def _resolve_skus(conn, parsed):
         seen[line["product_id"]] = line["index"]
 
 
-def quantity_for_amount(amount, price, unit):
-    """How much `amount` rupees buy at `price` a unit, rounded to the unit's scale."""
-    if not price:
-        raise DomainError("invalid", N_("This product has no price; sell it by quantity."),
-                          field="amount")
-    places = Decimal(1).scaleb(-UNIT_PLACES.get(unit, 3))
-    rounding = ROUND_DOWN if UNIT_PLACES.get(unit, 3) == 0 else ROUND_HALF_UP
-    return (amount / price).quantize(places, rounding)
-
-
 def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempotency_key=None):
     """Sell a basket: one sale movement per line and the Sale, all or nothing → {"sale"}."""
     store_id = parse_id(store_id, "store_id", "Store")
-    parsed = _parse_lines(lines)
+    parsed = basket.parse_request_lines(lines)
     note = parse_text(note, "note", "Note", 500)
     # Shopkeepers may not date a sale before the offline window (managers may), at every door.
     occurred_at = policy.check_backdating(actor, parse_datetime(occurred_at))
     key = idempotency.check_key(idempotency_key)
     request = {"op": "sale", "store_id": store_id, "note": note, "occurred_at": occurred_at,
-               "lines": [[line[k] for k in ("product_id", "sku", "quantity", "amount",
-                                            "unit_price")] for line in parsed]}
+               "lines": [[line["product_id"], line["sku"],
+                          line["value"] if line["mode"] == basket.QUANTITY else None,
+                          line["value"] if line["mode"] == basket.AMOUNT else None,
+                          line["unit_price"]] for line in parsed]}
 
     def write(conn, now):
         _resolve_skus(conn, parsed)
@@ -145,34 +102,18 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
             price = pricing.check_override(conn, actor, store_id, product.id,
                                            product.sale_price, line["unit_price"],
                                            f"lines.{i}.unit_price", role=role)
-            if line["amount"] is not None:
-                try:
-                    quantity = quantity_for_amount(line["amount"], price, product.unit)
-                except DomainError as error:
-                    raise DomainError(error.code, error.message,
-                                      field=f"lines.{i}.amount") from None
-                if quantity <= 0:
-                    raise DomainError("invalid", N_("This amount buys less than one %(unit)s.",
-                                                   unit=product.unit),
-                                      field=f"lines.{i}.amount")
-                if quantity > MAX_QUANTITY:
-                    raise DomainError("out_of_range", N_("This amount buys more than one line "
-                                                         "may sell."), field=f"lines.{i}.amount")
-                total = line["amount"]
-            else:
-                quantity = line["quantity"]
-                if product.unit in ("piece", "pack") and quantity != quantity.to_integral_value():
-                    raise DomainError("invalid", N_("This product is sold in whole %(unit)ss.",
-                                                   unit=product.unit),
-                                      field=f"lines.{i}.quantity")
-                total = check_value(quantity, price, f"lines.{i}.quantity",
-                                    N_("Quantity × unit price"))
+            priced = basket.price_line(line["mode"], line["value"], price, product.unit,
+                                       f"lines.{i}")
             # The cost side of the line's movement is bounded too (ledger._summary_figures).
-            check_value(quantity, product.cost, f"lines.{i}.quantity", N_("Quantity × unit cost"))
-            ledger_line.quantity, ledger_line.unit_price = quantity, price
-            line.update(quantity_sold=quantity, price=price, list_price=product.sale_price,
-                        line_total=total)
-        total = check_total(sum((line["line_total"] for line in parsed), Decimal(0)), "lines",
+            check_value(priced.quantity, product.cost, f"lines.{i}.quantity",
+                        N_("Quantity × unit cost"))
+            # The ledger files the line's total as the sale's value: the report counts what
+            # the receipt shows (an amount line's quantity × price may differ by paisas).
+            ledger_line.quantity, ledger_line.unit_price = priced.quantity, price
+            ledger_line.amount = priced.total
+            line.update(quantity_sold=priced.quantity, price=price,
+                        list_price=product.sale_price, line_total=priced.total)
+        total = check_total(basket.bill_total(line["line_total"] for line in parsed), "lines",
                             N_("The sale's total"))
         written = ledger.take_lines(conn, actor, contexts, ledger_lines, now, note=note,
                                     occurred_at=occurred_at, idempotency_key=key)

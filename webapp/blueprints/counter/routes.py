@@ -2,14 +2,14 @@
 receipt, void it or take a return. The basket lives in the session (a signed cookie) per
 store until it is completed; completing it is one call to services/sales.py.
 
-Every form works without JavaScript (post, redirect); htmx swaps only the basket. With no
-signal, static/js/basket.js keeps the basket on the phone (from the `data-basket` figures each
-render carries), queues a completed one for /offline/stores/<id>/sales, and hands what is left
-back to `replace` when the signal returns.
+Every line is read and priced by services/basket.py, as the sale will be: the page shows the
+bill `complete` records. Every form works without JavaScript (post, redirect); htmx swaps only
+the basket. With no signal, static/js/basket.js keeps the basket on the phone (from the
+`data-basket-state` each render carries), queues a completed one for
+/offline/stores/<id>/sales, and hands what is left back to `replace` when the signal returns.
 """
 import json
 import uuid
-from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
 from flask import abort, flash, redirect, request, session, url_for
@@ -18,6 +18,7 @@ from flask_login import current_user, login_required
 
 from webapp.blueprints.counter import bp
 from webapp.models.types import utcnow
+from webapp.services import basket as lines_of
 from webapp.services import inventory, lookup, sales
 from webapp.services.errors import DomainError
 from webapp.web import access
@@ -32,8 +33,7 @@ from webapp.web.paging import page_arg
 
 BASKET_KEY = "baskets"
 LAST_SALE_KEY = "counter_last_sale"
-MAX_BASKET_LINES = 40  # the session is a cookie: keep it well under 4 KB
-LOOSE_UNITS = ("kg", "g", "litre", "ml")
+MAX_BASKET_LINES = lines_of.MAX_SESSION_LINES
 
 
 class CounterForm(Form):
@@ -59,39 +59,19 @@ def _save(store_id, basket):
     session[BASKET_KEY] = baskets
 
 
-def _number(text):
-    try:
-        value = Decimal(str(text).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return value if value.is_finite() else None
+def _product(store):
+    return lambda pid: lookup.product_in_store(store.id, pid)
 
 
 def _lines_view(store, basket, errors=None):
-    """Each basket line with its product, quantity, price and line total; and the bill total."""
+    """Each basket line priced by services/basket.py (as `complete` will price it); the bill."""
     errors = errors or {}
-    lines, total = [], Decimal(0)
-    for i, (pid, mode, value) in enumerate(basket["lines"]):
-        product = lookup.product_in_store(store.id, pid)
-        if product is None:
-            continue
-        price = Decimal(product["sale_price"])
-        amount = _number(value) or Decimal(0)
-        if mode == "a":
-            try:
-                quantity = sales.quantity_for_amount(amount, price, product["unit"])
-            except DomainError:
-                quantity = Decimal(0)
-            line_total = amount
-        else:
-            quantity = amount
-            line_total = (quantity * price).quantize(Decimal("0.01"))
-        total += line_total
-        lines.append({"index": i, "product": product, "mode": mode, "value": value,
-                      "quantity": quantity, "price": price, "line_total": line_total,
-                      "loose": product["unit"] in LOOSE_UNITS,
-                      "error": errors.get(f"lines.{i}.quantity") or errors.get(
-                          f"lines.{i}.amount") or errors.get(f"lines.{i}.product_id")})
+    lines, total = lines_of.show(basket["lines"], _product(store))
+    for line in lines:
+        i = line.index
+        line.error = errors.get(f"lines.{i}.quantity") or errors.get(f"lines.{i}.amount") \
+            or errors.get(f"lines.{i}.product_id") \
+            or (translate(line.error) if line.error else None)
     return lines, total
 
 
@@ -104,18 +84,9 @@ def _page(store, basket, status=200, errors=None, block=None, message=None):
     return render("counter/basket.html", block, status=status, store=store, lines=lines,
                   total=total, basket=basket, q=q, results=lookup.find_products(store.id, q),
                   recent=recent, stock=stock, form=CounterForm(), message=message,
-                  errors=errors or {}, basket_data=_basket_data(basket, lines),
+                  errors=errors or {},
+                  basket_data=lines_of.state(basket["key"], lines, total, rupees, fmt_qty),
                   max_lines=MAX_BASKET_LINES)
-
-
-def _basket_data(basket, lines):
-    """What basket.js needs to carry the basket on with no signal: the lines exactly as
-    `complete` would send them (so a queued copy is the same request) and what they show."""
-    return {"key": basket["key"], "lines": [{
-        "product_id": line["product"]["product_id"], "mode": line["mode"],
-        "value": line["value"], "name": line["product"]["name"],
-        "unit": line["product"]["unit"], "price": str(line["price"]),
-        "stock": fmt_qty(line["product"]["quantity"])} for line in lines]}
 
 
 @bp.get("/stores/<int:store_id>/basket")
@@ -159,10 +130,10 @@ def add(store_id):
     if product is None or product.get("archived"):
         abort(404)
     basket = _basket(store.id)
-    for line in basket["lines"]:
+    for i, line in enumerate(basket["lines"]):
         if line[0] == product["product_id"]:
-            if line[1] == "q":
-                line[2] = f"{(_number(line[2]) or 0) + 1:f}"
+            if line[1] == lines_of.QUANTITY:
+                basket["lines"][i] = lines_of.step(line, 1)
             break
     else:
         if len(basket["lines"]) >= MAX_BASKET_LINES:
@@ -183,26 +154,30 @@ def set_line(store_id, index):
         return _changed(store, basket)
     line = basket["lines"][index]
     action = request.form.get("action", "set")
-    current = _number(line[2]) or Decimal(0)
     if action == "remove":
         basket["lines"].pop(index)
     elif action in ("more", "less"):
-        step = Decimal(1) if action == "more" else Decimal(-1)
-        # A line sold by amount goes back to counting from one.
-        new = current + step if line[1] == "q" else Decimal(1)
-        if new <= 0:
+        stepped = lines_of.step(line, 1 if action == "more" else -1)
+        if stepped is None:
             basket["lines"].pop(index)
         else:
-            line[1], line[2] = "q", f"{new.normalize():f}"
+            basket["lines"][index] = stepped
     else:
         amount = request.form.get("amount", "").strip()
         quantity = request.form.get("quantity", "").strip()
-        if amount:
-            line[1], line[2] = "a", amount[:20]
-        elif quantity:
-            line[1], line[2] = "q", quantity[:20]
-        if _number(line[2]) is not None and _number(line[2]) <= 0:
-            basket["lines"].pop(index)
+        mode, text = (lines_of.AMOUNT, amount) if amount else (lines_of.QUANTITY, quantity)
+        if not text:
+            return _changed(store, basket)
+        field = f"lines.{index}.{'amount' if amount else 'quantity'}"
+        try:
+            basket["lines"][index] = lines_of.session_entry(line[0], mode, text, field)
+        except DomainError as error:
+            if lines_of.takes_out(text):
+                basket["lines"].pop(index)   # 0 takes the line out, as − does
+                return _changed(store, basket)
+            message = translate(error.message)
+            return _page(store, basket, status=422, errors={field: message}, block="basket",
+                         message=message)
     return _changed(store, basket)
 
 
@@ -228,20 +203,10 @@ def replace(store_id):
         abort(400)
     if not isinstance(wanted, list):
         abort(400)
-    lines, seen = [], set()
-    for entry in wanted[:MAX_BASKET_LINES]:
-        if not isinstance(entry, list) or len(entry) != 3:
-            abort(400)
-        pid, mode, value = _int(entry[0]), entry[1], str(entry[2]).strip()[:20]
-        number = _number(value)
-        if mode not in ("q", "a") or number is None or number <= 0 or pid in seen:
-            continue
-        product = lookup.product_in_store(store.id, pid)
-        if product is None or product.get("archived"):
-            continue
-        seen.add(pid)
-        lines.append([pid, mode, value])
-    return _changed(store, {"lines": lines})
+    if not all(isinstance(entry, list) and len(entry) == 3 for entry in wanted):
+        abort(400)
+    entries = [[_int(pid), mode, str(text).strip()] for pid, mode, text in wanted]
+    return _changed(store, {"lines": lines_of.from_phone(entries, _product(store))})
 
 
 @bp.post("/stores/<int:store_id>/basket/complete")
@@ -255,10 +220,9 @@ def complete(store_id):
     if key and last.get("key") == key:  # a second tap of the same Complete: same sale
         return redirect_to(url_for("counter.receipt", store_id=store.id, sale_id=last["id"]))
     basket = _basket(store.id)
-    lines = [{"product_id": pid, "amount" if mode == "a" else "quantity": value}
-             for pid, mode, value in basket["lines"]]
     try:
-        result = sales.complete_sale(access.actor(), store_id=store.id, lines=lines,
+        result = sales.complete_sale(access.actor(), store_id=store.id,
+                                     lines=lines_of.request_lines(basket["lines"]),
                                      idempotency_key=key)
     except DomainError as error:
         message = translate(error.message)
