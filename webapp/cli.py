@@ -58,3 +58,80 @@ def register(app):
     def drain_audit():
         """Move every pending audit event from the outbox into the audit log."""
         click.echo(f"{audit.drain_all()} audit events moved.")
+
+    @app.cli.command("verify-ledger")
+    @click.option("--store", "store_code", help="Check one store (by code) instead of all.")
+    def verify_ledger(store_code):
+        """Check the ledger's invariants and print what was checked; exit 1 on any breach."""
+        _verify_ledger(store_code)
+
+    @app.cli.command("backup")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    def backup_database(path):
+        """Copy the SQLite database to PATH while the app keeps serving (online backup API)."""
+        from webapp.extensions import db
+        from webapp.services import backup
+        from webapp.services.errors import DomainError
+
+        try:
+            size = backup.backup(db.engine, path)
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(f"Backed up {backup.sqlite_path(db.engine)} to {path} ({size:,} bytes).")
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    @click.option("--yes", is_flag=True, help="Do not ask before replacing the database.")
+    def restore_database(path, yes):
+        """Put the SQLite backup PATH in place of the database, then verify the ledger."""
+        from webapp.extensions import db
+        from webapp.services import backup
+        from webapp.services.errors import DomainError
+
+        try:
+            backup.check_backup(path)
+            live = backup.sqlite_path(db.engine)
+            if not yes:
+                click.confirm(f"Replace {live} with {path}?", abort=True)
+            kept = backup.restore(db.engine, path)
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        db.engine.dispose()  # this process's pooled connections predate the restore
+        if kept:
+            click.echo(f"The database it replaced is kept as {kept}.")
+        click.echo(f"Restored {live} from {path}.")
+        _verify_ledger(None)
+
+
+def _verify_ledger(store_code):
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import Store
+    from webapp.services import integrity
+
+    store_id = None
+    if store_code:
+        store_id = db.session.scalar(select(Store.id).where(Store.code == store_code.strip()))
+        if store_id is None:
+            raise click.ClickException(f"No store with code {store_code}.")
+    conn = db.session.connection()
+    report = integrity.verify(conn, store_id)
+    db.session.rollback()
+    checked = report["checked"]
+    scope = f"store {store_code}" if store_code else "all stores"
+    click.echo(f"Invariant 1 (level = sum of movements, balance_after chain) over {scope}: "
+               f"{checked['stores']} stores, {checked['levels']:,} levels, "
+               f"{checked['movements']:,} movements.")
+    problems = report["violations"]
+    labels = {"levels": "levels that differ from the sum of their movements",
+              "chain": "movements whose balance_after breaks the chain",
+              "orphans": "store x product pairs with movements and no level"}
+    for kind, rows in problems.items():
+        click.echo(f"  {labels[kind]}: {len(rows)}")
+        for row in rows[:20]:
+            click.echo(f"    {row}")
+    total = sum(len(rows) for rows in problems.values())
+    if total:
+        raise click.ClickException(f"{total} violations of invariant 1.")
+    click.echo("OK: no violation.")

@@ -54,3 +54,52 @@ def ledger_violations(conn, after_id=0):
 
 def ledger_is_consistent(conn, after_id=0):
     return not any(ledger_violations(conn, after_id).values())
+
+
+# --- Whole-ledger verification, for `flask verify-ledger` and after a restore ------------------
+
+def verify(conn, store_id=None):
+    """Check invariant 1 over the whole ledger (or one store) → {"checked": {...}, "violations"}.
+
+    `checked` says what was looked at (stores, levels, movements); `violations` lists each
+    breach by kind. Invariants 8 and 9 join here when their tables exist.
+    """
+    where = "" if store_id is None else " WHERE store_id = :store_id"
+    params = {"store_id": store_id}
+    counts = conn.execute(text(
+        f"SELECT (SELECT COUNT(*) FROM stock_movements{where}) AS movements,"
+        f" (SELECT COUNT(*) FROM stock_levels{where}) AS levels,"
+        f" (SELECT COUNT(DISTINCT store_id) FROM stock_levels{where}) AS stores"),
+        params).one()._mapping
+    scoped = "" if store_id is None else " AND l.store_id = :store_id"
+    levels = conn.execute(text(f"""
+        SELECT l.store_id, l.product_id, l.quantity, COALESCE(m.total, 0) AS ledger
+        FROM stock_levels l
+        LEFT JOIN (SELECT store_id, product_id, SUM(delta) AS total FROM stock_movements
+                   {where} GROUP BY store_id, product_id) m
+          ON m.store_id = l.store_id AND m.product_id = l.product_id
+        WHERE ROUND(l.quantity - COALESCE(m.total, 0), 3) <> 0{scoped}
+        ORDER BY l.store_id, l.product_id"""), params)
+    chain = conn.execute(text(f"""
+        SELECT id, store_id, product_id, balance_after, delta, previous FROM (
+            SELECT id, store_id, product_id, balance_after, delta,
+                   LAG(balance_after, 1, 0) OVER (PARTITION BY store_id, product_id ORDER BY id)
+                       AS previous
+            FROM stock_movements{where}) chain
+        WHERE ROUND(balance_after - delta - previous, 3) <> 0 ORDER BY id"""), params)
+    orphans = conn.execute(text(f"""
+        SELECT DISTINCT m.store_id, m.product_id FROM stock_movements m
+        LEFT JOIN stock_levels l ON l.store_id = m.store_id AND l.product_id = m.product_id
+        WHERE l.store_id IS NULL{"" if store_id is None else " AND m.store_id = :store_id"}
+        ORDER BY m.store_id, m.product_id"""), params)
+    return {
+        "checked": {"invariant": 1, "stores": counts["stores"], "levels": counts["levels"],
+                    "movements": counts["movements"]},
+        "violations": {"levels": [_plain(r) for r in levels], "chain": [_plain(r) for r in chain],
+                       "orphans": [_plain(r) for r in orphans]},
+    }
+
+
+def _plain(row):
+    return {k: (str(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v)
+            for k, v in row._mapping.items()}
