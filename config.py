@@ -90,6 +90,13 @@ class Config:
     # idempotent).
     SYNC_STALL_SECONDS = float(os.environ.get("SYNC_STALL_SECONDS", "60"))
     REPLICA_RETRY_SECONDS = float(os.environ.get("REPLICA_RETRY_SECONDS", "5"))
+    # The worker's continuous check of invariant 1 (services/integrity.py): a round this often,
+    # over the movements written since the last one (only those older than the settle time,
+    # longer than any ledger transaction runs, at most the cap) and this many stores' levels.
+    LEDGER_CHECK_SECONDS = float(os.environ.get("LEDGER_CHECK_SECONDS", "60"))
+    LEDGER_CHECK_SETTLE_SECONDS = float(os.environ.get("LEDGER_CHECK_SETTLE_SECONDS", "10"))
+    LEDGER_CHECK_STORES_PER_ROUND = int(os.environ.get("LEDGER_CHECK_STORES_PER_ROUND", "50"))
+    LEDGER_CHECK_MAX_MOVEMENTS = int(os.environ.get("LEDGER_CHECK_MAX_MOVEMENTS", "1000000"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     # Hits a worker takes from Redis at once for a token (1 = a Redis round trip per request).

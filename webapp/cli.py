@@ -117,7 +117,13 @@ def _verify_ledger(store_code):
             raise click.ClickException(f"No store with code {store_code}.")
     conn = db.session.connection()
     report = integrity.verify(conn, store_id)
-    db.session.rollback()
+    if store_id is None:  # the whole ledger: its findings are now the watch's alarm state
+        from webapp.models.types import utcnow
+
+        integrity.record_full_check(conn, utcnow(), report)
+        db.session.commit()
+    else:
+        db.session.rollback()
     checked = report["checked"]
     scope = f"store {store_code}" if store_code else "all stores"
     click.echo(f"Invariant 1 (level = sum of movements, balance_after chain) over {scope}: "

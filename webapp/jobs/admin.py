@@ -7,6 +7,7 @@ from webapp.extensions import db
 from webapp.infra import redisconn
 from webapp.infra.queue import QUEUE_NAMES, get_queue
 from webapp.models import SyncJob
+from webapp.services import integrity
 from webapp.services.errors import NotFound
 
 FAILED_SHOWN = 50
@@ -32,8 +33,11 @@ def overview():
             break
     recent = db.session.execute(select(SyncJob).order_by(SyncJob.created_at.desc())
                                 .limit(20)).scalars().all()
+    violations, since, checked_at = integrity.watch_summary(db.session.connection())
+    db.session.commit()
     return {"queues": queues, "available": available, "inline": not redisconn.configured(),
-            "sync_jobs": recent}
+            "sync_jobs": recent, "ledger": {"violations": violations, "since": since,
+                                           "checked_at": checked_at}}
 
 
 def _failed(job):

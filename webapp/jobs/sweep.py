@@ -12,7 +12,16 @@ from webapp.extensions import db
 from webapp.infra.metrics import SWEEP_FAILURES
 from webapp.jobs import tasks
 from webapp.jobs.queueing import enqueue
-from webapp.services import audit, idempotency, imports, partitions, report_rollups, sync
+from webapp.models.types import utcnow
+from webapp.services import (
+    audit,
+    idempotency,
+    imports,
+    integrity,
+    partitions,
+    report_rollups,
+    sync,
+)
 
 log = logging.getLogger("kiryana.worker")
 
@@ -54,15 +63,30 @@ def _make_partitions(app):
         log.info("sweep made ledger partitions %s", ", ".join(made))
 
 
+def _check_ledger(app):
+    """A round of the continuous check of invariant 1 when one is due (LEDGER_CHECK_SECONDS;
+    one worker at a time): the movements since the last round and a few stores' levels."""
+    config = app.config
+    summary = integrity.watch_once(
+        db.session.connection(), utcnow(),
+        settle_seconds=config["LEDGER_CHECK_SETTLE_SECONDS"],
+        stores_per_round=config["LEDGER_CHECK_STORES_PER_ROUND"],
+        max_movements=config["LEDGER_CHECK_MAX_MOVEMENTS"],
+        every_seconds=config["LEDGER_CHECK_SECONDS"])
+    db.session.commit()
+    if summary:
+        log.debug("ledger check: %s", summary)
+
+
 # (label of kiryana_sweep_failures_total, step), in the order they run.
 STEPS = (("outbox", _drain_outbox), ("sync", _requeue_syncs), ("imports", _requeue_imports),
          ("rollups", _refresh_rollups), ("idempotency", _purge_idempotency),
-         ("partitions", _make_partitions))
+         ("partitions", _make_partitions), ("ledger_check", _check_ledger))
 
 
 def sweep_once(app):
     """Drain the outbox, restart stalled syncs and imports, refresh roll-ups, purge old
-    idempotency keys, make ledger partitions ahead: each step on its own → the names of the
+    idempotency keys, make ledger partitions ahead, check the ledger: each step on its own → the names of the
     steps that failed."""
     failed = []
     with app.app_context():

@@ -35,6 +35,7 @@ from webapp.models.sale import REVERSAL_KINDS, SALE_STATUSES, Sale, SaleCounter,
 from webapp.models.store import Store, Supplier
 from webapp.models.sync import SyncItem, SyncJob
 from webapp.models.user import ROLES, ApiToken, User, user_stores
+from webapp.models.watch import LedgerWatch
 
 __all__ = [
     "ADJUSTMENT_REASONS", "CountDraft", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS",
@@ -45,5 +46,5 @@ __all__ = [
     "SyncItem", "SyncJob", "User", "user_stores",
     "REVERSAL_KINDS", "SALE_REVERSAL_TYPES", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
     "IMPORT_KINDS", "ORDER_STATUSES", "ImportJob", "PurchaseOrder", "PurchaseOrderLine",
-    "PurchaseReceipt", "PurchaseReceiptLine",
+    "PurchaseReceipt", "PurchaseReceiptLine", "LedgerWatch",
 ]

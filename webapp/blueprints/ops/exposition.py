@@ -12,13 +12,16 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from webapp.infra.queue import QUEUE_NAMES, get_queue
-from webapp.services import audit
+from webapp.extensions import db
+from webapp.models.types import utcnow
+from webapp.services import audit, integrity
 
 log = logging.getLogger(__name__)
 
 
 class LiveCollector:
-    """Gauges read at scrape time: queue depth and failures, audit outbox lag."""
+    """Gauges read at scrape time: queue depth and failures, audit outbox lag, the ledger
+    check's violations and age."""
 
     def collect(self):
         depth = GaugeMetricFamily("kiryana_queue_depth", "Jobs waiting in a queue.",
@@ -40,6 +43,16 @@ class LiveCollector:
                                 "Audit events not yet moved to the log.", value=pending)
         yield GaugeMetricFamily("kiryana_audit_outbox_lag_seconds",
                                 "Age of the oldest audit event still in the outbox.", value=age)
+        violations, _, checked_at = integrity.watch_summary(db.session.connection())
+        db.session.commit()
+        yield GaugeMetricFamily("kiryana_ledger_violations",
+                                "Breaches of invariant 1 the continuous ledger check knows of "
+                                "(alert on > 0).", value=violations)
+        yield GaugeMetricFamily("kiryana_ledger_check_age_seconds",
+                                "Seconds since the last round of the continuous ledger check "
+                                "(-1: never ran).",
+                                value=(utcnow() - checked_at).total_seconds()
+                                if checked_at else -1)
 
 
 def exposition():

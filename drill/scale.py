@@ -1,0 +1,145 @@
+"""Backup, restore and ledger checks of a large database: `python -m drill.scale --stores 200`
+(1,000 products each, 5 movements a pair: 200 stores = 1M movements, 2,000 = 10M).
+
+Builds the database in a private archiving cluster with bench.reports_data (the reports
+benchmark's closed-form ledger), then times: pg_basebackup, a restore of that backup replaying
+the archive to its end, `flask verify-ledger` on the restored copy, and the worker's
+incremental ledger check (integrity.check_increment) over the movements of one minute at a
+given rate. fsync and full_page_writes are on here, as in production.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+from drill import clusters
+from tests.processes import ROOT, app_env
+
+
+def _du(path):
+    return subprocess.run(["du", "-sh", str(path)], capture_output=True, text=True).stdout.split()[0]
+
+
+def _time_check(app, rates):
+    """Seconds one round of the continuous check takes when `rate` movements were written
+    since the last round (the newest ones), plus LEDGER_CHECK_STORES_PER_ROUND stores' levels.
+    Run twice each: the second, with the ledger's index pages cached, is what a worker that
+    checks every minute sees."""
+    from sqlalchemy import func, select
+
+    from webapp.extensions import db
+    from webapp.models import LedgerWatch, StockMovement
+    from webapp.models.types import utcnow
+    from webapp.services import integrity
+
+    timings = {}
+    with app.app_context():
+        conn = db.session.connection()
+        newest = conn.execute(select(func.max(StockMovement.id))).scalar()
+        integrity.watch_state(conn)
+        db.session.commit()
+        for rate in rates:
+            for attempt in ("cold", "warm"):
+                db.session.execute(LedgerWatch.__table__.update().values(
+                    last_movement_id=newest - rate, store_cursor=0, checked_at=None))
+                db.session.commit()
+                t = time.perf_counter()
+                summary = integrity.watch_once(
+                    db.session.connection(), utcnow(), settle_seconds=0, stores_per_round=50,
+                    max_movements=10_000_000)
+                db.session.rollback()
+                seconds = round(time.perf_counter() - t, 2)
+                timings[f"{rate}/min {attempt}"] = seconds
+                print(f"continuous check, {rate:,} new movements + 50 stores' levels "
+                      f"({attempt}): {seconds} s, {summary['new_violations']} violations",
+                      flush=True)
+        t = time.perf_counter()
+        report = integrity.verify(db.session.connection())
+        db.session.rollback()
+        timings["full check"] = round(time.perf_counter() - t, 1)
+        print(f"the whole ledger checked at once (verify-ledger's query): "
+              f"{timings['full check']} s, "
+              f"{sum(map(len, report['violations'].values()))} violations", flush=True)
+        db.engine.dispose()
+    return timings
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", type=int, default=200)
+    parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument("--no-backup", action="store_true",
+                        help="Only build and time the continuous check (no backup, no restore).")
+    parser.add_argument("--per-minute", type=int, nargs="*", default=[6000, 60000],
+                        help="Movements a minute the continuous check is timed at.")
+    args = parser.parse_args(argv)
+    from flask_migrate import upgrade
+
+    from bench import reports_data
+    from tests.conftest import _config
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.services import partitions
+
+    figures = {"movements": args.stores * args.products * 5}
+    base = clusters.workspace("kiryana-scale-")
+    primary = restored = None
+    try:
+        primary = clusters.archiving_primary(base, fsync="on", full_page_writes="on",
+                                             shared_buffers="'512MB'",
+                                             max_wal_size="'4GB'", checkpoint_timeout="'15min'")
+        clusters.sql(primary, "CREATE DATABASE kiryana")
+        url = primary.url("kiryana")
+        app = create_app(_config(url))
+        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=366)
+        with app.app_context():
+            upgrade()
+            partitions.ensure_ahead(db.session.connection(), 16, today=start)
+            db.session.commit()
+            db.engine.dispose()
+        t = time.perf_counter()
+        reports_data.build(url.replace("+psycopg2", ""), start, stores=args.stores,
+                           products=args.products)
+        reports_data.vacuum(url.replace("+psycopg2", ""), reports_data.BIG_TABLES)
+        figures["build_seconds"] = round(time.perf_counter() - t, 1)
+        figures["database_size"] = clusters.sql(
+            primary, "SELECT pg_size_pretty(pg_database_size('kiryana'))")[0]
+        print(f"built {figures['movements']:,} movements in {figures['build_seconds']} s "
+              f"({figures['database_size']})", flush=True)
+
+        figures["check_round_seconds"] = _time_check(app, args.per_minute)
+        if args.no_backup:
+            return figures
+        t = time.perf_counter()
+        clusters.base_backup(primary, base / "backup")
+        figures["basebackup_seconds"] = round(time.perf_counter() - t, 1)
+        figures["backup_size"] = _du(base / "backup")
+        clusters.archive_current_wal(primary)
+        print(f"pg_basebackup: {figures['basebackup_seconds']} s ({figures['backup_size']})",
+              flush=True)
+        primary.stop()
+
+        restored, seconds = clusters.restore(base / "backup", primary.archive, base / "restored")
+        figures["restore_seconds"] = round(seconds, 1)
+        print(f"restore to the end of the archive: {figures['restore_seconds']} s "
+              "(copy of the base backup, WAL replay, promotion)", flush=True)
+
+        env = app_env(restored.url("kiryana"), "", "scale:", FLASK_APP="webapp")
+        t = time.perf_counter()
+        result = subprocess.run([sys.executable, "-m", "flask", "verify-ledger"], cwd=ROOT,
+                                env=env, capture_output=True, text=True, timeout=3600)
+        figures["verify_ledger_seconds"] = round(time.perf_counter() - t, 1)
+        figures["verify_ledger_ok"] = result.returncode == 0
+        print(result.stdout.strip().splitlines()[0] if result.stdout else result.stderr)
+        print(f"verify-ledger: {figures['verify_ledger_seconds']} s, "
+              f"{'OK' if result.returncode == 0 else 'FAILED'}", flush=True)
+    finally:
+        clusters.remove(base, restored, primary)
+    print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
