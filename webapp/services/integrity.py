@@ -139,24 +139,33 @@ CHAIN_SINCE = text("""
     ORDER BY id
 """)
 
-# The level of each pair given (or of every pair in a range of stores) against its last movement.
-_LEVEL_VS_LAST = """
-    SELECT t.store_id, t.product_id, l.quantity,
-           (SELECT m.balance_after FROM stock_movements m
-            WHERE m.store_id = t.store_id AND m.product_id = t.product_id
-            ORDER BY m.id DESC LIMIT 1) AS last_balance
-    FROM {pairs} t
+# The levels the new movements touched against the last of them: read from the new movements
+# alone (within a pair ids follow commit order: the level's row lock orders its writers), so no
+# lookup into the ledger's history. A pair whose level row is missing shows quantity NULL.
+LEVELS_TOUCHED = text("""
+    SELECT t.store_id, t.product_id, l.quantity, t.balance_after AS last_balance FROM (
+        SELECT store_id, product_id, balance_after,
+               ROW_NUMBER() OVER (PARTITION BY store_id, product_id ORDER BY id DESC) AS newest
+        FROM stock_movements WHERE id > :after_id) t
     LEFT JOIN stock_levels l ON l.store_id = t.store_id AND l.product_id = t.product_id
-"""
-LEVELS_TOUCHED = text(f"""
-    SELECT * FROM ({_LEVEL_VS_LAST.format(pairs='''(SELECT DISTINCT store_id, product_id
-        FROM stock_movements WHERE id > :after_id AND id <= :upto_id)''')}) checked
-    WHERE quantity IS NULL OR ROUND(quantity - last_balance, 3) <> 0
+    WHERE t.newest = 1 AND (l.quantity IS NULL OR ROUND(l.quantity - t.balance_after, 3) <> 0)
 """)
-LEVELS_OF_STORES = text(f"""
-    SELECT * FROM ({_LEVEL_VS_LAST.format(pairs='''(SELECT store_id, product_id
-        FROM stock_levels WHERE store_id > :first_store AND store_id <= :last_store)''')}) checked
-    WHERE ROUND(quantity - COALESCE(last_balance, 0), 3) <> 0
+# Every level of a range of stores against its pair's last movement. The ledger writes a level's
+# updated_at and its movement's created_at from the same clock reading, so the last movement is
+# looked for from updated_at on first (on PostgreSQL that prunes the monthly partitions to the
+# newest); a level touched since without a movement (a reorder level, a new zero level) falls
+# back to the whole history.
+LEVELS_OF_STORES = text("""
+    SELECT * FROM (
+        SELECT l.store_id, l.product_id, l.quantity, COALESCE(
+            (SELECT m.balance_after FROM stock_movements m
+             WHERE m.store_id = l.store_id AND m.product_id = l.product_id
+               AND m.created_at >= l.updated_at ORDER BY m.id DESC LIMIT 1),
+            (SELECT m.balance_after FROM stock_movements m
+             WHERE m.store_id = l.store_id AND m.product_id = l.product_id
+             ORDER BY m.id DESC LIMIT 1), 0) AS last_balance
+        FROM stock_levels l WHERE l.store_id > :first_store AND l.store_id <= :last_store) checked
+    WHERE ROUND(quantity - last_balance, 3) <> 0
 """)
 MAX_KEYS_KEPT = 1000
 
@@ -167,7 +176,7 @@ def check_increment(conn, after_id, upto_id):
     params = {"after_id": after_id, "upto_id": upto_id}
     found = {"chain": [_plain(r) for r in conn.execute(CHAIN_SINCE, params)],
              "levels": [], "orphans": []}
-    for row in conn.execute(LEVELS_TOUCHED, params):
+    for row in conn.execute(LEVELS_TOUCHED, {"after_id": after_id}):
         found["orphans" if row.quantity is None else "levels"].append(_plain(row))
     return found
 
