@@ -1,7 +1,9 @@
 """Closed-loop load at a fixed concurrency: HTTP through aiohttp, or raw SQL through psycopg2.
 
 Each runs in PROCESSES processes (one client process would be the bottleneck), records
-latencies after a warm-up, and returns (requests, errors, latencies in ms, statuses).
+latencies after a warm-up, and returns (latencies in ms, errors, statuses). Only answered
+requests (status below 400) have a latency: an error is counted in `errors` and `statuses`
+and never as throughput (a server refusing fast would otherwise look like a fast server).
 """
 import asyncio
 import gc
@@ -13,6 +15,11 @@ import time
 from collections import Counter
 
 PROCESSES = 2
+
+
+def failed(status):
+    """A request that did not do its work: no answer, or a 4xx/5xx."""
+    return status == "connection" or status >= 400
 
 
 def _split(concurrency):
@@ -78,10 +85,11 @@ async def _http_clients(clients, seed, base_url, token, make_request, duration, 
                 except (aiohttp.ClientError, asyncio.TimeoutError):
                     status = "connection"
                 if now >= record_from:
-                    latencies.append((time.perf_counter() - now) * 1000)
                     statuses[status] += 1
-                    if status == "connection" or status >= 400:
+                    if failed(status):
                         errors[0] += 1
+                    else:
+                        latencies.append((time.perf_counter() - now) * 1000)
 
         await asyncio.gather(*(client(random.Random(seed * 1000 + i)) for i in range(clients)))
     return latencies, errors[0], statuses
@@ -115,8 +123,9 @@ def _sql_process(threads, seed, database_url, work, duration, warmup):
                 conn.rollback()
                 status = type(error).__name__
             if now >= record_from:
-                mine.append((time.perf_counter() - now) * 1000)
                 outcome[status] += 1
+                if status == "ok":
+                    mine.append((time.perf_counter() - now) * 1000)
         conn.close()
         with lock:
             latencies.extend(mine)
@@ -168,10 +177,11 @@ async def _open_clients(seed, base_url, token, make_request, rate, duration, war
                 status = "connection"
                 statuses[f"connection: {type(error).__name__}"] += record
             if record:
-                latencies.append((time.perf_counter() - due) * 1000)
                 statuses[status] += 1
-                if status == "connection" or status >= 400:
+                if failed(status):
                     errors[0] += 1
+                else:
+                    latencies.append((time.perf_counter() - due) * 1000)
 
         start = time.perf_counter() + 0.05 * seed / max(rate, 1)
         total = int((warmup + duration) * rate)

@@ -6,7 +6,14 @@ BENCH_CONCURRENCY (32),
 BENCH_WORKERS (4), BENCH_WORKER_CLASS (gthread), BENCH_THREADS (8), REDIS_URL,
 BENCH_ONLY (comma-separated scenario names, for quick experiments; targets need them all),
 BENCH_PROFILE=1 (py-spy profiles of the workers per HTTP scenario into bench/profile-*.txt),
-BENCH_OPEN_LOOP=0 to skip the open-loop phase.
+BENCH_OPEN_LOOP=0 to skip the open-loop phase, BENCH_TARGET_FACTOR (1: every minimum ratio is
+multiplied and every p99 limit divided by it; tests/test_bench_gate.py gives an impossible one),
+BENCH_RESULTS (the file the report is merged into, bench/results.json).
+
+It cannot pass by accident: the exit status is 1 when a target it judged was missed, when any
+request of any scenario failed (errors are never counted as throughput: bench/load.py), when the
+warm-up mark a measured window starts from never fired, or when invariant 1 does not hold.
+With BENCH_ONLY, a target whose scenarios were left out is reported as not judged.
 
 Besides requests/s, each HTTP scenario records the gunicorn workers' CPU time per request
 (utime + stime from /proc over the measured window ÷ requests), to set beside the in-process
@@ -42,7 +49,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
 OPEN_LOOP = os.environ.get("BENCH_OPEN_LOOP", "1") == "1"
-OPEN_LOOP_P99_MS = 50.0
+TARGET_FACTOR = float(os.environ.get("BENCH_TARGET_FACTOR", "1"))
+OPEN_LOOP_P99_MS = 50.0 / TARGET_FACTOR
+RESULTS = Path(os.environ.get("BENCH_RESULTS", HERE / "results.json"))
 
 # In this order: each ratio's two figures are taken one right after the other. On a shared
 # machine the pace drifts by tens of per cent over minutes (docs/performance.md), and a ratio of
@@ -127,7 +136,9 @@ def _measured(run_load, pid=None, warmup=WARMUP):
     measured = run_load()
     timer.cancel()
     end = cpu.snapshot(pid)
-    return (*measured, cpu.spent(marks.get("start", end), end))
+    if "start" not in marks:  # a window measured from nothing would pass by accident
+        raise RuntimeError(f"the warm-up mark ({warmup} s) never fired: the load ended first")
+    return (*measured, cpu.spent(marks["start"], end))
 
 
 def _merged(rounds):
@@ -234,21 +245,37 @@ def main():
         database.drop(url)
         _clear_redis(prefix)
     report = _report(results, invariant, time.time() - started)
-    path = HERE / "results.json"
-    # The other benchmarks (reports, soak, import) keep their own sections of the file.
-    kept = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**kept, **report}, indent=2) + "\n")
+    # The other benchmarks (reports, soak, import, fleet) keep their own sections of the file.
+    kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**kept, **report}, indent=2) + "\n")
     _print_summary(report)
-    return 0 if invariant["balance_after_violations"] == invariant["level_violations"] == 0 \
-        else 1
+    return 1 if report["failures"] else 0
+
+
+def failures(results, targets, invariant):
+    """Why this run must not pass: every missed target, every scenario with an error, a
+    broken invariant. Empty when it passed."""
+    reasons = [f"target missed: {t['measured']} / {t['against']}" for t in targets
+               if t["met"] is False]
+    reasons += [f"{name}: {r['errors']} failed requests {r['statuses']}"
+                for name, r in results.items() if r["errors"]]
+    if invariant["balance_after_violations"] or invariant["level_violations"]:
+        reasons.append(f"invariant 1 violated: {invariant}")
+    if not any(t["met"] is not None for t in targets):
+        reasons.append("no target was judged")
+    return reasons
 
 
 def _report(results, invariant, elapsed):
     targets = []
     for measured, ceiling, minimum, p99_limit in TARGETS:
+        minimum *= TARGET_FACTOR
+        p99_limit = p99_limit and p99_limit / TARGET_FACTOR
         ratio = _ratio(results, measured, ceiling)
         p99 = results.get(measured, {}).get("p99_ms")
-        met = ratio is not None and ratio >= minimum and (p99_limit is None or p99 < p99_limit)
+        left_out = bool(ONLY) and not {measured, ceiling} <= ONLY
+        met = None if left_out else (
+            ratio is not None and ratio >= minimum and (p99_limit is None or p99 < p99_limit))
         targets.append({"measured": measured, "against": ceiling, "ratio": ratio,
                         "minimum": minimum, "p99_ms": p99, "p99_limit_ms": p99_limit,
                         "met": met})
@@ -270,6 +297,7 @@ def _report(results, invariant, elapsed):
         "targets": targets,
         "other_ratios": {f"{m}/{c}": _ratio(results, m, c) for m, c in INFO_RATIOS},
         "invariant_1": invariant,
+        "failures": failures(results, targets, invariant),
         "elapsed_s": round(elapsed, 1),
     }
 
@@ -292,15 +320,18 @@ def _print_summary(report):
                   f"{'MET' if t['met'] else 'MISSED'}")
             continue
         limit = f", p99 {t['p99_ms']} ms < {t['p99_limit_ms']}" if t["p99_limit_ms"] else ""
+        verdict = {True: "MET", False: "MISSED", None: "not judged (BENCH_ONLY)"}[t["met"]]
         print(f"{t['measured']} / {t['against']}: {t['ratio']} (target >= {t['minimum']}"
-              f"{limit}) {'MET' if t['met'] else 'MISSED'}")
+              f"{limit}) {verdict}")
     for name, ratio in report["other_ratios"].items():
         print(f"{name}: {ratio}")
     inv = report["invariant_1"]
     print(f"invariant 1 over {inv['rows_touched']} touched rows, {inv['movements_written']} "
           f"movements: {inv['balance_after_violations']} balance_after and "
           f"{inv['level_violations']} level violations")
-    print(f"total {report['elapsed_s']} s; written to bench/results.json")
+    for reason in report["failures"]:
+        print(f"FAILED: {reason}")
+    print(f"total {report['elapsed_s']} s; written to {RESULTS}")
 
 
 if __name__ == "__main__":

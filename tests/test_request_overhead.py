@@ -188,6 +188,20 @@ def test_api_requests_skip_the_browser_only_hooks_and_pages_keep_them(fresh):
     assert refused.status_code == 429 and refused.headers["X-RateLimit-Limit"] == "2"
 
 
+def test_healthz_skips_the_browser_only_hooks_like_the_api(fresh):
+    """make bench's ceiling (/healthz) does the same work outside its view as the API requests
+    it is set beside: Flask-Login's remember-cookie hook (which reads the session) is skipped."""
+    app = fresh(RATELIMIT_ENABLED=True)
+    with app.app_context():
+        api = api_as(app, "manager")
+    assert "Cookie" not in api.get("/api/v1/stores").headers.get("Vary", "")
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 200
+    assert "Cookie" not in health.headers.get("Vary", "")
+    page = app.test_client().get("/login")  # a page still runs them
+    assert "Cookie" in page.headers.get("Vary", "")
+
+
 def test_only_sqlite_engines_take_the_write_lock_at_begin(fresh):
     """SQLite serialises writers with BEGIN IMMEDIATE, from a listener on its own engines."""
     from sqlalchemy import event
