@@ -14,7 +14,7 @@ export FLASK_APP := webapp
 # Development is chosen by name; without APP_ENV the app runs its production config.
 export APP_ENV ?= development
 
-.PHONY: run reset test test-fast bench bench-reports bench-import soak venv venv-dev clean translations
+.PHONY: run reset test test-fast bench bench-reports bench-import bench-fleet soak venv venv-dev clean translations
 
 # One stamp per requirements file: `make run` installs requirements.txt only (no pytest,
 # Playwright, schemathesis or py-spy); the test and bench targets add requirements-dev.txt.
@@ -65,6 +65,9 @@ bench-reports: venv-dev  ## reports at scale: 2,000 stores x 1,000 products, 10M
 
 bench-import: venv-dev  ## bulk import: 50,000 product rows from one CSV on PostgreSQL (dry run, import, re-import); merges into bench/results.json
 	$(BIN)/python -m bench.import_products
+
+bench-fleet: venv-dev  ## N phones polling, selling and searching, open loop (FLEET_SIZES, default 500,1000,2000,3000); max_shops into bench/results.json
+	$(BIN)/python -m bench.fleet
 
 soak: venv-dev  ## gunicorn + worker + PostgreSQL + Redis under a mixed open-loop load (SOAK_SECONDS, default 600); merges into bench/results.json
 	$(BIN)/python -m bench.soak

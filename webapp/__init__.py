@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from config import config_from_env
 from webapp import cli
 from webapp.blueprints.api import hooks as api_hooks
+from webapp.blueprints.stock import polls as stock_polls
 from webapp.extensions import babel, compress, csrf, db, limiter, login_manager, migrate
 from webapp.infra import dbretry, replica  # noqa: F401  (dbretry: engine listeners)
 from webapp.jobs import tasks
@@ -63,6 +64,7 @@ def create_app(config_class=None):
     periods.register(app)
     navigation.register(app)
     cli.register(app)
+    stock_polls.register(app)  # last: its hook goes before every other
     return app
 
 

@@ -117,8 +117,13 @@ def store_version(store_id):
     keys = [_key("epoch"), _key("catalog-gen"), _key(f"store-gen:{store_id}")]
 
     def read(r):
-        r.set(keys[0], time.time_ns(), nx=True)
-        return r.mget(keys)
+        # One round trip once the epoch is there (every live list's poll asks this; setting
+        # it first each time was a second round trip, a third of an unchanged poll's cost).
+        got = r.mget(keys)
+        if got[0] is None:
+            r.set(keys[0], time.time_ns(), nx=True)
+            got = r.mget(keys)
+        return got
 
     got = redisconn.run(read)
     if got is None:

@@ -1,0 +1,452 @@
+"""`python -m bench.fleet` (`make bench-fleet`): how many shops one machine carries.
+
+Each simulated shop is a logged-in phone with the store page open all evening, doing what the
+page does (static/js/live.js and static/js/app.js): the live stock list polls on a 1 s tick,
+asking again every tick while answers change and every 2nd, then 4th tick once 2 and 5 answers
+in a row were 304; each poll is htmx's GET with its headers, the page's ETag in If-None-Match,
+the CSRF header from <body hx-headers> and the session cookie; a write on the page
+(HX-Trigger: stock-changed) refreshes the list at once. The shop sells at the evening peak,
+one sale a minute (FLEET_SALES_PER_MINUTE), four in five a quick sale from the store page and
+one in five a 3-5 line basket at the counter (an add per line, then Complete: the basket lives
+in the session cookie, which the phone keeps as the server sets it); it searches the picker now
+and then (two keystrokes' requests a search, FLEET_SEARCHES_PER_MINUTE), and FLEET_MANAGERS
+managers open a report every FLEET_REPORT_SECONDS. Everything is sent on schedule (open loop),
+each latency counted from when the request was due; a poll still in flight when the next tick
+wants one is not sent twice (htmx waits for the element's request), and is counted as skipped.
+
+Production mode on this machine: PostgreSQL, Redis, the RQ worker (worker.py), gunicorn with
+gunicorn.conf.py (bench.run.gunicorn: BENCH_WORKERS × BENCH_THREADS). The client is aiohttp in
+FLEET_PROCESSES processes, one connection per request in flight (thousands at once at the
+larger sizes), its own CPU measured beside the rest.
+
+For each N in FLEET_SIZES (500,1000,2000,3000): FLEET_WARMUP s, then FLEET_SECONDS measured:
+sale p50/p99, poll p99, errors, requests/s by kind, and CPU per shop-minute split app (gunicorn
+workers) / PostgreSQL / Redis / worker / client (bench/cpu.py reads /proc). `max_shops` is the
+largest N with sale p99 < 100 ms, poll p99 < 250 ms and no error (and, for each smaller N, the
+same held); written to bench/results.json (BENCH_RESULTS) under "fleet". Exits 1 when an N had
+an error or max_shops is below FLEET_TARGET_SHOPS (2000).
+"""
+import asyncio
+import gc
+import json
+import multiprocessing
+import os
+import random
+import resource
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+SIZES = [int(n) for n in os.environ.get("FLEET_SIZES", "500,1000,2000,3000").split(",")]
+os.environ.setdefault("BENCH_STORES", str(max(SIZES)))
+os.environ.setdefault("BENCH_PRODUCTS", os.environ.get("FLEET_PRODUCTS", "60"))
+
+from bench import cpu, database, run, soak  # noqa: E402  (sizes above are read at import)
+
+HERE = Path(__file__).resolve().parent
+SECONDS = float(os.environ.get("FLEET_SECONDS", "60"))
+WARMUP = float(os.environ.get("FLEET_WARMUP", "15"))
+PROCESSES = int(os.environ.get("FLEET_PROCESSES", "2"))
+SALES_PER_MINUTE = float(os.environ.get("FLEET_SALES_PER_MINUTE", "1"))
+BASKET_SHARE = 0.2
+SEARCHES_PER_MINUTE = float(os.environ.get("FLEET_SEARCHES_PER_MINUTE", "0.5"))
+MANAGERS = int(os.environ.get("FLEET_MANAGERS", "3"))
+REPORT_SECONDS = float(os.environ.get("FLEET_REPORT_SECONDS", "60"))
+TARGET_SHOPS = int(os.environ.get("FLEET_TARGET_SHOPS", "2000"))
+SALE_P99_MS, POLL_P99_MS = 100.0, 250.0
+# A cheap Android phone's Chrome.
+USER_AGENT = ("Mozilla/5.0 (Linux; Android 11; SM-A025F) AppleWebKit/537.36 (KHTML, like "
+              "Gecko) Chrome/119.0.0.0 Mobile Safari/537.36")
+
+
+# --- live.js's schedule ----------------------------------------------------------------------
+
+def poll_every(quiet):
+    """Ticks (1 s) between polls after `quiet` unchanged answers in a row (live.js)."""
+    return 4 if quiet >= 5 else (2 if quiet >= 2 else 1)
+
+
+# --- setup: shops, their shopkeepers, their sessions -----------------------------------------
+
+def seed_people(url, shops, managers):
+    """One shopkeeper per store (user i+1 keeps store i... as ids: shopkeeper of store s is
+    user s + 1, user 1 being the bench admin), then the managers. All share one real password
+    hash: nobody logs in with it, the sessions are made by the app's own login code."""
+    import psycopg2
+    from werkzeug.security import generate_password_hash
+
+    digest = generate_password_hash("fleet-password")
+    now = "2026-01-01 00:00:00+00"
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        rows = [(s + 1, f"shop{s:05d}", f"Shopkeeper {s}", digest, "shopkeeper", "t", now, now)
+                for s in range(1, shops + 1)]
+        rows += [(shops + 1 + m, f"manager{m}", f"Manager {m}", digest, "manager", "t", now, now)
+                 for m in range(1, managers + 1)]
+        database._copy(cur, "users", ["id", "username", "full_name", "password_hash", "role",
+                                      "active", "created_at", "updated_at"], rows)
+        database._copy(cur, "user_stores", ["user_id", "store_id"],
+                       ((s + 1, s) for s in range(1, shops + 1)))
+        cur.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), "
+                    "(SELECT max(id) FROM users))")
+    conn.close()
+
+
+def sessions(shops, managers):
+    """{user id: (cookie header, CSRF token, URLs)} made by the app's own login (sessions.start)
+    in a request like the phone's: the same cookie, of the same size, a real login sets."""
+    from flask import url_for
+    from flask_wtf.csrf import generate_csrf
+
+    from bench.wsgi import app
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.web import sessions as web_sessions
+
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    serializer = app.session_interface.get_signing_serializer(app)
+    made = {}
+    with app.app_context():
+        users = {u.id: u for u in db.session.query(User).filter(User.id > 1)}
+        for uid, user in users.items():
+            with app.test_request_context("/login", method="POST",
+                                          headers={"User-Agent": USER_AGENT},
+                                          environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+                from flask import session
+                web_sessions.start(user)
+                token = generate_csrf()
+                cookie = f"{cookie_name}={serializer.dumps(dict(session))}"
+                store = uid - 1
+                urls = {"home": url_for("stock.home", store_id=store),
+                        "poll": url_for("stock.stock_list", store_id=store),
+                        "sale": url_for("stock.record_movement", store_id=store),
+                        "picker": url_for("stock.picker", store_id=store),
+                        "add": url_for("counter.add", store_id=store),
+                        "complete": url_for("counter.complete", store_id=store),
+                        "reports": [url_for("reports.sales"), url_for("reports.low_stock"),
+                                    url_for("reports.stock")]}
+                made[uid] = (cookie, token, urls, user.role)
+        db.session.remove()
+        db.engine.dispose()
+    return made, cookie_name
+
+
+# --- the client ------------------------------------------------------------------------------
+
+class Recorder:
+    def __init__(self, record_from):
+        self.record_from = record_from
+        self.latencies = {}
+        self.statuses = Counter()
+        self.errors = Counter()
+        self.skipped = 0
+
+    def add(self, kind, due, status):
+        if due < self.record_from:
+            return
+        self.statuses[f"{kind} {status}"] += 1
+        if status == "connection" or status >= 400:
+            self.errors[kind] += 1
+        else:
+            self.latencies.setdefault(kind, []).append((time.perf_counter() - due) * 1000)
+
+
+async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
+    import aiohttp
+
+    rng = random.Random(seed)
+    start = time.perf_counter() + 0.5
+    recorder = Recorder(start + warmup)
+    deadline = start + warmup + seconds
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=1.5)
+    timeout = aiohttp.ClientTimeout(total=30)
+    tasks = []
+    async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout,
+                                     cookie_jar=aiohttp.DummyCookieJar(),
+                                     auto_decompress=True) as client:
+
+        async def send(kind, due, shop, method, url, data=None, extra=None):
+            headers = {"User-Agent": USER_AGENT, "Accept": "*/*",
+                       "Accept-Language": "en-PK,en;q=0.9,ur;q=0.8",
+                       "Accept-Encoding": "gzip, deflate, br", "Cookie": shop["cookie"],
+                       "X-CSRFToken": shop["token"], "HX-Request": "true",
+                       "HX-Current-URL": base_url + shop["urls"]["home"], **(extra or {})}
+            try:
+                async with client.request(method, url, data=data, headers=headers,
+                                          allow_redirects=False) as response:
+                    await response.read()
+                    status = response.status
+                    for morsel in response.cookies.values():
+                        if morsel.key == cookie_name and morsel.value:
+                            shop["cookie"] = f"{cookie_name}={morsel.value}"
+                    recorder.add(kind, due, status)
+                    return response
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                recorder.add(kind, due, "connection")
+                return None
+
+        async def poll(shop, due):
+            shop["polling"] = True
+            extra = {"HX-Target": "stock-list", "HX-Trigger": "stock-list"}
+            if shop["etag"]:
+                extra["If-None-Match"] = shop["etag"]
+            response = await send("poll", due, shop, "GET", shop["urls"]["poll"], extra=extra)
+            shop["polling"] = False
+            if response is None:
+                return
+            if response.status == 304:
+                shop["quiet"] += 1
+            else:
+                shop["quiet"] = 0
+                if response.headers.get("ETag"):
+                    shop["etag"] = response.headers["ETag"]
+
+        def refresh(shop):
+            """The stock-changed event: the list asks at once, the tick count starts over."""
+            now = time.perf_counter()
+            shop["next_poll"] = now + 1
+            if not shop["polling"]:
+                tasks.append(asyncio.create_task(poll(shop, now)))
+
+        async def quick_sale(shop, due):
+            async with shop["selling"]:
+                await _quick_sale(shop, due)
+
+        async def _quick_sale(shop, due):
+            form = {"csrf_token": shop["token"], "type": "sale", "quantity": "1",
+                    "product_id": str(rng.randint(1, database.PRODUCTS)),
+                    "key": uuid.uuid4().hex}
+            response = await send("sale", due, shop, "POST", shop["urls"]["sale"], data=form,
+                                  extra={"HX-Target": "panel"})
+            if response is not None and response.status < 400:
+                refresh(shop)
+
+        async def basket(shop, due):
+            # One cashier: a sale due while the last is still being rung up waits for it (its
+            # latency still counts from when it was due); two at once would race for the
+            # session cookie the basket lives in.
+            async with shop["selling"]:
+                await _basket(shop, due)
+
+        async def _basket(shop, due):
+            products = rng.sample(range(1, database.PRODUCTS + 1), rng.randint(3, 5))
+            for product in products:  # the cashier taps each product (a second or two apart)
+                response = await send("basket_add", due, shop, "POST", shop["urls"]["add"],
+                                      data={"csrf_token": shop["token"],
+                                            "product_id": str(product)})
+                if response is None or response.status >= 400:
+                    return
+                await asyncio.sleep(rng.uniform(0.5, 2.0))
+                due = time.perf_counter()
+            response = await send("sale", due, shop, "POST", shop["urls"]["complete"],
+                                  data={"csrf_token": shop["token"], "key": uuid.uuid4().hex})
+            if response is not None and response.status < 400:
+                refresh(shop)
+
+        async def search(shop, due):
+            # Active search (hx-trigger "input changed delay:300ms"): a request per pause in
+            # the typing, here two.
+            for q in ("ben", f"bench+product+00{rng.randint(1, 5)}"):
+                await send("search", due, shop, "GET", f"{shop['urls']['picker']}?q={q}",
+                           extra={"HX-Target": "picker-results"})
+                await asyncio.sleep(rng.uniform(0.5, 1.5))
+                due = time.perf_counter()
+
+        async def phone(shop):
+            sale_rate = SALES_PER_MINUTE / 60
+            search_rate = SEARCHES_PER_MINUTE / 60
+            now = start + rng.random()
+            shop["next_poll"] = now
+            next_sale = now + rng.expovariate(sale_rate) if sale_rate else float("inf")
+            next_search = now + rng.expovariate(search_rate) if search_rate else float("inf")
+            while True:
+                due = min(shop["next_poll"], next_sale, next_search)
+                if due >= deadline:
+                    return
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if due == next_sale:
+                    work = basket if rng.random() < BASKET_SHARE else quick_sale
+                    tasks.append(asyncio.create_task(work(shop, due)))
+                    next_sale += rng.expovariate(sale_rate)
+                elif due == next_search:
+                    tasks.append(asyncio.create_task(search(shop, due)))
+                    next_search += rng.expovariate(search_rate)
+                else:
+                    if shop["polling"]:
+                        if due >= recorder.record_from:
+                            recorder.skipped += 1
+                    else:
+                        tasks.append(asyncio.create_task(poll(shop, due)))
+                    shop["next_poll"] = due + poll_every(shop["quiet"])
+
+        async def manager(person):
+            due = start + rng.uniform(0, REPORT_SECONDS)
+            while due < deadline:
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                url = rng.choice(person["urls"]["reports"])
+                tasks.append(asyncio.create_task(send("report", due, person, "GET", url,
+                                                      extra={"HX-Request": "false"})))
+                due += REPORT_SECONDS
+
+        shops = [dict(cookie=c, token=t, urls=u, etag=None, quiet=0, polling=False,
+                      selling=asyncio.Lock())
+                 for c, t, u, role in people if role == "shopkeeper"]
+        managers = [dict(cookie=c, token=t, urls=u) for c, t, u, role in people
+                    if role == "manager"]
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        runners = [phone(s) for s in shops] + [manager(m) for m in managers]
+        await asyncio.gather(*runners)
+        measured_usage = resource.getrusage(resource.RUSAGE_SELF)
+        while tasks:  # whatever is still in flight is answered (or times out) before the end
+            pending, tasks[:] = list(tasks), []
+            await asyncio.gather(*pending)
+    client_seconds = (measured_usage.ru_utime + measured_usage.ru_stime
+                      - usage.ru_utime - usage.ru_stime)
+    return (recorder.latencies, dict(recorder.errors), dict(recorder.statuses),
+            recorder.skipped, client_seconds * seconds / (warmup + seconds + 0.5))
+
+
+def _client_process(people, cookie_name, base_url, seed, warmup, seconds):
+    gc.freeze()  # bench/load.py: no collection pause counted as the server's latency
+    gc.disable()
+    return asyncio.run(_fleet(people, cookie_name, base_url, seed, warmup, seconds))
+
+
+def _percentile(values, p):
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1) if ordered else None
+
+
+def _worker_seconds(pid):
+    try:
+        return cpu._ticks(Path(f"/proc/{pid}/stat").read_text()) / cpu.TICKS
+    except OSError:
+        return 0.0
+
+
+def measure(n, made, cookie_name, base_url, gunicorn_pid, worker_pid):
+    """One fleet of n shops (and the managers) for WARMUP + SECONDS; its figures."""
+    people = [made[s + 1] for s in range(1, n + 1)] + [
+        made[uid] for uid in sorted(made) if made[uid][3] == "manager"]
+    parts = [people[i::PROCESSES] for i in range(PROCESSES)]
+    marks = {}
+    timer = threading.Timer(WARMUP + 0.5, lambda: marks.update(
+        start=cpu.snapshot(gunicorn_pid), worker=_worker_seconds(worker_pid)))
+    timer.start()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(PROCESSES) as pool:
+        results = pool.starmap(_client_process, [
+            ([p[:4] for p in part], cookie_name, base_url, seed, WARMUP, SECONDS)
+            for seed, part in enumerate(parts)])
+    end, worker_end = cpu.snapshot(gunicorn_pid), _worker_seconds(worker_pid)
+    timer.cancel()
+    if "start" not in marks:
+        raise RuntimeError("the fleet's warm-up mark never fired")
+    latencies, errors, statuses, skipped, client = {}, Counter(), Counter(), 0, 0.0
+    for part_latencies, part_errors, part_statuses, part_skipped, part_client in results:
+        for kind, values in part_latencies.items():
+            latencies.setdefault(kind, []).extend(values)
+        errors.update(part_errors)
+        statuses.update(part_statuses)
+        skipped += part_skipped
+        client += part_client
+    spent = cpu.spent(marks["start"], end)
+    shop_minutes = n * SECONDS / 60
+    per_shop_minute = {"app": spent["app"], "postgres": spent["postgres"],
+                       "redis": spent["redis"], "worker": worker_end - marks["worker"],
+                       "client": client}
+    per_shop_minute = {k: round(v * 1000 / shop_minutes, 2) for k, v in per_shop_minute.items()}
+    per_shop_minute["machine"] = round(spent["machine"] * 1000 / shop_minutes, 2)
+    sales = latencies.get("sale", [])
+    figures = {
+        "shops": n, "seconds": SECONDS,
+        "sale_p50_ms": _percentile(sales, 0.5), "sale_p99_ms": _percentile(sales, 0.99),
+        "poll_p50_ms": _percentile(latencies.get("poll", []), 0.5),
+        "poll_p99_ms": _percentile(latencies.get("poll", []), 0.99),
+        "search_p99_ms": _percentile(latencies.get("search", []), 0.99),
+        "report_p99_ms": _percentile(latencies.get("report", []), 0.99),
+        "per_second": {kind: round(len(v) / SECONDS, 1) for kind, v in latencies.items()},
+        "errors": sum(errors.values()), "errors_by_kind": dict(errors),
+        "polls_skipped_in_flight": skipped, "statuses": dict(statuses),
+        "cpu_ms_per_shop_minute": per_shop_minute,
+        "cpu_ms_per_sale_machine": round(spent["machine"] * 1000 / max(len(sales), 1), 2),
+        "stolen_s": round(spent["stolen"], 1), "load_average": os.getloadavg()[0],
+    }
+    figures["met"] = (figures["errors"] == 0 and bool(sales)
+                      and figures["sale_p99_ms"] < SALE_P99_MS
+                      and figures["poll_p99_ms"] is not None
+                      and figures["poll_p99_ms"] < POLL_P99_MS)
+    return figures
+
+
+def main():
+    started = time.time()
+    url = database.create()
+    prefix = f"kiryana-fleet-{uuid.uuid4().hex[:8]}:"
+    os.environ.update(REDIS_KEY_PREFIX=prefix, RQ_QUEUE_PREFIX=prefix)
+    worker = None
+    by_size = {}
+    try:
+        database.migrate_and_make_token(url)
+        database.seed(url)
+        seed_people(url, max(SIZES), MANAGERS)
+        os.environ.update(BENCH_DATABASE_URL=database.sqlalchemy_url(url),
+                          REDIS_URL=run.REDIS_URL, BENCH_KEY_PREFIX=prefix)
+        made, cookie_name = sessions(max(SIZES), MANAGERS)
+        print(f"seeded {database.STORES} stores x {database.PRODUCTS} products, "
+              f"{len(made)} sessions", flush=True)
+        with run.gunicorn(url, prefix) as (base_url, pid):
+            worker = soak._start_worker(url, prefix)
+            for n in SIZES:
+                figures = measure(n, made, cookie_name, base_url, pid, worker.pid)
+                by_size[str(n)] = figures
+                print(json.dumps({k: figures[k] for k in (
+                    "shops", "sale_p50_ms", "sale_p99_ms", "poll_p99_ms", "errors",
+                    "per_second", "cpu_ms_per_shop_minute", "met")}), flush=True)
+        invariant = database.check_invariant(url, 0)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        database.drop(url)
+        run._clear_redis(prefix.rstrip(":"))
+    max_shops = 0
+    for n in SIZES:  # the largest N such that it and every smaller N met the limits
+        if not by_size[str(n)]["met"]:
+            break
+        max_shops = n
+    failures = [f"N={n}: {f['errors']} errors {f['errors_by_kind']}"
+                for n, f in by_size.items() if f["errors"]]
+    if max_shops < TARGET_SHOPS:
+        failures.append(f"max_shops {max_shops} < target {TARGET_SHOPS}")
+    if invariant["balance_after_violations"] or invariant["level_violations"]:
+        failures.append(f"invariant 1 violated: {invariant}")
+    report = {
+        "max_shops": max_shops, "target_shops": TARGET_SHOPS,
+        "limits": {"sale_p99_ms": SALE_P99_MS, "poll_p99_ms": POLL_P99_MS, "errors": 0},
+        "sizes": by_size, "invariant_1": invariant, "failures": failures,
+        "settings": {"seconds": SECONDS, "warmup_s": WARMUP, "products": database.PRODUCTS,
+                     "sales_per_shop_minute": SALES_PER_MINUTE, "basket_share": BASKET_SHARE,
+                     "searches_per_shop_minute": SEARCHES_PER_MINUTE, "managers": MANAGERS,
+                     "report_every_s": REPORT_SECONDS, "client_processes": PROCESSES,
+                     "gunicorn": f"{run.WORKERS} x {run.WORKER_CLASS} x {run.THREADS}"},
+        "machine": run._machine(), "elapsed_s": round(time.time() - started, 1),
+    }
+    results = json.loads(run.RESULTS.read_text()) if run.RESULTS.exists() else {}
+    results["fleet"] = report
+    run.RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"max_shops {max_shops} (target {TARGET_SHOPS}); written to {run.RESULTS}")
+    for reason in failures:
+        print(f"FAILED: {reason}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""`python -m bench.instructions`: CPU instructions per sale, basket and cached read, counted by
+valgrind's callgrind with the app in-process: the same figure every run, however busy the
+machine, so a small change can be judged without `python -m bench.compare`'s side by side.
+
+Seeds a small bench database (INSTRUCTIONS_STORES × INSTRUCTIONS_PRODUCTS, 50 × 50), then runs
+this module again under `valgrind --tool=callgrind --instr-atstart=no`: the app is built and
+warmed up (WARMUP requests of each kind) uninstrumented, and each kind's COUNT requests
+(INSTRUCTIONS_COUNT, 100) are counted between callgrind's client requests (a five-line C
+helper compiled here with the system's valgrind/callgrind.h and called through ctypes): zero
+the counters, run, dump. Only this process's instructions are counted: PostgreSQL's and
+Redis's work is theirs (bench/cpu.py splits the machine's time under load).
+
+The requests are the API's, through the WSGI app (no HTTP server, no socket to a client):
+  sale        POST /api/v1/movements, one unit of a random row (bench.scenarios.sale_random)
+  basket      POST /api/v1/sales, five lines (bench.scenarios.basket5)
+  cached_read GET /api/v1/stores/1/stock/1, the same row each time: always the cache's answer
+  poll_unchanged  the store page's live list asking again (GET /stores/1/stock, htmx headers,
+              If-None-Match, a logged-in session cookie): 304 (static/js/live.js's poll)
+Merged into bench/results.json (BENCH_RESULTS) under "instructions". Needs valgrind and a C
+compiler (`apt-get install -y valgrind gcc`).
+"""
+import ctypes
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+os.environ.setdefault("BENCH_STORES", os.environ.get("INSTRUCTIONS_STORES", "50"))
+os.environ.setdefault("BENCH_PRODUCTS", os.environ.get("INSTRUCTIONS_PRODUCTS", "50"))
+
+HERE = Path(__file__).resolve().parent
+COUNT = int(os.environ.get("INSTRUCTIONS_COUNT", "100"))
+WARMUP = int(os.environ.get("INSTRUCTIONS_WARMUP", "60"))
+KINDS = ("sale", "basket", "cached_read", "poll_unchanged")
+
+HELPER_C = r"""
+#include <valgrind/callgrind.h>
+void kiryana_start(void) { CALLGRIND_START_INSTRUMENTATION; CALLGRIND_ZERO_STATS; }
+void kiryana_dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
+void kiryana_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; }
+"""
+
+
+POLL = ("GET", "/stores/1/stock", None)
+
+
+def _requests(kind):
+    from bench import scenarios
+
+    if kind == "poll_unchanged":
+        return lambda rng: POLL
+    if kind == "sale":
+        return scenarios.sale_random
+    if kind == "basket":
+        return scenarios.basket5
+    return lambda rng: ("GET", "/api/v1/stores/1/stock/1", None)
+
+
+def _compile(folder):
+    source, library = folder / "callgrind_helper.c", folder / "callgrind_helper.so"
+    source.write_text(HELPER_C)
+    subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-o", str(library), str(source)],
+                   check=True)
+    return library
+
+
+def child(library, token):
+    """Under callgrind: build the app, warm each kind up, count COUNT requests of each."""
+    import gc
+
+    from bench.wsgi import app
+    from config import Config
+
+    helper = ctypes.CDLL(library)
+    # As a gunicorn worker (gunicorn.conf.py): what the app loaded is out of the collector's
+    # way, and young objects are collected every GC_YOUNG allocations.
+    gc.freeze()
+    gc.set_threshold(Config.GC_YOUNG, *gc.get_threshold()[1:])
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    for kind in KINDS:
+        if kind == "poll_unchanged":
+            client = app.test_client()
+            headers = _logged_in(app, client)
+        make, rng = _requests(kind), random.Random(KINDS.index(kind) + 1)
+        for _ in range(WARMUP):
+            _send(client, headers, *make(rng))
+        requests = [make(rng) for _ in range(COUNT)]
+        gc.collect()
+        helper.kiryana_start()
+        for request in requests:
+            _send(client, headers, *request)
+        helper.kiryana_dump(kind.encode())
+        helper.kiryana_stop()
+
+
+def _logged_in(app, client):
+    """The bench admin's browser session on `client`, made by the app's own login; the
+    headers htmx sends with the live list's poll, its ETag included."""
+    from flask import session
+    from flask_wtf.csrf import generate_csrf
+
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.web import sessions
+
+    with app.test_request_context("/login", method="POST",
+                                  environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+        sessions.start(db.session.get(User, 1))
+        token = generate_csrf()
+        value = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+        db.session.remove()
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], value)
+    headers = {"HX-Request": "true", "HX-Target": "stock-list", "HX-Trigger": "stock-list",
+               "X-CSRFToken": token, "HX-Current-URL": "http://localhost/stores/1/"}
+    first = client.get(POLL[1], headers=headers)
+    return {**headers, "If-None-Match": first.headers["ETag"]}
+
+
+def _send(client, headers, method, path, body):
+    response = client.open(path, method=method, json=body, headers=headers)
+    if path == POLL[1] and response.status_code != 304:
+        raise SystemExit(f"the unchanged poll was answered {response.status_code}, not 304")
+    if response.status_code >= 400:  # a refused request would count the wrong work
+        raise SystemExit(f"{method} {path}: {response.status_code} "
+                         f"{response.get_data(as_text=True)[:300]}")
+
+
+def _totals(folder):
+    """{kind: instructions} from the dumps callgrind wrote (one per kiryana_dump)."""
+    found = {}
+    for dump in folder.glob("callgrind.out*"):
+        text = dump.read_text(errors="replace")
+        trigger = re.search(r"^desc: Trigger: Client Request: (\S+)", text, re.M)
+        total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+        if trigger and total and trigger.group(1) in KINDS:
+            found[trigger.group(1)] = int(total.group(1))
+    return found
+
+
+def main():
+    from bench import database, run
+
+    if not shutil.which("valgrind"):
+        raise SystemExit("valgrind is not installed: apt-get install -y valgrind")
+    started = time.time()
+    url = database.create()
+    prefix = f"kiryana-instructions-{uuid.uuid4().hex[:8]}"
+    folder = Path(tempfile.mkdtemp(prefix="kiryana-callgrind-"))
+    try:
+        token = database.migrate_and_make_token(url)
+        database.seed(url)
+        library = _compile(folder)
+        env = {**os.environ, "BENCH_DATABASE_URL": database.sqlalchemy_url(url),
+               "REDIS_URL": run.REDIS_URL, "BENCH_KEY_PREFIX": prefix, "APP_ENV": "production",
+               "PYTHONHASHSEED": "0"}
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                   f"--callgrind-out-file={folder}/callgrind.out.%p",
+                   sys.executable, "-m", "bench.instructions", "--child", str(library), token]
+        done = subprocess.run(command, cwd=HERE.parent, env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"the counted run failed ({done.returncode}):\n"
+                             + done.stdout[-3000:] + done.stderr[-3000:])
+        totals = _totals(folder)
+    finally:
+        database.drop(url)
+        run._clear_redis(prefix)
+        shutil.rmtree(folder, ignore_errors=True)
+    missing = [kind for kind in KINDS if kind not in totals]
+    if missing:
+        raise SystemExit(f"callgrind wrote no count for {missing}")
+    report = {"per_request": {kind: round(totals[kind] / COUNT) for kind in KINDS},
+              "requests_counted": COUNT, "warmup_requests": WARMUP,
+              "stores": database.STORES, "products": database.PRODUCTS,
+              "python": sys.version.split()[0], "elapsed_s": round(time.time() - started, 1),
+              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    results = json.loads(run.RESULTS.read_text()) if run.RESULTS.exists() else {}
+    results["instructions"] = report
+    run.RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    for kind, n in report["per_request"].items():
+        print(f"{kind:<12} {n:>12,} instructions per request")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(main())
