@@ -217,6 +217,8 @@ def test_only_sqlite_engines_take_the_write_lock_at_begin(fresh):
             conn.rollback()
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
 def test_each_thread_keeps_one_redis_connection_and_a_forked_child_opens_its_own(redis_pg_app):
     """redisconn.client(): a thread's commands go over one connection of its own, with no pool
     checkout per command; another thread has another; a forked child never writes on its
