@@ -84,3 +84,32 @@ def test_the_void_question_in_urdu(client, counter):
     assert "منسوخی واپس نہیں ہو سکتی۔" in text
     assert "2 عدد" in text and "1.5 کلو" in text
     assert " piece" not in text and " kg" not in text
+
+
+def test_address_runs_are_isolated_so_the_phone_cannot_land_inside(app):
+    from webapp.web.filters import isolate_runs
+    html = str(isolate_runs("گلشن اقبال Gulshan-e-Iqbal Block 13-D، کراچی"))
+    assert html == 'گلشن اقبال <bdi class="run">Gulshan-e-Iqbal Block 13-D</bdi>، کراچی'
+    assert str(isolate_runs("<script>")) == '&lt;<bdi class="run">script</bdi>&gt;'  # escaped
+    assert str(isolate_runs("مکان 12، گلی 4")) == \
+        'مکان <bdi class="run">12</bdi>، گلی <bdi class="run">4</bdi>'
+
+
+def test_urdu_receipt_units_notes_and_isolated_address(client, counter):
+    login(client, counter["keeper"])
+    sale = _sell(client, counter)
+    client.post("/language", data={"lang": "ur"})
+    store = counter["store"]
+    html = client.get(f"/stores/{store.id}/sales/{sale.id}").text
+    assert '<bdi class="run">Gulshan-e-Iqbal Block 13-D</bdi>' in html
+    assert '<bdi dir="ltr">0300-1234567</bdi>' in html
+    assert "2 عدد" in html and "1.5 کلو" in html
+    # The WhatsApp text says the units in Urdu too.
+    from urllib.parse import unquote
+    share = unquote(html.split('href="https://wa.me/?text=')[1].split('"')[0])
+    assert "2 عدد" in share and "piece" not in share
+    # History: a void's note and reason in Urdu, not "Void of sale #1" and "(void)".
+    client.post(f"/stores/{store.id}/sales/{sale.id}/void", data={"confirmed": "yes", "key": "v"})
+    history = client.get("/history").text
+    assert "Void of sale" not in history and "(void)" not in history
+    assert "کی منسوخی" in history and "(منسوخی)" in history

@@ -10,15 +10,17 @@ One way for each, everywhere (pages, reports, flashes):
 - `measure`: a quantity with its unit, plural where the language has one ("2 pieces",
   "2 عدد", "1.5 kg"), for every place a quantity is shown with its unit (pages, WhatsApp).
 """
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from flask import current_app, has_app_context
+from markupsafe import Markup, escape
 from flask_babel import get_translations, gettext
 
-from webapp.services.errors import N_
+from webapp.services.errors import N_, Text
 from webapp.services.validation import PAKISTAN
 from webapp.web.i18n import current_language, translate
 
@@ -31,7 +33,14 @@ MOVEMENT_TYPES = {"stock_in": N_("stock in"), "sale": N_("sale"), "removal": N_(
                   "transfer_in": N_("transfer in")}
 REASONS = {"damaged": N_("damaged"), "expired": N_("expired"), "lost": N_("lost"),
            "other": N_("other"), "count": N_("count"), "correction": N_("correction"),
-           "found": N_("found")}
+           "found": N_("found"), "void": N_("void"), "return": N_("customer return")}
+# Notes the system writes on movements, stored in English (the ledger keeps one language): the
+# history shows them in the reader's. A note a person typed is shown as typed.
+SYSTEM_NOTES = (
+    (re.compile(r"^Void of sale #(\d+)$"), N_("Void of sale #%(number)s")),
+    (re.compile(r"^Return from sale #(\d+)$"), N_("Return from sale #%(number)s")),
+    (re.compile(r"^opening stock \(import\)$"), N_("opening stock (import)")),
+)
 ROLES = {"admin": N_("admin"), "manager": N_("manager"), "shopkeeper": N_("shopkeeper")}
 JOB_STATUSES = {"queued": N_("queued"), "running": N_("running"), "done": N_("done"),
                 "failed": N_("failed"), "finished": N_("finished")}
@@ -134,6 +143,38 @@ def day(value):
     return format_date(value, "d MMM y", locale=_locale())
 
 
+def movement_note(text):
+    """A movement's note: the system's own notes translated, a person's as typed."""
+    if not text:
+        return ""
+    for pattern, msgid in SYSTEM_NOTES:
+        match = pattern.match(text)
+        if match:
+            values = {"number": match.group(1)} if match.groups() else {}
+            return translate(Text(msgid.msgid, **values))  # the number isolated in Urdu
+    return text
+
+
+# A run of Latin letters and digits, with the joiners a road, block or phone number uses,
+# across single spaces: "Gulshan-e-Iqbal Block 13-D", "0300-1234567", "#12".
+LATIN_RUN = re.compile(r"[#+]?[A-Za-z0-9](?:[A-Za-z0-9.\-/#]|[ ,](?=[#+]?[A-Za-z0-9]))*")
+
+
+def isolate_runs(text):
+    """Free text (an address) as HTML with each Latin or number run in its own <bdi>, so in an
+    Urdu line a phone number or a road name keeps its order and cannot swap places with what
+    stands next to it ("Gulshan-0300-1234567 · e-Iqbal")."""
+    if not text:
+        return Markup("")
+    out, last = [], 0
+    for match in LATIN_RUN.finditer(text):
+        out.append(escape(text[last:match.start()]))
+        out.append(Markup('<bdi class="run">%s</bdi>') % match.group(0))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
 def _label(table):
     def show(code):
         if code is None:
@@ -159,6 +200,8 @@ def register(app):
     app.add_template_filter(day, "day")
     app.add_template_filter(unit, "unit")
     app.add_template_filter(measure, "measure")
+    app.add_template_filter(movement_note, "movement_note")
+    app.add_template_filter(isolate_runs, "isolate_runs")
     app.add_template_filter(movement_type, "movement_type")
     app.add_template_filter(reason, "reason")
     app.add_template_filter(role, "role")

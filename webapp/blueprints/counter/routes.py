@@ -22,7 +22,7 @@ from webapp.services import basket as lines_of
 from webapp.services import inventory, lookup, sales
 from webapp.services.errors import DomainError
 from webapp.web import access
-from webapp.web.filters import pakistan_time
+from webapp.web.filters import measure, pakistan_time
 from webapp.web.filters import quantity as fmt_qty
 from webapp.web.filters import rupees
 from webapp.web.forms import Form
@@ -264,7 +264,7 @@ def whatsapp_text(sale):
              _("Receipt #%(number)s · %(time)s", number=sale["number"],
                time=pakistan_time(sale["created_at"]))]
     for line in sale["lines"]:
-        lines.append(f"{line['name']}: {fmt_qty(line['quantity'])} {line['unit']} × "
+        lines.append(f"{line['name']}: {measure(line['quantity'], line['unit'])} × "
                      f"{rupees(line['unit_price'])} = {rupees(line['line_total'])}")
     lines.append(_("Total: %(total)s", total=rupees(sale["total"])))
     if sale["status"] == "voided":

@@ -110,6 +110,15 @@
     }, next);
   }
 
+  /** The words for why the camera did not start: the browser's error names are English. */
+  function cameraProblem(error) {
+    var name = error && error.name;
+    if (name === "NotAllowedError" || name === "SecurityError") { return "scan_camera_denied"; }
+    if (name === "NotFoundError" || name === "OverconstrainedError") { return "scan_camera_missing"; }
+    if (name === "NotReadableError" || name === "AbortError") { return "scan_camera_busy"; }
+    return "scan_camera_failed";
+  }
+
   function open(options) {
     if (state) { return; }
     var box = document.getElementById("scanner");
@@ -131,9 +140,9 @@
       status.textContent = options.t("scan_point");
       loop(options, both[1]);
     }, function (error) {
-      status.textContent = options.t("scan_no_camera", {reason: error && error.name || ""});
+      status.textContent = options.t(cameraProblem(error));
     });
   }
 
-  window.KiryanaScanner = {open: open, close: close, find: find};
+  window.KiryanaScanner = {open: open, close: close, find: find, cameraProblem: cameraProblem};
 })();
