@@ -1,6 +1,18 @@
 """All models, importable from one place (Alembic sees every table through this)."""
 from webapp.models.audit import AuditLog, AuditOutbox
 from webapp.models.count import CountDraft
+from webapp.models.khata import (
+                                  CUSTOMER_ENTRY_KINDS,
+                                  LANGUAGES,
+                                  PAYMENT_METHODS,
+                                  RECEIVE_METHODS,
+                                  SUPPLIER_ENTRY_KINDS,
+                                  Customer,
+                                  CustomerEntry,
+                                  DailyClosing,
+                                  SupplierBalance,
+                                  SupplierEntry,
+)
 from webapp.models.product import UNITS, WHOLE_UNITS, Product
 from webapp.models.purchasing import (
                                   IMPORT_KINDS,
@@ -47,4 +59,7 @@ __all__ = [
     "REVERSAL_KINDS", "SALE_REVERSAL_TYPES", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
     "IMPORT_KINDS", "ORDER_STATUSES", "ImportJob", "PurchaseOrder", "PurchaseOrderLine",
     "PurchaseReceipt", "PurchaseReceiptLine", "LedgerWatch",
+    "CUSTOMER_ENTRY_KINDS", "LANGUAGES", "PAYMENT_METHODS", "RECEIVE_METHODS",
+    "SUPPLIER_ENTRY_KINDS", "Customer", "CustomerEntry", "DailyClosing", "SupplierBalance",
+    "SupplierEntry",
 ]

@@ -39,6 +39,10 @@ class Sale(db.Model):
         Index("ix_sales_store_created", "store_id", "created_at"),
         Index("ix_sales_cashier_created", "cashier_id", "created_at"),
         CheckConstraint(f"status IN {SALE_STATUSES!r}", name="status_known"),
+        CheckConstraint("paid_cash + paid_card + paid_wallet + paid_credit = total",
+                        name="paid_in_full"),
+        CheckConstraint("paid_credit = 0 OR customer_id IS NOT NULL", name="credit_has_customer"),
+        Index("ix_sales_customer", "customer_id"),
     )
 
     id = Column(BigId, primary_key=True)
@@ -54,6 +58,13 @@ class Sale(db.Model):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     voided_at = Column(UTCDateTime)
     voided_by_id = Column(Integer, ForeignKey("users.id"))
+    # How it was paid (services/payments.py): one column per method, written by the sale's own
+    # INSERT, so a payment costs a cash sale no round trip; they add up to `total`.
+    customer_id = Column(Integer, ForeignKey("customers.id"))
+    paid_cash = Column(Money, nullable=False, default=0)
+    paid_card = Column(Money, nullable=False, default=0)
+    paid_wallet = Column(Money, nullable=False, default=0)
+    paid_credit = Column(Money, nullable=False, default=0)
 
 
 class SaleLine(db.Model):

@@ -20,6 +20,8 @@ class Store(db.Model):
     # product's price they may sell (managers are not limited).
     void_window_minutes = Column(Integer, nullable=False, default=15)
     max_discount_percent = Column(Numeric(5, 2, asdecimal=True), nullable=False, default=0)
+    # The cash in the drawer when the day opens: the daily closing's starting point.
+    opening_float = Column(Numeric(12, 2, asdecimal=True), nullable=False, default=0)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -18,7 +18,8 @@ from webapp.services.validation import (
 
 PRODUCT_FIELDS = ("sku", "name", "category", "unit", "barcode", "sale_price", "cost",
                   "reorder_level", "archived", "preferred_supplier_id", "pack_size")
-STORE_FIELDS = ("code", "name", "city", "address", "phone", "active", "allow_negative_stock")
+STORE_FIELDS = ("code", "name", "city", "address", "phone", "active", "allow_negative_stock",
+                "opening_float")
 SUPPLIER_FIELDS = ("name", "phone", "notes", "active")
 
 
@@ -183,6 +184,9 @@ def _clean_store(data, creating):
     for field in ("active", "allow_negative_stock"):
         if field in data:
             clean[field] = _bool(data[field], field)
+    if data.get("opening_float") not in (None, ""):
+        clean["opening_float"] = parse_money(data["opening_float"], "opening_float",
+                                             "Opening float")
     return clean
 
 

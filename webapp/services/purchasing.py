@@ -9,7 +9,7 @@ last purchase cost move in the same commit. An Idempotency-Key makes a retried r
 """
 import re
 from collections import OrderedDict
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from urllib.parse import quote
 
 from sqlalchemy import func, select, update
@@ -25,7 +25,16 @@ from webapp.models import (
     Supplier,
 )
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
-from webapp.services import audit, idempotency, inventory, ledger, paging, policy, reports
+from webapp.services import (
+    audit,
+    idempotency,
+    inventory,
+    ledger,
+    paging,
+    payables,
+    policy,
+    reports,
+)
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.validation import (
     MAX_QUANTITY,
@@ -462,9 +471,15 @@ def receive(actor, user, order_id, lines, note=None, idempotency_key=None):
         if done:
             locked.closed_at = now
         db.session.flush()
+        # What the delivery adds to the store's account with the supplier (received × cost).
+        value = sum(((rl.quantity * rl.unit_cost).quantize(MONEY_PLACES, ROUND_HALF_UP)
+                     for rl in receipt.lines if rl.unit_cost is not None), Decimal(0))
+        payable = payables.add_receipt(conn, actor, supplier_id, store_id, value, receipt.id,
+                                       now, note=f"PO-{locked.id}")
         audit.record(conn, actor, "purchase_order.receive", "purchase_order", locked.id, after={
             "receipt_id": receipt.id, "status": locked.status,
-            "movements": [m["id"] for m in movements], "over_received": receipt.over_received})
+            "movements": [m["id"] for m in movements], "over_received": receipt.over_received,
+            **({"payable": str(value)} if payable else {})})
         return {"order": order_dict(locked),
                 "receipt": {"id": receipt.id, "over_received": receipt.over_received,
                             "lines": [{"product_id": rl.product_id, "order_line_id": rl.order_line_id,
@@ -474,7 +489,10 @@ def receive(actor, user, order_id, lines, note=None, idempotency_key=None):
                                        "over_received": rl.over_received,
                                        "substitute": rl.substitute} for rl in receipt.lines]},
                 "movements": movements, "levels": levels,
-                "over_received": receipt.over_received}
+                "over_received": receipt.over_received,
+                "payable": {"amount": str(value.quantize(MONEY_PLACES)),
+                            "balance": str(payable["balance_after"]) if payable else
+                            str(payables.balance_of(conn, supplier_id, store_id))}}
 
     return _deliver(actor, store_id, supplier_id, request, work, idempotency_key)
 

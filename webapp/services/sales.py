@@ -26,7 +26,8 @@ from webapp.models import (
     Store,
 )
 from webapp.models.types import MONEY_PLACES
-from webapp.services import audit, basket, idempotency, ledger, policy, pricing
+from webapp.services import audit, basket, idempotency, khata, ledger, policy, pricing
+from webapp.services import payments as payments_module
 from webapp.services.errors import N_, Conflict, DomainError, Forbidden, NotFound
 from webapp.services.paging import paginate
 from webapp.services.sql import lock_clause, upsert
@@ -71,10 +72,18 @@ def _resolve_skus(conn, parsed):
         seen[line["product_id"]] = line["index"]
 
 
-def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempotency_key=None):
-    """Sell a basket: one sale movement per line and the Sale, all or nothing → {"sale"}."""
+def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempotency_key=None,
+                  customer_id=None, payments=None):
+    """Sell a basket: one sale movement per line and the Sale, all or nothing → {"sale"}.
+
+    `payments` [{method, amount}] must add up to the total (none: one cash payment); a
+    `credit` part goes on the khata of `customer_id` (services/khata.charge_sale): past the
+    customer's limit the whole basket is refused (409 credit_limit_exceeded)."""
     store_id = parse_id(store_id, "store_id", "Store")
     parsed = basket.parse_request_lines(lines)
+    customer_id = None if customer_id in (None, "") else parse_id(customer_id, "customer_id",
+                                                                  "Customer")
+    split = payments_module.parse(payments)
     note = parse_text(note, "note", "Note", 500)
     # Shopkeepers may not date a sale before the offline window (managers may), at every door.
     occurred_at = policy.check_backdating(actor, parse_datetime(occurred_at))
@@ -84,6 +93,9 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
                           line["value"] if line["mode"] == basket.QUANTITY else None,
                           line["value"] if line["mode"] == basket.AMOUNT else None,
                           line["unit_price"]] for line in parsed]}
+    if customer_id is not None or split is not None:  # a cash sale's request stays as it was
+        request["customer_id"] = customer_id
+        request["payments"] = split
 
     def write(conn, now):
         _resolve_skus(conn, parsed)
@@ -115,26 +127,38 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
                         list_price=product.sale_price, line_total=priced.total)
         total = check_total(basket.bill_total(line["line_total"] for line in parsed), "lines",
                             N_("The sale's total"))
+        paid = payments_module.columns(split, total, customer_id)
         written = ledger.take_lines(conn, actor, contexts, ledger_lines, now, note=note,
                                     occurred_at=occurred_at, idempotency_key=key)
         number = _next_number(conn, store_id)
         sale_id = conn.execute(insert(SALES).returning(SALES.c.id), {
             "store_id": store_id, "number": number, "cashier_id": actor.user_id,
             "status": "completed", "total": total, "note": note, "source": actor.source,
-            "idempotency_key": key, "occurred_at": occurred_at, "created_at": now}).scalar()
+            "idempotency_key": key, "occurred_at": occurred_at, "created_at": now,
+            "customer_id": customer_id, **paid}).scalar()
+        customer_balance = None
+        if paid["paid_credit"]:  # two round trips: the customer's guarded UPDATE and its entry
+            customer_balance = khata.charge_sale(conn, actor, store_id, customer_id, sale_id,
+                                                 paid["paid_credit"], now)
+        elif customer_id is not None:
+            khata.check_customer_in_store(conn, customer_id, store_id)
         conn.execute(insert(LINES), [{  # one statement for all of them
             "sale_id": sale_id, "position": position, "product_id": line["product_id"],
             "quantity": line["quantity_sold"], "unit_price": line["price"],
             "list_price": line["list_price"], "line_total": line["line_total"],
             "movement_id": written[line["index"]][0]["id"], "returned_quantity": 0}
             for position, line in enumerate(parsed)])
+        paid_text = {k: str(v) for k, v in paid.items() if v} if split is not None else {}
         audit.record(conn, actor, "sale.complete", "sale", sale_id, after={
-            "store_id": store_id, "number": number, "total": str(total),
+            "store_id": store_id, "number": number, "total": str(total), **paid_text,
+            **({"customer_id": customer_id} if customer_id is not None else {}),
             "lines": [{"product_id": line["product_id"], "quantity": str(line["quantity_sold"]),
                        "unit_price": str(line["price"]),
                        "movement_id": written[line["index"]][0]["id"]} for line in parsed]})
         sale = _sale_dict(conn, sale_id, levels={line["product_id"]: written[line["index"]][1]
                                                  for line in parsed})
+        if customer_balance is not None:
+            sale["customer_balance"] = str(customer_balance)
         return {"sale": sale}, [(store_id, line["product_id"]) for line in parsed], 201
 
     return ledger.run_in_transaction(actor, key, request, write, standalone=True)
@@ -224,13 +248,20 @@ def void_sale(actor, sale_id, *, idempotency_key=None):
                  for line in _sale_lines(conn, sale_id)
                  if line.quantity > line.returned_quantity]
         reversed_lines = _reverse(conn, actor, sale, items, now, "void") if items else []
+        credit = khata.credit_back(
+            conn, actor, sale, "void", sum((Decimal(r["amount"]) for r in reversed_lines),
+                                           Decimal(0)), now,
+            note=N_("Void of sale #%(number)s", number=sale.number))
         conn.execute(update(SALES).where(SALES.c.id == sale_id).values(
             status="voided", voided_at=now, voided_by_id=actor.user_id))
         audit.record(conn, actor, "sale.void", "sale", sale_id, before={"status": "completed"},
                      after={"status": "voided", "number": sale.number,
-                            "reversals": [r["movement_id"] for r in reversed_lines]})
+                            "reversals": [r["movement_id"] for r in reversed_lines],
+                            **({"credit_reversed": str(credit)} if credit else {})})
         data = {"sale": _sale_dict(conn, sale_id,
                                    levels={r["product_id"]: r["level"] for r in reversed_lines})}
+        if credit:
+            data["sale"]["credit_reversed"] = str(credit)
         return data, [(sale.store_id, r["product_id"]) for r in reversed_lines], 200
 
     return ledger.run_in_transaction(actor, key, {"op": "void", "sale_id": sale_id}, write)
@@ -272,12 +303,17 @@ def return_lines(actor, sale_id, *, lines, note=None, idempotency_key=None):
             items.append((line, quantity))
         returned = _reverse(conn, actor, sale, items, now, "return")
         amount = sum((Decimal(r["amount"]) for r in returned), Decimal(0))
+        credit = khata.credit_back(conn, actor, sale, "return", amount, now,
+                                   note=N_("Return from sale #%(number)s", number=sale.number))
         audit.record(conn, actor, "sale.return", "sale", sale_id, after={
             "number": sale.number, "amount": str(amount), "note": note,
+            **({"credit_reversed": str(credit)} if credit else {}),
             "lines": [{k: r[k] for k in ("product_id", "quantity", "amount", "movement_id")}
                       for r in returned]})
         data = {"sale": _sale_dict(conn, sale_id),
-                "return": {"amount": str(amount), "lines": returned}}
+                "return": {"amount": str(amount), "lines": returned,
+                           "credit": str(credit.quantize(MONEY_PLACES)),
+                           "cash_back": str((amount - credit).quantize(MONEY_PLACES))}}
         return data, [(sale.store_id, r["product_id"]) for r in returned], 201
 
     return ledger.run_in_transaction(actor, key, request, write)
@@ -325,6 +361,7 @@ def _sale_dict(conn, sale_id, levels=None):
         "refunded": _text(Decimal(sale.refunded).quantize(MONEY_PLACES)), "note": sale.note,
         "source": sale.source, "occurred_at": _time(sale.occurred_at),
         "created_at": _time(sale.created_at), "voided_at": _time(sale.voided_at),
+        "customer_id": sale.customer_id, "payments": payments_module.listed(sale),
         "lines": [{
             "product_id": line.line_product_id, "sku": line.sku, "name": line.name,
             "unit": line.unit, "quantity": _text(line.line_quantity),
@@ -351,7 +388,9 @@ def list_sales(store_ids=None, store_id=None, since=None, until=None, page=1, pe
     """A Page of sales, newest first, without their lines."""
     query = select(SALES.c.id, SALES.c.number, SALES.c.store_id, SALES.c.cashier_id,
                    SALES.c.status, SALES.c.total, SALES.c.note, SALES.c.source,
-                   SALES.c.occurred_at, SALES.c.created_at, SALES.c.voided_at)
+                   SALES.c.occurred_at, SALES.c.created_at, SALES.c.voided_at,
+                   SALES.c.customer_id, SALES.c.paid_cash, SALES.c.paid_card,
+                   SALES.c.paid_wallet, SALES.c.paid_credit)
     if store_ids is not None:
         query = query.where(SALES.c.store_id.in_(store_ids or [0]))
     if store_id is not None:
@@ -364,7 +403,8 @@ def list_sales(store_ids=None, store_id=None, since=None, until=None, page=1, pe
         "id": r.id, "number": r.number, "store_id": r.store_id, "cashier_id": r.cashier_id,
         "status": r.status, "total": _text(r.total), "note": r.note, "source": r.source,
         "occurred_at": _time(r.occurred_at), "created_at": _time(r.created_at),
-        "voided_at": _time(r.voided_at),
+        "voided_at": _time(r.voided_at), "customer_id": r.customer_id,
+        "payments": payments_module.listed(r),
     } for r in db.session.execute(q)])
 
 

@@ -29,6 +29,8 @@ hooks.register(bp)
 
 from webapp.blueprints.api import (  # noqa: E402,F401
                                    audit,
+                                   closings,
+                                   customers,
                                    imports,
                                    movements,
                                    openapi,

@@ -120,12 +120,19 @@ class ReceiptOut(BaseModel):
     lines: list[ReceiptLineOut]
 
 
+class PayableOut(BaseModel):
+    amount: DecimalText = Field(description="What this delivery added to what the store owes "
+                                            "the supplier: received quantity × unit cost.")
+    balance: DecimalText = Field(description="What the store owes the supplier now.")
+
+
 class ReceiptResult(BaseModel):
     order: OrderOut
     receipt: ReceiptOut
     movements: list[MovementOut]
     levels: list[LevelOut]
     over_received: bool
+    payable: PayableOut
 
 
 @bp.get("/purchase-orders")

@@ -20,8 +20,8 @@ from webapp.blueprints.api.schemas import (
 )
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
 from webapp.infra.replica import replica_reads
-from webapp.models import SALE_STATUSES, SOURCES
-from webapp.services import policy, sales
+from webapp.models import PAYMENT_METHODS, SALE_STATUSES, SOURCES
+from webapp.services import payments, policy, sales
 from webapp.services.validation import time_bound
 
 
@@ -44,9 +44,27 @@ class SaleLineIn(Body):
         return self
 
 
+class PaymentIn(Body):
+    method: Literal[PAYMENT_METHODS] = Field(description="wallet: JazzCash, Easypaisa, bank QR; "
+                                                         "credit: udhaar on the customer's "
+                                                         "khata.")
+    amount: Money
+
+
+class PaymentOut(BaseModel):
+    method: Literal[PAYMENT_METHODS]
+    amount: DecimalText
+
+
 class SaleCreate(Body):
     store_id: Id
     lines: list[SaleLineIn] = Field(min_length=1, max_length=sales.MAX_LINES)
+    customer_id: Id | None = Field(None, description="Needed for a credit payment.")
+    payments: list[PaymentIn] | None = Field(
+        None, min_length=1, max_length=payments.MAX_PAYMENTS,
+        description="Adding up exactly to the total (else 422 on payments); none: one cash "
+                    "payment of the total. Credit past the customer's limit → 409 "
+                    "credit_limit_exceeded, nothing written.")
     note: str | None = Field(None, max_length=500)
     occurred_at: datetime | None = Field(None, description="Client time; Pakistan time when it "
                                                            "has no offset.")
@@ -81,6 +99,8 @@ class SaleSummaryOut(BaseModel):
     occurred_at: datetime | None
     created_at: datetime
     voided_at: datetime | None
+    customer_id: int | None
+    payments: list[PaymentOut] = Field(description="How it was paid; they add up to total.")
 
 
 class SaleOut(SaleSummaryOut):
@@ -88,6 +108,10 @@ class SaleOut(SaleSummaryOut):
     store_name: str
     refunded: DecimalText = Field(description="Put back by returns and a void, in PKR.")
     lines: list[SaleLineOut]
+    customer_balance: DecimalText | None = Field(
+        None, description="A credit sale's write: the customer's balance right after it.")
+    credit_reversed: DecimalText | None = Field(
+        None, description="A void's write: what it took off the customer's khata.")
 
 
 class SaleResult(BaseModel):
@@ -115,6 +139,9 @@ class ReturnedLineOut(BaseModel):
 
 class ReturnOut(BaseModel):
     amount: DecimalText
+    credit: DecimalText = Field(description="Taken off the customer's khata (up to what the "
+                                            "sale still had on credit).")
+    cash_back: DecimalText = Field(description="The rest, paid back in cash.")
     lines: list[ReturnedLineOut]
 
 
@@ -161,8 +188,10 @@ def complete_sale():
     body = request.context.json
     check_store(body.store_id)
     lines = [line.model_dump(exclude_none=True) for line in body.lines]
+    paid = None if body.payments is None else [p.model_dump() for p in body.payments]
     result = sales.complete_sale(actor(), store_id=body.store_id, lines=lines, note=body.note,
-                                 occurred_at=body.occurred_at, idempotency_key=request_key())
+                                 occurred_at=body.occurred_at, idempotency_key=request_key(),
+                                 customer_id=body.customer_id, payments=paid)
     return ledger_response(result)
 
 

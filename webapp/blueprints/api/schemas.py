@@ -66,6 +66,7 @@ class StoreOut(Resource):
     phone: str
     active: bool
     allow_negative_stock: bool
+    opening_float: Decimal = Decimal(0)
     created_at: datetime
     updated_at: datetime
 

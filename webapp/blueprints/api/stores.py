@@ -11,7 +11,7 @@ from webapp.blueprints.api.auth import (
     store_or_404,
 )
 from webapp.blueprints.api.idempotency import run_once
-from webapp.blueprints.api.schemas import Flag, LevelOut, Search, StockRowOut, StoreOut
+from webapp.blueprints.api.schemas import Flag, LevelOut, Money, Search, StockRowOut, StoreOut
 from webapp.blueprints.api.spec import (
     Body,
     PageQuery,
@@ -41,6 +41,8 @@ class StoreCreate(Body):
     phone: str = Field("", max_length=40)
     active: Flag = True
     allow_negative_stock: Flag = False
+    opening_float: Money | None = Field(None, description="Cash in the drawer when the day "
+                                                          "opens (the closing's start).")
 
 
 class StoreUpdate(Body):
@@ -51,6 +53,7 @@ class StoreUpdate(Body):
     phone: str = Field(None, max_length=40)
     active: Flag = None
     allow_negative_stock: Flag = None
+    opening_float: Money | None = None
 
 
 class StockQuery(PageQuery):

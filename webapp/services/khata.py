@@ -1,0 +1,401 @@
+"""Customers and their khata (the udhaar book): credit sales, payments, voids and returns.
+
+The khata is append-only like the stock ledger. Every change of a customer's balance is one
+guarded UPDATE of the customer's row (`balance = balance + :delta`, with the credit limit and
+"never below zero" in its WHERE), which takes the row's lock until the transaction ends, and
+one INSERT of the entry with the balance the UPDATE returned. So two phones selling on credit to
+one customer near the limit are serialised by that lock and cannot pass it together, and each
+entry's `balance_after` is the balance right after it (invariant 8). A credit sale costs the
+basket two round trips more; a cash sale none (services/sales.py).
+
+Lock order: a sale or a void locks its levels (and the sale row) first and the customer last;
+a payment locks only the customer. No writer takes them the other way round.
+"""
+from decimal import Decimal
+from urllib.parse import quote
+
+from flask_babel import force_locale, gettext
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import (
+    LANGUAGES,
+    RECEIVE_METHODS,
+    Customer,
+    CustomerEntry,
+    Store,
+)
+from webapp.models.types import MONEY_PLACES
+from webapp.services import audit, idempotency, ledger, policy
+from webapp.services.errors import N_, Conflict, DomainError, NotFound
+from webapp.services.paging import paginate
+from webapp.services.sql import exact_sum
+from webapp.services.validation import iso_time, parse_id, parse_money, parse_text
+
+CUSTOMERS = Customer.__table__
+ENTRIES = CustomerEntry.__table__
+STORES = Store.__table__
+ZERO = Decimal("0.00")
+
+
+# ---------------------------------------------------------------------------------------------
+# Phones and money as people read them
+
+
+def normalise_phone(value, field="phone"):
+    """A Pakistani number as +92 and its digits (0300 1234567, 923001234567, +92 300 1234567
+    and 0092… are one number); None when blank; DomainError on `field` otherwise."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return None
+    digits = "".join(ch for ch in text if ch.isdigit() and ch.isascii())
+    if len(digits) != sum(ch.isdigit() for ch in text) or \
+            any(not (ch.isdigit() or ch in " -+().") for ch in text):
+        raise DomainError("invalid", N_("Write the phone number in digits, like 0300 1234567."),
+                          field=field)
+    if digits.startswith("0092"):
+        digits = digits[4:]
+    elif digits.startswith("92") and (text.startswith("+") or len(digits) >= 12):
+        digits = digits[2:]
+    elif digits.startswith("0"):
+        digits = digits[1:]
+    if not 9 <= len(digits) <= 10 or digits.startswith("0"):
+        raise DomainError("invalid", N_("Write the phone number in digits, like 0300 1234567."),
+                          field=field)
+    return "+92" + digits
+
+
+def money_text(amount):
+    """Rs figures in Western digits, as Urdu in Pakistan writes them: 1,250 or 1,250.50."""
+    amount = Decimal(amount).quantize(MONEY_PLACES)
+    return f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Customers
+
+
+def customer_dict(row):
+    return {"id": row.id, "store_id": row.store_id, "name": row.name, "phone": row.phone,
+            "credit_limit": _text(row.credit_limit), "balance": _text(row.balance),
+            "language": row.language, "note": row.note,
+            "created_at": iso_time(row.created_at), "updated_at": iso_time(row.updated_at)}
+
+
+def _parse_fields(raw, partial=False):
+    fields = {}
+    if not partial or "name" in raw:
+        fields["name"] = parse_text(raw.get("name"), "name", "Name", 120, required=True)
+    if "phone" in raw or not partial:
+        fields["phone"] = normalise_phone(raw.get("phone"))
+    if "credit_limit" in raw or not partial:
+        fields["credit_limit"] = parse_money(raw.get("credit_limit"), "credit_limit",
+                                             "Credit limit")
+    if "language" in raw or not partial:
+        language = raw.get("language") or "ur"
+        if language not in LANGUAGES:
+            raise DomainError("invalid", N_("Language must be ur or en."), field="language")
+        fields["language"] = language
+    if "note" in raw or not partial:
+        fields["note"] = parse_text(raw.get("note"), "note", "Note", 500)
+    return fields
+
+
+def _duplicate(phone):
+    return Conflict("duplicate", N_("A customer with the phone %(phone)s is already in this "
+                                    "store.", phone=phone), field="phone")
+
+
+def _check_phone_free(conn, store_id, phone, customer_id=None):
+    if phone is None:
+        return
+    query = select(CUSTOMERS.c.id).where(CUSTOMERS.c.store_id == store_id,
+                                         CUSTOMERS.c.phone == phone)
+    if customer_id is not None:
+        query = query.where(CUSTOMERS.c.id != customer_id)
+    if conn.execute(query).first():
+        raise _duplicate(phone)
+
+
+def create_customer(actor, user, *, store_id, idempotency_key=None, **raw):
+    """A new customer of a store the user may see → {"customer"} (balance 0); 409 duplicate
+    when the store already has that phone."""
+    store_id = parse_id(store_id, "store_id", "Store")
+    policy.get_store_or_404(store_id, user)
+    fields = _parse_fields(raw)
+    key = idempotency.check_key(idempotency_key)
+
+    def write(conn, now):
+        _check_phone_free(conn, store_id, fields["phone"])
+        try:
+            with conn.begin_nested():
+                customer_id = conn.execute(insert(CUSTOMERS).returning(CUSTOMERS.c.id), {
+                    "store_id": store_id, **fields, "balance": ZERO, "created_at": now,
+                    "updated_at": now}).scalar()
+        except IntegrityError:  # the same phone added at the same moment
+            raise _duplicate(fields["phone"]) from None
+        row = _row(conn, customer_id)
+        audit.record(conn, actor, "customer.create", "customer", customer_id,
+                     after=customer_dict(row))
+        return {"customer": customer_dict(row)}, None, 201
+
+    return ledger.run_in_transaction(actor, key, {"op": "customer.create", "store_id": store_id,
+                                                  **fields}, write)
+
+
+def update_customer(actor, user, customer_id, *, idempotency_key=None, **raw):
+    """Change a customer's name, phone, credit limit, language or note (never the balance)."""
+    customer_id = parse_id(customer_id, "customer_id", "Customer")
+    get_customer(user, customer_id)
+    fields = _parse_fields(raw, partial=True)
+    key = idempotency.check_key(idempotency_key)
+
+    def write(conn, now):
+        before = _row(conn, customer_id)
+        if fields.get("phone"):
+            _check_phone_free(conn, before.store_id, fields["phone"], customer_id)
+        if fields:
+            try:
+                with conn.begin_nested():
+                    conn.execute(update(CUSTOMERS).where(CUSTOMERS.c.id == customer_id)
+                                 .values(**fields, updated_at=now))
+            except IntegrityError:
+                raise _duplicate(fields["phone"]) from None
+        after = _row(conn, customer_id)
+        changed = {k: v for k, v in customer_dict(after).items()
+                   if k in fields and customer_dict(before)[k] != v}
+        if changed:
+            audit.record(conn, actor, "customer.update", "customer", customer_id,
+                         before={k: customer_dict(before)[k] for k in changed}, after=changed)
+        return {"customer": customer_dict(after)}, None, 200
+
+    return ledger.run_in_transaction(actor, key, {"op": "customer.update", "id": customer_id,
+                                                  **fields}, write)
+
+
+def _row(conn, customer_id):
+    return conn.execute(select(CUSTOMERS).where(CUSTOMERS.c.id == customer_id)).first()
+
+
+def get_customer(user, customer_id):
+    """A customer's dict, if the user may see its store (NotFound otherwise)."""
+    row = _row(db.session.connection(), customer_id) \
+        if isinstance(customer_id, int) and 0 < customer_id < 2**31 else None
+    if row is None or not policy.can_see_store(user, row.store_id):
+        raise NotFound("Customer")
+    return customer_dict(row)
+
+
+def list_customers(user, store_id=None, q=None, page=1, per_page=50):
+    """A Page of the customers the user may see, who owes most first."""
+    query = select(CUSTOMERS)
+    ids = policy.visible_store_ids(user)
+    if ids is not None:
+        query = query.where(CUSTOMERS.c.store_id.in_(ids or [0]))
+    if store_id is not None:
+        query = query.where(CUSTOMERS.c.store_id == store_id)
+    q = (q or "").strip()
+    if q:
+        pattern = f"%{q.replace('%', '').replace('_', '')}%"
+        digits = "".join(ch for ch in q if ch.isdigit())
+        matches = [CUSTOMERS.c.name.ilike(pattern)]
+        if len(digits) >= 3:
+            matches.append(CUSTOMERS.c.phone.like(f"%{digits.lstrip('0')}%"))
+        query = query.where(or_(*matches))
+    return paginate(query, (CUSTOMERS.c.balance.desc(), CUSTOMERS.c.name, CUSTOMERS.c.id),
+                    page, per_page,
+                    rows=lambda limited: [customer_dict(r) for r in db.session.execute(limited)])
+
+
+# ---------------------------------------------------------------------------------------------
+# The khata's entries
+
+
+def entry_dict(row):
+    return {"id": row.id, "customer_id": row.customer_id, "kind": row.kind,
+            "amount": _text(row.amount), "balance_after": _text(row.balance_after),
+            "method": row.method, "sale_id": row.sale_id, "note": row.note,
+            "user_id": row.user_id, "created_at": iso_time(row.created_at)}
+
+
+def _move(conn, customer_id, delta, now, *, store_id=None, within_limit=False,
+          not_below_zero=False):
+    """balance += delta under the row's lock → the new balance, or None when a guard refused
+    (or the customer is not there)."""
+    stmt = update(CUSTOMERS).where(CUSTOMERS.c.id == customer_id)
+    new_balance = exact_sum(conn, CUSTOMERS.c.balance, delta, 2)
+    if store_id is not None:
+        stmt = stmt.where(CUSTOMERS.c.store_id == store_id)
+    if within_limit:
+        stmt = stmt.where(or_(CUSTOMERS.c.credit_limit.is_(None),
+                              new_balance <= CUSTOMERS.c.credit_limit))
+    if not_below_zero:
+        stmt = stmt.where(new_balance >= 0)
+    balance = conn.execute(stmt.values(balance=new_balance, updated_at=now)
+                           .returning(CUSTOMERS.c.balance)).scalar()
+    return None if balance is None else Decimal(balance).quantize(MONEY_PLACES)
+
+
+def _append(conn, actor, customer_id, store_id, kind, amount, balance_after, now, *,
+            method=None, sale_id=None, note=""):
+    values = {"customer_id": customer_id, "store_id": store_id, "kind": kind, "amount": amount,
+              "balance_after": balance_after, "method": method, "sale_id": sale_id,
+              "note": note or "", "user_id": actor.user_id, "created_at": now}
+    values["id"] = conn.execute(insert(ENTRIES).returning(ENTRIES.c.id), values).scalar()
+    return values
+
+
+def charge_sale(conn, actor, store_id, customer_id, sale_id, amount, now):
+    """A credit sale's entry, inside the sale's transaction: two round trips (the guarded
+    UPDATE and the INSERT). 409 credit_limit_exceeded past the limit; the caller's transaction
+    then rolls back, so nothing is written → the customer's new balance."""
+    balance = _move(conn, customer_id, amount, now, store_id=store_id, within_limit=True)
+    if balance is None:
+        row = _row(conn, customer_id)
+        if row is None or row.store_id != store_id:
+            raise NotFound("Customer", field="customer_id")
+        available = max(ZERO, row.credit_limit - row.balance)
+        raise Conflict("credit_limit_exceeded",
+                       N_("%(name)s may owe at most Rs %(limit)s; Rs %(available)s is left "
+                          "on the khata.", name=row.name, limit=money_text(row.credit_limit),
+                          available=money_text(available)),
+                       field="payments", credit_limit=str(row.credit_limit),
+                       balance=str(row.balance), available=str(available))
+    _append(conn, actor, customer_id, store_id, "sale", amount, balance, now, sale_id=sale_id)
+    return balance
+
+
+def check_customer_in_store(conn, customer_id, store_id):
+    """A sale names a customer but puts nothing on credit: the customer must be the store's."""
+    found = conn.execute(select(CUSTOMERS.c.id).where(CUSTOMERS.c.id == customer_id,
+                                                      CUSTOMERS.c.store_id == store_id)).first()
+    if found is None:
+        raise NotFound("Customer", field="customer_id")
+
+
+def credit_back(conn, actor, sale, kind, value, now, note=""):
+    """A void or return of (part of) a credit sale: the customer's balance goes down by
+    `value`, up to what the sale still has on credit (the rest is cash paid back) → the amount
+    taken off the khata (0 when the sale had no credit). The sale row is already locked."""
+    if not sale.paid_credit or not value:
+        return ZERO
+    open_credit = Decimal(conn.execute(
+        select(func.coalesce(func.sum(ENTRIES.c.amount), 0))
+        .where(ENTRIES.c.sale_id == sale.id)).scalar()).quantize(MONEY_PLACES)
+    amount = min(open_credit, Decimal(value))
+    if amount <= 0:
+        return ZERO
+    balance = _move(conn, sale.customer_id, -amount, now)
+    _append(conn, actor, sale.customer_id, sale.store_id, kind, -amount, balance, now,
+            sale_id=sale.id, note=note)
+    return amount
+
+
+def receive_payment(actor, user, customer_id, *, amount, method, note=None,
+                    idempotency_key=None):
+    """Money received from a customer (cash, card or wallet) → {"entry", "customer"}; more
+    than the customer owes is refused (422 on amount)."""
+    customer_id = parse_id(customer_id, "customer_id", "Customer")
+    get_customer(user, customer_id)
+    amount = parse_money(amount, "amount", "Amount", required=True)
+    if amount <= 0:
+        raise DomainError("invalid", N_("Amount must be more than zero."), field="amount")
+    if method not in RECEIVE_METHODS:
+        raise DomainError("invalid", N_("Choose cash, card or wallet."), field="method")
+    note = parse_text(note, "note", "Note", 500)
+    key = idempotency.check_key(idempotency_key)
+
+    def write(conn, now):
+        balance = _move(conn, customer_id, -amount, now, not_below_zero=True)
+        if balance is None:
+            owed = _row(conn, customer_id).balance
+            raise DomainError("payment_exceeds_balance",
+                              N_("This customer owes Rs %(owed)s; take no more than that.",
+                                 owed=money_text(owed)),
+                              field="amount", balance=str(owed))
+        row = _row(conn, customer_id)
+        entry = _append(conn, actor, customer_id, row.store_id, "payment", -amount, balance,
+                        now, method=method, note=note)
+        audit.record(conn, actor, "customer.payment", "customer", customer_id, after={
+            "entry_id": entry["id"], "name": row.name, "amount": str(amount),
+            "method": method, "balance_after": str(balance)})
+        return {"entry": entry_dict(_Row(entry)), "customer": customer_dict(row)}, None, 201
+
+    return ledger.run_in_transaction(actor, key, {"op": "customer.payment", "id": customer_id,
+                                                  "amount": amount, "method": method,
+                                                  "note": note}, write)
+
+
+class _Row:
+    def __init__(self, values):
+        self.__dict__.update(values)
+
+
+def entries(user, customer_id, page=1, per_page=50, oldest_first=False):
+    """A Page of a customer's khata, newest first (oldest first for a statement)."""
+    get_customer(user, customer_id)
+    order = ENTRIES.c.id.asc() if oldest_first else ENTRIES.c.id.desc()
+    return paginate(select(ENTRIES).where(ENTRIES.c.customer_id == customer_id), (order,),
+                    page, per_page,
+                    rows=lambda limited: [entry_dict(r) for r in db.session.execute(limited)])
+
+
+def sale_credit_balance(sale_id):
+    """What a sale still has on the khata (its entries' sum)."""
+    return Decimal(db.session.execute(
+        select(func.coalesce(func.sum(ENTRIES.c.amount), 0))
+        .where(ENTRIES.c.sale_id == sale_id)).scalar()).quantize(MONEY_PLACES)
+
+
+# ---------------------------------------------------------------------------------------------
+# The reminder
+
+
+REMINDER = N_("Assalam-o-Alaikum %(name)s, your balance at %(store)s is Rs %(amount)s. "
+              "Please pay when convenient. Thank you.")
+NOTHING_OWED = N_("Assalam-o-Alaikum %(name)s, you owe nothing at %(store)s. Thank you.")
+
+
+def reminder(user, customer_id):
+    """{text, whatsapp_url}: the balance in the customer's language (Western digits) and a
+    wa.me link that opens WhatsApp with it (to the customer's number when there is one)."""
+    customer = get_customer(user, customer_id)
+    store = db.session.get(Store, customer["store_id"])
+    balance = Decimal(customer["balance"])
+    with force_locale(customer["language"]):
+        message = REMINDER if balance > 0 else NOTHING_OWED
+        text = gettext(message.msgid, name=customer["name"], store=store.name,
+                       amount=money_text(balance))
+    digits = customer["phone"][1:] if customer["phone"] else ""
+    return {"text": text, "whatsapp_url": f"https://wa.me/{digits}?text={quote(text)}",
+            "balance": customer["balance"], "language": customer["language"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+def balances_agree(conn=None):
+    """[(customer id, balance, sum of entries)] for every customer whose balance disagrees
+    with its entries, or whose last entry's balance_after is not its balance (invariant 8)."""
+    conn = conn or db.session.connection()
+    sums = (select(ENTRIES.c.customer_id, func.sum(ENTRIES.c.amount).label("total"),
+                   func.max(ENTRIES.c.id).label("last"))
+            .group_by(ENTRIES.c.customer_id).subquery())
+    rows = conn.execute(
+        select(CUSTOMERS.c.id, CUSTOMERS.c.balance, sums.c.total, ENTRIES.c.balance_after)
+        .select_from(CUSTOMERS.outerjoin(sums, sums.c.customer_id == CUSTOMERS.c.id)
+                     .outerjoin(ENTRIES, ENTRIES.c.id == sums.c.last))).all()
+    bad = []
+    for cid, balance, total, last_after in rows:
+        total = Decimal(total or 0).quantize(MONEY_PLACES)
+        balance = Decimal(balance).quantize(MONEY_PLACES)
+        if balance != total or (last_after is not None
+                                and Decimal(last_after).quantize(MONEY_PLACES) != balance):
+            bad.append((cid, balance, total))
+    return bad
