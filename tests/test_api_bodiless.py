@@ -86,5 +86,6 @@ def test_the_document_marks_exactly_those_bodies_optional(app):
     assert optional == {("post", "/api/v1/sales/{sale_id}/void"),
                         ("patch", "/api/v1/stores/{store_id}"),
                         ("patch", "/api/v1/products/{product_id}"),
-                        ("patch", "/api/v1/purchase-orders/{order_id}")}
+                        ("patch", "/api/v1/purchase-orders/{order_id}"),
+                        ("patch", "/api/v1/customers/{customer_id}")}
     assert document["paths"]["/api/v1/sales"]["post"]["requestBody"]["required"] is True

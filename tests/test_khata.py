@@ -322,7 +322,8 @@ def test_the_daily_closing(app, keeper, shop):
     admin.post(f"/api/v1/suppliers/{supplier.id}/payments",
                json={"store_id": store.id, "amount": "300", "method": "cash"})
     path = f"/api/v1/stores/{store.id}/closings"
-    response = keeper.post(path, json={"notes": {"1000": 1, "500": 1, "100": 3, "coins": "20"}})
+    response = keeper.post(path, json={"counted_cash": "1820",
+                                       "notes": {"1000": 1, "500": 1, "100": 3, "coins": "20"}})
     assert response.status_code == 201, response.json
     closing_ = response.json["closing"]
     # 1000 float + 1120 cash sales − 120 paid back + 100 received − 300 to the supplier

@@ -139,34 +139,38 @@ def upgrade():
     op.create_index("ix_supplier_entries_store_created", "supplier_entries",
                     ["store_id", "created_at"])
 
-    with op.batch_alter_table("sales", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("customer_id", sa.Integer(), nullable=True))
-        for name in ("paid_cash", "paid_card", "paid_wallet", "paid_credit"):
-            batch_op.add_column(sa.Column(name, MONEY, nullable=False, server_default="0"))
+    # Plain ALTER TABLE ADD/DROP COLUMN on both engines: SQLite's batch mode would copy and
+    # drop `sales` and `stores`, and dropping `sales` deletes its lines and reversals (ON DELETE
+    # CASCADE). So sales.customer_id is an indexed integer without a foreign key: the sale's
+    # transaction checks the customer (services/khata.py), as the ledger does for movement ids.
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    op.add_column("sales", sa.Column("customer_id", sa.Integer(), nullable=True))
+    for name in ("paid_cash", "paid_card", "paid_wallet", "paid_credit"):
+        op.add_column("sales", sa.Column(name, MONEY, nullable=False, server_default="0"))
     op.execute("UPDATE sales SET paid_cash = total")
-    with op.batch_alter_table("sales", schema=None) as batch_op:
-        batch_op.create_index("ix_sales_customer", ["customer_id"])
-        batch_op.create_foreign_key(op.f("fk_sales_customer_id_customers"), "customers",
-                                    ["customer_id"], ["id"])
-        batch_op.create_check_constraint(
-            "paid_in_full", "paid_cash + paid_card + paid_wallet + paid_credit = total")
-        batch_op.create_check_constraint("credit_has_customer",
-                                         "paid_credit = 0 OR customer_id IS NOT NULL")
-    with op.batch_alter_table("stores", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("opening_float", MONEY, nullable=False,
+    op.create_index("ix_sales_customer", "sales", ["customer_id"])
+    if not sqlite:  # SQLite cannot add a CHECK to a table; its rows come from the same code
+        op.create_check_constraint(op.f("ck_sales_paid_in_full"), "sales",
+                                   "paid_cash + paid_card + paid_wallet + paid_credit = total")
+        op.create_check_constraint(op.f("ck_sales_credit_has_customer"), "sales",
+                                   "paid_credit = 0 OR customer_id IS NOT NULL")
+    op.add_column("stores", sa.Column("opening_float", MONEY, nullable=False,
                                       server_default="0"))
 
 
 def downgrade():
-    with op.batch_alter_table("stores", schema=None) as batch_op:
-        batch_op.drop_column("opening_float")
-    with op.batch_alter_table("sales", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_sales_credit_has_customer"), type_="check")
-        batch_op.drop_constraint(op.f("ck_sales_paid_in_full"), type_="check")
-        batch_op.drop_constraint(op.f("fk_sales_customer_id_customers"), type_="foreignkey")
-        batch_op.drop_index("ix_sales_customer")
-        for name in ("paid_credit", "paid_wallet", "paid_card", "paid_cash", "customer_id"):
-            batch_op.drop_column(name)
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    op.drop_index("ix_sales_customer", table_name="sales")
+    if not sqlite:
+        op.drop_constraint(op.f("ck_sales_credit_has_customer"), "sales", type_="check")
+        op.drop_constraint(op.f("ck_sales_paid_in_full"), "sales", type_="check")
+    for table, name in (("stores", "opening_float"), ("sales", "paid_credit"),
+                        ("sales", "paid_wallet"), ("sales", "paid_card"), ("sales", "paid_cash"),
+                        ("sales", "customer_id")):
+        if sqlite:  # SQLite 3.35+ drops a plain column in place (see upgrade)
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+        else:
+            op.drop_column(table, name)
     op.drop_table("supplier_entries")
     op.drop_table("customer_entries")
     op.drop_table("supplier_balances")

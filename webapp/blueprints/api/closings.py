@@ -72,10 +72,10 @@ NotesIn = create_model(
 
 
 class ClosingCreate(Body):
-    counted_cash: Money | None = Field(None, description="The cash in the drawer (or give "
-                                                         "`notes`).")
+    counted_cash: Money = Field(description="The cash in the drawer.")
     notes: NotesIn | None = Field(None, description="The count by note: how many of each, "
-                                                    "and the coins as an amount.")
+                                                    "and the coins as an amount; they must add "
+                                                    "up to counted_cash.")
     business_date: date | None = Field(None, description="Default: today in Pakistan.")
     note: str | None = Field(None, max_length=500)
 
