@@ -616,3 +616,18 @@ def test_a_day_of_net_refunds_draws_no_negative_bar():
     assert chart.bars[1].value == "-40"
     rows = charts.rows("x", [("A", D("-5")), ("B", D("-9"))])
     assert all(b.width >= 1 for b in rows.bars)
+
+
+def test_chart_labels_group_like_the_tables(app, monkeypatch):
+    """One number format per page: the chart's labels are the money filter's (lakh by default),
+    not Python's thousands (879,436.08 beside the table's 8,79,436.08)."""
+    from webapp.blueprints.reports import charts
+    from webapp.web.filters import money
+
+    rows = charts.rows("x", [("KHI-0001", D("879436.08")), ("LHE-0001", D("1250000"))])
+    assert [b.value for b in rows.bars] == ["8,79,436.08", "12,50,000"]
+    assert [b.value for b in rows.bars] == [money(D("879436.08")), money(D("1250000"))]
+    columns = charts.columns("x", [("2026-03-01", D("250000")), ("2026-03-02", D("90000"))])
+    assert [label for _y, label in columns.axis] == ["0", "1,00,000", "2,00,000", "3,00,000"]
+    monkeypatch.setitem(app.config, "MONEY_GROUPING", "thousands")
+    assert charts.rows("x", [("KHI-0001", D("879436.08"))]).bars[0].value == "879,436.08"

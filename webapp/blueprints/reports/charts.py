@@ -1,6 +1,12 @@
-"""Server-rendered SVG bar charts: geometry here, markup in the `chart` macro of reports/_macros.html."""
+"""Server-rendered SVG bar charts: geometry here, markup in the `chart` macro of reports/_macros.html.
+
+Every figure a chart shows is rupees, written by the pages' one money filter, so a chart's
+labels group like the table beside it (lakh: 8,79,436.08; or the organisation's choice).
+"""
 from dataclasses import dataclass
 from decimal import Decimal
+
+from webapp.web.filters import money
 
 
 @dataclass
@@ -52,10 +58,10 @@ def columns(title, points, label_every=None, width=400, height=200):
         h = float(max(value, 0) / scale_top) * plot_h if scale_top else 0
         x = left + i * slot
         bars.append(Bar(round(x + slot * 0.1, 1), round(top_pad + plot_h - h, 1),
-                        round(max(slot * 0.8, 1), 1), round(h, 1), str(label), f"{value:,}"))
+                        round(max(slot * 0.8, 1), 1), round(h, 1), str(label), money(value)))
         if i % every == 0:
             labels.append((round(x + slot / 2, 1), height - 8, str(label)[5:]))
-    axis = [(round(top_pad + plot_h - float(t / scale_top) * plot_h, 1), f"{t:,}") for t in ticks]
+    axis = [(round(top_pad + plot_h - float(t / scale_top) * plot_h, 1), money(t)) for t in ticks]
     return Chart(title, width, height, bars, axis, labels, horizontal=False, left=left)
 
 
@@ -69,6 +75,6 @@ def rows(title, points, width=400, row_height=24):
         y = 4 + i * row_height
         w = float(max(value, 0) / top) * (width - left - 84)
         bars.append(Bar(left, y + 3, round(max(w, 1), 1), row_height - 8, str(label),
-                        f"{value:,}"))
+                        money(value)))
         labels.append((left - 6, y + row_height / 2 + 4, str(label)[:12]))
     return Chart(title, width, height, bars, [], labels, horizontal=True, left=left)
