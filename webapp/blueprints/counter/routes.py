@@ -30,6 +30,7 @@ from webapp.web.i18n import translate
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
 from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
+from webapp.web.safe_text import message_value
 
 BASKET_KEY = "baskets"
 LAST_SALE_KEY = "counter_last_sale"
@@ -259,12 +260,13 @@ def _sale_in(store, sale_id):
 
 
 def whatsapp_text(sale):
-    """The receipt as plain text for a WhatsApp message."""
-    lines = [f"{sale['store_name']} ({sale['store_code']})",
+    """The receipt as plain text for a WhatsApp message (names through safe_text.message_value:
+    one line each, whatever was typed into them)."""
+    lines = [f"{message_value(sale['store_name'])} ({message_value(sale['store_code'])})",
              _("Receipt #%(number)s · %(time)s", number=sale["number"],
                time=pakistan_time(sale["created_at"]))]
     for line in sale["lines"]:
-        lines.append(f"{line['name']}: {measure(line['quantity'], line['unit'])} × "
+        lines.append(f"{message_value(line['name'])}: {measure(line['quantity'], line['unit'])} × "
                      f"{rupees(line['unit_price'])} = {rupees(line['line_total'])}")
     lines.append(_("Total: %(total)s", total=rupees(sale["total"])))
     if sale["status"] == "voided":

@@ -18,6 +18,7 @@ from webapp.web import access
 from webapp.web.htmx import redirect_to, render
 from webapp.web.i18n import translate
 from webapp.web.paging import page_arg
+from webapp.web.safe_text import message_value
 
 PER_PAGE = 50
 
@@ -106,17 +107,20 @@ def make_order():
 # --- one order --------------------------------------------------------------------------------
 
 def _share_text(order):
-    """The order in the supplier's words: what, how many packs of how many, for which shop."""
-    lines = [_("Order %(id)s from %(store)s (%(code)s)", id=order.id, store=order.store.name,
-               code=order.store.code)]
+    """The order in the supplier's words: what, how many packs of how many, for which shop.
+    Names and the note go through safe_text.message_value (one line each)."""
+    from webapp.web.filters import unit
+    lines = [_("Order %(id)s from %(store)s (%(code)s)", id=order.id,
+               store=message_value(order.store.name), code=message_value(order.store.code))]
     for line in order.lines:
         if line.added_at_receipt:
             continue
         lines.append(_("%(packs)s × %(size)s %(unit)s — %(name)s (%(sku)s)",
-                       packs=_n(line.packs), size=_n(line.pack_size), unit=line.product.unit,
-                       name=line.product.name, sku=line.product.sku))
+                       packs=_n(line.packs), size=_n(line.pack_size), unit=unit(line.product.unit),
+                       name=message_value(line.product.name),
+                       sku=message_value(line.product.sku)))
     if order.note:
-        lines.append(order.note)
+        lines.append(message_value(order.note))
     return "\n".join(lines)
 
 
