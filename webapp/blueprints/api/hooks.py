@@ -57,13 +57,14 @@ def register(bp):
     bp.before_request(limits.enforce)
     bp.before_request(authenticate)
     bp.before_request(require_json_body)
+    bp.after_request(limits.add_headers)
 
 
 # App-wide hooks that only concern browsers: Flask-Login refreshing its remember cookie (an API
 # request authenticates by bearer token and never logs a session in or out; its check also read
 # the session and so added `Vary: Cookie`), Flask-WTF's CSRF check (the blueprint is exempt, so
 # it only looked that up) and Flask-Limiter's rate-limit headers (no API view carries a
-# Flask-Limiter limit: the API counts in limits.py and sets its own headers on a 429).
+# Flask-Limiter limit: the API counts in limits.py and writes the same headers from its count).
 # Together 7-8 % of a cached level read's CPU under gunicorn (bench.compare).
 # The operator's endpoints (/healthz, /readyz, /metrics: a load balancer's or a scraper's, never a
 # browser's, and never a POST) skip them too: `make bench`'s ceiling is /healthz, which must do

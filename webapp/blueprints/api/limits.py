@@ -8,16 +8,20 @@ of a window are lost to others (a few, since blocks are small near the limit).
 API_RATE_LIMIT_BATCH = 1 is one round trip per request, as before.
 
 Flask-Limiter's header injection reads the window back after every hit (two more round trips),
-so the API hits the same storage through Flask-Limiter's strategy itself and computes the
-X-RateLimit-* and Retry-After headers only when it answers 429. When the storage (Redis) is
-unreachable, each worker counts in memory for a few seconds and then tries Redis again: the
-API keeps answering, with limits per worker instead of global ones, until Redis is back.
+so the API counts itself and writes the same X-RateLimit-Limit / -Remaining / -Reset headers
+(and Retry-After on a 429) from what the hit already knew: with Redis, the block's count
+(Remaining is then what this worker can be sure of: the limit less every hit Redis has handed
+out to any worker, plus this worker's unused ones; other workers' unused hits make the true
+figure a little higher, never lower), in memory the window read back from the dict. When the
+storage (Redis) is unreachable, each worker counts in memory for a few seconds and then tries
+Redis again: the API keeps answering, with limits per worker instead of global ones, until
+Redis is back.
 """
 import threading
 import time
 from functools import lru_cache
 
-from flask import current_app
+from flask import current_app, request
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
@@ -67,9 +71,12 @@ def _item(text):
 
 
 def _check(strategy, item, identifiers):
-    if not strategy.hit(item, *identifiers):
-        reset_at, remaining = strategy.get_window_stats(item, *identifiers)
+    """A hit on a limits strategy (in memory here) → (remaining, reset_at); else RateLimited."""
+    allowed = strategy.hit(item, *identifiers)
+    reset_at, remaining = strategy.get_window_stats(item, *identifiers)
+    if not allowed:
         raise RateLimited(item.amount, remaining, reset_at)
+    return remaining, reset_at
 
 
 # Up to this many workers are assumed to share what remains of a token's window: a block is
@@ -92,7 +99,7 @@ class BatchedLimiter:
         self.buckets = {}
 
     def hit(self, client, key, item, batch):
-        """True if this hit is within the limit; else raises RateLimited."""
+        """This hit, within the limit → (remaining, reset_at); else raises RateLimited."""
         period = item.get_expiry()
         now = time.time()
         window = int(now // period)
@@ -101,7 +108,7 @@ class BatchedLimiter:
             if bucket is not None and bucket.window == window:
                 if bucket.tokens > 0:
                     bucket.tokens -= 1
-                    return True
+                    return item.amount - bucket.counted + bucket.tokens, (window + 1) * period
                 if bucket.counted >= item.amount:  # a window's count only grows: refuse here
                     raise RateLimited(item.amount, 0, (window + 1) * period)
                 counted = bucket.counted
@@ -123,7 +130,7 @@ class BatchedLimiter:
             bucket.counted = max(bucket.counted, total)
             if granted:
                 bucket.tokens += granted - 1
-                return True
+                return item.amount - bucket.counted + bucket.tokens, (window + 1) * period
         raise RateLimited(item.amount, 0, (window + 1) * period)
 
 
@@ -146,13 +153,29 @@ def enforce():
     if not fallback.active():
         try:
             client = _redis_client()
-            batch = current_app.config["API_RATE_LIMIT_BATCH"]
-            if client is not None and batch > 1:
-                batched.hit(client, "kiryana-rl:" + ":".join(identifiers), item, batch)
+            if client is not None:
+                # A block of 1 when API_RATE_LIMIT_BATCH is 1: one round trip per request.
+                request.rate_limit = item, *batched.hit(
+                    client, "kiryana-rl:" + ":".join(identifiers), item,
+                    current_app.config["API_RATE_LIMIT_BATCH"])
                 return None
-            return _check(limiter.limiter, item, identifiers)
+            request.rate_limit = item, *_check(limiter.limiter, item, identifiers)
+            return None
         except RateLimited:
             raise
         except Exception as error:  # any storage failure: the API must keep answering
             fallback.engage(error)
-    _check(fallback.strategy, item, identifiers)
+    request.rate_limit = item, *_check(fallback.strategy, item, identifiers)
+
+
+def add_headers(response):
+    """after_request: the window this request was counted in, as Flask-Limiter writes it
+    (a 429 carries its own, with Retry-After)."""
+    counted = getattr(request, "rate_limit", None)
+    if counted is not None:
+        item, remaining, reset_at = counted
+        headers = response.headers
+        headers.add("X-RateLimit-Limit", str(item.amount))
+        headers.add("X-RateLimit-Remaining", str(max(0, remaining)))
+        headers.add("X-RateLimit-Reset", str(int(reset_at)))
+    return response
