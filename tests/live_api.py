@@ -3,6 +3,7 @@ of docs/api.md): a real server on a fresh PostgreSQL database with one admin, re
 
 Like production it does not check responses against their models (API_CHECK_RESPONSES off):
 what a client reads is what the server sends, so the client side is what checks the contract.
+Limits are on (generous ones), so answers carry their rate-limit headers.
 """
 from contextlib import contextmanager
 
@@ -15,6 +16,8 @@ from tests.live_site import serve
 from webapp import create_app
 from webapp.extensions import db, limiter
 
+API_RATE_LIMIT = "100000 per minute"
+
 
 @contextmanager
 def live_api(**settings):
@@ -24,7 +27,8 @@ def live_api(**settings):
     url = services.create_database()
     config = type("Config", (TestingConfig,), {
         "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), "API_CHECK_RESPONSES": False,
-        **settings})
+        "RATELIMIT_ENABLED": True, "API_RATE_LIMIT": API_RATE_LIMIT,
+        "LOGIN_RATE_LIMIT": "1000 per minute", **settings})
     app = create_app(config)
     try:
         with app.app_context():

@@ -19,7 +19,7 @@ import attrs
 import httpx
 import pytest
 
-from tests.live_api import live_api
+from tests.live_api import API_RATE_LIMIT, live_api
 
 pytestmark = pytest.mark.postgres
 
@@ -118,6 +118,7 @@ def test_a_whole_day_through_a_generated_client(site, generated):
     clifton = api("stores.create_store", 201, body=models.StoreCreate(
         code="KHI-0002", name="Clifton", city="Karachi"))
     assert (saddar.code, saddar.active, saddar.allow_negative_stock) == ("KHI-0001", True, False)
+    assert api.last.headers["X-RateLimit-Limit"] == API_RATE_LIMIT.split()[0]
     duplicate = api("stores.create_store", 409, body=models.StoreCreate(code="khi-0001",
                                                                         name="Again"))
     assert duplicate.error.code == "duplicate_code"
