@@ -103,6 +103,8 @@ class Config:
     API_RATE_LIMIT_BATCH = int(os.environ.get("API_RATE_LIMIT_BATCH", "16"))
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "5 per minute")
     API_TOKEN_TTL_DAYS = int(os.environ.get("API_TOKEN_TTL_DAYS", "90"))
+    # The longest life a token may be given (the tokens page and POST /api/v1/auth/token).
+    API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS", "365"))
     # Seconds an API worker trusts a token it has checked (revocation bites within this).
     API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024))
@@ -131,8 +133,6 @@ class Config:
     # A login (session or remember cookie) is refused this long after the password was typed.
     REMEMBER_COOKIE_DURATION = timedelta(
         days=float(os.environ.get("REMEMBER_COOKIE_DAYS", "14")))
-    # Creating an API token on /tokens/ needs the password typed within this many seconds.
-    REAUTH_SECONDS = int(os.environ.get("REAUTH_SECONDS", "600"))
     # Live API tokens one user may hold (each token used to multiply the per-token limit).
     MAX_TOKENS_PER_USER = int(os.environ.get("MAX_TOKENS_PER_USER", "20"))
     # Werkzeug's method string; scrypt (its default, memory-hard) is what production should use.

@@ -129,8 +129,9 @@ def test_1_a_remember_cookie_alone_cannot_mint_an_api_token(app):
     assert wrong.status_code == 422
     ok = thief.post("/tokens/", data={"name": "mine", "ttl_days": "30", "password": PASSWORD})
     assert ok.status_code == 201
-    # A fresh login counts as re-entering the password (within REAUTH_SECONDS).
-    assert client.post("/tokens/", data={"name": "pos", "ttl_days": "30"}).status_code == 201
+    # Every time, even right after logging in (issue 23: a copied cookie of a fresh login).
+    fresh = client.post("/tokens/", data={"name": "pos", "ttl_days": "30"})
+    assert fresh.status_code == 422 and "password again" in fresh.get_data(as_text=True)
 
 
 def test_1_users_change_their_own_password_with_the_current_one(app):

@@ -243,6 +243,7 @@ def test_product_and_token_pages(browser, site):
     shot(page, "products")
     page.goto(site["url"] + "/tokens/")
     page.fill("#name", "POS at KHI")
+    page.fill("#password", PASSWORD)
     page.click("button:has-text('Create token')")
     token = page.locator("[data-token]").inner_text()
     assert token.startswith("kir_")

@@ -124,7 +124,8 @@ MATRIX = [
                             "role": "shopkeeper", "stores": "{a}", "active": "y"}, admins(303)),
     ("POST", "/users/{u}/edit", {"role": "shopkeeper", "stores": "{a}", "active": "y"},
      admins(303)),
-    ("POST", "/tokens/", {"name": "mine", "ttl_days": "30"}, everyone(201)),
+    ("POST", "/tokens/", {"name": "mine", "ttl_days": "30", "password": PASSWORD},
+     everyone(201)),
     ("POST", "/tokens/{t}/revoke", {}, {ANON: 302, SHOP: 404, MANAGER: 303, ADMIN_ROLE: 404}),
     ("POST", "/products/{p}/archive", {"archived": "1"}, managers(303)),
     ("POST", "/logout", {}, everyone(303)),
@@ -404,8 +405,10 @@ def test_a_retried_post_with_the_same_key_sells_once(client, world):
      "at least 10 characters"),
     ("/users/new", {"username": "DUKAN", "password": "long-enough-1", "role": "shopkeeper"},
      "This username is taken."),
-    ("/tokens/", {"name": "", "ttl_days": "30"}, "Name is required."),
-    ("/tokens/", {"name": "x", "ttl_days": "0"}, "Between 1 and 3650 days."),
+    ("/tokens/", {"name": "", "ttl_days": "30", "password": PASSWORD}, "Name is required."),
+    ("/tokens/", {"name": "x", "ttl_days": "0"}, "At least 1 day."),
+    ("/tokens/", {"name": "x", "ttl_days": "366", "password": PASSWORD},
+     "A token lives between 1 and 365 days."),
 ])
 def test_bad_catalog_and_account_input_shows_inline_errors(client, world, url, data, message):
     login(client, "admin")

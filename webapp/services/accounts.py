@@ -118,6 +118,8 @@ def update_user(actor, user_id, role=None, full_name=None, active=None, store_id
     if (user.role, user.active, user.password_hash) != generation_before:
         # A new role, password or active flag: every older session and remember cookie dies.
         user.session_generation += 1
+    if user.password_hash != generation_before[2]:
+        _revoke_all_tokens(actor, user, "password_set")
     db.session.flush()
     audit.record(db.session.connection(), actor, "user.update", "user", user.id,
                  before=before, after=_snapshot(user))
@@ -125,13 +127,33 @@ def update_user(actor, user_id, role=None, full_name=None, active=None, store_id
     return user
 
 
-def end_sessions(actor, user_id):
-    """Log the user out everywhere: every session and remember cookie made before now dies."""
+def end_sessions(actor, user_id, revoke_tokens=False):
+    """Log the user out everywhere: every session and remember cookie made before now dies;
+    with `revoke_tokens` ("Log out all my devices"), every API token too."""
     user = get_user(user_id)
     user.session_generation += 1
     audit.record(db.session.connection(), actor, "user.sessions_ended", "user", user.id)
+    if revoke_tokens:
+        _revoke_all_tokens(actor, user, "logout_everywhere")
     db.session.commit()
     return user
+
+
+def _revoke_all_tokens(actor, user, reason):
+    """Revoke every live token of the user (a password change, "log out everywhere"): a token
+    minted with a stolen session must not outlive the owner taking their account back. One
+    `token.revoke_all` audit event lists them."""
+    now = utcnow()
+    live = db.session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > now)).all()
+    for token in live:
+        token.revoked_at = now
+    if live:
+        db.session.flush()
+        audit.record(db.session.connection(), actor, "token.revoke_all", "user", user.id,
+                     after={"reason": reason, "tokens": [t.id for t in live]})
+    return len(live)
 
 
 def change_own_password(actor, user_id, current, new):
@@ -147,6 +169,7 @@ def change_own_password(actor, user_id, current, new):
     user.password_hash = hash_password(new)
     user.session_generation += 1
     audit.record(db.session.connection(), actor, "user.password_change", "user", user.id)
+    _revoke_all_tokens(actor, user, "password_change")
     db.session.commit()
     return user
 
@@ -186,8 +209,10 @@ def hash_token(token):
 def issue_token(actor, user, name, ttl_days):
     """Create a token; returns (plaintext, ApiToken). The plaintext is never stored."""
     name = parse_text(name, "name", "Name", 80, required=True)
-    if not 1 <= int(ttl_days) <= 3650:
-        raise DomainError("invalid", N_("A token lives between 1 and 3650 days."), field="ttl_days")
+    longest = current_app.config["API_TOKEN_MAX_DAYS"]
+    if not 1 <= int(ttl_days) <= longest:
+        raise DomainError("invalid", N_("A token lives between 1 and %(max)s days.", max=longest),
+                          field="ttl_days")
     live = db.session.scalar(select(func.count()).select_from(ApiToken).where(
         ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
         ApiToken.expires_at > utcnow()))

@@ -7,7 +7,7 @@ change, and a cookie made under an older generation no longer loads a user. `iss
 the password was typed: a session or remember cookie older than REMEMBER_COOKIE_DURATION is
 refused by the server, whatever the browser keeps.
 
-Sensitive steps (creating an API token) also need the password typed within REAUTH_SECONDS.
+Creating an API token asks for the password every time (blueprints/admin/routes.py).
 """
 import time
 
@@ -57,20 +57,9 @@ def load_user(user_id):
 
 
 def start(user, remember=False):
-    """Log the user in after a password check: new CSRF secret, fresh re-auth time."""
+    """Log the user in after a password check, with a new CSRF secret."""
     user.login_issued = int(time.time())
     # A new CSRF secret at login, not one planted before it (and not the one cached in g).
     session.pop("csrf_token", None)
     g.pop("csrf_token", None)
     login_user(user, remember=remember)
-    mark_reauthenticated()
-
-
-def mark_reauthenticated():
-    session["reauth_at"] = int(time.time())
-
-
-def recently_authenticated():
-    """Whether the password was typed within REAUTH_SECONDS in this session."""
-    seconds = current_app.config["REAUTH_SECONDS"]
-    return time.time() - session.get("reauth_at", 0) <= seconds

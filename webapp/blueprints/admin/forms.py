@@ -49,6 +49,6 @@ class TokenForm(Form):
     name = StringField(_l("Token name"), render_kw={"placeholder": _l("e.g. POS at KHI-0001")})
     ttl_days = IntegerField(_l("Valid for (days)"), default=90,
                             validators=[InputRequired(_l("Enter a number of days.")),
-                                        NumberRange(1, 3650, _l("Between 1 and 3650 days."))])
-    # Asked for when the password was last typed more than REAUTH_SECONDS ago.
+                                        NumberRange(min=1, message=_l("At least 1 day."))])
+    # Asked every time: a session alone (a copied cookie) must never mint a token (issue 23).
     password = PasswordField(_l("Your password"), render_kw={"autocomplete": "current-password"})

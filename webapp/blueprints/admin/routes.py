@@ -10,7 +10,7 @@ from webapp.models import ApiToken, Store, Supplier, User
 from webapp.models.types import utcnow
 from webapp.services import accounts, catalog
 from webapp.services.errors import DomainError
-from webapp.web import access, sessions
+from webapp.web import access
 from webapp.web.htmx import redirect_to, render
 
 # --- suppliers --------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def _tokens_page(form, created=None, status=200):
     tokens = db.session.execute(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                 .order_by(ApiToken.created_at.desc())).scalars().all()
     return render("admin/tokens.html", status=status, form=form, tokens=tokens, created=created,
-                  now=utcnow(), ask_password=not sessions.recently_authenticated())
+                  now=utcnow(), longest=current_app.config["API_TOKEN_MAX_DAYS"])
 
 
 @bp.get("/tokens/")
@@ -138,12 +138,10 @@ def create_token():
     """Issue a token and show it this once."""
     form = TokenForm()
     if form.validate_on_submit():
-        if not sessions.recently_authenticated():
-            # A stolen session or remember cookie alone must not mint a long-lived token.
-            if not accounts.check_own_password(current_user.id, form.password.data):
-                form.password.errors = [_("Type your password again to create a token.")]
-                return _tokens_page(form, status=422)
-            sessions.mark_reauthenticated()
+        # Every time: a stolen session or remember cookie alone must not mint a token.
+        if not accounts.check_own_password(current_user.id, form.password.data):
+            form.password.errors = [_("Type your password again to create a token.")]
+            return _tokens_page(form, status=422)
         try:
             plaintext, token = accounts.issue_token(access.actor(), current_user, form.name.data,
                                                     form.ttl_days.data)

@@ -23,6 +23,8 @@ FIELDS = {
     "notes": N_("notes"), "full_name": N_("full name"), "role": N_("role"),
     "stores": N_("stores"), "status": N_("status"), "lines": N_("lines"), "note": N_("note"),
 }
+REVOKE_REASONS = {"password_change": N_("password changed"), "password_set": N_("password set"),
+                  "logout_everywhere": N_("logged out everywhere")}
 ORDER_STATUSES = {"draft": N_("Draft"), "sent": N_("Sent"),
                   "partly_received": N_("Partly received"), "received": N_("Received"),
                   "cancelled": N_("Cancelled")}
@@ -241,6 +243,14 @@ def _token(e):
     if e.event["action"] == "token.create":
         return gettext("%(actor)s made the API token “%(name)s” for %(user)s", actor=e.actor,
                        name=_bdi(e.after.get("name", "")), user=e.user(e.after.get("user_id")))
+    if e.event["action"] == "token.revoke_all":
+        tokens = e.after.get("tokens")
+        count = len(tokens) if isinstance(tokens, list) else 0
+        return ngettext("%(actor)s revoked %(num)s API token of %(user)s (%(reason)s)",
+                        "%(actor)s revoked %(num)s API tokens of %(user)s (%(reason)s)", count,
+                        actor=e.actor, user=e.user(e.entity_id()),
+                        reason=escape(translate(REVOKE_REASONS.get(e.after.get("reason"), ""))
+                                      or e.after.get("reason") or ""))
     return gettext("%(actor)s revoked API token #%(id)s", actor=e.actor, id=e.entity_id())
 
 
@@ -294,7 +304,7 @@ TELLERS = {
     "movement.create": _movement, "transfer.create": _transfer, "count.apply": _count,
     "sale.complete": _sale_complete, "sale.void": _sale_void, "sale.return": _sale_return,
     "price.override": _price_override,
-    "token.create": _token, "token.revoke": _token,
+    "token.create": _token, "token.revoke": _token, "token.revoke_all": _token,
 }
 PREFIXES = {"user": _user_event, "product": _catalogue, "store": _catalogue,
             "supplier": _catalogue, "purchase_order": _order}

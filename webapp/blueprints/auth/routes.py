@@ -93,7 +93,7 @@ def logout_everywhere():
     """Log out every phone and browser of this user (including this one)."""
     form = LogoutEverywhereForm()
     if form.validate_on_submit():
-        accounts.end_sessions(access.actor(), current_user.id)
+        accounts.end_sessions(access.actor(), current_user.id, revoke_tokens=True)
         logout_user()
         flash(_("You are logged out on all your devices."), "info")
         return redirect_to(url_for("auth.login"))
