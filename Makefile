@@ -14,7 +14,7 @@ export FLASK_APP := webapp
 # Development is chosen by name; without APP_ENV the app runs its production config.
 export APP_ENV ?= development
 
-.PHONY: run reset test test-fast bench bench-reports bench-import bench-fleet soak venv venv-dev clean translations
+.PHONY: run reset test test-fast bench bench-reports bench-import bench-fleet soak cluster venv venv-dev clean translations
 
 # One stamp per requirements file: `make run` installs requirements.txt only (no pytest,
 # Playwright, schemathesis or py-spy); the test and bench targets add requirements-dev.txt.
@@ -71,6 +71,9 @@ bench-fleet: venv-dev  ## N phones polling, selling and searching, open loop (FL
 
 soak: venv-dev  ## gunicorn + worker + PostgreSQL + Redis under a mixed open-loop load (SOAK_SECONDS, default 600); merges into bench/results.json
 	$(BIN)/python -m bench.soak
+
+cluster: venv-dev  ## HAProxy :8080 -> 2 gunicorn nodes, pgbouncer, Redis, an RQ worker, each on its own port (docs/operations.md); Ctrl-C stops all
+	$(BIN)/python -m ops.cluster
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts

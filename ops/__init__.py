@@ -1,0 +1,1 @@
+"""Operating the app: `python -m ops.cluster` (make cluster)."""
