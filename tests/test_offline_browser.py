@@ -335,14 +335,24 @@ def test_offline_sales_a_basket_and_a_stock_in_wait_then_land_once_each(playwrig
     phone.tap_add("atta")
     phone.tap_add("chawal")
     expect(phone.page.locator(".basket-line .line-qty").first).to_have_value("2")
-    expect(phone.page.locator("#bill-total")).to_have_text("Rs 300")   # 2 × 100 + 1 × 100
+    # The phone computes no money: lines changed with no signal wait for the server's figures
+    # (the bill it shows is the bill it records, SPEC invariant 7).
+    expect(phone.page.locator("#bill-total")).to_have_text("worked out when sent")
+    expect(phone.page.locator(".basket-line .line-total").first).to_have_text("—")
+    # 1,5 typed with no signal reads as the server reads it.
+    phone.page.fill(".basket-line:nth-child(1) .line-qty", "1,5")
+    phone.page.click(".basket-line:nth-child(1) button.set")
+    expect(phone.page.locator(".basket-line .line-qty").first).to_have_value("1.5")
+    phone.page.fill(".basket-line:nth-child(1) .line-qty", "2")
+    phone.page.click(".basket-line:nth-child(1) button.set")
+    expect(phone.page.locator(".basket-line .line-qty").first).to_have_value("2")
     shot(phone.page, "offline-basket-lines")
     phone.page.click("#checkout button[type=submit]")
     wait_for_queue(phone, 5)
     expect(phone.page.locator(".basket-line")).to_have_count(0)
     expect(badge).to_have_text("5 waiting to send")
     expect(phone.page.locator("#basket")).to_contain_text(
-        "Saved on this phone: Sell 2 kg Basmati Chawal, 1 pack Sunridge Chakki Atta 10kg = Rs 300")
+        "Saved on this phone: Sell 2 kg Basmati Chawal, 1 pack Sunridge Chakki Atta 10kg")
     shot(phone.page, "offline-basket-waiting")
     items = phone.queue()
     keys = [i["key"] for i in items]
@@ -358,6 +368,10 @@ def test_offline_sales_a_basket_and_a_stock_in_wait_then_land_once_each(playwrig
     assert basket["kind"] == "sale"
     expected += [(basket["key"], "sale", Decimal(2)), (basket["key"], "sale", Decimal(1))]
     assert sorted((k, t, q) for k, t, q, _ in landed) == sorted(expected)
+    with site["app"].app_context():   # the server priced it when it landed: 2 × 100 + 1 × 100
+        assert db.session.scalar(select(Sale.total).where(
+            Sale.idempotency_key == basket["key"])) == Decimal("300.00")
+        db.session.remove()
     assert all(when is not None for *_, when in landed)
     assert level(site, "chawal") == chawal - 4 - 2
     assert level(site, "atta") == atta + 5 - 1
@@ -525,7 +539,7 @@ def test_an_offline_basket_with_a_short_line_waits_under_needs_attention(playwri
     item = phone.page.locator("#queue-attention li")
     item.wait_for()
     text = item.inner_text()
-    assert "Sell 1 kg Basmati Chawal, 4 pack Dalda Ghee 1kg = Rs 500" in text
+    assert "Sell 1 kg Basmati Chawal, 4 pack Dalda Ghee 1kg" in text
     assert "Not enough stock for some lines; nothing was recorded." in text
     assert "Only 2 in stock; cannot take 4." in text
     assert item.locator("text=Record anyway").count() == 0   # the store forbids negatives

@@ -245,7 +245,7 @@ def state(key, lines, total, money, quantity_text):
                 "product_id": line.product["product_id"], "mode": line.mode,
                 "value": line.value, "name": line.product["name"],
                 "unit": line.product["unit"], "loose": line.loose,
-                "price": str(line.price), "price_text": money(line.price),
+                "price_text": money(line.price),
                 "stock": quantity_text(line.product["quantity"]),
                 "quantity": None if line.quantity is None else canonical(line.quantity),
                 "total": None if line.total is None else str(line.total),

@@ -87,7 +87,7 @@ def _page(store, basket, status=200, errors=None, block=None, message=None):
                   recent=recent, stock=stock, form=CounterForm(), message=message,
                   errors=errors or {},
                   basket_data=lines_of.state(basket["key"], lines, total, rupees, fmt_qty),
-                  max_lines=MAX_BASKET_LINES)
+                  max_lines=MAX_BASKET_LINES, loose_units=lines_of.LOOSE_UNITS)
 
 
 @bp.get("/stores/<int:store_id>/basket")

@@ -24,6 +24,7 @@ from webapp.services.errors import DomainError
 from webapp.services.validation import PAKISTAN
 from webapp.web import access
 from webapp.web.errors import json_error
+from webapp.web.filters import rupees
 from webapp.web.i18n import translate
 from webapp.web.navigation import current_store_id
 
@@ -124,7 +125,10 @@ def catalog(store_id):
         store = access.store_or_404(store_id)
     except DomainError as error:
         return json_error(error.status, error.code, error.message)
-    response = jsonify({"store_id": store.id, "products": offline_service.catalog(store.id)})
+    products = offline_service.catalog(store.id)
+    for product in products:   # the basket shows a price as the server writes it
+        product["price_text"] = rupees(product["sale_price"])
+    response = jsonify({"store_id": store.id, "products": products})
     response.headers["Cache-Control"] = "no-cache"
     return response
 

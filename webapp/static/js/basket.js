@@ -1,19 +1,123 @@
 /* The counter's basket with no signal. Loaded by offline.js on the basket page only.
  *
  * Online, the basket lives in the server's session and htmx swaps it; every render carries its
- * lines (`data-basket-state` on #basket) and this file keeps a copy on the phone (localStorage,
- * per user and store). With no signal, or when a basket request fails for lack of network, the
- * same forms change that copy here and the basket is drawn from it; Complete keeps the whole
- * basket in the offline queue (kind `sale`, its idempotency key and tap time) and empties it.
- * When the signal returns, what is left of the basket goes back to the server (counter.replace)
- * and the queue is sent by offline.js. A scanned product (kiryana:scanned) is added the same way.
+ * lines and their figures (`data-basket-state` on #basket, services/basket.state) and this file
+ * keeps a copy on the phone (localStorage, per user and store). With no signal, or when a basket
+ * request fails for lack of network, the same forms change that copy here and the basket is
+ * drawn from it; Complete keeps the whole basket in the offline queue (kind `sale`, its
+ * idempotency key and tap time) and empties it. When the signal returns, what is left of the
+ * basket goes back to the server (counter.replace) and the queue is sent by offline.js. A
+ * scanned product (kiryana:scanned) is added the same way.
+ *
+ * Money is never computed here: a line shows the total the server worked out for it, and a
+ * line changed with no signal shows none until the server has priced it again (SPEC
+ * invariant 7: the bill the page shows is the bill the receipt records).
  */
+
+/* The basket's edits, pure (tests/js/basket.test.js runs them under node --test). */
+var KiryanaBasketRules = (function (R) {
+  "use strict";
+
+  /** A line changed here: the server's figures for it, and the bill's, no longer hold. */
+  function unpriced(state, line) {
+    if (line) {
+      line.quantity = line.mode === "q" ? line.value : null;
+      line.total = null;
+      line.total_text = null;
+    }
+    state.total = null;
+    state.total_text = null;
+  }
+
+  function takesOut(typed) {
+    var text = R.numberText(typed);
+    return text !== null && (R.canonical(text) === "0" || R.canonical(text)[0] === "-");
+  }
+
+  /** Add one of `product` ({product_id, name, unit, loose, price_text, stock}), or one more of
+   * a line counted by quantity. Returns "added" or "full". */
+  function add(state, product, maxLines) {
+    var line = state.lines.find(function (l) { return l.product_id === product.product_id; });
+    if (line) {
+      if (line.mode === "q") {
+        line.value = R.addQuantity(line.value, 1);
+        unpriced(state, line);
+      }
+      return "added";
+    }
+    if (state.lines.length >= maxLines) { return "full"; }
+    line = {product_id: product.product_id, mode: "q", value: "1", name: product.name,
+            unit: product.unit, loose: !!product.loose, price_text: product.price_text,
+            stock: product.stock};
+    state.lines.push(line);
+    unpriced(state, line);
+    return "added";
+  }
+
+  /** − / + / remove / Set (a quantity, or an amount in rupees) on line `index`, as
+   * counter.set_line does. Returns null, or "bad_quantity" when the typed number does not read. */
+  function setLine(state, index, action, quantity, amount) {
+    var line = state.lines[index];
+    if (!line) { return null; }
+    if (action === "remove") {
+      state.lines.splice(index, 1);
+      unpriced(state);
+      return null;
+    }
+    if (action === "more" || action === "less") {
+      // A line sold by amount goes back to counting from one (as on the server).
+      var next = line.mode === "q" ? R.addQuantity(line.value, action === "more" ? 1 : -1) : "1";
+      if (next === "0" || next[0] === "-") {
+        state.lines.splice(index, 1);
+        unpriced(state);
+      } else {
+        line.mode = "q";
+        line.value = next;
+        unpriced(state, line);
+      }
+      return null;
+    }
+    var byAmount = !!String(amount || "").trim();
+    var typed = String((byAmount ? amount : quantity) || "").trim();
+    if (!typed) { return null; }
+    if (takesOut(typed)) {
+      state.lines.splice(index, 1);
+      unpriced(state);
+      return null;
+    }
+    var value = byAmount ? R.amount(typed) : R.quantity(typed);
+    if (value === null) { return "bad_quantity"; }
+    line.mode = byAmount ? "a" : "q";
+    line.value = value;
+    unpriced(state, line);
+    return null;
+  }
+
+  /** The lines as a sale request sends them (counter.complete, the offline queue). */
+  function requestLines(lines) {
+    return lines.map(function (l) {
+      var line = {product_id: l.product_id};
+      line[l.mode === "a" ? "amount" : "quantity"] = l.value;
+      return line;
+    });
+  }
+
+  /** The lines as counter.replace takes them back: [[product_id, mode, text], …]. */
+  function entries(lines) {
+    return lines.map(function (l) { return [l.product_id, l.mode, l.value]; });
+  }
+
+  return {unpriced: unpriced, add: add, setLine: setLine, requestLines: requestLines,
+          entries: entries};
+})(typeof KiryanaRules !== "undefined" ? KiryanaRules : require("./offline.js"));
+if (typeof module === "object" && module.exports) { module.exports = KiryanaBasketRules; }
+
 (function () {
   "use strict";
-  if (window.KiryanaBasket) { return; }
+  if (typeof window === "undefined" || window.KiryanaBasket) { return; }
   var K = window.KiryanaOffline;
   var Q = window.KiryanaQueue;
-  var LOOSE_UNITS = ["kg", "g", "litre", "ml"];   // counter/routes.py LOOSE_UNITS
+  var B = KiryanaBasketRules;
   var config = null;
   var pushing = null;
   var completing = false;
@@ -70,21 +174,26 @@
     var saved = load();
     if (saved && (saved.dirty || !navigator.onLine)) { return saved; }
     var page = fromPage();
-    if (page) { return {key: page.key, lines: page.lines, dirty: false}; }
-    return saved || {key: Q.newKey(), lines: [], dirty: false};
+    if (page) { return pageState(page); }
+    return saved || {key: Q.newKey(), lines: [], dirty: false, total: "0", total_text: null};
+  }
+
+  function pageState(page) {
+    return {key: page.key, lines: page.lines, dirty: false, total: page.total,
+            total_text: page.total_text};
   }
 
   function mirror() {
     // A render from the server while online: that is the basket now.
     var page = fromPage();
     if (page && navigator.onLine && !edited()) {
-      save({key: page.key, lines: page.lines, dirty: false});
+      save(pageState(page));
     }
   }
 
   function change(edit) {
     var state = current();
-    var message = edit(state.lines);
+    var message = edit(state);
     // Like the server, every change is a new sale to complete: a new key.
     state.key = Q.newKey();
     state.dirty = true;
@@ -97,62 +206,25 @@
 
   function productOf(form) {
     var data = new FormData(form);
+    var unit = form.dataset.unit || "";
     return {product_id: Number(data.get("product_id")), name: form.dataset.name || "",
-            unit: form.dataset.unit || "", price: form.dataset.price || "0",
-            stock: form.dataset.stock || ""};
+            unit: unit, loose: config.loose_units.indexOf(unit) >= 0,
+            price_text: form.dataset.priceText || "", stock: form.dataset.stock || ""};
   }
 
   function add(product) {
     if (!product.product_id) { return; }
-    change(function (lines) {
-      var line = lines.find(function (l) { return l.product_id === product.product_id; });
-      if (line) {
-        if (line.mode === "q") { line.value = number(Number(line.value) + 1); }
-      } else if (lines.length >= config.max_lines) {
-        return say("full");
-      } else {
-        lines.push({product_id: product.product_id, mode: "q", value: "1", name: product.name,
-                    unit: product.unit, price: String(product.price), stock: product.stock});
-      }
-      return say("added", {name: product.name});
+    change(function (state) {
+      return B.add(state, product, config.max_lines) === "full" ? say("full")
+        : say("added", {name: product.name});
     });
   }
 
   function setLine(index, action, quantity, amount) {
-    change(function (lines) {
-      var line = lines[index];
-      if (!line) { return null; }
-      if (action === "remove") {
-        lines.splice(index, 1);
-      } else if (action === "more" || action === "less") {
-        // A line sold by amount goes back to counting from one (as on the server).
-        var next = line.mode === "q" ? Number(line.value) + (action === "more" ? 1 : -1) : 1;
-        if (next <= 0) {
-          lines.splice(index, 1);
-        } else {
-          line.mode = "q";
-          line.value = number(next);
-        }
-      } else {
-        amount = (amount || "").trim();
-        quantity = (quantity || "").trim();
-        if (amount) {
-          if (!K.validQuantity(amount)) { return K.t("bad_quantity"); }
-          line.mode = "a";
-          line.value = amount.slice(0, 20);
-        } else if (quantity) {
-          if (/^0+(\.0*)?$/.test(quantity)) { lines.splice(index, 1); return null; }
-          if (!K.validQuantity(quantity)) { return K.t("bad_quantity"); }
-          line.mode = "q";
-          line.value = quantity.slice(0, 20);
-        }
-      }
-      return null;
+    change(function (state) {
+      var problem = B.setLine(state, index, action, quantity, amount);
+      return problem ? K.t(problem) : null;
     });
-  }
-
-  function number(value) {
-    return String(Math.round(value * 1000) / 1000);
   }
 
   /** Keep the basket in the offline queue as one sale, then empty it. */
@@ -161,20 +233,15 @@
     if (!state.lines.length || completing) { return Promise.resolve(); }
     completing = true;   // a second tap while this one is being kept is the same sale
     var offline = K.config();
-    var lines = state.lines.map(function (l) {
-      var line = {product_id: l.product_id};
-      line[l.mode === "a" ? "amount" : "quantity"] = l.value;
-      return line;
-    });
-    var products = state.lines.map(function (l) {
-      return {name: l.name, unit: l.unit, price: l.price};
-    });
+    var lines = B.requestLines(state.lines);
+    var products = state.lines.map(function (l) { return {name: l.name, unit: l.unit}; });
     return K.tools().then(function (T) {
       return Q.enqueue({kind: "sale", store_id: offline.store_id, user_id: offline.user_id,
-                        payload: {lines: lines}, label: T.basketLabel(lines, products),
+                        payload: {lines: lines},
+                        label: T.basketLabel(lines, products, state.total_text),
                         products: products, key: key || state.key});
     }).then(function (record) {
-      save({key: Q.newKey(), lines: [], dirty: true});
+      save({key: Q.newKey(), lines: [], dirty: true, total: "0", total_text: null});
       draw(K.t("saved", {what: record.label}));
       push();
       return K.render();
@@ -192,7 +259,7 @@
       setLine(Number(form.dataset.index), data.get("action") || "set", data.get("quantity"),
               data.get("amount"));
     } else if (kind === "clear") {
-      change(function (lines) { lines.length = 0; return null; });
+      change(function (state) { state.lines.length = 0; B.unpriced(state); return null; });
     } else if (kind === "complete") {
       complete(sent ? data.get("key") : null);
     }
@@ -228,7 +295,7 @@
     form.querySelector("input[name=product_id]").value = product.id;
     form.dataset.name = product.name;
     form.dataset.unit = product.unit;
-    form.dataset.price = product.sale_price || "0";
+    form.dataset.priceText = product.price_text || "";
     form.dataset.stock = product.quantity;
     form.requestSubmit();
   });
@@ -262,7 +329,7 @@
   function addForm(p) {
     var form = K.el("form", {"class": "add-form", "data-basket": "add", "data-local": "",
                              "data-name": p.name, "data-unit": p.unit,
-                             "data-price": p.sale_price || "0", "data-stock": p.quantity});
+                             "data-price-text": p.price_text || "", "data-stock": p.quantity});
     var id = K.el("input", {type: "hidden", name: "product_id"});
     id.value = p.id;
     var button = K.el("button", {type: "submit", "class": "row add", "data-product-id": p.id});
@@ -276,7 +343,7 @@
   // --- drawing the phone's copy (the same markup as counter/basket.html's basket block) ---------
 
   function draw(message) {
-    return K.tools().then(function (T) {
+    return K.tools().then(function () {
       var old = document.getElementById("basket");
       if (!old) { return; }
       var state = current();
@@ -287,13 +354,7 @@
       section.append(title);
       if (message) { section.append(K.el("p", {"class": "muted small"}, message)); }
       var list = K.el("ul", {"class": "rows basket-lines"});
-      var total = 0;
-      state.lines.forEach(function (line, index) {
-        var figures = T.figures(line.mode === "a" ? {amount: line.value} : {quantity: line.value},
-                                line);
-        total += figures.total;
-        list.append(drawLine(T, line, index, figures));
-      });
+      state.lines.forEach(function (line, index) { list.append(drawLine(line, index)); });
       if (!state.lines.length) { list.append(K.el("li", {"class": "muted row"}, say("empty"))); }
       section.append(list);
       if (state.lines.length) {
@@ -305,9 +366,11 @@
       var key = K.el("input", {type: "hidden", name: "key"});
       key.value = state.key;
       var bill = K.el("p", {"class": "bill"});
+      // The server's bill while it holds; after a change here, none until it prices it again.
+      var priced = state.lines.length ? state.total_text : say("zero");
       bill.append(K.el("span", {}, say("total")), " ",
-                  K.el("strong", {id: "bill-total", "data-total": total.toFixed(2)},
-                       T.money(total)));
+                  K.el("strong", {id: "bill-total", "data-total": priced ? state.total || "0" : ""},
+                       priced || say("unpriced")));
       var done = K.el("button", {type: "submit", "class": "sell complete"}, say("complete"));
       done.disabled = !state.lines.length;
       checkout.append(key, bill, done);
@@ -320,14 +383,15 @@
     return K.el("form", Object.assign({"data-local": "", novalidate: ""}, attrs));
   }
 
-  function drawLine(T, line, index, figures) {
+  function drawLine(line, index) {
     var li = K.el("li", {"class": "basket-line", "data-product-id": line.product_id});
     var head = K.el("div", {"class": "line-head"});
     var name = K.el("span", {"class": "name"}, line.name);
-    name.append(K.el("span", {"class": "sub"}, T.money(line.price) + " / " + line.unit + " · " +
+    name.append(K.el("span", {"class": "sub"}, line.price_text + " / " + line.unit + " · " +
                                              say("in_stock", {n: line.stock})));
-    head.append(name, K.el("span", {"class": "line-total", "data-line-total": figures.total},
-                           T.money(figures.total)));
+    head.append(name, K.el("span", {"class": "line-total",
+                                    "data-line-total": line.total_text ? line.total : ""},
+                           line.total_text || "—"));
     var controls = K.el("div", {"class": "line-controls"});
     controls.append(stepForm(index, "less", "−", say("less", {name: line.name})));
     var form = localForm({"class": "line-form", "data-basket": "line", "data-index": index});
@@ -336,9 +400,9 @@
                      say("quantity_of", {name: line.name})));
     var quantity = K.el("input", {id: qid, type: "text", name: "quantity", inputmode: "decimal",
                                   autocomplete: "off", "class": "line-qty"});
-    quantity.value = T.quantityText(figures.quantity);
+    quantity.value = line.quantity || "";
     form.append(quantity, K.el("span", {"class": "unit"}, line.unit));
-    if (LOOSE_UNITS.indexOf(line.unit) >= 0) {
+    if (line.loose) {
       var aid = "line-" + index + "-amount";
       form.append(K.el("label", {"class": "visually-hidden", "for": aid},
                        say("rupees_of", {name: line.name})));
@@ -388,9 +452,7 @@
     pushing = freshToken().then(function (token) {
       var body = new FormData();
       body.append("csrf_token", token);
-      body.append("lines", JSON.stringify(state.lines.map(function (l) {
-        return [l.product_id, l.mode, l.value];
-      })));
+      body.append("lines", JSON.stringify(B.entries(state.lines)));
       return fetch(config.replace_url, {method: "POST", body: body, credentials: "same-origin",
                                         headers: {"HX-Request": "true", "X-CSRFToken": token}});
     }).then(function (response) {
@@ -404,8 +466,8 @@
       var fresh = holder.content.querySelector("#basket");
       var old = document.getElementById("basket");
       if (!fresh || !old) { return; }
-      save({key: sent, lines: now.lines, dirty: false});
       old.replaceWith(fresh);
+      save(pageState(fromPage()));   // the server's lines and figures, as it priced them
       if (window.htmx) { window.htmx.process(fresh); }
       mirror();
     }).catch(function () { return null; }).then(function () {

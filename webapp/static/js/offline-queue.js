@@ -214,4 +214,6 @@
     KINDS: KINDS, CHANNEL: CHANNEL, SYNC_TAG: SYNC_TAG,
     all: all, put: put, remove: remove, enqueue: enqueue, flush: flush, newKey: newKey
   };
-})(self);
+  // Under node --test (tests/js/offline-queue.test.js), with its own indexedDB and fetch.
+  if (typeof module === "object" && module.exports) { module.exports = global.KiryanaQueue; }
+})(typeof self !== "undefined" ? self : globalThis);

@@ -1,7 +1,7 @@
 /* The parts of the offline side that a normal online visit never needs, loaded on demand by
  * offline.js (and saved by the service worker at install, so they are there with no signal):
  * the "needs attention" choices (a basket's per line), choosing or searching products from what
- * the phone saved, and the basket's figures and label (shared with basket.js).
+ * the phone saved, and a queued basket's label (shared with basket.js).
  */
 (function () {
   "use strict";
@@ -24,7 +24,7 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (!K.validQuantity(input.value)) { input.setAttribute("aria-invalid", "true"); return; }
-      var payload = Object.assign({}, item.payload, {quantity: input.value.trim()});
+      var payload = Object.assign({}, item.payload, {quantity: K.R.quantity(input.value)});
       resend(item, payload, K.labelFor(payload, item.product_name));
     });
     li.append(form, choices(item));
@@ -63,62 +63,14 @@
 
   // --- baskets (the counter page's `sale` kind) ----------------------------------------------
 
-  // How finely each unit is sold by amount: UNIT_PLACES in services/sales.py.
-  var UNIT_PLACES = {piece: 0, pack: 0, g: 0, ml: 0, kg: 3, litre: 3, dozen: 3};
-
-  /** "Rs 1,50,000" / "1,50,000 روپے", grouped as the server's `rupees` filter does. */
-  function money(value) {
-    var number = Number(value) || 0;
-    var cents = Math.round(number * 100);
-    var locale = (K.config() || {}).money_grouping === "thousands" ? "en-US" : "en-IN";
-    var digits = cents % 100 === 0 ? 0 : 2;
-    return K.t("money", {amount: (cents / 100).toLocaleString(locale, {
-      minimumFractionDigits: digits, maximumFractionDigits: digits})});
-  }
-
-  function quantityText(number) {
-    return String(Math.round(number * 1000) / 1000);
-  }
-
-  /** A basket line ({quantity} or {amount}) at `price` a `unit`: {quantity, total} as the
-   * server will work them out (for showing only: the server decides). */
-  function figures(line, product) {
-    var price = Number(product.price) || 0;
-    if (line.amount !== undefined && line.amount !== null) {
-      var amount = Number(line.amount) || 0;
-      var places = UNIT_PLACES.hasOwnProperty(product.unit) ? UNIT_PLACES[product.unit] : 3;
-      var scale = Math.pow(10, places);
-      var raw = price ? amount / price * scale : 0;
-      var quantity = (places === 0 ? Math.floor(raw + 1e-9) : Math.round(raw)) / scale;
-      return {quantity: quantity, total: amount};
-    }
-    var count = Number(line.quantity) || 0;
-    return {quantity: count, total: Math.round(count * price * 100) / 100};
-  }
-
   function rtl() {
     return (document.getElementById("page") || document.documentElement).dir === "rtl";
   }
 
-  /** A name or figure inside an Urdu sentence keeps its own direction (FSI … PDI), as the
-   * server's translate() does. */
-  function isolate(text) {
-    return rtl() ? "\u2068" + text + "\u2069" : text;
-  }
-
-  /** "Sell 2 kg Basmati Chawal, Rs 100 of Cheeni = Rs 420". */
-  function basketLabel(lines, products) {
-    var total = 0;
-    var parts = lines.map(function (line, i) {
-      var product = products[i] || {};
-      total += figures(line, product).total;
-      if (line.amount !== undefined && line.amount !== null) {
-        return K.t("amount_of", {amount: money(line.amount), name: isolate(product.name || "")});
-      }
-      return isolate(quantityText(Number(line.quantity)) + " " + (product.unit || "") + " " +
-                     (product.name || ""));
-    });
-    return K.t("label_basket", {lines: parts.join(rtl() ? "، " : ", "), total: money(total)});
+  /** "Sell 2 kg Basmati Chawal, Rs 100 of Cheeni = Rs 420" (the total only when the server
+   * priced the basket: the phone computes no money). */
+  function basketLabel(lines, products, totalText) {
+    return K.R.basketLabel(lines, products, totalText, K.t, rtl());
   }
 
   function basketAttentionItem(item) {
@@ -156,10 +108,11 @@
       event.preventDefault();
       var lines = [], kept = [], bad = false;
       inputs.forEach(function (entry) {
-        var value = entry.input.value.trim();
+        var typed = entry.input.value.trim();
         entry.input.removeAttribute("aria-invalid");
-        if (/^0+(\.0*)?$/.test(value)) { return; }   // 0: out of the basket
-        if (!K.validQuantity(value)) {
+        if (K.R.isZero(typed)) { return; }   // 0: out of the basket
+        var value = entry.byAmount ? K.R.amount(typed) : K.R.quantity(typed);
+        if (value === null) {
           entry.input.setAttribute("aria-invalid", "true");
           bad = true;
           return;
@@ -176,7 +129,7 @@
         return;
       }
       var payload = Object.assign({}, item.payload, {lines: lines});
-      resend(item, payload, basketLabel(lines, kept), kept);
+      resend(item, payload, basketLabel(lines, kept, null), kept);
     });
     li.append(form, choices(item));
     return li;
@@ -279,7 +232,6 @@
   window.KiryanaOfflineTools = {
     attentionItem: attentionItem, select: select, selectFromLink: selectFromLink,
     searchOffline: searchOffline, loadCatalog: loadCatalog,
-    openRequestedProduct: openRequestedProduct,
-    money: money, figures: figures, quantityText: quantityText, basketLabel: basketLabel
+    openRequestedProduct: openRequestedProduct, basketLabel: basketLabel
   };
 })();

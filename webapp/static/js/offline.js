@@ -4,8 +4,127 @@
  * Words come from the page (#offline-config, rendered with _() in templates/offline/_status.html)
  * so they are translated like every other string. The queue itself is offline-queue.js.
  */
+
+/* The rules the phone needs with no signal, kept pure so `node --test` runs them
+ * (tests/js/offline-rules.test.js). Typed numbers are read as the server reads them
+ * (services/validation.number_text: ٠-٩ and ۰-۹ digits, ٫ as the point, 1,5 as 1.5; 1,500,
+ * 1e2 and spaces inside refused): tests/js/number_cases.json is checked against both. No money
+ * is computed here: figures in rupees come from the server (services/basket.py). */
+var KiryanaRules = (function () {
+  "use strict";
+  var DIGITS = {"٫": ".", "٬": ",", "−": "-"};
+  "٠١٢٣٤٥٦٧٨٩".split("").forEach(function (c, i) { DIGITS[c] = String(i); });
+  "۰۱۲۳۴۵۶۷۸۹".split("").forEach(function (c, i) { DIGITS[c] = String(i); });
+  var STRIP = " \t\r\n\u00a0\u202f\u2009\u200e\u200f\u2066\u2067\u2068\u2069";
+  var PLAIN = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
+  function strip(text) {
+    var start = 0, end = text.length;
+    while (start < end && STRIP.indexOf(text[start]) >= 0) { start += 1; }
+    while (end > start && STRIP.indexOf(text[end - 1]) >= 0) { end -= 1; }
+    return text.slice(start, end);
+  }
+
+  /** Plain ASCII decimal text of a typed number, or null where the server would refuse it. */
+  function numberText(value) {
+    var text = strip(String(value === null || value === undefined ? "" : value))
+      .split("").map(function (c) { return DIGITS[c] || c; }).join("");
+    if (!text) { return null; }
+    if (text.indexOf(",") >= 0) {
+      var at = text.indexOf(",");
+      var whole = text.slice(0, at), decimals = text.slice(at + 1);
+      if (decimals.indexOf(",") >= 0 || text.indexOf(".") >= 0 || !/^\d+$/.test(decimals)) {
+        return null;
+      }
+      var digits = whole.replace(/^[+-]+/, "");
+      if (decimals.length === 3 && /^\d+$/.test(digits) && digits[0] !== "0") { return null; }
+      text = whole + "." + decimals;
+    }
+    return PLAIN.test(text) ? text : null;
+  }
+
+  /** "01.500" → "1.5", ".5" → "0.5", "+2" → "2": as the server keeps a number. */
+  function canonical(text) {
+    var sign = text[0] === "-" ? "-" : "";
+    var parts = text.replace(/^[+-]/, "").split(".");
+    var whole = parts[0].replace(/^0+/, "") || "0";
+    var decimals = (parts[1] || "").replace(/0+$/, "");
+    var out = decimals ? whole + "." + decimals : whole;
+    return out === "0" ? "0" : sign + out;
+  }
+
+  function places(text) {
+    return (canonical(text).split(".")[1] || "").length;
+  }
+
+  /** A positive quantity with at most 3 decimals, in any way the server reads: its canonical
+   * text, or null. */
+  function quantity(value) {
+    var text = numberText(value);
+    if (text === null || places(text) > 3) { return null; }
+    text = canonical(text);
+    return text[0] === "-" || text === "0" ? null : text;
+  }
+
+  /** An amount in rupees (more than zero, at most 2 decimals): its canonical text, or null. */
+  function amount(value) {
+    var text = quantity(value);
+    return text !== null && places(text) <= 2 ? text : null;
+  }
+
+  /** Whether a typed number is zero (Set with 0 takes a line out, as − does). */
+  function isZero(value) {
+    var text = numberText(value);
+    return text !== null && canonical(text) === "0";
+  }
+
+  function thousandths(text) {
+    var parts = canonical(text).replace(/^-/, "").split(".");
+    var value = Number(parts[0]) * 1000 + Number(((parts[1] || "") + "000").slice(0, 3));
+    return text[0] === "-" ? -value : value;
+  }
+
+  function fromThousandths(value) {
+    var sign = value < 0 ? "-" : "";
+    value = Math.abs(value);
+    var decimals = String(value % 1000);
+    return canonical(sign + Math.floor(value / 1000) + "." + "000".slice(decimals.length) +
+                     decimals);
+  }
+
+  /** A quantity moved by `by` units (−1, +1, or another quantity's text), exactly in thousandths
+   * (no 0.1 + 0.2): canonical text. */
+  function addQuantity(text, by) {
+    var step = typeof by === "number" ? by * 1000 : thousandths(by);
+    return fromThousandths(thousandths(text) + step);
+  }
+
+  /** "Sell 2 kg Basmati Chawal, Rs 100 of Cheeni = Rs 420": a queued basket's label. `t` gives
+   * the page's words; the total only when the server priced the basket (`totalText`). */
+  function basketLabel(lines, products, totalText, t, rtl) {
+    var isolate = function (text) { return rtl ? "\u2068" + text + "\u2069" : text; };
+    var parts = lines.map(function (line, i) {
+      var product = products[i] || {};
+      if (line.amount !== undefined && line.amount !== null) {
+        return t("amount_of", {amount: t("money", {amount: line.amount}),
+                               name: isolate(product.name || "")});
+      }
+      return isolate(line.quantity + " " + (product.unit || "") + " " + (product.name || ""));
+    });
+    var joined = parts.join(rtl ? "، " : ", ");
+    return totalText ? t("label_basket", {lines: joined, total: totalText})
+      : t("label_basket_open", {lines: joined});
+  }
+
+  return {numberText: numberText, canonical: canonical, quantity: quantity, amount: amount,
+          isZero: isZero, addQuantity: addQuantity, basketLabel: basketLabel};
+})();
+if (typeof module === "object" && module.exports) { module.exports = KiryanaRules; }
+
 (function () {
   "use strict";
+  if (typeof window === "undefined") { return; }   // under node --test: the rules only
+  var R = KiryanaRules;
   var Q = window.KiryanaQueue;
   var config = null;
   var mine = {waiting: 0};
@@ -91,7 +210,7 @@
 
 
   function validQuantity(value) {
-    return /^\d+(\.\d{1,3})?$/.test(String(value).trim()) && Number(value) > 0;
+    return R.quantity(value) !== null;
   }
 
   function labelFor(payload, name) {
@@ -150,6 +269,8 @@
       message.hidden = false;
       return;
     }
+    // 1,5 and ١٫٥ are kept as the server reads them: 1.5.
+    submitted.payload.quantity = R.quantity(submitted.payload.quantity);
     var label = labelFor(submitted.payload, submitted.name);
     Q.enqueue({kind: "movement", store_id: Number(form.dataset.storeId), user_id: config.user_id,
                payload: submitted.payload, label: label, product_name: submitted.name,
@@ -168,12 +289,13 @@
   function moveFigure(payload) {
     var figure = document.getElementById("panel-level");
     if (!figure || figure.dataset.quantity === undefined) { return; }
-    var sign = payload.type === "stock_in" ? 1 : -1;
-    var next = Number(figure.dataset.quantity) + sign * Number(payload.quantity);
-    next = Math.round(next * 1000) / 1000;
-    figure.dataset.quantity = String(next);
+    var moved = R.quantity(payload.quantity);
+    if (moved === null) { return; }
+    var next = R.addQuantity(R.canonical(R.numberText(figure.dataset.quantity) || "0"),
+                             payload.type === "stock_in" ? moved : "-" + moved);
+    figure.dataset.quantity = next;
     if (figure.firstChild && figure.firstChild.nodeType === 3) {
-      figure.firstChild.textContent = String(next);
+      figure.firstChild.textContent = next;
     }
   }
 
@@ -237,7 +359,7 @@
   }
 
   window.KiryanaOffline = {
-    Q: Q, t: t, el: el, pkTime: pkTime, render: render, flush: flush, tools: tools,
+    Q: Q, R: R, t: t, el: el, pkTime: pkTime, render: render, flush: flush, tools: tools,
     validQuantity: validQuantity, labelFor: labelFor, readConfig: readConfig,
     config: function () { return config; }
   };

@@ -144,5 +144,8 @@
     });
   }
 
-  window.KiryanaScanner = {open: open, close: close, find: find, cameraProblem: cameraProblem};
+  var api = {open: open, close: close, find: find, cameraProblem: cameraProblem};
+  if (typeof window !== "undefined") { window.KiryanaScanner = api; }
+  // Under node --test (tests/js/scanner.test.js): find() needs no browser.
+  if (typeof module === "object" && module.exports) { module.exports = api; }
 })();

@@ -1,0 +1,103 @@
+// The basket screen's edits with no signal (static/js/basket.js KiryanaBasketRules).
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const path = require("node:path");
+const B = require("../../webapp/static/js/basket.js");
+
+const JS = path.join(__dirname, "../../webapp/static/js");
+
+// A basket as the server rendered it (services/basket.state): lines with their figures.
+function served() {
+  return {
+    key: "k1", total: "425.00", total_text: "Rs 425",
+    lines: [
+      {product_id: 1, mode: "q", value: "1", name: "Pepsi", unit: "piece", loose: false,
+       price_text: "Rs 200", stock: "10", quantity: "1", total: "200.00", total_text: "Rs 200"},
+      {product_id: 2, mode: "q", value: "1.5", name: "Cheeni", unit: "kg", loose: true,
+       price_text: "Rs 150", stock: "20", quantity: "1.5", total: "225.00",
+       total_text: "Rs 225"}
+    ]
+  };
+}
+
+test("Set 1,5 or ١٫٥ keeps 1.5, and the line waits for the server's figures", () => {
+  for (const typed of ["1,5", "١٫٥", "۱٫۵"]) {
+    const state = served();
+    assert.equal(B.setLine(state, 0, "set", typed, ""), null);
+    const line = state.lines[0];
+    assert.deepEqual([line.mode, line.value, line.quantity], ["q", "1.5", "1.5"]);
+    // No money is worked out on the phone: the line's and the bill's totals are gone.
+    assert.deepEqual([line.total, line.total_text, state.total, state.total_text],
+                     [null, null, null, null]);
+    assert.equal(state.lines[1].total_text, "Rs 225");   // the untouched line keeps its own
+  }
+});
+
+test("an amount in rupees makes a line sold by amount; its quantity is the server's to say", () => {
+  const state = served();
+  assert.equal(B.setLine(state, 1, "set", "1.5", "۱۰۰"), null);
+  assert.deepEqual([state.lines[1].mode, state.lines[1].value, state.lines[1].quantity],
+                   ["a", "100", null]);
+  assert.deepEqual(B.requestLines(state.lines),
+                   [{product_id: 1, quantity: "1"}, {product_id: 2, amount: "100"}]);
+  assert.deepEqual(B.entries(state.lines), [[1, "q", "1"], [2, "a", "100"]]);
+});
+
+test("a number the server would refuse is refused here, the line unchanged", () => {
+  const state = served();
+  for (const typed of ["1,500", "1e2", "abc", "1.2345"]) {
+    assert.equal(B.setLine(state, 1, "set", typed, ""), "bad_quantity", typed);
+  }
+  assert.equal(B.setLine(state, 1, "set", "", "1.005"), "bad_quantity");
+  assert.equal(state.lines[1].value, "1.5");
+  assert.equal(state.total_text, "Rs 425");   // nothing changed, the bill still holds
+});
+
+test("+ and − count exactly; − on one, 0 or a negative takes the line out", () => {
+  const state = served();
+  B.setLine(state, 1, "more");
+  assert.equal(state.lines[1].value, "2.5");
+  B.setLine(state, 1, "less");
+  B.setLine(state, 1, "less");
+  assert.equal(state.lines[1].value, "0.5");
+  B.setLine(state, 0, "less");
+  assert.deepEqual(state.lines.map((l) => l.name), ["Cheeni"]);
+  B.setLine(state, 0, "set", "٠", "");
+  assert.deepEqual(state.lines, []);
+  const again = served();
+  B.setLine(again, 0, "set", "-2", "");
+  assert.equal(again.lines.length, 1);
+});
+
+test("a line sold by amount counts from one again on + (as the server does)", () => {
+  const state = served();
+  B.setLine(state, 1, "set", "", "100");
+  B.setLine(state, 1, "more");
+  assert.deepEqual([state.lines[1].mode, state.lines[1].value], ["q", "1"]);
+});
+
+test("adding counts one more of a line by quantity, never past the basket's size", () => {
+  const state = served();
+  assert.equal(B.add(state, {product_id: 2, name: "Cheeni", unit: "kg"}, 40), "added");
+  assert.equal(state.lines[1].value, "2.5");
+  assert.equal(B.add(state, {product_id: 3, name: "Daal", unit: "kg", loose: true,
+                             price_text: "Rs 150.10", stock: "5"}, 40), "added");
+  assert.deepEqual(state.lines[2], {product_id: 3, mode: "q", value: "1", name: "Daal",
+                                    unit: "kg", loose: true, price_text: "Rs 150.10",
+                                    stock: "5", quantity: "1", total: null,
+                                    total_text: null});
+  assert.equal(B.add(state, {product_id: 4, name: "Soap", unit: "piece"}, 3), "full");
+  assert.equal(state.lines.length, 3);
+});
+
+test("the basket screen and the queue do no money arithmetic", () => {
+  // Rupee figures come from the server (services/basket.py); a float rounding here is how
+  // 0.250 kg x Rs 150.10 once showed 37.52 and charged 37.53.
+  for (const name of ["basket.js", "offline-tools.js", "offline.js", "offline-queue.js"]) {
+    const source = fs.readFileSync(path.join(JS, name), "utf8");
+    assert.doesNotMatch(source, /toFixed\(|Math\.round\(|parseFloat\(|UNIT_PLACES|LOOSE_UNITS/,
+                        name);
+  }
+});
