@@ -157,7 +157,7 @@ def test_order_lines_and_statuses(shop):
         with pytest.raises(Conflict):
             purchasing.change_status(ADMIN, manager, order.id, refused)
     with pytest.raises(Conflict) as error:
-        purchasing.receive(ADMIN, manager, order.id,
+        purchasing.receive(ADMIN, order.id,
                            [{"product_id": shop["sugar"].id, "quantity": "1"}])
     assert error.value.code == "order_closed"
 
@@ -183,7 +183,7 @@ def test_receive_partly_then_the_rest_with_over_receipt_substitute_and_replay(sh
     purchasing.change_status(ADMIN, manager, order.id, "sent")
     keeper = make_user(stores=[store])
     actor = ledger_actor(keeper)
-    first = purchasing.receive(actor, keeper, order.id,
+    first = purchasing.receive(actor, order.id,
                                [{"product_id": shop["sugar"].id, "quantity": "20",
                                  "unit_cost": "150.00"}], idempotency_key="rcv-1")
     assert first.status_code == 201 and not first.replayed
@@ -194,13 +194,13 @@ def test_receive_partly_then_the_rest_with_over_receipt_substitute_and_replay(sh
     assert db.session.get(Product, shop["sugar"].id).last_cost == D("150.00")
     # The same receipt again (a retry) writes nothing more.
     count = db.session.scalar(db.select(db.func.count()).select_from(StockMovement))
-    again = purchasing.receive(actor, keeper, order.id,
+    again = purchasing.receive(actor, order.id,
                                [{"product_id": shop["sugar"].id, "quantity": "20",
                                  "unit_cost": "150.00"}], idempotency_key="rcv-1")
     assert again.replayed and again.data == first.data
     assert db.session.scalar(db.select(db.func.count()).select_from(StockMovement)) == count
     # The rest: 30 kg sugar, 14 tea (2 more than ordered), and soap not ordered at all.
-    rest = purchasing.receive(actor, keeper, order.id, [
+    rest = purchasing.receive(actor, order.id, [
         {"product_id": shop["sugar"].id, "quantity": "30"},
         {"product_id": shop["tea"].id, "quantity": "14"},
         {"product_id": shop["soap"].id, "quantity": "24", "unit_cost": "48"}],
@@ -222,7 +222,7 @@ def test_substitute_counts_against_the_ordered_line(shop):
                                     supplier_id=shop["metro"].id,
                                     lines=[{"product_id": shop["tea"].id, "packs": "1"}])
     line_id = order.lines[0].id
-    result = purchasing.receive(ADMIN, manager, order.id, [
+    result = purchasing.receive(ADMIN, order.id, [
         {"product_id": shop["full"].id, "quantity": "12", "line_id": line_id}])
     assert result.data["order"]["status"] == "received"
     assert result.data["receipt"]["lines"][0]["substitute"] is True
@@ -236,7 +236,7 @@ def test_a_refused_line_writes_nothing(shop):
                                     lines=[{"product_id": shop["soap"].id, "packs": "1"}])
     before = db.session.scalar(db.select(db.func.count()).select_from(StockMovement))
     with pytest.raises(DomainError) as error:
-        purchasing.receive(ADMIN, manager, order.id, [
+        purchasing.receive(ADMIN, order.id, [
             {"product_id": shop["tea"].id, "quantity": "2"},
             {"product_id": shop["soap"].id, "quantity": "1.5"}])  # soap: whole pieces
     assert error.value.fields
@@ -279,7 +279,7 @@ def test_concurrent_receipts_of_one_order_stay_consistent(pg_app):
             return ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store_id, product_id=ids[i % 3],
                                           type="sale", quantity="1"))
         lines = [{"product_id": pid, "quantity": "5"} for pid in reversed(ids)]
-        return purchasing.receive(ADMIN, user, order_id, lines, idempotency_key=f"c-{i}")
+        return purchasing.receive(ADMIN, order_id, lines, idempotency_key=f"c-{i}")
 
     store_id = store.id
     results, errors = run_threads(pg_app, 12, work)

@@ -5,6 +5,7 @@ service. The one cycle allowed is Flask's blueprint idiom: a package's __init__ 
 imports its own route modules, which import `bp` back.
 """
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,3 +120,26 @@ def test_the_checks_catch_a_cycle_and_a_wrong_way_import():
     assert find_cycles(graph) == [["webapp.services.a", "webapp.web.b"]]
     assert layer_violations(graph) == ["webapp.models.c imports webapp.services.a",
                                        "webapp.services.a imports webapp.web.b"]
+
+
+# A view never commits: the handler (services/handlers.py, the ledger's runner) or the service
+# owns the transaction, so an Idempotency-Key claim and its write commit together.
+COMMIT = re.compile(r"\bsession(\(\))?\.commit\(")
+
+
+def commits_in(folder):
+    """'path:line' (relative to `folder`) of every session commit under it."""
+    return [f"{path.relative_to(folder)}:{number}"
+            for path in sorted(folder.rglob("*.py"))
+            for number, line in enumerate(path.read_text().splitlines(), 1)
+            if COMMIT.search(line)]
+
+
+def test_no_blueprint_commits():
+    assert commits_in(PACKAGE / "blueprints") == []
+
+
+def test_the_commit_scan_finds_each_spelling(tmp_path):
+    (tmp_path / "routes.py").write_text("db.session.commit()\nsession.commit()\n"
+                                        "db.session().commit()\nsession.rollback()\n")
+    assert commits_in(tmp_path) == ["routes.py:1", "routes.py:2", "routes.py:3"]

@@ -21,11 +21,18 @@ LOG = AuditLog.__table__
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting, from where, and through which door."""
+    """Who is acting, from where, and through which door.
+
+    A door that knows its user gives `role` and `store_ids` (policy.actor_for), so that the
+    handler's authorization (policy.authorize) asks the database nothing; an actor without
+    them (a job, a test) is looked up once when a rule needs it. No user is the system.
+    """
 
     user_id: int | None
     source: str = "web"
     ip: str | None = None
+    role: str | None = None
+    store_ids: frozenset | None = None
 
     @property
     def scope(self):

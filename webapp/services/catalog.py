@@ -4,7 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import UNITS, Product, Store, Supplier
-from webapp.services import audit
+from webapp.services import audit, transaction
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.validation import (
     parse_barcode,
@@ -140,7 +140,7 @@ def _save(actor, obj, kind, fields, clean, duplicate=None):
     _unique(duplicate, db.session.flush)
     audit.record(db.session.connection(), actor, f"{kind}.{'create' if creating else 'update'}",
                  kind, obj.id, before=before, after=_snapshot(obj, fields))
-    _unique(duplicate, db.session.commit)
+    _unique(duplicate, transaction.commit)
     return obj
 
 

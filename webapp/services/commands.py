@@ -252,3 +252,102 @@ class Count:
                                label="Expected quantity")
                 if expected is not None and expected != "" else None)
         return cls(store_id, tuple(lines[pid] for pid in sorted(lines)), note)
+
+
+@dataclass(frozen=True)
+class OpeningStock(Count):
+    """An import's opening stock for one store: the file's quantities as shelf counts
+    (services/imports.py applies a job through it, a chunk at a time)."""
+
+
+@dataclass(frozen=True)
+class CountReview:
+    """Apply a store's count as reviewed on the page (services/count_drafts.py): `version`
+    names the lines that were on the screen."""
+
+    store_id: int
+    version: str
+    note: str = ""
+
+    @classmethod
+    def parse(cls, store_id=None, version=None, note=None):
+        """A checked review from raw values; DomainError if not."""
+        return cls(parse_id(store_id, "store_id", "Store"),
+                   parse_text(version, "version", "Version", 64),
+                   parse_text(note, "note", N_("Note"), MAX_NOTE))
+
+
+@dataclass(frozen=True)
+class SaleLine:
+    """One basket line as services/basket.py reads it: a product (id or SKU), a `value` that
+    is a quantity (mode "q") or an amount of money (mode "a"), an optional price override."""
+
+    index: int
+    product_id: int | None
+    sku: str | None
+    mode: str
+    value: Decimal
+    unit_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class Sale:
+    """A basket completed at the counter, all or nothing (built by sales.parse_sale)."""
+
+    store_id: int
+    lines: tuple  # of SaleLine, in the order they were given
+    note: str | None = None
+    occurred_at: datetime | None = None
+    customer_id: int | None = None
+    payments: tuple | None = None  # of (method, amount); None: one cash payment of the total
+
+
+@dataclass(frozen=True)
+class Void:
+    """Void a completed sale: everything not yet returned goes back on the shelf."""
+
+    sale_id: int
+
+    @classmethod
+    def parse(cls, sale_id=None):
+        """A checked void; DomainError if the id is not one."""
+        return cls(parse_id(sale_id, "sale_id", "Sale"))
+
+
+MAX_SALE_LINES = 200
+
+
+@dataclass(frozen=True)
+class Return:
+    """A customer return: (product id, quantity) pairs of a sale, each at most what is left."""
+
+    sale_id: int
+    lines: tuple  # of (product_id, quantity), in the order they were given
+    note: str | None = None
+
+    @classmethod
+    def parse(cls, sale_id=None, lines=None, note=None):
+        """A checked return from [{product_id, quantity}]; DomainError if not."""
+        sale_id = parse_id(sale_id, "sale_id", "Sale")
+        wanted = []
+        for i, line in parse_lines(
+                lines, "lines", MAX_SALE_LINES, N_("Choose at least one line to return."),
+                N_("At most %(n)d lines in one sale.", n=MAX_SALE_LINES),
+                N_("Each line needs a product and a quantity.")):
+            pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
+            if any(pid == other for other, _q in wanted):
+                raise DomainError("invalid", N_("A product is listed twice."),
+                                  field=f"lines.{i}.product_id")
+            wanted.append((pid, parse_quantity(line.get("quantity"), f"lines.{i}.quantity")))
+        return cls(sale_id, tuple(wanted), parse_text(note, "note", "Note", 500))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A supplier's delivery received against a purchase order (built by
+    purchasing.parse_delivery): per product the units that arrived, their cost, and the order
+    line a substitute counts against."""
+
+    order_id: int
+    lines: tuple  # of (product_id, quantity, unit_cost, line_id, index), by product id
+    note: str | None = None

@@ -27,10 +27,11 @@ from webapp.models import CountDraft, Product, StockLevel, User
 from webapp.models.types import QUANTITY_PLACES, utcnow
 from webapp.services import audit, commands, idempotency, ledger
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
+from webapp.services.handlers import handle, handles
 from webapp.services.inventory import search_clause
 from webapp.services.paging import paginate
 from webapp.services.sql import lock_clause, upsert
-from webapp.services.validation import parse_quantity, parse_text
+from webapp.services.validation import parse_quantity
 
 DRAFTS = CountDraft.__table__
 LEVELS = StockLevel.__table__
@@ -250,14 +251,19 @@ def review(store_id):
 
 
 def apply(actor, store_id, version, note=None, idempotency_key=None):
+    """Apply the count as reviewed, from raw values: commands.CountReview, then the handler."""
+    return handle(actor, commands.CountReview.parse(store_id, version, note), idempotency_key)
+
+
+@handles(commands.CountReview)
+def apply_review(actor, command, idempotency_key=None):
     """Apply the count as reviewed (`version` from review()) → the ledger's LedgerResult.
 
     One transaction: the adjustments (ledger.write_count) and the removal of the applied
     lines. Conflict `count_changed` when the lines are no longer the ones reviewed.
     """
     key = idempotency.check_key(idempotency_key)
-    note = parse_text(note, "note", N_("Note"), commands.MAX_NOTE)
-    version = parse_text(version, "version", "Version", 64)
+    store_id, version, note = command.store_id, command.version, command.note
     request = {"op": "count_draft", "store_id": store_id, "version": version, "note": note}
 
     def write(conn, now):

@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 
+from webapp.extensions import db
 from webapp.models import IdempotencyRecord
 from webapp.models.types import utcnow
-from webapp.services.errors import DomainError
+from webapp.services import transaction
+from webapp.services.errors import Conflict, DomainError
 from webapp.services.sql import insert_ignore
 
 T = IdempotencyRecord.__table__
@@ -63,6 +65,36 @@ def claim(conn, scope, key, request_hash):
 def complete(conn, scope, key, status_code, response):
     conn.execute(update(T).where(T.c.scope == scope, T.c.key == key)
                  .values(status_code=status_code, response=json.dumps(response, default=str)))
+
+
+def run_once(scope, key, request, call):
+    """Run call() -> (body, status) at most once per `key` in `scope` → (body, status,
+    replayed).
+
+    For writes through the ORM session (the API's creates; the ledger has its own runner):
+    the key is claimed in the session's transaction, call() runs with its services' commit
+    held (services/transaction.py), then the response is stored and all of it commits at once.
+    `request` is the meaning a reused key is compared with.
+    """
+    if key is None:
+        return (*call(), False)
+    session = db.session
+    try:
+        replay = claim(session.connection(), scope, key, fingerprint(request))
+        if replay is not None:
+            session.rollback()
+            if replay.status_code is None:  # a record from before claims and writes shared
+                raise Conflict("idempotency_in_progress",  # one transaction
+                               "A request with this Idempotency-Key is still being processed.")
+            return replay.response, replay.status_code, True
+        with transaction.held():
+            body, status = call()
+        complete(session.connection(), scope, key, status, body)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return body, status, False
 
 
 def purge(conn, retention_days, batch_size=5000):

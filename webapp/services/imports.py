@@ -20,10 +20,20 @@ from decimal import Decimal
 from sqlalchemy import bindparam, func, insert, select, update
 
 from webapp.extensions import db
-from webapp.models import IMPORT_KINDS, UNITS, ImportJob, Product, StockLevel, Store, Supplier
+from webapp.models import (
+    IMPORT_KINDS,
+    UNITS,
+    ImportJob,
+    Product,
+    StockLevel,
+    Store,
+    Supplier,
+    User,
+)
 from webapp.models.types import utcnow
-from webapp.services import audit, catalog, commands, ledger
+from webapp.services import audit, catalog, commands, ledger, policy
 from webapp.services.errors import N_, DomainError, NotFound
+from webapp.services.handlers import handle
 from webapp.services.validation import parse_id, parse_quantity
 
 PRODUCTS = Product.__table__
@@ -601,7 +611,7 @@ def run(job_id):
     if claimed is None:
         return None
     job = db.session.get(ImportJob, job_id)
-    actor = audit.Actor(job.user_id, "web")
+    actor = policy.actor_for(db.session.get(User, job.user_id), "web")
     kind, content, filename, supplier_id = job.kind, job.content, job.filename, job.supplier_id
     previous = list(job.refusals or [])
     db.session.rollback()
@@ -741,8 +751,8 @@ def _count(actor, store_id, counts):
     No idempotency key: a count sets the level, so running a chunk again changes nothing, and
     a retried job re-plans (its chunks then differ, which a reused key would refuse).
     """
-    return ledger.apply_count(actor, commands.Count.parse(store_id=store_id, counts=counts,
-                                                          note="opening stock (import)"))
+    count = commands.Count.parse(store_id=store_id, counts=counts, note="opening stock (import)")
+    return handle(actor, commands.OpeningStock(count.store_id, count.lines, count.note))
 
 
 def _snapshot(values):

@@ -29,8 +29,9 @@ from webapp.models import (
     Supplier,
 )
 from webapp.models.types import MONEY_PLACES, utcnow
-from webapp.services import audit, idempotency, policy, pricing
+from webapp.services import audit, commands, idempotency, pricing
 from webapp.services.commands import MAX_COUNT_LINES, RECORDABLE_TYPES  # noqa: F401
+from webapp.services.handlers import handles
 from webapp.services.errors import N_, Conflict, DomainError, InsufficientStock, NotFound
 from webapp.services.sql import (
     exact_sum,
@@ -79,6 +80,7 @@ class _Context:
 # Public operations
 
 
+@handles(commands.Movement)
 def record_movement(actor, command, idempotency_key=None):
     """Record a commands.Movement (stock_in, sale, removal or adjustment) → {"movement", "level"}.
 
@@ -86,8 +88,6 @@ def record_movement(actor, command, idempotency_key=None):
     there is no `expected`) is applied to the level now.
     """
     m = _check_movement(command)
-    # Shopkeepers may not date a movement before the offline window (managers may).
-    policy.check_backdating(actor, m.occurred_at)
     key = idempotency.check_key(idempotency_key)
     request = {"op": "movement", **vars(m)}
     is_count = m.type == "adjustment"
@@ -138,6 +138,7 @@ def record_movement(actor, command, idempotency_key=None):
     return _run(actor, key, request, write, standalone=True)
 
 
+@handles(commands.Transfer)
 def transfer(actor, command, idempotency_key=None):
     """Carry out a commands.Transfer: a linked transfer_out + transfer_in, atomically."""
     t = command
@@ -186,8 +187,9 @@ def count_difference(line, current):
     return base, line.quantity - base
 
 
-def apply_count(actor, command, idempotency_key=None):
-    """Apply a commands.Count → one adjustment per product whose count differs.
+def _apply_count(actor, command, idempotency_key=None):
+    """Apply a commands.Count (or an import's OpeningStock) → one adjustment per product whose
+    count differs.
 
     Sales recorded while the shelf was being counted stay recorded, because each difference
     is applied to the level now.
@@ -202,6 +204,10 @@ def apply_count(actor, command, idempotency_key=None):
         return data, changed, 201
 
     return _run(actor, key, request, write)
+
+
+apply_count = handles(commands.Count)(_apply_count)
+apply_opening_stock = handles(commands.OpeningStock)(_apply_count)
 
 
 def check_countable(product, quantity):

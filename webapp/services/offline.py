@@ -25,21 +25,23 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Product, StockLevel
-from webapp.services import commands, ledger, policy, sales
+from webapp.models import Product, StockLevel, Store
+from webapp.services import commands, policy, sales
 from webapp.services.errors import N_, DomainError
+from webapp.services.handlers import handle
 from webapp.services.validation import parse_datetime
 
 QUEUED_TYPES = ("sale", "stock_in", "removal")
 
 
-def check_tap_time(actor, occurred_at):
-    """The tap time as an aware UTC datetime, within the window policy allows this actor."""
+def tap_time(occurred_at):
+    """The tap time as an aware UTC datetime (the handler checks it against the window
+    policy allows this actor)."""
     moment = parse_datetime(occurred_at)
     if moment is None:
         raise DomainError("invalid", N_("The time the action was made is missing."),
                           field="occurred_at")
-    return policy.check_backdating(actor, moment)
+    return moment
 
 
 def _first_result(apply, occurred_at):
@@ -61,34 +63,40 @@ def _key(item):
     return key
 
 
-def record_movement(actor, store, item):
+def record_movement(actor, store_id, item):
     """Apply one queued sale, stock-in or removal; returns the ledger result."""
     kind = item.get("type")
     if kind not in QUEUED_TYPES:
         raise DomainError("invalid", N_("Choose sale, stock in or removal."), field="type")
-    occurred_at = check_tap_time(actor, item.get("occurred_at"))
+    occurred_at = tap_time(item.get("occurred_at"))
     key = _key(item)
 
     def apply(when):
         command = commands.Movement.parse(
-            store_id=store.id, product_id=item.get("product_id"), type=kind,
+            store_id=store_id, product_id=item.get("product_id"), type=kind,
             quantity=item.get("quantity"),
             supplier_id=(item.get("supplier_id") or None) if kind == "stock_in" else None,
             unit_cost=(item.get("unit_cost") or None) if kind == "stock_in" else None,
             reason=(item.get("reason") or None) if kind == "removal" else None,
             note=item.get("note") or None, occurred_at=when)
-        return ledger.record_movement(actor, command, key)
+        return handle(actor, command, key)
 
     return _first_result(apply, occurred_at)
 
 
-def complete_sale(actor, store, item):
+def complete_sale(actor, store_id, item):
     """Complete one queued basket ({lines, note?}) as the counter page would have."""
-    occurred_at = check_tap_time(actor, item.get("occurred_at"))
+    occurred_at = tap_time(item.get("occurred_at"))
     key = _key(item)
-    return _first_result(lambda when: sales.complete_sale(
-        actor, store_id=store.id, lines=item.get("lines"), note=item.get("note") or None,
-        occurred_at=when, idempotency_key=key), occurred_at)
+    return _first_result(lambda when: handle(actor, sales.parse_sale(
+        store_id, item.get("lines"), item.get("note") or None, when), key), occurred_at)
+
+
+def allows_negative_stock(actor, store_id):
+    """Whether this store records sales below zero (the phone then offers "Record anyway"
+    on a refusal); False for a store the actor does not belong to."""
+    return policy.sees_store(actor, store_id) and bool(db.session.execute(
+        select(Store.allow_negative_stock).where(Store.id == store_id)).scalar())
 
 
 def catalog(store_id):

@@ -11,21 +11,12 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 
-from webapp.models import Store, User
+from webapp.models import Store
 from webapp.services import audit, policy
 from webapp.services.errors import N_, DomainError
 
 STORES = Store.__table__
-USERS = User.__table__
 HUNDRED = Decimal(100)
-
-
-def role_of(conn, actor):
-    """The acting user's role; the system (no user) acts with a manager's rights."""
-    if actor is None or actor.user_id is None:
-        return "admin"
-    role = conn.execute(select(USERS.c.role).where(USERS.c.id == actor.user_id)).scalar()
-    return role or "shopkeeper"
 
 
 def discount_percent(list_price, unit_price):
@@ -53,8 +44,7 @@ def check_override(conn, actor, store_id, product_id, list_price, unit_price, fi
                    price=f"{list_price:,.2f}"),
                 field=field, status=403, list_price=str(list_price))
     if percent > 0:
-        role = role or role_of(conn, actor)
-        if role not in policy.MANAGERS:
+        if policy.limits_discount(role or policy.role_of(actor)):
             limit = conn.execute(select(STORES.c.max_discount_percent)
                                  .where(STORES.c.id == store_id)).scalar() or Decimal(0)
             if percent > limit:

@@ -27,6 +27,7 @@ from webapp.models import (
 from webapp.models.types import MONEY_PLACES, QUANTITY_PLACES, utcnow
 from webapp.services import (
     audit,
+    commands,
     idempotency,
     inventory,
     ledger,
@@ -34,8 +35,10 @@ from webapp.services import (
     payables,
     policy,
     reports,
+    transaction,
 )
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
+from webapp.services.handlers import handle, handles
 from webapp.services.validation import (
     MAX_QUANTITY,
     parse_id,
@@ -224,7 +227,7 @@ def create_order(actor, user, *, store_id, supplier_id, lines, note=None):
     inventory.ensure_levels(db.session.connection(), store.id, parsed, utcnow())
     audit.record(db.session.connection(), actor, "purchase_order.create", "purchase_order",
                  order.id, after=_audit_view(order))
-    db.session.commit()
+    transaction.commit()
     return order
 
 
@@ -280,12 +283,19 @@ def change_status(actor, user, order_id, status):
 
 def get_order(order_id, user, lock=False):
     """The order if this user may see its store (else NotFound, as for stores)."""
-    order_id = parse_id(order_id, "order_id", "Order")
+    order = _order(parse_id(order_id, "order_id", "Order"), lock)
+    if not policy.can_see_store(user, order.store_id):
+        raise NotFound("Order")
+    return order
+
+
+def _order(order_id, lock=False):
+    """The order (reloaded, row-locked with `lock`), or NotFound."""
     query = select(PurchaseOrder).where(PurchaseOrder.id == order_id)
     if lock:
         query = query.with_for_update(of=PurchaseOrder)
     order = db.session.scalars(query.execution_options(populate_existing=True)).first()
-    if order is None or not policy.can_see_store(user, order.store_id):
+    if order is None:
         raise NotFound("Order")
     return order
 
@@ -406,24 +416,39 @@ def _parse_receipt(lines):
     return parsed
 
 
-def receive(actor, user, order_id, lines, note=None, idempotency_key=None):
-    """Record a delivery against an order in one transaction; returns a LedgerResult whose data
-    is {order, receipt, movements, levels, over_received}.
+def parse_delivery(order_id, lines, note=None):
+    """A checked commands.Delivery from raw values.
 
     lines: [{product_id, quantity (units), unit_cost?, line_id?}]. A product not on the order
     is added to it (extra), or counts against `line_id` when it substitutes for that line.
-    Receiving more than ordered is allowed and flagged.
     """
-    order = get_order(order_id, user)
+    return commands.Delivery(
+        parse_id(order_id, "order_id", "Order"),
+        tuple((pid, *line) for pid, line in sorted(_parse_receipt(lines).items())),
+        parse_text(note, "note", "Note", 500))
+
+
+def receive(actor, order_id, lines, note=None, idempotency_key=None):
+    """Record a delivery given as raw values: parse_delivery, then the handler."""
+    return handle(actor, parse_delivery(order_id, lines, note), idempotency_key)
+
+
+@handles(commands.Delivery)
+def deliver(actor, command, idempotency_key=None):
+    """Record a delivery against an order in one transaction; returns a LedgerResult whose data
+    is {order, receipt, movements, levels, over_received}. Receiving more than ordered is
+    allowed and flagged.
+    """
+    order = _order(command.order_id)
     order_id, store_id, supplier_id = order.id, order.store_id, order.supplier_id
-    parsed = _parse_receipt(lines)
-    note = parse_text(note, "note", "Note", 500)
+    parsed = {pid: (q, c, lid, i) for pid, q, c, lid, i in command.lines}
+    note = command.note
     idempotency.check_key(idempotency_key)
     request = {"order_id": order_id, "supplier_id": supplier_id, "note": note,
                "lines": sorted([pid, q, c, lid] for pid, (q, c, lid, _i) in parsed.items())}
 
     def work(conn, now, stock_in):
-        locked = get_order(order_id, user, lock=True)
+        locked = _order(order_id, lock=True)
         if locked.status not in RECEIVABLE:
             raise Conflict("order_closed",
                            N_("This order is %(status)s; nothing more can be received on it.",

@@ -10,7 +10,7 @@ or `return` that put the goods back, and a SaleReversal row links each one to th
 movement it reverses. The sale row is locked first (then levels, in product-id order), so a
 void racing a return or a second void sees the first one's result.
 """
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -26,9 +26,19 @@ from webapp.models import (
     Store,
 )
 from webapp.models.types import MONEY_PLACES
-from webapp.services import audit, basket, idempotency, khata, ledger, policy, pricing
+from webapp.services import (
+    audit,
+    basket,
+    commands,
+    idempotency,
+    khata,
+    ledger,
+    policy,
+    pricing,
+)
 from webapp.services import payments as payments_module
-from webapp.services.errors import N_, Conflict, DomainError, Forbidden, NotFound
+from webapp.services.errors import N_, Conflict, DomainError, NotFound
+from webapp.services.handlers import handle, handles
 from webapp.services.paging import paginate
 from webapp.services.sql import lock_clause, upsert
 from webapp.services.validation import (
@@ -36,8 +46,6 @@ from webapp.services.validation import (
     check_value,
     parse_datetime,
     parse_id,
-    parse_lines,
-    parse_quantity,
     parse_text,
 )
 
@@ -72,21 +80,37 @@ def _resolve_skus(conn, parsed):
         seen[line["product_id"]] = line["index"]
 
 
-def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempotency_key=None,
-                  customer_id=None, payments=None):
-    """Sell a basket: one sale movement per line and the Sale, all or nothing → {"sale"}.
-
-    `payments` [{method, amount}] must add up to the total (none: one cash payment); a
-    `credit` part goes on the khata of `customer_id` (services/khata.charge_sale): past the
-    customer's limit the whole basket is refused (409 credit_limit_exceeded)."""
+def parse_sale(store_id, lines, note=None, occurred_at=None, customer_id=None, payments=None):
+    """A checked commands.Sale from a door's raw values (the lines read by the basket module,
+    the payments by services/payments); DomainError naming the field if not."""
     store_id = parse_id(store_id, "store_id", "Store")
     parsed = basket.parse_request_lines(lines)
     customer_id = None if customer_id in (None, "") else parse_id(customer_id, "customer_id",
                                                                   "Customer")
     split = payments_module.parse(payments)
-    note = parse_text(note, "note", "Note", 500)
-    # Shopkeepers may not date a sale before the offline window (managers may), at every door.
-    occurred_at = policy.check_backdating(actor, parse_datetime(occurred_at))
+    return commands.Sale(store_id, tuple(commands.SaleLine(**line) for line in parsed),
+                         parse_text(note, "note", "Note", 500), parse_datetime(occurred_at),
+                         customer_id, None if split is None else tuple(split.items()))
+
+
+def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempotency_key=None,
+                  customer_id=None, payments=None):
+    """Sell a basket given as raw values: parse_sale, then the handler (services/handlers)."""
+    return handle(actor, parse_sale(store_id, lines, note, occurred_at, customer_id, payments),
+                  idempotency_key)
+
+
+@handles(commands.Sale)
+def sell(actor, command, idempotency_key=None):
+    """Sell a basket: one sale movement per line and the Sale, all or nothing → {"sale"}.
+
+    `payments` [{method, amount}] must add up to the total (none: one cash payment); a
+    `credit` part goes on the khata of `customer_id` (services/khata.charge_sale): past the
+    customer's limit the whole basket is refused (409 credit_limit_exceeded)."""
+    store_id, note, occurred_at = command.store_id, command.note, command.occurred_at
+    customer_id = command.customer_id
+    split = None if command.payments is None else dict(command.payments)
+    parsed = [{**vars(line)} for line in command.lines]
     key = idempotency.check_key(idempotency_key)
     request = {"op": "sale", "store_id": store_id, "note": note, "occurred_at": occurred_at,
                "lines": [[line["product_id"], line["sku"],
@@ -110,7 +134,7 @@ def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempo
                                   N_("This product is archived; restore it first."),
                                   field=f"lines.{i}.product_id")
             if line["unit_price"] is not None and line["unit_price"] < product.sale_price:
-                role = role or pricing.role_of(conn, actor)
+                role = role or policy.role_of(actor)
             price = pricing.check_override(conn, actor, store_id, product.id,
                                            product.sale_price, line["unit_price"],
                                            f"lines.{i}.unit_price", role=role)
@@ -192,18 +216,12 @@ def _sale_lines(conn, sale_id):
 
 
 def _check_may_void(conn, actor, sale, now):
-    role = pricing.role_of(conn, actor)
-    if role in policy.MANAGERS:
+    """The store's void window, then the role rule of policy.check_may_void."""
+    if policy.role_of(actor) in policy.MANAGERS:
         return
-    if sale.cashier_id != actor.user_id:
-        raise Forbidden(N_("Only the cashier who made this sale, or a manager, may void it."))
     window = conn.execute(select(STORES.c.void_window_minutes)
                           .where(STORES.c.id == sale.store_id)).scalar() or 0
-    if now - sale.created_at > timedelta(minutes=window):
-        error = Forbidden(N_("The %(minutes)d minutes to void this sale have passed. Ask a "
-                            "manager, or take a return.", minutes=window))
-        error.code = "void_window_passed"
-        raise error
+    policy.check_may_void(actor, sale, window, now)
 
 
 def _reverse(conn, actor, sale, items, now, kind):
@@ -237,8 +255,14 @@ def _reverse(conn, actor, sale, items, now, kind):
 
 
 def void_sale(actor, sale_id, *, idempotency_key=None):
+    """Void a sale given by id: commands.Void, then the handler (services/handlers)."""
+    return handle(actor, commands.Void.parse(sale_id), idempotency_key)
+
+
+@handles(commands.Void)
+def void(actor, command, idempotency_key=None):
     """Void a sale: put back everything not yet returned; 409 already_voided the second time."""
-    sale_id = parse_id(sale_id, "sale_id", "Sale")
+    sale_id = command.sale_id
     key = idempotency.check_key(idempotency_key)
 
     def write(conn, now):
@@ -268,19 +292,14 @@ def void_sale(actor, sale_id, *, idempotency_key=None):
 
 
 def return_lines(actor, sale_id, *, lines, note=None, idempotency_key=None):
-    """A customer return: [{product_id, quantity}], never more than sold minus returned."""
-    sale_id = parse_id(sale_id, "sale_id", "Sale")
-    wanted = []
-    for i, line in parse_lines(
-            lines, "lines", MAX_LINES, N_("Choose at least one line to return."),
-            N_("At most %(n)d lines in one sale.", n=MAX_LINES),
-            N_("Each line needs a product and a quantity.")):
-        pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
-        if any(pid == other for other, _q in wanted):
-            raise DomainError("invalid", N_("A product is listed twice."),
-                              field=f"lines.{i}.product_id")
-        wanted.append((pid, parse_quantity(line.get("quantity"), f"lines.{i}.quantity")))
-    note = parse_text(note, "note", "Note", 500)
+    """A return given as raw values: commands.Return, then the handler (services/handlers)."""
+    return handle(actor, commands.Return.parse(sale_id, lines, note), idempotency_key)
+
+
+@handles(commands.Return)
+def take_return(actor, command, idempotency_key=None):
+    """A customer return: [(product_id, quantity)], never more than sold minus returned."""
+    sale_id, wanted, note = command.sale_id, command.lines, command.note
     key = idempotency.check_key(idempotency_key)
     request = {"op": "return", "sale_id": sale_id, "note": note,
                "lines": [[pid, q] for pid, q in wanted]}
@@ -419,10 +438,7 @@ def recent_products(store_id, limit=8):
 
 
 def can_void(user, sale, window_minutes, now):
-    """Whether this user may void this sale now (the rule void_sale enforces)."""
-    if sale["status"] != "completed":
-        return False
-    if user.role in policy.MANAGERS:
-        return True
-    created = datetime.fromisoformat(sale["created_at"])
-    return sale["cashier_id"] == user.id and now - created <= timedelta(minutes=window_minutes)
+    """Whether this user may void this sale now (policy.may_void, which void enforces)."""
+    return sale["status"] == "completed" and policy.may_void(
+        user.role, user.id, sale["cashier_id"], datetime.fromisoformat(sale["created_at"]),
+        window_minutes, now)

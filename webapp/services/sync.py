@@ -15,10 +15,11 @@ from sqlalchemy import func, insert, select, update
 from webapp.extensions import db
 from webapp.models import SyncItem, SyncJob, User
 from webapp.models.types import utcnow
-from webapp.services import audit, ledger
+from webapp.services import audit, transaction
+from webapp.services.handlers import handle
 from webapp.services.commands import Movement
 from webapp.services.errors import DomainError, NotFound
-from webapp.services.policy import Principal, can, can_see_store
+from webapp.services.policy import Principal, actor_for, can
 from webapp.services.validation import iso_time
 
 JOBS = SyncJob.__table__
@@ -59,7 +60,7 @@ def submit(actor, items):
                                      total=len(rows), applied=0, failed=0, created_at=now))
     conn.execute(insert(ITEMS), [{**row, "job_id": job_id} for row in rows])
     audit.record(conn, actor, "sync.submit", "sync_job", job_id, after={"items": len(rows)})
-    db.session.commit()
+    transaction.commit()
     return job_id
 
 
@@ -71,7 +72,7 @@ def run(job_id):
         return None
     # Plain values: the ledger commits per item, which would reload an ORM user every time.
     user = Principal.of(db.session.get(User, job["user_id"]))
-    actor = audit.Actor(user.id, "sync")
+    actor = actor_for(user, "sync")
     now = utcnow()
     db.session.execute(update(JOBS).where(JOBS.c.id == job_id).values(
         status="running", started_at=job["started_at"] or now, heartbeat_at=now))
@@ -100,10 +101,7 @@ def _apply(actor, user, client_id, payload):
         if not user.active:
             raise DomainError("forbidden", "The account that sent this batch is inactive.",
                               status=403)
-        command = Movement.load(payload)
-        if not can_see_store(user, command.store_id):
-            raise NotFound("Store", field="store_id")
-        outcome = ledger.record_movement(actor, command, idempotency_key(client_id))
+        outcome = handle(actor, Movement.load(payload), idempotency_key(client_id))
     except DomainError as error:
         db.session.rollback()
         return "failed", {"error": error.to_dict()["error"]}

@@ -9,7 +9,6 @@ from flask_login import current_user
 
 from webapp.extensions import login_manager
 from webapp.services import policy
-from webapp.services.audit import Actor
 
 
 def permission_required(permission):
@@ -40,5 +39,6 @@ def home_url(user):
 
 
 def actor():
-    """The logged-in user acting through the web pages, for services and the audit trail."""
-    return Actor(user_id=current_user.id, source="web", ip=request.remote_addr)
+    """The logged-in user acting through the web pages, for the handler and the audit trail
+    (with the role and stores the handler's authorization asks)."""
+    return policy.actor_for(current_user, "web", request.remote_addr)

@@ -7,7 +7,7 @@ from functools import wraps
 from flask import abort, current_app, g, request
 from flask_limiter.util import get_remote_address
 
-from webapp.services import accounts, audit, policy
+from webapp.services import accounts, policy
 from webapp.services.errors import Forbidden, NotFound
 
 PUBLIC = "_api_public"
@@ -117,8 +117,9 @@ def api_user():
 
 
 def actor():
-    """The audit Actor for this request: the token's user, source "api", the client's IP."""
-    return audit.Actor(g.api_user.id, "api", request.remote_addr)
+    """The Actor for this request: the token's user (role and stores, for the handler's
+    authorization), source "api", the client's IP."""
+    return policy.actor_for(g.api_user, "api", request.remote_addr)
 
 
 def permission_required(permission):

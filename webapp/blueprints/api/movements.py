@@ -23,6 +23,7 @@ from webapp.blueprints.api.spec import (
 from webapp.infra.replica import replica_reads
 from webapp.services import commands, history, ledger, policy
 from webapp.services.validation import time_bound
+from webapp.services.handlers import handle
 
 MovementPage = page_model(MovementOut)
 
@@ -74,6 +75,5 @@ def record_movement():
     409 insufficient_stock when a sale or removal would take the level below zero.
     """
     body = request.context.json
-    check_store(body.store_id)
     command = commands.Movement.parse(**body.model_dump(exclude_unset=True))
-    return ledger_response(ledger.record_movement(actor(), command, request_key()))
+    return ledger_response(handle(actor(), command, request_key()))

@@ -21,6 +21,7 @@ from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, res
 from webapp.infra.replica import replica_reads
 from webapp.models import ORDER_STATUSES
 from webapp.services import purchasing
+from webapp.services.handlers import handle
 
 OrderStatus = Literal[ORDER_STATUSES]
 
@@ -196,7 +197,6 @@ def receive(order_id):
     With an Idempotency-Key a retry returns the first response and writes nothing more.
     """
     body = request.context.json
-    result = purchasing.receive(actor(), api_user(), order_id,
-                                [line.model_dump() for line in body.lines], note=body.note,
-                                idempotency_key=request_key())
-    return ledger_response(result)
+    command = purchasing.parse_delivery(order_id, [line.model_dump() for line in body.lines],
+                                        body.note)
+    return ledger_response(handle(actor(), command, request_key()))

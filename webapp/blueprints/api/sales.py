@@ -21,8 +21,9 @@ from webapp.blueprints.api.schemas import (
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
 from webapp.infra.replica import replica_reads
 from webapp.models import PAYMENT_METHODS, SALE_STATUSES, SOURCES
-from webapp.services import payments, policy, sales
+from webapp.services import commands, payments, policy, sales
 from webapp.services.validation import time_bound
+from webapp.services.handlers import handle
 
 
 class SaleLineIn(Body):
@@ -186,13 +187,11 @@ def complete_sale():
     409 insufficient_stock with `fields` keyed `lines.<i>.quantity` when lines are short.
     """
     body = request.context.json
-    check_store(body.store_id)
     lines = [line.model_dump(exclude_none=True) for line in body.lines]
     paid = None if body.payments is None else [p.model_dump() for p in body.payments]
-    result = sales.complete_sale(actor(), store_id=body.store_id, lines=lines, note=body.note,
-                                 occurred_at=body.occurred_at, idempotency_key=request_key(),
-                                 customer_id=body.customer_id, payments=paid)
-    return ledger_response(result)
+    command = sales.parse_sale(body.store_id, lines, body.note, body.occurred_at,
+                               body.customer_id, paid)
+    return ledger_response(handle(actor(), command, request_key()))
 
 
 @bp.get("/sales/<int:sale_id>")
@@ -207,17 +206,14 @@ def get_sale(sale_id):
 def void_sale(sale_id):
     """Void a sale: 200 with status voided; again → 409 already_voided; a shopkeeper past
     the store's void window → 403 void_window_passed."""
-    sales.get_sale(api_user(), sale_id)  # 404 for a store the user may not see
-    return ledger_response(sales.void_sale(actor(), sale_id, idempotency_key=request_key()))
+    return ledger_response(handle(actor(), commands.Void.parse(sale_id), request_key()))
 
 
 @bp.post("/sales/<int:sale_id>/returns")
 @spec.validate(json=ReturnCreate, resp=responses(HTTP_201=ReturnResult), tags=["sales"])
 def return_lines(sale_id):
     """A customer return: 201; more than sold minus already returned → 422."""
-    sales.get_sale(api_user(), sale_id)
     body = request.context.json
-    result = sales.return_lines(actor(), sale_id,
-                                lines=[line.model_dump() for line in body.lines],
-                                note=body.note, idempotency_key=request_key())
-    return ledger_response(result)
+    command = commands.Return.parse(sale_id, [line.model_dump() for line in body.lines],
+                                    body.note)
+    return ledger_response(handle(actor(), command, request_key()))

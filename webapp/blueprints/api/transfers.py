@@ -3,11 +3,12 @@ from flask import request
 from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, check_store, store_or_404
+from webapp.blueprints.api.auth import actor
 from webapp.blueprints.api.idempotency import ledger_response, request_key
 from webapp.blueprints.api.schemas import LevelOut, MovementOut
 from webapp.blueprints.api.spec import Body, body_model, responses, spec
-from webapp.services import commands, ledger
+from webapp.services import commands
+from webapp.services.handlers import handle
 
 TransferCreate = body_model(commands.Transfer, "TransferCreate")
 
@@ -41,18 +42,15 @@ class CountResult(BaseModel):
 def create_transfer():
     """Move stock from one store to another (both must be yours), atomically."""
     body = request.context.json
-    check_store(body.from_store_id, "from_store_id")
-    check_store(body.to_store_id, "to_store_id")
     command = commands.Transfer.parse(**body.model_dump(exclude_unset=True))
-    return ledger_response(ledger.transfer(actor(), command, request_key()))
+    return ledger_response(handle(actor(), command, request_key()))
 
 
 @bp.post("/stores/<int:store_id>/counts")
 @spec.validate(json=CountCreate, resp=responses(HTTP_201=CountResult), tags=["stock"])
 def apply_count(store_id):
     """Apply a shelf count: one adjustment per product whose count differs."""
-    store_or_404(store_id)
     body = request.context.json
     command = commands.Count.parse(store_id, [line.model_dump() for line in body.counts],
                                    body.note)
-    return ledger_response(ledger.apply_count(actor(), command, request_key()))
+    return ledger_response(handle(actor(), command, request_key()))

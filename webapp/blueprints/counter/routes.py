@@ -19,8 +19,9 @@ from flask_login import current_user, login_required
 from webapp.blueprints.counter import bp
 from webapp.models.types import utcnow
 from webapp.services import basket as lines_of
-from webapp.services import inventory, lookup, sales
+from webapp.services import commands, inventory, lookup, sales
 from webapp.services.errors import DomainError
+from webapp.services.handlers import handle
 from webapp.web import access
 from webapp.web.filters import measure, pakistan_time
 from webapp.web.filters import quantity as fmt_qty
@@ -213,19 +214,19 @@ def replace(store_id):
 @bp.post("/stores/<int:store_id>/basket/complete")
 @login_required
 def complete(store_id):
-    """Complete the basket as one sale; a short line refuses it all and says which."""
-    store = access.store_or_404(store_id)
+    """Complete the basket as one sale; a short line refuses it all and says which. The
+    handler decides whether this user may sell in this store."""
     _checked_form()
     key = request.form.get("key") or None
     last = session.get(LAST_SALE_KEY) or {}
     if key and last.get("key") == key:  # a second tap of the same Complete: same sale
-        return redirect_to(url_for("counter.receipt", store_id=store.id, sale_id=last["id"]))
-    basket = _basket(store.id)
+        return redirect_to(url_for("counter.receipt", store_id=store_id, sale_id=last["id"]))
+    basket = _basket(store_id)
     try:
-        result = sales.complete_sale(access.actor(), store_id=store.id,
-                                     lines=lines_of.request_lines(basket["lines"]),
-                                     idempotency_key=key)
+        command = sales.parse_sale(store_id, lines_of.request_lines(basket["lines"]))
+        result = handle(access.actor(), command, key)
     except DomainError as error:
+        store = access.store_or_404(store_id)  # the page again (404 when not this user's)
         message = translate(error.message)
         if not any(name.startswith("lines.") for name in error.fields):
             flash(message, "error")
@@ -233,10 +234,10 @@ def complete(store_id):
         return _page(store, basket, status=422, errors=errors, block="basket", message=message)
     sale = result.data["sale"]
     session[LAST_SALE_KEY] = {"key": key, "id": sale["id"]}
-    _save(store.id, {"lines": []})
+    _save(store_id, {"lines": []})
     flash(_("Sale #%(number)s recorded: %(total)s.", number=sale["number"],
             total=rupees(sale["total"])), "success")
-    return redirect_to(url_for("counter.receipt", store_id=store.id, sale_id=sale["id"]))
+    return redirect_to(url_for("counter.receipt", store_id=store_id, sale_id=sale["id"]))
 
 
 def _int(value):
@@ -316,8 +317,7 @@ def void(store_id, sale_id):
     if request.form.get("confirmed") != "yes":
         return _void_page(store, sale)
     try:
-        sales.void_sale(access.actor(), sale["id"],
-                        idempotency_key=request.form.get("key") or None)
+        handle(access.actor(), commands.Void(sale["id"]), request.form.get("key") or None)
     except DomainError as error:
         flash(translate(error.message), "error")
     else:
@@ -354,9 +354,8 @@ def take_return(store_id, sale_id):
         flash(_("Enter how much of at least one line came back."), "error")
         return _return_page(store, sale, status=422, entered=entered)
     try:
-        result = sales.return_lines(access.actor(), sale["id"], lines=wanted,
-                                    note=request.form.get("note"),
-                                    idempotency_key=request.form.get("key") or None)
+        command = commands.Return.parse(sale["id"], wanted, request.form.get("note"))
+        result = handle(access.actor(), command, request.form.get("key") or None)
     except DomainError as error:
         errors = {}
         for name, message in error.fields.items():

@@ -134,9 +134,10 @@ def catalog(store_id):
 
 
 def _replay(store_id, apply):
-    """One queued item through `apply(actor, store, item)`: its result, or a refusal the phone
-    lists under "needs attention" (reason in the user's language, and whether this store
-    allows negative stock, which decides if "Record anyway" is offered)."""
+    """One queued item through `apply(actor, store_id, item)` (the handler decides whether
+    this user may write in this store): its result, or a refusal the phone lists under "needs
+    attention" (reason in the user's language, and whether this store allows negative stock,
+    which decides if "Record anyway" is offered)."""
     if not current_user.is_authenticated:
         return _logged_out()
     item = request.get_json(silent=True)
@@ -146,12 +147,11 @@ def _replay(store_id, apply):
         # Belt and braces: the phone never sends another user's items, and we never take them.
         return json_error(409, "wrong_user",
                           _("Saved by another user on this phone: only they can send it."))
-    store = None
+    actor = access.actor()
     try:
-        store = access.store_or_404(store_id)
-        result = apply(access.actor(), store, item)
+        result = apply(actor, store_id, item)
     except DomainError as error:
-        allow_negative = bool(store is not None and store.allow_negative_stock)
+        allow_negative = offline_service.allows_negative_stock(actor, store_id)
         fields = {name: translate(message) for name, message in error.fields.items()}
         return json_error(error.status, error.code, translate(error.message), fields,
                           allow_negative_stock=allow_negative, **error.details)

@@ -26,7 +26,7 @@ def readyz():
     """
     try:
         db.session.execute(text("SELECT 1"))
-        db.session.commit()
+        db.session.rollback()
     except Exception as exc:  # any failure means "not ready"; the reason is for the operator
         db.session.rollback()
         return jsonify(status="unavailable", database=str(exc.__class__.__name__)), 503

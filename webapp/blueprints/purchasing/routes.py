@@ -14,6 +14,7 @@ from webapp.blueprints.reports import export, forms as report_forms
 from webapp.models import ORDER_STATUSES
 from webapp.services import policy, purchasing
 from webapp.services.errors import DomainError
+from webapp.services.handlers import handle
 from webapp.web import access
 from webapp.web.htmx import redirect_to, render
 from webapp.web.i18n import translate
@@ -243,9 +244,8 @@ def receive(order_id):
                               "quantity": form.get("extra_qty", ""),
                               "unit_cost": form.get("extra_cost", ""),
                               "line_id": form.get("extra_for", "")})
-            result = purchasing.receive(access.actor(), current_user, order.id, lines,
-                                        note=form.get("note", ""),
-                                        idempotency_key=form.get("key") or None)
+            command = purchasing.parse_delivery(order.id, lines, form.get("note", ""))
+            result = handle(access.actor(), command, form.get("key") or None)
         except DomainError as err:
             if err.status == 404 and not err.fields:
                 raise

@@ -18,8 +18,9 @@ from webapp.blueprints.stock import bp
 from webapp.blueprints.stock.forms import new_key
 from webapp.extensions import db
 from webapp.models import Product
-from webapp.services import count_drafts
+from webapp.services import commands, count_drafts
 from webapp.services.errors import DomainError
+from webapp.services.handlers import handle
 from webapp.services.paging import page_number
 from webapp.web import access
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
@@ -144,13 +145,14 @@ def review_count(store_id):
 @bp.post("/stores/<int:store_id>/count/review")
 @login_required
 def apply_count(store_id):
-    """Apply the count as reviewed: adjustments through the ledger, the count cleared."""
-    store = access.store_or_404(store_id)
+    """Apply the count as reviewed: adjustments through the ledger, the count cleared (the
+    handler decides whether this user may count this store)."""
     note = request.form.get("note", "")
     try:
-        result = count_drafts.apply(access.actor(), store.id, request.form.get("version", ""),
-                                    note, request.form.get("key") or None)
+        command = commands.CountReview.parse(store_id, request.form.get("version", ""), note)
+        result = handle(access.actor(), command, request.form.get("key") or None)
     except DomainError as error:
+        store = access.store_or_404(store_id)  # the review again (404 when not this user's)
         errors = _line_errors(error)
         if not errors or error.code != "invalid":
             flash(translate(error.message), "error")
@@ -165,7 +167,7 @@ def apply_count(store_id):
                                              .order_by(Product.name)).scalars())
         flash(_("Stock moved while you were counting (%(names)s); those sales or receipts are "
                 "kept, and the difference was applied to the level now.", names=names), "warning")
-    return redirect_to(url_for("stock.count", store_id=store.id))
+    return redirect_to(url_for("stock.count", store_id=store_id))
 
 
 @bp.post("/stores/<int:store_id>/count/discard")

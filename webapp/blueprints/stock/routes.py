@@ -15,8 +15,9 @@ from webapp.blueprints.stock.forms import (
 from webapp.extensions import db
 from webapp.models import Product, Supplier, User, user_stores
 from webapp.services import history as history_service
-from webapp.services import commands, inventory, ledger, lookup, policy
+from webapp.services import catalog, commands, inventory, lookup, policy
 from webapp.services.errors import N_, DomainError
+from webapp.services.handlers import handle
 from webapp.web import access
 from webapp.web.filters import quantity as fmt_qty
 from webapp.web.filters import rupees as fmt_rupees
@@ -135,21 +136,25 @@ def stock_list(store_id):
 @bp.post("/stores/<int:store_id>/movements")
 @login_required
 def record_movement(store_id):
-    """One sale, stock-in or removal (the form's hidden `type`); the new level shows at once."""
-    store = access.store_or_404(store_id)
+    """One sale, stock-in or removal (the form's hidden `type`); the new level shows at once.
+
+    The handler decides whether this user may write in this store; the store is loaded for
+    the page after it (404 then when it is not theirs)."""
     kind = request.form.get("type")
     form = _movement_form(formdata=request.form, kind=kind if kind in QUICK_TYPES else "sale")
-    product = lookup.product_in_store(store.id, _int(form.product_id.data) or 0)
+    product = lookup.product_in_store(store_id, _int(form.product_id.data) or 0)
     if product is None:
         abort(404)
     shown = kind if kind in QUICK_TYPES else "sale"
     try:
-        command = form.command(store.id, product["product_id"], kind)
-        result = ledger.record_movement(access.actor(), command, form.key.data or None)
+        command = form.command(store_id, product["product_id"], kind)
+        result = handle(access.actor(), command, form.key.data or None)
     except DomainError as error:
+        store = access.store_or_404(store_id)
         form.show_error(error)
         return _home(store, _action_forms(product, (shown, form)), product, status=422,
                      block="panel", open_kind=shown)
+    store = access.store_or_404(store_id)
     message = recorded_message(kind, product, result.data["movement"], result.data["level"])
     if not is_htmx():
         flash(message, "success")
@@ -210,7 +215,8 @@ def transfer(store_id):
 @bp.post("/stores/<int:store_id>/transfer")
 @login_required
 def submit_transfer(store_id):
-    """Send stock to another store the user may see; errors stay on the form."""
+    """Send stock to another store the user may see (the handler decides); errors stay on the
+    form."""
     store = access.store_or_404(store_id)
     form = _transfer_form(store, request.form)
     product_id = _int(request.form.get("product"))
@@ -220,19 +226,19 @@ def submit_transfer(store_id):
     try:
         if to_store_id is None:
             raise DomainError("invalid", N_("Choose the store to send to."), field="to_store_id")
-        target = access.store_or_404(to_store_id)
-        command = commands.Transfer.parse(from_store_id=store.id, to_store_id=target.id,
+        command = commands.Transfer.parse(from_store_id=store.id, to_store_id=to_store_id,
                                           product_id=product_id, quantity=form.quantity.data,
                                           note=form.note.data)
-        result = ledger.transfer(access.actor(), command, form.key.data or None)
+        result = handle(access.actor(), command, form.key.data or None)
     except DomainError as error:
-        if error.code == "not_found" and not error.fields:
+        if error.code == "not_found" and "to_store_id" in error.fields:
             error.fields["to_store_id"] = N_("Choose one of the stores listed.")
         form.show_error(error)
         return _transfer_page(store, form, status=422)
     data = result.data
     flash(_("Sent %(quantity)s to %(store)s. Now %(here)s here, %(there)s there.",
-            quantity=fmt_qty(data["transfer_out"]["quantity"]), store=target.code,
+            quantity=fmt_qty(data["transfer_out"]["quantity"]),
+            store=catalog.get_store(to_store_id).code,
             here=fmt_qty(data["from_level"]["quantity"]),
             there=fmt_qty(data["to_level"]["quantity"])), "success")
     return redirect_to(url_for("stock.transfer", store_id=store.id, product=product_id))
