@@ -210,6 +210,11 @@ def check_may_void(actor, sale, window_minutes, now):
     raise error
 
 
+def may_sell_above_list(role):
+    """Whether this role may charge more than a product's list price."""
+    return role in MANAGERS
+
+
 def limits_discount(role):
     """Whether this role's price overrides are held to the store's max_discount_percent."""
     return role not in MANAGERS

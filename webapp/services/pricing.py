@@ -35,16 +35,16 @@ def check_override(conn, actor, store_id, product_id, list_price, unit_price, fi
     if unit_price is None or unit_price == list_price:
         return list_price
     percent = discount_percent(list_price, unit_price)
+    role = role or policy.role_of(actor)
     if unit_price > list_price:
-        role = role or role_of(conn, actor)
-        if role not in policy.MANAGERS:
+        if not policy.may_sell_above_list(role):
             raise DomainError(
                 "price_above_list",
                 N_("Only a manager may sell above the price (Rs %(price)s). Ask a manager.",
                    price=f"{list_price:,.2f}"),
                 field=field, status=403, list_price=str(list_price))
     if percent > 0:
-        if policy.limits_discount(role or policy.role_of(actor)):
+        if policy.limits_discount(role):
             limit = conn.execute(select(STORES.c.max_discount_percent)
                                  .where(STORES.c.id == store_id)).scalar() or Decimal(0)
             if percent > limit:
