@@ -103,7 +103,7 @@ def test_receiving_a_suggested_order_in_full_clears_low(shop):
             ADMIN, manager, store_id=store.id, supplier_id=supplier_id,
             lines=[{"product_id": line["product_id"], "packs": str(line["packs"])}
                    for line in group["lines"]])
-        purchasing.receive(ADMIN, manager, order.id, [
+        purchasing.receive(ADMIN, order.id, [
             {"product_id": line.product_id, "quantity": str(line.quantity)}
             for line in order.lines])
         suggested |= {line["product_id"] for line in group["lines"]}
