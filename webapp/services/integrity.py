@@ -297,3 +297,17 @@ def watch_summary(conn):
     """(violations, first_violation_at, checked_at) for the gauge and the admin page."""
     state = watch_state(conn)
     return state["violations"], state["first_violation_at"], state["checked_at"]
+
+
+def watch_summary_now():
+    """watch_summary in the session's own short transaction, committed (the watch row is made
+    on first use): for /metrics, whose view never commits."""
+    from webapp.extensions import db
+
+    try:
+        summary = watch_summary(db.session.connection())
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return summary

@@ -12,7 +12,6 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from webapp.infra.queue import QUEUE_NAMES, get_queue
-from webapp.extensions import db
 from webapp.models.types import utcnow
 from webapp.services import audit, integrity
 
@@ -43,8 +42,7 @@ class LiveCollector:
                                 "Audit events not yet moved to the log.", value=pending)
         yield GaugeMetricFamily("kiryana_audit_outbox_lag_seconds",
                                 "Age of the oldest audit event still in the outbox.", value=age)
-        violations, _, checked_at = integrity.watch_summary(db.session.connection())
-        db.session.commit()
+        violations, _, checked_at = integrity.watch_summary_now()
         yield GaugeMetricFamily("kiryana_ledger_violations",
                                 "Breaches of invariant 1 the continuous ledger check knows of "
                                 "(alert on > 0).", value=violations)
