@@ -97,6 +97,10 @@ def get_user(user_id):
 def update_user(actor, user_id, role=None, full_name=None, active=None, store_ids=None,
                 password=None):
     user = get_user(user_id)
+    # One edit of a user at a time: the row lock makes a second admin's edit wait and then
+    # read this one's stores (40 at once gave StaleDataError and duplicate user_stores rows).
+    db.session.expire(user)
+    db.session.refresh(user, with_for_update=True)
     before = _snapshot(user)
     generation_before = (user.role, user.active, user.password_hash)
     if role is not None:

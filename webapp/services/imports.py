@@ -11,6 +11,7 @@ ledger.apply_count (the level becomes the file's quantity), so it is idempotent 
 import codecs
 import csv
 import io
+import logging
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from webapp.extensions import db
 from webapp.models import (
@@ -34,8 +36,9 @@ from webapp.models.types import utcnow
 from webapp.services import audit, catalog, commands, ledger, policy
 from webapp.services.errors import N_, DomainError, NotFound
 from webapp.services.handlers import handle
-from webapp.services.validation import parse_id, parse_quantity
+from webapp.services.validation import parse_id, parse_quantity, parse_sku
 
+log = logging.getLogger("kiryana.imports")
 PRODUCTS = Product.__table__
 JOBS = ImportJob.__table__
 LEVELS = StockLevel.__table__
@@ -302,6 +305,7 @@ class Plan:
     update: list = field(default_factory=list)
     unchanged: int = 0
     refusals: list = field(default_factory=list)
+    not_saved: int = 0  # rows to create that the database refused when the job ran
 
     def refuse(self, line, column, code, message, row):
         self.refusals.append({"line": line, "column": column, "code": code,
@@ -342,6 +346,13 @@ def _records_with_sku(result, names, header, rows):
         if not record.get("sku", ""):
             result.refuse(line, _column(header, names, "sku"), "missing_sku",
                           N_("SKU is missing."), cells)
+            continue
+        try:
+            # Matched as stored: NFKC (full-width ＣＨＥＥＮＩ is CHEENI), the SKU alphabet.
+            record["sku"] = parse_sku(record["sku"])
+        except DomainError as error:
+            result.refuse(line, _column(header, names, "sku"), "invalid_sku", error.message,
+                          cells)
             continue
         yield line, record, cells
 
@@ -629,8 +640,9 @@ def run(job_id):
                  "supplier_prices": _apply_product_updates}[kind]
         apply(actor, job_id, runner, result)
         _progress(job_id, runner, 0, status="done", finished_at=utcnow(),
-                  processed=result.total, created=len(result.create),
-                  updated=len(result.update))
+                  processed=result.total, created=len(result.create) - result.not_saved,
+                  updated=len(result.update), refused=len(result.refusals),
+                  refusals=result.refusals[:MAX_REFUSALS_KEPT])
         audit.record(db.session.connection(), actor, "import.done", "import_job", job_id,
                      after=result.counts())
         db.session.commit()
@@ -696,13 +708,39 @@ def _apply_products(actor, job_id, runner, result):
         conn = db.session.connection()
         # A plain executemany (batched into multi-row INSERTs) and one SELECT for the new ids:
         # INSERT … RETURNING in parameter order cost ten times as much per row.
-        conn.execute(insert(PRODUCTS), rows)
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(PRODUCTS), rows)
+        except DBAPIError:
+            # One row the database refuses (a SKU created since the check, say) must not take
+            # its chunk with it: the chunk again row by row, a refused row that row's refusal.
+            rows = _insert_one_by_one(conn, result, chunk, rows)
+            created -= len(chunk) - len(rows)
         skus = [row["sku"].lower() for row in rows]
         ids = conn.execute(select(PRODUCTS.c.id, PRODUCTS.c.sku)
                            .where(func.lower(PRODUCTS.c.sku).in_(skus))).all()
         _audit_chunk(conn, actor, job_id, "created", {str(pid): sku for pid, sku in ids})
         db.session.commit()
     _apply_product_updates(actor, job_id, runner, result)
+
+
+def _insert_one_by_one(conn, result, chunk, rows):
+    """Insert a chunk's rows each in its own savepoint; the rows kept (a refusal for each other,
+    in words, never the database's message)."""
+    kept = []
+    for (line, _clean), row in zip(chunk, rows):
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(PRODUCTS), [row])
+        except DBAPIError:
+            log.warning("import row %s refused by the database", line, exc_info=True)
+            result.not_saved += 1
+            result.refuse(line, "", "not_saved", N_(
+                "This row could not be saved: another product may have taken its SKU or "
+                "barcode since the check. Check it and import it again."), [])
+            continue
+        kept.append(row)
+    return kept
 
 
 def _apply_product_updates(actor, job_id, runner, result):

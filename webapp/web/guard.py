@@ -9,7 +9,12 @@ json recurses once per nesting level, and control characters forge lines in logs
 - JSON: at most MAX_JSON_BYTES, nested at most MAX_JSON_DEPTH deep (counted on the raw bytes
   before parsing), integers within ±2^53;
 - integer parameters (`page`, `per_page`, `*_id`, …) within a 32-bit id, and `<int:…>` URL
-  parts too (a larger id is simply not found).
+  parts too (a larger id is simply not found);
+- an uploaded file's name: no control character (PostgreSQL refuses a NUL in the job's
+  filename).
+
+The bulk-import uploads get their own size limit (IMPORT_MAX_BYTES) here, before the form is
+read: reading it under MAX_CONTENT_LENGTH first would refuse a file the import allows.
 
 A refusal is answered here, before any blueprint's hooks or error handlers run (they may
 expect a logged-in user): 422 with the usual error page, or the API's envelope naming the field.
@@ -121,6 +126,9 @@ def check_request():
         return html_error(422, refused.message)
 
 
+# Endpoints whose uploads have their own size limit (the setting's name).
+LARGE_UPLOADS = {"imports.upload": "IMPORT_MAX_BYTES", "api.create_import": "IMPORT_MAX_BYTES"}
+
 # Only these read a body (a GET's Content-Type header, which API clients send on every request,
 # says nothing: no view reads its body).
 BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
@@ -135,7 +143,11 @@ def _check():
     if request.is_json:
         _check_json()
     elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if request.endpoint in LARGE_UPLOADS:
+            request.max_content_length = current_app.config[LARGE_UPLOADS[request.endpoint]]
         _check_params(request.form, _CONTROL_IN_BODY)
+        for name, upload in request.files.items(multi=True):
+            _check_text(name, upload.filename)
 
 
 def reject_out_of_range_ids(_endpoint, values):

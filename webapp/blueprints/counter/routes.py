@@ -27,6 +27,7 @@ from webapp.web.filters import measure, pakistan_time
 from webapp.web.filters import quantity as fmt_qty
 from webapp.web.filters import rupees
 from webapp.web.forms import Form
+from webapp.web.guard import json_depth
 from webapp.web.i18n import translate
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
 from webapp.web.navigation import remember_store
@@ -199,8 +200,11 @@ def replace(store_id):
     [[product_id, "q" | "a", text], …]. Lines of unknown or archived products are left out."""
     store = access.store_or_404(store_id)
     _checked_form()
+    text = request.form.get("lines", "")
+    if json_depth(text.encode()) > 2:  # [[id, mode, text], …]: json recurses once a level
+        abort(400)
     try:
-        wanted = json.loads(request.form.get("lines", ""))
+        wanted = json.loads(text)
     except ValueError:
         abort(400)
     if not isinstance(wanted, list):
