@@ -46,3 +46,23 @@ def test_the_writes_that_take_an_idempotency_key_say_so(app):
     assert keyed == posts - {"/api/v1/auth/token", "/api/v1/imports",
                              "/api/v1/imports/{job_id}/confirm"}
     assert {"/api/v1/sales", "/api/v1/sales/{sale_id}/void", "/api/v1/sync"} <= keyed
+
+
+def test_no_two_api_models_share_a_name():
+    """The document names each schema by its class name: a second model of the same name would
+    silently replace the first (a customer's payment was once documented as a sale's)."""
+    import json
+
+    from pydantic import BaseModel
+
+    import webapp.blueprints.api  # noqa: F401 (every endpoint module's models)
+
+    by_name, todo = {}, [BaseModel]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__.startswith("webapp.blueprints.api"):
+            schema = json.dumps(cls.model_json_schema(), sort_keys=True)
+            by_name.setdefault(cls.__name__, {})[schema] = cls.__module__
+    assert {name: sorted(schemas.values()) for name, schemas in by_name.items()
+            if len(schemas) > 1} == {}

@@ -65,7 +65,7 @@ class CustomerUpdate(Body):
     note: str | None = Field(None, max_length=500)
 
 
-class PaymentIn(Body):
+class CustomerPaymentIn(Body):
     amount: Money = Field(description="More than zero; at most what the customer owes.")
     method: Method
     note: str | None = Field(None, max_length=500)
@@ -139,7 +139,8 @@ def update_customer(customer_id):
 
 
 @bp.post("/customers/<int:customer_id>/payments")
-@spec.validate(json=PaymentIn, resp=responses(HTTP_201=PaymentResult), tags=["customers"])
+@spec.validate(json=CustomerPaymentIn, resp=responses(HTTP_201=PaymentResult),
+               tags=["customers"])
 def receive_payment(customer_id):
     """Money received from the customer: 201 {entry, customer}; more than owed → 422."""
     body = request.context.json
