@@ -285,6 +285,69 @@ def test_a_whole_day_through_a_generated_client(site, generated):
     assert api("purchasing.get_order", 200, order_id=order.id).lines[0].received_quantity == \
         "10.000"
 
+    # The khata: a customer, a sale partly on credit, a payment, the reminder.
+    customer = api("customers.create_customer", 201, body=models.CustomerCreate(
+        store_id=clifton.id, name="Bilal", phone="0321 7654321", credit_limit="1000")).customer
+    assert (customer.phone, customer.balance, customer.credit_limit) == \
+        ("+923217654321", "0.00", "1000.00")
+    assert api("customers.create_customer", 409, body=models.CustomerCreate(
+        store_id=clifton.id, name="Bilal again", phone="+923217654321")).error.code == "duplicate"
+    credit = api("sales.complete_sale", 201, body=models.SaleCreate(
+        store_id=clifton.id, customer_id=customer.id, lines=[
+            models.SaleLineIn(product_id=sugar.id, quantity="2")], payments=[
+            models.PaymentIn(method=models.PaymentInMethod.CASH, amount="100"),
+            models.PaymentIn(method=models.PaymentInMethod.CREDIT, amount="200")])).sale
+    assert (credit.customer_id, [(p.method, p.amount) for p in credit.payments]) == \
+        (customer.id, [("cash", "100.00"), ("credit", "200.00")])
+    over = api("sales.complete_sale", 409, body=models.SaleCreate(
+        store_id=clifton.id, customer_id=customer.id, lines=[
+            models.SaleLineIn(product_id=sugar.id, quantity="6")], payments=[
+            models.PaymentIn(method=models.PaymentInMethod.CREDIT, amount="900")]))
+    assert over.error.code == "credit_limit_exceeded"
+    mismatch = api("sales.complete_sale", 422, body=models.SaleCreate(
+        store_id=clifton.id, lines=[models.SaleLineIn(product_id=sugar.id, quantity="1")],
+        payments=[models.PaymentIn(method=models.PaymentInMethod.CASH, amount="1")]))
+    assert mismatch.error.code == "payments_mismatch"
+    paid = api("customers.receive_payment", 201, customer_id=customer.id,
+               idempotency_key="khata-bilal-1", body=models.CustomerPaymentIn(
+                   amount="150", method=models.CustomerPaymentInMethod.WALLET, note="JazzCash"))
+    assert (paid.entry.kind, paid.entry.amount, paid.customer.balance) == \
+        ("payment", "-150.00", "50.00")
+    assert [(e.kind, e.balance_after) for e in api(
+        "customers.customer_ledger", 200, customer_id=customer.id).items] == \
+        [("payment", "50.00"), ("sale", "200.00")]
+    assert api("customers.get_customer", 200, customer_id=customer.id).customer.balance == "50.00"
+    assert api("customers.update_customer", 200, customer_id=customer.id).customer.name == "Bilal"
+    assert api("customers.update_customer", 200, customer_id=customer.id,
+               body=models.CustomerUpdate(language=models.CustomerUpdateLanguage.EN)
+               ).customer.language == "en"
+    assert [c.name for c in api("customers.list_customers", 200, store_id=clifton.id).items] \
+        == ["Bilal"]
+    reminder = api("customers.customer_reminder", 200, customer_id=customer.id)
+    assert reminder.whatsapp_url.startswith("https://wa.me/923217654321?text=")
+
+    # What the store owes the supplier: the receipt (10 × 119.00), less a payment.
+    settled = api("suppliers.pay_supplier", 201, supplier_id=supplier.id,
+                  body=models.SupplierPaymentIn(store_id=clifton.id, amount="500",
+                                                method=models.SupplierPaymentInMethod.CASH))
+    assert settled.balance == "690.00"
+    owed = api("suppliers.supplier_ledger", 200, supplier_id=supplier.id, store_id=clifton.id)
+    assert (owed.balance, [e.kind for e in owed.items]) == ("690.00", ["payment", "receipt"])
+
+    # The day's closing, once.
+    closed = api("closings.close_day", 201, store_id=clifton.id,
+                 body=models.ClosingCreate(counted_cash="100.00", note="Evening")).closing
+    assert (closed.sales_by_method.cash, closed.sales_by_method.credit,
+            closed.customer_payments.wallet, closed.paid_to_suppliers) == \
+        ("100.00", "200.00", "150.00", "500.00")
+    assert Decimal(closed.difference) == Decimal(closed.counted_cash) - \
+        Decimal(closed.expected_cash)
+    again = api("closings.close_day", 409, store_id=clifton.id,
+                body=models.ClosingCreate(counted_cash="100.00"))
+    assert again.error.code == "already_closed"
+    assert [c.id for c in api("closings.list_closings", 200, store_id=clifton.id).items] == \
+        [closed.id]
+
     # A bad request is the error envelope with a field, and a stranger's id is 404.
     invalid = api("movements.record_movement", 422, body=models.MovementCreate(
         store_id=saddar.id, product_id=sugar.id, quantity="-1",
