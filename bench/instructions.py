@@ -14,6 +14,7 @@ The requests are the API's, through the WSGI app (no HTTP server, no socket to a
   sale        POST /api/v1/movements, one unit of a random row (bench.scenarios.sale_random)
   basket      POST /api/v1/sales, five lines (bench.scenarios.basket5)
   cached_read GET /api/v1/stores/1/stock/1, the same row each time: always the cache's answer
+  healthz     GET /healthz: `make bench`'s ceiling for the cached read
   poll_unchanged  the store page's live list asking again (GET /stores/1/stock, htmx headers,
               If-None-Match, a logged-in session cookie): 304 (static/js/live.js's poll)
 Merged into bench/results.json (BENCH_RESULTS) under "instructions". Needs valgrind and a C
@@ -38,7 +39,7 @@ os.environ.setdefault("BENCH_PRODUCTS", os.environ.get("INSTRUCTIONS_PRODUCTS", 
 HERE = Path(__file__).resolve().parent
 COUNT = int(os.environ.get("INSTRUCTIONS_COUNT", "100"))
 WARMUP = int(os.environ.get("INSTRUCTIONS_WARMUP", "60"))
-KINDS = ("sale", "basket", "cached_read", "poll_unchanged")
+KINDS = ("sale", "basket", "cached_read", "poll_unchanged", "healthz")
 
 HELPER_C = r"""
 #include <valgrind/callgrind.h>
@@ -56,6 +57,8 @@ def _requests(kind):
 
     if kind == "poll_unchanged":
         return lambda rng: POLL
+    if kind == "healthz":
+        return scenarios.trivial
     if kind == "sale":
         return scenarios.sale_random
     if kind == "basket":

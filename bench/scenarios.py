@@ -138,10 +138,12 @@ LOAD_MANY_SQL = ("SELECT s.id, s.active, s.allow_negative_stock, p.id, p.archive
 NEXT_NUMBER_SQL = (
     "INSERT INTO sale_counters (store_id, last_number) VALUES (%s, 1) ON CONFLICT (store_id) "
     "DO UPDATE SET last_number = sale_counters.last_number + 1 RETURNING last_number")
+# Paid in cash, as a basket with no payments given is (ck_sales_paid_in_full).
 INSERT_SALE_SQL = (
     "INSERT INTO sales (store_id, number, cashier_id, status, total, note, source, "
-    "idempotency_key, occurred_at, created_at) VALUES (%s, %s, %s, 'completed', %s, '', 'api', "
-    "NULL, NULL, %s) RETURNING id")
+    "idempotency_key, occurred_at, created_at, customer_id, paid_cash, paid_card, paid_wallet, "
+    "paid_credit) VALUES (%s, %s, %s, 'completed', %s, '', 'api', NULL, NULL, %s, NULL, %s, 0, "
+    "0, 0) RETURNING id")
 INSERT_LINES_SQL = (
     "INSERT INTO sale_lines (sale_id, position, product_id, quantity, unit_price, list_price, "
     "line_total, movement_id, returned_quantity) VALUES ")
@@ -177,7 +179,7 @@ def raw_basket5(cursor, rng):
     cursor.execute(NEXT_NUMBER_SQL, (store_id,))
     number = cursor.fetchone()[0]
     total = sum(products[p][6] for p in product_ids)
-    cursor.execute(INSERT_SALE_SQL, (store_id, number, 1, total, now))
+    cursor.execute(INSERT_SALE_SQL, (store_id, number, 1, total, now, total))
     sale_id = cursor.fetchone()[0]
     lines = [(sale_id, position, p, one, products[p][6], products[p][6], products[p][6],
               movement_ids[p], 0) for position, p in enumerate(product_ids)]
