@@ -184,8 +184,10 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                             shop["cookie"] = f"{cookie_name}={morsel.value}"
                     recorder.add(kind, due, status)
                     return response
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 recorder.add(kind, due, "connection")
+                if due >= recorder.record_from:
+                    recorder.statuses[f"{kind} connection: {type(error).__name__}"] += 1
                 return None
 
         async def poll(shop, due):

@@ -68,6 +68,7 @@ def test_an_unchanged_poll_is_answered_before_any_sql(shop):
     assert unchanged.status_code == 304 and unchanged.headers["ETag"] == etag
     assert unchanged.headers["Cache-Control"] == "no-store"
     assert sent == []  # no user, store or membership loaded: one Redis round trip
+    assert "Cookie" in unchanged.headers["Vary"]
     # Another query string is another list: the whole way.
     assert phone.get(url + "?low=1", headers={"If-None-Match": etag}).status_code == 200
     # A sale in the store: the same ETag no longer holds.
@@ -95,3 +96,14 @@ def test_the_etag_is_only_good_for_the_session_it_was_handed_to(shop):
     again = _Client(app)
     login(again, ids["keeper"])
     assert again.get(url, headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_the_middleware_knows_the_lists_address(app):
+    from flask import url_for
+
+    from webapp.blueprints.stock.polls import EarlyAnswer
+
+    with app.test_request_context():
+        path = url_for("stock.stock_list", store_id=123456789)
+    assert EarlyAnswer.PATH.fullmatch(path)
+    assert not EarlyAnswer.PATH.fullmatch(path + "/x")

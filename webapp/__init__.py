@@ -64,7 +64,7 @@ def create_app(config_class=None):
     periods.register(app)
     navigation.register(app)
     cli.register(app)
-    stock_polls.register(app)  # last: its hook goes before every other
+    stock_polls.register(app)  # last: its middleware goes outside every other
     return app
 
 

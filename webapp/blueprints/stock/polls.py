@@ -10,20 +10,25 @@ machine time as a sale, and at a few thousand shops the polls alone filled the m
 So the list's ETag is bound to who asked: the store's version (stock_cache.store_version, one
 Redis round trip), the query, and an HMAC of the session's login (Flask-Login's alternative id
 "user:generation:issued") and the store, under SECRET_KEY. The full view hands it out only
-after every check; a poll that brings it back in the same signed session, for the same store
-and query, while the version is unchanged, is answered 304 here, first of all hooks, with one
-Redis round trip and no SQL. Anything else (no cookie, another session, a changed store, a
-login older than REMEMBER_COOKIE_DURATION, Redis down) goes the whole way as before.
+after every check; a poll that brings it back in the same signed session cookie, for the same
+store and query, while the version is unchanged, is answered 304 by EarlyAnswer, a WSGI
+middleware in front of Flask, with one Redis round trip and no SQL. Anything else (no cookie, a
+bad signature, another session, a changed store, a login older than REMEMBER_COOKIE_DURATION,
+Redis down) goes the whole way as before.
 
 What a 304 tells is "what you were shown is still right": a user who lost the store since
 learns nothing new, and the first change sends them through the checks.
 """
 import hashlib
 import hmac
+import re
 import time
 
 from flask import current_app, make_response, request, session
+from itsdangerous import BadSignature
+from werkzeug.http import parse_cookie, parse_etags
 
+from webapp.infra import metrics
 from webapp.services import lookup, stock_cache
 
 ENDPOINT = "stock.stock_list"
@@ -58,33 +63,70 @@ def current_etag(store_id):
                 request.query_string)
 
 
-def answer_unchanged():
-    """before_request, first of all: 304 for a poll whose ETag still holds, else nothing."""
-    if request.endpoint != ENDPOINT or not request.if_none_match:
+class EarlyAnswer:
+    """WSGI middleware, outermost: 304 for a poll whose ETag still holds, before Flask builds a
+    request (no request context, no hook, no URL matching, no session object: the bare
+    cookie's signature is checked with the app's own serializer). Everything else, and every
+    poll it cannot answer, goes on to the app unchanged. In /metrics its answers are counted
+    under the list's endpoint like the view's."""
+
+    PATH = re.compile(r"/stores/([0-9]{1,9})/stock")  # url_for("stock.stock_list"): a test checks
+
+    def __init__(self, app, wsgi_app):
+        self.app, self.wsgi_app = app, wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "GET" and "HTTP_IF_NONE_MATCH" in environ:
+            match = self.PATH.fullmatch(environ.get("PATH_INFO", ""))
+            if match:
+                started = time.perf_counter()
+                tag = self._unchanged(environ, int(match[1]))
+                if tag is not None:
+                    start_response("304 NOT MODIFIED", [
+                        ("ETag", f'"{tag}"'), ("Cache-Control", "no-store"),
+                        ("Vary", "HX-Request, Cookie")])
+                    metrics.REQUEST_SECONDS.labels("GET", ENDPOINT, 304).observe(
+                        time.perf_counter() - started)
+                    return []
+        return self.wsgi_app(environ, start_response)
+
+    def _unchanged(self, environ, store_id):
+        """The ETag if this poll's still holds, else None (then the app answers it)."""
+        app = self.app
+        cookie = parse_cookie(environ).get(app.config["SESSION_COOKIE_NAME"])
+        if not cookie:
+            return None
+        try:
+            data = app.session_interface.get_signing_serializer(app).loads(
+                cookie, max_age=int(app.permanent_session_lifetime.total_seconds()))
+        except BadSignature:
+            return None
+        login_id = data.get("_user_id") if isinstance(data, dict) else None
+        if not isinstance(login_id, str) or not _fresh(app, login_id):
+            return None
+        with app.app_context():
+            version = stock_cache.store_version(store_id)
+            if version is None:
+                return None
+            tag = etag(version, login_id, store_id,
+                       environ.get("QUERY_STRING", "").encode("latin-1"))
+        sent = parse_etags(environ["HTTP_IF_NONE_MATCH"])
+        if any(t.split(":", 1)[0] == tag for t in sent.as_set(include_weak=True)):
+            return tag
         return None
-    login_id = session.get("_user_id")
-    if not login_id:
-        return None
+
+
+def _fresh(app, login_id):
+    """Whether the login in this alternative id is younger than REMEMBER_COOKIE_DURATION (the
+    server's own limit, sessions.load_user)."""
     try:
         issued = int(login_id.rsplit(":", 1)[1])
     except (IndexError, ValueError):
-        return None
-    max_age = current_app.config["REMEMBER_COOKIE_DURATION"].total_seconds()
-    if not time.time() - max_age < issued <= time.time() + 60:
-        return None
-    store_id = request.view_args["store_id"]
-    version = stock_cache.store_version(store_id)
-    if version is None:
-        return None
-    tag = etag(version, login_id, store_id, request.query_string)
-    if not matches(tag):
-        return None
-    response = not_modified(tag)
-    # A logged-in answer (web/security.py would say so once the user was loaded).
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return False
+    max_age = app.config["REMEMBER_COOKIE_DURATION"].total_seconds()
+    return time.time() - max_age < issued <= time.time() + 60
 
 
 def register(app):
-    """Call once every other before_request hook is registered: this one goes first."""
-    app.before_request_funcs.setdefault(None, []).insert(0, answer_unchanged)
+    """Call last in create_app: the middleware goes outside every other."""
+    app.wsgi_app = EarlyAnswer(app, app.wsgi_app)
