@@ -17,6 +17,12 @@ The requests are the API's, through the WSGI app (no HTTP server, no socket to a
   healthz     GET /healthz: `make bench`'s ceiling for the cached read
   poll_unchanged  the store page's live list asking again (GET /stores/1/stock, htmx headers,
               If-None-Match, a logged-in session cookie): 304 (static/js/live.js's poll)
+  page_list   the same list when it changed: 200, its 50 rows rendered
+  page_search the picker's active search (GET /stores/1/picker?q=bench+product+00…)
+  page_sale   a quick sale from the store page (htmx form POST: CSRF token, `key`), answered
+              with the panel and the stock-changed trigger
+The page kinds are what `make bench-fleet`'s phones send; docs/scaling.md multiplies them by
+a shop's requests per minute.
 Merged into bench/results.json (BENCH_RESULTS) under "instructions". Needs valgrind and a C
 compiler (`apt-get install -y valgrind gcc`).
 """
@@ -39,7 +45,9 @@ os.environ.setdefault("BENCH_PRODUCTS", os.environ.get("INSTRUCTIONS_PRODUCTS", 
 HERE = Path(__file__).resolve().parent
 COUNT = int(os.environ.get("INSTRUCTIONS_COUNT", "100"))
 WARMUP = int(os.environ.get("INSTRUCTIONS_WARMUP", "60"))
-KINDS = ("sale", "basket", "cached_read", "poll_unchanged", "healthz")
+KINDS = ("sale", "basket", "cached_read", "healthz", "poll_unchanged", "page_list",
+         "page_search", "page_sale")
+PAGE_KINDS = ("poll_unchanged", "page_list", "page_search", "page_sale")
 
 HELPER_C = r"""
 #include <valgrind/callgrind.h>
@@ -55,8 +63,17 @@ POLL = ("GET", "/stores/1/stock", None)
 def _requests(kind):
     from bench import scenarios
 
-    if kind == "poll_unchanged":
+    if kind in ("poll_unchanged", "page_list"):
         return lambda rng: POLL
+    if kind == "page_search":
+        return lambda rng: ("GET", f"/stores/1/picker?q=bench+product+00{rng.randint(1, 4)}",
+                            None)
+    if kind == "page_sale":
+        from bench import database
+
+        return lambda rng: ("POST", "/stores/1/movements", {"form": {
+            "type": "sale", "quantity": "1", "product_id": str(rng.randint(1, database.PRODUCTS)),
+            "key": uuid.uuid4().hex}})
     if kind == "healthz":
         return scenarios.trivial
     if kind == "sale":
@@ -87,12 +104,14 @@ def child(library, token):
     gc.freeze()
     gc.set_threshold(Config.GC_YOUNG, *gc.get_threshold()[1:])
 
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {token}"}
+    api, browser = app.test_client(), app.test_client()
+    page_headers = _logged_in(app, browser)
     for kind in KINDS:
-        if kind == "poll_unchanged":
-            client = app.test_client()
-            headers = _logged_in(app, client)
+        client, headers = api, {"Authorization": f"Bearer {token}"}
+        if kind in PAGE_KINDS:
+            client, headers = browser, dict(page_headers)
+            if kind == "poll_unchanged":  # the list as it is now (the sales above moved it)
+                headers["If-None-Match"] = browser.get(POLL[1], headers=headers).headers["ETag"]
         make, rng = _requests(kind), random.Random(KINDS.index(kind) + 1)
         for _ in range(WARMUP):
             _send(client, headers, *make(rng))
@@ -124,14 +143,18 @@ def _logged_in(app, client):
     client.set_cookie(app.config["SESSION_COOKIE_NAME"], value)
     headers = {"HX-Request": "true", "HX-Target": "stock-list", "HX-Trigger": "stock-list",
                "X-CSRFToken": token, "HX-Current-URL": "http://localhost/stores/1/"}
-    first = client.get(POLL[1], headers=headers)
-    return {**headers, "If-None-Match": first.headers["ETag"]}
+    return headers
 
 
 def _send(client, headers, method, path, body):
-    response = client.open(path, method=method, json=body, headers=headers)
-    if path == POLL[1] and response.status_code != 304:
-        raise SystemExit(f"the unchanged poll was answered {response.status_code}, not 304")
+    if body and "form" in body:
+        form = {**body["form"], "csrf_token": headers["X-CSRFToken"]}
+        response = client.open(path, method=method, data=form, headers=headers)
+    else:
+        response = client.open(path, method=method, json=body, headers=headers)
+    expected = 304 if "If-None-Match" in headers else 200
+    if path == POLL[1] and response.status_code != expected:
+        raise SystemExit(f"the live list was answered {response.status_code}, not {expected}")
     if response.status_code >= 400:  # a refused request would count the wrong work
         raise SystemExit(f"{method} {path}: {response.status_code} "
                          f"{response.get_data(as_text=True)[:300]}")
