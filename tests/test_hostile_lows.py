@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.api_client import api_as
-from tests.factories import PASSWORD, login, make_product, make_store, make_user
+from tests.factories import PASSWORD, login, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import User
 
@@ -139,3 +139,27 @@ def test_a_row_the_database_refuses_stays_that_rows_refusal(request, database, m
     assert "INSERT" not in refusal["message"] and "products" not in refusal["message"]
     skus = set(db.session.scalars(db.select(Product.sku)))
     assert skus == {"new-1", "NEW-2"}
+
+
+def test_only_a_managers_receipt_sets_the_products_last_cost(app):
+    """A shopkeeper's receipt cost (a typo of 0.01, say) stays on that store's movement; it no
+    longer becomes the cost every store's next order starts from."""
+    from webapp.models import Product
+    from webapp.services import policy, purchasing
+
+    store, supplier = make_store(), make_supplier()
+    product = make_product(unit="piece", cost="80.00")
+    manager, keeper = make_user(role="manager"), make_user(role="shopkeeper", stores=[store])
+    order = purchasing.create_order(policy.actor_for(manager, "web"), manager,
+                                    store_id=store.id, supplier_id=supplier.id,
+                                    lines=[{"product_id": product.id, "packs": "10"}])
+    purchasing.change_status(policy.actor_for(manager, "web"), manager, order.id, "sent")
+    typo = purchasing.receive(policy.actor_for(keeper, "web"), order.id,
+                              [{"product_id": product.id, "quantity": "1", "unit_cost": "0.01"}])
+    assert typo.data["movements"][0]["unit_cost"] == "0.01"
+    db.session.expire_all()
+    assert db.session.get(Product, product.id).last_cost is None
+    purchasing.receive(policy.actor_for(manager, "web"), order.id,
+                       [{"product_id": product.id, "quantity": "1", "unit_cost": "82.50"}])
+    db.session.expire_all()
+    assert str(db.session.get(Product, product.id).last_cost) == "82.50"

@@ -447,6 +447,8 @@ def deliver(actor, command, idempotency_key=None):
     request = {"order_id": order_id, "supplier_id": supplier_id, "note": note,
                "lines": sorted([pid, q, c, lid] for pid, (q, c, lid, _i) in parsed.items())}
 
+    sets_last_cost = policy.role_of(actor) in policy.MANAGERS
+
     def work(conn, now, stock_in):
         locked = _order(order_id, lock=True)
         if locked.status not in RECEIVABLE:
@@ -485,7 +487,10 @@ def deliver(actor, command, idempotency_key=None):
                 order_line=target, product_id=pid, quantity=quantity, unit_cost=unit_cost,
                 movement_id=movement["id"], over_received=over, substitute=substitute))
             receipt.over_received = receipt.over_received or over
-            if unit_cost is not None:
+            # The product's last cost starts every store's next order: only a manager's
+            # receipt sets it (a shopkeeper's cost stays on the movement and the receipt line;
+            # a typo of 0.01 at one store no longer prices everyone's next order, issue 23).
+            if unit_cost is not None and sets_last_cost:
                 conn.execute(update(PRODUCTS).where(PRODUCTS.c.id == pid)
                              .values(last_cost=unit_cost, updated_at=now))
             movements.append(movement)
