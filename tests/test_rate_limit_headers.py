@@ -87,3 +87,15 @@ def test_with_redis_remaining_never_overstates_and_counts_down(limited, batch):
     refused = api.get("/api/v1/stores")
     assert refused.status_code == 429
     assert _window(refused)[:2] == (["40"], ["0"])
+
+
+def test_the_document_declares_them_where_they_are_sent(limited):
+    app, api = limited(API_RATE_LIMIT="4 per minute")
+    document = app.test_client().get("/api/v1/openapi.json").json
+    listed = api.get("/api/v1/stores")
+    declared = document["paths"]["/api/v1/stores"]["get"]["responses"]["200"]["headers"]
+    sent = {name for name, _ in listed.headers if name.startswith("X-RateLimit")}
+    assert sent == set(declared) == set(NAMES)
+    refused = document["paths"]["/api/v1/sales"]["post"]["responses"]["429"]["headers"]
+    assert set(refused) == {*NAMES, "Retry-After"}
+    assert "headers" not in document["paths"]["/api/v1/auth/token"]["post"]["responses"]["201"]

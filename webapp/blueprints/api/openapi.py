@@ -25,6 +25,21 @@ IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
 }
 
+# On every answer counted against a token (not on public operations, nor with limits off).
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": "Requests allowed in the current window (API_RATE_LIMIT).",
+    "X-RateLimit-Remaining": "Requests left in the window; never more than the truth.",
+    "X-RateLimit-Reset": "When the window ends, in Unix seconds.",
+}
+
+
+def _headers():
+    headers = {name: {"description": text, "schema": {"type": "integer"}}
+               for name, text in RATE_LIMIT_HEADERS.items()}
+    headers["Retry-After"] = {"description": "Seconds to wait before trying again.",
+                              "schema": {"type": "integer"}}
+    return headers
+
 
 @cache
 def document():
@@ -32,7 +47,8 @@ def document():
     required field is optional (such a write takes no body at all, hooks.require_json_body,
     and a generated client lets the caller leave it out), and the writes that take an
     Idempotency-Key say so (a generated client then has a parameter for it); each operation's
-    id is its view's name (complete_sale, void_sale), so a generated client's functions are."""
+    id is its view's name (complete_sale, void_sale), so a generated client's functions are;
+    the rate-limit headers (limits.add_headers) are on every counted answer."""
     built = copy.deepcopy(spec.spec)
     views = {(method.lower(), re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)):
              rule.endpoint.removeprefix("api.")
@@ -40,6 +56,8 @@ def document():
              for method in rule.methods}
     schemas = built["components"]["schemas"]
     built["components"]["parameters"] = {"IdempotencyKey": IDEMPOTENCY_KEY}
+    built["components"]["headers"] = _headers()
+    counted = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS}
     for path, operations in built["paths"].items():
         if "post" in operations and path not in KEYLESS_POSTS:
             operations["post"].setdefault("parameters", []).append(
@@ -47,6 +65,11 @@ def document():
         for method, operation in operations.items():
             if (method, path) in views:
                 operation["operationId"] = views[method, path]
+            if operation.get("security") != []:  # public operations are not counted
+                for status, response in operation.get("responses", {}).items():
+                    response["headers"] = dict(counted, **(
+                        {"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
+                        if status == "429" else {}))
             body = operation.get("requestBody") if isinstance(operation, dict) else None
             if not body or set(body["content"]) != {"application/json"}:
                 continue
