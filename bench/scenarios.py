@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy.dialects.postgresql import psycopg2
 
 from bench.database import PRODUCTS, STORES
-from webapp.services import ledger
+from webapp.services.ledger import fastpath, statements
 from webapp.services.validation import pakistan_day
 
 HOT = (1, 1)
@@ -68,11 +68,13 @@ def trivial(rng):
 
 # --- the same work as plain SQL: the statements the ledger and inventory services send ------
 
-# The ledger's store/product load and one-statement write (services/ledger.py), as the text
-# the ledger itself sends psycopg2 for them (compiled the same way: ledger._send).
+# The ledger's store/product load and one-statement write (services/ledger/fastpath.py), as
+# the text the ledger itself sends psycopg2 for them (compiled the same way: statements.send).
 _PSYCOPG2 = psycopg2.dialect()
-LOAD_SQL = str(ledger._BUILDERS["load_by_id"](None).compile(dialect=_PSYCOPG2))
-APPEND_SQL = str(ledger._APPEND_MOVEMENT.compile(dialect=_PSYCOPG2))
+LOAD_SQL = str(statements.BUILDERS["load_by_id"](None).compile(dialect=_PSYCOPG2))
+APPEND_SQL = str(fastpath.APPEND_MOVEMENT.compile(dialect=_PSYCOPG2))
+# The movement columns the ledger writes that a plain sale leaves empty.
+_NO_LINKS = {"transfer_id": None, "expected_quantity": None, "counted_quantity": None}
 
 
 def _cost_figures(unit_cost):
@@ -88,11 +90,12 @@ def _raw_sale(cursor, store_id, product_id):
     values = {"store_id": store_id, "product_id": product_id, "type": "sale",
               "quantity": Decimal(1), "delta": Decimal(-1), "reason": None, "note": "",
               "unit_price": price, "unit_cost": cost, "supplier_id": None, "user_id": 1,
-              "source": "api", "idempotency_key": None, "occurred_at": None, "now": now,
+              "source": "api", "idempotency_key": None, "occurred_at": None, "created_at": now,
               "ip": "127.0.0.1", "amount": price, "guarded": True, "day": now.date(),
-              **_cost_figures(cost)}
+              **_NO_LINKS, **_cost_figures(cost)}
     after = {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()
-             if k not in ("now", "day", "guarded", "amount", "ip", "cost", "without_cost")}
+             if k not in ("created_at", "day", "guarded", "amount", "ip", "cost",
+                          "without_cost")}
     cursor.execute(APPEND_SQL, {**values, "after": json.dumps(after)})
     cursor.fetchone()
 
@@ -131,7 +134,7 @@ def raw_stock_page(cursor, rng):
 # counts them): the store and the lines' products in one load, then per line in product-id
 # order the ledger's one-statement write without its per-movement audit event, then the
 # receipt number, the sale, its lines, its audit event, and the sale read back for the answer.
-APPEND_UNAUDITED_SQL = str(ledger._APPEND_UNAUDITED.compile(dialect=_PSYCOPG2))
+APPEND_UNAUDITED_SQL = str(fastpath.APPEND_UNAUDITED.compile(dialect=_PSYCOPG2))
 LOAD_MANY_SQL = ("SELECT s.id, s.active, s.allow_negative_stock, p.id, p.archived, p.unit, "
                  "p.sale_price, p.cost, p.reorder_level FROM stores s LEFT JOIN products p "
                  "ON p.id IN %s WHERE s.id = %s")
@@ -173,8 +176,8 @@ def raw_basket5(cursor, rng):
             "store_id": store_id, "product_id": product_id, "type": "sale", "quantity": one,
             "delta": -one, "reason": None, "note": "", "unit_price": price, "unit_cost": cost,
             "supplier_id": None, "user_id": 1, "source": "api", "idempotency_key": None,
-            "occurred_at": None, "now": now, "amount": price, "guarded": True, "day": day,
-            **_cost_figures(cost)})
+            "occurred_at": None, "created_at": now, "amount": price, "guarded": True, "day": day,
+            **_NO_LINKS, **_cost_figures(cost)})
         movement_ids[product_id] = cursor.fetchone()[0]
     cursor.execute(NEXT_NUMBER_SQL, (store_id,))
     number = cursor.fetchone()[0]

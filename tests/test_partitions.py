@@ -23,7 +23,7 @@ NOVEMBER = datetime(2026, 11, 15, tzinfo=UTC)
 
 
 def _sell_at(monkeypatch, moment, store, product, type="sale", quantity=1):
-    monkeypatch.setattr(ledger, "utcnow", lambda: moment)
+    monkeypatch.setattr(ledger.runner, "utcnow", lambda: moment)
     command = commands.Movement.parse(store_id=store.id, product_id=product.id, type=type,
                                       quantity=quantity)
     return ledger.record_movement(ADMIN, command).data["movement"]

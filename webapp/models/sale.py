@@ -3,7 +3,7 @@
 Movement ids (`movement_id`, `reversal_movement_id`) are plain indexed integers, not foreign
 keys: the ledger (stock_movements) is partitioned by month, so its primary key is
 (id, created_at) and a foreign key to `id` alone cannot exist. The ledger's own writer
-(services/ledger.py) hands these ids out in the same transaction, so they always point at a
+(services/ledger) hands these ids out in the same transaction, so they always point at a
 movement.
 """
 from sqlalchemy import (

@@ -1,4 +1,4 @@
-"""Reading stock levels (writing them is services/ledger.py's job alone; `ensure_levels` only
+"""Reading stock levels (writing them is services/ledger's job alone; `ensure_levels` only
 marks a product as stocked by a store, at 0, which changes no stock)."""
 from sqlalchemy import bindparam, func, or_, select
 

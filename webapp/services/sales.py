@@ -140,7 +140,7 @@ def sell(actor, command, idempotency_key=None):
                                            f"lines.{i}.unit_price", role=role)
             priced = basket.price_line(line["mode"], line["value"], price, product.unit,
                                        f"lines.{i}")
-            # The cost side of the line's movement is bounded too (ledger._summary_figures).
+            # The cost side of the line's movement is bounded too (ledger/writes.summary_figures).
             check_value(priced.quantity, product.cost, f"lines.{i}.quantity",
                         N_("Quantity × unit cost"))
             # The ledger files the line's total as the sale's value: the report counts what
