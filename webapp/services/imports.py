@@ -812,7 +812,7 @@ def _audit_chunk(conn, actor, job_id, how, products):
 
 def _job(job_id, user):
     job = db.session.get(ImportJob, str(job_id)[:36])
-    if job is None or (job.user_id != user.id and user.role != "admin"):
+    if job is None or (job.user_id != user.id and not policy.can(user, "imports.view_all_jobs")):
         raise NotFound("Import")
     return job
 

@@ -76,6 +76,7 @@ PERMISSIONS = {
     "purchasing.manage": MANAGERS,
     "purchasing.receive": ("admin", "manager", "shopkeeper"),
     "imports.run": MANAGERS,
+    "imports.view_all_jobs": ("admin",),
 }
 
 

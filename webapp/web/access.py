@@ -11,8 +11,12 @@ from webapp.extensions import login_manager
 from webapp.services import policy
 
 
-def permission_required(permission):
-    """View decorator: the logged-in user must hold `permission` in services/policy.py (else 403)."""
+def page_permission(permission):
+    """Page decorator: the logged-in user must hold `permission` in services/policy.py (else
+    403; the login page when nobody is logged in). The view keeps the name of its permission
+    (`view.permission`), which tests/test_policy_table.py reads."""
+    policy.PERMISSIONS[permission]  # a misspelt permission fails at import, not at request
+
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
@@ -21,6 +25,7 @@ def permission_required(permission):
             if not policy.can(current_user, permission):
                 abort(403)
             return view(*args, **kwargs)
+        wrapped.permission = permission
         return wrapped
     return decorator
 

@@ -16,7 +16,7 @@ from webapp.web.htmx import redirect_to, render
 # --- suppliers --------------------------------------------------------------------------------
 
 @bp.get("/suppliers/")
-@access.permission_required("suppliers.view")
+@access.page_permission("suppliers.view")
 def suppliers():
     """Suppliers named on stock-ins; inactive ones last."""
     rows = db.session.execute(select(Supplier).order_by(Supplier.active.desc(),
@@ -30,7 +30,7 @@ def _supplier_page(form, heading, status):
 
 
 @bp.route("/suppliers/new", methods=["GET", "POST"])
-@access.permission_required("suppliers.manage")
+@access.page_permission("suppliers.manage")
 def create_supplier():
     """Add a supplier to pick on stock-ins."""
     form = SupplierForm()
@@ -41,7 +41,7 @@ def create_supplier():
 
 
 @bp.route("/suppliers/<int:supplier_id>/edit", methods=["GET", "POST"])
-@access.permission_required("suppliers.manage")
+@access.page_permission("suppliers.manage")
 def edit_supplier(supplier_id):
     """Change a supplier, or retire it by clearing Active."""
     supplier = catalog.get_supplier(supplier_id)
@@ -56,7 +56,7 @@ def edit_supplier(supplier_id):
 # --- users ------------------------------------------------------------------------------------
 
 @bp.get("/users/")
-@access.permission_required("users.manage")
+@access.page_permission("users.manage")
 def users():
     """Every account with its role and stores (admins only)."""
     rows = db.session.execute(select(User).order_by(func.lower(User.username))).scalars().all()
@@ -77,7 +77,7 @@ def _user_page(form, heading, status):
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@access.permission_required("users.manage")
+@access.page_permission("users.manage")
 def create_user():
     """Create an account; shopkeepers get their stores here."""
     form = _user_form()
@@ -95,7 +95,7 @@ def create_user():
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
-@access.permission_required("users.manage")
+@access.page_permission("users.manage")
 def edit_user(user_id):
     """Change role, stores, password or active flag; deactivating ends open sessions."""
     user = accounts.get_user(user_id)

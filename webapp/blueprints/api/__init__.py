@@ -10,7 +10,7 @@ To add an endpoint module (say `sync.py`):
 3. Read the validated input from `request.context.json` / `request.context.query`.
 4. Auth and the per-token rate limit are done (401, 429); `auth.api_user()` is a Principal (id,
    role, store_ids), `auth.actor()` the audit Actor (source "api"); use
-   `auth.permission_required("<permission>")` (services/policy.py's table; 403) and
+   `auth.api_permission("<permission>")` (services/policy.py's table; 403) and
    `auth.store_or_404(id)` / `auth.check_store(id)` (404).
 5. POSTs: a stock body is built from its command (`spec.body_model(commands.X, name)`); build
    the command with `commands.X.parse(**body.model_dump(exclude_unset=True))`, hand it to the

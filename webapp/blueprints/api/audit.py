@@ -5,7 +5,7 @@ from flask import request
 from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import permission_required
+from webapp.blueprints.api.auth import api_permission
 from webapp.blueprints.api.schemas import DayOrMoment, QueryId
 from webapp.blueprints.api.spec import PageQuery, page_model, page_of, responses, spec
 from webapp.infra.replica import replica_reads
@@ -42,7 +42,7 @@ AuditPage = page_model(AuditEventOut)
 
 
 @bp.get("/audit")
-@permission_required("audit.view")
+@api_permission("audit.view")
 @spec.validate(query=AuditQuery, resp=responses(HTTP_200=AuditPage), tags=["audit"])
 @replica_reads
 def list_audit():

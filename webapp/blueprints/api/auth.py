@@ -122,14 +122,19 @@ def actor():
     return policy.actor_for(g.api_user, "api", request.remote_addr)
 
 
-def permission_required(permission):
-    """View decorator: the token's user must hold `permission` in services/policy.py (else 403)."""
+def api_permission(permission):
+    """API decorator: the token's user must hold `permission` in services/policy.py (else 403
+    forbidden). The view keeps the name of its permission (`view.permission`), which
+    tests/test_policy_table.py reads."""
+    policy.PERMISSIONS[permission]  # a misspelt permission fails at import, not at request
+
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not policy.can(g.api_user, permission):
                 raise Forbidden("Your role may not do this.")
             return view(*args, **kwargs)
+        wrapped.permission = permission
         return wrapped
     return decorator
 

@@ -5,7 +5,7 @@ from flask import current_app, request
 from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, api_user, permission_required
+from webapp.blueprints.api.auth import actor, api_user, api_permission
 from webapp.blueprints.api.spec import responses, spec
 from webapp.jobs import queueing, tasks
 from webapp.models import IMPORT_KINDS
@@ -52,7 +52,7 @@ def _flag(value):
 
 
 @bp.post("/imports")
-@permission_required("imports.run")
+@api_permission("imports.run")
 @spec.validate(resp=responses(HTTP_202=ImportAccepted), tags=["imports"])
 def create_import():
     """multipart/form-data: `file` (CSV or .xlsx), `kind` (products, opening_stock,
@@ -79,7 +79,7 @@ def create_import():
 
 
 @bp.post("/imports/<job_id>/confirm")
-@permission_required("imports.run")
+@api_permission("imports.run")
 @spec.validate(resp=responses(HTTP_202=ImportAccepted), tags=["imports"])
 def confirm_import(job_id):
     """Import a checked (dry-run) file: 202; confirming twice is harmless."""
@@ -90,7 +90,7 @@ def confirm_import(job_id):
 
 
 @bp.get("/imports/<job_id>")
-@permission_required("imports.run")
+@api_permission("imports.run")
 @spec.validate(resp=responses(HTTP_200=ImportStatus), tags=["imports"])
 def import_status(job_id):
     """Progress (processed of total), the counts, and every refused row's line, column and

@@ -3,7 +3,7 @@ from flask import request
 from pydantic import Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, permission_required
+from webapp.blueprints.api.auth import actor, api_permission
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import (
     Flag,
@@ -78,7 +78,7 @@ def list_products():
 
 
 @bp.post("/products")
-@permission_required("catalog.manage")
+@api_permission("catalog.manage")
 @spec.validate(json=ProductCreate, resp=responses(HTTP_201=ProductOut), tags=["products"])
 def create_product():
     """Add a product (SKU and barcode unique: 409)."""
@@ -94,7 +94,7 @@ def get_product(product_id):
 
 
 @bp.patch("/products/<int:product_id>")
-@permission_required("catalog.manage")
+@api_permission("catalog.manage")
 @spec.validate(json=ProductUpdate, resp=responses(HTTP_200=ProductOut), tags=["products"])
 def update_product(product_id):
     """Change some fields of a product; `archived: true` archives it."""

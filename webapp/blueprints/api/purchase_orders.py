@@ -5,7 +5,7 @@ from flask import request
 from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, api_user, check_store, permission_required
+from webapp.blueprints.api.auth import actor, api_user, check_store, api_permission
 from webapp.blueprints.api.idempotency import ledger_response, request_key, run_once
 from webapp.blueprints.api.schemas import (
     DecimalText,
@@ -150,7 +150,7 @@ def list_orders():
 
 
 @bp.post("/purchase-orders")
-@permission_required("purchasing.manage")
+@api_permission("purchasing.manage")
 @spec.validate(json=OrderCreate, resp=responses(HTTP_201=OrderOut), tags=["purchasing"])
 def create_order():
     """A draft order for one store and supplier: 201 with its lines in packs and units."""
@@ -174,7 +174,7 @@ def get_order(order_id):
 
 
 @bp.patch("/purchase-orders/<int:order_id>")
-@permission_required("purchasing.manage")
+@api_permission("purchasing.manage")
 @spec.validate(json=OrderPatch, resp=responses(HTTP_200=OrderOut), tags=["purchasing"])
 def update_order(order_id):
     """Change a draft's lines or note, and/or its status (409 invalid_transition when not

@@ -7,7 +7,7 @@ from webapp.blueprints.api.auth import (
     actor,
     api_user,
     check_store,
-    permission_required,
+    api_permission,
     store_or_404,
 )
 from webapp.blueprints.api.idempotency import run_once
@@ -77,7 +77,7 @@ def list_stores():
 
 
 @bp.post("/stores")
-@permission_required("stores.manage")
+@api_permission("stores.manage")
 @spec.validate(json=StoreCreate, resp=responses(HTTP_201=StoreOut), tags=["stores"])
 def create_store():
     """Open a store (code unique: 409)."""
@@ -93,7 +93,7 @@ def get_store(store_id):
 
 
 @bp.patch("/stores/<int:store_id>")
-@permission_required("stores.manage")
+@api_permission("stores.manage")
 @spec.validate(json=StoreUpdate, resp=responses(HTTP_200=StoreOut), tags=["stores"])
 def update_store(store_id):
     """Change some fields of a store."""

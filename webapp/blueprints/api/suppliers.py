@@ -3,7 +3,7 @@ from flask import request
 from pydantic import Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, permission_required
+from webapp.blueprints.api.auth import actor, api_permission
 from webapp.blueprints.api.idempotency import run_once
 from webapp.blueprints.api.schemas import Search, SupplierOut
 from webapp.blueprints.api.spec import (
@@ -41,7 +41,7 @@ def list_suppliers():
 
 
 @bp.post("/suppliers")
-@permission_required("suppliers.manage")
+@api_permission("suppliers.manage")
 @spec.validate(json=SupplierCreate, resp=responses(HTTP_201=SupplierOut), tags=["suppliers"])
 def create_supplier():
     """Add a supplier."""

@@ -6,7 +6,7 @@ from webapp.blueprints.audit import bp, sentences
 from webapp.infra.replica import replica_reads
 from webapp.services import audit, audit_names
 from webapp.services.errors import DomainError
-from webapp.web.access import permission_required
+from webapp.web.access import page_permission
 from webapp.web.paging import page_arg
 from webapp.web.periods import span_words
 
@@ -15,7 +15,7 @@ FILTERS = ("actor", "action", "entity_type", "entity_id", "from", "to")
 
 
 @bp.get("/")
-@permission_required("audit.view")
+@page_permission("audit.view")
 @replica_reads
 def index():
     """The audit log, newest first, each event in words with the raw event one tap away;

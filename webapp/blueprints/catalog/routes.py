@@ -49,7 +49,7 @@ def _form_page(form, heading, status=200):
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@access.permission_required("catalog.manage")
+@access.page_permission("catalog.manage")
 def create():
     """Add a product; the service checks SKU and barcode uniqueness."""
     form = _supplier_choices(ProductForm())
@@ -64,7 +64,7 @@ def create():
 
 
 @bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
-@access.permission_required("catalog.manage")
+@access.page_permission("catalog.manage")
 def edit(product_id):
     """Change a product; archiving is a checkbox here and a button on the list."""
     product = catalog.get_product(product_id)
@@ -77,7 +77,7 @@ def edit(product_id):
 
 
 @bp.post("/<int:product_id>/archive")
-@access.permission_required("catalog.manage")
+@access.page_permission("catalog.manage")
 def archive(product_id):
     """Archive or restore: archived products leave the stock pages but keep their history."""
     product = catalog.get_product(product_id)

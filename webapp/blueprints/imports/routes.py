@@ -33,14 +33,14 @@ def _form_page(error=None, status=200):
 
 
 @bp.get("/")
-@access.permission_required("imports.run")
+@access.page_permission("imports.run")
 def new():
     """The upload form and the last imports."""
     return _form_page()
 
 
 @bp.post("/")
-@access.permission_required("imports.run")
+@access.page_permission("imports.run")
 def upload():
     """Check the file (a dry run: nothing is written) and show what it would do."""
     request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
@@ -56,7 +56,7 @@ def upload():
 
 
 @bp.get("/<job_id>")
-@access.permission_required("imports.run")
+@access.page_permission("imports.run")
 def job(job_id):
     """A job: the dry run's results and the confirm button, or its progress, or its summary."""
     job = imports.get_job(job_id, current_user)
@@ -64,7 +64,7 @@ def job(job_id):
 
 
 @bp.get("/<job_id>/progress")
-@access.permission_required("imports.run")
+@access.page_permission("imports.run")
 def progress(job_id):
     """The progress block alone, for htmx's poll (it stops polling once the job is over)."""
     job = imports.get_job(job_id, current_user)
@@ -72,7 +72,7 @@ def progress(job_id):
 
 
 @bp.post("/<job_id>/confirm")
-@access.permission_required("imports.run")
+@access.page_permission("imports.run")
 def confirm(job_id):
     """Import it: queue the job (run at once in-process without Redis)."""
     job_id = imports.confirm(access.actor(), job_id, current_user)
@@ -82,7 +82,7 @@ def confirm(job_id):
 
 
 @bp.get("/<job_id>/refused.csv")
-@access.permission_required("imports.run")
+@access.page_permission("imports.run")
 def refused_csv(job_id):
     """The refused rows with their line, column and reason, to fix and import again."""
     job = imports.get_job(job_id, current_user)

@@ -5,18 +5,18 @@ from webapp.blueprints.jobs import bp
 from webapp.jobs import admin as job_admin
 from webapp.services import audit
 from webapp.web import access
-from webapp.web.access import permission_required
+from webapp.web.access import page_permission
 
 
 @bp.get("/")
-@permission_required("jobs.manage")
+@page_permission("jobs.manage")
 def index():
     """Queues, failed jobs with their last error line, and recent sync batches."""
     return render_template("jobs/index.html", **job_admin.overview())
 
 
 @bp.post("/<queue>/<job_id>/retry")
-@permission_required("jobs.manage")
+@page_permission("jobs.manage")
 def retry(queue, job_id):
     """Requeue one failed job."""
     job_admin.retry(queue, job_id)

@@ -71,7 +71,7 @@ def _suggest_page(error=None, status=200, failed_group=None):
 
 
 @bp.get("/make")
-@access.permission_required("purchasing.manage")
+@access.page_permission("purchasing.manage")
 def suggest():
     """Low stock grouped by supplier in whole buying packs: one form per supplier."""
     try:
@@ -84,7 +84,7 @@ def suggest():
 
 
 @bp.post("/make")
-@access.permission_required("purchasing.manage")
+@access.page_permission("purchasing.manage")
 def make_order():
     """Save one supplier group as a draft order, with the packs and costs as edited."""
     form = request.form
@@ -144,7 +144,7 @@ def order(order_id):
 
 
 @bp.post("/<int:order_id>/status")
-@access.permission_required("purchasing.manage")
+@access.page_permission("purchasing.manage")
 def change_status(order_id):
     """Send, cancel, reopen or close an order (refused moves come back as a message)."""
     try:
@@ -161,7 +161,7 @@ def change_status(order_id):
 
 
 @bp.route("/<int:order_id>/edit", methods=["GET", "POST"])
-@access.permission_required("purchasing.manage")
+@access.page_permission("purchasing.manage")
 def edit(order_id):
     """Change a draft: packs and cost per line, add a product by SKU, the note."""
     order = purchasing.get_order(order_id, current_user)
@@ -222,7 +222,7 @@ def order_csv(order_id):
 # --- receiving --------------------------------------------------------------------------------
 
 @bp.route("/<int:order_id>/receive", methods=["GET", "POST"])
-@access.permission_required("purchasing.receive")
+@access.page_permission("purchasing.receive")
 def receive(order_id):
     """What arrived: per line the quantity (prefilled with what is still due) and the invoice
     cost; plus an extra or substitute product by SKU. One transaction; a double tap replays."""

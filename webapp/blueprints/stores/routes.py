@@ -42,7 +42,7 @@ def _form_page(form, heading, status=200):
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@access.permission_required("stores.manage")
+@access.page_permission("stores.manage")
 def create():
     """Open a new store (managers)."""
     form = StoreForm()
@@ -53,7 +53,7 @@ def create():
 
 
 @bp.route("/<int:store_id>/edit", methods=["GET", "POST"])
-@access.permission_required("stores.manage")
+@access.page_permission("stores.manage")
 def edit(store_id):
     """Change a store's details, close it, or let it sell below zero (managers)."""
     store = catalog.get_store(store_id)
