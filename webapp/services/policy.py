@@ -189,10 +189,15 @@ def authorize(actor, command):
 # Role rules with figures in them
 
 
+def voids_any_sale(role):
+    """Whether this role may void any sale at any time (no cashier or window rule)."""
+    return role in MANAGERS
+
+
 def may_void(role, user_id, sale_cashier_id, sale_created_at, window_minutes, now):
     """Whether this role and user may void a sale now: managers always; a shopkeeper only
     their own sale, within the store's void window."""
-    if role in MANAGERS:
+    if voids_any_sale(role):
         return True
     return sale_cashier_id == user_id and now - sale_created_at <= timedelta(
         minutes=window_minutes)
@@ -213,6 +218,12 @@ def check_may_void(actor, sale, window_minutes, now):
 
 def may_sell_above_list(role):
     """Whether this role may charge more than a product's list price."""
+    return role in MANAGERS
+
+
+def sets_last_cost(role):
+    """Whether a receipt by this role updates the product's last purchase cost (a shopkeeper's
+    invoice figure is kept on the receipt only)."""
     return role in MANAGERS
 
 

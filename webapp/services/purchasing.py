@@ -447,7 +447,7 @@ def deliver(actor, command, idempotency_key=None):
     request = {"order_id": order_id, "supplier_id": supplier_id, "note": note,
                "lines": sorted([pid, q, c, lid] for pid, (q, c, lid, _i) in parsed.items())}
 
-    sets_last_cost = policy.role_of(actor) in policy.MANAGERS
+    sets_last_cost = policy.sets_last_cost(policy.role_of(actor))
 
     def work(conn, now, stock_in):
         locked = _order(order_id, lock=True)
