@@ -23,7 +23,8 @@ The requests are the API's, through the WSGI app (no HTTP server, no socket to a
               with the panel and the stock-changed trigger
 The page kinds are what `make bench-fleet`'s phones send; docs/scaling.md multiplies them by
 a shop's requests per minute.
-Merged into bench/results.json (BENCH_RESULTS) under "instructions". Needs valgrind and a C
+INSTRUCTIONS_KINDS picks some of them. Merged into bench/results.json (BENCH_RESULTS) under
+"instructions". Needs valgrind and a C
 compiler (`apt-get install -y valgrind gcc`).
 """
 import ctypes
@@ -48,6 +49,9 @@ WARMUP = int(os.environ.get("INSTRUCTIONS_WARMUP", "60"))
 KINDS = ("sale", "basket", "cached_read", "healthz", "poll_unchanged", "page_list",
          "page_search", "page_sale")
 PAGE_KINDS = ("poll_unchanged", "page_list", "page_search", "page_sale")
+# A few of them only (comma-separated), for a quick before/after of one path.
+KINDS = tuple(k for k in KINDS if k in os.environ.get("INSTRUCTIONS_KINDS", ",".join(KINDS))
+              .split(","))
 
 HELPER_C = r"""
 #include <valgrind/callgrind.h>
