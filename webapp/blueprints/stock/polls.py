@@ -93,7 +93,7 @@ class EarlyAnswer:
     def _unchanged(self, environ, store_id):
         """The ETag if this poll's still holds, else None (then the app answers it)."""
         app = self.app
-        cookie = parse_cookie(environ).get(app.config["SESSION_COOKIE_NAME"])
+        cookie = parse_cookie(environ).get(app.session_interface.get_cookie_name(app))
         if not cookie:
             return None
         try:
