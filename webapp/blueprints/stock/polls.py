@@ -96,9 +96,12 @@ class EarlyAnswer:
         cookie = parse_cookie(environ).get(app.session_interface.get_cookie_name(app))
         if not cookie:
             return None
+        serializer = app.session_interface.get_signing_serializer(app)
+        if serializer is None:  # no SECRET_KEY: Flask has no sessions either
+            return None
         try:
-            data = app.session_interface.get_signing_serializer(app).loads(
-                cookie, max_age=int(app.permanent_session_lifetime.total_seconds()))
+            data = serializer.loads(cookie,
+                                    max_age=int(app.permanent_session_lifetime.total_seconds()))
         except BadSignature:
             return None
         login_id = data.get("_user_id") if isinstance(data, dict) else None
