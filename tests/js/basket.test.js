@@ -101,3 +101,15 @@ test("the basket screen and the queue do no money arithmetic", () => {
                         name);
   }
 });
+
+test("whole packs make a line sold by the pack; + counts packs and the request says packs", () => {
+  const state = served();
+  assert.equal(B.setLine(state, 0, "set", "", "", "1"), null);
+  assert.deepEqual([state.lines[0].mode, state.lines[0].value, state.lines[0].quantity],
+                   ["p", "1", null]);
+  B.setLine(state, 0, "more");
+  assert.deepEqual([state.lines[0].mode, state.lines[0].value], ["p", "2"]);
+  assert.deepEqual(B.requestLines(state.lines),
+                   [{product_id: 1, packs: "2"}, {product_id: 2, quantity: "1.5"}]);
+  assert.deepEqual(B.entries(state.lines), [[1, "p", "2"], [2, "q", "1.5"]]);
+});

@@ -13,7 +13,7 @@ from webapp.models.khata import (
                                   SupplierBalance,
                                   SupplierEntry,
 )
-from webapp.models.product import UNITS, WHOLE_UNITS, Product
+from webapp.models.product import PACK_NAMES, UNITS, WHOLE_UNITS, Product
 from webapp.models.purchasing import (
                                   IMPORT_KINDS,
                                   ORDER_STATUSES,
@@ -50,7 +50,7 @@ from webapp.models.user import ROLES, ApiToken, User, user_stores
 from webapp.models.watch import LedgerWatch
 
 __all__ = [
-    "ADJUSTMENT_REASONS", "CountDraft", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS",
+    "ADJUSTMENT_REASONS", "CountDraft", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS", "PACK_NAMES",
     "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
     "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReportRollupState",
     "StoreStockSummary",

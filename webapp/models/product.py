@@ -5,6 +5,8 @@ from webapp.extensions import db
 from webapp.models.types import Money, Quantity, UTCDateTime, utcnow
 
 UNITS = ("piece", "kg", "g", "litre", "ml", "pack", "dozen")
+# What a product's pack is called on the receipt ("1 carton (12)"); none: "pack".
+PACK_NAMES = ("pack", "carton", "box", "bag", "tray")
 # Units that are only ever sold whole.
 WHOLE_UNITS = ("piece", "pack")
 
@@ -34,6 +36,11 @@ class Product(db.Model):
     preferred_supplier_id = Column(Integer, ForeignKey("suppliers.id"), index=True)
     pack_size = Column(Quantity, nullable=False, default=1, server_default="1")
     last_cost = Column(Money)
+    # How it may be sold whole at the counter (services/basket.py): a product with a pack size
+    # above 1 sells `packs` at pack_price each (none: pack_size × sale_price); stock is always
+    # kept in `unit`. pack_name is one of PACK_NAMES (none: "pack").
+    pack_price = Column(Money)
+    pack_name = Column(String(10))
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -91,6 +91,9 @@ class SaleLine(db.Model):
     # The `sale` movement this line wrote (no FK: see the module docstring).
     movement_id = Column(BigId, nullable=False)
     returned_quantity = Column(Quantity, nullable=False, default=0)
+    # Whole packs sold (services/basket.py): `quantity` is packs × the pack size; None when the
+    # line was sold in the product's unit or by amount.
+    packs = Column(Quantity)
 
 
 class SaleReversal(db.Model):

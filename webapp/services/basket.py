@@ -3,17 +3,21 @@ phone handing back a basket kept offline (`basket/replace`), the offline queue, 
 and the sale itself. So the bill the page shows is the bill the receipt records and the
 reports count (SPEC invariant 7).
 
-A line is a product and either a quantity or an amount in rupees (loose goods: "Rs 100 of
-cheeni"). Typed numbers go through the shared parser (services/validation.number_text, via
+A line is a product and either a quantity, an amount in rupees (loose goods: "Rs 100 of
+cheeni") or a number of whole packs (a carton of 12). Typed numbers go through the shared parser (services/validation.number_text, via
 parse_quantity and parse_money): `1,5`, `١٫٥` and `۱٫۵` are all 1.5 everywhere.
 
 - An amount buys amount ÷ price, rounded to the unit's scale (UNIT_PLACES); the line's total
   is the amount itself: what the customer handed over, what the receipt prints and what the
   sales report counts for that line.
 - A quantity's total is quantity × price, rounded half up to the paisa, once.
+- Packs: only a product whose pack size is above 1 sells by the pack. The quantity (what the
+  ledger takes, always in the product's unit) is packs × pack size; the total is packs × the
+  pack price, or packs × size × the unit price when the product has no pack price, rounded half
+  up once. A pack line takes no price override (the pack price is the price).
 - The bill is the sum of the line totals, never rounded again.
 
-The session, the phone's copy and `basket/replace` keep a line as [product_id, "q" | "a",
+The session, the phone's copy and `basket/replace` keep a line as [product_id, "q" | "a" | "p",
 text], the text canonical (ASCII digits, a point, no exponent). `state()` is the serialised
 form the page hands static/js/basket.js: the lines with the figures computed here and already
 formatted, so JavaScript shows them and never computes money.
@@ -34,8 +38,10 @@ from webapp.services.validation import (
     parse_text,
 )
 
-QUANTITY, AMOUNT = "q", "a"
-MODES = (QUANTITY, AMOUNT)
+QUANTITY, AMOUNT, PACKS = "q", "a", "p"
+MODES = (QUANTITY, AMOUNT, PACKS)
+# The request field each mode is given in (API body, offline queue, the page's form).
+FIELDS = {QUANTITY: "quantity", AMOUNT: "amount", PACKS: "packs"}
 # Units that may also be sold by an amount of money (the page offers the rupees field).
 LOOSE_UNITS = ("kg", "g", "litre", "ml")
 # How finely each unit is sold when a quantity is worked out from an amount of money.
@@ -52,9 +58,15 @@ def canonical(number):
 
 
 def parse_value(mode, value, field):
-    """A typed quantity ("q") or amount in rupees ("a") → Decimal (DomainError on `field`)."""
+    """A typed quantity ("q"), amount in rupees ("a") or number of packs ("p") → Decimal
+    (DomainError on `field`)."""
     if mode == AMOUNT:
         return parse_money(value, field, N_("Amount"), required=True)
+    if mode == PACKS:
+        packs = parse_quantity(value, field, label=N_("Packs"))
+        if packs != packs.to_integral_value():
+            raise DomainError("invalid", N_("Sell whole packs."), field=field)
+        return packs
     return parse_quantity(value, field)
 
 
@@ -81,17 +93,52 @@ def quantity_for_amount(amount, price, unit, field="amount"):
 
 @dataclass(frozen=True)
 class Priced:
-    """One line priced: the quantity sold and the line's total in rupees."""
+    """One line priced: the quantity sold (in the product's unit), the line's total in rupees,
+    and the packs it was sold as (None for a line in units or by amount)."""
 
     quantity: Decimal
     total: Decimal
+    packs: Decimal | None = None
 
 
-def price_line(mode, value, price, unit, field):
-    """Price one parsed line (`value` a quantity or an amount) at `price` a `unit`.
+@dataclass(frozen=True)
+class Pack:
+    """How a product sells whole: `size` units at `price` (None: size × the unit price)."""
 
-    `field` is the line's field prefix (`lines.<i>`): a refusal names `.amount` or `.quantity`.
+    size: Decimal
+    price: Decimal | None
+    name: str | None = None
+
+
+def pack_of(product):
+    """A product's Pack (an ORM row or a dict with pack_size, pack_price, pack_name), or None
+    when its pack size is 1: it does not sell by the pack."""
+    get = product.get if isinstance(product, dict) else lambda name: getattr(product, name)
+    size = Decimal(get("pack_size") or 1)
+    if size <= 1:
+        return None
+    price = get("pack_price")
+    return Pack(size, None if price is None else Decimal(price), get("pack_name"))
+
+
+def price_line(mode, value, price, unit, field, pack=None):
+    """Price one parsed line (`value` a quantity, an amount or packs) at `price` a `unit`
+    (`pack`: the product's Pack, needed for a line in packs).
+
+    `field` is the line's field prefix (`lines.<i>`): a refusal names `.amount`, `.quantity`
+    or `.packs`.
     """
+    if mode == PACKS:
+        if pack is None:
+            raise DomainError("invalid", N_("This product has no pack size; sell it by "
+                                            "quantity."), field=f"{field}.packs")
+        quantity = value * pack.size
+        if quantity > MAX_QUANTITY:
+            raise DomainError("out_of_range", N_("Packs × pack size is more than one line may "
+                                                 "sell."), field=f"{field}.packs")
+        total = (line_total(value, pack.price, f"{field}.packs") if pack.price is not None
+                 else line_total(quantity, price, f"{field}.packs"))
+        return Priced(quantity, total, value)
     if mode == AMOUNT:
         quantity = quantity_for_amount(value, price, unit, field=f"{field}.amount")
         if quantity <= 0:
@@ -110,8 +157,9 @@ def price_line(mode, value, price, unit, field):
 # --- a sale's lines as a request sends them (API body, offline queue item, the page) -----------
 
 def parse_request_lines(lines):
-    """[{product_id | sku, quantity | amount, unit_price?}] → checked dicts in request order:
-    {index, product_id, sku, mode, value, unit_price} (value parsed, mode "q" or "a")."""
+    """[{product_id | sku, quantity | amount | packs, unit_price?}] → checked dicts in request
+    order: {index, product_id, sku, mode, value, unit_price} (value parsed, mode "q", "a" or
+    "p")."""
     parsed = []
     for i, line in parse_lines(
             lines, "lines", MAX_LINES, N_("Add at least one product to the basket."),
@@ -121,13 +169,18 @@ def parse_request_lines(lines):
         if product_id is None and not sku:
             raise DomainError("invalid", N_("Give a product_id or a sku."),
                               field=f"lines.{i}.product_id")
-        has_quantity = line.get("quantity") not in (None, "")
-        has_amount = line.get("amount") not in (None, "")
-        if has_quantity == has_amount:
+        given = [mode for mode, name in FIELDS.items() if line.get(name) not in (None, "")]
+        if PACKS in given and len(given) > 1:
+            raise DomainError("invalid", N_("Give packs or a quantity, not both."),
+                              field=f"lines.{i}.packs")
+        if len(given) != 1:
             raise DomainError("invalid", N_("Give a quantity or an amount, not both."),
                               field=f"lines.{i}.quantity")
-        mode = AMOUNT if has_amount else QUANTITY
-        name = "amount" if has_amount else "quantity"
+        mode = given[0]
+        name = FIELDS[mode]
+        if mode == PACKS and line.get("unit_price") not in (None, ""):
+            raise DomainError("invalid", N_("A pack sells at its pack price; give no "
+                                            "unit_price."), field=f"lines.{i}.unit_price")
         parsed.append({
             "index": i,
             "product_id": parse_id(product_id, f"lines.{i}.product_id", "Product")
@@ -143,7 +196,7 @@ def parse_request_lines(lines):
 
 def request_lines(entries):
     """Session entries [[product_id, mode, text]] → the lines a sale request sends."""
-    return [{"product_id": pid, "amount" if mode == AMOUNT else "quantity": text}
+    return [{"product_id": pid, FIELDS.get(mode, "quantity"): text}
             for pid, mode, text in entries]
 
 
@@ -169,11 +222,12 @@ def step(entry, by):
     no longer reads) starts again from one. None when the line goes to nothing."""
     product_id, mode, text = entry
     try:
-        current = parse_value(mode, text, "quantity") if mode == QUANTITY else None
+        current = parse_value(mode, text, "quantity") if mode in (QUANTITY, PACKS) else None
     except DomainError:
         current = None
     new = current + by if current is not None else Decimal(1)
-    return [product_id, QUANTITY, canonical(new)] if new > 0 else None
+    kept = mode if mode == PACKS and current is not None else QUANTITY
+    return [product_id, kept, canonical(new)] if new > 0 else None
 
 
 def from_phone(wanted, product_of):
@@ -213,6 +267,18 @@ class ShownLine:
     def loose(self):
         return self.product["unit"] in LOOSE_UNITS
 
+    @property
+    def pack(self):
+        """The product's Pack when it sells by the pack (the page offers a packs field)."""
+        return pack_of(self.product)
+
+    @property
+    def pack_price(self):
+        """What one whole pack costs at this line's price (None: no pack)."""
+        pack = self.pack
+        return None if pack is None else price_line(PACKS, Decimal(1), self.price,
+                                                    self.product["unit"], "packs", pack).total
+
 
 def show(entries, product_of):
     """The session's lines priced for the page, and the bill: exactly what `complete` will
@@ -225,7 +291,7 @@ def show(entries, product_of):
         price = Decimal(product["sale_price"])
         try:
             priced = price_line(mode, parse_value(mode, text, f"lines.{i}"), price,
-                                product["unit"], f"lines.{i}")
+                                product["unit"], f"lines.{i}", pack_of(product))
         except DomainError as error:
             lines.append(ShownLine(i, product, mode, text, price, None, None, error.message))
             continue

@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.models import UNITS, Product, Store, Supplier
+from webapp.models import PACK_NAMES, UNITS, Product, Store, Supplier
 from webapp.services import audit, transaction
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.validation import (
@@ -17,7 +17,8 @@ from webapp.services.validation import (
 )
 
 PRODUCT_FIELDS = ("sku", "name", "category", "unit", "barcode", "sale_price", "cost",
-                  "reorder_level", "archived", "preferred_supplier_id", "pack_size")
+                  "reorder_level", "archived", "preferred_supplier_id", "pack_size",
+                  "pack_price", "pack_name")
 STORE_FIELDS = ("code", "name", "city", "address", "phone", "active", "allow_negative_stock",
                 "opening_float")
 SUPPLIER_FIELDS = ("name", "phone", "notes", "active")
@@ -94,6 +95,14 @@ def _clean_product(data, creating):
         value = data.get("pack_size")
         clean["pack_size"] = 1 if value in (None, "") else parse_quantity(
             value, "pack_size", label="Pack size")
+    if "pack_price" in data:
+        clean["pack_price"] = parse_money(data.get("pack_price"), "pack_price", "Pack price")
+    if "pack_name" in data:
+        name = data.get("pack_name") or None
+        if name is not None and name not in PACK_NAMES:
+            raise DomainError("invalid", N_("Pack name must be one of: %(names)s.",
+                                            names=", ".join(PACK_NAMES)), field="pack_name")
+        clean["pack_name"] = name
     return clean
 
 

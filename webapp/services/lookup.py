@@ -21,7 +21,8 @@ def find_products(store_id, q, limit=10):
     conn = db.session.connection()
     rows = conn.execute(
         select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit,
-               PRODUCTS.c.barcode, PRODUCTS.c.sale_price,
+               PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.pack_size,
+               PRODUCTS.c.pack_price, PRODUCTS.c.pack_name,
                PRODUCTS.c.reorder_level.label("product_reorder"),
                LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
         .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
@@ -39,7 +40,8 @@ def product_in_store(store_id, product_id):
     conn = db.session.connection()
     row = conn.execute(
         select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit,
-               PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.archived,
+               PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.pack_size,
+               PRODUCTS.c.pack_price, PRODUCTS.c.pack_name, PRODUCTS.c.archived,
                PRODUCTS.c.reorder_level.label("product_reorder"),
                LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
         .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
@@ -56,7 +58,8 @@ def _with_level(store_id, row):
     reorder = row.reorder_level if row.reorder_level is not None else row.product_reorder
     item = level_dict(store_id, row.id, row.quantity or 0, reorder, row.updated_at)
     item.update(sku=row.sku, name=row.name, unit=row.unit, barcode=row.barcode,
-                sale_price=row.sale_price)
+                sale_price=row.sale_price, pack_size=row.pack_size, pack_price=row.pack_price,
+                pack_name=row.pack_name)
     return item
 
 

@@ -116,7 +116,9 @@ def sell(actor, command, idempotency_key=None):
                "lines": [[line["product_id"], line["sku"],
                           line["value"] if line["mode"] == basket.QUANTITY else None,
                           line["value"] if line["mode"] == basket.AMOUNT else None,
-                          line["unit_price"]] for line in parsed]}
+                          line["unit_price"]]
+                         + ([line["value"]] if line["mode"] == basket.PACKS else [])
+                         for line in parsed]}
     if customer_id is not None or split is not None:  # a cash sale's request stays as it was
         request["customer_id"] = customer_id
         request["payments"] = split
@@ -126,6 +128,8 @@ def sell(actor, command, idempotency_key=None):
         ledger_lines = [ledger.Line(line["index"], line["product_id"], Decimal(0))
                         for line in parsed]
         contexts = ledger.load_lines(conn, store_id, ledger_lines)
+        packs_of = _packs_of(conn, [line["product_id"] for line in parsed
+                                    if line["mode"] == basket.PACKS])
         role = None
         for line, ledger_line in zip(parsed, ledger_lines):
             i, product = line["index"], contexts[line["index"]].product
@@ -139,7 +143,7 @@ def sell(actor, command, idempotency_key=None):
                                            product.sale_price, line["unit_price"],
                                            f"lines.{i}.unit_price", role=role)
             priced = basket.price_line(line["mode"], line["value"], price, product.unit,
-                                       f"lines.{i}")
+                                       f"lines.{i}", packs_of.get(product.id))
             # The cost side of the line's movement is bounded too (ledger/writes.summary_figures).
             check_value(priced.quantity, product.cost, f"lines.{i}.quantity",
                         N_("Quantity × unit cost"))
@@ -147,7 +151,7 @@ def sell(actor, command, idempotency_key=None):
             # the receipt shows (an amount line's quantity × price may differ by paisas).
             ledger_line.quantity, ledger_line.unit_price = priced.quantity, price
             ledger_line.amount = priced.total
-            line.update(quantity_sold=priced.quantity, price=price,
+            line.update(quantity_sold=priced.quantity, packs=priced.packs, price=price,
                         list_price=product.sale_price, line_total=priced.total)
         total = check_total(basket.bill_total(line["line_total"] for line in parsed), "lines",
                             N_("The sale's total"))
@@ -170,7 +174,8 @@ def sell(actor, command, idempotency_key=None):
             "sale_id": sale_id, "position": position, "product_id": line["product_id"],
             "quantity": line["quantity_sold"], "unit_price": line["price"],
             "list_price": line["list_price"], "line_total": line["line_total"],
-            "movement_id": written[line["index"]][0]["id"], "returned_quantity": 0}
+            "movement_id": written[line["index"]][0]["id"], "returned_quantity": 0,
+            "packs": line["packs"]}
             for position, line in enumerate(parsed)])
         paid_text = {k: str(v) for k, v in paid.items() if v} if split is not None else {}
         audit.record(conn, actor, "sale.complete", "sale", sale_id, after={
@@ -186,6 +191,17 @@ def sell(actor, command, idempotency_key=None):
         return {"sale": sale}, [(store_id, line["product_id"]) for line in parsed], 201
 
     return ledger.run_in_transaction(actor, key, request, write, standalone=True)
+
+
+def _packs_of(conn, product_ids):
+    """{product_id: basket.Pack} for the products sold by the pack (none: no round trip, so a
+    basket without a pack line costs what it did)."""
+    if not product_ids:
+        return {}
+    rows = conn.execute(select(PRODUCTS.c.id, PRODUCTS.c.pack_size, PRODUCTS.c.pack_price,
+                               PRODUCTS.c.pack_name).where(PRODUCTS.c.id.in_(product_ids)))
+    packs = {row.id: basket.pack_of(dict(row._mapping)) for row in rows}
+    return {pid: pack for pid, pack in packs.items() if pack is not None}
 
 
 def _next_number(conn, store_id):
@@ -357,10 +373,10 @@ def _build_read_sale():
                 .where(REVERSALS.c.sale_id == SALES.c.id).scalar_subquery())
     line_columns = [LINES.c[name].label(f"line_{name}") for name in (
         "product_id", "quantity", "unit_price", "list_price", "line_total", "movement_id",
-        "returned_quantity")]
+        "returned_quantity", "packs")]
     return (select(SALES, STORES.c.code.label("store_code"), STORES.c.name.label("store_name"),
                    refunded.label("refunded"), *line_columns, PRODUCTS.c.sku, PRODUCTS.c.name,
-                   PRODUCTS.c.unit)
+                   PRODUCTS.c.unit, PRODUCTS.c.pack_name)
             .select_from(SALES.join(STORES, STORES.c.id == SALES.c.store_id)
                          .join(LINES, LINES.c.sale_id == SALES.c.id)
                          .join(PRODUCTS, PRODUCTS.c.id == LINES.c.product_id))
@@ -389,6 +405,8 @@ def _sale_dict(conn, sale_id, levels=None):
             "returned_quantity": _text(line.line_returned_quantity),
             "returnable": _text(line.line_quantity - line.line_returned_quantity),
             "level": (levels or {}).get(line.line_product_id),
+            "packs": _text(line.line_packs),
+            "pack_name": line.pack_name if line.line_packs is not None else None,
         } for line in rows],
     }
 

@@ -83,10 +83,10 @@ def number(value):
     return format_decimal(Decimal(str(value)), format=_grouping(), locale="en")
 
 
-def ngettext(singular, plural, n, text):
+def ngettext(singular, plural, n, text, **names):
     """gettext's plural lookup with the figure as written ("1.5", not n): flask_babel's own
     ngettext fills %(num)s with n itself. Named ngettext so extraction finds each pair."""
-    return get_translations().ungettext(singular, plural, n) % {"num": text}
+    return get_translations().ungettext(singular, plural, n) % {"num": text, **names}
 
 
 def measure(value, unit_code):
@@ -112,6 +112,29 @@ def measure(value, unit_code):
     if unit_code == "dozen":
         return ngettext("%(num)s dozen", "%(num)s dozen", n, text)
     return f"{text} {unit_code}"
+
+
+def pack_count(packs, pack_name, units):
+    """Whole packs as the receipt says them: "1 carton (12)", the figure in brackets the units
+    in one pack (units ÷ packs); blank for a line not sold by the pack."""
+    if packs is None or packs == "":
+        return ""
+    count = Decimal(str(packs))
+    text, size = quantity(count), quantity(Decimal(str(units)) / count)
+    n = 1 if count == 1 else 2
+    # Each pair spelled out for extraction; a product without a pack name says "pack".
+    if pack_name == "carton":
+        return ngettext("%(num)s carton (%(size)s)", "%(num)s cartons (%(size)s)", n, text,
+                        size=size)
+    if pack_name == "box":
+        return ngettext("%(num)s box (%(size)s)", "%(num)s boxes (%(size)s)", n, text,
+                        size=size)
+    if pack_name == "bag":
+        return ngettext("%(num)s bag (%(size)s)", "%(num)s bags (%(size)s)", n, text, size=size)
+    if pack_name == "tray":
+        return ngettext("%(num)s tray (%(size)s)", "%(num)s trays (%(size)s)", n, text,
+                        size=size)
+    return ngettext("%(num)s pack (%(size)s)", "%(num)s packs (%(size)s)", n, text, size=size)
 
 
 def _locale():
@@ -200,6 +223,7 @@ def register(app):
     app.add_template_filter(day, "day")
     app.add_template_filter(unit, "unit")
     app.add_template_filter(measure, "measure")
+    app.add_template_filter(pack_count, "pack_count")
     app.add_template_filter(movement_note, "movement_note")
     app.add_template_filter(isolate_runs, "isolate_runs")
     app.add_template_filter(movement_type, "movement_type")

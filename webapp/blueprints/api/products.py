@@ -9,6 +9,7 @@ from webapp.blueprints.api.schemas import (
     Flag,
     Id,
     Money,
+    PackName,
     ProductOut,
     Quantity,
     Search,
@@ -45,7 +46,12 @@ class ProductCreate(Body):
     reorder_level: Quantity | None = None
     archived: Flag = False
     preferred_supplier_id: Id | None = Field(None, description="Who it is bought from.")
-    pack_size: Quantity | None = Field(None, description="Units in one buying pack (default 1).")
+    pack_size: Quantity | None = Field(None, description="Units in one buying pack (default 1); "
+                                                   "above 1, the pack may be sold whole.")
+    pack_price: Money | None = Field(None, description="Price of one whole pack at the counter; "
+                                                       "none: pack_size × sale_price.")
+    pack_name: PackName | None = Field(None, description="What the receipt calls the pack "
+                                                         "(none: pack).")
 
 
 class ProductUpdate(Body):
@@ -60,6 +66,9 @@ class ProductUpdate(Body):
     archived: Flag = Field(None, description="true archives the product; history stays.")
     preferred_supplier_id: Id | None = Field(None, description="Who it is bought from.")
     pack_size: Quantity | None = Field(None, description="Units in one buying pack.")
+    pack_price: Money | None = Field(None, description="Price of one whole pack; null: "
+                                                       "pack_size × sale_price.")
+    pack_name: PackName | None = Field(None, description="What the receipt calls the pack.")
 
 
 def _fields(body):

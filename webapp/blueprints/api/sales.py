@@ -14,6 +14,7 @@ from webapp.blueprints.api.schemas import (
     Id,
     LevelOut,
     Money,
+    PackName,
     Quantity,
     QueryId,
     Unit,
@@ -29,9 +30,15 @@ from webapp.services.handlers import handle
 class SaleLineIn(Body):
     product_id: Id | None = Field(None, description="Give product_id or sku.")
     sku: str | None = Field(None, min_length=1, max_length=64)
-    quantity: Quantity | None = Field(None, description="Give quantity or amount.")
+    quantity: Quantity | None = Field(None, description="Give quantity, amount or packs.")
     amount: Money | None = Field(None, description="Sell by amount (loose goods): the quantity "
                                                    "is amount ÷ price, rounded to the unit.")
+    packs: Quantity | None = Field(None, description="Whole packs of a product whose pack_size "
+                                                     "is above 1: the ledger takes packs × "
+                                                     "pack_size units; the line's total is "
+                                                     "packs × pack_price (none: packs × "
+                                                     "pack_size × sale_price). No unit_price "
+                                                     "with packs.")
     unit_price: Money | None = Field(None, description="Price override; a shopkeeper may go at "
                                                        "most the store's max_discount_percent "
                                                        "below the product's price.")
@@ -40,7 +47,7 @@ class SaleLineIn(Body):
     def _one_of_each(self):
         if self.product_id is None and not self.sku:
             raise ValueError("give product_id or sku")
-        if (self.quantity is None) == (self.amount is None):
+        if self.packs is None and (self.quantity is None) == (self.amount is None):
             raise ValueError("give quantity or amount, not both")
         return self
 
@@ -84,6 +91,11 @@ class SaleLineOut(BaseModel):
     movement_id: int = Field(description="The sale movement this line wrote.")
     returned_quantity: DecimalText
     returnable: DecimalText = Field(description="Sold minus already returned.")
+    packs: DecimalText | None = Field(None, description="Whole packs sold (quantity is packs × "
+                                                        "the pack size); null for a line in "
+                                                        "units.")
+    pack_name: PackName | None = Field(None, description="What the pack is called (null: "
+                                                         "pack).")
     level: LevelOut | None = Field(None, description="The level right after this write "
                                                      "(only in a write's response).")
 

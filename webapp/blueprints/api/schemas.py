@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from webapp.models import MOVEMENT_TYPES, SOURCES, UNITS
+from webapp.models import MOVEMENT_TYPES, PACK_NAMES, SOURCES, UNITS
 from webapp.services.commands import Id, Money, Quantity  # noqa: F401 (re-exported)
 
 # Id, Quantity and Money are the command fields' types (services/commands.py).
@@ -15,6 +15,7 @@ DecimalText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?$",
                                    description="An exact decimal, as text.")]
 Search = Annotated[str, Field(max_length=100)]
 Unit = Literal[UNITS]
+PackName = Literal[PACK_NAMES]
 MovementType = Literal[MOVEMENT_TYPES]
 Flag = Annotated[bool, Field(strict=True)]
 
@@ -52,6 +53,9 @@ class ProductOut(Resource):
     archived: bool
     preferred_supplier_id: int | None = None
     pack_size: Decimal = Decimal(1)
+    pack_price: Decimal | None = Field(None, description="Price of one whole pack at the "
+                                                         "counter (pack_size above 1).")
+    pack_name: PackName | None = None
     last_cost: Decimal | None = Field(None, description="Unit cost of the last receipt.")
     created_at: datetime
     updated_at: datetime

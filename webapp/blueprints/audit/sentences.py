@@ -18,6 +18,7 @@ FIELDS = {
     "barcode": N_("barcode"), "sale_price": N_("sale price"), "cost": N_("cost"),
     "reorder_level": N_("reorder level"), "archived": N_("archived"),
     "preferred_supplier_id": N_("preferred supplier"), "pack_size": N_("pack size"),
+    "pack_price": N_("pack price"), "pack_name": N_("pack name"),
     "code": N_("store code"), "city": N_("city"), "address": N_("address"),
     "phone": N_("phone"), "active": N_("active"), "allow_negative_stock": N_("negative stock"),
     "notes": N_("notes"), "full_name": N_("full name"), "role": N_("role"),

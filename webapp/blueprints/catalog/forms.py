@@ -23,11 +23,19 @@ class ProductForm(Form):
                                         default="", validate_choice=False)
     pack_size = StringField(_l("Buying pack size (units in a carton or bag)"), default="1",
                             render_kw={"inputmode": "decimal"})
+    pack_price = StringField(_l("Pack price at the counter (Rs, optional)"),
+                             render_kw={"inputmode": "decimal"})
+    pack_name = SelectField(_l("What the pack is called on the receipt"),
+                            choices=[("", _l("pack")), ("carton", _l("carton")),
+                                     ("box", _l("box")), ("bag", _l("bag")),
+                                     ("tray", _l("tray"))],
+                            default="", validate_choice=False)
     archived = BooleanField(_l("Archived (hidden from the stock pages; history is kept)"))
 
     def service_data(self):
         data = {name: f.data for name, f in self._fields.items() if name != "csrf_token"}
         for name in ("sku", "name", "category", "barcode", "sale_price", "cost",
-                     "reorder_level", "preferred_supplier_id", "pack_size"):
+                     "reorder_level", "preferred_supplier_id", "pack_size", "pack_price",
+                     "pack_name"):
             data[name] = "" if data[name] is None else str(data[name])
         return data

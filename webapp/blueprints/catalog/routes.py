@@ -45,7 +45,10 @@ def _form_page(form, heading, status=200):
     return render("form_page.html", status=status, form=form, heading=heading,
                   cancel_url=url_for("catalog.products"),
                   hints={"reorder_level": _("Low-stock badge at or below this level."),
-                         "sku": _("Unique; compared without regard to case.")})
+                         "sku": _("Unique; compared without regard to case."),
+                         "pack_price": _("With a pack size above 1 the counter can sell the "
+                                         "whole pack at this price; empty: pack size × sale "
+                                         "price.")})
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -73,6 +73,7 @@ def _lines_view(store, basket, errors=None):
     for line in lines:
         i = line.index
         line.error = errors.get(f"lines.{i}.quantity") or errors.get(f"lines.{i}.amount") \
+            or errors.get(f"lines.{i}.packs") \
             or errors.get(f"lines.{i}.product_id") \
             or (translate(line.error) if line.error else None)
     return lines, total
@@ -149,7 +150,8 @@ def add(store_id):
 @bp.post("/stores/<int:store_id>/basket/lines/<int:index>")
 @login_required
 def set_line(store_id, index):
-    """Change one line: a quantity, an amount in rupees (loose goods), +1, −1 or remove."""
+    """Change one line: a quantity, an amount in rupees (loose goods), whole packs, +1, −1 or
+    remove."""
     store = access.store_or_404(store_id)
     _checked_form()
     basket = _basket(store.id)
@@ -166,12 +168,14 @@ def set_line(store_id, index):
         else:
             basket["lines"][index] = stepped
     else:
-        amount = request.form.get("amount", "").strip()
-        quantity = request.form.get("quantity", "").strip()
-        mode, text = (lines_of.AMOUNT, amount) if amount else (lines_of.QUANTITY, quantity)
+        typed = {mode: request.form.get(name, "").strip()
+                 for mode, name in lines_of.FIELDS.items()}
+        mode = next((mode for mode in (lines_of.PACKS, lines_of.AMOUNT) if typed[mode]),
+                    lines_of.QUANTITY)
+        text = typed[mode]
         if not text:
             return _changed(store, basket)
-        field = f"lines.{index}.{'amount' if amount else 'quantity'}"
+        field = f"lines.{index}.{lines_of.FIELDS[mode]}"
         try:
             basket["lines"][index] = lines_of.session_entry(line[0], mode, text, field)
         except DomainError as error:

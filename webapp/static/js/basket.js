@@ -54,9 +54,9 @@ var KiryanaBasketRules = (function (R) {
     return "added";
   }
 
-  /** − / + / remove / Set (a quantity, or an amount in rupees) on line `index`, as
+  /** − / + / remove / Set (a quantity, an amount in rupees, or whole packs) on line `index`, as
    * counter.set_line does. Returns null, or "bad_quantity" when the typed number does not read. */
-  function setLine(state, index, action, quantity, amount) {
+  function setLine(state, index, action, quantity, amount, packs) {
     var line = state.lines[index];
     if (!line) { return null; }
     if (action === "remove") {
@@ -65,20 +65,23 @@ var KiryanaBasketRules = (function (R) {
       return null;
     }
     if (action === "more" || action === "less") {
-      // A line sold by amount goes back to counting from one (as on the server).
-      var next = line.mode === "q" ? R.addQuantity(line.value, action === "more" ? 1 : -1) : "1";
+      // A line sold by amount goes back to counting from one (as on the server); a line in
+      // packs counts packs.
+      var counted = line.mode === "q" || line.mode === "p";
+      var next = counted ? R.addQuantity(line.value, action === "more" ? 1 : -1) : "1";
       if (next === "0" || next[0] === "-") {
         state.lines.splice(index, 1);
         unpriced(state);
       } else {
-        line.mode = "q";
+        line.mode = line.mode === "p" ? "p" : "q";
         line.value = next;
         unpriced(state, line);
       }
       return null;
     }
-    var byAmount = !!String(amount || "").trim();
-    var typed = String((byAmount ? amount : quantity) || "").trim();
+    var byPacks = !!String(packs || "").trim();
+    var byAmount = !byPacks && !!String(amount || "").trim();
+    var typed = String((byPacks ? packs : byAmount ? amount : quantity) || "").trim();
     if (!typed) { return null; }
     if (takesOut(typed)) {
       state.lines.splice(index, 1);
@@ -87,7 +90,7 @@ var KiryanaBasketRules = (function (R) {
     }
     var value = byAmount ? R.amount(typed) : R.quantity(typed);
     if (value === null) { return "bad_quantity"; }
-    line.mode = byAmount ? "a" : "q";
+    line.mode = byPacks ? "p" : byAmount ? "a" : "q";
     line.value = value;
     unpriced(state, line);
     return null;
@@ -97,7 +100,7 @@ var KiryanaBasketRules = (function (R) {
   function requestLines(lines) {
     return lines.map(function (l) {
       var line = {product_id: l.product_id};
-      line[l.mode === "a" ? "amount" : "quantity"] = l.value;
+      line[{a: "amount", p: "packs"}[l.mode] || "quantity"] = l.value;
       return line;
     });
   }
@@ -220,9 +223,9 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
     });
   }
 
-  function setLine(index, action, quantity, amount) {
+  function setLine(index, action, quantity, amount, packs) {
     change(function (state) {
-      var problem = B.setLine(state, index, action, quantity, amount);
+      var problem = B.setLine(state, index, action, quantity, amount, packs);
       return problem ? K.t(problem) : null;
     });
   }
@@ -257,7 +260,7 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
       add(productOf(form));
     } else if (kind === "line") {
       setLine(Number(form.dataset.index), data.get("action") || "set", data.get("quantity"),
-              data.get("amount"));
+              data.get("amount"), data.get("packs"));
     } else if (kind === "clear") {
       change(function (state) { state.lines.length = 0; B.unpriced(state); return null; });
     } else if (kind === "complete") {
