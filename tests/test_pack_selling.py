@@ -4,6 +4,8 @@ size above 1 sells whole packs at its pack price; the ledger always counts the p
 A carton of 12 biscuits at Rs 1,150 against Rs 100 each: one carton takes 12 off the shelf,
 the receipt says "1 carton (12)" and Rs 1,150.00, and the day's report counts the same figure.
 """
+import re
+from urllib.parse import unquote
 from decimal import Decimal
 
 import pytest
@@ -11,7 +13,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from tests.api_client import api_as
-from tests.factories import ADMIN, make_product, make_store
+from tests.factories import ADMIN, login, make_product, make_store, make_user
 from webapp.extensions import db
 from webapp.models import Sale, SaleLine, StockLevel, StockMovement
 from webapp.services import basket, commands, ledger, reports
@@ -159,3 +161,55 @@ def test_a_manager_sets_the_pack_price_through_the_api(shop):
     sold = _keeper(store).post("/api/v1/sales", json={"store_id": store.id, "lines": [
         {"product_id": salt.id, "packs": 1}]})
     assert sold.status_code == 409   # 24 wanted, 10 on the shelf
+
+
+# --- the pages --------------------------------------------------------------------------------
+
+def test_a_manager_sets_the_pack_price_on_the_product_form(client, app):
+    make_user("manager", username="malik")
+    salt = make_product(sku="NAMAK", name="Salt", unit="piece", sale_price="40.00")
+    login(client, "malik")
+    form = client.get(f"/products/{salt.id}/edit").get_data(as_text=True)
+    assert 'name="pack_price"' in form and 'name="pack_name"' in form
+    data = {"sku": "NAMAK", "name": "Salt", "category": "Test", "unit": "piece",
+            "sale_price": "40.00", "cost": "", "reorder_level": "0", "pack_size": "24",
+            "pack_price": "900", "pack_name": "box", "preferred_supplier_id": ""}
+    refused = client.post(f"/products/{salt.id}/edit", data={**data, "pack_price": "abc"})
+    assert refused.status_code == 422
+    assert client.post(f"/products/{salt.id}/edit", data=data).status_code in (302, 303)
+    db.session.expire_all()
+    assert (salt.pack_size, salt.pack_price, salt.pack_name) == (24, Decimal("900.00"), "box")
+    cleared = client.post(f"/products/{salt.id}/edit", data={**data, "pack_price": "",
+                                                              "pack_name": ""})
+    assert cleared.status_code in (302, 303)
+    db.session.expire_all()
+    assert (salt.pack_price, salt.pack_name) == (None, None)
+
+
+def test_the_counter_sells_a_carton_and_the_urdu_receipt_says_it(client, app):
+    store, biscuits, _soap, salt = _shop()
+    keeper = make_user("shopkeeper", [store], username="dukan")
+    keeper.language = "ur"
+    db.session.commit()
+    login(client, "dukan")
+    url = f"/stores/{store.id}/basket"
+    client.post(f"{url}/add", data={"product_id": biscuits.id})
+    client.post(f"{url}/add", data={"product_id": salt.id})
+    html = client.get(url).get_data(as_text=True)
+    assert 'name="packs"' in html and html.count('name="packs"') == 1   # salt has no pack
+    part = client.post(f"{url}/lines/0", data={"packs": "1,5"}, headers={"HX-Request": "true"})
+    assert part.status_code == 422
+    html = client.post(f"{url}/lines/0", data={"packs": "١"},
+                       headers={"HX-Request": "true"}).get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert session["baskets"][str(store.id)]["lines"][0] == [biscuits.id, "p", "1"]
+    assert "1,190 روپے" in html                         # 1,150 + 40
+    key = re.search(r'name="key" value="([^"]+)"', html).group(1)
+    response = client.post(f"{url}/complete", data={"key": key})
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:300]
+    sale = db.session.scalars(select(Sale)).one()
+    assert sale.total == Decimal("1190.00") and level(store, biscuits) == 18
+    receipt = client.get(f"/stores/{store.id}/sales/{sale.id}").get_data(as_text=True)
+    assert "1 کارٹن (12)" in receipt and "1,150 روپے" in receipt
+    share = unquote(re.search(r'href="https://wa.me/\?text=([^"]+)"', receipt).group(1))
+    assert "1 کارٹن (12) = 1,150 روپے" in share

@@ -23,7 +23,7 @@ from webapp.services import commands, inventory, lookup, sales
 from webapp.services.errors import DomainError
 from webapp.services.handlers import handle
 from webapp.web import access
-from webapp.web.filters import measure, pakistan_time
+from webapp.web.filters import measure, pack_count, pakistan_time
 from webapp.web.filters import quantity as fmt_qty
 from webapp.web.filters import rupees
 from webapp.web.forms import Form
@@ -275,6 +275,11 @@ def whatsapp_text(sale):
              _("Receipt #%(number)s · %(time)s", number=sale["number"],
                time=pakistan_time(sale["created_at"]))]
     for line in sale["lines"]:
+        if line.get("packs"):   # "1 carton (12) = Rs 1,150": the pack price, not 12 × Rs 100
+            lines.append(f"{message_value(line['name'])}: "
+                         f"{pack_count(line['packs'], line['pack_name'], line['quantity'])} = "
+                         f"{rupees(line['line_total'])}")
+            continue
         lines.append(f"{message_value(line['name'])}: {measure(line['quantity'], line['unit'])} × "
                      f"{rupees(line['unit_price'])} = {rupees(line['line_total'])}")
     lines.append(_("Total: %(total)s", total=rupees(sale["total"])))
