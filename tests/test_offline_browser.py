@@ -798,3 +798,107 @@ def test_scanning_an_unknown_code_says_so_and_offers_add_product(playwright, sit
     phone.page.wait_for_url(lambda u: "/products/new" in u)
     assert phone.page.locator("#barcode").input_value() == UNKNOWN_EAN
     phone.finish()
+
+
+# --- issue 24: the product list kept on the phone, one fetch of the page, a conditional first
+# poll, and the decoder's size said before a metered download -----------------------------------
+
+
+def test_offline_search_finds_products_without_ever_opening_scan(playwright, site, tmp_path):
+    phone = Phone(playwright, site, tmp_path / "phone")
+    statuses = []
+    phone.page.on("response", lambda r: statuses.append((r.url.split("?")[0], r.status)))
+    catalog = f"/offline/stores/{site['khi']}/catalog"
+    phone.login("dukan")   # lands on the store page
+    saved = """async (url) => {
+        const cache = await caches.open("kiryana-data");
+        return !!(await cache.match(url));
+    }"""
+    phone.until(lambda: phone.page.evaluate(saved, catalog))
+    phone.until(lambda: phone.page.evaluate("""async () => {
+        const cache = await caches.open("kiryana-pages");
+        return !!(await cache.match(location.pathname + location.search));
+    }"""))
+    store_path = f"/stores/{site['khi']}/"
+    # The first visit fetched the store page once: the copy kept for offline use came from
+    # the page the phone already had.
+    page_fetches = sum(1 for url, _s in statuses if url.endswith(store_path))
+    assert page_fetches == 1, statuses
+    # The first stock check is conditional on the list the page shows: 304, no list again.
+    phone.until(lambda: any(u.endswith("/stock") for u, _s in statuses), timeout=15)
+    assert next(s for u, s in statuses if u.endswith("/stock")) == 304
+    # Opening the store page again asks for the list with the copy's ETag: 304.
+    statuses.clear()
+    phone.page.reload()
+    phone.until(lambda: any(u.endswith(catalog) for u, _s in statuses))
+    assert [s for u, s in statuses if u.endswith(catalog)] == [304]
+    # No signal: search finds the product from the phone's copy, Scan never opened.
+    phone.go_offline()
+    phone.page.reload()
+    phone.page.fill("#q", "basmati")
+    row = phone.page.locator("#picker-results a.row", has_text="Basmati Chawal")
+    row.wait_for()
+    # With the level the phone's copy had (tests in this module share the site's stock).
+    assert f"{level(site, 'chawal').normalize():f} kg" in row.inner_text()
+    shot(phone.page, "offline-search")
+    row.click()
+    expect(phone.page.locator("#panel [data-field=name]")).to_have_text("Basmati Chawal")
+    phone.go_online()
+    phone.finish()
+
+
+METERED = """Object.defineProperty(navigator, "connection", {configurable: true,
+    get: () => ({saveData: true, type: "cellular", effectiveType: "3g",
+                 addEventListener() {}, removeEventListener() {}})});"""
+
+
+def test_on_a_metered_connection_the_decoder_size_is_said_before_it_downloads(
+        playwright, site, tmp_path):
+    video = write_barcode_video(tmp_path / "known.y4m", KNOWN_EAN)
+    phone = Phone(playwright, site, tmp_path / "phone", camera_args(video))
+    phone.context.add_init_script(METERED)
+    requests = []
+    phone.page.on("request", lambda r: requests.append(r.url))
+    phone.login("dukan")
+    phone.ready_offline()
+    phone.page.locator("[data-scan]").click()
+    ask = phone.page.locator("[data-scan-download]")
+    ask.wait_for()
+    status = phone.page.locator("#scanner [data-scan-status]").inner_text()
+    assert "one-time download of 1.1 MB" in status
+    assert not any("vendor/" in u for u in requests)   # nothing fetched before the yes
+    shot(phone.page, "scanner-metered-ask")
+    ask.click()
+    expect(phone.page.locator("#panel [data-field=name]")).to_have_text("Cheeni (loose)",
+                                                                         timeout=15000)
+    assert any("zxing_reader.wasm" in u for u in requests)
+    # Once saved on the phone, the next Scan does not ask again.
+    phone.page.reload()
+    phone.page.locator("[data-scan]").click()
+    expect(phone.page.locator("#panel [data-field=name]")).to_have_text("Cheeni (loose)",
+                                                                         timeout=15000)
+    assert phone.page.locator("[data-scan-download]").count() == 0
+    phone.finish()
+
+
+NATIVE_DETECTOR = """window.BarcodeDetector = class {
+    static getSupportedFormats() {
+        return Promise.resolve(["ean_13", "ean_8", "upc_a", "code_128", "qr_code"]); }
+    detect() { return Promise.resolve([{rawValue: "%s"}]); }
+};""" % KNOWN_EAN
+
+
+def test_where_the_phone_reads_barcodes_itself_no_decoder_is_fetched(playwright, site, tmp_path):
+    video = write_barcode_video(tmp_path / "known.y4m", KNOWN_EAN)
+    phone = Phone(playwright, site, tmp_path / "phone", camera_args(video))
+    phone.context.add_init_script(METERED + NATIVE_DETECTOR)
+    requests = []
+    phone.page.on("request", lambda r: requests.append(r.url))
+    phone.login("dukan")
+    phone.ready_offline()
+    phone.page.locator("[data-scan]").click()
+    expect(phone.page.locator("#panel [data-field=name]")).to_have_text("Cheeni (loose)",
+                                                                         timeout=15000)
+    assert not any("vendor/" in u for u in requests)
+    assert phone.page.locator("[data-scan-download]").count() == 0
+    phone.finish()

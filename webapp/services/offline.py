@@ -20,13 +20,14 @@ the counter page, through services/sales.py like the page and `POST /api/v1/sale
 kind: one function here, one route in blueprints/offline/routes.py, one entry in KINDS in
 static/js/offline-queue.js.
 """
+import hashlib
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Product, StockLevel, Store
-from webapp.services import commands, policy, sales
+from webapp.services import commands, lookup, policy, sales
 from webapp.services.errors import N_, DomainError
 from webapp.services.handlers import handle
 from webapp.services.validation import parse_datetime
@@ -97,6 +98,15 @@ def allows_negative_stock(actor, store_id):
     on a refusal); False for a store the actor does not belong to."""
     return policy.sees_store(actor, store_id) and bool(db.session.execute(
         select(Store.allow_negative_stock).where(Store.id == store_id)).scalar())
+
+
+def catalog_version(store_id):
+    """A tag that changes when the catalogue below would: any product (added, renamed,
+    repriced, archived) or any level of the store. The phone keeps its copy while it holds."""
+    products = db.session.execute(
+        select(func.count(Product.id), func.max(Product.updated_at))).one()
+    raw = f"{store_id}|{products[0]}|{products[1]}|{lookup.levels_version(store_id)}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
 
 
 def catalog(store_id):

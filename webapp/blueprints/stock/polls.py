@@ -18,11 +18,16 @@ Redis down) goes the whole way as before.
 
 What a 304 tells is "what you were shown is still right": a user who lost the store since
 learns nothing new, and the first change sends them through the checks.
+
+The store page itself carries the ETag of the list it shows (`page_etag`), so even the first
+poll of a visit is conditional: the query is compared as its sorted, non-empty parameters, not
+as the bytes htmx happens to send (it adds the selected product, empty or not).
 """
 import hashlib
 import hmac
 import re
 import time
+from urllib.parse import parse_qsl, urlencode
 
 from flask import current_app, make_response, request, session
 from itsdangerous import BadSignature
@@ -34,9 +39,15 @@ from webapp.services import lookup, stock_cache
 ENDPOINT = "stock.stock_list"
 
 
+def _query(query_string):
+    """The poll's parameters in one spelling: sorted, the empty ones left out."""
+    pairs = sorted((k, v) for k, v in parse_qsl(query_string.decode("latin-1")) if v)
+    return urlencode(pairs).encode()
+
+
 def etag(version, login_id, store_id, query_string):
     """The list's ETag for this version, login, store and query."""
-    message = f"{login_id}|{store_id}|".encode() + query_string
+    message = f"{login_id}|{store_id}|".encode() + _query(query_string)
     key = current_app.secret_key
     key = key.encode() if isinstance(key, str) else key
     return f"{version}-{hmac.new(key, message, hashlib.sha256).hexdigest()[:16]}"
@@ -133,3 +144,11 @@ def _fresh(app, login_id):
 def register(app):
     """Call last in create_app: the middleware goes outside every other."""
     app.wsgi_app = EarlyAnswer(app, app.wsgi_app)
+
+
+def page_etag(store_id, args):
+    """The ETag of the list a store page is about to show, for the poll that page will send
+    (`args`: the list's own parameters and the selected product). Read before the levels are,
+    so a change in between makes the first poll fetch the list rather than hide it."""
+    return etag(lookup.levels_version(store_id), session.get("_user_id", ""), store_id,
+                urlencode({k: v for k, v in args.items() if v}).encode())

@@ -86,7 +86,12 @@ def _home(store, forms, product, status=200, result=None, block=None, open_kind=
                    open_kind=open_kind)
     if not (block and is_htmx()):  # the panel alone needs neither the search nor the stock list
         q = request.args.get("q", "")
-        context.update(q=q, results=lookup.find_products(store.id, q), **_stock_context(store))
+        args = _stock_args()
+        # The list's ETag before its levels are read: the page's first poll is conditional.
+        etag = polls.page_etag(store.id, dict(args, product_id=product["product_id"]
+                                              if product else None))
+        context.update(q=q, results=lookup.find_products(store.id, q), etag=etag,
+                       **_stock_context(store))
     return render("stock/home.html", block, status=status, **context)
 
 

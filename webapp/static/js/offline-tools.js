@@ -6,7 +6,6 @@
 (function () {
   "use strict";
   var K = window.KiryanaOffline;
-  var catalogPromise = null;
 
   function attentionItem(item) {
     if (item.kind === "sale") { return basketAttentionItem(item); }
@@ -181,15 +180,9 @@
     } catch (e) { /* ignore */ }
   }
 
+  /** The store's products as the phone keeps them (offline.js asks with the copy's ETag). */
   function loadCatalog() {
-    if (!catalogPromise && K.config()) {
-      catalogPromise = fetch(K.config().catalog_url, {credentials: "same-origin",
-                                                  headers: {"Accept": "application/json"}})
-        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-        .then(function (body) { return body.products; })
-        .catch(function (error) { catalogPromise = null; throw error; });
-    }
-    return catalogPromise || Promise.reject(new Error("no store"));
+    return K.catalog(false);
   }
 
   function searchOffline(q) {

@@ -130,6 +130,10 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
   var mine = {waiting: 0};
   var lastSubmit = null;
   var toolsLoading = null;
+  // The page as the server sent it, read before anything changes it (this script is deferred:
+  // the document is parsed, no script has been added to it yet, htmx has not processed it).
+  var received = {path: location.pathname + location.search,
+                  html: "<!doctype html>\n" + document.documentElement.outerHTML};
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", {scope: "/"}).catch(function () { return null; });
@@ -337,6 +341,58 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
   });
 
 
+  // --- the store's product list, kept on the phone ----------------------------------------------
+  // Asked each time a store page opens with signal, with the ETag of the copy the phone has:
+  // 304 (a few hundred bytes) while nothing changed. Offline search and the scanner read the
+  // copy, so neither needs Scan to have been opened first.
+
+  var CATALOG_CACHE = "kiryana-data";
+  var catalogLoading = null;
+
+  function storedCatalog(url) {
+    if (!window.caches) { return Promise.resolve(null); }
+    return caches.open(CATALOG_CACHE).then(function (cache) { return cache.match(url); })
+      .catch(function () { return null; });
+  }
+
+  /** The products: from this page's earlier answer, else asked (fresh: ask again anyway). */
+  function catalog(fresh) {
+    if (!readConfig()) { return Promise.reject(new Error("no store")); }
+    var url = config.catalog_url;
+    if (catalogLoading && catalogLoading.url === url && !fresh) { return catalogLoading.promise; }
+    var promise = storedCatalog(url).then(function (stored) {
+      if (!navigator.onLine) {
+        if (stored) { return stored.json(); }
+        throw new Error("offline, no copy");
+      }
+      var headers = {"Accept": "application/json"};
+      var tag = stored && stored.headers.get("ETag");
+      if (tag) { headers["If-None-Match"] = tag; }
+      return fetch(url, {credentials: "same-origin", headers: headers}).then(function (r) {
+        if (r.status === 304 && stored) { return stored.json(); }
+        if (!r.ok) { throw new Error(String(r.status)); }
+        var copy = r.clone();
+        if (window.caches) {
+          caches.open(CATALOG_CACHE).then(function (cache) { return cache.put(url, copy); })
+            .catch(function () { return null; });
+        }
+        return r.json();
+      }, function (error) {
+        if (stored) { return stored.json(); }
+        throw error;
+      });
+    }).then(function (body) { return body.products; });
+    var entry = {url: url, promise: promise};
+    catalogLoading = entry;
+    promise.catch(function () { if (catalogLoading === entry) { catalogLoading = null; } });
+    return promise;
+  }
+
+  /** Each store page opened with signal refreshes the phone's copy (a 304 when unchanged). */
+  function keepCatalog() {
+    if (navigator.onLine && readConfig()) { catalog(true).catch(function () { return null; }); }
+  }
+
   // --- loaded on demand: offline-tools.js (needs attention, offline product choice) ------------
 
   function loadScript(src) {
@@ -361,7 +417,7 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
   window.KiryanaOffline = {
     Q: Q, R: R, t: t, el: el, pkTime: pkTime, render: render, flush: flush, tools: tools,
     validQuantity: validQuantity, labelFor: labelFor, readConfig: readConfig,
-    config: function () { return config; }
+    catalog: catalog, config: function () { return config; }
   };
 
   // --- the basket page's offline side (basket.js) loads only there ------------------------------
@@ -428,14 +484,22 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
     startBasket();
     if (!navigator.onLine) { tools().then(function (T) { T.openRequestedProduct(); }); }
     if ("serviceWorker" in navigator && window.caches) {
+      // The first visit loaded before the worker ran (and a boosted visit goes past it): save
+      // this page if it is missing, from the copy the phone already received (fetching it
+      // again cost a second copy of the page); only without one is it fetched.
+      var here = location.pathname + location.search;
+      var copy = received && received.path === here ? received.html : null;
       navigator.serviceWorker.ready.then(function () {
-        // The first visit loaded before the worker ran: save this page now if it is missing.
         return caches.open("kiryana-pages").then(function (cache) {
-          var here = location.pathname + location.search;
-          return cache.match(here).then(function (hit) { return hit || cache.add(here); });
+          return cache.match(here).then(function (hit) {
+            if (hit) { return null; }
+            return copy ? cache.put(here, new Response(copy, {headers: {
+              "Content-Type": "text/html; charset=utf-8"}})) : cache.add(here);
+          });
         });
       }).catch(function () { return null; });
     }
+    keepCatalog();
   }
 
   window.addEventListener("online", function () { showBanner(); flush(); });
@@ -445,6 +509,19 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
   }
   // Retry while something waits (a 5xx, a timeout): cheap, and only with signal.
   setInterval(function () { if (mine.waiting && navigator.onLine) { flush(); } }, 30000);
+  // A boosted navigation receives the whole page: keep it as the copy to save for offline.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var detail = event.detail;
+    var xhr = detail.xhr;
+    if (!detail.boosted && !(detail.requestConfig && detail.requestConfig.boosted)) { return; }
+    if (!xhr || xhr.status !== 200 || !/^text\/html/.test(xhr.getResponseHeader("Content-Type") || "")) {
+      return;
+    }
+    try {
+      var url = new URL(xhr.responseURL || location.href);
+      received = {path: url.pathname + url.search, html: xhr.responseText};
+    } catch (e) { received = null; }
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     if (event.target === document.body) { start(); }
   });

@@ -3,7 +3,8 @@
  *
  * The browser's own BarcodeDetector when it has one that reads our formats (Android Chrome);
  * otherwise the vendored `barcode-detector` ponyfill (ZXing compiled to WebAssembly, see
- * static/vendor/README.md), loaded only then. Reads EAN-13, EAN-8, UPC-A and Code 128 from the
+ * static/vendor/README.md), loaded only then; on a metered connection (Save-Data, cellular,
+ * 2G/3G) the first download waits for a yes after saying its size (about 1.1 MB). Reads EAN-13, EAN-8, UPC-A and Code 128 from the
  * rear camera; a hit vibrates briefly and selects the product; an unknown code says so and, for
  * managers, offers "Add product" with the barcode filled in.
  */
@@ -33,11 +34,45 @@
     }, function () { return null; });
   }
 
-  function detector() {
+  /** Whether data may cost the shopkeeper: Save-Data, or a cellular or slow connection. */
+  function metered() {
+    var c = navigator.connection;
+    return !!(c && (c.saveData || c.type === "cellular" || /(^|-)(2g|3g)$/.test(c.effectiveType || "")));
+  }
+
+  function decoderSaved() {
+    if (!window.caches) { return Promise.resolve(false); }
+    return caches.match(WASM_DIR + "zxing_reader.wasm").then(function (hit) { return !!hit; },
+                                                             function () { return false; });
+  }
+
+  /** Before the first download of the decoder on a metered connection, say its size and wait
+   * for a yes (the phone's own BarcodeDetector, where there is one, costs nothing). */
+  function mayDownload(options) {
+    if (!metered()) { return Promise.resolve(); }
+    return decoderSaved().then(function (saved) {
+      if (saved) { return null; }
+      return new Promise(function (resolve, reject) {
+        var status = document.querySelector("#scanner [data-scan-status]");
+        var size = options.config.scanner_download || "";
+        status.textContent = options.t("scan_download", {size: size}) + " ";
+        var yes = document.createElement("button");
+        yes.type = "button";
+        yes.className = "secondary";
+        yes.setAttribute("data-scan-download", "");
+        yes.textContent = options.t("scan_download_yes", {size: size});
+        yes.onclick = function () { status.textContent = options.t("scan_loading"); resolve(); };
+        status.append(yes);
+        if (state) { state.refuse = reject; }
+      });
+    });
+  }
+
+  function detector(options) {
     if (!detectorPromise) {
       detectorPromise = nativeDetector().then(function (found) {
         if (found) { return found; }
-        return loadScript(VENDOR).then(function () {
+        return mayDownload(options).then(function () { return loadScript(VENDOR); }).then(function () {
           var api = window.BarcodeDetectionAPI;
           api.prepareZXingModule({overrides: {locateFile: function (path, prefix) {
             return path.endsWith(".wasm") ? WASM_DIR + path : prefix + path;
@@ -61,6 +96,7 @@
   function close() {
     if (!state) { return; }
     state.stopped = true;
+    if (state.refuse) { state.refuse(new Error("closed")); }
     if (state.stream) { state.stream.getTracks().forEach(function (track) { track.stop(); }); }
     state.box.hidden = true;
     state.video.srcObject = null;
@@ -129,10 +165,13 @@
     status.textContent = options.t("scan_loading");
     box.querySelector("[data-scan-close]").onclick = close;
     var current = state;
-    Promise.all([
-      navigator.mediaDevices.getUserMedia({audio: false, video: {facingMode: {ideal: "environment"}}}),
-      detector()
-    ]).then(function (both) {
+    // The decoder first: on a metered connection it may wait for the shopkeeper's yes, and
+    // the camera should not be lit meanwhile.
+    detector(options).then(function (scan) {
+      return navigator.mediaDevices.getUserMedia({audio: false,
+                                                  video: {facingMode: {ideal: "environment"}}})
+        .then(function (stream) { return [stream, scan]; });
+    }).then(function (both) {
       if (current.stopped) { both[0].getTracks().forEach(function (t) { t.stop(); }); return; }
       current.stream = both[0];
       video.srcObject = both[0];
@@ -140,11 +179,13 @@
       status.textContent = options.t("scan_point");
       loop(options, both[1]);
     }, function (error) {
+      if (current.stopped) { return; }
       status.textContent = options.t(cameraProblem(error));
     });
   }
 
-  var api = {open: open, close: close, find: find, cameraProblem: cameraProblem};
+  var api = {open: open, close: close, find: find, cameraProblem: cameraProblem,
+             metered: metered};
   if (typeof window !== "undefined") { window.KiryanaScanner = api; }
   // Under node --test (tests/js/scanner.test.js): find() needs no browser.
   if (typeof module === "object" && module.exports) { module.exports = api; }
