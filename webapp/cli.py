@@ -12,7 +12,10 @@ def register(app):
                   help="Erase EVERY row first, then seed (development and testing only).")
     @click.option("--days", default=14, show_default=True, type=click.IntRange(0, 366),
                   help="Days of sales history to make up.")
-    def seed_demo(force, days):
+    @click.option("--in-production", "in_production", is_flag=True,
+                  help="Seed although APP_ENV is production (the accounts get random "
+                       "passwords, shown once).")
+    def seed_demo(force, days, in_production):
         """Fill an empty database with demo stores, products, history and one user per role.
 
         Run again on a database that has stores, it seeds nothing and prints the demo accounts
@@ -20,10 +23,15 @@ def register(app):
         """
         from webapp import demo
 
-        if force and app.config["APP_ENV"] not in ("development", "testing"):
+        production = app.config["APP_ENV"] not in ("development", "testing")
+        if force and production:
             raise click.ClickException(
                 "--force erases every row; it runs only with APP_ENV=development or testing.")
-        accounts = demo.seed(force=force, days=days)
+        if production and not in_production:
+            raise click.ClickException(
+                "APP_ENV is production: demo data and demo accounts do not belong there. "
+                "Add --in-production to seed anyway (the accounts get random passwords).")
+        accounts = demo.seed(force=force, days=days, fresh_passwords=production)
         if accounts is None:
             accounts = demo.usable_accounts()
             click.echo("The database already has stores; nothing seeded "

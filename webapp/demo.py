@@ -87,9 +87,9 @@ PRODUCTS = [
 ]
 
 ACCOUNTS = [
-    ("admin", "admin-demo-123", "admin", []),
-    ("manager", "manager-demo-123", "manager", []),
-    ("dukan", "dukan-demo-123", "shopkeeper", ["KHI-0001", "KHI-0002"]),
+    ("admin", "chabi-demo-101", "admin", []),
+    ("manager", "hisaab-demo-202", "manager", []),
+    ("dukan", "galla-demo-303", "shopkeeper", ["KHI-0001", "KHI-0002"]),
 ]
 
 
@@ -111,11 +111,17 @@ def usable_accounts():
     return found
 
 
-def seed(force=False, days=14, seed_value=7):
+def seed(force=False, days=14, seed_value=7, fresh_passwords=False):
     """Seed demo data; returns [(username, password, role)] or None if stores exist already.
 
     force: erase every row first (the whole database, not only the demo's), then seed.
+    fresh_passwords: random passwords, shown once, instead of the demo's published ones (a
+    demo seeded in production must not open with a password anyone can read in the README).
     """
+    import secrets
+
+    chosen = {username: secrets.token_urlsafe(12) if fresh_passwords else password
+              for username, password, _role, _codes in ACCOUNTS}
     if force:
         erase_everything()
     elif db.session.execute(select(Store.id).limit(1)).first():
@@ -132,8 +138,8 @@ def seed(force=False, days=14, seed_value=7):
             "barcode": f"8961000{i:06d}"}))
     supplier = catalog.create_supplier(SEEDER, {"name": "Metro Cash & Carry", "phone": "021-111-638-766"})
     catalog.create_supplier(SEEDER, {"name": "Jodia Bazaar Wholesale", "phone": "0321-2223344"})
-    for username, password, role, codes in ACCOUNTS:
-        accounts.create_user(SEEDER, username, password, role=role, store_codes=codes,
+    for username, _password, role, codes in ACCOUNTS:
+        accounts.create_user(SEEDER, username, chosen[username], role=role, store_codes=codes,
                              full_name=username.title())
 
     start = utcnow() - timedelta(days=days)
@@ -175,4 +181,4 @@ def seed(force=False, days=14, seed_value=7):
                                                                quantity=min(current, Decimal(2)),
                                                                reason="count"))
     audit.drain_all()
-    return [(u, p, r) for u, p, r, _ in ACCOUNTS]
+    return [(u, chosen[u], r) for u, _p, r, _ in ACCOUNTS]
