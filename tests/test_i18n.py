@@ -15,7 +15,7 @@ from i18n import merge_pending
 from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import User
-from webapp.services import commands, imports, ledger, purchasing, sales
+from webapp.services import closing, commands, imports, khata, ledger, purchasing, sales
 from webapp.services.audit import Actor
 from webapp.services.errors import DomainError
 from webapp.services.validation import parse_money, parse_quantity
@@ -188,9 +188,22 @@ def shop(app):
     manager = Actor(user_id=users["manager"].id, source="web", ip="127.0.0.1")
     job = imports.check(manager, "products", "sku,name,unit,sale price\nNAMAK,نمک,kg,60\n".encode(),
                         "products.csv")
+    customer = khata.create_customer(keeper, users["shopkeeper"], store_id=store.id,
+                                     name="عاصف", phone="0300 1234567").data["customer"]
+    daal = make_product(sku="DAAL", name="دال", unit="piece", sale_price="100")
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=store.id, product_id=daal.id,
+                                                          type="stock_in", quantity=5))
+    sales.complete_sale(keeper, store_id=store.id, customer_id=customer["id"],
+                        lines=[{"product_id": daal.id, "quantity": 1}],
+                        payments=[{"method": "credit", "amount": "100"}])
+    khata.receive_payment(keeper, users["shopkeeper"], customer["id"], amount="40",
+                          method="wallet")
+    closed = closing.close_day(keeper, users["shopkeeper"], store.id,
+                               counted_cash="0").data["closing"]
     return {"store": store.id, "other": other.id, "sugar": sugar.id, "rice": rice.id,
             "supplier": supplier.id, "users": {r: u.id for r, u in users.items()},
-            "sale": sale.data["sale"]["id"], "order": order.id, "job": job}
+            "sale": sale.data["sale"]["id"], "order": order.id, "job": job,
+            "customer": customer["id"], "closing": closed["id"]}
 
 
 def login(client, username):
@@ -222,7 +235,8 @@ def pages(app, shop):
     from flask import url_for
     ids = {"store_id": shop["store"], "product_id": shop["sugar"],
            "supplier_id": shop["supplier"], "user_id": shop["users"]["shopkeeper"],
-           "sale_id": shop["sale"], "order_id": shop["order"], "job_id": shop["job"]}
+           "sale_id": shop["sale"], "order_id": shop["order"], "job_id": shop["job"],
+           "customer_id": shop["customer"], "closing_id": shop["closing"]}
     urls = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():

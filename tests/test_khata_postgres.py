@@ -142,3 +142,46 @@ def test_supplier_payments_racing_never_pay_more_than_owed(pg_app):
     assert payables.balances_agree() == []
     assert payables.balance_of(db.session.connection(), supplier.id, store.id) == \
         Decimal("100.00")
+
+
+def test_round_trips_of_a_cash_sale_are_unchanged_and_credit_adds_two(pg_app, pg_url):
+    """Counted at psycopg2 (bench/roundtrips.py's counting connection: every execute, COMMIT
+    and ROLLBACK): a basket without payments and one with an explicit cash payment cost the
+    same; a credit sale costs two more (the customer's guarded UPDATE and its entry)."""
+    from bench.roundtrips import COUNTS, _Connection
+    from tests.api_client import api_as
+    from tests.conftest import _config
+    from webapp import create_app
+
+    store = make_store()
+    products = [_stocked(store) for _ in range(3)]
+    customer = khata.create_customer(ADMIN, _admin(), store_id=store.id,
+                                     name="Asif").data["customer"]
+    db.session.commit()
+    app = create_app(_config(pg_url, SQLALCHEMY_ENGINE_OPTIONS={
+        "connect_args": {"connection_factory": _Connection}}))
+    with app.app_context():
+        api = api_as(app, "admin")
+        lines = [{"product_id": p.id, "quantity": 1} for p in products]
+
+        def count(extra):
+            for _ in range(3):  # warm: the token cache, prepared statement texts
+                assert api.post("/api/v1/sales", json={"store_id": store.id, "lines": lines,
+                                                       **extra}).status_code == 201
+            COUNTS.update(database=0)
+            for _ in range(5):
+                assert api.post("/api/v1/sales", json={"store_id": store.id, "lines": lines,
+                                                       **extra}).status_code == 201
+            return COUNTS["database"] / 5
+
+        cash = count({})
+        explicit_cash = count({"payments": [{"method": "cash", "amount": "300"}]})
+        split = count({"customer_id": customer["id"],
+                       "payments": [{"method": "cash", "amount": "200"},
+                                    {"method": "credit", "amount": "100"}]})
+        db.session.remove()
+        db.engine.dispose()
+    print(f"round trips: cash basket {cash}, explicit cash {explicit_cash}, split with "
+          f"credit {split}")
+    assert explicit_cash == cash
+    assert split == cash + 2

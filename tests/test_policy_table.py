@@ -39,7 +39,8 @@ def world(app):
              for role in ROLES}
     ids = {"store_id": store.id, "product_id": product.id, "supplier_id": make_supplier().id,
            "user_id": users["shopkeeper"].id, "sale_id": 1, "order_id": 999_999,
-           "job_id": "no-such-job", "customer_id": 999_999, "token_id": 999_999,
+           "job_id": "no-such-job", "customer_id": 999_999, "closing_id": 999_999,
+           "token_id": 999_999,
            "queue": "default", "index": 0}
     return users, ids
 

@@ -4,6 +4,7 @@ web/safe_text; a name that starts like a formula is stored and shown as typed.""
 import csv
 import io
 import re
+from decimal import Decimal
 from urllib.parse import unquote
 
 import pytest
@@ -12,7 +13,8 @@ from flask import url_for
 from tests.factories import ADMIN, login, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import Product
-from webapp.services import commands, imports, ledger, purchasing, sales
+from webapp.models.types import utcnow
+from webapp.services import commands, imports, khata, ledger, payables, purchasing, sales
 from webapp.services.audit import Actor
 from webapp.web.safe_text import FORMULA_START, message_value, spreadsheet_cell
 
@@ -41,6 +43,17 @@ def shop(app):
                                     note="line one\nTotal: 0")
     job = imports.check(Actor(user_id=manager.id, source="web", ip="127.0.0.1"), "products",
                         'sku,name,unit,sale price\nBAD-1,"=1+1",piece,x\n'.encode(), "p.csv")
+    # The money exports (receivables, cash book) get a customer and a supplier to name.
+    customer = khata.create_customer(ADMIN, manager, store_id=store.id,
+                                     name=EVIL).data["customer"]
+    sales.complete_sale(ADMIN, store_id=store.id, customer_id=customer["id"],
+                        lines=[{"product_id": other.id, "quantity": 1}],
+                        payments=[{"method": "credit", "amount": "100"}])
+    khata.receive_payment(ADMIN, manager, customer["id"], amount="40", method="cash")
+    payables.add_receipt(db.session.connection(), ADMIN, supplier.id, store.id,
+                         Decimal("50"), None, utcnow())
+    db.session.commit()
+    payables.pay(ADMIN, manager, supplier.id, store_id=store.id, amount="20", method="cash")
     return {"store": store.id, "product": product.id, "other": other.id,
             "sale": sale.data["sale"]["id"], "order": order.id, "job": job,
             "supplier": supplier.id}

@@ -12,7 +12,7 @@ from tests.factories import ADMIN, make_product, make_store, make_supplier, make
 from tests.live_site import ARTIFACTS, VIEWPORT, chromium, live_site
 from webapp.extensions import db
 from webapp.models import StockLevel, User
-from webapp.services import commands, imports, ledger, purchasing, sales
+from webapp.services import closing, commands, imports, khata, ledger, purchasing, sales
 from webapp.services.audit import Actor
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -51,8 +51,22 @@ def _fill():
                                     lines=[{"product_id": products["cheeni"].id, "packs": "1"}])
     job = imports.check(Actor(user_id=manager.id, source="web", ip="127.0.0.1"), "products",
                         "sku,name,unit,sale price\nNAMAK,نمک,kg,60\n".encode(), "namak.csv")
+    # A customer with a credit sale and a payment, and a closed day, for the money pages.
+    daal = make_product(sku="DAAL", name="دال مسور", unit="piece", sale_price="300")
+    ledger.record_movement(ADMIN, commands.Movement.parse(store_id=khi.id, product_id=daal.id,
+                                                          type="stock_in", quantity=5))
+    keeper_actor = Actor(user_id=keeper.id, source="web", ip="127.0.0.1")
+    customer = khata.create_customer(keeper_actor, keeper, store_id=khi.id, name="عاصف بھائی",
+                                     phone="0300 1234567").data["customer"]
+    sales.complete_sale(keeper_actor, store_id=khi.id, customer_id=customer["id"],
+                        lines=[{"product_id": daal.id, "quantity": 1}],
+                        payments=[{"method": "cash", "amount": "100"},
+                                  {"method": "credit", "amount": "200"}])
+    khata.receive_payment(keeper_actor, keeper, customer["id"], amount="50", method="cash")
+    closed = closing.close_day(keeper_actor, keeper, khi.id, counted_cash="150")
     return {"khi": khi.id, "lhe": lhe.id, "supplier": supplier.id, "keeper": keeper.id,
             "sale": sale.data["sale"]["id"], "order": order.id, "job": job,
+            "customer": customer["id"], "closing": closed.data["closing"]["id"],
             **{k: p.id for k, p in products.items()}}
 
 
@@ -223,7 +237,8 @@ def pages(site):
     from tests.test_i18n import NOT_PAGES
     ids = {"store_id": site["khi"], "product_id": site["chawal"], "supplier_id": site["supplier"],
            "user_id": site["keeper"], "sale_id": site["sale"], "order_id": site["order"],
-           "job_id": site["job"]}
+           "job_id": site["job"], "customer_id": site["customer"],
+           "closing_id": site["closing"]}
     app = site["app"]
     found = []
     with app.test_request_context():

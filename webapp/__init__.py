@@ -122,6 +122,7 @@ def register_blueprints(app):
     from webapp.blueprints.catalog import bp as catalog_bp
     from webapp.blueprints.counter import bp as counter_bp
     from webapp.blueprints.imports import bp as imports_bp
+    from webapp.blueprints.khata import bp as khata_bp
     from webapp.blueprints.jobs import bp as jobs_bp
     from webapp.blueprints.language import bp as language_bp
     from webapp.blueprints.offline import bp as offline_bp
@@ -135,6 +136,7 @@ def register_blueprints(app):
     app.register_blueprint(auth_bp)
     app.register_blueprint(stock_bp)
     app.register_blueprint(counter_bp)
+    app.register_blueprint(khata_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(stores_bp)
     app.register_blueprint(admin_bp)

@@ -289,3 +289,81 @@ def summary_text(closing, store_name, language):
                        expected=money_text(closing["expected_cash"]),
                        counted=money_text(closing["counted_cash"]),
                        difference=money_text(closing["difference"]))
+
+
+def _in(column, store_ids):
+    return True if store_ids is None else column.in_(sorted(store_ids) or [0])
+
+
+def sales_by_method(store_ids, first_day, last_day):
+    """The sales report's payment methods over Pakistan days (None: every store): each
+    method's sales, and net of voids and returns as a closing counts them (credit part off
+    udhaar, the rest off cash) → {"gross": {...}, "net": {...}, "refunded", "credit_reversed"}."""
+    conn = db.session.connection()
+    start = pakistan_day_start(first_day)
+    end = pakistan_day_start(last_day + timedelta(days=1))
+    made = func.coalesce(SALES.c.occurred_at, SALES.c.created_at)
+    sold = conn.execute(
+        select(*(func.coalesce(func.sum(SALES.c[f"paid_{m}"]), 0)
+                 for m in ("cash", "card", "wallet", "credit")))
+        .where(_in(SALES.c.store_id, store_ids),
+               SALES.c.created_at >= start - timedelta(days=1), made >= start,
+               made < end)).one()
+    refunded = _money(conn.execute(
+        select(func.coalesce(func.sum(REVERSALS.c.amount), 0))
+        .select_from(REVERSALS.join(SALES, SALES.c.id == REVERSALS.c.sale_id))
+        .where(_in(SALES.c.store_id, store_ids), REVERSALS.c.created_at >= start,
+               REVERSALS.c.created_at < end)).scalar())
+    credit_reversed = -_money(conn.execute(
+        select(func.coalesce(func.sum(CUSTOMER_ENTRIES.c.amount), 0))
+        .where(_in(CUSTOMER_ENTRIES.c.store_id, store_ids),
+               CUSTOMER_ENTRIES.c.kind.in_(("void", "return")),
+               CUSTOMER_ENTRIES.c.created_at >= start,
+               CUSTOMER_ENTRIES.c.created_at < end)).scalar())
+    gross = dict(zip(("cash", "card", "wallet", "credit"), (_money(v) for v in sold)))
+    net = dict(gross, cash=gross["cash"] - (refunded - credit_reversed),
+               credit=gross["credit"] - credit_reversed)
+    return {"gross": gross, "net": net, "refunded": refunded,
+            "credit_reversed": credit_reversed}
+
+
+def cash_book(store_id, day):
+    """One store's day, money in and out: the closing's figures and every khata and supplier
+    payment of the day, in time order."""
+    f = figures(db.session.connection(), store_id, day)
+    return {"business_date": day.isoformat(), **_view(f), "sales_count": f["sales_count"],
+            "entries": payments_of_day({store_id}, day)}
+
+
+def payments_of_day(store_ids, day):
+    """Every customer payment received and supplier payment made in these stores (None: all)
+    on a Pakistan day, in time order: {who, at, store_id, name, kind, method, amount}."""
+    from webapp.models import Customer, Supplier
+    conn = db.session.connection()
+    start = pakistan_day_start(day)
+    end = pakistan_day_start(day + timedelta(days=1))
+    people, suppliers = Customer.__table__, Supplier.__table__
+    rows = [{"who": "customer", "at": r.created_at, "store_id": r.store_id, "name": r.name,
+             "kind": r.kind, "method": r.method, "amount": -_money(r.amount)}
+            for r in conn.execute(
+                select(CUSTOMER_ENTRIES.c.created_at, CUSTOMER_ENTRIES.c.store_id, people.c.name,
+                       CUSTOMER_ENTRIES.c.kind, CUSTOMER_ENTRIES.c.method,
+                       CUSTOMER_ENTRIES.c.amount)
+                .join(people, people.c.id == CUSTOMER_ENTRIES.c.customer_id)
+                .where(_in(CUSTOMER_ENTRIES.c.store_id, store_ids),
+                       CUSTOMER_ENTRIES.c.kind == "payment",
+                       CUSTOMER_ENTRIES.c.created_at >= start,
+                       CUSTOMER_ENTRIES.c.created_at < end))]
+    rows += [{"who": "supplier", "at": r.created_at, "store_id": r.store_id, "name": r.name,
+              "kind": r.kind, "method": r.method, "amount": _money(r.amount)}
+             for r in conn.execute(
+                 select(SUPPLIER_ENTRIES.c.created_at, SUPPLIER_ENTRIES.c.store_id,
+                        suppliers.c.name, SUPPLIER_ENTRIES.c.kind, SUPPLIER_ENTRIES.c.method,
+                        SUPPLIER_ENTRIES.c.amount)
+                 .join(suppliers, suppliers.c.id == SUPPLIER_ENTRIES.c.supplier_id)
+                 .where(_in(SUPPLIER_ENTRIES.c.store_id, store_ids),
+                        SUPPLIER_ENTRIES.c.kind == "payment",
+                        SUPPLIER_ENTRIES.c.created_at >= start,
+                        SUPPLIER_ENTRIES.c.created_at < end))]
+    rows.sort(key=lambda r: r["at"])
+    return rows

@@ -399,3 +399,73 @@ def balances_agree(conn=None):
                                 and Decimal(last_after).quantize(MONEY_PLACES) != balance):
             bad.append((cid, balance, total))
     return bad
+
+
+# ---------------------------------------------------------------------------------------------
+# Receivables: who owes what, and for how long
+
+
+AGE_BUCKETS = ("0-30", "31-60", "61-90", "90+")
+
+
+def _bucket(days):
+    return "0-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "90+"
+
+
+def receivables_total(user, store_id=None):
+    """What the customers of the user's stores owe, in all."""
+    query = select(func.coalesce(func.sum(CUSTOMERS.c.balance), 0))
+    ids = policy.visible_store_ids(user)
+    if ids is not None:
+        query = query.where(CUSTOMERS.c.store_id.in_(ids or [0]))
+    if store_id is not None:
+        query = query.where(CUSTOMERS.c.store_id == store_id)
+    return Decimal(db.session.execute(query).scalar()).quantize(MONEY_PLACES)
+
+
+def receivables(user, store_id=None, now=None):
+    """Who owes what, aged 0–30 / 31–60 / 61–90 / 90+ days → (rows, totals).
+
+    What a customer paid (or had voided or returned) settles their oldest udhaar first, so a
+    balance is made of their newest credit sales: one window function over the sale entries of
+    customers who owe something, newest first, keeps the part of each still unpaid."""
+    from datetime import datetime, timezone
+    now = now or datetime.now(timezone.utc)
+    running = func.sum(ENTRIES.c.amount).over(partition_by=ENTRIES.c.customer_id,
+                                              order_by=ENTRIES.c.id.desc())
+    sales_ = (select(ENTRIES.c.customer_id, ENTRIES.c.amount, ENTRIES.c.created_at,
+                     CUSTOMERS.c.balance, running.label("running"))
+              .join(CUSTOMERS, CUSTOMERS.c.id == ENTRIES.c.customer_id)
+              .where(ENTRIES.c.kind == "sale", CUSTOMERS.c.balance > 0))
+    ids = policy.visible_store_ids(user)
+    if ids is not None:
+        sales_ = sales_.where(CUSTOMERS.c.store_id.in_(ids or [0]))
+    if store_id is not None:
+        sales_ = sales_.where(CUSTOMERS.c.store_id == store_id)
+    sales_ = sales_.subquery()
+    before = sales_.c.running - sales_.c.amount  # what newer sales already account for
+    rows = db.session.execute(select(sales_.c.customer_id, sales_.c.amount, sales_.c.balance,
+                                     before.label("before"), sales_.c.created_at)
+                              .where(before < sales_.c.balance)).all()
+    by_customer = {}
+    for customer_id, amount, balance, newer, created_at in rows:
+        part = min(Decimal(amount), Decimal(balance) - Decimal(newer)).quantize(MONEY_PLACES)
+        ages = by_customer.setdefault(customer_id, {b: ZERO for b in AGE_BUCKETS})
+        ages[_bucket((now - created_at).days)] += part
+    if not by_customer:
+        return [], {b: ZERO for b in AGE_BUCKETS} | {"total": ZERO}
+    people = {r.id: r for r in db.session.execute(
+        select(CUSTOMERS.c.id, CUSTOMERS.c.name, CUSTOMERS.c.phone, CUSTOMERS.c.store_id,
+               CUSTOMERS.c.balance, STORES.c.code)
+        .join(STORES, STORES.c.id == CUSTOMERS.c.store_id)
+        .where(CUSTOMERS.c.id.in_(list(by_customer))))}
+    result = []
+    for customer_id, ages in by_customer.items():
+        person = people[customer_id]
+        result.append({"customer_id": customer_id, "name": person.name, "phone": person.phone,
+                       "store_id": person.store_id, "store_code": person.code,
+                       "balance": Decimal(person.balance).quantize(MONEY_PLACES), **ages})
+    result.sort(key=lambda r: (-r["balance"], r["name"]))
+    totals = {b: sum((r[b] for r in result), ZERO) for b in AGE_BUCKETS}
+    totals["total"] = sum((r["balance"] for r in result), ZERO)
+    return result, totals

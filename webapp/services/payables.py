@@ -90,7 +90,7 @@ def pay(actor, user, supplier_id, *, store_id, amount, method, note=None, idempo
     supplier_id = parse_id(supplier_id, "supplier_id", "Supplier")
     store_id = parse_id(store_id, "store_id", "Store")
     policy.get_store_or_404(store_id, user)
-    _supplier(supplier_id)
+    supplier_name = _supplier(supplier_id).name
     amount = parse_money(amount, "amount", "Amount", required=True)
     if amount <= 0:
         raise DomainError("invalid", N_("Amount must be more than zero."), field="amount")
@@ -110,7 +110,7 @@ def pay(actor, user, supplier_id, *, store_id, amount, method, note=None, idempo
         entry = _append(conn, actor, supplier_id, store_id, "payment", -amount, balance, now,
                         method=method, note=note)
         audit.record(conn, actor, "supplier.payment", "supplier", supplier_id, after={
-            "entry_id": entry["id"], "store_id": store_id, "amount": str(amount),
+            "entry_id": entry["id"], "store_id": store_id, "name": supplier_name, "amount": str(amount),
             "method": method, "balance_after": str(balance)})
         return {"entry": entry_dict(entry), "balance": str(balance)}, None, 201
 

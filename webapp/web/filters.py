@@ -41,6 +41,11 @@ SYSTEM_NOTES = (
     (re.compile(r"^Return from sale #(\d+)$"), N_("Return from sale #%(number)s")),
     (re.compile(r"^opening stock \(import\)$"), N_("opening stock (import)")),
 )
+PAYMENT_METHODS = {"cash": N_("cash"), "card": N_("card"), "wallet": N_("wallet"),
+                   "credit": N_("udhaar")}
+ENTRY_KINDS = {"sale": N_("udhaar sale"), "payment": N_("payment received"),
+               "void": N_("sale voided"), "return": N_("goods returned"),
+               "receipt": N_("goods received")}
 ROLES = {"admin": N_("admin"), "manager": N_("manager"), "shopkeeper": N_("shopkeeper")}
 JOB_STATUSES = {"queued": N_("queued"), "running": N_("running"), "done": N_("done"),
                 "failed": N_("failed"), "finished": N_("finished")}
@@ -212,6 +217,8 @@ movement_type = _label(MOVEMENT_TYPES)
 reason = _label(REASONS)
 role = _label(ROLES)
 job_status = _label(JOB_STATUSES)
+payment_method = _label(PAYMENT_METHODS)
+entry_kind = _label(ENTRY_KINDS)
 
 
 def register(app):
@@ -230,3 +237,5 @@ def register(app):
     app.add_template_filter(reason, "reason")
     app.add_template_filter(role, "role")
     app.add_template_filter(job_status, "job_status")
+    app.add_template_filter(payment_method, "payment_method")
+    app.add_template_filter(entry_kind, "entry_kind")

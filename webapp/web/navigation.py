@@ -48,6 +48,10 @@ def nav_items():
         NavItem(_("Count"), url_for("stock.count", store_id=store_id) if store_id else chooser),
         NavItem(_("Transfer"),
                 url_for("stock.transfer", store_id=store_id) if store_id else chooser),
+        NavItem(_("Khata"), url_for("khata.customers", store_id=store_id) if store_id
+                else chooser),
+        NavItem(_("Close the day"),
+                url_for("khata.closing_form", store_id=store_id) if store_id else chooser),
         NavItem(_("History"), url_for("stock.history")),
         NavItem(_("Products"), url_for("catalog.products")),
         NavItem(_("Stores"), chooser),
@@ -60,6 +64,7 @@ def nav_items():
         items.append(NavItem(_("Import"), url_for("imports.new")))
     if policy.can(user, "suppliers.view"):
         items.append(NavItem(_("Suppliers"), url_for("admin.suppliers")))
+        items.append(NavItem(_("Money"), url_for("khata.money")))
     if policy.can(user, "users.manage"):
         items.append(NavItem(_("Users"), url_for("admin.users")))
     if policy.can(user, "audit.view"):

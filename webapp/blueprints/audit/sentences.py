@@ -186,6 +186,15 @@ def _sale_return(e):
                     "(%(amount)s back)", len(lines), **common)
 
 
+def _sale_complete_paid(e):
+    """A sale's sentence, and what of it went on a customer's khata."""
+    text = _sale_complete(e)
+    credit = e.after.get("paid_credit")
+    if not credit:
+        return text
+    return gettext("%(sale)s; %(credit)s on udhaar", sale=Markup(text), credit=e.money(credit))
+
+
 def _price_override(e):
     a = e.after
     return gettext("%(actor)s sold %(product)s at %(store)s for %(price)s instead of "
@@ -193,6 +202,45 @@ def _price_override(e):
                    product=e.product(a.get("product_id")), store=e.store(a.get("store_id")),
                    price=e.money(a.get("unit_price")), list_price=e.money(a.get("list_price")),
                    percent=e.number(a.get("discount_percent")))
+
+
+# --- money: the khata, suppliers, the closing -------------------------------------------------
+
+def _customer(e):
+    action, a = e.event["action"], e.after
+    name = _bdi(a.get("name") or e.before.get("name") or f"#{e.event.get('entity_id')}")
+    if action == "customer.create":
+        return gettext("%(actor)s added the customer %(name)s at %(store)s", actor=e.actor,
+                       name=name, store=e.store(a.get("store_id")))
+    if action == "customer.update":
+        return gettext("%(actor)s changed the customer #%(id)s: %(fields)s", actor=e.actor,
+                       id=e.entity_id(), fields=e.changed())
+    if action == "customer.payment":
+        return gettext("%(actor)s received %(amount)s from %(name)s (%(method)s); still owed "
+                       "%(balance)s", actor=e.actor, amount=e.money(a.get("amount")), name=name,
+                       method=escape(filters.payment_method(a.get("method"))),
+                       balance=e.money(a.get("balance_after")))
+    return None
+
+
+def _supplier_payment(e):
+    a = e.after
+    return gettext("%(actor)s paid %(amount)s to %(name)s for %(store)s (%(method)s); still "
+                   "owed %(balance)s", actor=e.actor, amount=e.money(a.get("amount")),
+                   name=_bdi(a.get("name") or f"#{e.event.get('entity_id')}"),
+                   store=e.store(a.get("store_id")),
+                   method=escape(filters.payment_method(a.get("method"))),
+                   balance=e.money(a.get("balance_after")))
+
+
+def _closing(e):
+    a = e.after
+    return gettext("%(actor)s closed %(day)s at %(store)s: cash expected %(expected)s, "
+                   "counted %(counted)s, difference %(difference)s", actor=e.actor,
+                   day=_bdi(a.get("business_date", "")), store=e.store(a.get("store_id")),
+                   expected=e.money(a.get("expected_cash")),
+                   counted=e.money(a.get("counted_cash")),
+                   difference=e.money(a.get("difference")))
 
 
 # --- people and the catalogue ---------------------------------------------------------------
@@ -303,11 +351,12 @@ def _other(e):
 
 TELLERS = {
     "movement.create": _movement, "transfer.create": _transfer, "count.apply": _count,
-    "sale.complete": _sale_complete, "sale.void": _sale_void, "sale.return": _sale_return,
+    "sale.complete": _sale_complete_paid, "sale.void": _sale_void, "sale.return": _sale_return,
     "price.override": _price_override,
     "token.create": _token, "token.revoke": _token, "token.revoke_all": _token,
+    "supplier.payment": _supplier_payment, "closing.create": _closing,
 }
-PREFIXES = {"user": _user_event, "product": _catalogue, "store": _catalogue,
+PREFIXES = {"customer": _customer, "user": _user_event, "product": _catalogue, "store": _catalogue,
             "supplier": _catalogue, "purchase_order": _order}
 
 

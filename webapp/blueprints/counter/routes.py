@@ -10,6 +10,7 @@ the basket. With no signal, static/js/basket.js keeps the basket on the phone (f
 """
 import json
 import uuid
+from decimal import Decimal
 from urllib.parse import quote
 
 from flask import abort, flash, redirect, request, session, url_for
@@ -19,17 +20,23 @@ from flask_login import current_user, login_required
 from webapp.blueprints.counter import bp
 from webapp.models.types import utcnow
 from webapp.services import basket as lines_of
-from webapp.services import commands, inventory, lookup, sales
-from webapp.services.errors import DomainError
+from webapp.services import commands, inventory, khata, lookup, sales
+from webapp.services.errors import N_, DomainError
 from webapp.services.handlers import handle
+from webapp.services.validation import parse_money
 from webapp.web import access
-from webapp.web.filters import measure, pack_count, pakistan_time
+from webapp.web.filters import (
+    measure,
+    pack_count,
+    pakistan_time,
+    payment_method,
+    rupees,
+)
 from webapp.web.filters import quantity as fmt_qty
-from webapp.web.filters import rupees
 from webapp.web.forms import Form
 from webapp.web.guard import json_depth
-from webapp.web.i18n import translate
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
+from webapp.web.i18n import translate
 from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
 from webapp.web.safe_text import message_value
@@ -90,6 +97,9 @@ def _page(store, basket, status=200, errors=None, block=None, message=None):
                   recent=recent, stock=stock, form=CounterForm(), message=message,
                   errors=errors or {},
                   basket_data=lines_of.state(basket["key"], lines, total, rupees, fmt_qty),
+                  customers=khata.list_customers(current_user, store.id, per_page=200).items
+                  if lines else [],
+                  entered=request.form if errors else {},
                   max_lines=MAX_BASKET_LINES, loose_units=lines_of.LOOSE_UNITS)
 
 
@@ -231,7 +241,9 @@ def complete(store_id):
         return redirect_to(url_for("counter.receipt", store_id=store_id, sale_id=last["id"]))
     basket = _basket(store_id)
     try:
-        command = sales.parse_sale(store_id, lines_of.request_lines(basket["lines"]))
+        customer_id, payments = _payment_step(store_id, basket, key)
+        command = sales.parse_sale(store_id, lines_of.request_lines(basket["lines"]),
+                                   customer_id=customer_id, payments=payments)
         result = handle(access.actor(), command, key)
     except DomainError as error:
         store = access.store_or_404(store_id)  # the page again (404 when not this user's)
@@ -246,6 +258,38 @@ def complete(store_id):
     flash(_("Sale #%(number)s recorded: %(total)s.", number=sale["number"],
             total=rupees(sale["total"])), "success")
     return redirect_to(url_for("counter.receipt", store_id=store_id, sale_id=sale["id"]))
+
+
+def _payment_step(store_id, basket, key):
+    """(customer_id, payments) from the Complete step: Cash (the default), Card or Wallet for
+    the whole bill, or Udhaar for a chosen or new customer with an optional part paid now in
+    cash. The bill is the basket's, as services/basket.py priced it for the page."""
+    pay = request.form.get("pay") or "cash"
+    if pay not in ("cash", "card", "wallet", "credit"):
+        abort(400)
+    if pay == "cash":
+        return None, None  # one cash payment of the total: the cash sale's path, unchanged
+    store = access.store_or_404(store_id)  # the bill as the page showed it
+    _lines, total = _lines_view(store, basket)
+    if pay in ("card", "wallet"):
+        return None, [{"method": pay, "amount": str(total)}]
+    customer_id = _int(request.form.get("customer_id")) or None
+    name = (request.form.get("new_name") or "").strip()
+    if customer_id is None and name:
+        customer_id = khata.create_customer(
+            access.actor(), current_user, store_id=store.id, name=name,
+            phone=request.form.get("new_phone"),
+            idempotency_key=f"{key}-customer" if key else None).data["customer"]["id"]
+    if customer_id is None:
+        raise DomainError("customer_required", N_("Choose the customer for udhaar."),
+                          field="customer_id")
+    now = parse_money(request.form.get("paid_now"), "paid_now", "Paid now") or Decimal(0)
+    if now > total:
+        raise DomainError("invalid", N_("Paid now is more than the bill."), field="paid_now")
+    payments = [{"method": "credit", "amount": str(total - now)}] if now < total else []
+    if now:
+        payments.insert(0, {"method": "cash", "amount": str(now)})
+    return customer_id, payments
 
 
 def _int(value):
@@ -283,6 +327,10 @@ def whatsapp_text(sale):
         lines.append(f"{message_value(line['name'])}: {measure(line['quantity'], line['unit'])} × "
                      f"{rupees(line['unit_price'])} = {rupees(line['line_total'])}")
     lines.append(_("Total: %(total)s", total=rupees(sale["total"])))
+    if sale.get("payments") and sale["payments"][0]["method"] != "cash" or \
+            len(sale.get("payments") or []) > 1:
+        lines.append(", ".join(f"{payment_method(p['method'])} {rupees(p['amount'])}"
+                               for p in sale["payments"]))
     if sale["status"] == "voided":
         lines.append(_("VOIDED"))
     return "\n".join(lines)
@@ -295,7 +343,10 @@ def receipt(store_id, sale_id):
     store = access.store_or_404(store_id)
     sale = _sale_in(store, sale_id)
     share = "https://wa.me/?text=" + quote(whatsapp_text(sale), safe="")
+    customer = khata.get_customer(current_user, sale["customer_id"]) \
+        if sale.get("customer_id") else None
     return render("counter/receipt.html", store=store, sale=sale, share_url=share,
+                  customer=customer,
                   form=CounterForm(), void_key=uuid.uuid4().hex,
                   may_void=sales.can_void(current_user, sale, store.void_window_minutes,
                                           utcnow()))

@@ -7,7 +7,7 @@ from flask_login import current_user
 from webapp.blueprints.reports import bp, charts, export, forms, words
 from webapp.infra.replica import replica_reads
 from webapp.jobs.tasks import refresh_inline_without_worker, refresh_report_rollups
-from webapp.services import reports
+from webapp.services import closing, khata, reports
 from webapp.services.errors import N_, DomainError
 from webapp.services.policy import visible_store_ids
 from webapp.web.errors import handle_domain_error
@@ -155,7 +155,8 @@ def sales():
     compared = charts.rows(_("Sales per store (Rs)"), [(s["store_code"], s["amount"])
                                                      for s in by_store[:CHART_STORES]])
     return _page("sales.html", span=span, days=days, by_store=by_store, products=products,
-                 total=reports.sales_total(days), over_time=over_time, compared=compared)
+                 total=reports.sales_total(days), over_time=over_time, compared=compared,
+                 methods=closing.sales_by_method(scope, span.start, span.end))
 
 
 # Every sales CSV: the figures of its rows, then a TOTAL row (the page's totals).
@@ -198,6 +199,85 @@ def sales_csv():
     header, rows = SALES_CSV[by]
     return export.stream(f"sales-by-{by}-{span.start}-{span.end}.csv", header + SALES_FIGURES,
                          rows({store_id} if store_id else stores, span))
+
+
+@bp.get("/sales-methods.csv")
+@replica_reads
+def sales_methods_csv():
+    """The sales report's payment methods: gross and net of voids and returns."""
+    stores, store_id = forms.scope(current_user, request.args)
+    span = forms.span(request.args)
+    methods = closing.sales_by_method({store_id} if store_id else stores, span.start, span.end)
+    rows = [[m, methods["gross"][m], methods["net"][m]] for m in ("cash", "card", "wallet",
+                                                                 "credit")]
+    return export.stream(f"sales-by-method-{span.start}-{span.end}.csv",
+                         [N_("method"), N_("sales"), N_("net")], rows)
+
+
+AGE_HEADER = [N_("store_code"), N_("customer"), N_("phone"), N_("balance"), N_("0-30 days"),
+              N_("31-60 days"), N_("61-90 days"), N_("over 90 days")]
+
+
+@bp.get("/receivables")
+@replica_reads
+def receivables():
+    """Who owes what on udhaar, aged 0–30 / 31–60 / 61–90 / 90+ days, per store and in all."""
+    stores, store_id = forms.scope(current_user, request.args)
+    rows, totals = khata.receivables(current_user, store_id)
+    return _page("receivables.html", rows=rows[:200], count=len(rows), totals=totals,
+                 buckets=khata.AGE_BUCKETS)
+
+
+@bp.get("/receivables.csv")
+@replica_reads
+def receivables_csv():
+    stores, store_id = forms.scope(current_user, request.args)
+    rows, totals = khata.receivables(current_user, store_id)
+    lines = [[r["store_code"], r["name"], r["phone"], r["balance"],
+              *(r[b] for b in khata.AGE_BUCKETS)] for r in rows]
+    lines.append([translate(N_("TOTAL")), "", "", totals["total"],
+                  *(totals[b] for b in khata.AGE_BUCKETS)])
+    return export.stream("receivables.csv", AGE_HEADER, lines)
+
+
+def _book_day(store_id):
+    day = reports.date_range(request.args.get("day"), request.args.get("day"), 1).end \
+        if request.args.get("day") else reports.today()
+    return day, closing.cash_book(store_id, day)
+
+
+
+@bp.get("/cash-book")
+@replica_reads
+def cash_book():
+    """One store's day of money: the drawer's figures and every payment in and out."""
+    stores, store_id = forms.scope(current_user, request.args)
+    if store_id is None:
+        return _page("cash_book.html", book=None, day=None)
+    day, book = _book_day(store_id)
+    return _page("cash_book.html", book=book, day=day)
+
+
+@bp.get("/cash-book.csv")
+@replica_reads
+def cash_book_csv():
+    """The day's payments in and out: one store's, with its expected cash; or every store's."""
+    stores, store_id = forms.scope(current_user, request.args)
+    day = reports.date_range(request.args.get("day"), request.args.get("day"), 1).end \
+        if request.args.get("day") else reports.today()
+    if store_id is None:
+        entries, expected = closing.payments_of_day(stores, day), None
+    else:
+        book = closing.cash_book(store_id, day)
+        entries, expected = book["entries"], book["expected_cash"]
+    rows = [[e["at"].isoformat(), e["store_id"], e["who"], e["name"], e["kind"], e["method"],
+             e["amount"]] for e in entries]
+    if expected is not None:
+        rows.append([day.isoformat(), store_id, "", translate(N_("expected cash")), "", "",
+                     expected])
+    return export.stream(f"cash-book-{store_id or 'all'}-{day}.csv",
+                         [N_("time"), N_("store_id"), N_("with"), N_("name"), N_("kind"),
+                          N_("method"), N_("amount")], rows)
 
 
 @bp.get("/movements")

@@ -1,0 +1,246 @@
+"""Customers (who owes most first), a customer's khata with Receive payment, Send reminder and a
+printable statement; the day's closing; the manager's money screen (owed to suppliers, the
+closings across stores with their differences). Plain forms that post and redirect; every
+rule is in services/khata.py, payables.py and closing.py."""
+import uuid
+from decimal import Decimal
+from urllib.parse import quote
+
+from flask import abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from webapp.blueprints.khata import bp
+from webapp.extensions import db
+from webapp.models import Store
+from webapp.services import closing, khata, payables, policy
+from webapp.services.errors import DomainError
+from webapp.web import access
+from webapp.web.filters import rupees
+from webapp.web.forms import Form
+from webapp.web.htmx import render
+from webapp.web.i18n import current_language, translate
+from webapp.web.navigation import remember_store
+from webapp.web.paging import page_arg
+
+
+class MoneyForm(Form):
+    """Only the CSRF token: the inputs are read by name and checked by the services."""
+
+
+def _checked_form():
+    if not MoneyForm().validate_on_submit():
+        abort(400)
+
+
+def _errors(error):
+    fields = {name: translate(text) for name, text in error.fields.items()}
+    return fields, translate(error.message)
+
+
+def _customer_in(store, customer_id):
+    try:
+        customer = khata.get_customer(current_user, customer_id)
+    except DomainError:
+        abort(404)
+    if customer["store_id"] != store.id:
+        abort(404)
+    return customer
+
+
+# --- customers ------------------------------------------------------------------------------
+
+def _customers_page(store, status=200, errors=None, entered=None, message=None):
+    q = request.args.get("q", "")
+    page = khata.list_customers(current_user, store.id, q, page_arg(), 50)
+    owed = sum((Decimal(c["balance"]) for c in page.items), Decimal(0))
+    return render("khata/customers.html", status=status, store=store, page=page, q=q,
+                  owed=owed, form=MoneyForm(), errors=errors or {}, entered=entered or {},
+                  message=message, key=uuid.uuid4().hex, next_url=request.args.get("next"))
+
+
+@bp.get("/stores/<int:store_id>/customers")
+@login_required
+def customers(store_id):
+    """The store's customers, who owes most first; add one."""
+    store = access.store_or_404(store_id)
+    remember_store(store.id)
+    return _customers_page(store)
+
+
+@bp.post("/stores/<int:store_id>/customers")
+@login_required
+def add_customer(store_id):
+    """Add a customer (name, phone, credit limit)."""
+    store = access.store_or_404(store_id)
+    _checked_form()
+    entered = {k: request.form.get(k, "") for k in ("name", "phone", "credit_limit")}
+    try:
+        result = khata.create_customer(
+            access.actor(), current_user, store_id=store.id, name=entered["name"],
+            phone=entered["phone"], credit_limit=entered["credit_limit"] or None,
+            idempotency_key=request.form.get("key") or None)
+    except DomainError as error:
+        fields, message = _errors(error)
+        return _customers_page(store, 422, fields, entered, message)
+    customer = result.data["customer"]
+    flash(_("Added %(name)s.", name=customer["name"]), "success")
+    return redirect(url_for("khata.customer", store_id=store.id, customer_id=customer["id"]),
+                    303)
+
+
+def _customer_page(store, customer, status=200, errors=None, entered=None, message=None):
+    page = khata.entries(current_user, customer["id"], page_arg(), 50)
+    return render("khata/customer.html", status=status, store=store, customer=customer,
+                  page=page, form=MoneyForm(), errors=errors or {}, entered=entered or {},
+                  message=message, key=uuid.uuid4().hex,
+                  reminder=khata.reminder(current_user, customer["id"]))
+
+
+@bp.get("/stores/<int:store_id>/customers/<int:customer_id>")
+@login_required
+def customer(store_id, customer_id):
+    """A customer's khata: balance, Receive payment, Send reminder, entries newest first."""
+    store = access.store_or_404(store_id)
+    return _customer_page(store, _customer_in(store, customer_id))
+
+
+@bp.post("/stores/<int:store_id>/customers/<int:customer_id>/payments")
+@login_required
+def receive_payment(store_id, customer_id):
+    """Money received from the customer (cash, card or wallet)."""
+    store = access.store_or_404(store_id)
+    customer = _customer_in(store, customer_id)
+    _checked_form()
+    entered = {k: request.form.get(k, "") for k in ("amount", "method", "note")}
+    try:
+        result = khata.receive_payment(
+            access.actor(), current_user, customer["id"], amount=entered["amount"],
+            method=entered["method"] or "cash", note=entered["note"],
+            idempotency_key=request.form.get("key") or None)
+    except DomainError as error:
+        fields, message = _errors(error)
+        return _customer_page(store, customer, 422, fields, entered, message)
+    entry = result.data["entry"]
+    flash(_("Received %(amount)s from %(name)s. Still owed: %(balance)s.",
+            amount=rupees(-Decimal(entry["amount"])), name=customer["name"],
+            balance=rupees(entry["balance_after"])), "success")
+    return redirect(url_for("khata.customer", store_id=store.id, customer_id=customer["id"]),
+                    303)
+
+
+@bp.get("/stores/<int:store_id>/customers/<int:customer_id>/statement")
+@login_required
+def statement(store_id, customer_id):
+    """A printable statement (58 mm or A4): every entry, oldest first, and the balance."""
+    store = access.store_or_404(store_id)
+    customer = _customer_in(store, customer_id)
+    size = "58" if request.args.get("size") == "58" else "a4"
+    entries = khata.entries(current_user, customer["id"], 1, 200, oldest_first=True)
+    return render("khata/statement.html", store=store, customer=customer, entries=entries,
+                  size=size)
+
+
+# --- the daily closing ----------------------------------------------------------------------
+
+def _closing_page(store, status=200, errors=None, entered=None, message=None):
+    day = request.args.get("day") or (entered or {}).get("business_date")
+    try:
+        figures = closing.preview(current_user, store.id, day)
+    except DomainError:
+        figures = closing.preview(current_user, store.id)
+    recent = closing.list_closings(current_user, store.id, page=1, per_page=10).items
+    closed = next((c for c in recent if c["business_date"] == figures["business_date"]), None)
+    return render("khata/closing.html", status=status, store=store, figures=figures,
+                  closed=closed, recent=recent, notes=closing.NOTES, form=MoneyForm(),
+                  errors=errors or {}, entered=entered or {}, message=message,
+                  key=uuid.uuid4().hex)
+
+
+@bp.get("/stores/<int:store_id>/closing")
+@login_required
+def closing_form(store_id):
+    """Today's money so far and the count that closes the day."""
+    store = access.store_or_404(store_id)
+    remember_store(store.id)
+    return _closing_page(store)
+
+
+@bp.post("/stores/<int:store_id>/closing")
+@login_required
+def close_day(store_id):
+    """Close the day once: expected against counted cash."""
+    store = access.store_or_404(store_id)
+    _checked_form()
+    entered = {k: request.form.get(k, "") for k in ("counted_cash", "business_date", "note")}
+    notes = {str(n): request.form.get(f"note_{n}", "") for n in closing.NOTES}
+    notes["coins"] = request.form.get("coins", "")
+    entered.update({f"note_{k}": v for k, v in notes.items()})
+    notes = {k: v for k, v in notes.items() if v.strip()}
+    try:
+        result = closing.close_day(
+            access.actor(), current_user, store.id,
+            counted_cash=entered["counted_cash"] or None, notes=notes or None,
+            business_date=entered["business_date"] or None, note=entered["note"],
+            idempotency_key=request.form.get("key") or None)
+    except DomainError as error:
+        fields, message = _errors(error)
+        return _closing_page(store, 422, fields, entered, message)
+    done = result.data["closing"]
+    flash(_("Day closed. Difference: %(difference)s.", difference=rupees(done["difference"])),
+          "success")
+    return redirect(url_for("khata.closing_view", store_id=store.id, closing_id=done["id"]), 303)
+
+
+@bp.get("/stores/<int:store_id>/closings/<int:closing_id>")
+@login_required
+def closing_view(store_id, closing_id):
+    """One closed day, as it was closed; its summary to share on WhatsApp."""
+    store = access.store_or_404(store_id)
+    try:
+        done = closing.get_closing(current_user, closing_id)
+    except DomainError:
+        abort(404)
+    if done["store_id"] != store.id:
+        abort(404)
+    text = closing.summary_text(done, store.name, current_language())
+    return render("khata/closing_view.html", store=store, closing=done,
+                  share_url="https://wa.me/?text=" + quote(text, safe=""), summary=text)
+
+
+# --- the manager's money screen -------------------------------------------------------------
+
+@bp.get("/money")
+@login_required
+@access.page_permission("suppliers.view")
+def money():
+    """Owed to suppliers, customers' udhaar, and closings across stores (differences flagged)."""
+    owed_rows, owed_total = payables.owed(current_user)
+    closings = closing.list_closings(current_user, page=page_arg(), per_page=30)
+    stores = {s.id: s for s in policy.visible_stores(current_user, include_inactive=True)}
+    receivables = khata.receivables_total(current_user)
+    return render("khata/money.html", owed_rows=owed_rows, owed_total=owed_total,
+                  closings=closings, stores=stores, receivables=receivables, form=MoneyForm(),
+                  key=uuid.uuid4().hex)
+
+
+@bp.post("/suppliers/<int:supplier_id>/payments")
+@login_required
+@access.page_permission("suppliers.view")
+def pay_supplier(supplier_id):
+    """A payment from a store to a supplier."""
+    _checked_form()
+    try:
+        result = payables.pay(access.actor(), current_user, supplier_id,
+                              store_id=request.form.get("store_id"),
+                              amount=request.form.get("amount"),
+                              method=request.form.get("method") or "cash",
+                              idempotency_key=request.form.get("key") or None)
+    except DomainError as error:
+        flash(translate(error.message), "error")
+        return redirect(url_for("khata.money"), 303)
+    store = db.session.get(Store, result.data["entry"]["store_id"])
+    flash(_("Paid %(amount)s. %(store)s still owes %(balance)s.",
+            amount=rupees(-Decimal(result.data["entry"]["amount"])), store=store.code,
+            balance=rupees(result.data["balance"])), "success")
+    return redirect(url_for("khata.money"), 303)
