@@ -35,7 +35,7 @@ def migrate_and_make_token(url):
     with app.app_context():
         upgrade()
         actor = audit.Actor(None, "web", "bench")
-        user = accounts.create_user(actor, "bench", "bench-password", role="admin")
+        user = accounts.create_user(actor, "bench", "galla-load-tester-7", role="admin")
         token, _ = accounts.issue_token(actor, user, "bench", 1)
         from webapp.extensions import db
         db.session.remove()

@@ -47,7 +47,7 @@ def main(rows=50_000):
         with app.app_context():
             upgrade()
             setup = audit.Actor(None, "web", "bench")
-            user = accounts.create_user(setup, "importer", "bench-password", role="manager")
+            user = accounts.create_user(setup, "importer", "galla-load-tester-7", role="manager")
             actor = audit.Actor(user.id, "web", "bench")
             content = make_csv(rows)
             figures["file_mb"] = round(len(content) / 1e6, 1)
