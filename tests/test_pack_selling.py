@@ -5,6 +5,8 @@ A carton of 12 biscuits at Rs 1,150 against Rs 100 each: one carton takes 12 off
 the receipt says "1 carton (12)" and Rs 1,150.00, and the day's report counts the same figure.
 """
 import re
+import uuid
+from datetime import datetime, timezone
 from urllib.parse import unquote
 from decimal import Decimal
 
@@ -213,3 +215,18 @@ def test_the_counter_sells_a_carton_and_the_urdu_receipt_says_it(client, app):
     assert "1 کارٹن (12)" in receipt and "1,150 روپے" in receipt
     share = unquote(re.search(r'href="https://wa.me/\?text=([^"]+)"', receipt).group(1))
     assert "1 کارٹن (12) = 1,150 روپے" in share
+
+
+def test_the_offline_queue_hands_in_a_carton_as_the_phone_kept_it(client, app):
+    store, biscuits, _soap, _salt = _shop()
+    keeper = make_user("shopkeeper", [store], username="dukan")
+    login(client, "dukan")
+    response = client.post(f"/offline/stores/{store.id}/sales", json={
+        "key": uuid.uuid4().hex, "user_id": keeper.id,
+        "occurred_at": datetime.now(timezone.utc).isoformat(),
+        "lines": [{"product_id": biscuits.id, "packs": "2"}]})   # basket.js requestLines
+    assert response.status_code == 201, response.get_json()
+    sale = response.get_json()["sale"]
+    assert (sale["total"], sale["lines"][0]["quantity"], sale["lines"][0]["packs"]) == (
+        "2300.00", "24.000", "2.000")
+    assert level(store, biscuits) == 6
