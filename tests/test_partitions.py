@@ -129,6 +129,22 @@ def test_rows_in_the_default_partition_move_into_their_month_when_it_is_made(pg_
     assert indexes >= 8
 
 
+def _legacy_store_and_product():
+    """A store and a product as that revision's tables hold them (raw SQL: today's models
+    carry columns later migrations add, such as stores.opening_float and products.pack_price)."""
+    conn, now = db.session.connection(), datetime.now(UTC)
+    store_id = conn.execute(text(
+        "INSERT INTO stores (code, name, city, address, phone, active, allow_negative_stock, "
+        "created_at, updated_at) VALUES ('OLD-0001', 'Old Store', 'Karachi', '', '', true, "
+        "false, :now, :now) RETURNING id"), {"now": now}).scalar()
+    product_id = conn.execute(text(
+        "INSERT INTO products (sku, name, category, unit, sale_price, reorder_level, archived, "
+        "created_at, updated_at) VALUES ('OLD-1', 'Old product', 'Grocery', 'piece', 10, 0, "
+        "false, :now, :now) RETURNING id"), {"now": now}).scalar()
+    db.session.commit()
+    return store_id, product_id
+
+
 def _legacy_stock_ins(store_id, product_id, count):
     """`count` stock-ins of 3 written as that revision's ledger wrote them (raw SQL: today's
     ledger writes columns a later migration adds)."""
@@ -154,7 +170,7 @@ def test_migration_keeps_an_existing_ledger_as_one_partition():
         app = create_app(_config(url))
         with app.app_context():
             upgrade(revision="purchasing_1")  # the revision just before perf_1
-            store_id, product_id = make_store().id, make_product(unit="piece").id
+            store_id, product_id = _legacy_store_and_product()
             old = _legacy_stock_ins(store_id, product_id, 3)
             db.session.remove()
             upgrade()
