@@ -136,3 +136,44 @@ def test_the_urdu_receipt_keeps_the_address_and_phone_in_order(browser, site):
     shot(page, "urdu-receipt")
     page.context.close()
     assert problems == []
+
+
+def test_tapping_a_product_shows_it_on_the_bar_and_a_loose_one_opens_the_number_pad(
+        browser, site):
+    page, problems = phone(browser, site, "dukan")
+    page.goto(f"{site['url']}/stores/{site['khi']}/basket")
+    # The search box's placeholder fits: its text is narrower than the box.
+    fits = page.evaluate("""() => {
+        const input = document.getElementById("basket-q");
+        const style = getComputedStyle(input);
+        const ctx = document.createElement("canvas").getContext("2d");
+        ctx.font = style.font;
+        const room = input.clientWidth - parseFloat(style.paddingLeft)
+                     - parseFloat(style.paddingRight);
+        return ctx.measureText(input.placeholder).width <= room;
+    }""")
+    assert fits
+    page.locator("section:not(#basket) button.add", has_text="Cheeni (loose)").first.click()
+    page.wait_for_selector("#bar-note")
+    bar = page.locator("#checkout").bounding_box()
+    assert bar["y"] >= 0 and bar["y"] + bar["height"] <= VIEWPORT["height"]   # always on screen
+    assert page.locator("#bar-note").inner_text() == "Added Cheeni (loose)."
+    assert page.locator("#bar-count").inner_text() == "1"
+    assert page.locator("#bill-total").inner_text() == "Rs 150"
+    page.screenshot(path=str(ARTIFACTS / "day-basket-added-screen.png"))   # what the thumb sees
+    # Loose sugar: the quantity field has the focus (the number pad is up), selected.
+    focused = page.evaluate("""() => [document.activeElement.className,
+        document.activeElement.closest('.basket-line').dataset.productId,
+        document.activeElement.selectionEnd - document.activeElement.selectionStart]""")
+    assert focused == ["line-qty", str(site["cheeni"]), 1]
+    page.keyboard.type("2.5")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".line-total[data-line-total='375.00']")
+    shot(page, "basket-added")
+    # A piece is not asked for a weight: the focus stays where it was.
+    page.locator("section:not(#basket) button.add", has_text="Pepsi 1.5L").first.click()
+    page.wait_for_function("() => document.getElementById('bar-count').textContent === '2'")
+    assert page.evaluate("document.activeElement.className") != "line-qty"
+    assert page.locator("#bar-note").inner_text() == "Added Pepsi 1.5L."
+    page.context.close()
+    assert problems == []

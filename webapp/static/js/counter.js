@@ -35,6 +35,23 @@
     }
   });
 
+  // A loose product (sold by weight or volume) just added to the basket: its quantity field is
+  // focused and selected, so the phone's number pad opens for the weight at once.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    var form = (event.detail.requestConfig && event.detail.requestConfig.elt) || event.detail.elt;
+    if (!target || target.id !== "basket" || !form || !form.dataset ||
+        form.dataset.basket !== "add") { return; }
+    var idInput = form.querySelector("input[name=product_id]");
+    var line = idInput && document.querySelector(".basket-line[data-product-id='" +
+                                                 idInput.value + "']");
+    if (line && line.querySelector(".line-amount")) {
+      var quantity = line.querySelector(".line-qty");
+      quantity.focus({preventScroll: false});
+      quantity.select();
+    }
+  });
+
   // After a write the panel carries the new level: the search results above show it too,
   // without fetching anything again.
   function showLevelEverywhere() {
