@@ -2,6 +2,7 @@
 asks services/policy.py first. A shopkeeper of another store is refused by the handler itself,
 whichever door (or none) built the command, and nothing is written."""
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -10,9 +11,11 @@ from tests.factories import ADMIN, make_product, make_store, make_supplier, make
 from webapp.extensions import db
 from webapp.models import AuditOutbox, IdempotencyRecord, Sale, StockMovement
 from webapp.services import (
+    closing,
     commands,
     count_drafts,
     handlers,
+    khata,
     ledger,
     policy,
     purchasing,
@@ -39,8 +42,11 @@ def two_shops(app):
                                     supplier_id=make_supplier().id,
                                     lines=[{"product_id": sugar.id, "packs": "1"}])
     keeper = make_user(stores=[mine])
+    customer = khata.create_customer(ADMIN, None, store_id=theirs.id,
+                                     name="Their customer").data["customer"]
     return {"mine": mine, "theirs": theirs, "sugar": sugar, "keeper": keeper,
-            "sale_id": sale.data["sale"]["id"], "order_id": order.id}
+            "sale_id": sale.data["sale"]["id"], "order_id": order.id,
+            "customer_id": customer["id"], "supplier_id": make_supplier().id}
 
 
 def _commands_for_the_other_store(s):
@@ -57,6 +63,11 @@ def _commands_for_the_other_store(s):
         commands.Void.parse(s["sale_id"]),
         commands.Return.parse(s["sale_id"], [{"product_id": sugar, "quantity": "1"}]),
         purchasing.parse_delivery(s["order_id"], [{"product_id": sugar, "quantity": "1"}]),
+        khata.parse_new_customer(theirs, {"name": "Asif"}),
+        commands.CustomerChange(s["customer_id"], (("name", "Asif"),)),
+        khata.parse_payment(s["customer_id"], "10", "cash"),
+        commands.SupplierPayment(s["supplier_id"], theirs, Decimal("10"), "cash"),
+        closing.parse_closing(theirs, "0"),
     ]
 
 

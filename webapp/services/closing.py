@@ -32,8 +32,9 @@ from webapp.models import (
     SupplierEntry,
 )
 from webapp.models.types import MONEY_PLACES
-from webapp.services import audit, idempotency, ledger, policy
+from webapp.services import audit, commands, idempotency, ledger, policy
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
+from webapp.services.handlers import handle, handles
 from webapp.services.khata import money_text
 from webapp.services.paging import paginate
 from webapp.services.sql import insert_ignore
@@ -203,8 +204,13 @@ def close_day(actor, user, store_id, *, counted_cash=None, notes=None, business_
 
     counted_cash, or a count by note (`notes`: {"5000": n, …, "coins": amount}) that adds up to
     it; when both are given they must agree."""
+    return handle(actor, parse_closing(store_id, counted_cash, notes, business_date, note),
+                  idempotency_key)
+
+
+def parse_closing(store_id, counted_cash=None, notes=None, business_date=None, note=None):
+    """A checked commands.Closing from a door's raw values; DomainError if not."""
     store_id = parse_id(store_id, "store_id", "Store")
-    policy.get_store_or_404(store_id, user)
     day = parse_day(business_date)
     notes, notes_total = parse_notes(notes)
     counted = parse_money(counted_cash, "counted_cash", "Counted cash")
@@ -218,7 +224,17 @@ def close_day(actor, user, store_id, *, counted_cash=None, notes=None, business_
                                         total=money_text(notes_total),
                                         counted=money_text(counted)),
                           field="counted_cash")
-    note = parse_text(note, "note", "Note", 500)
+    return commands.Closing(store_id, day, counted,
+                            tuple(sorted(notes.items())) if notes else None,
+                            parse_text(note, "note", "Note", 500))
+
+
+@handles(commands.Closing)
+def close(actor, command, idempotency_key=None):
+    """Write the day's closing with its figures, once (the handler has asked policy)."""
+    store_id, day, counted = command.store_id, command.business_date, command.counted_cash
+    notes = dict(command.notes) if command.notes else None
+    note = command.note
     key = idempotency.check_key(idempotency_key)
 
     def write(conn, now):

@@ -351,3 +351,60 @@ class Delivery:
     order_id: int
     lines: tuple  # of (product_id, quantity, unit_cost, line_id, index), by product id
     note: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Money: the khata, supplier payments, the daily closing (services/khata.py, payables.py,
+# closing.py parse them from a door's raw values and register their handlers)
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    """A customer of a store (phone already normalised to +92…)."""
+
+    store_id: int
+    name: str
+    phone: str | None = None
+    credit_limit: Decimal | None = None
+    language: str = "ur"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerChange:
+    """Some of a customer's name, phone, credit limit, language, note: (field, value) pairs."""
+
+    customer_id: int
+    fields: tuple
+
+
+@dataclass(frozen=True)
+class CustomerPayment:
+    """Money received from a customer, off their khata."""
+
+    customer_id: int
+    amount: Decimal
+    method: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SupplierPayment:
+    """Money paid by a store to a supplier, off what the store owes."""
+
+    supplier_id: int
+    store_id: int
+    amount: Decimal
+    method: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Closing:
+    """A store's Pakistan day closed once: the cash counted (and the count by note)."""
+
+    store_id: int
+    business_date: object  # datetime.date
+    counted_cash: Decimal
+    notes: tuple | None = None  # of (note, count or coins amount)
+    note: str = ""

@@ -27,8 +27,9 @@ from webapp.models import (
     Store,
 )
 from webapp.models.types import MONEY_PLACES
-from webapp.services import audit, idempotency, ledger, policy
+from webapp.services import audit, commands, idempotency, ledger, policy
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
+from webapp.services.handlers import handle, handles
 from webapp.services.paging import paginate
 from webapp.services.sql import exact_sum
 from webapp.services.validation import iso_time, parse_id, parse_money, parse_text
@@ -123,11 +124,26 @@ def _check_phone_free(conn, store_id, phone, customer_id=None):
 
 
 def create_customer(actor, user, *, store_id, idempotency_key=None, **raw):
-    """A new customer of a store the user may see → {"customer"} (balance 0); 409 duplicate
-    when the store already has that phone."""
-    store_id = parse_id(store_id, "store_id", "Store")
-    policy.get_store_or_404(store_id, user)
+    """A new customer of a store the actor may sell in → {"customer"} (balance 0); 409
+    duplicate when the store already has that phone. (`user` is kept for the doors' calls;
+    who may is asked by the handler.)"""
+    return handle(actor, parse_new_customer(store_id, raw), idempotency_key)
+
+
+def parse_new_customer(store_id, raw):
+    """A checked commands.NewCustomer from a door's raw values; DomainError if not."""
     fields = _parse_fields(raw)
+    return commands.NewCustomer(parse_id(store_id, "store_id", "Store"), fields["name"],
+                                fields["phone"], fields["credit_limit"], fields["language"],
+                                fields["note"])
+
+
+@handles(commands.NewCustomer)
+def add_customer(actor, command, idempotency_key=None):
+    """Write a new customer (the handler has asked policy)."""
+    store_id = command.store_id
+    fields = {k: getattr(command, k) for k in ("name", "phone", "credit_limit", "language",
+                                               "note")}
     key = idempotency.check_key(idempotency_key)
 
     def write(conn, now):
@@ -150,13 +166,21 @@ def create_customer(actor, user, *, store_id, idempotency_key=None, **raw):
 
 def update_customer(actor, user, customer_id, *, idempotency_key=None, **raw):
     """Change a customer's name, phone, credit limit, language or note (never the balance)."""
-    customer_id = parse_id(customer_id, "customer_id", "Customer")
-    get_customer(user, customer_id)
-    fields = _parse_fields(raw, partial=True)
+    command = commands.CustomerChange(parse_id(customer_id, "customer_id", "Customer"),
+                                      tuple(_parse_fields(raw, partial=True).items()))
+    return handle(actor, command, idempotency_key)
+
+
+@handles(commands.CustomerChange)
+def change_customer(actor, command, idempotency_key=None):
+    """Write a customer's changed fields (the handler has asked policy)."""
+    customer_id, fields = command.customer_id, dict(command.fields)
     key = idempotency.check_key(idempotency_key)
 
     def write(conn, now):
         before = _row(conn, customer_id)
+        if before is None:
+            raise NotFound("Customer")
         if fields.get("phone"):
             _check_phone_free(conn, before.store_id, fields["phone"], customer_id)
         if fields:
@@ -300,24 +324,38 @@ def receive_payment(actor, user, customer_id, *, amount, method, note=None,
                     idempotency_key=None):
     """Money received from a customer (cash, card or wallet) → {"entry", "customer"}; more
     than the customer owes is refused (422 on amount)."""
+    return handle(actor, parse_payment(customer_id, amount, method, note), idempotency_key)
+
+
+def parse_payment(customer_id, amount, method, note=None):
+    """A checked commands.CustomerPayment from a door's raw values; DomainError if not."""
     customer_id = parse_id(customer_id, "customer_id", "Customer")
-    get_customer(user, customer_id)
     amount = parse_money(amount, "amount", "Amount", required=True)
     if amount <= 0:
         raise DomainError("invalid", N_("Amount must be more than zero."), field="amount")
     if method not in RECEIVE_METHODS:
         raise DomainError("invalid", N_("Choose cash, card or wallet."), field="method")
-    note = parse_text(note, "note", "Note", 500)
+    return commands.CustomerPayment(customer_id, amount, method,
+                                    parse_text(note, "note", "Note", 500))
+
+
+@handles(commands.CustomerPayment)
+def take_payment(actor, command, idempotency_key=None):
+    """Write a customer's payment: the guarded UPDATE (never below zero) and its entry."""
+    customer_id, amount, method, note = (command.customer_id, command.amount, command.method,
+                                         command.note)
     key = idempotency.check_key(idempotency_key)
 
     def write(conn, now):
         balance = _move(conn, customer_id, -amount, now, not_below_zero=True)
         if balance is None:
-            owed = _row(conn, customer_id).balance
+            row = _row(conn, customer_id)
+            if row is None:
+                raise NotFound("Customer")
             raise DomainError("payment_exceeds_balance",
                               N_("This customer owes Rs %(owed)s; take no more than that.",
-                                 owed=money_text(owed)),
-                              field="amount", balance=str(owed))
+                                 owed=money_text(row.balance)),
+                              field="amount", balance=str(row.balance))
         row = _row(conn, customer_id)
         entry = _append(conn, actor, customer_id, row.store_id, "payment", -amount, balance,
                         now, method=method, note=note)

@@ -11,10 +11,17 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select
 
 from webapp.extensions import db
-from webapp.models import RECEIVE_METHODS, Store, Supplier, SupplierBalance, SupplierEntry
+from webapp.models import (
+    RECEIVE_METHODS,
+    Store,
+    Supplier,
+    SupplierBalance,
+    SupplierEntry,
+)
 from webapp.models.types import MONEY_PLACES
-from webapp.services import audit, idempotency, ledger, policy
+from webapp.services import audit, commands, idempotency, ledger, policy
 from webapp.services.errors import N_, DomainError, NotFound
+from webapp.services.handlers import handle, handles
 from webapp.services.khata import money_text
 from webapp.services.paging import paginate
 from webapp.services.sql import exact_sum, upsert
@@ -88,15 +95,22 @@ def pay(actor, user, supplier_id, *, store_id, amount, method, note=None, idempo
     """A payment from a store to a supplier → {"entry", "balance"}; more than the store owes
     is refused (422 on amount)."""
     supplier_id = parse_id(supplier_id, "supplier_id", "Supplier")
-    store_id = parse_id(store_id, "store_id", "Store")
-    policy.get_store_or_404(store_id, user)
-    supplier_name = _supplier(supplier_id).name
     amount = parse_money(amount, "amount", "Amount", required=True)
     if amount <= 0:
         raise DomainError("invalid", N_("Amount must be more than zero."), field="amount")
     if method not in RECEIVE_METHODS:
         raise DomainError("invalid", N_("Choose cash, card or wallet."), field="method")
-    note = parse_text(note, "note", "Note", 500)
+    command = commands.SupplierPayment(supplier_id, parse_id(store_id, "store_id", "Store"),
+                                       amount, method, parse_text(note, "note", "Note", 500))
+    return handle(actor, command, idempotency_key)
+
+
+@handles(commands.SupplierPayment)
+def pay_supplier(actor, command, idempotency_key=None):
+    """Write a supplier payment: the balance's upsert (never below zero) and its entry."""
+    supplier_id, store_id, amount, method, note = (command.supplier_id, command.store_id,
+                                                   command.amount, command.method, command.note)
+    supplier_name = _supplier(supplier_id).name
     key = idempotency.check_key(idempotency_key)
 
     def write(conn, now):
@@ -110,8 +124,8 @@ def pay(actor, user, supplier_id, *, store_id, amount, method, note=None, idempo
         entry = _append(conn, actor, supplier_id, store_id, "payment", -amount, balance, now,
                         method=method, note=note)
         audit.record(conn, actor, "supplier.payment", "supplier", supplier_id, after={
-            "entry_id": entry["id"], "store_id": store_id, "name": supplier_name, "amount": str(amount),
-            "method": method, "balance_after": str(balance)})
+            "entry_id": entry["id"], "store_id": store_id, "name": supplier_name,
+            "amount": str(amount), "method": method, "balance_after": str(balance)})
         return {"entry": entry_dict(entry), "balance": str(balance)}, None, 201
 
     return ledger.run_in_transaction(actor, key, {"op": "supplier.payment", "id": supplier_id,

@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import PurchaseOrder, Sale, Store, User
+from webapp.models import Customer, PurchaseOrder, Sale, Store, User
 from webapp.services import commands
 from webapp.services.audit import Actor
 from webapp.services.errors import N_, DomainError, Forbidden, NotFound
@@ -156,6 +156,11 @@ COMMAND_RULES = {
     commands.Return: Rule(owner=(Sale, "sale_id", "Sale")),
     commands.Delivery: Rule(owner=(PurchaseOrder, "order_id", "Order"),
                             permission="purchasing.receive"),
+    commands.NewCustomer: Rule(stores=("store_id",)),
+    commands.CustomerChange: Rule(owner=(Customer, "customer_id", "Customer")),
+    commands.CustomerPayment: Rule(owner=(Customer, "customer_id", "Customer")),
+    commands.SupplierPayment: Rule(stores=("store_id",)),
+    commands.Closing: Rule(stores=("store_id",)),
 }
 
 
