@@ -163,3 +163,16 @@ def test_only_a_managers_receipt_sets_the_products_last_cost(app):
                        [{"product_id": product.id, "quantity": "1", "unit_cost": "82.50"}])
     db.session.expire_all()
     assert str(db.session.get(Product, product.id).last_cost) == "82.50"
+
+
+@pytest.mark.postgres
+def test_a_streamed_csv_leaves_the_connection_as_it_found_it(pg_app):
+    """The stock CSV streams in a server-side cursor; the next statement of the same
+    transaction is an ordinary one (it was DECLARE … CURSOR FOR INSERT: a 500)."""
+    from webapp.services import reports
+
+    make_product()
+    assert list(reports.iter_stock_levels(None)) == []
+    assert list(reports.iter_low_stock(None)) == []
+    make_store()  # an INSERT in the same transaction
+

@@ -280,7 +280,10 @@ def iter_stock_levels(stores, q=None, store_id=None, category=None, city=None, a
     _stock_order(sort, descending, store_id, stores)
     conn = db.session.connection()
     query = _stock_query(conn, sort, descending, stores, q, store_id, category, city, archived)
-    result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
+    # Options on the statement, not the connection: Connection.execution_options() sets them on
+    # the connection in place, and every later statement of the request then ran in a
+    # server-side cursor (DECLARE … CURSOR FOR INSERT: a 500 on PostgreSQL, issue 23's sweep).
+    result = conn.execute(query.execution_options(stream_results=True, yield_per=2000))
     for r in result:
         yield _level_item(r)
 
@@ -354,8 +357,8 @@ def iter_low_stock(stores, q=None, store_id=None, category=None, city=None,
     """Every low level with its suggestion, read and sent in batches (for CSV)."""
     cover_days = _cover_days(cover_days)
     conn = db.session.connection()
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(
-        _low_query(stores, q, store_id, category, city).order_by(*LOW_ORDER))
+    result = conn.execute(_low_query(stores, q, store_id, category, city).order_by(*LOW_ORDER)
+                          .execution_options(stream_results=True, yield_per=batch))
     for rows in result.partitions(batch):
         yield from _with_suggestions(conn, rows, cover_days, on or today())
 

@@ -145,9 +145,9 @@ def _check():
     elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         if request.endpoint in LARGE_UPLOADS:
             request.max_content_length = current_app.config[LARGE_UPLOADS[request.endpoint]]
-        _check_params(request.form, _CONTROL_IN_BODY)
         for name, upload in request.files.items(multi=True):
             _check_text(name, upload.filename)
+        _check_params(request.form, _CONTROL_IN_BODY)
 
 
 def reject_out_of_range_ids(_endpoint, values):
