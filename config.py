@@ -97,6 +97,17 @@ class Config:
     LEDGER_CHECK_SETTLE_SECONDS = float(os.environ.get("LEDGER_CHECK_SETTLE_SECONDS", "10"))
     LEDGER_CHECK_STORES_PER_ROUND = int(os.environ.get("LEDGER_CHECK_STORES_PER_ROUND", "50"))
     LEDGER_CHECK_MAX_MOVEMENTS = int(os.environ.get("LEDGER_CHECK_MAX_MOVEMENTS", "1000000"))
+    # Webhooks (services/webhooks.py): seconds a receiver has to answer; the delays between
+    # attempts after a failure (the last repeats) until WEBHOOK_GIVE_UP_HOURS, then failed;
+    # how long the old secret still signs after a rotation; sender threads per process; and
+    # whether private, loopback and link-local targets are allowed (tests, a private network).
+    WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+    WEBHOOK_RETRY_SECONDS = [float(s) for s in os.environ.get(
+        "WEBHOOK_RETRY_SECONDS", "10,30,120,600,1800,3600,7200,14400").split(",")]
+    WEBHOOK_GIVE_UP_HOURS = float(os.environ.get("WEBHOOK_GIVE_UP_HOURS", "24"))
+    WEBHOOK_ROTATION_HOURS = float(os.environ.get("WEBHOOK_ROTATION_HOURS", "24"))
+    WEBHOOK_SENDERS = int(os.environ.get("WEBHOOK_SENDERS", "8"))
+    WEBHOOK_ALLOW_PRIVATE = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "0") == "1"
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     # Hits a worker takes from Redis at once for a token (1 = a Redis round trip per request).

@@ -1,4 +1,4 @@
-"""RQ worker: `python worker.py [queue ...]` (default: sync audit default); run as many as needed.
+"""RQ worker: `python worker.py [queue ...]` (default: sync audit default webhooks); run as many as needed.
 
 The app is built once and every job runs inside its app context (AppWorker). A sweeper thread
 drains the audit outbox straight from the database and re-queues stalled sync jobs every

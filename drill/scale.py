@@ -22,7 +22,7 @@ def _du(path):
     return subprocess.run(["du", "-sh", str(path)], capture_output=True, text=True).stdout.split()[0]
 
 
-def _time_check(app, rates):
+def _time_check(app, rates, stores_per_round=50):
     """Seconds one round of the continuous check takes when `rate` movements were written
     since the last round (the newest ones), plus LEDGER_CHECK_STORES_PER_ROUND stores' levels.
     Run twice each: the second, with the ledger's index pages cached, is what a worker that
@@ -40,6 +40,15 @@ def _time_check(app, rates):
         newest = conn.execute(select(func.max(StockMovement.id))).scalar()
         integrity.watch_state(conn)
         db.session.commit()
+        # The first round over every store sums each store's history once, to start its
+        # running total; it is committed, as a worker's first rounds would be.
+        db.session.execute(LedgerWatch.__table__.update().values(last_movement_id=newest))
+        t = time.perf_counter()
+        integrity.watch_once(db.session.connection(), utcnow(), settle_seconds=0,
+                             stores_per_round=1_000_000, max_movements=1)
+        db.session.commit()
+        first = timings["first round, every store's total"] = round(time.perf_counter() - t, 2)
+        print(f"first round (sums every store's history once): {first} s", flush=True)
         for rate in rates:
             for attempt in ("cold", "warm"):
                 db.session.execute(LedgerWatch.__table__.update().values(
@@ -47,12 +56,12 @@ def _time_check(app, rates):
                 db.session.commit()
                 t = time.perf_counter()
                 summary = integrity.watch_once(
-                    db.session.connection(), utcnow(), settle_seconds=0, stores_per_round=50,
-                    max_movements=10_000_000)
+                    db.session.connection(), utcnow(), settle_seconds=0,
+                    stores_per_round=stores_per_round, max_movements=10_000_000)
                 db.session.rollback()
                 seconds = round(time.perf_counter() - t, 2)
                 timings[f"{rate}/min {attempt}"] = seconds
-                print(f"continuous check, {rate:,} new movements + 50 stores' levels "
+                print(f"continuous check, {rate:,} new movements + {stores_per_round} stores' sums "
                       f"({attempt}): {seconds} s, {summary['new_violations']} violations",
                       flush=True)
         t = time.perf_counter()
@@ -74,6 +83,9 @@ def main(argv=None):
                         help="Only build and time the continuous check (no backup, no restore).")
     parser.add_argument("--per-minute", type=int, nargs="*", default=[6000, 60000],
                         help="Movements a minute the continuous check is timed at.")
+    parser.add_argument("--stores-per-round", type=int, default=50)
+    parser.add_argument("--url", help="Time the continuous check on this existing, built "
+                                      "database instead (no build, no backup).")
     args = parser.parse_args(argv)
     from flask_migrate import upgrade
 
@@ -83,6 +95,17 @@ def main(argv=None):
     from webapp.extensions import db
     from webapp.services import partitions
 
+    if args.url:
+        from tests.conftest import _config
+        from webapp import create_app
+
+        app = create_app(_config(args.url))
+        with app.app_context():
+            from flask_migrate import upgrade
+
+            upgrade()
+        print(json.dumps(_time_check(app, args.per_minute, args.stores_per_round)))
+        return None
     figures = {"movements": args.stores * args.products * 5}
     base = clusters.workspace("kiryana-scale-")
     primary = restored = None
@@ -109,7 +132,7 @@ def main(argv=None):
         print(f"built {figures['movements']:,} movements in {figures['build_seconds']} s "
               f"({figures['database_size']})", flush=True)
 
-        figures["check_round_seconds"] = _time_check(app, args.per_minute)
+        figures["check_round_seconds"] = _time_check(app, args.per_minute, args.stores_per_round)
         if args.no_backup:
             return figures
         t = time.perf_counter()

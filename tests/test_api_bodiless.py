@@ -87,5 +87,7 @@ def test_the_document_marks_exactly_those_bodies_optional(app):
                         ("patch", "/api/v1/stores/{store_id}"),
                         ("patch", "/api/v1/products/{product_id}"),
                         ("patch", "/api/v1/purchase-orders/{order_id}"),
-                        ("patch", "/api/v1/customers/{customer_id}")}
+                        ("patch", "/api/v1/customers/{customer_id}"),
+                        ("post", "/api/v1/webhooks/{webhook_id}/rotate"),
+                        ("post", "/api/v1/webhooks/deliveries/{delivery_id}/redeliver")}
     assert document["paths"]["/api/v1/sales"]["post"]["requestBody"]["required"] is True

@@ -4,7 +4,7 @@ from rq import Queue
 
 from webapp.infra import redisconn
 
-QUEUE_NAMES = ("sync", "audit", "default")
+QUEUE_NAMES = ("sync", "audit", "default", "webhooks")
 
 
 class InlineQueue:

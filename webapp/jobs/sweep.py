@@ -21,6 +21,7 @@ from webapp.services import (
     partitions,
     report_rollups,
     sync,
+    webhooks,
 )
 
 log = logging.getLogger("kiryana.worker")
@@ -78,15 +79,23 @@ def _check_ledger(app):
         log.debug("ledger check: %s", summary)
 
 
+def _queue_webhooks(app):
+    """Queue the webhook deliveries that are due and that no sender holds: a retry whose time
+    came, an enqueue lost while Redis was down, a sender killed mid-send."""
+    for delivery_id in webhooks.due():
+        enqueue("webhooks", tasks.send_webhook, delivery_id)
+
+
 # (label of kiryana_sweep_failures_total, step), in the order they run.
 STEPS = (("outbox", _drain_outbox), ("sync", _requeue_syncs), ("imports", _requeue_imports),
          ("rollups", _refresh_rollups), ("idempotency", _purge_idempotency),
-         ("partitions", _make_partitions), ("ledger_check", _check_ledger))
+         ("partitions", _make_partitions), ("ledger_check", _check_ledger),
+         ("webhooks", _queue_webhooks))
 
 
 def sweep_once(app):
     """Drain the outbox, restart stalled syncs and imports, refresh roll-ups, purge old
-    idempotency keys, make ledger partitions ahead, check the ledger: each step on its own → the names of the
+    idempotency keys, make ledger partitions ahead, check the ledger, queue due webhooks: each step on its own → the names of the
     steps that failed."""
     failed = []
     with app.app_context():

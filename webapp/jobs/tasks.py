@@ -10,7 +10,7 @@ from flask import current_app
 from webapp.extensions import db
 from webapp.infra import redisconn, replica
 from webapp.jobs.queueing import enqueue
-from webapp.services import audit, imports, report_rollups, sync
+from webapp.services import audit, imports, report_rollups, sync, webhooks
 
 
 def drain_audit():
@@ -43,7 +43,25 @@ def request_audit_drain():
     return enqueue("audit", drain_audit)
 
 
+def send_webhook(delivery_id):
+    """Hand a webhook delivery to this process's sender threads (webapp/jobs/senders.py)."""
+    from webapp.jobs import senders
+
+    senders.submit(delivery_id)
+
+
+def queue_webhooks(sender, ids=(), **kwargs):
+    """webhooks.deliveries_ready receiver: queue each new delivery (after the commit that made
+    it). A lost enqueue is harmless: the sweep queues due deliveries."""
+    for delivery_id in ids:
+        enqueue("webhooks", send_webhook, delivery_id)
+
+
 def init_app(app):
+    webhooks.deliveries_ready.connect(queue_webhooks)
+    if webhooks.fan_out not in audit.DRAIN_HOOKS:
+        audit.DRAIN_HOOKS.append(webhooks.fan_out)
+
     @app.after_request
     def drain_audit_after_commit(response):
         # A request that never opened a session wrote nothing: asking db.session would make

@@ -47,7 +47,8 @@ from webapp.models.sale import REVERSAL_KINDS, SALE_STATUSES, Sale, SaleCounter,
 from webapp.models.store import Store, Supplier
 from webapp.models.sync import SyncItem, SyncJob
 from webapp.models.user import ROLES, ApiToken, User, user_stores
-from webapp.models.watch import LedgerWatch
+from webapp.models.watch import LedgerWatch, LedgerWatchStore
+from webapp.models.webhook import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ADJUSTMENT_REASONS", "CountDraft", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS", "PACK_NAMES",
@@ -58,8 +59,8 @@ __all__ = [
     "SyncItem", "SyncJob", "User", "user_stores",
     "REVERSAL_KINDS", "SALE_REVERSAL_TYPES", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
     "IMPORT_KINDS", "ORDER_STATUSES", "ImportJob", "PurchaseOrder", "PurchaseOrderLine",
-    "PurchaseReceipt", "PurchaseReceiptLine", "LedgerWatch",
+    "PurchaseReceipt", "PurchaseReceiptLine", "LedgerWatch", "LedgerWatchStore",
     "CUSTOMER_ENTRY_KINDS", "LANGUAGES", "PAYMENT_METHODS", "RECEIVE_METHODS",
     "SUPPLIER_ENTRY_KINDS", "Customer", "CustomerEntry", "DailyClosing", "SupplierBalance",
-    "SupplierEntry",
+    "SupplierEntry", "EVENT_TYPES", "WebhookDelivery", "WebhookEndpoint",
 ]

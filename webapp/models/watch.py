@@ -1,10 +1,10 @@
 """The ledger's own watch: how far the worker's continuous check of invariant 1 has got, and
 what it found (services/integrity.py)."""
-from sqlalchemy import Column, Integer
+from sqlalchemy import Column, ForeignKey, Integer
 
 from webapp.extensions import db
 from webapp.models.audit import Json
-from webapp.models.types import BigId, UTCDateTime
+from webapp.models.types import BigId, SumQuantity, UTCDateTime
 
 
 class LedgerWatch(db.Model):
@@ -23,3 +23,13 @@ class LedgerWatch(db.Model):
     first_violation_at = Column(UTCDateTime)
     # The known breaches' keys ("level:3:17", "chain:12345", "orphan:3:17"), at most 1,000.
     details = Column(Json)
+
+
+class LedgerWatchStore(db.Model):
+    """A store's running total of movement deltas up to the watch's watermark: the sum its
+    levels must add up to (with the deltas written since)."""
+
+    __tablename__ = "ledger_watch_stores"
+
+    store_id = Column(Integer, ForeignKey("stores.id"), primary_key=True)
+    total = Column(SumQuantity, nullable=False, default=0)

@@ -41,6 +41,10 @@ class Actor:
 
 
 
+# hook(conn, outbox rows) → None or a callable to run after the drain commits; added by
+# webapp/jobs/tasks.py (webhooks.fan_out), so this module imports none of their services.
+DRAIN_HOOKS = []
+
 # Built once: a fresh insert().values() per event cost more CPU than the round trip.
 _INSERT_EVENT = insert(OUTBOX)
 
@@ -82,7 +86,13 @@ def drain(batch_size=500):
          "after": r["after"], "ip": r["ip"], "created_at": r["created_at"]}
         for r in rows])
     conn.execute(delete(OUTBOX).where(OUTBOX.c.id.in_([r["id"] for r in rows])))
+    # What else the events make (webhook deliveries) commits with the drain that moved them:
+    # never lost, never made twice. Each hook may hand back what to do once that is committed.
+    after_commit = [hook(conn, rows) for hook in DRAIN_HOOKS]
     db.session.commit()
+    for then in after_commit:
+        if then is not None:
+            then()
     return len(rows)
 
 

@@ -107,41 +107,41 @@ def _plain(row):
 
 # --- The continuous check: the worker watches the ledger, a little at a time ----------------
 #
-# Invariant 1 holds for a (store, product) pair exactly when every movement's balance_after is
-# the previous movement's plus its delta (the first one's: 0 plus its delta) and the level equals
-# the last movement's balance_after: then, by induction, the level is the sum of the deltas.
-# Movements are never updated, so each one's link needs checking only once, when it is new:
-# each round checks the links of the movements since the watermark, and the levels of the pairs
-# they touched. A level changed behind the app's back with no movement after it is caught by the
-# level pass, which goes store by store (LEDGER_CHECK_STORES_PER_ROUND a round, round and round).
-# So a round costs what was written since the last one plus a few stores' levels, never a scan
-# of the whole ledger.
+# Invariant 1 says every level is the sum of its movements' deltas, each movement's
+# balance_after being the level right after it. Summing a pair's history every minute would
+# read the whole ledger (10M rows and more); a round reads only what changed since the last:
+#
+# 1. the movements since the watermark: each one's balance_after against the one before it in
+#    the same pair (within the new movements), and each touched level against the newest of
+#    them (within a pair ids follow commit order: the level's row lock orders its writers);
+# 2. store by store (LEDGER_CHECK_STORES_PER_ROUND a round, round and round): the sum of the
+#    store's levels against the sum of all its movements' deltas, which the check keeps as a
+#    running total per store (ledger_watch_stores) by adding each round's new deltas. That
+#    catches a level changed behind the app's back, with or without a movement after it,
+#    without reading the store's history; a store that disagrees is then checked pair by pair
+#    over its whole history (verify(store_id)) to name the breach.
+#
+# Between them every single breach shows: a wrong balance_after is either out of line with the
+# next movement of its pair or with its level, and a level that is not the sum of its deltas
+# makes its store's sums disagree. (Breaches that cancel out exactly within one store are the
+# one thing the sums cannot see; `flask verify-ledger` reads everything.)
 #
 # Ids are handed out before commit, so a movement with a smaller id can commit after one with a
 # larger id: the watermark only moves over movements older than LEDGER_CHECK_SETTLE_SECONDS,
 # longer than any ledger transaction runs.
 
-# New movements whose link to the previous movement of their pair is broken. The previous
-# movement is read (one index probe) only for the first new movement of each pair.
+# New movements out of line with the previous new movement of their pair.
 CHAIN_SINCE = text("""
     SELECT id, store_id, product_id, balance_after, delta, previous FROM (
         SELECT id, store_id, product_id, balance_after, delta,
-               CASE WHEN prev_in IS NOT NULL THEN prev_in ELSE COALESCE(
-                   (SELECT p.balance_after FROM stock_movements p
-                    WHERE p.store_id = n.store_id AND p.product_id = n.product_id
-                      AND p.id < n.first_id
-                    ORDER BY p.id DESC LIMIT 1), 0) END AS previous
-        FROM (SELECT id, store_id, product_id, balance_after, delta,
-                     LAG(balance_after) OVER w AS prev_in, MIN(id) OVER w AS first_id
-              FROM stock_movements WHERE id > :after_id AND id <= :upto_id
-              WINDOW w AS (PARTITION BY store_id, product_id ORDER BY id)) n) chain
-    WHERE ROUND(balance_after - delta - previous, 3) <> 0
+               LAG(balance_after) OVER (PARTITION BY store_id, product_id ORDER BY id)
+                   AS previous
+        FROM stock_movements WHERE id > :after_id AND id <= :upto_id) chain
+    WHERE previous IS NOT NULL AND ROUND(balance_after - delta - previous, 3) <> 0
     ORDER BY id
 """)
-
-# The levels the new movements touched against the last of them: read from the new movements
-# alone (within a pair ids follow commit order: the level's row lock orders its writers), so no
-# lookup into the ledger's history. A pair whose level row is missing shows quantity NULL.
+# The levels the new movements touched against the newest of them (read from the new movements
+# alone). A pair whose level row is missing shows quantity NULL.
 LEVELS_TOUCHED = text("""
     SELECT t.store_id, t.product_id, l.quantity, t.balance_after AS last_balance FROM (
         SELECT store_id, product_id, balance_after,
@@ -150,22 +150,36 @@ LEVELS_TOUCHED = text("""
     LEFT JOIN stock_levels l ON l.store_id = t.store_id AND l.product_id = t.product_id
     WHERE t.newest = 1 AND (l.quantity IS NULL OR ROUND(l.quantity - t.balance_after, 3) <> 0)
 """)
-# Every level of a range of stores against its pair's last movement. The ledger writes a level's
-# updated_at and its movement's created_at from the same clock reading, so the last movement is
-# looked for from updated_at on first (on PostgreSQL that prunes the monthly partitions to the
-# newest); a level touched since without a movement (a reorder level, a new zero level) falls
-# back to the whole history.
-LEVELS_OF_STORES = text("""
-    SELECT * FROM (
-        SELECT l.store_id, l.product_id, l.quantity, COALESCE(
-            (SELECT m.balance_after FROM stock_movements m
-             WHERE m.store_id = l.store_id AND m.product_id = l.product_id
-               AND m.created_at >= l.updated_at ORDER BY m.id DESC LIMIT 1),
-            (SELECT m.balance_after FROM stock_movements m
-             WHERE m.store_id = l.store_id AND m.product_id = l.product_id
-             ORDER BY m.id DESC LIMIT 1), 0) AS last_balance
-        FROM stock_levels l WHERE l.store_id > :first_store AND l.store_id <= :last_store) checked
-    WHERE ROUND(quantity - last_balance, 3) <> 0
+# Each store's running total moves on by the deltas of the round's movements.
+ADD_TO_TOTALS = text("""
+    UPDATE ledger_watch_stores SET total = total + n.added
+    FROM (SELECT store_id, SUM(delta) AS added FROM stock_movements
+          WHERE id > :after_id AND id <= :upto_id GROUP BY store_id) n
+    WHERE ledger_watch_stores.store_id = n.store_id
+""")
+# A store seen for the first time: its total is summed from its history once.
+NEW_TOTALS = text("""
+    INSERT INTO ledger_watch_stores (store_id, total)
+    SELECT s.id, COALESCE((SELECT SUM(delta) FROM stock_movements m
+                           WHERE m.store_id = s.id AND m.id <= :upto_id), 0)
+    FROM stores s
+    WHERE s.id > :first_store AND s.id <= :last_store
+      AND NOT EXISTS (SELECT 1 FROM ledger_watch_stores w WHERE w.store_id = s.id)
+""")
+# Stores whose levels do not add up to their running total plus the deltas written since the
+# watermark (one statement: the levels and the newer movements are read at one moment).
+STORES_OFF = text("""
+    SELECT w.store_id, w.total, COALESCE(l.levels, 0) AS levels, COALESCE(n.newer, 0) AS newer
+    FROM ledger_watch_stores w
+    LEFT JOIN (SELECT store_id, SUM(quantity) AS levels FROM stock_levels
+               WHERE store_id > :first_store AND store_id <= :last_store GROUP BY store_id) l
+      ON l.store_id = w.store_id
+    LEFT JOIN (SELECT store_id, SUM(delta) AS newer FROM stock_movements
+               WHERE id > :upto_id AND store_id > :first_store AND store_id <= :last_store
+               GROUP BY store_id) n
+      ON n.store_id = w.store_id
+    WHERE w.store_id > :first_store AND w.store_id <= :last_store
+      AND ROUND(COALESCE(l.levels, 0) - w.total - COALESCE(n.newer, 0), 3) <> 0
 """)
 MAX_KEYS_KEPT = 1000
 
@@ -173,19 +187,27 @@ MAX_KEYS_KEPT = 1000
 def check_increment(conn, after_id, upto_id):
     """Breaches among the movements after_id < id <= upto_id and the levels they touched →
     {"chain": [...], "levels": [...], "orphans": [...]}."""
-    params = {"after_id": after_id, "upto_id": upto_id}
-    found = {"chain": [_plain(r) for r in conn.execute(CHAIN_SINCE, params)],
-             "levels": [], "orphans": []}
+    found = {"chain": [_plain(r) for r in conn.execute(
+        CHAIN_SINCE, {"after_id": after_id, "upto_id": upto_id})], "levels": [], "orphans": []}
     for row in conn.execute(LEVELS_TOUCHED, {"after_id": after_id}):
         found["orphans" if row.quantity is None else "levels"].append(_plain(row))
     return found
 
 
-def check_stores(conn, first_store, last_store):
-    """Levels of the stores first_store < id <= last_store that differ from their last
-    movement's balance_after (0 for a level no movement made)."""
-    return [_plain(r) for r in conn.execute(
-        LEVELS_OF_STORES, {"first_store": first_store, "last_store": last_store})]
+def check_stores(conn, first_store, last_store, upto_id):
+    """The stores first_store < id <= last_store whose levels do not add up to their
+    movements, each checked pair by pair → {"levels", "chain", "orphans", "stores"}."""
+    bounds = {"first_store": first_store, "last_store": last_store, "upto_id": upto_id}
+    conn.execute(NEW_TOTALS, bounds)
+    found = {"levels": [], "chain": [], "orphans": [], "stores": []}
+    for row in conn.execute(STORES_OFF, bounds):
+        report = verify(conn, row.store_id)["violations"]
+        if any(report.values()):
+            for kind, rows in report.items():
+                found[kind] += rows
+        else:  # the sums disagree and no pair can be named: say so for the store
+            found["stores"].append(_plain(row))
+    return found
 
 
 def violation_keys(found):
@@ -193,7 +215,8 @@ def violation_keys(found):
     keys = [f"chain:{r['id']}" for r in found.get("chain", [])]
     keys += [f"level:{r['store_id']}:{r['product_id']}" for r in found.get("levels", [])]
     keys += [f"orphan:{r['store_id']}:{r['product_id']}" for r in found.get("orphans", [])]
-    return keys
+    keys += [f"store:{r['store_id']}" for r in found.get("stores", [])]
+    return list(dict.fromkeys(keys))
 
 
 def watch_state(conn, lock=False):
@@ -235,8 +258,10 @@ def watch_once(conn, now, *, settle_seconds, stores_per_round, max_movements, ev
     upto_id = conn.execute(select(func.max(movements.c.id)).where(
         movements.c.id > after_id, movements.c.id <= after_id + max_movements,
         movements.c.created_at < horizon)).scalar() or after_id
-    found = check_increment(conn, after_id, upto_id) if upto_id > after_id else \
-        {"chain": [], "levels": [], "orphans": []}
+    found = {"chain": [], "levels": [], "orphans": [], "stores": []}
+    if upto_id > after_id:
+        found.update(check_increment(conn, after_id, upto_id))
+        conn.execute(ADD_TO_TOTALS, {"after_id": after_id, "upto_id": upto_id})
     store_ids = conn.execute(select(stores.c.id).where(stores.c.id > state["store_cursor"])
                              .order_by(stores.c.id).limit(stores_per_round)).scalars().all() \
         if stores_per_round > 0 else []
@@ -244,9 +269,9 @@ def watch_once(conn, now, *, settle_seconds, stores_per_round, max_movements, ev
     cursor = store_ids[-1] if store_ids and len(store_ids) == stores_per_round else \
         (state["store_cursor"] if stores_per_round <= 0 else 0)
     if store_ids:
-        known_levels = {(r["store_id"], r["product_id"]) for r in found["levels"]}
-        found["levels"] += [r for r in check_stores(conn, state["store_cursor"], store_ids[-1])
-                            if (r["store_id"], r["product_id"]) not in known_levels]
+        for kind, rows in check_stores(conn, state["store_cursor"], store_ids[-1],
+                                       upto_id).items():
+            found[kind] += rows
     known = list((state["details"] or {}).get("keys", []))
     new = [k for k in violation_keys(found) if k not in set(known)]
     total = state["violations"] + len(new)

@@ -70,6 +70,7 @@ PERMISSIONS = {
     "users.manage": ("admin",),
     "audit.view": MANAGERS,
     "jobs.manage": ("admin",),
+    "webhooks.manage": ("admin",),
     "reports.view": ("admin", "manager", "shopkeeper"),
     "history.view_all_users": MANAGERS,
     "sync.view_all_jobs": ("admin",),

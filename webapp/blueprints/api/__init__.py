@@ -43,4 +43,5 @@ from webapp.blueprints.api import (  # noqa: E402,F401
                                    sync,
                                    tokens,
                                    transfers,
+                                   webhooks,
 )
