@@ -200,10 +200,34 @@ def shop(app):
                           method="wallet")
     closed = closing.close_day(keeper, users["shopkeeper"], store.id,
                                counted_cash="0").data["closing"]
+    webhook = _webhook_with_a_failed_delivery()
     return {"store": store.id, "other": other.id, "sugar": sugar.id, "rice": rice.id,
             "supplier": supplier.id, "users": {r: u.id for r, u in users.items()},
             "sale": sale.data["sale"]["id"], "order": order.id, "job": job,
-            "customer": customer["id"], "closing": closed["id"]}
+            "customer": customer["id"], "closing": closed["id"], "webhook": webhook}
+
+
+def _webhook_with_a_failed_delivery():
+    """An endpoint (for an event nothing sends yet) and one failed delivery to list."""
+    from flask import current_app
+    from sqlalchemy import insert
+
+    from webapp.extensions import db
+    from webapp.models.types import utcnow
+    from webapp.services import webhooks
+
+    current_app.config["WEBHOOK_ALLOW_PRIVATE"] = True
+    try:
+        endpoint, _ = webhooks.register(ADMIN, "http://127.0.0.1:9/hook", ["stock.expiring"])
+    finally:
+        current_app.config["WEBHOOK_ALLOW_PRIVATE"] = False
+    now = utcnow()
+    db.session.execute(insert(webhooks.DELIVERIES).values(
+        id="00000000-0000-4000-8000-000000000001", endpoint_id=endpoint["id"],
+        event="stock.expiring", body="{}", status="failed", attempts=9, next_attempt_at=now,
+        last_status=500, last_error="HTTP 500: Internal Server Error", created_at=now))
+    db.session.commit()
+    return endpoint["id"]
 
 
 def login(client, username):
@@ -236,7 +260,8 @@ def pages(app, shop):
     ids = {"store_id": shop["store"], "product_id": shop["sugar"],
            "supplier_id": shop["supplier"], "user_id": shop["users"]["shopkeeper"],
            "sale_id": shop["sale"], "order_id": shop["order"], "job_id": shop["job"],
-           "customer_id": shop["customer"], "closing_id": shop["closing"]}
+           "customer_id": shop["customer"], "closing_id": shop["closing"],
+           "endpoint_id": shop["webhook"]}
     urls = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():

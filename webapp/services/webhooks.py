@@ -472,10 +472,11 @@ def redeliver(actor, delivery_id):
         status="pending", next_attempt_at=now, dispatched_until=now + DISPATCH_GRACE,
         created_at=now if row["status"] == "failed" else row["created_at"]))
     audit.record(conn, actor, "webhook.redeliver", "webhook_delivery", row["id"])
+    queued = delivery_dict(db.session.execute(
+        select(DELIVERIES).where(DELIVERIES.c.id == row["id"])).mappings().one())
     db.session.commit()
     deliveries_ready.send(None, ids=[row["id"]])
-    return delivery_dict(db.session.execute(
-        select(DELIVERIES).where(DELIVERIES.c.id == row["id"])).mappings().one())
+    return queued
 
 
 def delivery_dict(row):

@@ -71,6 +71,8 @@ def nav_items():
         items.append(NavItem(_("Audit log"), url_for("audit.index")))
     if policy.can(user, "jobs.manage"):
         items.append(NavItem(_("Jobs"), url_for("jobs.index")))
+    if policy.can(user, "webhooks.manage"):
+        items.append(NavItem(_("Webhooks"), url_for("admin.webhooks_index")))
     items.append(NavItem(_("API tokens"), url_for("admin.tokens")))
     items.append(NavItem(_("Change password"), url_for("auth.change_password")))
     items.append(NavItem(_("Log out all my devices"), url_for("auth.logout_everywhere")))

@@ -52,3 +52,10 @@ class TokenForm(Form):
                                         NumberRange(min=1, message=_l("At least 1 day."))])
     # Asked every time: a session alone (a copied cookie) must never mint a token (issue 23).
     password = PasswordField(_l("Your password"), render_kw={"autocomplete": "current-password"})
+
+
+class WebhookForm(Form):
+    url = StringField(_l("URL"), render_kw={"inputmode": "url", "dir": "ltr",
+                                            "autocapitalize": "none",
+                                            "placeholder": "https://erp.example.pk/kiryana"})
+    events = MultiCheckboxField(_l("Events"), choices=[], validate_choice=False)

@@ -1,17 +1,18 @@
-from flask import current_app, flash, url_for
+from flask import current_app, flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from webapp.blueprints.admin import bp
-from webapp.blueprints.admin.forms import SupplierForm, TokenForm, UserForm
+from webapp.blueprints.admin.forms import SupplierForm, TokenForm, UserForm, WebhookForm
 from webapp.extensions import db
 from webapp.models import ApiToken, Store, Supplier, User
 from webapp.models.types import utcnow
-from webapp.services import accounts, catalog
+from webapp.services import accounts, catalog, webhooks
 from webapp.services.errors import DomainError
 from webapp.web import access
 from webapp.web.htmx import redirect_to, render
+from webapp.web.i18n import translate
 
 # --- suppliers --------------------------------------------------------------------------------
 
@@ -163,3 +164,93 @@ def revoke_token(token_id):
     token = accounts.revoke_token(access.actor(), token_id, owner_id=current_user.id)
     flash(_("Token %(name)s revoked.", name=token.name), "success")
     return redirect_to(url_for("admin.tokens"))
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+def _webhook_form(formdata=True):
+    from webapp.models.webhook import EVENT_TYPES
+
+    form = WebhookForm() if formdata else WebhookForm(formdata=None)
+    form.events.choices = [(event, event) for event in EVENT_TYPES]
+    return form
+
+
+def _webhooks_page(form, created=None, status=200):
+    response = render("admin/webhooks.html", status=status, form=form, created=created,
+                      endpoints=webhooks.list_endpoints())
+    if created:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/admin/webhooks/")
+@access.permission_required("webhooks.manage")
+def webhooks_index():
+    """Registered webhook endpoints and a form to add one."""
+    return _webhooks_page(_webhook_form(formdata=False))
+
+
+@bp.post("/admin/webhooks/")
+@access.permission_required("webhooks.manage")
+def create_webhook():
+    """Register an endpoint and show its secret this once (rendered, never redirected)."""
+    form = _webhook_form()
+    if form.validate_on_submit():
+        try:
+            endpoint, secret = webhooks.register(access.actor(), form.url.data, form.events.data)
+        except DomainError as error:
+            form.show_error(error)
+        else:
+            return _webhooks_page(_webhook_form(formdata=False), created=(endpoint, secret),
+                                  status=201)
+    return _webhooks_page(form, status=422)
+
+
+def _webhook_page(endpoint_id, secret=None, status=200):
+    page = request.args.get("page", 1, type=int)
+    response = render("admin/webhook.html", status=status,
+                      endpoint=webhooks.get_endpoint(endpoint_id), secret=secret,
+                      deliveries=webhooks.deliveries(endpoint_id, page, 25))
+    if secret:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/admin/webhooks/<int:endpoint_id>")
+@access.permission_required("webhooks.manage")
+def webhook(endpoint_id):
+    """One endpoint: its deliveries, newest first, with their last answer."""
+    return _webhook_page(endpoint_id)
+
+
+@bp.post("/admin/webhooks/<int:endpoint_id>/rotate")
+@access.permission_required("webhooks.manage")
+def rotate_webhook(endpoint_id):
+    """A new secret, shown this once; the old one keeps signing during the rotation window."""
+    _, secret = webhooks.rotate(access.actor(), endpoint_id)
+    return _webhook_page(endpoint_id, secret=secret)
+
+
+@bp.post("/admin/webhooks/<int:endpoint_id>/deactivate")
+@access.permission_required("webhooks.manage")
+def deactivate_webhook(endpoint_id):
+    """Stop sending to an endpoint."""
+    endpoint = webhooks.deactivate(access.actor(), endpoint_id)
+    flash(_("Nothing more is sent to %(url)s.", url=endpoint["url"]), "success")
+    return redirect_to(url_for("admin.webhook", endpoint_id=endpoint_id))
+
+
+@bp.post("/admin/webhooks/deliveries/<delivery_id>/redeliver")
+@access.permission_required("webhooks.manage")
+def redeliver_webhook(delivery_id):
+    """Send one delivery again, with the same delivery id."""
+    try:
+        delivery = webhooks.redeliver(access.actor(), delivery_id)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(translate(error.message), "error")
+        return redirect_to(request.referrer or url_for("admin.webhooks_index"))
+    flash(_("Delivery %(id)s is queued again.", id=delivery["id"][:8]), "success")
+    return redirect_to(url_for("admin.webhook", endpoint_id=delivery["endpoint_id"]))
