@@ -157,12 +157,18 @@ ADD_TO_TOTALS = text("""
           WHERE id > :after_id AND id <= :upto_id GROUP BY store_id) n
     WHERE ledger_watch_stores.store_id = n.store_id
 """)
-# A store seen for the first time: its total is summed from its history once.
+# A store seen for the first time: its total is summed from its history once (one grouped
+# scan for the stores of the round that have none yet).
+STORES_WITHOUT_TOTAL = text("""
+    SELECT COUNT(*) FROM stores s WHERE s.id > :first_store AND s.id <= :last_store
+      AND NOT EXISTS (SELECT 1 FROM ledger_watch_stores w WHERE w.store_id = s.id)
+""")
 NEW_TOTALS = text("""
     INSERT INTO ledger_watch_stores (store_id, total)
-    SELECT s.id, COALESCE((SELECT SUM(delta) FROM stock_movements m
-                           WHERE m.store_id = s.id AND m.id <= :upto_id), 0)
-    FROM stores s
+    SELECT s.id, COALESCE(t.total, 0) FROM stores s
+    LEFT JOIN (SELECT store_id, SUM(delta) AS total FROM stock_movements
+               WHERE store_id > :first_store AND store_id <= :last_store AND id <= :upto_id
+               GROUP BY store_id) t ON t.store_id = s.id
     WHERE s.id > :first_store AND s.id <= :last_store
       AND NOT EXISTS (SELECT 1 FROM ledger_watch_stores w WHERE w.store_id = s.id)
 """)
@@ -198,7 +204,8 @@ def check_stores(conn, first_store, last_store, upto_id):
     """The stores first_store < id <= last_store whose levels do not add up to their
     movements, each checked pair by pair → {"levels", "chain", "orphans", "stores"}."""
     bounds = {"first_store": first_store, "last_store": last_store, "upto_id": upto_id}
-    conn.execute(NEW_TOTALS, bounds)
+    if conn.execute(STORES_WITHOUT_TOTAL, bounds).scalar():
+        conn.execute(NEW_TOTALS, bounds)
     found = {"levels": [], "chain": [], "orphans": [], "stores": []}
     for row in conn.execute(STORES_OFF, bounds):
         report = verify(conn, row.store_id)["violations"]
