@@ -114,6 +114,28 @@ def test_the_curl_examples_run_against_a_live_server(tmp_path):
         assert (tmp_path / "openapi.json").stat().st_size > 10_000
 
 
+def _webhook_with_a_delivery(site, made):
+    """An endpoint (for an event nothing sends yet) and one failed delivery to redeliver."""
+    from sqlalchemy import insert
+
+    from webapp.extensions import db
+    from webapp.models.types import utcnow
+    from webapp.services import webhooks
+
+    webhook = made("POST", "/webhooks", 201, json={"url": "https://93.184.215.14/erp",
+                                                   "events": ["stock.expiring"]})
+    delivery = "00000000-0000-4000-8000-00000000d0c5"
+    with site["app"].app_context():
+        now = utcnow()
+        db.session.execute(insert(webhooks.DELIVERIES).values(
+            id=delivery, endpoint_id=webhook["webhook"]["id"], event="stock.expiring",
+            body="{}", status="failed", attempts=9, next_attempt_at=now, last_status=500,
+            last_error="HTTP 500", created_at=now))
+        db.session.commit()
+        db.session.remove()
+    return webhook["webhook"]["id"], delivery
+
+
 def _shop(site):
     """What the examples' variables name, made through the API as an integrator would."""
     from tests.factories import make_user
@@ -158,7 +180,9 @@ def _shop(site):
     upload = made("POST", "/imports", 202, files={
         "file": ("prices.csv", b"sku,name,unit,sale_price\nGHEE-1KG,Ghee,kg,700\n")},
         data={"kind": "products", "dry_run": "true"})["job_id"]
+    webhook, delivery = _webhook_with_a_delivery(site, made)
     return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+            "WEBHOOK_ID": str(webhook), "DELIVERY_ID": delivery,
             "BASE": base, "TOKEN": token, "STORE_ID": str(store),
             "OTHER_STORE_ID": str(other), "PRODUCT_ID": str(sugar),
             "SUPPLIER_ID": str(supplier), "SALE_ID": str(sale), "ORDER_ID": str(order),
