@@ -14,7 +14,7 @@ export FLASK_APP := webapp
 # Development is chosen by name; without APP_ENV the app runs its production config.
 export APP_ENV ?= development
 
-.PHONY: run reset test test-fast bench bench-reports bench-import bench-fleet soak cluster venv venv-dev clean translations
+.PHONY: run reset test test-fast bench bench-reports bench-import bench-fleet soak cluster drill venv venv-dev clean translations
 
 # One stamp per requirements file: `make run` installs requirements.txt only (no pytest,
 # Playwright, schemathesis or py-spy); the test and bench targets add requirements-dev.txt.

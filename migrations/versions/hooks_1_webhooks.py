@@ -1,14 +1,14 @@
 """webhooks: endpoints (url, events, secret and the previous one during a rotation) and deliveries
 
 Revision ID: hooks_1
-Revises: khata_1
+Revises: packs_1
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "hooks_1"
-down_revision = "khata_1"
+down_revision = "packs_1"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ from flask import request
 from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
-from webapp.blueprints.api.auth import actor, permission_required
+from webapp.blueprints.api.auth import actor, api_permission
 from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
 from webapp.models.webhook import EVENT_TYPES
 from webapp.services import webhooks
@@ -67,7 +67,7 @@ DeliveryPage = page_model(DeliveryOut)
 
 
 @bp.get("/webhooks")
-@permission_required("webhooks.manage")
+@api_permission("webhooks.manage")
 @spec.validate(resp=responses(HTTP_200=WebhookList), tags=["webhooks"])
 def list_webhooks():
     """Registered endpoints (their secrets are never shown again)."""
@@ -75,7 +75,7 @@ def list_webhooks():
 
 
 @bp.post("/webhooks")
-@permission_required("webhooks.manage")
+@api_permission("webhooks.manage")
 @spec.validate(json=WebhookCreate, resp=responses(HTTP_201=WebhookWithSecret),
                tags=["webhooks"])
 def create_webhook():
@@ -86,7 +86,7 @@ def create_webhook():
 
 
 @bp.get("/webhooks/<int:webhook_id>")
-@permission_required("webhooks.manage")
+@api_permission("webhooks.manage")
 @spec.validate(resp=responses(HTTP_200=WebhookOut), tags=["webhooks"])
 def get_webhook(webhook_id):
     """One endpoint."""
@@ -94,7 +94,7 @@ def get_webhook(webhook_id):
 
 
 @bp.delete("/webhooks/<int:webhook_id>")
-@permission_required("webhooks.manage")
+@api_permission("webhooks.manage")
 @spec.validate(resp=responses(HTTP_200=WebhookOut), tags=["webhooks"])
 def delete_webhook(webhook_id):
     """Stop sending to an endpoint (its deliveries stay listed)."""
@@ -102,7 +102,7 @@ def delete_webhook(webhook_id):
 
 
 @bp.post("/webhooks/<int:webhook_id>/rotate")
-@permission_required("webhooks.manage")
+@api_permission("webhooks.manage")
 @spec.validate(json=NoBody, resp=responses(HTTP_200=WebhookWithSecret), tags=["webhooks"])
 def rotate_webhook(webhook_id):
     """A new secret, shown once; the old one signs too until rotation_ends_at."""
@@ -111,7 +111,7 @@ def rotate_webhook(webhook_id):
 
 
 @bp.get("/webhooks/<int:webhook_id>/deliveries")
-@permission_required("webhooks.manage")
+@api_permission("webhooks.manage")
 @spec.validate(query=PageQuery, resp=responses(HTTP_200=DeliveryPage), tags=["webhooks"])
 def list_deliveries(webhook_id):
     """An endpoint's deliveries, newest first, with their last answer."""
@@ -120,7 +120,7 @@ def list_deliveries(webhook_id):
 
 
 @bp.post("/webhooks/deliveries/<delivery_id>/redeliver")
-@permission_required("webhooks.manage")
+@api_permission("webhooks.manage")
 @spec.validate(json=NoBody, resp=responses(HTTP_202=DeliveryResult), tags=["webhooks"])
 def redeliver(delivery_id):
     """Send a delivery again now, with the same delivery id → 202."""
