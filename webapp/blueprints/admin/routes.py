@@ -185,14 +185,14 @@ def _webhooks_page(form, created=None, status=200):
 
 
 @bp.get("/admin/webhooks/")
-@access.permission_required("webhooks.manage")
+@access.page_permission("webhooks.manage")
 def webhooks_index():
     """Registered webhook endpoints and a form to add one."""
     return _webhooks_page(_webhook_form(formdata=False))
 
 
 @bp.post("/admin/webhooks/")
-@access.permission_required("webhooks.manage")
+@access.page_permission("webhooks.manage")
 def create_webhook():
     """Register an endpoint and show its secret this once (rendered, never redirected)."""
     form = _webhook_form()
@@ -218,14 +218,14 @@ def _webhook_page(endpoint_id, secret=None, status=200):
 
 
 @bp.get("/admin/webhooks/<int:endpoint_id>")
-@access.permission_required("webhooks.manage")
+@access.page_permission("webhooks.manage")
 def webhook(endpoint_id):
     """One endpoint: its deliveries, newest first, with their last answer."""
     return _webhook_page(endpoint_id)
 
 
 @bp.post("/admin/webhooks/<int:endpoint_id>/rotate")
-@access.permission_required("webhooks.manage")
+@access.page_permission("webhooks.manage")
 def rotate_webhook(endpoint_id):
     """A new secret, shown this once; the old one keeps signing during the rotation window."""
     _, secret = webhooks.rotate(access.actor(), endpoint_id)
@@ -233,7 +233,7 @@ def rotate_webhook(endpoint_id):
 
 
 @bp.post("/admin/webhooks/<int:endpoint_id>/deactivate")
-@access.permission_required("webhooks.manage")
+@access.page_permission("webhooks.manage")
 def deactivate_webhook(endpoint_id):
     """Stop sending to an endpoint."""
     endpoint = webhooks.deactivate(access.actor(), endpoint_id)
@@ -242,7 +242,7 @@ def deactivate_webhook(endpoint_id):
 
 
 @bp.post("/admin/webhooks/deliveries/<delivery_id>/redeliver")
-@access.permission_required("webhooks.manage")
+@access.page_permission("webhooks.manage")
 def redeliver_webhook(delivery_id):
     """Send one delivery again, with the same delivery id."""
     try:
