@@ -110,7 +110,7 @@ def kill_drill(seconds_before=3.0, seconds_after=4.0):
     from webapp.services import commands, ledger
 
     base = clusters.workspace("kiryana-failover-")
-    primary = standby = None
+    primary = standby = client = None
     try:
         primary, standby = synchronous_pair(base)
         clusters.sql(primary, "CREATE DATABASE kiryana")
@@ -130,7 +130,7 @@ def kill_drill(seconds_before=3.0, seconds_after=4.0):
         _kill_cluster(primary)
         # The operator's step: promote the standby.
         _as_postgres(PG_BIN / "pg_ctl", "-D", standby.data_dir, "-w", "promote")
-        wait_until(lambda: client.first_ack_after_failure is not None, timeout=60,
+        wait_until(lambda: client.first_ack_after_failure is not None, timeout=90,
                    what="the first sale acknowledged by the new primary")
         time.sleep(seconds_after)
         client.stop.set()
@@ -143,6 +143,8 @@ def kill_drill(seconds_before=3.0, seconds_after=4.0):
         return {"acknowledged": len(keys), "found": found, "lost": len(keys) - found,
                 "duplicated": duplicated, "outage": round(outage, 1)}
     finally:
+        if client is not None:
+            client.stop.set()  # also when the drill failed: no client left calling dead ports
         clusters.remove(base, standby, primary)
 
 

@@ -41,7 +41,8 @@ def world(app):
            "user_id": users["shopkeeper"].id, "sale_id": 1, "order_id": 999_999,
            "job_id": "no-such-job", "customer_id": 999_999, "closing_id": 999_999,
            "token_id": 999_999,
-           "queue": "default", "index": 0}
+           "queue": "default", "index": 0, "endpoint_id": 999_999, "webhook_id": 999_999,
+           "delivery_id": "no-such-delivery"}
     return users, ids
 
 
