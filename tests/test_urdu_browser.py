@@ -64,10 +64,12 @@ def _fill():
                                   {"method": "credit", "amount": "200"}])
     khata.receive_payment(keeper_actor, keeper, customer["id"], amount="50", method="cash")
     closed = closing.close_day(keeper_actor, keeper, khi.id, counted_cash="150")
+    from tests.test_i18n import _webhook_with_a_failed_delivery
+    webhook = _webhook_with_a_failed_delivery()
     return {"khi": khi.id, "lhe": lhe.id, "supplier": supplier.id, "keeper": keeper.id,
             "sale": sale.data["sale"]["id"], "order": order.id, "job": job,
             "customer": customer["id"], "closing": closed.data["closing"]["id"],
-            **{k: p.id for k, p in products.items()}}
+            "webhook": webhook, **{k: p.id for k, p in products.items()}}
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +240,7 @@ def pages(site):
     ids = {"store_id": site["khi"], "product_id": site["chawal"], "supplier_id": site["supplier"],
            "user_id": site["keeper"], "sale_id": site["sale"], "order_id": site["order"],
            "job_id": site["job"], "customer_id": site["customer"],
-           "closing_id": site["closing"]}
+           "closing_id": site["closing"], "endpoint_id": site["webhook"]}
     app = site["app"]
     found = []
     with app.test_request_context():
