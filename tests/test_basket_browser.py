@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the fixture imported from test_web_browser is a parameter here)
 """The basket in Chromium at 360×640 shows the bill the receipt records (issue 22): a Pepsi and
 `1,5` kg of Cheeni are Rs 425 on the basket and on the receipt, in English and with `١٫٥` in
 Urdu; a quarter kilo at Rs 150.10 is 37.53 on both.
@@ -10,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import ADMIN, PASSWORD, make_product, make_store, make_user
-from tests.live_site import ARTIFACTS, VIEWPORT, chromium, live_site
+from tests.live_site import ARTIFACTS, VIEWPORT, live_site
+from tests.test_web_browser import browser  # noqa: F401 (the shared fixture)
 from webapp.extensions import db
 from webapp.models import Sale
 from webapp.services import commands, ledger
@@ -39,12 +41,6 @@ def _fill():
 def site():
     with live_site(_fill) as site:
         yield site
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def _phone(browser, site, username):

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the fixture imported from test_web_browser is a parameter here)
 """Issue 24 in Chromium at 360×640: ordering what the low-stock report suggests, received in
 full, clears "low"; the Urdu receipt keeps an address's Latin runs and the phone number in
 order. Screenshots: test-artifacts/day-*.png."""
@@ -6,7 +7,8 @@ import re
 import pytest
 
 from tests.factories import ADMIN, PASSWORD, make_product, make_store, make_supplier, make_user
-from tests.live_site import ARTIFACTS, VIEWPORT, chromium, live_site
+from tests.live_site import ARTIFACTS, VIEWPORT, live_site
+from tests.test_web_browser import browser  # noqa: F401 (the shared fixture)
 from webapp.extensions import db
 from webapp.services import commands, ledger, reports, sales
 from webapp.services.audit import Actor
@@ -52,12 +54,6 @@ def _fill():
 def site():
     with live_site(_fill) as site:
         yield site
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def phone(browser, site, username, lang="en"):

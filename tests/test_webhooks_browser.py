@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the fixture imported from test_web_browser is a parameter here)
 # ruff: noqa: F811 (the fixtures imported from test_web_browser are parameters here)
 """The webhook pages in Chromium at 360×640, in English and Urdu: an admin adds an endpoint,
 copies its secret (shown once), sees a delivery reach a real receiver, rotates the secret.
@@ -8,9 +9,9 @@ import pytest
 from flask import current_app
 
 from tests.factories import ADMIN, make_product, make_store, make_user
-from tests.live_site import chromium, live_site
+from tests.live_site import live_site
 from tests.receiver import Receiver
-from tests.test_web_browser import Watched, shot
+from tests.test_web_browser import Watched, browser, shot  # noqa: F401 (fixture)
 from webapp.extensions import db
 from webapp.services import audit, commands, ledger
 
@@ -30,12 +31,6 @@ def _fill():
 def site():
     with live_site(_fill) as site:
         yield site
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def test_an_admin_adds_a_webhook_sees_its_delivery_and_rotates_the_secret(browser, site):
