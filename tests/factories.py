@@ -17,7 +17,7 @@ def make_store(**fields):
 def make_product(**fields):
     n = next(_seq)
     data = {"sku": f"SKU-{n}", "name": f"Product {n}", "category": "Test", "unit": "kg",
-            "sale_price": "100.00", "cost": "80.00", "reorder_level": "5"}
+            "sale_price": "100.00", "cost": "80.00", "reorder_level": "5", "tracks_expiry": False}
     data.update(fields)
     return catalog.create_product(ADMIN, data)
 

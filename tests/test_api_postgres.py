@@ -14,6 +14,7 @@ from tests.factories import ADMIN, make_product, make_store, make_user
 from webapp import create_app
 from webapp.extensions import db
 from webapp.services import commands, ledger
+from webapp.services.ledger.batches import batch_violations
 
 pytestmark = pytest.mark.postgres
 THREADS = 16
@@ -64,7 +65,9 @@ def _invariant_violations():
         SELECT count(*) FROM stock_levels l JOIN (
             SELECT store_id, product_id, sum(delta) AS total FROM stock_movements
             GROUP BY store_id, product_id) t USING (store_id, product_id)
-        WHERE l.quantity <> t.total""")).scalars().all()
+        WHERE l.quantity <> t.total""")).scalars().all() + [
+        # invariant 9: a tracked product's batches add up to its level (when not negative)
+        sum(map(len, batch_violations(db.session.connection()).values()))]
 
 
 def test_concurrent_sales_on_one_row_lose_nothing_and_stop_at_zero(shop):
@@ -75,7 +78,7 @@ def test_concurrent_sales_on_one_row_lose_nothing_and_stop_at_zero(shop):
     assert statuses.count(201) == 100 and statuses.count(409) == 20
     level = db.session.execute(text("SELECT quantity FROM stock_levels")).scalar()
     assert level == Decimal("0")
-    assert _invariant_violations() == [0, 0]
+    assert _invariant_violations() == [0, 0, 0]
 
 
 def test_concurrent_retries_with_one_key_write_once(shop):
@@ -88,7 +91,7 @@ def test_concurrent_retries_with_one_key_write_once(shop):
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 15
     level = db.session.execute(text("SELECT quantity FROM stock_levels")).scalar()
     assert level == Decimal("99")
-    assert _invariant_violations() == [0, 0]
+    assert _invariant_violations() == [0, 0, 0]
 
 
 def test_one_statement_sale_writes_what_the_general_path_writes(shop):
@@ -132,4 +135,4 @@ def test_one_statement_path_honours_negative_stock_stores_and_refusals(shop):
         "store_id": store_id, "product_id": product_id, "type": "removal", "reason": "expired",
         "quantity": "1"})
     assert refused.status_code == 409
-    assert _invariant_violations() == [0, 0]
+    assert _invariant_violations() == [0, 0, 0]

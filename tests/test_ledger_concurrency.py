@@ -14,6 +14,7 @@ from webapp.models import StockLevel, StockMovement
 from webapp.services import commands, ledger
 from webapp.services.errors import DomainError, InsufficientStock
 from webapp.services.integrity import ledger_violations
+from webapp.services.ledger.batches import NO_BATCH_VIOLATIONS, batch_violations
 
 pytestmark = pytest.mark.postgres
 
@@ -47,9 +48,12 @@ def run_threads(app, count, work):
 
 
 def assert_ledger_consistent():
-    violations = ledger_violations(db.session.connection())
+    """Invariant 1 (levels, balance chain) and invariant 9 (batches add up to the level)."""
+    conn = db.session.connection()
+    violations, batches = ledger_violations(conn), batch_violations(conn)
     db.session.rollback()
     assert violations == {"levels": [], "chain": [], "orphans": []}
+    assert batches == NO_BATCH_VIOLATIONS
 
 
 def test_32_threads_selling_one_product_until_it_runs_out(pg_app):

@@ -20,6 +20,7 @@ from webapp.services import commands, ledger, sales
 from webapp.services.audit import Actor
 from webapp.services.errors import DomainError, InsufficientStock
 from webapp.services.integrity import ledger_violations
+from webapp.services.ledger.batches import NO_BATCH_VIOLATIONS, batch_violations
 
 
 def level(store, product):
@@ -38,8 +39,10 @@ def receive(store, product, quantity):
 
 
 def assert_consistent():
+    """Invariant 1 and invariant 9 (a tracked product's batches add up to its level)."""
     assert ledger_violations(db.session.connection()) == {"levels": [], "chain": [],
                                                           "orphans": []}
+    assert batch_violations(db.session.connection()) == NO_BATCH_VIOLATIONS
 
 
 def _shop():

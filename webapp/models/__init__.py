@@ -1,5 +1,6 @@
 """All models, importable from one place (Alembic sees every table through this)."""
 from webapp.models.audit import AuditLog, AuditOutbox
+from webapp.models.batch import MovementBatch, StockBatch
 from webapp.models.count import CountDraft
 from webapp.models.khata import (
                                   CUSTOMER_ENTRY_KINDS,
@@ -63,4 +64,5 @@ __all__ = [
     "CUSTOMER_ENTRY_KINDS", "LANGUAGES", "PAYMENT_METHODS", "RECEIVE_METHODS",
     "SUPPLIER_ENTRY_KINDS", "Customer", "CustomerEntry", "DailyClosing", "SupplierBalance",
     "SupplierEntry", "EVENT_TYPES", "WebhookDelivery", "WebhookEndpoint",
+    "MovementBatch", "StockBatch",
 ]

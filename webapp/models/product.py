@@ -1,5 +1,5 @@
 """The product catalog."""
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, func
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, false, func
 
 from webapp.extensions import db
 from webapp.models.types import Money, Quantity, UTCDateTime, utcnow
@@ -41,6 +41,9 @@ class Product(db.Model):
     # kept in `unit`. pack_name is one of PACK_NAMES (none: "pack").
     pack_price = Column(Money)
     pack_name = Column(String(10))
+    # Whether its stock is kept in batches with an expiry date (models/batch.py): every stock-in
+    # names the date, and sales, removals and transfers take the batch that expires first.
+    tracks_expiry = Column(Boolean, nullable=False, default=False, server_default=false())
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

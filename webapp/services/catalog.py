@@ -6,6 +6,7 @@ from webapp.extensions import db
 from webapp.models import PACK_NAMES, UNITS, Product, Store, Supplier
 from webapp.services import audit, transaction
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
+from webapp.services.ledger import batches
 from webapp.services.validation import (
     parse_barcode,
     parse_id,
@@ -18,7 +19,7 @@ from webapp.services.validation import (
 
 PRODUCT_FIELDS = ("sku", "name", "category", "unit", "barcode", "sale_price", "cost",
                   "reorder_level", "archived", "preferred_supplier_id", "pack_size",
-                  "pack_price", "pack_name")
+                  "pack_price", "pack_name", "tracks_expiry")
 STORE_FIELDS = ("code", "name", "city", "address", "phone", "active", "allow_negative_stock",
                 "opening_float")
 SUPPLIER_FIELDS = ("name", "phone", "notes", "active")
@@ -103,6 +104,8 @@ def _clean_product(data, creating):
             raise DomainError("invalid", N_("Pack name must be one of: %(names)s.",
                                             names=", ".join(PACK_NAMES)), field="pack_name")
         clean["pack_name"] = name
+    if "tracks_expiry" in data:
+        clean["tracks_expiry"] = _bool(data["tracks_expiry"], "tracks_expiry")
     return clean
 
 
@@ -161,8 +164,12 @@ def _get(model, label, object_id):
 
 
 def create_product(actor, data):
+    """A new product; without `tracks_expiry` it takes its category's (batches.category_default)."""
     clean = _clean_product(data, creating=True)
     _check_product_unique(clean)
+    if "tracks_expiry" not in clean:
+        clean["tracks_expiry"] = batches.category_default(db.session.connection(),
+                                                          clean["category"])
     return _save(actor, Product(), "product", PRODUCT_FIELDS, clean, _duplicate_sku)
 
 
@@ -170,6 +177,8 @@ def update_product(actor, product_id, data):
     product = get_product(product_id)
     clean = _clean_product(data, creating=False)
     _check_product_unique(clean, product.id)
+    if clean.get("tracks_expiry") and not product.tracks_expiry:
+        batches.check_can_track(db.session.connection(), product.id)
     return _save(actor, product, "product", PRODUCT_FIELDS, clean, _duplicate_sku)
 
 

@@ -6,6 +6,8 @@ scanning a seeded ledger; 0 checks everything.
 """
 from sqlalchemy import text
 
+from webapp.services.ledger.batches import batch_violations
+
 TOUCHED = """
     touched AS (SELECT DISTINCT store_id, product_id FROM stock_movements WHERE id > :after_id)
 """
@@ -53,7 +55,10 @@ def ledger_violations(conn, after_id=0):
 
 
 def ledger_is_consistent(conn, after_id=0):
-    return not any(ledger_violations(conn, after_id).values())
+    """Invariant 1 holds (for the rows movements after `after_id` touched), and invariant 9 and
+    the batch ledger (services/ledger/batches.py) hold everywhere."""
+    return not any(ledger_violations(conn, after_id).values()) and \
+        not any(batch_violations(conn).values())
 
 
 # --- Whole-ledger verification, for `flask verify-ledger` and after a restore ------------------

@@ -52,6 +52,9 @@ class ProductCreate(Body):
                                                        "none: pack_size × sale_price.")
     pack_name: PackName | None = Field(None, description="What the receipt calls the pack "
                                                          "(none: pack).")
+    tracks_expiry: Flag = Field(None, description="Stock kept in batches by expiry date (every "
+                                "stock-in needs `expires_on`; sales take the batch that expires "
+                                "first). Left out: as most products of its category.")
 
 
 class ProductUpdate(Body):
@@ -69,6 +72,9 @@ class ProductUpdate(Body):
     pack_price: Money | None = Field(None, description="Price of one whole pack; null: "
                                                        "pack_size × sale_price.")
     pack_name: PackName | None = Field(None, description="What the receipt calls the pack.")
+    tracks_expiry: Flag = Field(None, description="Turn on (refused with 409 "
+                                "`stock_without_dates` while a store holds stock of it without "
+                                "dates) or off expiry batches.")
 
 
 def _fields(body):

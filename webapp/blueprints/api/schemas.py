@@ -56,6 +56,7 @@ class ProductOut(Resource):
     pack_price: Decimal | None = Field(None, description="Price of one whole pack at the "
                                                          "counter (pack_size above 1).")
     pack_name: PackName | None = None
+    tracks_expiry: bool = Field(False, description="Stock kept in batches by expiry date.")
     last_cost: Decimal | None = Field(None, description="Unit cost of the last receipt.")
     created_at: datetime
     updated_at: datetime

@@ -19,6 +19,7 @@ FIELDS = {
     "reorder_level": N_("reorder level"), "archived": N_("archived"),
     "preferred_supplier_id": N_("preferred supplier"), "pack_size": N_("pack size"),
     "pack_price": N_("pack price"), "pack_name": N_("pack name"),
+    "tracks_expiry": N_("tracks expiry"),
     "code": N_("store code"), "city": N_("city"), "address": N_("address"),
     "phone": N_("phone"), "active": N_("active"), "allow_negative_stock": N_("negative stock"),
     "notes": N_("notes"), "full_name": N_("full name"), "role": N_("role"),

@@ -30,6 +30,8 @@ class ProductForm(Form):
                                      ("box", _l("box")), ("bag", _l("bag")),
                                      ("tray", _l("tray"))],
                             default="", validate_choice=False)
+    tracks_expiry = BooleanField(_l("Track expiry dates (each stock-in names its date; sales "
+                                    "take the batch that expires first)"))
     archived = BooleanField(_l("Archived (hidden from the stock pages; history is kept)"))
 
     def service_data(self):
