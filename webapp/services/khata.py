@@ -138,6 +138,19 @@ def parse_new_customer(store_id, raw):
                                 fields["note"])
 
 
+def udhaar_customer(actor, store_id, customer_id, new_name=None, new_phone=None, key=None):
+    """The customer of an udhaar Complete (the counter page, a basket queued offline): the one
+    chosen, else a new one by name and phone, created once by `key` (a replay, or the basket
+    sent again after a refusal, finds the same customer) → its id."""
+    if customer_id in (None, "", 0) and str(new_name or "").strip():
+        return create_customer(actor, None, store_id=store_id, name=new_name, phone=new_phone,
+                               idempotency_key=key).data["customer"]["id"]
+    if customer_id in (None, "", 0):
+        raise DomainError("customer_required", N_("Choose the customer for udhaar."),
+                          field="customer_id")
+    return customer_id
+
+
 @handles(commands.NewCustomer)
 def add_customer(actor, command, idempotency_key=None):
     """Write a new customer (the handler has asked policy)."""

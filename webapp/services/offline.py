@@ -26,9 +26,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import Product, StockLevel, Store
-from webapp.services import commands, lookup, policy, sales
-from webapp.services.errors import N_, DomainError
+from webapp.models import Customer, Product, StockLevel, Store
+from webapp.services import commands, khata, lookup, payments, policy, sales
+from webapp.services.errors import N_, DomainError, NotFound
 from webapp.services.handlers import handle
 from webapp.services.validation import parse_datetime
 
@@ -86,11 +86,38 @@ def record_movement(actor, store_id, item):
 
 
 def complete_sale(actor, store_id, item):
-    """Complete one queued basket ({lines, note?}) as the counter page would have."""
+    """Complete one queued basket ({lines, note?, pay?, customer_id?, paid_now?, new_customer?})
+    as the counter page would have. The phone knows no bill (it computes no money), so the
+    Complete step travels as the page's choice: `pay` cash (the default), card or wallet for
+    the whole bill, or credit with `paid_now` in cash and the rest on the khata
+    (payments.rest_of_bill, priced when it lands). A customer added offline (`new_customer`:
+    {name, phone?, key}) is created first with its own key, so a replay, or the basket sent
+    again after a refusal, finds the same customer instead of adding another."""
     occurred_at = tap_time(item.get("occurred_at"))
     key = _key(item)
+    split = payments.rest_of_bill(item.get("pay"), item.get("paid_now"))
+    customer_id = item.get("customer_id") or None
+    if split is not None and "credit" in split:
+        new = item.get("new_customer") if isinstance(item.get("new_customer"), dict) else {}
+        customer_id = khata.udhaar_customer(actor, store_id, customer_id, new.get("name"),
+                                            new.get("phone"), new.get("key"))
     return _first_result(lambda when: handle(actor, sales.parse_sale(
-        store_id, item.get("lines"), item.get("note") or None, when), key), occurred_at)
+        store_id, item.get("lines"), item.get("note") or None, when, customer_id,
+        split=split), key), occurred_at)
+
+
+def receive_payment(actor, store_id, item):
+    """Apply one queued customer payment ({customer_id, amount, method, note?}) of this store,
+    as the customer's page would have: refused like there (more than owed → 422 on amount)."""
+    tap_time(item.get("occurred_at"))   # a queued item always carries one; the khata dates
+    key = _key(item)                    # a payment by when it was received here
+    command = khata.parse_payment(item.get("customer_id"), item.get("amount"),
+                                  item.get("method") or "cash", item.get("note") or None)
+    in_store = db.session.execute(select(Customer.store_id)
+                                  .where(Customer.id == command.customer_id)).scalar()
+    if in_store != store_id:
+        raise NotFound("Customer", field="customer_id")
+    return handle(actor, command, key)
 
 
 def allows_negative_stock(actor, store_id):
@@ -121,3 +148,31 @@ def catalog(store_id):
     return [{"id": r.id, "sku": r.sku, "name": r.name, "unit": r.unit, "barcode": r.barcode,
              "sale_price": str(r.sale_price),
              "quantity": f"{Decimal(r.quantity or 0).normalize():f}"} for r in rows]
+
+
+# The customers the phone keeps for udhaar with no signal: few fields, every customer of the
+# store (a kiryana's khata holds tens to a few hundred names), newest balance first.
+MAX_KEPT_CUSTOMERS = 2000
+
+
+def customers_version(store_id):
+    """A tag that changes when the list below would: a customer added or changed, or any
+    balance moved (every khata entry touches its customer's updated_at). One indexed read."""
+    count, changed = db.session.execute(
+        select(func.count(Customer.id), func.max(Customer.updated_at))
+        .where(Customer.store_id == store_id)).one()
+    return hashlib.sha256(f"c|{store_id}|{count}|{changed}".encode()).hexdigest()[:20]
+
+
+def customers(store_id):
+    """The store's customers as the phone keeps them: name, phone, balance and limit as of now
+    (the phone shows them "as of the last sync")."""
+    rows = db.session.execute(
+        select(Customer.id, Customer.name, Customer.phone, Customer.balance,
+               Customer.credit_limit)
+        .where(Customer.store_id == store_id)
+        .order_by(Customer.balance.desc(), Customer.name, Customer.id)
+        .limit(MAX_KEPT_CUSTOMERS)).all()
+    return [{"id": r.id, "name": r.name, "phone": r.phone, "balance": str(r.balance),
+             "credit_limit": None if r.credit_limit is None else str(r.credit_limit)}
+            for r in rows]

@@ -44,9 +44,16 @@ def parse(payments):
 
 def columns(split, total, customer_id):
     """The sale's paid_* values for a parsed split (None: all cash), checked against the total
-    and the customer."""
+    and the customer. One method's amount may be None: the rest of the total (a basket queued
+    on a phone with no signal, priced only when it lands: `rest_of_bill`)."""
     if split is None:
         return {"paid_cash": total, "paid_card": ZERO, "paid_wallet": ZERO, "paid_credit": ZERO}
+    rest = [method for method, amount in split.items() if amount is None]
+    if rest:
+        given = sum((amount for amount in split.values() if amount is not None), ZERO)
+        if given > total:
+            raise DomainError("invalid", N_("Paid now is more than the bill."), field="paid_now")
+        split = dict(split, **{rest[0]: total - given})
     paid = sum(split.values(), ZERO)
     if paid != total:
         raise DomainError("payments_mismatch",
@@ -58,6 +65,19 @@ def columns(split, total, customer_id):
                           field="customer_id")
     return {f"paid_{method}": split.get(method, ZERO) for method in
             ("cash", "card", "wallet", "credit")}
+
+
+def rest_of_bill(pay, paid_now=None):
+    """The split of a Complete step made before the bill is known (a basket queued offline):
+    "cash" → None (all cash); "card" / "wallet" → the whole bill by it; "credit" → `paid_now`
+    in cash and the rest on the khata → {method: amount or None (the rest)}."""
+    if pay in (None, "", "cash"):
+        return None
+    if pay not in PAYMENT_METHODS:
+        raise DomainError("invalid", N_("Method must be cash, card, wallet or credit."),
+                          field="pay")
+    now = parse_money(paid_now, "paid_now", "Paid now") if pay == "credit" else None
+    return {**({"cash": now} if now else {}), pay: None}
 
 
 def listed(sale):

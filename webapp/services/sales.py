@@ -80,14 +80,16 @@ def _resolve_skus(conn, parsed):
         seen[line["product_id"]] = line["index"]
 
 
-def parse_sale(store_id, lines, note=None, occurred_at=None, customer_id=None, payments=None):
+def parse_sale(store_id, lines, note=None, occurred_at=None, customer_id=None, payments=None,
+               split=None):
     """A checked commands.Sale from a door's raw values (the lines read by the basket module,
-    the payments by services/payments); DomainError naming the field if not."""
+    the payments by services/payments, or a `split` the Complete step already read:
+    payments.rest_of_bill); DomainError naming the field if not."""
     store_id = parse_id(store_id, "store_id", "Store")
     parsed = basket.parse_request_lines(lines)
     customer_id = None if customer_id in (None, "") else parse_id(customer_id, "customer_id",
                                                                   "Customer")
-    split = payments_module.parse(payments)
+    split = payments_module.parse(payments) if split is None else split
     return commands.Sale(store_id, tuple(commands.SaleLine(**line) for line in parsed),
                          parse_text(note, "note", "Note", 500), parse_datetime(occurred_at),
                          customer_id, None if split is None else tuple(split.items()))

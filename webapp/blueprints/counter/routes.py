@@ -20,7 +20,7 @@ from flask_login import current_user, login_required
 from webapp.blueprints.counter import bp
 from webapp.models.types import utcnow
 from webapp.services import basket as lines_of
-from webapp.services import commands, inventory, khata, lookup, sales
+from webapp.services import commands, inventory, khata, lookup, payments, sales
 from webapp.services.errors import N_, DomainError
 from webapp.services.handlers import handle
 from webapp.services.validation import parse_money
@@ -241,9 +241,9 @@ def complete(store_id):
         return redirect_to(url_for("counter.receipt", store_id=store_id, sale_id=last["id"]))
     basket = _basket(store_id)
     try:
-        customer_id, payments = _payment_step(store_id, basket, key)
+        customer_id, split = _payment_step(store_id, key)
         command = sales.parse_sale(store_id, lines_of.request_lines(basket["lines"]),
-                                   customer_id=customer_id, payments=payments)
+                                   customer_id=customer_id, split=split)
         result = handle(access.actor(), command, key)
     except DomainError as error:
         store = access.store_or_404(store_id)  # the page again (404 when not this user's)
@@ -260,36 +260,23 @@ def complete(store_id):
     return redirect_to(url_for("counter.receipt", store_id=store_id, sale_id=sale["id"]))
 
 
-def _payment_step(store_id, basket, key):
-    """(customer_id, payments) from the Complete step: Cash (the default), Card or Wallet for
-    the whole bill, or Udhaar for a chosen or new customer with an optional part paid now in
-    cash. The bill is the basket's, as services/basket.py priced it for the page."""
+def _payment_step(store_id, key):
+    """(customer_id, split) from the Complete step: Cash (the default), Card or Wallet for the
+    whole bill, or Udhaar for a chosen or new customer with an optional part paid now in cash
+    and the rest on the khata. The rest is worked out by the sale from the bill it prices
+    (payments.rest_of_bill), as for a basket queued offline: the same key from either door is
+    the same request."""
     pay = request.form.get("pay") or "cash"
     if pay not in ("cash", "card", "wallet", "credit"):
         abort(400)
-    if pay == "cash":
-        return None, None  # one cash payment of the total: the cash sale's path, unchanged
-    store = access.store_or_404(store_id)  # the bill as the page showed it
-    _lines, total = _lines_view(store, basket)
-    if pay in ("card", "wallet"):
-        return None, [{"method": pay, "amount": str(total)}]
-    customer_id = _int(request.form.get("customer_id")) or None
-    name = (request.form.get("new_name") or "").strip()
-    if customer_id is None and name:
-        customer_id = khata.create_customer(
-            access.actor(), current_user, store_id=store.id, name=name,
-            phone=request.form.get("new_phone"),
-            idempotency_key=f"{key}-customer" if key else None).data["customer"]["id"]
-    if customer_id is None:
-        raise DomainError("customer_required", N_("Choose the customer for udhaar."),
-                          field="customer_id")
-    now = parse_money(request.form.get("paid_now"), "paid_now", "Paid now") or Decimal(0)
-    if now > total:
-        raise DomainError("invalid", N_("Paid now is more than the bill."), field="paid_now")
-    payments = [{"method": "credit", "amount": str(total - now)}] if now < total else []
-    if now:
-        payments.insert(0, {"method": "cash", "amount": str(now)})
-    return customer_id, payments
+    split = payments.rest_of_bill(pay, request.form.get("paid_now"))
+    if pay != "credit":
+        return None, split  # cash: no split, the cash sale's path unchanged
+    customer_id = khata.udhaar_customer(
+        access.actor(), store_id, _int(request.form.get("customer_id")) or None,
+        request.form.get("new_name"), request.form.get("new_phone"),
+        f"{key}-customer" if key else None)
+    return customer_id, split
 
 
 def _int(value):

@@ -2,7 +2,8 @@
 
 The queue (static/js/offline-queue.js) asks `session` for the logged-in user and a fresh CSRF
 token before it replays, sends only that user's items, and posts each to its kind's route here
-(`movements` for the store page's forms, `sales` for the counter's baskets).
+(`movements` for the store page's forms, `sales` for the counter's baskets, `payments` for
+a customer's Receive payment).
 A refusal answers the usual error envelope plus what the phone needs to offer choices
 (`allow_negative_stock`), and the item waits under "needs attention" until the shopkeeper acts.
 """
@@ -138,22 +139,41 @@ def catalog(store_id):
     """Every active product with its level: offline search and barcode lookup read this.
     The store page keeps it on the phone (static/js/offline.js) and asks again with the copy's
     ETag each time it opens."""
+    def products(store):
+        items = offline_service.catalog(store.id)
+        for product in items:   # the basket shows a price as the server writes it
+            product["price_text"] = rupees(product["sale_price"])
+        return {"store_id": store.id, "products": items}
+    return _kept(store_id, offline_service.catalog_version, products)
+
+
+@bp.get("/offline/stores/<int:store_id>/customers")
+def customers(store_id):
+    """The store's customers (name, phone, balance, limit) for udhaar with no signal. The
+    basket and khata pages keep it on the phone and ask again with the copy's ETag when they
+    open or after the queue sent something: a 304 while no customer or balance changed."""
+    def listing(store):
+        items = offline_service.customers(store.id)
+        for customer in items:
+            customer["balance_text"] = rupees(customer["balance"])
+        return {"store_id": store.id, "customers": items}
+    return _kept(store_id, offline_service.customers_version, listing)
+
+
+def _kept(store_id, version, body):
+    """A list the phone keeps (Cache Storage), answered 304 while its ETag still holds."""
     if not current_user.is_authenticated:
         return _logged_out()
     try:
         store = access.store_or_404(store_id)
     except DomainError as error:
         return json_error(error.status, error.code, error.message)
-    # Asked each time a store page opens: a 304 while the phone's copy still holds.
-    tag = offline_service.catalog_version(store.id)
+    tag = version(store.id)
     # (Flask-Compress tags a compressed answer's ETag "…:gzip"; the copy's tag comes back so.)
     if any(t.split(":", 1)[0] == tag for t in request.if_none_match):
         response = current_app.response_class(status=304)
     else:
-        products = offline_service.catalog(store.id)
-        for product in products:   # the basket shows a price as the server writes it
-            product["price_text"] = rupees(product["sale_price"])
-        response = jsonify({"store_id": store.id, "products": products})
+        response = jsonify(body(store))
     response.set_etag(tag)
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -193,5 +213,12 @@ def record_movement(store_id):
 
 @bp.post("/offline/stores/<int:store_id>/sales")
 def complete_sale(store_id):
-    """Replay one queued basket ({lines, note}) with its key and tap time."""
+    """Replay one queued basket ({lines, note, pay, customer_id, paid_now, new_customer}) with
+    its key and tap time."""
     return _replay(store_id, offline_service.complete_sale)
+
+
+@bp.post("/offline/stores/<int:store_id>/payments")
+def receive_payment(store_id):
+    """Replay one queued customer payment ({customer_id, amount, method}) with its key."""
+    return _replay(store_id, offline_service.receive_payment)
