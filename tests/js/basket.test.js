@@ -113,3 +113,44 @@ test("whole packs make a line sold by the pack; + counts packs and the request s
                    [{product_id: 1, packs: "2"}, {product_id: 2, quantity: "1.5"}]);
   assert.deepEqual(B.entries(state.lines), [[1, "p", "2"], [2, "q", "1.5"]]);
 });
+
+test("Complete's payment step: cash sends nothing, card and wallet pay the whole bill", () => {
+  assert.deepEqual(B.paymentStep({}, "k1"), {fields: {}});
+  assert.deepEqual(B.paymentStep({pay: "cash", customer_id: "5"}, "k1"), {fields: {}});
+  assert.deepEqual(B.paymentStep({pay: "card"}, "k1"), {fields: {pay: "card"}});
+  assert.deepEqual(B.paymentStep({pay: "wallet", paid_now: "9"}, "k1"), {fields: {pay: "wallet"}});
+  assert.deepEqual(B.paymentStep({pay: "cheque"}, "k1"), {problem: "bad_pay"});
+});
+
+test("udhaar needs a customer from the list or a new one; paid now reads as the server reads it",
+     () => {
+  assert.deepEqual(B.paymentStep({pay: "credit", customer_id: "5", paid_now: "١٠٠"}, "k1"),
+                   {fields: {pay: "credit", paid_now: "100", customer_id: 5}});
+  // Nothing or 0 paid now: all of it on the khata (the server works out the rest).
+  for (const now of ["", " ", "0", "0.00"]) {
+    assert.deepEqual(B.paymentStep({pay: "credit", customer_id: "5", paid_now: now}, "k1"),
+                     {fields: {pay: "credit", customer_id: 5}});
+  }
+  assert.deepEqual(B.paymentStep({pay: "credit", customer_id: "5", paid_now: "1,500"}, "k1"),
+                   {problem: "bad_paid_now"});
+  assert.deepEqual(B.paymentStep({pay: "credit", customer_id: "", new_name: "  "}, "k1"),
+                   {problem: "need_customer"});
+  // A customer added on the phone is created once, by a key of its own made from the basket's
+  // (the page uses the same one, so a lost reply and its queued copy add one customer).
+  assert.deepEqual(B.paymentStep({pay: "credit", customer_id: "", new_name: " Dawood ",
+                                  new_phone: "0301 7654321"}, "k9"),
+                   {fields: {pay: "credit", new_customer: {name: "Dawood",
+                                                          phone: "0301 7654321",
+                                                          key: "k9-customer"}}});
+  // A chosen customer wins over a name typed in the new-customer fields.
+  assert.deepEqual(B.paymentStep({pay: "credit", customer_id: "7", new_name: "X"}, "k1").fields,
+                   {pay: "credit", customer_id: 7});
+});
+
+test("a kept customer reads with the balance the server wrote at the last sync", () => {
+  const owes = "owes {amount}";
+  assert.equal(B.customerText({name: "Asif", phone: "+923001234567", balance_text: "Rs 1,200"},
+                              owes), "Asif · +923001234567 · owes Rs 1,200");
+  assert.equal(B.customerText({name: "Bilal", phone: null, balance_text: "Rs 0"}, owes),
+               "Bilal · owes Rs 0");
+});

@@ -184,3 +184,29 @@ test("only the logged-in user's items are sent; logged out, nothing is", async (
   assert.deepEqual(out.sent, []);
   assert.equal((await Q.all()).length, 1);
 });
+
+test("an udhaar basket and a customer payment go to their doors in order, with their keys",
+     async () => {
+  const Q = fresh();
+  await Q.enqueue({kind: "sale", store_id: 3, user_id: 7, key: "b1",
+                   payload: {lines: [{product_id: 2, quantity: "1"}], pay: "credit",
+                             customer_id: 5, paid_now: "100"}});
+  await Q.enqueue({kind: "payment", store_id: 3, user_id: 7, key: "p1",
+                   payload: {customer_id: 5, amount: "200", method: "cash"}});
+  const limit = {error: {code: "credit_limit_exceeded",
+                         message: "Asif may owe at most Rs 1,000; Rs 100 is left on the khata.",
+                         fields: {payments: "…"}}};
+  const s = server([[409, limit], 201]);
+  globalThis.fetch = s.fetch;
+  const outcome = await Q.flush();
+  assert.deepEqual([outcome.sent, outcome.refused], [1, 1]);
+  assert.deepEqual(s.sent.map((r) => [r.url, r.body.key]),
+                   [["/offline/stores/3/sales", "b1"], ["/offline/stores/3/payments", "p1"]]);
+  assert.deepEqual([s.sent[0].body.pay, s.sent[0].body.customer_id, s.sent[0].body.paid_now],
+                   ["credit", 5, "100"]);
+  assert.deepEqual([s.sent[1].body.amount, s.sent[1].body.method], ["200", "cash"]);
+  // The refused credit sale waits under needs attention with the server's reason.
+  const [left] = await Q.all();
+  assert.deepEqual([left.key, left.status, left.error.code],
+                   ["b1", "attention", "credit_limit_exceeded"]);
+});

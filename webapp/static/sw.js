@@ -4,11 +4,12 @@
  *   fetched only when missing, so a page view on mobile data costs the page alone. VERSION is a
  *   digest of every static file, written in by the server (/sw.js): a deploy that changes one
  *   makes a new worker, which drops the old cache and fetches the files once.
- * - Pages: network first; the store pages a user opened (home, basket, count, transfer) are kept,
+ * - Pages: network first; the store pages a user opened (home, basket, count, transfer, the
+ *   khata's customers and each customer's page) are kept,
  *   and offline the last copy is shown (the page itself says "offline · levels as of …"; the
  *   basket page draws the basket from the phone's own copy). Logging in again or out clears them.
- * - The store's product catalogue (/offline/stores/<id>/catalog): network first, cache fallback,
- *   for offline search and scanning.
+ * - The store's product catalogue and customers (/offline/stores/<id>/catalog, …/customers):
+ *   network first, cache fallback, for offline search, scanning and udhaar.
  * - Background Sync: the queue (offline-queue.js) is sent when the signal returns.
  * Writes are never cached or replayed here: the queue does that, with idempotency keys.
  */
@@ -22,8 +23,8 @@ var SHELL = ["/static/css/app.css", "/static/js/htmx-2.0.11.min.js", "/static/js
              "/static/js/offline.js", "/static/js/offline-queue.js", "/static/js/offline-tools.js",
              "/static/css/counter.css", "/static/js/counter.js", "/static/js/basket.js",
              "/static/icons/icon-192.png", "/offline"];
-var STORE_PAGE = /^\/stores\/\d+\/(count|transfer|basket)?$/;
-var CATALOG = /^\/offline\/stores\/\d+\/catalog$/;
+var STORE_PAGE = /^\/stores\/\d+\/(count|transfer|basket|customers|customers\/\d+)?$/;
+var CATALOG = /^\/offline\/stores\/\d+\/(catalog|customers)$/;
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(STATIC).then(function (cache) { return cache.addAll(SHELL); })

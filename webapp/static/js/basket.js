@@ -5,7 +5,8 @@
  * keeps a copy on the phone (localStorage, per user and store). With no signal, or when a basket
  * request fails for lack of network, the same forms change that copy here and the basket is
  * drawn from it; Complete keeps the whole basket in the offline queue (kind `sale`, its
- * idempotency key and tap time) and empties it. When the signal returns, what is left of the
+ * idempotency key and tap time, and how it is paid: cash, card, wallet, or udhaar to a customer
+ * from the list the phone keeps or one added here) and empties it. When the signal returns, what is left of the
  * basket goes back to the server (counter.replace) and the queue is sent by offline.js. A
  * scanned product (kiryana:scanned) is added the same way.
  *
@@ -110,8 +111,44 @@ var KiryanaBasketRules = (function (R) {
     return lines.map(function (l) { return [l.product_id, l.mode, l.value]; });
   }
 
+  /** The Complete step as a queued basket carries it (services/offline.complete_sale): cash (no
+   * fields), card or wallet for the whole bill, or udhaar to a chosen customer or one added
+   * here (created once by a key of its own, the basket's key + "-customer", as the page does)
+   * with an optional part paid now in cash. The phone knows no bill: the server works out the
+   * rest. `choice` holds the form's values → {fields} or {problem: a word's name}. */
+  function paymentStep(choice, key) {
+    var pay = choice.pay || "cash";
+    if (pay === "cash") { return {fields: {}}; }
+    if (pay === "card" || pay === "wallet") { return {fields: {pay: pay}}; }
+    if (pay !== "credit") { return {problem: "bad_pay"}; }
+    var fields = {pay: "credit"};
+    var now = String(choice.paid_now || "").trim();
+    if (now && !R.isZero(now)) {
+      fields.paid_now = R.amount(now);
+      if (fields.paid_now === null) { return {problem: "bad_paid_now"}; }
+    }
+    var id = Number(choice.customer_id) || 0;
+    var name = String(choice.new_name || "").trim();
+    if (id > 0) {
+      fields.customer_id = id;
+    } else if (name) {
+      fields.new_customer = {name: name, phone: String(choice.new_phone || "").trim() || null,
+                             key: key + "-customer"};
+    } else {
+      return {problem: "need_customer"};
+    }
+    return {fields: fields};
+  }
+
+  /** "Asif · +923001234567 · owes Rs 1,200": a kept customer as the udhaar list shows it
+   * (the balance as the server wrote it at the last sync). */
+  function customerText(customer, owes) {
+    return [customer.name, customer.phone, owes.split("{amount}").join(customer.balance_text)]
+      .filter(Boolean).join(" · ");
+  }
+
   return {unpriced: unpriced, add: add, setLine: setLine, requestLines: requestLines,
-          entries: entries};
+          entries: entries, paymentStep: paymentStep, customerText: customerText};
 })(typeof KiryanaRules !== "undefined" ? KiryanaRules : require("./offline.js"));
 if (typeof module === "object" && module.exports) { module.exports = KiryanaBasketRules; }
 
@@ -230,19 +267,28 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
     });
   }
 
-  /** Keep the basket in the offline queue as one sale, then empty it. */
-  function complete(key) {
+  /** Keep the basket in the offline queue as one sale with its Complete step (`choice`: the
+   * form's pay, customer and paid-now values; none: cash), then empty it. */
+  function complete(key, choice) {
     var state = current();
     if (!state.lines.length || completing) { return Promise.resolve(); }
+    key = key || state.key;
+    var step = B.paymentStep(choice || {}, key);
+    if (step.problem) { return draw(say(step.problem)); }
     completing = true;   // a second tap while this one is being kept is the same sale
     var offline = K.config();
     var lines = B.requestLines(state.lines);
     var products = state.lines.map(function (l) { return {name: l.name, unit: l.unit}; });
     return K.tools().then(function (T) {
+      var label = T.basketLabel(lines, products, state.total_text);
+      var pay = step.fields.pay;
+      if (pay) {
+        label = say("label_" + pay, {sale: label, name: (choice && choice.name) ||
+                                     (step.fields.new_customer || {}).name || ""});
+      }
       return Q.enqueue({kind: "sale", store_id: offline.store_id, user_id: offline.user_id,
-                        payload: {lines: lines},
-                        label: T.basketLabel(lines, products, state.total_text),
-                        products: products, key: key || state.key});
+                        payload: Object.assign({lines: lines}, step.fields),
+                        label: label, products: products, key: key});
     }).then(function (record) {
       save({key: Q.newKey(), lines: [], dirty: true, total: "0", total_text: null});
       draw(K.t("saved", {what: record.label}));
@@ -264,7 +310,12 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
     } else if (kind === "clear") {
       change(function (state) { state.lines.length = 0; B.unpriced(state); return null; });
     } else if (kind === "complete") {
-      complete(sent ? data.get("key") : null);
+      var chosen = form.querySelector("select[name=customer_id] option:checked");
+      complete(sent ? data.get("key") : null, {
+        pay: data.get("pay"), customer_id: data.get("customer_id"),
+        name: chosen && chosen.value ? chosen.dataset.name : "",
+        paid_now: data.get("paid_now"), new_name: data.get("new_name"),
+        new_phone: data.get("new_phone")});
     }
   }
 
@@ -346,7 +397,9 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
   // --- drawing the phone's copy (the same markup as counter/basket.html's basket block) ---------
 
   function draw(message) {
-    return K.tools().then(function () {
+    var people = K.customers().catch(function () { return null; });
+    return Promise.all([K.tools(), people]).then(function (ready) {
+      var customers = ready[1];
       var old = document.getElementById("basket");
       if (!old) { return; }
       var state = current();
@@ -365,6 +418,7 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
         clear.append(K.el("button", {type: "submit", "class": "link small"}, say("empty_basket")));
         section.append(clear);
       }
+      if (state.lines.length) { section.append(payOther(state.key), udhaar(state.key, customers)); }
       var checkout = localForm({id: "checkout", "class": "checkout", "data-basket": "complete"});
       var key = K.el("input", {type: "hidden", name: "key"});
       key.value = state.key;
@@ -380,6 +434,64 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
       section.append(checkout);
       old.replaceWith(section);
     });
+  }
+
+  /** Card and Wallet for the whole bill, each its own form (as on the page). */
+  function payOther(key) {
+    var box = K.el("div", {"class": "pay-other", "aria-label": say("other_payment")});
+    [["card", say("card")], ["wallet", say("wallet")]].forEach(function (method) {
+      var form = localForm({"data-basket": "complete"});
+      form.append(hidden("key", key), hidden("pay", method[0]),
+                  K.el("button", {type: "submit", "class": "secondary block",
+                                  id: "pay-" + method[0]}, method[1]));
+      box.append(form);
+    });
+    return box;
+  }
+
+  /** Udhaar with no signal: a customer from the list the phone keeps (balances as of the last
+   * sync), or a new one by name and phone, and what is paid now in cash. */
+  function udhaar(key, customers) {
+    var details = K.el("details", {"class": "udhaar"});
+    details.append(K.el("summary", {}, say("udhaar")));
+    var form = localForm({id: "udhaar-form", "data-basket": "complete"});
+    form.append(hidden("key", key), hidden("pay", "credit"));
+    var field = K.el("div", {"class": "field"});
+    field.append(K.el("label", {"for": "udhaar-customer"}, say("customer")));
+    var select = K.el("select", {id: "udhaar-customer", name: "customer_id"});
+    select.append(K.el("option", {value: ""}, say("new_customer_below")));
+    (customers || []).forEach(function (c) {
+      var option = K.el("option", {value: String(c.id), "data-name": c.name},
+                        B.customerText(c, say("owes")));
+      select.append(option);
+    });
+    field.append(select, K.el("p", {"class": "muted small"},
+                              customers ? say("as_of_sync") : say("no_customers")));
+    form.append(field);
+    var grid = K.el("div", {"class": "notes-grid"});
+    grid.append(input("udhaar-name", "new_name", say("new_name"), {maxlength: "120"}),
+                input("udhaar-phone", "new_phone", say("phone"),
+                      {inputmode: "tel", dir: "ltr", placeholder: "0300 1234567"}));
+    form.append(grid, input("udhaar-now", "paid_now", say("paid_now"),
+                            {inputmode: "decimal", placeholder: "0"}),
+                K.el("button", {type: "submit", "class": "block", id: "pay-udhaar"},
+                     say("complete_udhaar")));
+    details.append(form);
+    return details;
+  }
+
+  function hidden(name, value) {
+    var node = K.el("input", {type: "hidden", name: name});
+    node.value = value;
+    return node;
+  }
+
+  function input(id, name, label, attrs) {
+    var field = K.el("div", {"class": "field"});
+    field.append(K.el("label", {"for": id}, label),
+                 K.el("input", Object.assign({id: id, type: "text", name: name,
+                                              autocomplete: "off"}, attrs)));
+    return field;
   }
 
   function localForm(attrs) {

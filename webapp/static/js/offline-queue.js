@@ -1,7 +1,8 @@
 /* Offline queue: taps kept in IndexedDB with key + tap time, sent in order by pages and by the
  * service worker (Background Sync). An item leaves only with a result (2xx, or discarded after
  * a refusal); no signal / 5xx keeps it, key unchanged; only the logged-in user's items are sent.
- * Kinds: a store page's sale, stock-in or removal (`movement`) and a counter basket (`sale`).
+ * Kinds: a store page's sale, stock-in or removal (`movement`), a counter basket (`sale`, with
+ * its Complete step: cash, card, wallet or udhaar) and a customer's payment (`payment`).
  * A new kind: one KINDS entry + a route; see services/offline.py. */
 (function (global) {
   "use strict";
@@ -15,7 +16,8 @@
 
   var KINDS = {
     movement: "/offline/stores/{store}/movements",
-    sale: "/offline/stores/{store}/sales"
+    sale: "/offline/stores/{store}/sales",
+    payment: "/offline/stores/{store}/payments"
   };
 
   function open() {

@@ -9,6 +9,7 @@
 
   function attentionItem(item) {
     if (item.kind === "sale") { return basketAttentionItem(item); }
+    if (item.kind === "payment") { return paymentAttentionItem(item); }
     var li = K.el("li", {"class": "attention-item", "data-key": item.key});
     li.append(K.el("p", {}, item.label + " · " + K.t("tapped", {time: K.pkTime(item.tapped_at)})));
     li.append(K.el("p", {"class": "form-error", "role": "alert"},
@@ -40,6 +41,17 @@
       });
       actions.append(anyway);
     }
+    if (item.error && item.error.code === "credit_limit_exceeded" && item.kind === "sale") {
+      // Past the customer's limit: the same basket, paid in cash (the customer pays now).
+      var cash = K.el("button", {type: "button", "class": "secondary"}, K.t("cash_instead"));
+      cash.addEventListener("click", function () {
+        var payload = {lines: item.payload.lines};
+        if (item.payload.note) { payload.note = item.payload.note; }
+        resend(item, payload, basketLabel(item.payload.lines, item.products || [], null),
+               item.products);
+      });
+      actions.append(cash);
+    }
     var discard = K.el("button", {type: "button", "class": "danger"}, K.t("discard"));
     discard.addEventListener("click", function () {
       // Two taps: a stray thumb must not throw a sale away.
@@ -58,6 +70,31 @@
                products: products})
       .then(function () { return K.Q.remove(item.seq); })
       .then(K.render).then(K.flush);
+  }
+
+  /** A customer's payment refused (more than owed, customer gone): change the amount or
+   * discard. */
+  function paymentAttentionItem(item) {
+    var li = K.el("li", {"class": "attention-item", "data-key": item.key});
+    li.append(K.el("p", {}, item.label + " · " + K.t("tapped", {time: K.pkTime(item.tapped_at)})));
+    li.append(K.el("p", {"class": "form-error", "role": "alert"},
+                 (item.error && item.error.message) || K.t("refused")));
+    var form = K.el("form", {"class": "inline-edit", "novalidate": ""});
+    var id = "fix-" + item.seq;
+    form.append(K.el("label", {"for": id}, K.t("amount")));
+    var input = K.el("input", {id: id, type: "text", name: "amount", inputmode: "decimal",
+                               autocomplete: "off"});
+    input.value = item.payload.amount;
+    form.append(input, K.el("button", {type: "submit", "class": "secondary"}, K.t("send_again")));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var amount = K.R.amount(input.value);
+      if (amount === null) { input.setAttribute("aria-invalid", "true"); return; }
+      var payload = Object.assign({}, item.payload, {amount: amount});
+      resend(item, payload, K.paymentLabel(payload, item.product_name));
+    });
+    li.append(form, choices(item));
+    return li;
   }
 
   // --- baskets (the counter page's `sale` kind) ----------------------------------------------

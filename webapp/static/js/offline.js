@@ -235,6 +235,8 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
                            t("login")));
         } else if (outcome.sent) {
           status.textContent = t("sent", {n: outcome.sent});
+          // Balances moved (a credit sale, a payment): the customers' copy is stale.
+          if (config.customers_url) { customers(true).catch(function () { return null; }); }
         }
         status.hidden = !status.textContent;
       }
@@ -313,12 +315,57 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
     keep(lastSubmit, false);
   }, true);
 
+  // --- a customer's Receive payment: queued like a stock action ---------------------------------
+
+  function paymentLabel(payload, name) {
+    return t("label_payment", {amount: t("money", {amount: payload.amount}), name: name,
+                               method: t("method_" + payload.method)});
+  }
+
+  function keepPayment(form, sameKey) {
+    var data = new FormData(form);
+    var message = form.querySelector("[data-offline-saved]");
+    var payload = {customer_id: Number(form.dataset.customerId),
+                   amount: R.amount(data.get("amount")), method: data.get("method") || "cash"};
+    if (payload.amount === null) {
+      message.textContent = t("bad_amount");
+      message.className = "form-error";
+      message.hidden = false;
+      return;
+    }
+    var name = form.dataset.customerName || "";
+    var label = paymentLabel(payload, name);
+    var key = form.querySelector("input[name=key]");
+    Q.enqueue({kind: "payment", store_id: config.store_id, user_id: config.user_id,
+               payload: payload, label: label, product_name: name,
+               key: sameKey ? key.value : null})
+      .then(function () {
+        key.value = Q.newKey();   // the next payment is another one
+        form.querySelector("input[name=amount]").value = "";
+        message.textContent = t("saved", {what: label});
+        message.className = "flash";
+        message.hidden = false;
+        return render();
+      }).then(flush);
+  }
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-offline-payment]") || !readConfig()) { return; }
+    if (navigator.onLine && !mine.waiting) { return; }  // posted as usual
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    keepPayment(form, false);
+  }, true);
+
   document.addEventListener("htmx:sendError", function (event) {
     var elt = event.detail.elt;
     if (elt && elt.matches && elt.matches("form[data-offline-kind]") && lastSubmit &&
         lastSubmit.form === elt) {
       // The reply was lost: the server may have recorded it. Same key, so it lands once.
       keep(lastSubmit, true);
+    } else if (elt && elt.matches && elt.matches("form[data-offline-payment]")) {
+      keepPayment(elt, true);   // the same: same key
     } else if (elt && elt.matches && elt.matches("a[data-product-id]")) {
       tools().then(function (T) { T.selectFromLink(elt); });
     } else if (event.detail.requestConfig && event.detail.requestConfig.boosted) {
@@ -341,26 +388,26 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
   });
 
 
-  // --- the store's product list, kept on the phone ----------------------------------------------
-  // Asked each time a store page opens with signal, with the ETag of the copy the phone has:
-  // 304 (a few hundred bytes) while nothing changed. Offline search and the scanner read the
-  // copy, so neither needs Scan to have been opened first.
+  // --- the store's product list and its customers, kept on the phone -----------------------------
+  // Asked each time a store page opens with signal (the customers: only on the basket and khata
+  // pages, and after the queue sent something), with the ETag of the copy the phone has: 304 (a
+  // few hundred bytes) while nothing changed. Offline search, the scanner and udhaar read the
+  // copies, so none of them needs the signal.
 
-  var CATALOG_CACHE = "kiryana-data";
-  var catalogLoading = null;
+  var DATA_CACHE = "kiryana-data";
+  var loading = {};
 
-  function storedCatalog(url) {
+  function storedCopy(url) {
     if (!window.caches) { return Promise.resolve(null); }
-    return caches.open(CATALOG_CACHE).then(function (cache) { return cache.match(url); })
+    return caches.open(DATA_CACHE).then(function (cache) { return cache.match(url); })
       .catch(function () { return null; });
   }
 
-  /** The products: from this page's earlier answer, else asked (fresh: ask again anyway). */
-  function catalog(fresh) {
-    if (!readConfig()) { return Promise.reject(new Error("no store")); }
-    var url = config.catalog_url;
-    if (catalogLoading && catalogLoading.url === url && !fresh) { return catalogLoading.promise; }
-    var promise = storedCatalog(url).then(function (stored) {
+  /** A list the phone keeps: this page's earlier answer, else asked (fresh: ask again anyway)
+   * with the copy's ETag, else the copy. */
+  function kept(url, fresh) {
+    if (loading[url] && !fresh) { return loading[url]; }
+    var promise = storedCopy(url).then(function (stored) {
       if (!navigator.onLine) {
         if (stored) { return stored.json(); }
         throw new Error("offline, no copy");
@@ -373,7 +420,7 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
         if (!r.ok) { throw new Error(String(r.status)); }
         var copy = r.clone();
         if (window.caches) {
-          caches.open(CATALOG_CACHE).then(function (cache) { return cache.put(url, copy); })
+          caches.open(DATA_CACHE).then(function (cache) { return cache.put(url, copy); })
             .catch(function () { return null; });
         }
         return r.json();
@@ -381,16 +428,30 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
         if (stored) { return stored.json(); }
         throw error;
       });
-    }).then(function (body) { return body.products; });
-    var entry = {url: url, promise: promise};
-    catalogLoading = entry;
-    promise.catch(function () { if (catalogLoading === entry) { catalogLoading = null; } });
+    });
+    loading[url] = promise;
+    promise.catch(function () { if (loading[url] === promise) { delete loading[url]; } });
     return promise;
   }
 
-  /** Each store page opened with signal refreshes the phone's copy (a 304 when unchanged). */
-  function keepCatalog() {
-    if (navigator.onLine && readConfig()) { catalog(true).catch(function () { return null; }); }
+  /** The store's products (services/offline.catalog). */
+  function catalog(fresh) {
+    if (!readConfig()) { return Promise.reject(new Error("no store")); }
+    return kept(config.catalog_url, fresh).then(function (body) { return body.products; });
+  }
+
+  /** The store's customers with their balance as of the last sync (services/offline.customers);
+   * only pages that set customers_url keep them. */
+  function customers(fresh) {
+    if (!readConfig() || !config.customers_url) { return Promise.resolve([]); }
+    return kept(config.customers_url, fresh).then(function (body) { return body.customers; });
+  }
+
+  /** Each store page opened with signal refreshes the phone's copies (a 304 when unchanged). */
+  function keepCopies() {
+    if (!navigator.onLine || !readConfig()) { return; }
+    catalog(true).catch(function () { return null; });
+    if (config.customers_url) { customers(true).catch(function () { return null; }); }
   }
 
   // --- loaded on demand: offline-tools.js (needs attention, offline product choice) ------------
@@ -416,8 +477,9 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
 
   window.KiryanaOffline = {
     Q: Q, R: R, t: t, el: el, pkTime: pkTime, render: render, flush: flush, tools: tools,
-    validQuantity: validQuantity, labelFor: labelFor, readConfig: readConfig,
-    catalog: catalog, config: function () { return config; }
+    validQuantity: validQuantity, labelFor: labelFor, paymentLabel: paymentLabel,
+    readConfig: readConfig, catalog: catalog, customers: customers,
+    config: function () { return config; }
   };
 
   // --- the basket page's offline side (basket.js) loads only there ------------------------------
@@ -499,7 +561,7 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
         });
       }).catch(function () { return null; });
     }
-    keepCatalog();
+    keepCopies();
   }
 
   window.addEventListener("online", function () { showBanner(); flush(); });
