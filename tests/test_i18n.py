@@ -248,6 +248,7 @@ IMPORT_COLUMNS = ["Sale price", "Reorder level", "Pack size", "Store code", "Nam
                   "Unit", "Cost", "Barcode", "Supplier", "Quantity"]
 # Routes whose answer is not a page a person reads in the interface language.
 NOT_PAGES = {"static", "offline.manifest", "offline.service_worker", "offline.catalog",
+             "offline.customers",
              "offline.session", "ops.healthz", "ops.readyz", "ops.prometheus_metrics",
              "imports.progress", "imports.refused_csv", "purchasing.order_csv",
              "auth.login"}
