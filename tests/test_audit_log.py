@@ -260,3 +260,67 @@ def test_the_audit_filters_fold_into_words_with_date_shortcuts(client, app, monk
     assert f'from={monday}&amp;to={today}" aria-current="true">This week' in html
     bad = client.get("/audit/?from=2026-02-30").get_data(as_text=True)
     assert '<details class="fold" data-fold open>' in bad
+
+
+@pytest.mark.postgres
+def test_a_fast_path_movement_is_drained_in_process_without_redis(pg_app):
+    """PostgreSQL's one-statement movement writes its audit event in that statement; the request
+    still has it drained at once, as every other write's."""
+    store_id, product_id = make_store().id, make_product(unit="piece").id
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="stock_in", quantity=5))
+    api = api_as(pg_app)
+    audit.drain_all()
+    audit.take_pending()  # the setup's writes are drained: only the sale may ask again
+    db.session.remove()
+    response = api.post("/api/v1/movements", json={
+        "store_id": store_id, "product_id": product_id, "type": "sale", "quantity": "1"})
+    assert response.status_code == 201, response.json
+    assert db.session.scalar(select(func.count()).select_from(AuditOutbox)) == 0
+    assert db.session.scalar(select(AuditLog.entity_id).where(
+        AuditLog.action == "movement.create").order_by(AuditLog.id.desc()).limit(1)) == \
+        str(response.json["movement"]["id"])
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_fast_path_sale_asks_for_a_drain_in_its_one_redis_call(redis_pg_app):
+    """With Redis, the drain request rides in the stock cache's invalidation script: a sale still
+    makes one Redis round trip, and a drain job is queued only when none is waiting."""
+    import redis.connection
+
+    from webapp.infra import redisconn
+    from webapp.jobs.queueing import get_queue
+
+    store, product = make_store(), make_product(unit="piece")
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store.id, product_id=product.id, type="stock_in", quantity=5))
+    api = api_as(redis_pg_app)
+    queue = get_queue("audit")
+    flag = redisconn.prefixed(audit.DRAIN_FLAG)
+
+    def sell():
+        sent = []
+        real = redis.connection.AbstractConnection.send_packed_command
+
+        def counted(self, command, check_health=True):
+            sent.append(command)
+            return real(self, command, check_health)
+
+        redis.connection.AbstractConnection.send_packed_command = counted
+        try:
+            response = api.post("/api/v1/movements", json={
+                "store_id": store.id, "product_id": product.id, "type": "sale",
+                "quantity": "1"})
+        finally:
+            redis.connection.AbstractConnection.send_packed_command = real
+        assert response.status_code == 201, response.json
+        return len(sent)
+
+    sell()  # the first: the rate limit's batch, and the drain job queued
+    assert redisconn.run(lambda r: r.get(flag)) == b"1"
+    assert queue.count == 1
+    assert sell() == 1  # the second: the invalidation script only, the waiting job suffices
+    assert queue.count == 1
+    redisconn.run(lambda r: r.delete(flag))  # the job ran (drain_audit clears the flag first)
+    assert sell() >= 1 and queue.count == 2

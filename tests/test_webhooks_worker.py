@@ -152,3 +152,31 @@ def test_a_ten_second_slow_receiver_does_not_hold_up_other_deliveries(hooks):
         worker.stop()
         slow.close()
         fast.close()
+
+
+def test_a_fast_path_sale_is_delivered_without_waiting_for_the_sweep(hooks):
+    """A sale through POST /movements is PostgreSQL's one-statement fast path, whose audit event
+    is written in that statement: it is drained and delivered at once, with the worker's sweep
+    ten minutes away."""
+    hooks.env["WORKER_SWEEP_SECONDS"] = "600"
+    receiver = Receiver()
+    worker = start_worker(hooks.env)
+    try:
+        worker_ready(hooks)  # its first sweep, at start: the shop's stock-in goes nowhere
+        response = hooks.admin.post("/api/v1/webhooks", json={"url": receiver.url,
+                                                              "events": ["movement.created"]})
+        assert response.status_code == 201, response.json
+        worker_ready(hooks)
+        store_id, product_id = hooks.shop
+        response = hooks.admin.post("/api/v1/movements", json={
+            "store_id": store_id, "product_id": product_id, "type": "sale", "quantity": "1"})
+        assert response.status_code == 201, response.json
+        started = time.monotonic()
+        [request] = receiver.wait_for(1, timeout=10)
+        delivered_in = time.monotonic() - started
+        assert request["json"]["data"]["id"] == response.json["movement"]["id"]
+        assert delivered_in < 5, delivered_in
+        print(f"\nfast-path sale's webhook delivered {delivered_in:.2f} s after its 201")
+    finally:
+        worker.stop()
+        receiver.close()

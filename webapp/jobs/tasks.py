@@ -7,7 +7,6 @@ is no worker, so report views refresh inline when the last refresh is older than
 """
 from flask import current_app
 
-from webapp.extensions import db
 from webapp.infra import redisconn, replica
 from webapp.jobs.queueing import enqueue
 from webapp.services import audit, imports, report_rollups, sync, webhooks
@@ -36,8 +35,8 @@ def run_import(job_id):
 def request_audit_drain():
     """Ask a worker to drain the outbox: at most one drain job waits at a time."""
     if current_app.config["REDIS_URL"]:
-        flag = redisconn.prefixed("audit:drain-requested")
-        first = redisconn.run(lambda r: r.set(flag, 1, nx=True, ex=30))
+        flag = redisconn.prefixed(audit.DRAIN_FLAG)
+        first = redisconn.run(lambda r: r.set(flag, 1, nx=True, ex=audit.DRAIN_FLAG_SECONDS))
         if not first:
             return False
     return enqueue("audit", drain_audit)
@@ -57,16 +56,23 @@ def queue_webhooks(sender, ids=(), **kwargs):
         enqueue("webhooks", send_webhook, delivery_id)
 
 
+def queue_flagged_drain(sender, **kwargs):
+    """audit.drain_flagged receiver: the flag is set (by the stock cache's one Redis call after a
+    write), so no drain job was waiting: queue one."""
+    enqueue("audit", drain_audit)
+
+
 def init_app(app):
     webhooks.deliveries_ready.connect(queue_webhooks)
+    audit.drain_flagged.connect(queue_flagged_drain)
     if webhooks.fan_out not in audit.DRAIN_HOOKS:
         audit.DRAIN_HOOKS.append(webhooks.fan_out)
 
     @app.after_request
     def drain_audit_after_commit(response):
-        # A request that never opened a session wrote nothing: asking db.session would make
-        # one (about a tenth of a /healthz's CPU under gunicorn).
-        if db.session.registry.has() and db.session.info.pop("audit_pending", False):
+        # Still noted when no stock write's cache invalidation took the request along
+        # (stock_cache._on_stock_changed), or when Redis is not there.
+        if audit.take_pending():
             request_audit_drain()
         return response
 

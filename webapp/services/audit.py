@@ -5,6 +5,8 @@ invented; draining is idempotent (audit_log.outbox_id is unique), so a retried d
 """
 from dataclasses import dataclass
 
+from blinker import Namespace
+from flask import g
 from sqlalchemy import delete, func, insert, select
 
 from webapp.extensions import db
@@ -45,6 +47,13 @@ class Actor:
 # webapp/jobs/tasks.py (webhooks.fan_out), so this module imports none of their services.
 DRAIN_HOOKS = []
 
+# The Redis flag (prefixed) that says a drain job is already waiting: at most one waits.
+DRAIN_FLAG = "audit:drain-requested"
+DRAIN_FLAG_SECONDS = 30  # a flag whose job was lost stops blocking new requests after this
+# Sent when a caller set DRAIN_FLAG itself inside a Redis call it made anyway (the stock
+# cache's invalidation after a write): a drain job must now be queued (webapp/jobs/tasks.py).
+drain_flagged = Namespace().signal("audit-drain-flagged")
+
 # Built once: a fresh insert().values() per event cost more CPU than the round trip.
 _INSERT_EVENT = insert(OUTBOX)
 
@@ -61,8 +70,20 @@ def record(conn, actor, action, entity_type, entity_id=None, before=None, after=
         "ip": actor.ip if actor else None,
         "created_at": utcnow(),
     })
-    # Tells the request's after-commit hook to ask a worker for a drain.
-    db.session.info["audit_pending"] = True
+    mark_pending()
+
+
+def mark_pending():
+    """Note that this request (or job) wrote an event to the outbox: after its commit a worker is
+    asked for a drain, so the event and its webhooks go out at once, not at the next sweep.
+    Kept in `g`, not the session: the ledger's fast path writes its event on a connection of
+    its own, in the same statement as the movement."""
+    g.audit_pending = True
+
+
+def take_pending():
+    """Whether an event was noted since the last call (and forget it)."""
+    return g.pop("audit_pending", False)
 
 
 def record_now(actor, action, entity_type, entity_id=None, before=None, after=None):
@@ -107,7 +128,7 @@ def clear_drain_request():
     """Forget the 'drain requested' flag, so commits from now on ask for a fresh drain."""
     from webapp.infra import redisconn
 
-    flag = redisconn.prefixed("audit:drain-requested")
+    flag = redisconn.prefixed(DRAIN_FLAG)
     redisconn.run(lambda r: r.delete(flag))
 
 

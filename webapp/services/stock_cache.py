@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from webapp.infra import metrics, redisconn, replica
 from webapp.models import Product, StockLevel, Store
-from webapp.services import inventory, ledger
+from webapp.services import audit, inventory, ledger
 from webapp.services.paging import Page
 
 log = logging.getLogger(__name__)
@@ -51,15 +51,22 @@ def _key(name):
     return redisconn.prefixed("stock:" + name)
 
 
-# KEYS: the stores' generations, then the levels'. ARGV: how many stores, the levels' TTL.
-# One script call instead of a pipeline of INCR, INCR, EXPIRE: a sale's invalidation cost
-# more client CPU in redis-py's pipeline than its whole database write.
+# KEYS: the stores' generations, then the levels', then (ARGV[3] = 1) the audit drain flag.
+# ARGV: how many stores, the levels' TTL, whether the flag is there, its TTL. Returns 1 when it
+# set the flag (no drain job was waiting). One script call instead of a pipeline of INCR, INCR,
+# EXPIRE: a sale's invalidation cost more client CPU in redis-py's pipeline than its whole
+# database write; the drain request rides along instead of costing a round trip of its own.
 _BUMP = """
 local stores = tonumber(ARGV[1])
-for i = 1, #KEYS do
+local gens = #KEYS - tonumber(ARGV[3])
+for i = 1, gens do
   redis.call('INCR', KEYS[i])
   if i > stores then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
 end
+if gens < #KEYS and redis.call('SET', KEYS[#KEYS], 1, 'NX', 'EX', ARGV[4]) then
+  return 1
+end
+return 0
 """
 _SCRIPTS = {"read": _READ, "bump": _BUMP}
 
@@ -131,16 +138,25 @@ def store_version(store_id):
     return "r-" + "-".join(v.decode() if v else "0" for v in got)
 
 
-def invalidate(changes):
-    """Move the generations of the changed levels and their stores on."""
+def invalidate(changes, drain=False):
+    """Move the generations of the changed levels and their stores on; with `drain`, ask in
+    the same call for a worker to drain the audit outbox (audit.DRAIN_FLAG)."""
     stores = sorted({s for s, _ in changes})
     keys = [_key(f"store-gen:{store_id}") for store_id in stores] + [
         _key(f"gen:{store_id}:{product_id}") for store_id, product_id in changes]
+    if drain:
+        keys.append(redisconn.prefixed(audit.DRAIN_FLAG))
 
     def bump(r):
-        _script(r, "bump")(keys=keys, args=[len(stores), LEVEL_GEN_TTL])
+        return _script(r, "bump")(keys=keys, args=[len(stores), LEVEL_GEN_TTL, int(drain),
+                                                   audit.DRAIN_FLAG_SECONDS])
 
-    redisconn.run(bump, invalidation=True)
+    flagged = redisconn.run(bump, invalidation=True)
+    if drain:
+        if flagged is None:  # Redis absent or failing: the request's end asks (or runs it inline)
+            audit.mark_pending()
+        elif flagged:
+            audit.drain_flagged.send(None)
 
 
 def invalidate_catalog():
@@ -149,7 +165,7 @@ def invalidate_catalog():
 
 def _on_stock_changed(sender, changes=(), **kwargs):
     try:
-        invalidate(changes)
+        invalidate(changes, drain=audit.take_pending())
     except Exception:  # the write has committed; a receiver must never fail it
         log.exception("stock cache invalidation failed")
 

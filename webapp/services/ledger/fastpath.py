@@ -10,6 +10,7 @@ import json
 
 from sqlalchemy import text
 
+from webapp.services import audit
 from webapp.services.ledger.serialise import movement_dict
 from webapp.services.ledger.statements import (
     BUILDERS,
@@ -93,5 +94,7 @@ def append_in_one_statement(conn, actor, ctx, now, audited=True, sale_value=None
     row = send(conn, "append" if audited else "append_unaudited", params)
     if row is None:
         return None
+    if audited:  # its event is in the outbox: have it drained after the commit (no round trip)
+        audit.mark_pending()
     values.update(id=row.id, balance_after=row.quantity)
     return movement_dict(values), row
