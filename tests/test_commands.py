@@ -1,18 +1,30 @@
 """One command per ledger operation: its fields are declared once and every door builds it."""
 import dataclasses
+import typing
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from tests.factories import ADMIN
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from tests.api_client import api_as
+from tests.factories import ADMIN, make_product, make_store
+from webapp.blueprints.api import spec as api_spec
 from webapp.blueprints.api.movements import MovementCreate
 from webapp.blueprints.api.sync import SyncMovement
 from webapp.blueprints.api.transfers import CountLine, TransferCreate
 from webapp.extensions import db
 from webapp.models import AuditLog, User
 from webapp.services import accounts, audit, commands, policy
-from webapp.services.errors import DomainError
+from webapp.services.errors import N_, DomainError
+
+# API bodies of operations that are not commands (the catalogue, stores, orders, tokens,
+# webhooks), and the sync batch, whose items are MovementCreate (checked below) with an id.
+NOT_COMMANDS = {"ProductCreate", "ProductUpdate", "StoreCreate", "StoreUpdate",
+                "SupplierCreate", "OrderCreate", "OrderPatch", "TokenRequest", "WebhookCreate",
+                "NoBody", "SyncBatch"}
 
 
 def names(command):
@@ -24,6 +36,97 @@ def test_the_api_bodies_are_the_commands_fields():
     assert list(TransferCreate.model_fields) == names(commands.Transfer)
     assert list(CountLine.model_fields) == names(commands.CountLine)
     assert set(SyncMovement.model_fields) == set(names(commands.Movement)) | {"id"}
+
+
+def _json_bodies(app):
+    """Each API write's JSON body model, by name."""
+    shapes = {model.__name__: model for model in api_spec.BODY_SHAPES}
+    names = {api_spec.spec.get_function_metadata(view).json
+             for endpoint, view in app.view_functions.items() if endpoint.startswith("api.")
+             and getattr(api_spec.spec.get_function_metadata(view), "json", None)}
+    return {name: shapes.get(name) for name in names}
+
+
+def _nested_models(annotation):
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _nested_models(arg)
+
+
+def _assert_derived(model):
+    """Every field of `model` is its command's field as declared there (type, bounds,
+    description, alias, default), and its only validator is the command's own `check`."""
+    shape = api_spec.BODY_SHAPES[model]
+    hints = typing.get_type_hints(shape, include_extras=True)
+    declared = {f.name: f for f in dataclasses.fields(shape)}
+    nested = {api_spec.BODY_SHAPES[inner]: inner for field in model.model_fields.values()
+              for inner in _nested_models(field.annotation)}
+    for name, field in model.model_fields.items():
+        expected = FieldInfo.from_annotation(api_spec._swap(hints[name], nested))
+        assert (field.annotation, field.metadata, field.description, field.alias) == \
+            (expected.annotation, expected.metadata, expected.description, expected.alias), name
+        assert field.is_required() or field.default in (None, declared[name].default), name
+    decorators = model.__pydantic_decorators__
+    assert not decorators.field_validators and not decorators.model_serializers
+    assert set(decorators.model_validators) == ({"check"} if hasattr(shape, "check") else set())
+    for inner in nested.values():
+        _assert_derived(inner)
+
+
+def test_every_command_body_of_the_api_is_built_from_its_command(app):
+    """No API model restates a command's rule: a body for a command operation is built from
+    the command (or the request it declares), lines and all, with no validator of its own."""
+    bodies = _json_bodies(app)
+    assert {name for name, model in bodies.items() if model is None} == NOT_COMMANDS
+    for name, model in bodies.items():
+        if model is not None:
+            _assert_derived(model)
+    _assert_derived(MovementCreate)  # a sync batch's items
+    assert set(SyncMovement.model_fields) - set(MovementCreate.model_fields) == {"id"}
+    assert {commands.SaleRequest, commands.SaleLineRequest, commands.PaymentRequest,
+            commands.ReturnRequest, commands.CountRequest, commands.DeliveryRequest,
+            commands.NewCustomer, commands.CustomerPayment, commands.SupplierPayment,
+            commands.Closing, commands.CashCount, commands.Void, commands.Transfer} <= \
+        set(api_spec.BODY_SHAPES.values())
+
+
+def test_the_document_gives_the_commands_bounds(app):
+    schemas = app.test_client().get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    name = schemas["CustomerCreate"]["properties"]["name"]
+    assert (name["minLength"], name["maxLength"]) == (1, commands.MAX_NAME)
+    assert schemas["SaleCreate"]["properties"]["lines"]["maxItems"] == commands.MAX_SALE_LINES
+    assert schemas["ReceiptCreate"]["properties"]["lines"]["maxItems"] == \
+        commands.MAX_ORDER_LINES
+    assert schemas["NotesIn"]["properties"]["5000"]["anyOf"][0]["maximum"] == \
+        commands.MAX_NOTE_COUNT
+    assert set(schemas["NotesIn"]["properties"]) == {*map(str, commands.NOTES), "coins"}
+    quantity = schemas["ReturnLineIn"]["properties"]["quantity"]["anyOf"][0]
+    assert quantity["maximum"] == float(commands.MAX_QUANTITY) or \
+        quantity["maximum"] == commands.MAX_QUANTITY
+
+
+def test_a_change_to_a_commands_rule_is_the_apis(app, monkeypatch):
+    """The basket line's rule across fields lives in the basket module; the API's line model
+    asks it on each request, so changing it there changes what the API refuses."""
+    store = make_store()
+    product = make_product(sku="DAAL")
+    client = api_as(app, "admin")
+    mixed = {"store_id": store.id, "lines": [{"product_id": product.id, "quantity": "1",
+                                              "amount": "5"}]}
+    refused = client.post("/api/v1/sales", json=mixed)
+    assert refused.status_code == 422
+    assert refused.json["error"]["fields"] == {
+        "lines.0": "Give a quantity or an amount, not both."}
+
+    def no_loose_sales(line, prefix=""):
+        raise DomainError("invalid", N_("Sell by quantity only."))
+
+    monkeypatch.setattr(commands.SaleLineRequest, "check", staticmethod(no_loose_sales))
+    refused = client.post("/api/v1/sales", json={"store_id": store.id, "lines": [
+        {"product_id": product.id, "quantity": "1"}]})
+    assert refused.status_code == 422
+    assert refused.json["error"]["fields"] == {"lines.0": "Sell by quantity only."}
 
 
 def test_parse_checks_and_normalises_once():

@@ -156,6 +156,29 @@ def price_line(mode, value, price, unit, field, pack=None):
 
 # --- a sale's lines as a request sends them (API body, offline queue item, the page) -----------
 
+def check_line(line, prefix=""):
+    """A request line names a product, and packs or else exactly one of quantity and amount;
+    DomainError on `prefix` + the field if not. The API's line model asks it too
+    (commands.SaleLineRequest.check)."""
+    if line.get("product_id") is None and not line.get("sku"):
+        raise DomainError("invalid", N_("Give a product_id or a sku."),
+                          field=f"{prefix}product_id")
+    if line.get("packs") in (None, "") and \
+            (line.get("quantity") in (None, "")) == (line.get("amount") in (None, "")):
+        raise DomainError("invalid", N_("Give a quantity or an amount, not both."),
+                          field=f"{prefix}quantity")
+
+
+def line_mode(line, prefix=""):
+    """Which of quantity ("q"), amount ("a") or packs ("p") a checked request line sells by."""
+    check_line(line, prefix)
+    given = [mode for mode, name in FIELDS.items() if line.get(name) not in (None, "")]
+    if len(given) > 1:  # packs and a quantity or an amount
+        raise DomainError("invalid", N_("Give packs or a quantity, not both."),
+                          field=f"{prefix}packs")
+    return given[0]
+
+
 def parse_request_lines(lines):
     """[{product_id | sku, quantity | amount | packs, unit_price?}] → checked dicts in request
     order: {index, product_id, sku, mode, value, unit_price} (value parsed, mode "q", "a" or
@@ -166,17 +189,7 @@ def parse_request_lines(lines):
             N_("At most %(n)d lines in one sale.", n=MAX_LINES),
             N_("Each line needs a product and a quantity.")):
         product_id, sku = line.get("product_id"), line.get("sku")
-        if product_id is None and not sku:
-            raise DomainError("invalid", N_("Give a product_id or a sku."),
-                              field=f"lines.{i}.product_id")
-        given = [mode for mode, name in FIELDS.items() if line.get(name) not in (None, "")]
-        if PACKS in given and len(given) > 1:
-            raise DomainError("invalid", N_("Give packs or a quantity, not both."),
-                              field=f"lines.{i}.packs")
-        if len(given) != 1:
-            raise DomainError("invalid", N_("Give a quantity or an amount, not both."),
-                              field=f"lines.{i}.quantity")
-        mode = given[0]
+        mode = line_mode(line, f"lines.{i}.")
         name = FIELDS[mode]
         if mode == PACKS and line.get("unit_price") not in (None, ""):
             raise DomainError("invalid", N_("A pack sells at its pack price; give no "

@@ -54,9 +54,8 @@ CUSTOMER_ENTRIES = CustomerEntry.__table__
 SUPPLIER_ENTRIES = SupplierEntry.__table__
 STORES = Store.__table__
 ZERO = Decimal("0.00")
-# Pakistani notes counted one by one, then the coins as one amount.
-NOTES = (5000, 1000, 500, 100, 50, 20, 10)
-MAX_NOTE_COUNT = 100_000
+# Pakistani notes counted one by one, then the coins as one amount (declared with the command).
+NOTES, MAX_NOTE_COUNT = commands.NOTES, commands.MAX_NOTE_COUNT
 
 
 def _money(value):
@@ -224,9 +223,9 @@ def parse_closing(store_id, counted_cash=None, notes=None, business_date=None, n
                                         total=money_text(notes_total),
                                         counted=money_text(counted)),
                           field="counted_cash")
-    return commands.Closing(store_id, day, counted,
-                            tuple(sorted(notes.items())) if notes else None,
-                            parse_text(note, "note", "Note", 500))
+    return commands.Closing(store_id, counted,
+                            tuple(sorted(notes.items())) if notes else None, day,
+                            parse_text(note, "note", "Note", commands.MAX_NOTE))
 
 
 @handles(commands.Closing)

@@ -7,19 +7,31 @@ the ledger then checks the rules that depend on the operation or the database, a
 Each operation's fields are declared here and nowhere else. Their annotations carry the
 JSON constraints, so the API's request models are built from them (api/spec.body_model),
 the ledger hashes a command's own fields for idempotency, and a sync item is stored as its
-command's data (`dump`) and read back without being checked again (`load`).
+command's data (`dump`) and read back without being checked again (`load`). Where what a door
+sends is not the command's own shape (a basket's lines before they are priced, a count by note),
+a `...Request` dataclass beside the command declares it, with the same field types; a rule
+across a request's fields is its `check`, which the parser and the API's model both call.
 """
 import types
 import typing
+import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from webapp.models import ADJUSTMENT_REASONS, REMOVAL_REASONS
+from webapp.models import (
+    ADJUSTMENT_REASONS,
+    LANGUAGES,
+    PAYMENT_METHODS,
+    RECEIVE_METHODS,
+    REMOVAL_REASONS,
+)
+from webapp.services import basket
 from webapp.services.errors import N_, DomainError
+from webapp.services.payments import MAX_PAYMENTS
 from webapp.services.validation import (
     MAX_MONEY,
     MAX_QUANTITY,
@@ -35,7 +47,14 @@ from webapp.services.validation import (
 
 RECORDABLE_TYPES = ("stock_in", "sale", "removal", "adjustment")
 MAX_COUNT_LINES = 1000
+MAX_SALE_LINES = basket.MAX_LINES
+MAX_ORDER_LINES = 500         # a purchase order, and so a delivery against it
 MAX_NOTE = 500
+MAX_NAME = 120                # a customer's name
+MAX_PHONE = 40                # a phone as typed, before it is normalised to +92…
+# Pakistani notes counted one by one at the closing, then the coins as one amount.
+NOTES = (5000, 1000, 500, 100, 50, 20, 10)
+MAX_NOTE_COUNT = 100_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,6 +88,15 @@ Note = Annotated[str | None, Field(max_length=MAX_NOTE)]
 
 def _described(kind, description):
     return Annotated[kind, Field(description=description)]
+
+
+def _lines(line, most, description=None):
+    """A list of request lines: at least one, at most `most`."""
+    return Annotated[list[line], Field(min_length=1, max_length=most, description=description)]
+
+
+ClientTime = _described(datetime | None, "Client time; Pakistan time when it has no offset.")
+Method = Literal[RECEIVE_METHODS]
 
 
 class _Command:
@@ -151,8 +179,7 @@ class Movement(_Command):
     unit_price: Money | None = None
     unit_cost: Money | None = None
     supplier_id: Id | None = None
-    occurred_at: _described(datetime | None, "Client time; Pakistan time when it has no "
-                                             "offset.") = None
+    occurred_at: ClientTime = None
 
     @classmethod
     def parse(cls, **raw):
@@ -220,6 +247,14 @@ class CountLine:
     product_id: Id
     quantity: _described(Quantity, "What is on the shelf.")
     expected: _described(Quantity | None, "The level when the count began.") = None
+
+
+@dataclass(frozen=True)
+class CountRequest:
+    """A count as a door sends it (the store is in the URL)."""
+
+    counts: _lines(CountLine, MAX_COUNT_LINES)
+    note: Note = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +326,51 @@ class SaleLine:
 
 
 @dataclass(frozen=True)
+class SaleLineRequest:
+    """One basket line as a door sends it (API body, offline queue item); basket.py reads it."""
+
+    product_id: _described(Id | None, "Give product_id or sku.") = None
+    sku: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    quantity: _described(Quantity | None, "Give quantity, amount or packs.") = None
+    amount: _described(Money | None, "Sell by amount (loose goods): the quantity is amount ÷ "
+                                     "price, rounded to the unit.") = None
+    packs: _described(Quantity | None, "Whole packs of a product whose pack_size is above 1: "
+                                       "the ledger takes packs × pack_size units; the line's "
+                                       "total is packs × pack_price (none: packs × pack_size × "
+                                       "sale_price). No unit_price with packs.") = None
+    unit_price: _described(Money | None, "Price override; a shopkeeper may go at most the "
+                                         "store's max_discount_percent below the product's "
+                                         "price.") = None
+
+    # A product, and packs or else one of quantity and amount.
+    check = staticmethod(basket.check_line)
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """One way a sale is paid (services/payments.py reads them)."""
+
+    method: _described(Literal[PAYMENT_METHODS], "wallet: JazzCash, Easypaisa, bank QR; "
+                                                 "credit: udhaar on the customer's khata.")
+    amount: Money
+
+
+@dataclass(frozen=True)
+class SaleRequest:
+    """A basket as a door sends it (sales.parse_sale reads it into a Sale)."""
+
+    store_id: Id
+    lines: _lines(SaleLineRequest, MAX_SALE_LINES)
+    customer_id: _described(Id | None, "Needed for a credit payment.") = None
+    payments: Annotated[_lines(PaymentRequest, MAX_PAYMENTS) | None, Field(
+        description="Adding up exactly to the total (else 422 on payments); none: one cash "
+                    "payment of the total. Credit past the customer's limit → 409 "
+                    "credit_limit_exceeded, nothing written.")] = None
+    note: Note = None
+    occurred_at: ClientTime = None
+
+
+@dataclass(frozen=True)
 class Sale:
     """A basket completed at the counter, all or nothing (built by sales.parse_sale)."""
 
@@ -314,7 +394,18 @@ class Void:
         return cls(parse_id(sale_id, "sale_id", "Sale"))
 
 
-MAX_SALE_LINES = 200
+@dataclass(frozen=True)
+class ReturnLineRequest:
+    product_id: Id
+    quantity: Quantity
+
+
+@dataclass(frozen=True)
+class ReturnRequest:
+    """A return as a door sends it (the sale is in the URL)."""
+
+    lines: _lines(ReturnLineRequest, MAX_SALE_LINES)
+    note: Note = None
 
 
 @dataclass(frozen=True)
@@ -339,7 +430,24 @@ class Return:
                 raise DomainError("invalid", N_("A product is listed twice."),
                                   field=f"lines.{i}.product_id")
             wanted.append((pid, parse_quantity(line.get("quantity"), f"lines.{i}.quantity")))
-        return cls(sale_id, tuple(wanted), parse_text(note, "note", "Note", 500))
+        return cls(sale_id, tuple(wanted), parse_text(note, "note", "Note", MAX_NOTE))
+
+
+@dataclass(frozen=True)
+class DeliveryLineRequest:
+    product_id: Id
+    quantity: _described(Quantity, "Units that arrived (more than ordered is allowed and "
+                                   "flagged).")
+    unit_cost: _described(Money | None, "The invoice's cost of one unit.") = None
+    line_id: _described(Id | None, "The order line a substitute product stands in for.") = None
+
+
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """A delivery as a door sends it (the order is in the URL)."""
+
+    lines: _lines(DeliveryLineRequest, MAX_ORDER_LINES)
+    note: Note = None
 
 
 @dataclass(frozen=True)
@@ -362,17 +470,19 @@ class Delivery:
 class NewCustomer:
     """A customer of a store (phone already normalised to +92…)."""
 
-    store_id: int
-    name: str
-    phone: str | None = None
-    credit_limit: Decimal | None = None
-    language: str = "ur"
-    note: str = ""
+    store_id: Id
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+    phone: Annotated[str | None, Field(max_length=MAX_PHONE, description=(
+        "A Pakistani number in any usual form: 0300 1234567, +923001234567."))] = None
+    credit_limit: Money | None = None
+    language: Literal[LANGUAGES] = "ur"
+    note: Note = None
 
 
 @dataclass(frozen=True)
 class CustomerChange:
-    """Some of a customer's name, phone, credit limit, language, note: (field, value) pairs."""
+    """Some of a customer's name, phone, credit limit, language, note: (field, value) pairs
+    (a door sends NewCustomer's fields but the store, any of them)."""
 
     customer_id: int
     fields: tuple
@@ -382,29 +492,40 @@ class CustomerChange:
 class CustomerPayment:
     """Money received from a customer, off their khata."""
 
-    customer_id: int
-    amount: Decimal
-    method: str
-    note: str = ""
+    customer_id: Id
+    amount: _described(Money, "More than zero; at most what the customer owes.")
+    method: Method
+    note: Note = None
 
 
 @dataclass(frozen=True)
 class SupplierPayment:
     """Money paid by a store to a supplier, off what the store owes."""
 
-    supplier_id: int
-    store_id: int
-    amount: Decimal
-    method: str
-    note: str = ""
+    supplier_id: Id
+    store_id: Id
+    amount: _described(Money, "More than zero; at most what the store owes.")
+    method: Method
+    note: Note = None
+
+
+# The count by note as a door sends it: {"5000": how many, …, "coins": amount}.
+CashCount = dataclasses.make_dataclass("CashCount", [
+    *((f"n{n}", Annotated[int | None, Field(alias=str(n), ge=0, le=MAX_NOTE_COUNT, strict=True,
+                                            description=f"How many Rs {n} notes.")], None)
+      for n in NOTES),
+    ("coins", _described(Money | None, "The coins (and smaller notes), as an amount."), None)],
+    frozen=True)
 
 
 @dataclass(frozen=True)
 class Closing:
-    """A store's Pakistan day closed once: the cash counted (and the count by note)."""
+    """A store's Pakistan day closed once: the cash counted (and the count by note: a CashCount
+    as a door sends it; in the built command, sorted (note, count or coins amount) pairs)."""
 
-    store_id: int
-    business_date: object  # datetime.date
-    counted_cash: Decimal
-    notes: tuple | None = None  # of (note, count or coins amount)
-    note: str = ""
+    store_id: Id
+    counted_cash: _described(Money, "The cash in the drawer.")
+    notes: _described(CashCount | None, "The count by note: how many of each, and the coins "
+                                        "as an amount; they must add up to counted_cash.") = None
+    business_date: _described(date | None, "Default: today in Pakistan.") = None
+    note: Note = None

@@ -91,7 +91,8 @@ def customer_dict(row):
 def _parse_fields(raw, partial=False):
     fields = {}
     if not partial or "name" in raw:
-        fields["name"] = parse_text(raw.get("name"), "name", "Name", 120, required=True)
+        fields["name"] = parse_text(raw.get("name"), "name", "Name", commands.MAX_NAME,
+                                    required=True)
     if "phone" in raw or not partial:
         fields["phone"] = normalise_phone(raw.get("phone"))
     if "credit_limit" in raw or not partial:
@@ -103,7 +104,7 @@ def _parse_fields(raw, partial=False):
             raise DomainError("invalid", N_("Language must be ur or en."), field="language")
         fields["language"] = language
     if "note" in raw or not partial:
-        fields["note"] = parse_text(raw.get("note"), "note", "Note", 500)
+        fields["note"] = parse_text(raw.get("note"), "note", "Note", commands.MAX_NOTE)
     return fields
 
 
@@ -349,7 +350,7 @@ def parse_payment(customer_id, amount, method, note=None):
     if method not in RECEIVE_METHODS:
         raise DomainError("invalid", N_("Choose cash, card or wallet."), field="method")
     return commands.CustomerPayment(customer_id, amount, method,
-                                    parse_text(note, "note", "Note", 500))
+                                    parse_text(note, "note", "Note", commands.MAX_NOTE))
 
 
 @handles(commands.CustomerPayment)

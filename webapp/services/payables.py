@@ -101,7 +101,8 @@ def pay(actor, user, supplier_id, *, store_id, amount, method, note=None, idempo
     if method not in RECEIVE_METHODS:
         raise DomainError("invalid", N_("Choose cash, card or wallet."), field="method")
     command = commands.SupplierPayment(supplier_id, parse_id(store_id, "store_id", "Store"),
-                                       amount, method, parse_text(note, "note", "Note", 500))
+                                       amount, method, parse_text(note, "note", "Note",
+                                                                  commands.MAX_NOTE))
     return handle(actor, command, idempotency_key)
 
 

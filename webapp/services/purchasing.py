@@ -51,7 +51,7 @@ from webapp.services.validation import (
 PRODUCTS = Product.__table__
 ORDERS = PurchaseOrder.__table__
 LINES = PurchaseOrderLine.__table__
-MAX_LINES = 500
+MAX_LINES = commands.MAX_ORDER_LINES
 OPEN = ("draft", "sent", "partly_received")
 RECEIVABLE = ("draft", "sent", "partly_received")
 # Status changes a person may make; receipts move an order to partly_received / received.
@@ -425,7 +425,7 @@ def parse_delivery(order_id, lines, note=None):
     return commands.Delivery(
         parse_id(order_id, "order_id", "Order"),
         tuple((pid, *line) for pid, line in sorted(_parse_receipt(lines).items())),
-        parse_text(note, "note", "Note", 500))
+        parse_text(note, "note", "Note", commands.MAX_NOTE))
 
 
 def receive(actor, order_id, lines, note=None, idempotency_key=None):

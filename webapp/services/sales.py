@@ -91,7 +91,8 @@ def parse_sale(store_id, lines, note=None, occurred_at=None, customer_id=None, p
                                                                   "Customer")
     split = payments_module.parse(payments) if split is None else split
     return commands.Sale(store_id, tuple(commands.SaleLine(**line) for line in parsed),
-                         parse_text(note, "note", "Note", 500), parse_datetime(occurred_at),
+                         parse_text(note, "note", "Note", commands.MAX_NOTE),
+                         parse_datetime(occurred_at),
                          customer_id, None if split is None else tuple(split.items()))
 
 

@@ -12,9 +12,11 @@ To add an endpoint module (say `sync.py`):
    role, store_ids), `auth.actor()` the audit Actor (source "api"); use
    `auth.api_permission("<permission>")` (services/policy.py's table; 403) and
    `auth.store_or_404(id)` / `auth.check_store(id)` (404).
-5. POSTs: a stock body is built from its command (`spec.body_model(commands.X, name)`); build
+5. Writes: the body of a command is built from it (`spec.body_model(commands.X, name)`, or
+   from the `commands.XRequest` it declares, with `path=` the fields the URL gives and `models=`
+   its lines' models): never restate a command's field (tests/test_commands.py checks). Build
    the command with `commands.X.parse(**body.model_dump(exclude_unset=True))`, hand it to the
-   ledger with `idempotency.request_key()` and answer
+   handler with `idempotency.request_key()` and answer
    `idempotency.ledger_response(result)`; wrap other writes in `idempotency.run_once(payload, call)`.
 6. Raise DomainError from services; errors.py renders it. Import your module at the bottom here.
 """

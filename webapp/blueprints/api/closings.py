@@ -3,15 +3,15 @@
 from datetime import date
 
 from flask import request
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, api_user, check_store
 from webapp.blueprints.api.idempotency import ledger_response, request_key
-from webapp.blueprints.api.schemas import DecimalText, Money
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.blueprints.api.schemas import DecimalText
+from webapp.blueprints.api.spec import PageQuery, body_model, page_model, page_of, responses, spec
 from webapp.infra.replica import replica_reads
-from webapp.services import closing
+from webapp.services import closing, commands
 
 
 class ByMethod(BaseModel):
@@ -63,21 +63,9 @@ class ClosingQuery(PageQuery):
     to: date | None = None
 
 
-NotesIn = create_model(
-    "NotesIn", __base__=Body,
-    **{f"n{n}": (int | None, Field(None, alias=str(n), ge=0, le=closing.MAX_NOTE_COUNT,
-                                   strict=True, description=f"How many Rs {n} notes."))
-       for n in closing.NOTES},
-    coins=(Money | None, Field(None, description="The coins (and smaller notes), as an amount.")))
-
-
-class ClosingCreate(Body):
-    counted_cash: Money = Field(description="The cash in the drawer.")
-    notes: NotesIn | None = Field(None, description="The count by note: how many of each, "
-                                                    "and the coins as an amount; they must add "
-                                                    "up to counted_cash.")
-    business_date: date | None = Field(None, description="Default: today in Pakistan.")
-    note: str | None = Field(None, max_length=500)
+NotesIn = body_model(commands.CashCount, "NotesIn")
+ClosingCreate = body_model(commands.Closing, "ClosingCreate", path=("store_id",),
+                           models={commands.CashCount: NotesIn})
 
 
 @bp.get("/stores/<int:store_id>/closings")

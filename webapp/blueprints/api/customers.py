@@ -9,15 +9,14 @@ from pydantic import BaseModel, Field
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, api_user, check_store
 from webapp.blueprints.api.idempotency import ledger_response, request_key
-from webapp.blueprints.api.schemas import DecimalText, Id, Money, QueryId, Search
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.blueprints.api.schemas import DecimalText, QueryId, Search
+from webapp.blueprints.api.spec import PageQuery, body_model, page_model, page_of, responses, spec
 from webapp.infra.replica import replica_reads
-from webapp.models import CUSTOMER_ENTRY_KINDS, LANGUAGES, RECEIVE_METHODS, SUPPLIER_ENTRY_KINDS
-from webapp.services import khata, payables
+from webapp.models import CUSTOMER_ENTRY_KINDS, LANGUAGES, SUPPLIER_ENTRY_KINDS
+from webapp.services import commands, khata, payables
 
-Phone = str | None
 Language = Literal[LANGUAGES]
-Method = Literal[RECEIVE_METHODS]
+Method = commands.Method
 
 
 class CustomerOut(BaseModel):
@@ -47,28 +46,11 @@ class CustomerQuery(PageQuery):
     q: Search | None = Field(None, description="Part of the name, or 3+ digits of the phone.")
 
 
-class CustomerCreate(Body):
-    store_id: Id
-    name: str = Field(min_length=1, max_length=120)
-    phone: Phone = Field(None, max_length=40, description="A Pakistani number in any usual "
-                                                          "form: 0300 1234567, +923001234567.")
-    credit_limit: Money | None = None
-    language: Language = "ur"
-    note: str | None = Field(None, max_length=500)
-
-
-class CustomerUpdate(Body):
-    name: str = Field(None, min_length=1, max_length=120)
-    phone: Phone = Field(None, max_length=40)
-    credit_limit: Money | None = None
-    language: Language = None
-    note: str | None = Field(None, max_length=500)
-
-
-class CustomerPaymentIn(Body):
-    amount: Money = Field(description="More than zero; at most what the customer owes.")
-    method: Method
-    note: str | None = Field(None, max_length=500)
+CustomerCreate = body_model(commands.NewCustomer, "CustomerCreate")
+CustomerUpdate = body_model(commands.NewCustomer, "CustomerUpdate", path=("store_id",),
+                            partial=True)
+CustomerPaymentIn = body_model(commands.CustomerPayment, "CustomerPaymentIn",
+                               path=("customer_id",))
 
 
 class EntryOut(BaseModel):
@@ -168,11 +150,8 @@ def customer_reminder(customer_id):
 # What a store owes its suppliers
 
 
-class SupplierPaymentIn(Body):
-    store_id: Id
-    amount: Money = Field(description="More than zero; at most what the store owes.")
-    method: Method
-    note: str | None = Field(None, max_length=500)
+SupplierPaymentIn = body_model(commands.SupplierPayment, "SupplierPaymentIn",
+                               path=("supplier_id",))
 
 
 class SupplierEntryOut(BaseModel):

@@ -17,10 +17,18 @@ from webapp.blueprints.api.schemas import (
     QueryId,
     Resource,
 )
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.blueprints.api.spec import (
+    Body,
+    PageQuery,
+    body_model,
+    page_model,
+    page_of,
+    responses,
+    spec,
+)
 from webapp.infra.replica import replica_reads
 from webapp.models import ORDER_STATUSES
-from webapp.services import purchasing
+from webapp.services import commands, purchasing
 from webapp.services.handlers import handle
 
 OrderStatus = Literal[ORDER_STATUSES]
@@ -91,18 +99,9 @@ class OrderPatch(Body):
     note: str | None = Field(None, max_length=500)
 
 
-class ReceiptLineIn(Body):
-    product_id: Id
-    quantity: Quantity = Field(description="Units that arrived (more than ordered is allowed "
-                                           "and flagged).")
-    unit_cost: Money | None = Field(None, description="The invoice's cost of one unit.")
-    line_id: Id | None = Field(None, description="The order line a substitute product "
-                                                 "stands in for.")
-
-
-class ReceiptCreate(Body):
-    lines: list[ReceiptLineIn] = Field(min_length=1, max_length=purchasing.MAX_LINES)
-    note: str | None = Field(None, max_length=500)
+ReceiptLineIn = body_model(commands.DeliveryLineRequest, "ReceiptLineIn")
+ReceiptCreate = body_model(commands.DeliveryRequest, "ReceiptCreate",
+                           models={commands.DeliveryLineRequest: ReceiptLineIn})
 
 
 class ReceiptLineOut(BaseModel):

@@ -3,7 +3,7 @@ from datetime import datetime
 from typing import Literal
 
 from flask import request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor, api_user, check_store
@@ -11,71 +11,29 @@ from webapp.blueprints.api.idempotency import ledger_response, request_key
 from webapp.blueprints.api.schemas import (
     DayOrMoment,
     DecimalText,
-    Id,
     LevelOut,
-    Money,
     PackName,
-    Quantity,
     QueryId,
     Unit,
 )
-from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
+from webapp.blueprints.api.spec import PageQuery, body_model, page_model, page_of, responses, spec
 from webapp.infra.replica import replica_reads
 from webapp.models import PAYMENT_METHODS, SALE_STATUSES, SOURCES
-from webapp.services import commands, payments, policy, sales
+from webapp.services import commands, policy, sales
 from webapp.services.validation import time_bound
 from webapp.services.handlers import handle
 
 
-class SaleLineIn(Body):
-    product_id: Id | None = Field(None, description="Give product_id or sku.")
-    sku: str | None = Field(None, min_length=1, max_length=64)
-    quantity: Quantity | None = Field(None, description="Give quantity, amount or packs.")
-    amount: Money | None = Field(None, description="Sell by amount (loose goods): the quantity "
-                                                   "is amount ÷ price, rounded to the unit.")
-    packs: Quantity | None = Field(None, description="Whole packs of a product whose pack_size "
-                                                     "is above 1: the ledger takes packs × "
-                                                     "pack_size units; the line's total is "
-                                                     "packs × pack_price (none: packs × "
-                                                     "pack_size × sale_price). No unit_price "
-                                                     "with packs.")
-    unit_price: Money | None = Field(None, description="Price override; a shopkeeper may go at "
-                                                       "most the store's max_discount_percent "
-                                                       "below the product's price.")
-
-    @model_validator(mode="after")
-    def _one_of_each(self):
-        if self.product_id is None and not self.sku:
-            raise ValueError("give product_id or sku")
-        if self.packs is None and (self.quantity is None) == (self.amount is None):
-            raise ValueError("give quantity or amount, not both")
-        return self
-
-
-class PaymentIn(Body):
-    method: Literal[PAYMENT_METHODS] = Field(description="wallet: JazzCash, Easypaisa, bank QR; "
-                                                         "credit: udhaar on the customer's "
-                                                         "khata.")
-    amount: Money
+SaleLineIn = body_model(commands.SaleLineRequest, "SaleLineIn")
+PaymentIn = body_model(commands.PaymentRequest, "PaymentIn")
+SaleCreate = body_model(commands.SaleRequest, "SaleCreate",
+                        models={commands.SaleLineRequest: SaleLineIn,
+                                commands.PaymentRequest: PaymentIn})
 
 
 class PaymentOut(BaseModel):
     method: Literal[PAYMENT_METHODS]
     amount: DecimalText
-
-
-class SaleCreate(Body):
-    store_id: Id
-    lines: list[SaleLineIn] = Field(min_length=1, max_length=sales.MAX_LINES)
-    customer_id: Id | None = Field(None, description="Needed for a credit payment.")
-    payments: list[PaymentIn] | None = Field(
-        None, min_length=1, max_length=payments.MAX_PAYMENTS,
-        description="Adding up exactly to the total (else 422 on payments); none: one cash "
-                    "payment of the total. Credit past the customer's limit → 409 "
-                    "credit_limit_exceeded, nothing written.")
-    note: str | None = Field(None, max_length=500)
-    occurred_at: datetime | None = Field(None, description="Client time; Pakistan time when it "
-                                                           "has no offset.")
 
 
 class SaleLineOut(BaseModel):
@@ -131,14 +89,9 @@ class SaleResult(BaseModel):
     sale: SaleOut
 
 
-class ReturnLineIn(Body):
-    product_id: Id
-    quantity: Quantity
-
-
-class ReturnCreate(Body):
-    lines: list[ReturnLineIn] = Field(min_length=1, max_length=sales.MAX_LINES)
-    note: str | None = Field(None, max_length=500)
+ReturnLineIn = body_model(commands.ReturnLineRequest, "ReturnLineIn")
+ReturnCreate = body_model(commands.ReturnRequest, "ReturnCreate",
+                          models={commands.ReturnLineRequest: ReturnLineIn})
 
 
 class ReturnedLineOut(BaseModel):
@@ -163,8 +116,8 @@ class ReturnResult(BaseModel):
     return_: ReturnOut = Field(alias="return")
 
 
-class VoidCreate(Body):
-    """A void takes no fields: send no body (or `{}`)."""
+VoidCreate = body_model(commands.Void, "VoidCreate", path=("sale_id",),
+                        doc="A void takes no fields: send no body (or `{}`).")
 
 
 class SaleQuery(PageQuery):

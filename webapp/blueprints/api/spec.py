@@ -5,10 +5,11 @@ validation, response serialisation and `/api/v1/openapi.json`, so no schema is w
 """
 import dataclasses
 import json
+import types
 import typing
 
 from flask import current_app
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.plugins.base import Context
 from spectree.plugins.flask_plugin import FlaskPlugin
@@ -16,6 +17,7 @@ from spectree.utils import get_multidict_items
 
 from webapp.blueprints.api.errors import raise_validation_error
 from webapp.services import paging
+from webapp.services.errors import DomainError
 
 
 class ErrorBody(BaseModel):
@@ -118,13 +120,56 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
 
-def body_model(command, name):
-    """A request-body model with a command's fields (services/commands.py): their types,
-    constraints and defaults are declared there once, for the API and the ledger alike."""
-    hints = typing.get_type_hints(command, include_extras=True)
-    fields = {f.name: (hints[f.name], ... if f.default is dataclasses.MISSING else f.default)
-              for f in dataclasses.fields(command)}
-    return create_model(name, __base__=Body, **fields)
+# Each body model built by body_model → the command or request dataclass it was built from.
+BODY_SHAPES = {}
+
+
+def body_model(shape, name, *, path=(), partial=False, models=None, doc=None):
+    """A request-body model with a command's fields (services/commands.py, a command or the
+    `...Request` a door sends for it): their types, constraints and defaults are declared there
+    once, for the API and the ledger alike; the model restates none of them.
+
+    path: fields the URL gives, left out of the body. partial: every field may be left out (a
+    PATCH); one that refuses null still refuses it. models: the models already built for the
+    dataclasses the shape nests (its lines). The shape's `check`, a rule across its fields, is
+    the model's only validator: its DomainError becomes a 422 naming the object."""
+    hints = typing.get_type_hints(shape, include_extras=True)
+    fields = {f.name: (_swap(hints[f.name], models or {}),
+                       None if partial else ... if f.default is dataclasses.MISSING else f.default)
+              for f in dataclasses.fields(shape) if f.name not in path}
+    validators = {}
+    if hasattr(shape, "check"):
+        validators["check"] = model_validator(mode="after")(_checked_by(shape))
+    model = create_model(name, __base__=Body, __doc__=doc, __validators__=validators, **fields)
+    BODY_SHAPES[model] = shape
+    return model
+
+
+def _checked_by(shape):
+    def check(model):
+        try:
+            shape.check(model.__dict__)  # looked up on each request: the command's rule as it is
+        except DomainError as error:
+            raise ValueError(error.message) from None
+        return model
+    return check
+
+
+def _swap(hint, models):
+    """`hint` with each dataclass in `models` replaced by its model, however deep (in a list,
+    a union, under Annotated)."""
+    if not models:
+        return hint
+    if isinstance(hint, type) and hint in models:
+        return models[hint]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Annotated:
+        return typing.Annotated[(_swap(args[0], models), *hint.__metadata__)]
+    if origin is types.UnionType or origin is typing.Union:
+        return typing.Union[tuple(_swap(arg, models) for arg in args)]
+    if origin is list:
+        return list[_swap(args[0], models)]
+    return hint
 
 
 _optional_bodies = {}

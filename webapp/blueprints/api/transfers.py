@@ -6,7 +6,7 @@ from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import actor
 from webapp.blueprints.api.idempotency import ledger_response, request_key
 from webapp.blueprints.api.schemas import LevelOut, MovementOut
-from webapp.blueprints.api.spec import Body, body_model, responses, spec
+from webapp.blueprints.api.spec import body_model, responses, spec
 from webapp.services import commands
 from webapp.services.handlers import handle
 
@@ -24,9 +24,8 @@ class TransferResult(BaseModel):
 CountLine = body_model(commands.CountLine, "CountLine")
 
 
-class CountCreate(Body):
-    counts: list[CountLine] = Field(min_length=1, max_length=commands.MAX_COUNT_LINES)
-    note: commands.Note = None
+CountCreate = body_model(commands.CountRequest, "CountCreate",
+                         models={commands.CountLine: CountLine})
 
 
 class CountResult(BaseModel):
