@@ -90,9 +90,16 @@ def _described(kind, description):
     return Annotated[kind, Field(description=description)]
 
 
-def _lines(line, most, description=None):
+def _lines(line, most):
     """A list of request lines: at least one, at most `most`."""
-    return Annotated[list[line], Field(min_length=1, max_length=most, description=description)]
+    return Annotated[list[line], Field(min_length=1, max_length=most)]
+
+
+def _lines_request(name, doc, line, most, field="lines"):
+    """A request that is lines and a note (the operation's own id is in the URL)."""
+    return dataclasses.make_dataclass(
+        name, [(field, _lines(line, most)), ("note", Note, None)], frozen=True,
+        namespace={"__doc__": doc, "__module__": __name__})
 
 
 ClientTime = _described(datetime | None, "Client time; Pakistan time when it has no offset.")
@@ -249,12 +256,8 @@ class CountLine:
     expected: _described(Quantity | None, "The level when the count began.") = None
 
 
-@dataclass(frozen=True)
-class CountRequest:
-    """A count as a door sends it (the store is in the URL)."""
-
-    counts: _lines(CountLine, MAX_COUNT_LINES)
-    note: Note = None
+CountRequest = _lines_request("CountRequest", "A count as a door sends it.", CountLine,
+                              MAX_COUNT_LINES, field="counts")
 
 
 @dataclass(frozen=True)
@@ -400,12 +403,8 @@ class ReturnLineRequest:
     quantity: Quantity
 
 
-@dataclass(frozen=True)
-class ReturnRequest:
-    """A return as a door sends it (the sale is in the URL)."""
-
-    lines: _lines(ReturnLineRequest, MAX_SALE_LINES)
-    note: Note = None
+ReturnRequest = _lines_request("ReturnRequest", "A return as a door sends it.",
+                               ReturnLineRequest, MAX_SALE_LINES)
 
 
 @dataclass(frozen=True)
@@ -442,12 +441,8 @@ class DeliveryLineRequest:
     line_id: _described(Id | None, "The order line a substitute product stands in for.") = None
 
 
-@dataclass(frozen=True)
-class DeliveryRequest:
-    """A delivery as a door sends it (the order is in the URL)."""
-
-    lines: _lines(DeliveryLineRequest, MAX_ORDER_LINES)
-    note: Note = None
+DeliveryRequest = _lines_request("DeliveryRequest", "A delivery as a door sends it.",
+                                 DeliveryLineRequest, MAX_ORDER_LINES)
 
 
 @dataclass(frozen=True)
@@ -515,7 +510,7 @@ CashCount = dataclasses.make_dataclass("CashCount", [
                                             description=f"How many Rs {n} notes.")], None)
       for n in NOTES),
     ("coins", _described(Money | None, "The coins (and smaller notes), as an amount."), None)],
-    frozen=True)
+    frozen=True, namespace={"__module__": __name__})
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ To add an endpoint module (say `sync.py`):
    from the `commands.XRequest` it declares, with `path=` the fields the URL gives and `models=`
    its lines' models): never restate a command's field (tests/test_commands.py checks). Build
    the command with `commands.X.parse(**body.model_dump(exclude_unset=True))`, hand it to the
-   handler with `idempotency.request_key()` and answer
-   `idempotency.ledger_response(result)`; wrap other writes in `idempotency.run_once(payload, call)`.
+   handler with `idempotency.request_key()` and answer `idempotency.ledger_response(result)`;
+   wrap other writes in `idempotency.run_once(payload, call)`.
 6. Raise DomainError from services; errors.py renders it. Import your module at the bottom here.
 """
 from flask import Blueprint
