@@ -4,6 +4,7 @@ closings across stores with their differences). Plain forms that post and redire
 rule is in services/khata.py, payables.py and closing.py."""
 import uuid
 from decimal import Decimal
+from functools import partial
 from urllib.parse import quote
 
 from flask import abort, flash, redirect, request, url_for
@@ -33,9 +34,30 @@ def _checked_form():
         abort(400)
 
 
-def _errors(error):
-    fields = {name: translate(text) for name, text in error.fields.items()}
-    return fields, translate(error.message)
+def _form_page(template, store, status=200, errors=None, entered=None, message=None,
+               **context):
+    """A page with a money form: the messages on their fields, what was typed, a fresh key."""
+    return render(template, status=status, store=store, form=MoneyForm(), errors=errors or {},
+                  entered=entered or {}, message=message, key=uuid.uuid4().hex, **context)
+
+
+def _entered(*names):
+    return {name: request.form.get(name, "") for name in names}
+
+
+def _save(page, entered, call, message, next_url):
+    """A checked form post: `call(key)` with the form's idempotency key; success flashes
+    message(result) and redirects to next_url(result); a DomainError shows `page` again (422)
+    with each message on its field and what was typed (as web.forms.Form.save does for a
+    WTForms form)."""
+    _checked_form()
+    try:
+        result = call(request.form.get("key") or None)
+    except DomainError as error:
+        fields = {name: translate(text) for name, text in error.fields.items()}
+        return page(422, fields, entered, translate(error.message))
+    flash(message(result), "success")
+    return redirect(next_url(result), 303)
 
 
 def _customer_in(store, customer_id):
@@ -50,13 +72,12 @@ def _customer_in(store, customer_id):
 
 # --- customers ------------------------------------------------------------------------------
 
-def _customers_page(store, status=200, errors=None, entered=None, message=None):
+def _customers_page(store, *shown):
     q = request.args.get("q", "")
     page = khata.list_customers(current_user, store.id, q, page_arg(), 50)
     owed = sum((Decimal(c["balance"]) for c in page.items), Decimal(0))
-    return render("khata/customers.html", status=status, store=store, page=page, q=q,
-                  owed=owed, form=MoneyForm(), errors=errors or {}, entered=entered or {},
-                  message=message, key=uuid.uuid4().hex, next_url=request.args.get("next"))
+    return _form_page("khata/customers.html", store, *shown, page=page, q=q, owed=owed,
+                      next_url=request.args.get("next"))
 
 
 @bp.get("/stores/<int:store_id>/customers")
@@ -73,28 +94,22 @@ def customers(store_id):
 def add_customer(store_id):
     """Add a customer (name, phone, credit limit)."""
     store = access.store_or_404(store_id)
-    _checked_form()
-    entered = {k: request.form.get(k, "") for k in ("name", "phone", "credit_limit")}
-    try:
-        result = khata.create_customer(
+    entered = _entered("name", "phone", "credit_limit")
+    return _save(
+        partial(_customers_page, store), entered,
+        lambda key: khata.create_customer(
             access.actor(), current_user, store_id=store.id, name=entered["name"],
             phone=entered["phone"], credit_limit=entered["credit_limit"] or None,
-            idempotency_key=request.form.get("key") or None)
-    except DomainError as error:
-        fields, message = _errors(error)
-        return _customers_page(store, 422, fields, entered, message)
-    customer = result.data["customer"]
-    flash(_("Added %(name)s.", name=customer["name"]), "success")
-    return redirect(url_for("khata.customer", store_id=store.id, customer_id=customer["id"]),
-                    303)
+            idempotency_key=key),
+        lambda result: _("Added %(name)s.", name=result.data["customer"]["name"]),
+        lambda result: url_for("khata.customer", store_id=store.id,
+                               customer_id=result.data["customer"]["id"]))
 
 
-def _customer_page(store, customer, status=200, errors=None, entered=None, message=None):
-    page = khata.entries(current_user, customer["id"], page_arg(), 50)
-    return render("khata/customer.html", status=status, store=store, customer=customer,
-                  page=page, form=MoneyForm(), errors=errors or {}, entered=entered or {},
-                  message=message, key=uuid.uuid4().hex,
-                  reminder=khata.reminder(current_user, customer["id"]))
+def _customer_page(store, customer, *shown):
+    return _form_page("khata/customer.html", store, *shown, customer=customer,
+                      page=khata.entries(current_user, customer["id"], page_arg(), 50),
+                      reminder=khata.reminder(current_user, customer["id"]))
 
 
 @bp.get("/stores/<int:store_id>/customers/<int:customer_id>")
@@ -111,22 +126,22 @@ def receive_payment(store_id, customer_id):
     """Money received from the customer (cash, card or wallet)."""
     store = access.store_or_404(store_id)
     customer = _customer_in(store, customer_id)
-    _checked_form()
-    entered = {k: request.form.get(k, "") for k in ("amount", "method", "note")}
-    try:
-        result = khata.receive_payment(
+    entered = _entered("amount", "method", "note")
+
+    def received(result):
+        entry = result.data["entry"]
+        return _("Received %(amount)s from %(name)s. Still owed: %(balance)s.",
+                 amount=rupees(-Decimal(entry["amount"])), name=customer["name"],
+                 balance=rupees(entry["balance_after"]))
+
+    return _save(
+        partial(_customer_page, store, customer), entered,
+        lambda key: khata.receive_payment(
             access.actor(), current_user, customer["id"], amount=entered["amount"],
-            method=entered["method"] or "cash", note=entered["note"],
-            idempotency_key=request.form.get("key") or None)
-    except DomainError as error:
-        fields, message = _errors(error)
-        return _customer_page(store, customer, 422, fields, entered, message)
-    entry = result.data["entry"]
-    flash(_("Received %(amount)s from %(name)s. Still owed: %(balance)s.",
-            amount=rupees(-Decimal(entry["amount"])), name=customer["name"],
-            balance=rupees(entry["balance_after"])), "success")
-    return redirect(url_for("khata.customer", store_id=store.id, customer_id=customer["id"]),
-                    303)
+            method=entered["method"] or "cash", note=entered["note"], idempotency_key=key),
+        received,
+        lambda _result: url_for("khata.customer", store_id=store.id,
+                                customer_id=customer["id"]))
 
 
 @bp.get("/stores/<int:store_id>/customers/<int:customer_id>/statement")
@@ -151,10 +166,8 @@ def _closing_page(store, status=200, errors=None, entered=None, message=None):
         figures = closing.preview(current_user, store.id)
     recent = closing.list_closings(current_user, store.id, page=1, per_page=10).items
     closed = next((c for c in recent if c["business_date"] == figures["business_date"]), None)
-    return render("khata/closing.html", status=status, store=store, figures=figures,
-                  closed=closed, recent=recent, notes=closing.NOTES, form=MoneyForm(),
-                  errors=errors or {}, entered=entered or {}, message=message,
-                  key=uuid.uuid4().hex)
+    return _form_page("khata/closing.html", store, status, errors, entered, message,
+                      figures=figures, closed=closed, recent=recent, notes=closing.NOTES)
 
 
 @bp.get("/stores/<int:store_id>/closing")
@@ -171,25 +184,22 @@ def closing_form(store_id):
 def close_day(store_id):
     """Close the day once: expected against counted cash."""
     store = access.store_or_404(store_id)
-    _checked_form()
-    entered = {k: request.form.get(k, "") for k in ("counted_cash", "business_date", "note")}
+    entered = _entered("counted_cash", "business_date", "note")
     notes = {str(n): request.form.get(f"note_{n}", "") for n in closing.NOTES}
     notes["coins"] = request.form.get("coins", "")
     entered.update({f"note_{k}": v for k, v in notes.items()})
     notes = {k: v for k, v in notes.items() if v.strip()}
-    try:
-        result = closing.close_day(
+    return _save(
+        partial(_closing_page, store), entered,
+        lambda key: closing.close_day(
             access.actor(), current_user, store.id,
             counted_cash=entered["counted_cash"] or None, notes=notes or None,
             business_date=entered["business_date"] or None, note=entered["note"],
-            idempotency_key=request.form.get("key") or None)
-    except DomainError as error:
-        fields, message = _errors(error)
-        return _closing_page(store, 422, fields, entered, message)
-    done = result.data["closing"]
-    flash(_("Day closed. Difference: %(difference)s.", difference=rupees(done["difference"])),
-          "success")
-    return redirect(url_for("khata.closing_view", store_id=store.id, closing_id=done["id"]), 303)
+            idempotency_key=key),
+        lambda result: _("Day closed. Difference: %(difference)s.",
+                         difference=rupees(result.data["closing"]["difference"])),
+        lambda result: url_for("khata.closing_view", store_id=store.id,
+                               closing_id=result.data["closing"]["id"]))
 
 
 @bp.get("/stores/<int:store_id>/closings/<int:closing_id>")
