@@ -17,15 +17,8 @@ from webapp.blueprints.api.schemas import (
     QueryId,
     Resource,
 )
-from webapp.blueprints.api.spec import (
-    Body,
-    PageQuery,
-    body_model,
-    page_model,
-    page_of,
-    responses,
-    spec,
-)
+from webapp.blueprints.api import spec as api_spec
+from webapp.blueprints.api.spec import Body, PageQuery, page_model, page_of, responses, spec
 from webapp.infra.replica import replica_reads
 from webapp.models import ORDER_STATUSES
 from webapp.services import commands, purchasing
@@ -99,9 +92,9 @@ class OrderPatch(Body):
     note: str | None = Field(None, max_length=500)
 
 
-ReceiptLineIn = body_model(commands.DeliveryLineRequest, "ReceiptLineIn")
-ReceiptCreate = body_model(commands.DeliveryRequest, "ReceiptCreate",
-                           models={commands.DeliveryLineRequest: ReceiptLineIn})
+ReceiptLineIn = api_spec.body_model(commands.DeliveryLineRequest, "ReceiptLineIn")
+ReceiptCreate = api_spec.body_model(commands.DeliveryRequest, "ReceiptCreate",
+                                    models={commands.DeliveryLineRequest: ReceiptLineIn})
 
 
 class ReceiptLineOut(BaseModel):
