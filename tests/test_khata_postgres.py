@@ -145,8 +145,10 @@ def test_supplier_payments_racing_never_pay_more_than_owed(pg_app):
 
 
 # A 3-line basket through POST /api/v1/sales, warm, as counted below. A change to the sale's
-# path that moves these is a decision: say it in the commit, docs/counter.md and here.
-CASH_BASKET_ROUND_TRIPS = {"database": 12, "redis": 2}
+# path that moves these is a decision: say it in the commit, docs/counter.md and here. (Redis
+# is 1 or 2 per sale depending on what else the process has cached: bounded, not pinned.)
+CASH_BASKET_DATABASE_ROUND_TRIPS = 12
+CASH_BASKET_REDIS_AT_MOST = 2
 
 
 def test_round_trips_of_a_cash_sale_are_unchanged_and_credit_adds_two(pg_app, pg_url,
@@ -203,7 +205,8 @@ def test_round_trips_of_a_cash_sale_are_unchanged_and_credit_adds_two(pg_app, pg
         db.engine.dispose()
     print(f"round trips (database, redis): cash basket {cash}, explicit cash {explicit_cash}, "
           f"split with credit {split}, all on credit {credit}")
-    assert cash == CASH_BASKET_ROUND_TRIPS
+    assert cash["database"] == CASH_BASKET_DATABASE_ROUND_TRIPS
+    assert cash["redis"] <= CASH_BASKET_REDIS_AT_MOST
     assert explicit_cash == cash
     for on_credit in (split, credit):
         assert on_credit == {"database": cash["database"] + 2, "redis": cash["redis"]}
