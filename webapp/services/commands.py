@@ -39,8 +39,8 @@ from webapp.services.validation import (
     number_text,
     parse_datetime,
     parse_id,
-    parse_lines,
     parse_money,
+    parse_product_lines,
     parse_quantity,
     parse_text,
 )
@@ -274,14 +274,11 @@ class Count:
         store_id = parse_id(store_id, "store_id", "Store")
         note = parse_text(note, "note", "Note", MAX_NOTE)
         lines = {}
-        for i, line in parse_lines(
+        for i, pid, line in parse_product_lines(
                 counts, "counts", MAX_COUNT_LINES, N_("Enter at least one count."),
                 N_("At most %(count)s lines in one count.", count=MAX_COUNT_LINES),
-                N_("Each count needs a product_id and a quantity.")):
-            pid = parse_id(line.get("product_id"), f"counts.{i}.product_id", "Product")
-            if pid in lines:
-                raise DomainError("invalid", N_("A product is counted twice."),
-                                  field=f"counts.{i}.product_id")
+                N_("Each count needs a product_id and a quantity."),
+                N_("A product is counted twice."), lines):
             expected = line.get("expected")
             lines[pid] = CountLine(
                 pid, parse_quantity(line.get("quantity"), f"counts.{i}.quantity",
@@ -419,17 +416,14 @@ class Return:
     def parse(cls, sale_id=None, lines=None, note=None):
         """A checked return from [{product_id, quantity}]; DomainError if not."""
         sale_id = parse_id(sale_id, "sale_id", "Sale")
-        wanted = []
-        for i, line in parse_lines(
+        wanted = {}
+        for i, pid, line in parse_product_lines(
                 lines, "lines", MAX_SALE_LINES, N_("Choose at least one line to return."),
                 N_("At most %(n)d lines in one sale.", n=MAX_SALE_LINES),
-                N_("Each line needs a product and a quantity.")):
-            pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
-            if any(pid == other for other, _q in wanted):
-                raise DomainError("invalid", N_("A product is listed twice."),
-                                  field=f"lines.{i}.product_id")
-            wanted.append((pid, parse_quantity(line.get("quantity"), f"lines.{i}.quantity")))
-        return cls(sale_id, tuple(wanted), parse_text(note, "note", "Note", MAX_NOTE))
+                N_("Each line needs a product and a quantity."),
+                N_("A product is listed twice."), wanted):
+            wanted[pid] = parse_quantity(line.get("quantity"), f"lines.{i}.quantity")
+        return cls(sale_id, tuple(wanted.items()), parse_text(note, "note", "Note", MAX_NOTE))
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,8 @@ from webapp.services.handlers import handle, handles
 from webapp.services.validation import (
     MAX_QUANTITY,
     parse_id,
-    parse_lines,
     parse_money,
+    parse_product_lines,
     parse_quantity,
     parse_text,
 )
@@ -51,9 +51,9 @@ from webapp.services.validation import (
 PRODUCTS = Product.__table__
 ORDERS = PurchaseOrder.__table__
 LINES = PurchaseOrderLine.__table__
-MAX_LINES = commands.MAX_ORDER_LINES
 OPEN = ("draft", "sent", "partly_received")
 RECEIVABLE = ("draft", "sent", "partly_received")
+MAX_LINES = commands.MAX_ORDER_LINES  # an order, and a delivery against it
 # Status changes a person may make; receipts move an order to partly_received / received.
 TRANSITIONS = {
     "draft": ("sent", "cancelled"),
@@ -165,14 +165,11 @@ def _on_order(store_ids, product_ids):
 def _parse_lines(lines):
     """[{product_id, packs, unit_cost?}] → {product_id: (packs, unit_cost)}; packs are whole."""
     parsed = OrderedDict()
-    for i, line in parse_lines(
+    for i, pid, line in parse_product_lines(
             lines, "lines", MAX_LINES, N_("Add at least one product to the order."),
             N_("At most %(n)s lines in one order.", n=MAX_LINES),
-            N_("Each line needs a product and a number of packs.")):
-        pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
-        if pid in parsed:
-            raise DomainError("invalid", N_("This product is on the order twice."),
-                              field=f"lines.{i}.product_id")
+            N_("Each line needs a product and a number of packs."),
+            N_("This product is on the order twice."), parsed):
         packs = line.get("packs")
         if packs in (None, "", 0, "0"):
             continue  # a line set to nothing is dropped
@@ -394,14 +391,11 @@ def whatsapp_url(phone, text):
 
 def _parse_receipt(lines):
     parsed = {}
-    for i, line in parse_lines(
+    for i, pid, line in parse_product_lines(
             lines, "lines", MAX_LINES, N_("Enter what arrived."),
             N_("At most %(n)s lines in one order.", n=MAX_LINES),
-            N_("Each line needs a product and a quantity.")):
-        pid = parse_id(line.get("product_id"), f"lines.{i}.product_id", "Product")
-        if pid in parsed:
-            raise DomainError("invalid", N_("This product is received twice."),
-                              field=f"lines.{i}.product_id")
+            N_("Each line needs a product and a quantity."),
+            N_("This product is received twice."), parsed):
         quantity = line.get("quantity")
         if quantity in (None, "", 0, "0"):
             continue  # nothing of it arrived

@@ -176,6 +176,17 @@ def parse_lines(lines, field, limit, empty, too_many, shape):
     return list(enumerate(lines))
 
 
+def parse_product_lines(lines, field, limit, empty, too_many, shape, twice, kept):
+    """parse_lines for lines that each name a product (an order, a delivery, a count, a
+    return): yields (index, product id, line) in order, the id checked; a product already in
+    `kept` (the caller's lines so far) is refused with `twice`."""
+    for i, line in parse_lines(lines, field, limit, empty, too_many, shape):
+        pid = parse_id(line.get("product_id"), f"{field}.{i}.product_id", "Product")
+        if pid in kept:
+            raise DomainError("invalid", twice, field=f"{field}.{i}.product_id")
+        yield i, pid, line
+
+
 def parse_datetime(value, field="occurred_at", label=N_("Time")):
     """A client time: ISO 8601; without an offset it is taken as Pakistan time."""
     if value is None or value == "":
