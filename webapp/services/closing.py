@@ -264,11 +264,7 @@ def close(actor, command, idempotency_key=None):
 def list_closings(user, store_id=None, since=None, until=None, page=1, per_page=50):
     """A Page of closings in the user's stores, newest day first."""
     query = select(CLOSINGS)
-    ids = policy.visible_store_ids(user)
-    if ids is not None:
-        query = query.where(CLOSINGS.c.store_id.in_(ids or [0]))
-    if store_id is not None:
-        query = query.where(CLOSINGS.c.store_id == store_id)
+    query = policy.in_stores(query, CLOSINGS.c.store_id, user, store_id)
     if since is not None:
         query = query.where(CLOSINGS.c.business_date >= since)
     if until is not None:

@@ -232,11 +232,7 @@ def get_customer(user, customer_id):
 def list_customers(user, store_id=None, q=None, page=1, per_page=50):
     """A Page of the customers the user may see, who owes most first."""
     query = select(CUSTOMERS)
-    ids = policy.visible_store_ids(user)
-    if ids is not None:
-        query = query.where(CUSTOMERS.c.store_id.in_(ids or [0]))
-    if store_id is not None:
-        query = query.where(CUSTOMERS.c.store_id == store_id)
+    query = policy.in_stores(query, CUSTOMERS.c.store_id, user, store_id)
     q = (q or "").strip()
     if q:
         pattern = f"%{q.replace('%', '').replace('_', '')}%"
@@ -343,14 +339,19 @@ def receive_payment(actor, user, customer_id, *, amount, method, note=None,
 
 def parse_payment(customer_id, amount, method, note=None):
     """A checked commands.CustomerPayment from a door's raw values; DomainError if not."""
-    customer_id = parse_id(customer_id, "customer_id", "Customer")
+    return commands.CustomerPayment(parse_id(customer_id, "customer_id", "Customer"),
+                                    *parse_money_paid(amount, method, note))
+
+
+def parse_money_paid(amount, method, note=None):
+    """Money handed over (by a customer, or to a supplier): an amount above zero, cash, card
+    or wallet, and a note → (amount, method, note); DomainError on the field if not."""
     amount = parse_money(amount, "amount", "Amount", required=True)
     if amount <= 0:
         raise DomainError("invalid", N_("Amount must be more than zero."), field="amount")
     if method not in RECEIVE_METHODS:
         raise DomainError("invalid", N_("Choose cash, card or wallet."), field="method")
-    return commands.CustomerPayment(customer_id, amount, method,
-                                    parse_text(note, "note", "Note", commands.MAX_NOTE))
+    return amount, method, parse_text(note, "note", "Note", commands.MAX_NOTE)
 
 
 @handles(commands.CustomerPayment)
@@ -467,11 +468,7 @@ def _bucket(days):
 def receivables_total(user, store_id=None):
     """What the customers of the user's stores owe, in all."""
     query = select(func.coalesce(func.sum(CUSTOMERS.c.balance), 0))
-    ids = policy.visible_store_ids(user)
-    if ids is not None:
-        query = query.where(CUSTOMERS.c.store_id.in_(ids or [0]))
-    if store_id is not None:
-        query = query.where(CUSTOMERS.c.store_id == store_id)
+    query = policy.in_stores(query, CUSTOMERS.c.store_id, user, store_id)
     return Decimal(db.session.execute(query).scalar()).quantize(MONEY_PLACES)
 
 
@@ -489,11 +486,7 @@ def receivables(user, store_id=None, now=None):
                      CUSTOMERS.c.balance, running.label("running"))
               .join(CUSTOMERS, CUSTOMERS.c.id == ENTRIES.c.customer_id)
               .where(ENTRIES.c.kind == "sale", CUSTOMERS.c.balance > 0))
-    ids = policy.visible_store_ids(user)
-    if ids is not None:
-        sales_ = sales_.where(CUSTOMERS.c.store_id.in_(ids or [0]))
-    if store_id is not None:
-        sales_ = sales_.where(CUSTOMERS.c.store_id == store_id)
+    sales_ = policy.in_stores(sales_, CUSTOMERS.c.store_id, user, store_id)
     sales_ = sales_.subquery()
     before = sales_.c.running - sales_.c.amount  # what newer sales already account for
     rows = db.session.execute(select(sales_.c.customer_id, sales_.c.amount, sales_.c.balance,

@@ -12,7 +12,6 @@ from sqlalchemy import func, insert, select
 
 from webapp.extensions import db
 from webapp.models import (
-    RECEIVE_METHODS,
     Store,
     Supplier,
     SupplierBalance,
@@ -22,10 +21,10 @@ from webapp.models.types import MONEY_PLACES
 from webapp.services import audit, commands, idempotency, ledger, policy
 from webapp.services.errors import N_, DomainError, NotFound
 from webapp.services.handlers import handle, handles
-from webapp.services.khata import money_text
+from webapp.services.khata import money_text, parse_money_paid
 from webapp.services.paging import paginate
 from webapp.services.sql import exact_sum, upsert
-from webapp.services.validation import iso_time, parse_id, parse_money, parse_text
+from webapp.services.validation import iso_time, parse_id
 
 BALANCES = SupplierBalance.__table__
 ENTRIES = SupplierEntry.__table__
@@ -95,14 +94,9 @@ def pay(actor, user, supplier_id, *, store_id, amount, method, note=None, idempo
     """A payment from a store to a supplier → {"entry", "balance"}; more than the store owes
     is refused (422 on amount)."""
     supplier_id = parse_id(supplier_id, "supplier_id", "Supplier")
-    amount = parse_money(amount, "amount", "Amount", required=True)
-    if amount <= 0:
-        raise DomainError("invalid", N_("Amount must be more than zero."), field="amount")
-    if method not in RECEIVE_METHODS:
-        raise DomainError("invalid", N_("Choose cash, card or wallet."), field="method")
+    money = parse_money_paid(amount, method, note)
     command = commands.SupplierPayment(supplier_id, parse_id(store_id, "store_id", "Store"),
-                                       amount, method, parse_text(note, "note", "Note",
-                                                                  commands.MAX_NOTE))
+                                       *money)
     return handle(actor, command, idempotency_key)
 
 
@@ -155,11 +149,7 @@ def owed(user, store_id=None):
              .join(STORES, STORES.c.id == BALANCES.c.store_id)
              .where(BALANCES.c.balance != 0)
              .order_by(BALANCES.c.balance.desc(), SUPPLIERS.c.name))
-    ids = policy.visible_store_ids(user)
-    if ids is not None:
-        query = query.where(BALANCES.c.store_id.in_(ids or [0]))
-    if store_id is not None:
-        query = query.where(BALANCES.c.store_id == store_id)
+    query = policy.in_stores(query, BALANCES.c.store_id, user, store_id)
     rows = [{"supplier_id": r[0], "supplier_name": r[1], "store_id": r[2], "store_code": r[3],
              "balance": _text(r[4])} for r in db.session.execute(query)]
     return rows, sum((Decimal(r["balance"]) for r in rows), ZERO)

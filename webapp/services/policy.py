@@ -46,6 +46,17 @@ def visible_store_ids(user):
     return None if sees_all_stores(user) else user.store_ids
 
 
+def in_stores(query, column, user, store_id=None):
+    """`query` kept to the rows whose store `column` this user may see (and to `store_id` when
+    one is asked for): the one way a list or total asks for its rows."""
+    ids = visible_store_ids(user)
+    if ids is not None:
+        query = query.where(column.in_(ids or [0]))
+    if store_id is not None:
+        query = query.where(column == store_id)
+    return query
+
+
 def can_see_store(user, store_id):
     return sees_all_stores(user) or store_id in user.store_ids
 
@@ -88,10 +99,7 @@ def can(user, permission):
 
 def visible_stores(user, include_inactive=False):
     """The stores this user may see, by code."""
-    query = db.select(Store).order_by(Store.code)
-    ids = visible_store_ids(user)
-    if ids is not None:
-        query = query.where(Store.id.in_(ids or [0]))
+    query = in_stores(db.select(Store).order_by(Store.code), Store.id, user)
     if not include_inactive:
         query = query.where(Store.active.is_(True))
     return db.session.execute(query).scalars().all()

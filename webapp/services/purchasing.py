@@ -301,11 +301,7 @@ def list_orders(user, store_id=None, supplier_id=None, status=None, page=1,
                 per_page=paging.PER_PAGE):
     """A Page of the orders the user may see, newest first."""
     query = select(PurchaseOrder)
-    ids = policy.visible_store_ids(user)
-    if ids is not None:
-        query = query.where(PurchaseOrder.store_id.in_(ids or [0]))
-    if store_id is not None:
-        query = query.where(PurchaseOrder.store_id == store_id)
+    query = policy.in_stores(query, PurchaseOrder.store_id, user, store_id)
     if supplier_id is not None:
         query = query.where(PurchaseOrder.supplier_id == supplier_id)
     if status:
