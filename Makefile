@@ -75,7 +75,7 @@ soak: venv-dev  ## gunicorn + worker + PostgreSQL + Redis under a mixed open-loo
 cluster: venv-dev  ## HAProxy :8080 -> 2 gunicorn nodes, pgbouncer, Redis, an RQ worker, each on its own port (docs/operations.md); Ctrl-C stops all
 	$(BIN)/python -m ops.cluster
 
-drill: venv-dev  ## failover drill: a synchronous standby promoted after the primary is SIGKILLed mid-traffic; prints acknowledged / found / lost / duplicated / outage
+drill: venv-dev  ## failover drills: a synchronous standby promoted after the primary is SIGKILLed, then after its link is cut (network namespaces; root), mid-traffic; prints acknowledged / found / lost / duplicated / outage for each
 	$(BIN)/python -m drill.failover
 
 clean:

@@ -29,9 +29,10 @@ def workspace(prefix="kiryana-drill-"):
 
 
 def sql(cluster, statement, database="postgres"):
-    """Run one statement on the cluster in autocommit; the first row, if any."""
-    conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres",
-                            dbname=database, connect_timeout=5)
+    """Run one statement on the cluster in autocommit; the first row, if any (through its Unix
+    socket when it has one on another host: `admin_host`)."""
+    conn = psycopg2.connect(host=getattr(cluster, "admin_host", "127.0.0.1"), port=cluster.port,
+                            user="postgres", dbname=database, connect_timeout=5)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:

@@ -1,5 +1,6 @@
 """A dropped database connection: the first statement of a transaction is sent again once on a
-new connection; a later statement, whose transaction is lost, is not."""
+new connection; a later statement, whose transaction is lost, is not — unless the whole write
+carries an idempotency key, which the ledger's runner then sends again once, COMMIT included."""
 import psycopg2
 import pytest
 from sqlalchemy import text
@@ -10,6 +11,7 @@ from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
 from webapp.infra import dbretry
 from webapp.services import commands, ledger
+from webapp.services.ledger import runner
 
 pytestmark = pytest.mark.postgres
 
@@ -173,3 +175,79 @@ def test_a_core_connection_on_postgresql_joins_no_event_dispatch(pg_app):
     every Core connection (one per sale) join the engine's event dispatch."""
     with db.engine.connect() as conn:
         assert not conn._has_events
+
+
+def _drop_before_the_write(monkeypatch):
+    """The connection dies just before the sale's write (the transaction's second statement,
+    after the idempotency claim), the first time only."""
+    real_send = dbretry.send
+    dropped = []
+
+    def send(conn, statement, parameters):
+        if statement.lstrip().startswith("WITH") and not dropped:
+            dropped.append(True)
+            _kill(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+        return real_send(conn, statement, parameters)
+
+    monkeypatch.setattr(dbretry, "send", send)
+    return dropped
+
+
+def _stocked():
+    store_id, product_id = make_store().id, make_product(unit="piece").id
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="stock_in", quantity=5))
+    db.session.remove()
+    return store_id, product_id
+
+
+def test_an_idempotent_sale_whose_write_finds_its_connection_dropped_is_sent_again_once(
+        pg_app, monkeypatch):
+    """With a key the whole transaction is sent again on a new connection: written once."""
+    store_id, product_id = _stocked()
+    before = runner.stats["writes_sent_again"]
+    dropped = _drop_before_the_write(monkeypatch)
+    result = ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="sale", quantity=2), "sale-1")
+    assert dropped and not result.replayed
+    assert result.data["level"]["quantity"] == "3.000"
+    assert runner.stats["writes_sent_again"] == before + 1
+    count = db.session.execute(text("SELECT count(*) FROM stock_movements")).scalar()
+    assert count == 2
+
+
+def test_an_idempotent_sale_whose_commit_answer_was_lost_is_answered_from_its_key(
+        pg_app, monkeypatch):
+    """The COMMIT reached the database but its answer never came back (the primary died just
+    after, or the line dropped): sent again, the write finds its key claimed and answers the
+    stored response; nothing is written twice."""
+    from sqlalchemy.engine import Connection
+
+    from webapp.infra import pinned
+
+    store_id, product_id = _stocked()
+    before = runner.stats["writes_sent_again"]
+    conn = pinned.connection()
+    pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    conn.commit()
+    real_commit = Connection.commit
+    lost = []
+
+    def commit_and_lose_the_answer(self):
+        real_commit(self)
+        if not lost:
+            lost.append(True)
+            _kill(pid)
+            raise OperationalError("COMMIT", {}, psycopg2.OperationalError(
+                "server closed the connection unexpectedly"), connection_invalidated=True)
+
+    monkeypatch.setattr(Connection, "commit", commit_and_lose_the_answer)
+    result = ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=product_id, type="sale", quantity=2), "sale-2")
+    monkeypatch.undo()
+    assert lost and result.replayed
+    assert result.data["level"]["quantity"] == "3.000"
+    assert runner.stats["writes_sent_again"] == before + 1
+    count = db.session.execute(text("SELECT count(*) FROM stock_movements")).scalar()
+    assert count == 2
+

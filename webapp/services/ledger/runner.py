@@ -7,16 +7,29 @@ key is claimed first (a concurrent duplicate waits on the unique index; a retry 
 first response, even when the rules would refuse it now), then write() checks the rules that
 need the database and writes, the response is stored against the key, and all of it commits
 together. Only then is the change signalled.
+
+A write with a key is sent once more, on a new connection, when its connection drops (the
+database restarted, or failed over to a promoted standby while the app kept its pool): the key
+makes that safe at any point, COMMIT included. If the first attempt committed (and a
+synchronous standby has it, so the promoted one does too), the second finds the key claimed and
+answers the stored response; if it did not, the second writes it, once. A write without a key
+is never sent again (its error reaches the door, which answers 500 with nothing written; the
+first statement of any transaction is still sent again by infra/dbretry.py, where that is safe).
 """
+import logging
 from dataclasses import dataclass
 
 from blinker import Namespace
+from sqlalchemy.exc import DBAPIError
 
 from webapp.extensions import db
 from webapp.infra import pinned
 from webapp.models.types import utcnow
 from webapp.services import idempotency
 from webapp.services.errors import DomainError
+
+log = logging.getLogger(__name__)
+stats = {"writes_sent_again": 0}
 
 # Sent after commit with the (store_id, product_id) pairs whose level changed (and the write's
 # result as `data`); the stock cache, live updates and metrics listen. Receivers must not
@@ -47,22 +60,35 @@ def run(actor, key, request, write, standalone=False):
     write). Opening, committing and tearing down a session for nothing else cost 11 % of a
     random-row sale's CPU in-process; the Core connection is the thread's own (infra/pinned).
     """
+    try:
+        result, changed = _attempt(actor, key, request, write, standalone)
+    except DBAPIError as error:
+        if not (key and error.connection_invalidated):
+            raise
+        log.warning("database connection dropped during an idempotent write (%s); sending it "
+                    "again once on a new connection", str(error.orig).strip().splitlines()[0]
+                    if str(error.orig).strip() else type(error.orig).__name__)
+        stats["writes_sent_again"] += 1
+        result, changed = _attempt(actor, key, request, write, standalone)
+    if changed:
+        stock_changed.send(None, changes=changed, data=result.data)
+    return result
+
+
+def _attempt(actor, key, request, write, standalone):
+    """(LedgerResult, changed pairs): one try of the transaction, on the thread's pinned Core
+    connection or on the session's."""
     session = db.session
     if standalone and not (session.registry.has() and session().in_transaction()):
         conn = pinned.connection()
         try:
-            result, changed = _transaction(conn, conn, actor, key, request, write)
+            return _transaction(conn, conn, actor, key, request, write)
         except DomainError:
             raise  # refused and rolled back: the connection is fine
         except Exception:
             pinned.discard()
             raise
-    else:
-        result, changed = _transaction(session.connection(), session, actor, key, request,
-                                       write)
-    if changed:
-        stock_changed.send(None, changes=changed, data=result.data)
-    return result
+    return _transaction(session.connection(), session, actor, key, request, write)
 
 
 def _transaction(conn, owner, actor, key, request, write):
