@@ -43,6 +43,9 @@ class Sale(db.Model):
                         name="paid_in_full"),
         CheckConstraint("paid_credit = 0 OR customer_id IS NOT NULL", name="credit_has_customer"),
         Index("ix_sales_customer", "customer_id"),
+        # A provisional receipt number a phone gave a basket sold with no signal (issue 24):
+        # one sale per reference in a store, so a reference finds its sale.
+        Index("uq_sales_store_reference", "store_id", "reference", unique=True),
     )
 
     id = Column(BigId, primary_key=True)
@@ -67,6 +70,9 @@ class Sale(db.Model):
     paid_card = Column(Money, nullable=False, default=0)
     paid_wallet = Column(Money, nullable=False, default=0)
     paid_credit = Column(Money, nullable=False, default=0)
+    # "LHR1-A7KX-0042": store code, device, sequence, handed over on the phone's provisional
+    # receipt before the sale landed (static/js/offline.js); None for a sale made with signal.
+    reference = Column(String(48))
 
 
 class SaleLine(db.Model):

@@ -368,6 +368,12 @@ class SaleRequest:
                     "credit_limit_exceeded, nothing written.")] = None
     note: Note = None
     occurred_at: ClientTime = None
+    reference: Annotated[str | None, Field(
+        min_length=1, max_length=48,
+        description="A provisional receipt number the client handed over before the sale "
+                    "reached the server (store code, device, sequence: LHR1-A7KX-0042; "
+                    "letters, digits, - and _, upper-cased); the sale keeps it, one sale per "
+                    "reference in a store (else 409 duplicate_reference).")] = None
 
 
 @dataclass(frozen=True)
@@ -380,6 +386,9 @@ class Sale:
     occurred_at: datetime | None = None
     customer_id: int | None = None
     payments: tuple | None = None  # of (method, amount); None: one cash payment of the total
+    # The provisional receipt number a phone handed over with no signal ("LHR1-A7KX-0042"),
+    # kept as the sale's reference (unique in the store); None for a sale made with signal.
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

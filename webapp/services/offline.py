@@ -92,7 +92,9 @@ def complete_sale(actor, store_id, item):
     the whole bill, or credit with `paid_now` in cash and the rest on the khata
     (payments.rest_of_bill, priced when it lands). A customer added offline (`new_customer`:
     {name, phone?, key}) is created first with its own key, so a replay, or the basket sent
-    again after a refusal, finds the same customer instead of adding another."""
+    again after a refusal, finds the same customer instead of adding another. `reference`
+    is the provisional receipt number the phone handed over (the sale keeps it); the page's own
+    request (a lost reply, asked again without the tap time) had none."""
     occurred_at = tap_time(item.get("occurred_at"))
     key = _key(item)
     split = payments.rest_of_bill(item.get("pay"), item.get("paid_now"))
@@ -103,7 +105,8 @@ def complete_sale(actor, store_id, item):
                                             new.get("phone"), new.get("key"))
     return _first_result(lambda when: handle(actor, sales.parse_sale(
         store_id, item.get("lines"), item.get("note") or None, when, customer_id,
-        split=split), key), occurred_at)
+        split=split, reference=item.get("reference") if when is not None else None), key),
+        occurred_at)
 
 
 def receive_payment(actor, store_id, item):

@@ -13,7 +13,8 @@ void racing a return or a second void sees the first one's result.
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import (
@@ -46,6 +47,7 @@ from webapp.services.validation import (
     check_value,
     parse_datetime,
     parse_id,
+    parse_reference,
     parse_text,
 )
 
@@ -81,10 +83,11 @@ def _resolve_skus(conn, parsed):
 
 
 def parse_sale(store_id, lines, note=None, occurred_at=None, customer_id=None, payments=None,
-               split=None):
+               split=None, reference=None):
     """A checked commands.Sale from a door's raw values (the lines read by the basket module,
     the payments by services/payments, or a `split` the Complete step already read:
-    payments.rest_of_bill); DomainError naming the field if not."""
+    payments.rest_of_bill; `reference` a phone's provisional receipt number); DomainError
+    naming the field if not."""
     store_id = parse_id(store_id, "store_id", "Store")
     parsed = basket.parse_request_lines(lines)
     customer_id = None if customer_id in (None, "") else parse_id(customer_id, "customer_id",
@@ -93,14 +96,15 @@ def parse_sale(store_id, lines, note=None, occurred_at=None, customer_id=None, p
     return commands.Sale(store_id, tuple(commands.SaleLine(**line) for line in parsed),
                          parse_text(note, "note", "Note", commands.MAX_NOTE),
                          parse_datetime(occurred_at),
-                         customer_id, None if split is None else tuple(split.items()))
+                         customer_id, None if split is None else tuple(split.items()),
+                         parse_reference(reference))
 
 
 def complete_sale(actor, *, store_id, lines, note=None, occurred_at=None, idempotency_key=None,
-                  customer_id=None, payments=None):
+                  customer_id=None, payments=None, reference=None):
     """Sell a basket given as raw values: parse_sale, then the handler (services/handlers)."""
-    return handle(actor, parse_sale(store_id, lines, note, occurred_at, customer_id, payments),
-                  idempotency_key)
+    return handle(actor, parse_sale(store_id, lines, note, occurred_at, customer_id, payments,
+                                    reference=reference), idempotency_key)
 
 
 @handles(commands.Sale)
@@ -111,7 +115,7 @@ def sell(actor, command, idempotency_key=None):
     `credit` part goes on the khata of `customer_id` (services/khata.charge_sale): past the
     customer's limit the whole basket is refused (409 credit_limit_exceeded)."""
     store_id, note, occurred_at = command.store_id, command.note, command.occurred_at
-    customer_id = command.customer_id
+    customer_id, reference = command.customer_id, command.reference
     split = None if command.payments is None else dict(command.payments)
     parsed = [{**vars(line)} for line in command.lines]
     key = idempotency.check_key(idempotency_key)
@@ -125,6 +129,8 @@ def sell(actor, command, idempotency_key=None):
     if customer_id is not None or split is not None:  # a cash sale's request stays as it was
         request["customer_id"] = customer_id
         request["payments"] = split
+    if reference is not None:  # a sale made with signal keeps the request it had
+        request["reference"] = reference
 
     def write(conn, now):
         _resolve_skus(conn, parsed)
@@ -162,11 +168,13 @@ def sell(actor, command, idempotency_key=None):
         written = ledger.take_lines(conn, actor, contexts, ledger_lines, now, note=note,
                                     occurred_at=occurred_at, idempotency_key=key)
         number = _next_number(conn, store_id)
-        sale_id = conn.execute(insert(SALES).returning(SALES.c.id), {
-            "store_id": store_id, "number": number, "cashier_id": actor.user_id,
-            "status": "completed", "total": total, "note": note, "source": actor.source,
-            "idempotency_key": key, "occurred_at": occurred_at, "created_at": now,
-            "customer_id": customer_id, **paid}).scalar()
+        row = {"store_id": store_id, "number": number, "cashier_id": actor.user_id,
+               "status": "completed", "total": total, "note": note, "source": actor.source,
+               "idempotency_key": key, "occurred_at": occurred_at, "created_at": now,
+               "customer_id": customer_id, **paid}
+        if reference is not None:
+            row["reference"] = reference
+        sale_id = _insert_sale(conn, row)
         customer_balance = None
         if paid["paid_credit"]:  # two round trips: the customer's guarded UPDATE and its entry
             customer_balance = khata.charge_sale(conn, actor, store_id, customer_id, sale_id,
@@ -194,6 +202,19 @@ def sell(actor, command, idempotency_key=None):
         return {"sale": sale}, [(store_id, line["product_id"]) for line in parsed], 201
 
     return ledger.run_in_transaction(actor, key, request, write, standalone=True)
+
+
+def _insert_sale(conn, row):
+    """INSERT the sale → its id. A reference another sale of the store already has (another
+    key: a replay of the same key never gets here) is refused, and the runner rolls back."""
+    try:
+        return conn.execute(insert(SALES).returning(SALES.c.id), row).scalar()
+    except IntegrityError as error:
+        if "reference" not in row or "reference" not in str(error.orig):
+            raise
+        raise Conflict("duplicate_reference",
+                       N_("Receipt %(reference)s is already a sale of this store.",
+                          reference=row["reference"]), field="reference") from None
 
 
 def _packs_of(conn, product_ids):
@@ -400,6 +421,7 @@ def _sale_dict(conn, sale_id, levels=None):
         "source": sale.source, "occurred_at": _time(sale.occurred_at),
         "created_at": _time(sale.created_at), "voided_at": _time(sale.voided_at),
         "customer_id": sale.customer_id, "payments": payments_module.listed(sale),
+        "reference": sale.reference,
         "lines": [{
             "product_id": line.line_product_id, "sku": line.sku, "name": line.name,
             "unit": line.unit, "quantity": _text(line.line_quantity),
@@ -424,13 +446,16 @@ def get_sale(user, sale_id):
     return _sale_dict(conn, sale_id)
 
 
-def list_sales(store_ids=None, store_id=None, since=None, until=None, page=1, per_page=50):
-    """A Page of sales, newest first, without their lines."""
+def list_sales(store_ids=None, store_id=None, since=None, until=None, page=1, per_page=50,
+               reference=None, find=None):
+    """A Page of sales, newest first, without their lines. `reference`: the sale a phone's
+    provisional receipt number became; `find` (a store's sales page): a receipt number
+    ("12", "#12") or a reference, whole or without the store's code ("A7KX-0042")."""
     query = select(SALES.c.id, SALES.c.number, SALES.c.store_id, SALES.c.cashier_id,
                    SALES.c.status, SALES.c.total, SALES.c.note, SALES.c.source,
                    SALES.c.occurred_at, SALES.c.created_at, SALES.c.voided_at,
                    SALES.c.customer_id, SALES.c.paid_cash, SALES.c.paid_card,
-                   SALES.c.paid_wallet, SALES.c.paid_credit)
+                   SALES.c.paid_wallet, SALES.c.paid_credit, SALES.c.reference)
     if store_ids is not None:
         query = query.where(SALES.c.store_id.in_(store_ids or [0]))
     if store_id is not None:
@@ -439,13 +464,29 @@ def list_sales(store_ids=None, store_id=None, since=None, until=None, page=1, pe
         query = query.where(SALES.c.created_at >= since)
     if until is not None:
         query = query.where(SALES.c.created_at < until)
+    if reference is not None:
+        query = query.where(SALES.c.reference == reference.upper())
+    if find:
+        query = query.where(_found(find, store_id))
     return paginate(query, (SALES.c.id.desc(),), page, per_page, rows=lambda q: [{
         "id": r.id, "number": r.number, "store_id": r.store_id, "cashier_id": r.cashier_id,
         "status": r.status, "total": _text(r.total), "note": r.note, "source": r.source,
         "occurred_at": _time(r.occurred_at), "created_at": _time(r.created_at),
         "voided_at": _time(r.voided_at), "customer_id": r.customer_id,
-        "payments": payments_module.listed(r),
+        "payments": payments_module.listed(r), "reference": r.reference,
     } for r in db.session.execute(q)])
+
+
+def _found(text, store_id):
+    """The condition for a typed receipt number or reference (exact matches: both indexed)."""
+    text = text.strip().lstrip("#").strip().upper()
+    wanted = [SALES.c.reference == text]
+    if store_id is not None:   # the number on the paper without the store's code
+        code = select(STORES.c.code).where(STORES.c.id == store_id).scalar_subquery()
+        wanted.append(SALES.c.reference == code + "-" + text)
+    if text.isdigit() and int(text) < 2**31:
+        wanted.append(SALES.c.number == int(text))
+    return or_(*wanted)
 
 
 def recent_products(store_id, limit=8):

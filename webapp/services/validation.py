@@ -291,6 +291,13 @@ def parse_store_code(value, field="code", label="Code", required=True):
                  "letters, digits, - and _", required).upper()
 
 
+def parse_reference(value, field="reference"):
+    """A provisional receipt number ("LHR1-A7KX-0042": store code, device, sequence) or None:
+    upper-cased, ASCII letters, digits, - and _ (≤ 48)."""
+    return _code(value, field, "Reference", 48, STORE_CODE_ALPHABET,
+                 "letters, digits, - and _", False).upper() or None
+
+
 def parse_username(value, field="username", required=True):
     """A username: NFKC, ASCII letters, digits and . _ - @ (≤ 64)."""
     return _code(value, field, "Username", 64, USERNAME_ALPHABET,

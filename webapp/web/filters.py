@@ -98,9 +98,17 @@ def measure(value, unit_code):
     """A quantity and its unit in the reader's language: "1 piece", "2 pieces", "1.5 kg"."""
     if value is None or value == "":
         return ""
-    text = quantity(value)
     # Only exactly one takes the singular (1.5 kg, 0.5 litres): English and Urdu agree there.
-    n = 1 if Decimal(str(value)) == 1 else 2
+    return _measure(quantity(value), 1 if Decimal(str(value)) == 1 else 2, unit_code)
+
+
+def measure_words(units):
+    """{unit: [one, many]} with "{n}" for the figure: measure's words for a phone that shows
+    quantities with no signal (the provisional receipt, static/js/basket.js)."""
+    return {code: [_measure("{n}", 1, code), _measure("{n}", 2, code)] for code in units}
+
+
+def _measure(text, n, unit_code):
     # Each pair spelled out for extraction (a msgid built at run time cannot be found).
     if unit_code == "piece":
         return ngettext("%(num)s piece", "%(num)s pieces", n, text)

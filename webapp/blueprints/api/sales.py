@@ -72,6 +72,9 @@ class SaleSummaryOut(BaseModel):
     voided_at: datetime | None
     customer_id: int | None
     payments: list[PaymentOut] = Field(description="How it was paid; they add up to total.")
+    reference: str | None = Field(None, description="The provisional receipt number the sale "
+                                                    "was sold under with no signal; null "
+                                                    "otherwise.")
 
 
 class SaleOut(SaleSummaryOut):
@@ -126,6 +129,9 @@ class SaleQuery(PageQuery):
                                       description="From this day (Pakistan time) or moment.")
     to: DayOrMoment | None = Field(None, description="Up to and including this day, or "
                                                      "before this moment.")
+    reference: str | None = Field(None, min_length=1, max_length=48,
+                                  description="The sale sold under this provisional receipt "
+                                              "number.")
 
 
 SalePage = page_model(SaleSummaryOut, "SalePage")
@@ -141,7 +147,8 @@ def list_sales():
         check_store(query.store_id)
     return page_of(SalePage, sales.list_sales(
         policy.visible_store_ids(api_user()), query.store_id, time_bound(query.from_, "from"),
-        time_bound(query.to, "to", end=True), query.page, query.per_page))
+        time_bound(query.to, "to", end=True), query.page, query.per_page,
+        reference=query.reference))
 
 
 @bp.post("/sales")
@@ -155,7 +162,7 @@ def complete_sale():
     lines = [line.model_dump(exclude_none=True) for line in body.lines]
     paid = None if body.payments is None else [p.model_dump() for p in body.payments]
     command = sales.parse_sale(body.store_id, lines, body.note, body.occurred_at,
-                               body.customer_id, paid)
+                               body.customer_id, paid, reference=body.reference)
     return ledger_response(handle(actor(), command, request_key()))
 
 

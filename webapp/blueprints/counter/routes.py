@@ -25,8 +25,10 @@ from webapp.services.errors import N_, DomainError
 from webapp.services.handlers import handle
 from webapp.services.validation import parse_money
 from webapp.web import access
+from webapp.models import UNITS
 from webapp.web.filters import (
     measure,
+    measure_words,
     pack_count,
     pakistan_time,
     payment_method,
@@ -100,7 +102,8 @@ def _page(store, basket, status=200, errors=None, block=None, message=None):
                   customers=khata.list_customers(current_user, store.id, per_page=200).items
                   if lines else [],
                   entered=request.form if errors else {},
-                  max_lines=MAX_BASKET_LINES, loose_units=lines_of.LOOSE_UNITS)
+                  max_lines=MAX_BASKET_LINES, loose_units=lines_of.LOOSE_UNITS,
+                  unit_words=measure_words(UNITS))
 
 
 @bp.get("/stores/<int:store_id>/basket")
@@ -305,6 +308,8 @@ def whatsapp_text(sale):
     lines = [f"{message_value(sale['store_name'])} ({message_value(sale['store_code'])})",
              _("Receipt #%(number)s · %(time)s", number=sale["number"],
                time=pakistan_time(sale["created_at"]))]
+    if sale.get("reference"):   # the number on the provisional receipt handed over offline
+        lines.append(_("Ref %(reference)s", reference=sale["reference"]))
     for line in sale["lines"]:
         if line.get("packs"):   # "1 carton (12) = Rs 1,150": the pack price, not 12 × Rs 100
             lines.append(f"{message_value(line['name'])}: "
@@ -424,9 +429,11 @@ def take_return(store_id, sale_id):
 @bp.get("/stores/<int:store_id>/sales")
 @login_required
 def sales_list(store_id):
-    """The store's recent sales, to reprint, void or take a return."""
+    """The store's recent sales, to reprint, void or take a return; `q` finds one by its
+    receipt number or the provisional number a phone gave it offline."""
     store = access.store_or_404(store_id)
     remember_store(store.id)
-    result = sales.list_sales(store_id=store.id, page=page_arg(), per_page=50)
+    find = request.args.get("q", "").strip()[:60]
+    result = sales.list_sales(store_id=store.id, page=page_arg(), per_page=50, find=find or None)
     return render("counter/sales.html", store=store, rows=result.items, page=result.page,
-                  has_next=result.has_next)
+                  has_next=result.has_next, q=find)

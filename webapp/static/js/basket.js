@@ -6,7 +6,9 @@
  * request fails for lack of network, the same forms change that copy here and the basket is
  * drawn from it; Complete keeps the whole basket in the offline queue (kind `sale`, its
  * idempotency key and tap time, and how it is paid: cash, card, wallet, or udhaar to a customer
- * from the list the phone keeps or one added here) and empties it. When the signal returns, what is left of the
+ * from the list the phone keeps or one added here, and a provisional receipt number taken as it
+ * is kept: receipt-number.js) and empties it, and shows that basket's provisional receipt at
+ * once (print, WhatsApp) from what the phone knows. When the signal returns, what is left of the
  * basket goes back to the server (counter.replace) and the queue is sent by offline.js. A
  * scanned product (kiryana:scanned) is added the same way.
  *
@@ -268,7 +270,8 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
   }
 
   /** Keep the basket in the offline queue as one sale with its Complete step (`choice`: the
-   * form's pay, customer and paid-now values; none: cash), then empty it. */
+   * form's pay, customer and paid-now values; none: cash) and its provisional receipt number,
+   * empty it, and show its receipt. */
   function complete(key, choice) {
     var state = current();
     if (!state.lines.length || completing) { return Promise.resolve(); }
@@ -279,6 +282,8 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
     var offline = K.config();
     var lines = B.requestLines(state.lines);
     var products = state.lines.map(function (l) { return {name: l.name, unit: l.unit}; });
+    var N = window.KiryanaReceiptNumber;
+    var device = N ? N.device(localStorage) : null;
     return K.tools().then(function (T) {
       var label = T.basketLabel(lines, products, state.total_text);
       var pay = step.fields.pay;
@@ -288,13 +293,95 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
       }
       return Q.enqueue({kind: "sale", store_id: offline.store_id, user_id: offline.user_id,
                         payload: Object.assign({lines: lines}, step.fields),
-                        label: label, products: products, key: key});
+                        label: label, products: products, key: key,
+                        receipt: receiptOf(state),
+                        numbered: N ? function (sequence) {
+                          return N.format(config.store.code, device, sequence);
+                        } : null});
     }).then(function (record) {
       save({key: Q.newKey(), lines: [], dirty: true, total: "0", total_text: null});
       draw(K.t("saved", {what: record.label}));
+      showReceipt(record);
       push();
       return K.render();
     }).finally(function () { completing = false; }).then(K.flush);
+  }
+
+  // --- the provisional receipt (counter/basket.html's #provisional-template) -------------------
+
+  function measured(value, unit) {
+    var words = (config.unit_words || {})[unit];
+    if (!words) { return value + " " + unit; }
+    return words[R().canonical(value) === "1" ? 0 : 1].split("{n}").join(value);
+  }
+
+  function R() { return K.R; }
+
+  /** What the receipt shows, from the phone's basket: quantities, and money only as the server
+   * worked it out (a line changed with no signal has none yet). */
+  function receiptOf(state) {
+    var now = new Date();
+    return {
+      store: config.store, time: stamp(now.toISOString()),
+      lines: state.lines.map(function (l) {
+        var text = l.mode === "a" && !l.quantity ? K.t("money", {amount: l.value})
+          : measured(l.mode === "q" ? l.value : (l.quantity || l.value),
+                     l.mode === "p" ? "pack" : l.unit);
+        return {name: l.name, quantity_text: text, total_text: l.total_text || null};
+      }),
+      total_text: state.total_text || null
+    };
+  }
+
+  function stamp(iso) {
+    var parts = new Intl.DateTimeFormat("en-GB", {
+      timeZone: "Asia/Karachi", day: "2-digit", month: "2-digit", year: "numeric",
+      hour: "2-digit", minute: "2-digit", hour12: false}).formatToParts(new Date(iso));
+    var get = function (type) {
+      return (parts.find(function (p) { return p.type === type; }) || {}).value || "";
+    };
+    return get("day") + "-" + get("month") + "-" + get("year") + " " + get("hour") + ":" +
+      get("minute");
+  }
+
+  function showReceipt(record) {
+    var template = document.getElementById("provisional-template");
+    var receipt = record && record.receipt;
+    if (!template || !receipt || !receipt.reference) { return; }
+    var old = document.getElementById("provisional-receipt");
+    if (old) { old.remove(); }
+    var node = template.content.firstElementChild.cloneNode(true);
+    node.querySelector("[data-field=reference]").textContent = receipt.reference;
+    var time = node.querySelector("[data-field=time]");
+    time.textContent = receipt.time;
+    time.setAttribute("datetime", record.tapped_at);
+    var body = node.querySelector("[data-field=lines]");
+    receipt.lines.forEach(function (line) {
+      var row = K.el("tr");
+      var what = K.el("td", {}, line.name);
+      what.append(K.el("br"));
+      var sub = K.el("span", {"class": "muted small"});
+      sub.append(K.el("bdi", {}, line.quantity_text));
+      what.append(sub);
+      var amount = K.el("td", {"class": "num"});
+      amount.append(K.el("bdi", {}, line.total_text || "—"));
+      row.append(what, amount);
+      body.append(row);
+    });
+    node.querySelector("[data-field=total]").textContent = receipt.total_text || say("unpriced");
+    node.querySelector("[data-field=share]").href =
+      window.KiryanaReceiptNumber.shareUrl(receipt, say);
+    node.querySelector("[data-close]").addEventListener("click", function () {
+      node.remove();
+      document.body.classList.remove("has-provisional");
+      var search = document.getElementById("basket-q");
+      if (search) { search.focus(); }
+    });
+    var head = document.querySelector(".store-head");
+    if (head) { head.after(node); } else { document.querySelector("main").prepend(node); }
+    document.body.classList.add("has-provisional");
+    node.scrollIntoView({block: "start"});
+    node.focus({preventScroll: true});
   }
 
   /** Make a basket form's change on the phone. `sent`: the form reached the network (its reply
@@ -609,5 +696,5 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
   // A request that failed with the phone still "online" brings no `online` event when the
   // network recovers: try again now and then while the phone holds an edited basket.
   setInterval(function () { if (edited() && navigator.onLine) { push(); } }, 30000);
-  window.KiryanaBasket = {start: start, push: push, current: current};
+  window.KiryanaBasket = {start: start, push: push, current: current, showReceipt: showReceipt};
 })();

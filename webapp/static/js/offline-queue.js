@@ -3,13 +3,16 @@
  * a refusal); no signal / 5xx keeps it, key unchanged; only the logged-in user's items are sent.
  * Kinds: a store page's sale, stock-in or removal (`movement`), a counter basket (`sale`, with
  * its Complete step: cash, card, wallet or udhaar) and a customer's payment (`payment`).
- * A new kind: one KINDS entry + a route; see services/offline.py. */
+ * A new kind: one KINDS entry + a route; see services/offline.py.
+ * A basket kept with no signal takes its provisional receipt number (`numbered`) from a counter
+ * in the same transaction that keeps it: see receipt-number.js. */
 (function (global) {
   "use strict";
 
   var DB_NAME = "kiryana-offline";
-  var DB_VERSION = 1;
+  var DB_VERSION = 2;   // 2: the counters store (provisional receipt numbers)
   var QUEUE = "queue";
+  var COUNTERS = "counters";
   var CHANNEL = "kiryana-queue";
   var SYNC_TAG = "kiryana-queue";
   var SEND_TIMEOUT_MS = 20000;
@@ -24,22 +27,29 @@
     return new Promise(function (resolve, reject) {
       var request = indexedDB.open(DB_NAME, DB_VERSION);
       request.onupgradeneeded = function () {
-        var store = request.result.createObjectStore(QUEUE, {keyPath: "seq", autoIncrement: true});
-        store.createIndex("key", "key", {unique: true});
+        var db = request.result;
+        var names = db.objectStoreNames;
+        if (!names || !names.contains(QUEUE)) {
+          var store = db.createObjectStore(QUEUE, {keyPath: "seq", autoIncrement: true});
+          store.createIndex("key", "key", {unique: true});
+        }
+        if (!names || !names.contains(COUNTERS)) {
+          db.createObjectStore(COUNTERS, {keyPath: "name"});
+        }
       };
       request.onsuccess = function () { resolve(request.result); };
       request.onerror = function () { reject(request.error); };
     });
   }
 
-  function tx(mode, work) {
+  function tx(mode, work, scope) {
     return open().then(function (db) {
       return new Promise(function (resolve, reject) {
-        var t = db.transaction(QUEUE, mode);
+        var t = db.transaction(scope || QUEUE, mode);
         var result;
         t.oncomplete = function () { db.close(); resolve(result); };
         t.onerror = t.onabort = function () { db.close(); reject(t.error); };
-        result = work(t.objectStore(QUEUE));
+        result = scope ? work(t) : work(t.objectStore(QUEUE));
       });
     });
   }
@@ -69,17 +79,40 @@
   }
 
   /** Keep one tapped action; `item` = {kind, store_id, user_id, payload, label, key?}.
-   * `product_name` (a movement) or `products` (a basket: [{name, unit, price}] per line) are
-   * for showing the item again, never sent. */
+   * `product_name` (a movement) or `products` (a basket: [{name, unit, price}] per line) and
+   * `receipt` (a basket's provisional receipt) are for showing the item again, never sent.
+   * `numbered(sequence)` → a reference: the item takes the next number of this browser's
+   * counter in the transaction that keeps it (payload.reference, sent; receipt.reference). */
   function enqueue(item) {
     var record = {
       key: item.key || newKey(), kind: item.kind, store_id: item.store_id,
       user_id: item.user_id, payload: item.payload, label: item.label || "",
       product_name: item.product_name || "", products: item.products || null,
+      receipt: item.receipt || null,
       tapped_at: item.tapped_at || new Date().toISOString(), status: "waiting", error: null
     };
-    return tx("readwrite", function (store) { store.add(record); })
-      .then(announce).then(requestSync).then(function () { return record; });
+    var kept = item.numbered ? keepNumbered(record, item.numbered)
+      : tx("readwrite", function (store) { store.add(record); });
+    return kept.then(announce).then(requestSync).then(function () { return record; });
+  }
+
+  /** Counter + 1 and the item, in one read-write transaction over both stores: IndexedDB runs
+   * such transactions one at a time across tabs and workers, so no two items get one number,
+   * and a number is taken only if its item is kept. */
+  function keepNumbered(record, numbered) {
+    return tx("readwrite", function (t) {
+      var counters = t.objectStore(COUNTERS);
+      var read = counters.get("receipt");
+      read.onsuccess = function () {
+        var sequence = ((read.result && read.result.last) || 0) + 1;
+        counters.put({name: "receipt", last: sequence});
+        var reference = numbered(sequence);
+        record.payload = Object.assign({}, record.payload, {reference: reference});
+        record.receipt = Object.assign({}, record.receipt || {}, {reference: reference,
+                                                                  sequence: sequence});
+        t.objectStore(QUEUE).add(record);
+      };
+    }, [QUEUE, COUNTERS]);
   }
 
   function announce() {
@@ -213,7 +246,7 @@
   }
 
   global.KiryanaQueue = {
-    KINDS: KINDS, CHANNEL: CHANNEL, SYNC_TAG: SYNC_TAG,
+    KINDS: KINDS, CHANNEL: CHANNEL, SYNC_TAG: SYNC_TAG, DB_NAME: DB_NAME,
     all: all, put: put, remove: remove, enqueue: enqueue, flush: flush, newKey: newKey
   };
   // Under node --test (tests/js/offline-queue.test.js), with its own indexedDB and fetch.

@@ -64,10 +64,11 @@
   }
 
   function resend(item, payload, label, products) {
-    // A new key: the refused attempt wrote nothing, and this is a different request.
+    // A new key: the refused attempt wrote nothing, and this is a different request. A basket
+    // keeps its provisional receipt number (in the payload): the customer holds that paper.
     K.Q.enqueue({kind: item.kind, store_id: item.store_id, user_id: item.user_id, payload: payload,
                label: label, tapped_at: item.tapped_at, product_name: item.product_name,
-               products: products})
+               products: products, receipt: item.receipt})
       .then(function () { return K.Q.remove(item.seq); })
       .then(K.render).then(K.flush);
   }

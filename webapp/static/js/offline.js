@@ -192,7 +192,12 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
       list.replaceChildren();
       waiting.forEach(function (item) {
         var li = el("li", {"class": "row", "data-key": item.key});
-        li.append(el("span", {"class": "name"}, item.label),
+        var name = el("span", {"class": "name"}, item.label);
+        var reference = item.payload && item.payload.reference;
+        if (reference) {   // a basket's provisional receipt number, as the customer has it
+          name.prepend(el("bdi", {"class": "queue-ref", dir: "ltr"}, reference), " · ");
+        }
+        li.append(name,
                   el("span", {"class": "muted small"}, t("tapped", {time: pkTime(item.tapped_at)})));
         list.append(li);
       });
@@ -489,7 +494,9 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
   function startBasket() {
     if (!document.getElementById("basket-config")) { return; }
     if (!basketLoading) {
-      basketLoading = loadScript("/static/js/basket.js");
+      // With the provisional receipt number's rules: a basket kept offline takes one.
+      basketLoading = Promise.all([loadScript("/static/js/receipt-number.js"),
+                                   loadScript("/static/js/basket.js")]);
       basketLoading.catch(function () { basketLoading = null; });
     }
     basketLoading.then(function () { window.KiryanaBasket.start(); });
