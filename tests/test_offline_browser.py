@@ -5,9 +5,11 @@ One real server (werkzeug in a thread, CSRF on) on a fresh PostgreSQL database f
 a byte-counting middleware tells what each load cost over the network.
 """
 import json
+import re
 import socket
 import time
 from decimal import Decimal
+from urllib.parse import unquote
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -380,6 +382,119 @@ def test_offline_sales_a_basket_and_a_stock_in_wait_then_land_once_each(playwrig
     expect(phone.page.locator(".basket-line")).to_have_count(0)
     phone.page.reload()
     expect(phone.page.locator(".basket-line")).to_have_count(0)
+    phone.finish()
+
+
+def _sales_by_reference(site, prefix):
+    with site["app"].app_context():
+        rows = db.session.execute(select(Sale.id, Sale.reference, Sale.idempotency_key, Sale.total)
+                                  .where(Sale.reference.like(prefix + "%"))
+                                  .order_by(Sale.reference)).all()
+        db.session.remove()
+    return rows
+
+
+def test_a_basket_sold_offline_gets_a_provisional_receipt_that_the_landed_sale_keeps(
+        playwright, site, tmp_path):
+    """Issue 24, item 6: sold with no signal, a 2-line basket shows its receipt at once with a
+    provisional number (store code, this phone, a sequence), printable and shareable; after a
+    reload the next basket takes the next number, and a second tab never takes one already
+    given; with signal again each lands once under its number, and the landed receipt says it."""
+    assert level(site, "chawal") >= 2 and level(site, "atta") >= 2
+    phone = Phone(playwright, site, tmp_path / "phone")
+    phone.login("dukan")
+    phone.page.goto(phone.basket_url())
+    phone.ready_offline()
+    phone.go_offline()
+    phone.page.reload()
+    expect(phone.page.locator("#basket[data-local]")).to_have_count(1)
+    phone.tap_add("chawal")
+    phone.tap_add("atta")
+    phone.page.click("#checkout button[type=submit]")
+    receipt = phone.page.locator("#provisional-receipt")
+    expect(receipt).to_be_visible()
+    reference = receipt.locator("[data-field=reference]").inner_text()
+    device = phone.page.evaluate("localStorage.getItem('kiryana-device')")
+    assert re.fullmatch(r"[A-HJ-NP-Z2-9]{4}", device), device
+    assert reference == f"KHI-0001-{device}-0001"
+    # At once, on the first screen, marked provisional, both lines, and no money the phone made.
+    box = receipt.bounding_box()
+    assert box["y"] < 640 and box["width"] <= 360, box
+    expect(receipt.locator(".stamp")).to_have_text("PROVISIONAL")
+    expect(receipt.locator("tbody tr")).to_have_count(2)
+    expect(receipt.locator("tbody")).to_contain_text("Basmati Chawal")
+    expect(receipt.locator("tbody")).to_contain_text("1 pack")
+    expect(receipt.locator("[data-field=total]")).to_have_text("worked out when sent")
+    share = unquote(receipt.locator("[data-field=share]").get_attribute("href"))
+    assert share.startswith("https://wa.me/?text=Al-Madina Kiryana (KHI-0001)\n"
+                            f"Provisional receipt {reference} · "), share
+    assert "Basmati Chawal: 1 kg" in share and "Sunridge Chakki Atta 10kg: 1 pack" in share
+    expect(receipt.locator("[data-print]")).to_be_visible()
+    shot(phone.page, "offline-provisional-receipt")
+    phone.page.screenshot(path=str(ARTIFACTS / "offline-provisional-receipt-screen.png"))
+    # Printing shows the receipt alone (58 mm paper).
+    phone.page.emulate_media(media="print")
+    assert phone.page.locator("#basket").is_hidden()
+    assert receipt.is_visible()
+    phone.page.emulate_media(media="screen")
+    # The waiting list names the basket by its number.
+    expect(phone.page.locator("#queue-waiting .queue-ref")).to_have_text([reference])
+    receipt.locator("[data-close]").click()
+    expect(receipt).to_have_count(0)
+
+    # A reload (still no signal), another basket: the next number.
+    phone.page.reload()
+    phone.tap_add("chawal")
+    phone.page.click("#checkout button[type=submit]")
+    expect(receipt.locator("[data-field=reference]")).to_have_text(f"KHI-0001-{device}-0002")
+
+    # A second tab on the same phone sells too: the next number, never one already given.
+    other = phone.context.new_page()
+    other.goto(phone.basket_url())
+    other.locator(f"section:not(#basket) button.add[data-product-id='{site['atta']}']").click()
+    expect(other.locator(".basket-line")).to_have_count(1)
+    other.click("#checkout button[type=submit]")
+    expect(other.locator("#provisional-receipt [data-field=reference]")).to_have_text(
+        f"KHI-0001-{device}-0003")
+    # Both tabs keeping baskets at the same moment (straight into the queue, for another user,
+    # so nothing is sent): 40 numbers, none twice, none already given.
+    burst = """([who, n]) => { window.__burst = Promise.all(Array.from({length: n}, (_, i) =>
+        KiryanaQueue.enqueue({kind: "sale", store_id: 0, user_id: -1, label: who + i,
+                              payload: {lines: []},
+                              numbered: (s) => KiryanaReceiptNumber.format("KHI-0001", "TEST", s)}))
+        ); return true; }"""
+    other.evaluate("() => { if (!window.KiryanaReceiptNumber) { throw new Error('not loaded'); } }")
+    phone.page.evaluate(burst, ["a", 20])
+    other.evaluate(burst, ["b", 20])
+    taken = (phone.page.evaluate("window.__burst.then(rs => rs.map(r => r.receipt.sequence))") +
+             other.evaluate("window.__burst.then(rs => rs.map(r => r.receipt.sequence))"))
+    assert sorted(taken) == list(range(4, 44)), sorted(taken)
+    phone.page.evaluate("""KiryanaQueue.all().then(items => Promise.all(items
+        .filter(i => i.user_id === -1).map(i => KiryanaQueue.remove(i.seq))))""")
+    other.close()
+    sent = [i for i in phone.queue() if i["kind"] == "sale"]
+    assert [i["payload"]["reference"] for i in sent] == [
+        f"KHI-0001-{device}-000{n}" for n in (1, 2, 3)]
+    assert _sales_by_reference(site, f"KHI-0001-{device}-") == []
+
+    # Signal again: each lands once, under its number.
+    phone.go_online()
+    wait_for_queue(phone, 0)
+    landed = _sales_by_reference(site, f"KHI-0001-{device}-")
+    assert [(r.reference, r.idempotency_key) for r in landed] == [
+        (i["payload"]["reference"], i["key"]) for i in sent]
+    assert landed[0].total == Decimal("200.00")   # priced by the server when it landed
+    phone.page.evaluate("KiryanaQueue.flush()")    # again: nothing more
+    assert len(_sales_by_reference(site, f"KHI-0001-{device}-")) == 3
+    # The landed receipt shows the number the customer holds, beside the shop's own.
+    phone.page.goto(f"{site['url']}/stores/{site['khi']}/sales/{landed[0].id}")
+    expect(phone.page.locator("#receipt-ref")).to_have_text(reference)
+    expect(phone.page.locator(".receipt-number")).to_contain_text(f"Ref {reference}")
+    shot(phone.page, "offline-provisional-landed")
+    # The sales page finds it by the number on the paper.
+    phone.page.goto(f"{site['url']}/stores/{site['khi']}/sales?q={device}-0001")
+    expect(phone.page.locator("ul.rows a.row")).to_have_count(1)
+    expect(phone.page.locator("ul.rows a.row")).to_contain_text(reference)
     phone.finish()
 
 
