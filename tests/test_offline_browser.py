@@ -26,7 +26,7 @@ from tests.factories import (
 )
 from tests.live_site import ARTIFACTS, CHROMIUM_ARGS, VIEWPORT, live_site  # noqa: E402
 from webapp.extensions import db
-from webapp.models import Sale, StockLevel, StockMovement
+from webapp.models import Sale, StockLevel, StockMovement, User
 from webapp.services import commands, ledger
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -80,6 +80,7 @@ def _fill():
             quantity=5 if name == "ghee" else 50))
     users = {"dukan": make_user("shopkeeper", [khi], username="dukan"),
              "rival": make_user("shopkeeper", [khi], username="rival"),
+             "urdu": make_user("shopkeeper", [khi], username="urdu"),
              "manager": make_user("manager", username="manager")}
     return {"khi": khi.id, **{k: p.id for k, p in products.items()},
            "users": {k: u.id for k, u in users.items()}}
@@ -495,6 +496,37 @@ def test_a_basket_sold_offline_gets_a_provisional_receipt_that_the_landed_sale_k
     phone.page.goto(f"{site['url']}/stores/{site['khi']}/sales?q={device}-0001")
     expect(phone.page.locator("ul.rows a.row")).to_have_count(1)
     expect(phone.page.locator("ul.rows a.row")).to_contain_text(reference)
+    phone.finish()
+
+
+def test_the_provisional_receipt_in_urdu_keeps_its_number_left_to_right(playwright, site,
+                                                                         tmp_path):
+    with site["app"].app_context():
+        db.session.get(User, site["users"]["urdu"]).language = "ur"
+        db.session.commit()
+        db.session.remove()
+    phone = Phone(playwright, site, tmp_path / "phone")
+    phone.login("urdu")
+    phone.page.goto(phone.basket_url())
+    phone.ready_offline()
+    phone.go_offline()
+    phone.page.reload()
+    phone.tap_add("chawal")
+    phone.page.click("#checkout button[type=submit]")
+    receipt = phone.page.locator("#provisional-receipt")
+    expect(receipt).to_be_visible()
+    assert phone.page.locator("html").get_attribute("dir") == "rtl"
+    number = receipt.locator("[data-field=reference]")
+    assert re.fullmatch(r"KHI-0001-[A-HJ-NP-Z2-9]{4}-0001", number.inner_text())
+    assert number.get_attribute("dir") == "ltr"
+    expect(receipt.locator(".receipt-number")).to_contain_text("عارضی رسید")
+    expect(receipt.locator("tbody")).to_contain_text("1 کلو")
+    share = unquote(receipt.locator("[data-field=share]").get_attribute("href"))
+    assert f"عارضی رسید {number.inner_text()}" in share, share
+    phone.page.screenshot(path=str(ARTIFACTS / "offline-provisional-receipt-urdu.png"))
+    phone.go_online()
+    wait_for_queue(phone, 0)
+    assert len(_sales_by_reference(site, number.inner_text())) == 1
     phone.finish()
 
 
