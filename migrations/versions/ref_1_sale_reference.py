@@ -4,13 +4,13 @@ unique per store; NULL for a sale made with signal)
 Plain ADD COLUMN and CREATE UNIQUE INDEX on both engines (no batch copy of sales).
 
 Revision ID: ref_1
-Revises: watch_2
+Revises: batch_1
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "ref_1"
-down_revision = "watch_2"
+down_revision = "batch_1"
 branch_labels = None
 depends_on = None
 
