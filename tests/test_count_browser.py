@@ -173,3 +173,28 @@ def test_counts_survive_filter_paging_reload_and_a_second_phone_then_apply(brows
     assert counted(site) == {}
     assert progress(page) == "0 of 28 counted"
     shot(page, "count-applied")
+
+
+def test_discarding_a_count_asks_once_and_says_it_cannot_be_undone(phone, shop):
+    """Issue 24, item 2: Discard is behind its question (what goes, that stock does not change,
+    that it cannot be brought back); only the answer inside it discards."""
+    page, site = phone.page, shop
+    before = level(site, "chawal")
+    page.goto(f"{site['url']}/stores/{site['khi']}/count")
+    type_count(page, site["chawal"], "12", site)
+    page.locator("#count-bar button[value=review]").click()
+    page.wait_for_url(lambda u: u.endswith("/count/review"))
+    answer = page.locator("details.discard button.danger")
+    assert not answer.is_visible()            # one stray tap cannot discard
+    page.locator("details.discard summary").click()
+    question = page.locator("details.discard p").first
+    assert question.inner_text() == ("This throws away 1 count, from every phone. Stock does "
+                                     "not change. A discarded count cannot be brought back.")
+    assert answer.is_visible()
+    assert counted(site) == {site["chawal"]: Decimal("12")}   # asking wrote nothing
+    answer.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "count-discard-confirm.png"))
+    answer.click()
+    page.wait_for_selector(".flash-success")
+    assert "Discarded the count of 1 product." in page.locator(".flash-success").inner_text()
+    assert counted(site) == {} and level(site, "chawal") == before
