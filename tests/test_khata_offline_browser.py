@@ -39,10 +39,11 @@ def _fill():
     for product in products.values():
         ledger.record_movement(ADMIN, commands.Movement.parse(
             store_id=store.id, product_id=product.id, type="stock_in", quantity=50))
-    customers = {name.lower(): khata.create_customer(ADMIN, ADMIN_USER, store_id=store.id, name=name,
-                                             phone=phone, credit_limit="1000")
-                 .data["customer"]["id"]
-                 for name, phone in (("Asif", "0300 1234567"), ("Bilal", "0301 7654321"))}
+    customers = {}
+    for name, phone in (("Asif", "0300 1234567"), ("Bilal", "0301 7654321")):
+        customers[name.lower()] = khata.create_customer(
+            ADMIN, ADMIN_USER, store_id=store.id, name=name, phone=phone,
+            credit_limit="1000").data["customer"]["id"]
     make_user("shopkeeper", [store], username="dukan")
     return {"khi": store.id, **{k: p.id for k, p in products.items()}, **customers}
 

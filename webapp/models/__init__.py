@@ -25,6 +25,7 @@ from webapp.models.purchasing import (
                                   PurchaseReceiptLine,
 )
 from webapp.models.report import (
+                                  DailyPaymentSummary,
                                   DailyProductSummary,
                                   DailyStoreSummary,
                                   DailyTypeSummary,
@@ -54,7 +55,7 @@ from webapp.models.webhook import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "ADJUSTMENT_REASONS", "CountDraft", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS", "PACK_NAMES",
     "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
-    "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReportRollupState",
+    "DailyPaymentSummary", "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReportRollupState",
     "StoreStockSummary",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
     "SyncItem", "SyncJob", "User", "user_stores",

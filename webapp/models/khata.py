@@ -63,6 +63,7 @@ class CustomerEntry(db.Model):
         Index("ix_customer_entries_customer", "customer_id", "id"),
         Index("ix_customer_entries_sale", "sale_id"),
         Index("ix_customer_entries_store_created", "store_id", "created_at"),
+        Index("ix_customer_entries_created", "created_at"),
         CheckConstraint(f"kind IN {CUSTOMER_ENTRY_KINDS!r}", name="kind_known"),
         CheckConstraint(f"method IS NULL OR method IN {RECEIVE_METHODS!r}", name="method_known"),
     )

@@ -47,6 +47,29 @@ class DailyProductSummary(_Totals, db.Model):
     type = Column(String(16), primary_key=True)
 
 
+class DailyPaymentSummary(db.Model):
+    """Per Pakistan day and store, the money side of the day's sales: how they were paid
+    (sales.paid_*, on the day they were made), what that day's voids and returns were worth
+    (`refunded`) and how much of that came off the khata (`credit_reversed`; the rest was cash
+    paid back). The sales report's payment methods read it for every day before live_from()."""
+
+    __tablename__ = "daily_payment_summary"
+
+    day = Column(Date, primary_key=True)
+    store_id = Column(Integer, ForeignKey("stores.id"), primary_key=True)
+    sales = Column(Integer, nullable=False, default=0)
+    paid_cash = Column(SumMoney, nullable=False, default=0)
+    paid_card = Column(SumMoney, nullable=False, default=0)
+    paid_wallet = Column(SumMoney, nullable=False, default=0)
+    paid_credit = Column(SumMoney, nullable=False, default=0)
+    refunded = Column(SumMoney, nullable=False, default=0)
+    credit_reversed = Column(SumMoney, nullable=False, default=0)
+
+
+PAYMENT_TOTALS = ["sales", "paid_cash", "paid_card", "paid_wallet", "paid_credit", "refunded",
+                  "credit_reversed"]
+
+
 class DailyTypeSummary(_Totals, db.Model):
     """Per Pakistan day and movement type (all stores, all products): the chain's day."""
 

@@ -37,6 +37,10 @@ class Sale(db.Model):
     __table_args__ = (
         UniqueConstraint("store_id", "number"),
         Index("ix_sales_store_created", "store_id", "created_at"),
+        # The day a sale was made (a phone's tap time, else when it was recorded) over every
+        # store: the payment roll-up recomputes whole days by it (services/report_rollups.py).
+        Index("ix_sales_occurred", "occurred_at"),
+        Index("ix_sales_created", "created_at"),
         Index("ix_sales_cashier_created", "cashier_id", "created_at"),
         CheckConstraint(f"status IN {SALE_STATUSES!r}", name="status_known"),
         CheckConstraint("paid_cash + paid_card + paid_wallet + paid_credit = total",
@@ -108,6 +112,7 @@ class SaleReversal(db.Model):
     __tablename__ = "sale_reversals"
     __table_args__ = (
         Index("ix_sale_reversals_sale", "sale_id"),
+        Index("ix_sale_reversals_created", "created_at"),
         Index("ix_sale_reversals_line", "sale_line_id"),
         Index("ix_sale_reversals_movement", "movement_id"),
         Index("ix_sale_reversals_original", "original_movement_id"),

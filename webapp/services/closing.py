@@ -32,7 +32,7 @@ from webapp.models import (
     SupplierEntry,
 )
 from webapp.models.types import MONEY_PLACES
-from webapp.services import audit, commands, idempotency, ledger, policy
+from webapp.services import audit, commands, idempotency, ledger, policy, report_rollups
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.handlers import handle, handles
 from webapp.services.khata import money_text
@@ -309,29 +309,31 @@ def _in(column, store_ids):
 def sales_by_method(store_ids, first_day, last_day):
     """The sales report's payment methods over Pakistan days (None: every store): each
     method's sales, and net of voids and returns as a closing counts them (credit part off
-    udhaar, the rest off cash) → {"gross": {...}, "net": {...}, "refunded", "credit_reversed"}."""
+    udhaar, the rest off cash) → {"gross": {...}, "net": {...}, "refunded", "credit_reversed"}.
+
+    Days before report_rollups.live_from() are read from the payment roll-up (a row per store
+    and day); the live days from the books, by the same query the roll-up is made with."""
     conn = db.session.connection()
-    start = pakistan_day_start(first_day)
-    end = pakistan_day_start(last_day + timedelta(days=1))
-    made = func.coalesce(SALES.c.occurred_at, SALES.c.created_at)
-    sold = conn.execute(
-        select(*(func.coalesce(func.sum(SALES.c[f"paid_{m}"]), 0)
-                 for m in ("cash", "card", "wallet", "credit")))
-        .where(_in(SALES.c.store_id, store_ids),
-               SALES.c.created_at >= start - timedelta(days=1), made >= start,
-               made < end)).one()
-    refunded = _money(conn.execute(
-        select(func.coalesce(func.sum(REVERSALS.c.amount), 0))
-        .select_from(REVERSALS.join(SALES, SALES.c.id == REVERSALS.c.sale_id))
-        .where(_in(SALES.c.store_id, store_ids), REVERSALS.c.created_at >= start,
-               REVERSALS.c.created_at < end)).scalar())
-    credit_reversed = -_money(conn.execute(
-        select(func.coalesce(func.sum(CUSTOMER_ENTRIES.c.amount), 0))
-        .where(_in(CUSTOMER_ENTRIES.c.store_id, store_ids),
-               CUSTOMER_ENTRIES.c.kind.in_(("void", "return")),
-               CUSTOMER_ENTRIES.c.created_at >= start,
-               CUSTOMER_ENTRIES.c.created_at < end)).scalar())
-    gross = dict(zip(("cash", "card", "wallet", "credit"), (_money(v) for v in sold)))
+    live = report_rollups.live_from(conn)
+    names = report_rollups.PAYMENT_TOTALS[1:]
+    sums = dict.fromkeys(names, ZERO)
+    rolled = report_rollups.PAYMENT_DAYS
+    parts = []
+    if first_day < live:
+        until = min(last_day, live - timedelta(days=1))
+        parts.append(select(*(func.coalesce(func.sum(rolled.c[name]), 0) for name in names))
+                     .where(rolled.c.day.between(first_day, until),
+                            _in(rolled.c.store_id, store_ids)))
+    if last_day >= live:
+        days = report_rollups.payment_days(
+            conn, pakistan_day_start(max(first_day, live)),
+            pakistan_day_start(last_day + timedelta(days=1)), store_ids).subquery()
+        parts.append(select(*(func.coalesce(func.sum(days.c[name]), 0) for name in names)))
+    for query in parts:
+        for name, value in zip(names, conn.execute(query).one()):
+            sums[name] += _money(value)
+    gross = {m: sums[f"paid_{m}"] for m in ("cash", "card", "wallet", "credit")}
+    refunded, credit_reversed = sums["refunded"], sums["credit_reversed"]
     net = dict(gross, cash=gross["cash"] - (refunded - credit_reversed),
                credit=gross["credit"] - credit_reversed)
     return {"gross": gross, "net": net, "refunded": refunded,

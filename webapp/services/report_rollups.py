@@ -13,13 +13,21 @@ older day shows in the all-store figures from the next refresh (run every minute
 `webapp.jobs.tasks.refresh_report_rollups`, or `flask reports refresh`). Every roll-up carries
 the summary's TOTALS (cost and without_cost included, for profit) and its `sale_void` /
 `sale_return` rows, grouped like any type.
+
+The money side of the sales has its own daily roll-up (daily_payment_summary, per day × store:
+how the day's sales were paid, what its voids and returns were worth and took off the khata),
+recomputed for the same touched days from the sales, reversals and khata entries
+(`payment_days`, the one query both the roll-up and the live days read), so the sales report's
+payment methods over a long range read a row per store and day, not every sale.
 """
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, union_all
 
 from webapp.extensions import db
 from webapp.models import (
+    CustomerEntry,
+    DailyPaymentSummary,
     DailyProductSummary,
     DailyStockSummary,
     DailyStoreSummary,
@@ -28,14 +36,16 @@ from webapp.models import (
     MonthlyStoreSummary,
     Product,
     ReportRollupState,
+    Sale,
+    SaleReversal,
     StockLevel,
     StockMovement,
     StoreStockSummary,
 )
-from webapp.models.report import TOTALS
+from webapp.models.report import PAYMENT_TOTALS, TOTALS
 from webapp.models.types import utcnow
 from webapp.services.sql import day_of, exact_total, insert_ignore, lock_clause
-from webapp.services.validation import pakistan_day
+from webapp.services.validation import pakistan_day, pakistan_day_start
 
 SUMMARY = DailyStockSummary.__table__
 STORE_DAYS = DailyStoreSummary.__table__
@@ -48,6 +58,11 @@ MOVEMENTS = StockMovement.__table__
 STORE_STOCK = StoreStockSummary.__table__
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
+PAYMENT_DAYS = DailyPaymentSummary.__table__
+SALES = Sale.__table__
+REVERSALS = SaleReversal.__table__
+ENTRIES = CustomerEntry.__table__
+METHODS = ("cash", "card", "wallet", "credit")
 
 STATE_NAME = "rollups"
 OVERLAP = timedelta(minutes=10)
@@ -78,6 +93,7 @@ def refresh(full=False):
             _recompute(conn, None)
             _recompute_months(conn, None)
             _recompute_stores(conn, None)
+            _recompute_payments(conn, None)
         else:
             moment = func.coalesce(MOVEMENTS.c.occurred_at, MOVEMENTS.c.created_at)
             days = sorted(as_date(d) for d in conn.execute(
@@ -87,6 +103,7 @@ def refresh(full=False):
                 _recompute(conn, days[start:start + DAYS_PER_STATEMENT])
             _recompute_months(conn, sorted({d.replace(day=1) for d in days}))
             _recompute_stores(conn, _stores_changed_since(conn, covered - OVERLAP))
+            _recompute_payments(conn, days)
         conn.execute(STATE.update().where(STATE.c.name == STATE_NAME)
                      .values(covered_until=now, refreshed_at=utcnow()))
         session.commit()
@@ -203,6 +220,73 @@ def _recompute_stores(conn, store_ids):
     conn.execute(insert(STORE_STOCK).from_select(
         ["store_id", "category", "levels", "low", "negative", "without_cost", "units",
          "value_cost", "value_sale"], source))
+
+
+def payment_days(conn, start=None, end=None, store_ids=None):
+    """SELECT (day, store_id, *PAYMENT_TOTALS) from the books, per Pakistan day and store: the
+    sales made in [start, end) (UTC; None: no bound) by their paid_* columns, and the voids and
+    returns recorded then — their value and the part taken off the khata. Each side reads its
+    rows by an indexed time (sales by occurred_at or created_at, reversals and entries by
+    created_at), so a day is recomputed over every store without reading the others."""
+    def within(column):
+        return [c for c in (start is not None and column >= start,
+                            end is not None and column < end) if c is not False]
+
+    def stores(column):
+        return [] if store_ids is None else [column.in_(sorted(store_ids) or [0])]
+
+    zero = literal(0)
+    made = func.coalesce(SALES.c.occurred_at, SALES.c.created_at)
+    made_in = or_(and_(SALES.c.occurred_at.isnot(None), *within(SALES.c.occurred_at)),
+                  and_(SALES.c.occurred_at.is_(None), *within(SALES.c.created_at)))
+    sold = (select(day_of(conn, made).label("day"), SALES.c.store_id.label("store_id"),
+                   func.count().label("sales"),
+                   *(exact_total(conn, SALES.c[f"paid_{m}"], 2).label(f"paid_{m}")
+                     for m in METHODS),
+                   zero.label("refunded"), zero.label("credit_reversed"))
+            .where(made_in, *stores(SALES.c.store_id))
+            .group_by(day_of(conn, made), SALES.c.store_id))
+    undone = day_of(conn, REVERSALS.c.created_at)
+    refunds = (select(undone, SALES.c.store_id, zero, zero, zero, zero, zero,
+                      exact_total(conn, REVERSALS.c.amount, 2), zero)
+               .select_from(REVERSALS.join(SALES, SALES.c.id == REVERSALS.c.sale_id))
+               .where(*within(REVERSALS.c.created_at), *stores(SALES.c.store_id))
+               .group_by(undone, SALES.c.store_id))
+    taken = day_of(conn, ENTRIES.c.created_at)
+    credit = (select(taken, ENTRIES.c.store_id, zero, zero, zero, zero, zero, zero,
+                     -exact_total(conn, ENTRIES.c.amount, 2))
+              .where(ENTRIES.c.kind.in_(("void", "return")), *within(ENTRIES.c.created_at),
+                     *stores(ENTRIES.c.store_id))
+              .group_by(taken, ENTRIES.c.store_id))
+    parts = union_all(sold, refunds, credit).subquery()
+    return (select(parts.c.day, parts.c.store_id, func.sum(parts.c.sales).label("sales"),
+                   *(exact_total(conn, parts.c[name], 2).label(name)
+                     for name in PAYMENT_TOTALS[1:]))
+            .group_by(parts.c.day, parts.c.store_id))
+
+
+def _runs(days):
+    """Sorted days as runs of consecutive days: [(first, last), …]."""
+    runs = []
+    for day in days:
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return runs
+
+
+def _recompute_payments(conn, days):
+    """The payment roll-up of the days given (None: every day), each run of days at once."""
+    columns = ["day", "store_id"] + PAYMENT_TOTALS
+    if days is None:
+        conn.execute(delete(PAYMENT_DAYS))
+        conn.execute(insert(PAYMENT_DAYS).from_select(columns, payment_days(conn)))
+        return
+    for first, last in _runs(sorted(days)):
+        conn.execute(delete(PAYMENT_DAYS).where(PAYMENT_DAYS.c.day.between(first, last)))
+        conn.execute(insert(PAYMENT_DAYS).from_select(columns, payment_days(
+            conn, pakistan_day_start(first), pakistan_day_start(last + timedelta(days=1)))))
 
 
 def as_of(conn):
