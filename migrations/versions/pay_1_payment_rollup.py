@@ -4,13 +4,13 @@ that let it recompute a day over every store (sales by occurred_at and created_a
 khata entries by created_at)
 
 Revision ID: pay_1
-Revises: batch_1
+Revises: ref_1
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "pay_1"
-down_revision = "batch_1"
+down_revision = "ref_1"
 branch_labels = None
 depends_on = None
 
