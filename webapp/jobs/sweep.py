@@ -15,6 +15,7 @@ from webapp.jobs.queueing import enqueue
 from webapp.models.types import utcnow
 from webapp.services import (
     audit,
+    expiry,
     idempotency,
     imports,
     integrity,
@@ -25,6 +26,15 @@ from webapp.services import (
 )
 
 log = logging.getLogger("kiryana.worker")
+
+
+def _raise_expiry_events(app):
+    """The day's stock.expiring events, once per Pakistan day (services/expiry.py): before the
+    outbox step, so the same sweep drains them into webhook deliveries."""
+    told = expiry.raise_daily(db.session.connection())
+    db.session.commit()
+    if told:
+        log.info("sweep raised stock.expiring for %s store(s)", told)
 
 
 def _drain_outbox(app):
@@ -87,16 +97,16 @@ def _queue_webhooks(app):
 
 
 # (label of kiryana_sweep_failures_total, step), in the order they run.
-STEPS = (("outbox", _drain_outbox), ("sync", _requeue_syncs), ("imports", _requeue_imports),
+STEPS = (("expiry", _raise_expiry_events), ("outbox", _drain_outbox), ("sync", _requeue_syncs), ("imports", _requeue_imports),
          ("rollups", _refresh_rollups), ("idempotency", _purge_idempotency),
          ("partitions", _make_partitions), ("ledger_check", _check_ledger),
          ("webhooks", _queue_webhooks))
 
 
 def sweep_once(app):
-    """Drain the outbox, restart stalled syncs and imports, refresh roll-ups, purge old
-    idempotency keys, make ledger partitions ahead, check the ledger, queue due webhooks: each step on its own → the names of the
-    steps that failed."""
+    """Raise the day's expiry events, drain the outbox, restart stalled syncs and imports,
+    refresh roll-ups, purge old idempotency keys, make ledger partitions ahead, check the
+    ledger, queue due webhooks: each step on its own → the names of the steps that failed."""
     failed = []
     with app.app_context():
         for name, step in STEPS:

@@ -46,6 +46,7 @@ from webapp.models.stock import (
                                   StockMovement,
 )
 from webapp.models.sale import REVERSAL_KINDS, SALE_STATUSES, Sale, SaleCounter, SaleLine, SaleReversal
+from webapp.models.expiry import ExpiryRound
 from webapp.models.store import Store, Supplier
 from webapp.models.sync import SyncItem, SyncJob
 from webapp.models.user import ROLES, ApiToken, User, user_stores
@@ -57,7 +58,7 @@ __all__ = [
     "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
     "DailyPaymentSummary", "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReportRollupState",
     "StoreStockSummary",
-    "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier",
+    "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier", "ExpiryRound",
     "SyncItem", "SyncJob", "User", "user_stores",
     "REVERSAL_KINDS", "SALE_REVERSAL_TYPES", "SALE_STATUSES", "Sale", "SaleCounter", "SaleLine", "SaleReversal",
     "IMPORT_KINDS", "ORDER_STATUSES", "ImportJob", "PurchaseOrder", "PurchaseOrderLine",

@@ -22,6 +22,9 @@ class Store(db.Model):
     max_discount_percent = Column(Numeric(5, 2, asdecimal=True), nullable=False, default=0)
     # The cash in the drawer when the day opens: the daily closing's starting point.
     opening_float = Column(Numeric(12, 2, asdecimal=True), nullable=False, default=0)
+    # Batches expiring within this many days are flagged on the store page, listed under
+    # Expiring and told once a day as stock.expiring (services/expiry.py).
+    expiry_warning_days = Column(Integer, nullable=False, default=7)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -21,7 +21,9 @@ PRODUCT_FIELDS = ("sku", "name", "category", "unit", "barcode", "sale_price", "c
                   "reorder_level", "archived", "preferred_supplier_id", "pack_size",
                   "pack_price", "pack_name", "tracks_expiry")
 STORE_FIELDS = ("code", "name", "city", "address", "phone", "active", "allow_negative_stock",
-                "opening_float")
+                "opening_float", "expiry_warning_days")
+# A store's expiry warning window, in days (0: flag expired stock only).
+MAX_EXPIRY_WARNING_DAYS = 90
 SUPPLIER_FIELDS = ("name", "phone", "notes", "active")
 
 
@@ -205,7 +207,25 @@ def _clean_store(data, creating):
     if data.get("opening_float") not in (None, ""):
         clean["opening_float"] = parse_money(data["opening_float"], "opening_float",
                                              "Opening float")
+    if data.get("expiry_warning_days") not in (None, ""):
+        clean["expiry_warning_days"] = parse_warning_days(data["expiry_warning_days"])
     return clean
+
+
+def parse_warning_days(value):
+    """A store's expiry warning window: a whole number of days from 0 to 90."""
+    text = str(value).strip() if not isinstance(value, bool) else ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        days = value
+    elif text.isdigit():
+        days = int(text)
+    else:
+        days = None
+    if days is None or not 0 <= days <= MAX_EXPIRY_WARNING_DAYS:
+        raise DomainError("invalid", N_("Warn between 0 and %(days)s days before expiry.",
+                                        days=MAX_EXPIRY_WARNING_DAYS),
+                          field="expiry_warning_days")
+    return days
 
 
 def _check_store_code(clean, store_id=None):

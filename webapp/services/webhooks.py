@@ -240,6 +240,8 @@ def events_from(conn, rows, wanted):
             events.append(("customer.payment", {"customer_id": _int(row["entity_id"]), **after}))
         elif action == "closing.create":
             events.append(("closing.created", {"closing_id": _int(row["entity_id"]), **after}))
+        elif action == "stock.expiring":
+            events.append(("stock.expiring", after))
     events = [(event, data) for event, data in events if event in wanted]
     if not {"movement.created", "stock.low"} & wanted:
         return events

@@ -5,7 +5,7 @@ One way for each, everywhere (pages, reports, flashes):
   (lakh: 29,65,200.52; thousands: 2,965,200.52); `money` is the same figure without "Rs",
   for table columns whose heading already says "(Rs)".
 - `pkt`: a moment in Pakistan time, "24 Nov 2026, 14:05" (Urdu month names in Urdu); `day`: a
-  calendar day, "24 Nov 2026".
+  calendar day, "24 Nov 2026"; `month`: "November 2026".
 - `unit`, `movement_type`, `reason`, `role`, `job_status`: stored codes shown as words.
 - `measure`: a quantity with its unit, plural where the language has one ("2 pieces",
   "2 عدد", "1.5 kg"), for every place a quantity is shown with its unit (pages, WhatsApp).
@@ -179,6 +179,15 @@ def day(value):
     return format_date(value, "d MMM y", locale=_locale())
 
 
+def month(value):
+    """A calendar month from any day in it: "November 2026" (Urdu month names in Urdu)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return format_date(value, "MMMM y", locale=_locale())
+
+
 def movement_note(text):
     """A movement's note: the system's own notes translated, a person's as typed."""
     if not text:
@@ -236,6 +245,7 @@ def register(app):
     app.add_template_filter(number, "number")
     app.add_template_filter(pakistan_time, "pkt")
     app.add_template_filter(day, "day")
+    app.add_template_filter(month, "month")
     app.add_template_filter(unit, "unit")
     app.add_template_filter(measure, "measure")
     app.add_template_filter(pack_count, "pack_count")

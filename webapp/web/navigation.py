@@ -46,6 +46,8 @@ def nav_items():
     items = [
         NavItem(_("Store"), url_for("stock.home", store_id=store_id) if store_id else chooser),
         NavItem(_("Count"), url_for("stock.count", store_id=store_id) if store_id else chooser),
+        NavItem(_("Expiring"),
+                url_for("stock.expiring", store_id=store_id) if store_id else chooser),
         NavItem(_("Transfer"),
                 url_for("stock.transfer", store_id=store_id) if store_id else chooser),
         NavItem(_("Khata"), url_for("khata.customers", store_id=store_id) if store_id

@@ -10,7 +10,7 @@ from webapp.blueprints.api.schemas import DecimalText, QueryId, Search
 from webapp.blueprints.api.spec import PageQuery, page_model, responses, spec
 from webapp.infra.replica import replica_reads
 from webapp.jobs.tasks import refresh_inline_without_worker
-from webapp.services import policy, reports
+from webapp.services import expiry, policy, reports
 
 DateText = str | None
 
@@ -158,6 +158,59 @@ class MovementSummaryOut(BaseModel):
     removal_reasons: list[ReasonOut]
 
 
+class ExpiringQuery(PageQuery):
+    store_id: QueryId | None = Field(None, description="One store (default: every store you see).")
+    within_days: int = Field(expiry.DEFAULT_WITHIN_DAYS, ge=0, le=expiry.MAX_WITHIN_DAYS,
+                             description="Batches expiring within this many Pakistan days from "
+                                         "today; expired ones always come first.")
+
+
+class ExpiringBatchOut(BaseModel):
+    store_id: int
+    store_code: str
+    product_id: int
+    sku: str
+    name: str
+    unit: str
+    expires_on: date = Field(description="The batch's last good day.")
+    batch_code: str | None
+    quantity: DecimalText = Field(description="What is left of the batch.")
+    value_cost: DecimalText | None = Field(description="quantity × the product's cost price; "
+                                                       "null without a cost price.")
+    expired: bool = Field(description="expires_on is before today (Pakistan time).")
+    days_left: int = Field(description="Days from today to expires_on (negative: expired).")
+
+
+class ExpiringTotalsOut(BaseModel):
+    batches: int
+    expired_batches: int
+    value_cost: DecimalText = Field(description="Every listed batch at cost.")
+    expired_value: DecimalText = Field(description="The expired ones at cost.")
+    without_cost: int = Field(description="Batches of products without a cost price (0).")
+
+
+class ExpiredStoreOut(BaseModel):
+    store_id: int
+    store_code: str
+    movements: int
+    value_cost: DecimalText
+
+
+class ExpiredLastMonthOut(BaseModel):
+    """Removals with reason `expired` in the last calendar month, at their recorded cost."""
+
+    first_day: date
+    last_day: date
+    movements: int
+    value_cost: DecimalText
+    stores: list[ExpiredStoreOut]
+
+
+class ExpiringOut(page_model(ExpiringBatchOut, "ExpiringBatchPage")):
+    totals: ExpiringTotalsOut
+    expired_last_month: ExpiredLastMonthOut
+
+
 LowStockPage = page_model(LowStockOut, "LowStockPage")
 
 
@@ -233,3 +286,22 @@ def movements_report():
                               types=[_text(t) for t in reports.movements_by_type(stores, span)],
                               removal_reasons=[_text(r) for r in
                                                reports.removals_by_reason(stores, span)])
+
+
+@bp.get("/reports/expiring")
+@spec.validate(query=ExpiringQuery, resp=responses(HTTP_200=ExpiringOut), tags=["reports"])
+@replica_reads
+def expiring_report():
+    """Batches with stock left that have expired or expire within `within_days`, soonest
+    first, valued at cost; and what was removed as expired last month."""
+    query = request.context.query
+    stores = _scope(query.store_id)
+    summary = expiry.totals(stores, None, query.within_days)
+    page = expiry.expiring(stores, None, query.within_days, page=query.page,
+                           per_page=query.per_page)
+    last_month = expiry.expired_last_month(stores)
+    return ExpiringOut(
+        items=[_text(b) for b in page.items], page=page.page, per_page=page.per_page,
+        total=summary["batches"], totals=_text(summary),
+        expired_last_month=dict(_text(last_month),
+                                stores=[_text(s) for s in last_month["stores"]]))

@@ -72,6 +72,8 @@ class StoreOut(Resource):
     active: bool
     allow_negative_stock: bool
     opening_float: Decimal = Decimal(0)
+    expiry_warning_days: int = Field(7, description="Batches expiring within this many days "
+                                                    "are flagged (0: expired only).")
     created_at: datetime
     updated_at: datetime
 

@@ -1,4 +1,6 @@
 """/stores and their stock: shopkeepers see their own stores only (others are 404)."""
+from typing import Annotated
+
 from flask import request
 from pydantic import Field
 
@@ -23,8 +25,12 @@ from webapp.blueprints.api.spec import (
 )
 from webapp.infra.replica import replica_reads
 from webapp.services import catalog, lists, policy, stock_cache
+from webapp.services.catalog import MAX_EXPIRY_WARNING_DAYS
 
 StorePage = page_model(StoreOut)
+WarningDays = Annotated[int, Field(ge=0, le=MAX_EXPIRY_WARNING_DAYS, strict=True,
+                                          description="Flag batches expiring within this many "
+                                                      "days (0: expired only).")]
 StockPage = page_model(StockRowOut, "StockPage")
 
 
@@ -43,6 +49,7 @@ class StoreCreate(Body):
     allow_negative_stock: Flag = False
     opening_float: Money | None = Field(None, description="Cash in the drawer when the day "
                                                           "opens (the closing's start).")
+    expiry_warning_days: WarningDays = 7
 
 
 class StoreUpdate(Body):
@@ -54,6 +61,7 @@ class StoreUpdate(Body):
     active: Flag = None
     allow_negative_stock: Flag = None
     opening_float: Money | None = None
+    expiry_warning_days: WarningDays = Field(None)
 
 
 class StockQuery(PageQuery):

@@ -22,6 +22,7 @@ FIELDS = {
     "tracks_expiry": N_("tracks expiry"),
     "code": N_("store code"), "city": N_("city"), "address": N_("address"),
     "phone": N_("phone"), "active": N_("active"), "allow_negative_stock": N_("negative stock"),
+    "expiry_warning_days": N_("expiry warning days"),
     "notes": N_("notes"), "full_name": N_("full name"), "role": N_("role"),
     "stores": N_("stores"), "status": N_("status"), "lines": N_("lines"), "note": N_("note"),
 }
@@ -350,7 +351,20 @@ def _other(e):
     return None
 
 
+def _expiring(e):
+    """The worker's daily stock.expiring event of one store."""
+    batches, expired = e.after.get("batches"), e.after.get("expired")
+    return ngettext("%(store)s: %(num)s batch expired or expiring within %(days)s days "
+                    "(%(expired)s expired)",
+                    "%(store)s: %(num)s batches expired or expiring within %(days)s days "
+                    "(%(expired)s expired)", batches if isinstance(batches, int) else 0,
+                    store=e.store(e.after.get("store_id")),
+                    days=_bdi(e.after.get("within_days", "")),
+                    expired=_bdi(expired if isinstance(expired, int) else 0))
+
+
 TELLERS = {
+    "stock.expiring": _expiring,
     "movement.create": _movement, "transfer.create": _transfer, "count.apply": _count,
     "sale.complete": _sale_complete_paid, "sale.void": _sale_void, "sale.return": _sale_return,
     "price.override": _price_override,

@@ -7,7 +7,7 @@ from flask_login import current_user
 from webapp.blueprints.reports import bp, charts, export, forms, words
 from webapp.infra.replica import replica_reads
 from webapp.jobs.tasks import refresh_inline_without_worker, refresh_report_rollups
-from webapp.services import closing, khata, reports
+from webapp.services import closing, expiry, khata, reports
 from webapp.services.errors import N_, DomainError
 from webapp.services.policy import visible_store_ids
 from webapp.web.errors import handle_domain_error
@@ -312,6 +312,38 @@ def movements_csv():
     return export.stream(f"movements-{span.start}-{span.end}.csv",
                          [N_("group"), N_("name"), N_("quantity"), N_("net_change"), N_("value"),
                           N_("movements")], rows)
+
+
+@bp.get("/expiring")
+@replica_reads
+def expiring():
+    """Batches expired or expiring within N days (default 30) across stores, soonest first,
+    valued at cost; and what was removed as expired last month, and what it cost."""
+    stores, store_id = forms.scope(current_user, request.args)
+    within = expiry.parse_within_days(request.args.get("within_days"))
+    page, per_page = page_args()
+    summary = expiry.totals(stores, store_id, within)
+    result = expiry.expiring(stores, store_id, within, page=page, per_page=per_page)
+    result.total = summary["batches"]
+    return _page("expiring.html", result=result, within=within, summary=summary,
+                 last_month=expiry.expired_last_month(stores, store_id), today=expiry.today())
+
+
+EXPIRING_HEADER = [N_("store_code"), N_("store_name"), N_("sku"), N_("product"), N_("unit"),
+                   N_("expires_on"), N_("batch_code"), N_("quantity"), N_("unit_cost"),
+                   N_("value_at_cost"), N_("expired"), N_("days_left")]
+
+
+@bp.get("/expiring.csv")
+@replica_reads
+def expiring_csv():
+    stores, store_id = forms.scope(current_user, request.args)
+    within = expiry.parse_within_days(request.args.get("within_days"))
+    rows = expiry.iter_expiring(stores, store_id, within)
+    return export.stream(f"expiring-{within}-days.csv", EXPIRING_HEADER, (
+        [b["store_code"], b["store_name"], b["sku"], b["name"], b["unit"],
+         b["expires_on"].isoformat(), b["batch_code"] or "", b["quantity"], b["unit_cost"],
+         b["value_cost"], b["expired"], b["days_left"]] for b in rows))
 
 
 @bp.cli.command("refresh")

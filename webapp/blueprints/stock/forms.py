@@ -90,3 +90,4 @@ class HistoryFilterForm(Form):
     user = SelectField(_l("User"), choices=[], validate_choice=False)
     date_from = DateField(_l("From (date)"), validators=[Optional()])
     date_to = DateField(_l("To (date)"), validators=[Optional()])
+

@@ -15,7 +15,7 @@ from webapp.blueprints.stock.forms import (
 from webapp.extensions import db
 from webapp.models import Product, Supplier, User, user_stores
 from webapp.services import history as history_service
-from webapp.services import catalog, commands, inventory, lookup, policy
+from webapp.services import catalog, commands, expiry, inventory, lookup, policy
 from webapp.services.errors import N_, DomainError
 from webapp.services.handlers import handle
 from webapp.web import access
@@ -77,8 +77,12 @@ def _stock_context(store):
     args = _stock_args()
     levels = inventory.store_levels(store.id, low=bool(args["low"]), page=args["page"],
                                     per_page=STOCK_PAGE_SIZE)
+    flags = expiry.store_flags(store)
     return {"levels": levels.items, "levels_total": levels.total, "stock_args": args,
-            "has_next": levels.has_next}
+            "has_next": levels.has_next, "expiry_flags": flags,
+            "expiry_counts": {"expired": sum(f.kind == "expired" for f in flags.values()),
+                              "expiring": sum(f.kind == "expiring" for f in flags.values()),
+                              "days": expiry.window(store)}}
 
 
 def _home(store, forms, product, status=200, result=None, block=None, open_kind=None):

@@ -13,6 +13,9 @@ class StoreForm(Form):
     phone = StringField(_l("Phone"), render_kw={"inputmode": "tel", "dir": "ltr"})
     active = BooleanField(_l("Open (active)"), default=True)
     allow_negative_stock = BooleanField(_l("Allow sales below zero stock"))
+    # Text, not IntegerField: the service reads the number and says what is wrong with it.
+    expiry_warning_days = StringField(_l("Warn of expiry (days before)"), default="7",
+                                      render_kw={"inputmode": "numeric", "dir": "ltr"})
 
     def service_data(self):
         return {name: f.data for name, f in self._fields.items() if name != "csrf_token"}
