@@ -11,6 +11,7 @@ import pytest
 from flask import url_for
 
 from tests.factories import ADMIN, login, make_product, make_store, make_supplier, make_user
+from tests.test_expiry import stock_in
 from webapp.extensions import db
 from webapp.models import Product
 from webapp.models.types import utcnow
@@ -34,6 +35,10 @@ def shop(app):
         ledger.record_movement(ADMIN, commands.Movement.parse(
             store_id=store.id, product_id=p.id, type="stock_in", quantity=10,
             note="=cmd|' /C calc'!A0"))
+    # The expiring report gets a batch of a tracked product to list.
+    dahi = make_product(sku="DAHI-1", name="-Dahi", unit="piece", cost="80",
+                        tracks_expiry=True)
+    stock_in(store, dahi, 5, 3)
     manager = make_user("manager", username="manager")
     sale = sales.complete_sale(ADMIN, store_id=store.id, lines=[
         {"product_id": product.id, "quantity": 1}, {"product_id": other.id, "quantity": 1}])
