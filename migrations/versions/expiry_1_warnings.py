@@ -3,13 +3,13 @@ Pakistan days whose stock.expiring events were raised (expiry_rounds); a partial
 batches with stock left by store and expiry date (covering on PostgreSQL)
 
 Revision ID: expiry_1
-Revises: ref_1
+Revises: pay_1
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "expiry_1"
-down_revision = "ref_1"
+down_revision = "pay_1"
 branch_labels = None
 depends_on = None
 
