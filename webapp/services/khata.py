@@ -398,13 +398,6 @@ def entries(user, customer_id, page=1, per_page=50, oldest_first=False):
                     rows=lambda limited: [entry_dict(r) for r in db.session.execute(limited)])
 
 
-def sale_credit_balance(sale_id):
-    """What a sale still has on the khata (its entries' sum)."""
-    return Decimal(db.session.execute(
-        select(func.coalesce(func.sum(ENTRIES.c.amount), 0))
-        .where(ENTRIES.c.sale_id == sale_id)).scalar()).quantize(MONEY_PLACES)
-
-
 # ---------------------------------------------------------------------------------------------
 # The reminder
 

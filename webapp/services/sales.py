@@ -58,8 +58,6 @@ COUNTERS = SaleCounter.__table__
 PRODUCTS = Product.__table__
 STORES = Store.__table__
 
-MAX_LINES = basket.MAX_LINES
-
 
 # ---------------------------------------------------------------------------------------------
 # Completing a basket
