@@ -355,28 +355,20 @@ def payments_of_day(store_ids, day):
     conn = db.session.connection()
     start = pakistan_day_start(day)
     end = pakistan_day_start(day + timedelta(days=1))
-    people, suppliers = Customer.__table__, Supplier.__table__
-    rows = [{"who": "customer", "at": r.created_at, "store_id": r.store_id, "name": r.name,
-             "kind": r.kind, "method": r.method, "amount": -_money(r.amount)}
+    # Both are − entries (the customer owes less, the store owes less): a customer's is shown
+    # as money in (+), a supplier's as its entry, money out (−).
+    rows = [{"who": who, "at": r.created_at, "store_id": r.store_id, "name": r.name,
+             "kind": r.kind, "method": r.method, "amount": sign * _money(r.amount)}
+            for who, entries, people, person_id, sign in (
+                ("customer", CUSTOMER_ENTRIES, Customer.__table__,
+                 CUSTOMER_ENTRIES.c.customer_id, -1),
+                ("supplier", SUPPLIER_ENTRIES, Supplier.__table__,
+                 SUPPLIER_ENTRIES.c.supplier_id, 1))
             for r in conn.execute(
-                select(CUSTOMER_ENTRIES.c.created_at, CUSTOMER_ENTRIES.c.store_id, people.c.name,
-                       CUSTOMER_ENTRIES.c.kind, CUSTOMER_ENTRIES.c.method,
-                       CUSTOMER_ENTRIES.c.amount)
-                .join(people, people.c.id == CUSTOMER_ENTRIES.c.customer_id)
-                .where(_in(CUSTOMER_ENTRIES.c.store_id, store_ids),
-                       CUSTOMER_ENTRIES.c.kind == "payment",
-                       CUSTOMER_ENTRIES.c.created_at >= start,
-                       CUSTOMER_ENTRIES.c.created_at < end))]
-    rows += [{"who": "supplier", "at": r.created_at, "store_id": r.store_id, "name": r.name,
-              "kind": r.kind, "method": r.method, "amount": _money(r.amount)}
-             for r in conn.execute(
-                 select(SUPPLIER_ENTRIES.c.created_at, SUPPLIER_ENTRIES.c.store_id,
-                        suppliers.c.name, SUPPLIER_ENTRIES.c.kind, SUPPLIER_ENTRIES.c.method,
-                        SUPPLIER_ENTRIES.c.amount)
-                 .join(suppliers, suppliers.c.id == SUPPLIER_ENTRIES.c.supplier_id)
-                 .where(_in(SUPPLIER_ENTRIES.c.store_id, store_ids),
-                        SUPPLIER_ENTRIES.c.kind == "payment",
-                        SUPPLIER_ENTRIES.c.created_at >= start,
-                        SUPPLIER_ENTRIES.c.created_at < end))]
+                select(entries.c.created_at, entries.c.store_id, people.c.name, entries.c.kind,
+                       entries.c.method, entries.c.amount)
+                .join(people, people.c.id == person_id)
+                .where(_in(entries.c.store_id, store_ids), entries.c.kind == "payment",
+                       entries.c.created_at >= start, entries.c.created_at < end))]
     rows.sort(key=lambda r: r["at"])
     return rows
