@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from webapp.extensions import login_manager
 from webapp.services import policy
+from webapp.services.errors import DomainError
 
 
 def page_permission(permission):
@@ -33,6 +34,18 @@ def page_permission(permission):
 def store_or_404(store_id):
     """The store if the logged-in user may see it; NotFound otherwise (see policy)."""
     return policy.get_store_or_404(store_id, current_user)
+
+
+def in_store_or_404(store, load, thing_id):
+    """A service's view of one thing (a sale, a customer, a closing) that this user may see
+    and that belongs to `store`; 404 otherwise, as for a store they may not see."""
+    try:
+        thing = load(current_user, thing_id)
+    except DomainError:
+        abort(404)
+    if thing["store_id"] != store.id:
+        abort(404)
+    return thing
 
 
 def home_url(user):

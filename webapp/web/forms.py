@@ -1,5 +1,5 @@
 """The base form: service errors (DomainError) land on the field they name."""
-from flask import flash
+from flask import abort, flash
 from flask_babel import get_translations
 from flask_wtf import FlaskForm
 
@@ -69,6 +69,17 @@ class Form(FlaskForm):
             return None
         flash(message(result), "success")
         return redirect_to(next_url(result))
+
+
+class TokenForm(Form):
+    """Only the CSRF token: for pages whose inputs are read by name and checked by the
+    services (the counter, the khata)."""
+
+
+def check_token():
+    """400 unless the post carries a good CSRF token (a TokenForm page's post)."""
+    if not TokenForm().validate_on_submit():
+        abort(400)
 
 
 def blank_to_none(value):

@@ -10,7 +10,6 @@ the basket. With no signal, static/js/basket.js keeps the basket on the phone (f
 """
 import json
 import uuid
-from decimal import Decimal
 from urllib.parse import quote
 
 from flask import abort, flash, redirect, request, session, url_for
@@ -21,9 +20,8 @@ from webapp.blueprints.counter import bp
 from webapp.models.types import utcnow
 from webapp.services import basket as lines_of
 from webapp.services import commands, inventory, khata, lookup, payments, sales
-from webapp.services.errors import N_, DomainError
+from webapp.services.errors import DomainError
 from webapp.services.handlers import handle
-from webapp.services.validation import parse_money
 from webapp.web import access
 from webapp.models import UNITS
 from webapp.web.filters import (
@@ -35,7 +33,7 @@ from webapp.web.filters import (
     rupees,
 )
 from webapp.web.filters import quantity as fmt_qty
-from webapp.web.forms import Form
+from webapp.web.forms import TokenForm, check_token
 from webapp.web.guard import json_depth
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
 from webapp.web.i18n import translate
@@ -46,10 +44,6 @@ from webapp.web.safe_text import message_value
 BASKET_KEY = "baskets"
 LAST_SALE_KEY = "counter_last_sale"
 MAX_BASKET_LINES = lines_of.MAX_SESSION_LINES
-
-
-class CounterForm(Form):
-    """Only the CSRF token: the counter's inputs are read by name."""
 
 
 # --- the basket in the session ----------------------------------------------------------------
@@ -96,7 +90,7 @@ def _page(store, basket, status=200, errors=None, block=None, message=None):
     stock = inventory.store_levels(store.id, page=1, per_page=50).items
     return render("counter/basket.html", block, status=status, store=store, lines=lines,
                   total=total, basket=basket, q=q, results=lookup.find_products(store.id, q),
-                  recent=recent, stock=stock, form=CounterForm(), message=message,
+                  recent=recent, stock=stock, form=TokenForm(), message=message,
                   errors=errors or {},
                   basket_data=lines_of.state(basket["key"], lines, total, rupees, fmt_qty),
                   customers=khata.list_customers(current_user, store.id, per_page=200).items
@@ -122,7 +116,7 @@ def picker(store_id):
     store = access.store_or_404(store_id)
     q = request.args.get("q", "")
     return render_fragment("counter/basket.html", "picker_results", store=store, q=q,
-                           results=lookup.find_products(store.id, q), form=CounterForm())
+                           results=lookup.find_products(store.id, q), form=TokenForm())
 
 
 def _changed(store, basket, message=None):
@@ -132,17 +126,12 @@ def _changed(store, basket, message=None):
     return redirect(url_for("counter.basket", store_id=store.id), 303)
 
 
-def _checked_form():
-    if not CounterForm().validate_on_submit():
-        abort(400)
-
-
 @bp.post("/stores/<int:store_id>/basket/add")
 @login_required
 def add(store_id):
     """Add one of a product (or one more, if it is already in the basket)."""
     store = access.store_or_404(store_id)
-    _checked_form()
+    check_token()
     product = lookup.product_in_store(store.id, _int(request.form.get("product_id")))
     if product is None or product.get("archived"):
         abort(404)
@@ -166,7 +155,7 @@ def set_line(store_id, index):
     """Change one line: a quantity, an amount in rupees (loose goods), whole packs, +1, −1 or
     remove."""
     store = access.store_or_404(store_id)
-    _checked_form()
+    check_token()
     basket = _basket(store.id)
     if not 0 <= index < len(basket["lines"]):
         return _changed(store, basket)
@@ -206,7 +195,7 @@ def set_line(store_id, index):
 def clear(store_id):
     """Empty the basket."""
     store = access.store_or_404(store_id)
-    _checked_form()
+    check_token()
     return _changed(store, {"lines": []})
 
 
@@ -216,7 +205,7 @@ def replace(store_id):
     """Take back the basket the phone kept while it had no signal: `lines` is JSON
     [[product_id, "q" | "a", text], …]. Lines of unknown or archived products are left out."""
     store = access.store_or_404(store_id)
-    _checked_form()
+    check_token()
     text = request.form.get("lines", "")
     if json_depth(text.encode()) > 2:  # [[id, mode, text], …]: json recurses once a level
         abort(400)
@@ -237,7 +226,7 @@ def replace(store_id):
 def complete(store_id):
     """Complete the basket as one sale; a short line refuses it all and says which. The
     handler decides whether this user may sell in this store."""
-    _checked_form()
+    check_token()
     key = request.form.get("key") or None
     last = session.get(LAST_SALE_KEY) or {}
     if key and last.get("key") == key:  # a second tap of the same Complete: same sale
@@ -292,16 +281,6 @@ def _int(value):
 
 # --- receipt, void, returns -------------------------------------------------------------------
 
-def _sale_in(store, sale_id):
-    try:
-        sale = sales.get_sale(current_user, sale_id)
-    except DomainError:
-        abort(404)
-    if sale["store_id"] != store.id:
-        abort(404)
-    return sale
-
-
 def whatsapp_text(sale):
     """The receipt as plain text for a WhatsApp message (names through safe_text.message_value:
     one line each, whatever was typed into them)."""
@@ -333,20 +312,20 @@ def whatsapp_text(sale):
 def receipt(store_id, sale_id):
     """The receipt: prints on a 58 mm printer, shares on WhatsApp; void and return from here."""
     store = access.store_or_404(store_id)
-    sale = _sale_in(store, sale_id)
+    sale = access.in_store_or_404(store, sales.get_sale, sale_id)
     share = "https://wa.me/?text=" + quote(whatsapp_text(sale), safe="")
     customer = khata.get_customer(current_user, sale["customer_id"]) \
         if sale.get("customer_id") else None
     return render("counter/receipt.html", store=store, sale=sale, share_url=share,
                   customer=customer,
-                  form=CounterForm(), void_key=uuid.uuid4().hex,
+                  form=TokenForm(), void_key=uuid.uuid4().hex,
                   may_void=sales.can_void(current_user, sale, store.void_window_minutes,
                                           utcnow()))
 
 
 def _void_page(store, sale, status=200):
     return render("counter/void.html", status=status, store=store, sale=sale,
-                  form=CounterForm(), void_key=uuid.uuid4().hex)
+                  form=TokenForm(), void_key=uuid.uuid4().hex)
 
 
 @bp.get("/stores/<int:store_id>/sales/<int:sale_id>/void")
@@ -354,7 +333,7 @@ def _void_page(store, sale, status=200):
 def void_confirm(store_id, sale_id):
     """Ask once before voiding: what goes back on the shelf, the total, and that it is final."""
     store = access.store_or_404(store_id)
-    sale = _sale_in(store, sale_id)
+    sale = access.in_store_or_404(store, sales.get_sale, sale_id)
     if not sales.can_void(current_user, sale, store.void_window_minutes, utcnow()):
         return redirect_to(url_for("counter.receipt", store_id=store.id, sale_id=sale["id"]))
     return _void_page(store, sale)
@@ -368,8 +347,8 @@ def void(store_id, sale_id):
     Only the confirmation page's form says `confirmed`: a post without it (an old receipt
     page, a stray tap) gets the question instead of a void."""
     store = access.store_or_404(store_id)
-    _checked_form()
-    sale = _sale_in(store, sale_id)
+    check_token()
+    sale = access.in_store_or_404(store, sales.get_sale, sale_id)
     if request.form.get("confirmed") != "yes":
         return _void_page(store, sale)
     try:
@@ -384,7 +363,7 @@ def void(store_id, sale_id):
 
 def _return_page(store, sale, status=200, errors=None, entered=None):
     return render("counter/return.html", status=status, store=store, sale=sale,
-                  form=CounterForm(), errors=errors or {}, entered=entered or {},
+                  form=TokenForm(), errors=errors or {}, entered=entered or {},
                   key=uuid.uuid4().hex)
 
 
@@ -393,7 +372,7 @@ def _return_page(store, sale, status=200, errors=None, entered=None):
 def return_form(store_id, sale_id):
     """Choose what the customer brought back."""
     store = access.store_or_404(store_id)
-    return _return_page(store, _sale_in(store, sale_id))
+    return _return_page(store, access.in_store_or_404(store, sales.get_sale, sale_id))
 
 
 @bp.post("/stores/<int:store_id>/sales/<int:sale_id>/return")
@@ -401,8 +380,8 @@ def return_form(store_id, sale_id):
 def take_return(store_id, sale_id):
     """Put the returned quantities back; never more than sold minus already returned."""
     store = access.store_or_404(store_id)
-    _checked_form()
-    sale = _sale_in(store, sale_id)
+    check_token()
+    sale = access.in_store_or_404(store, sales.get_sale, sale_id)
     entered = {line["product_id"]: request.form.get(f"return-{line['product_id']}", "").strip()
                for line in sale["lines"]}
     wanted = [{"product_id": pid, "quantity": text} for pid, text in entered.items() if text]

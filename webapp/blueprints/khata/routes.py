@@ -7,7 +7,7 @@ from decimal import Decimal
 from functools import partial
 from urllib.parse import quote
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -18,26 +18,17 @@ from webapp.services import closing, khata, payables, policy
 from webapp.services.errors import DomainError
 from webapp.web import access
 from webapp.web.filters import rupees
-from webapp.web.forms import Form
+from webapp.web.forms import TokenForm, check_token
 from webapp.web.htmx import render
 from webapp.web.i18n import current_language, translate
 from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
 
 
-class MoneyForm(Form):
-    """Only the CSRF token: the inputs are read by name and checked by the services."""
-
-
-def _checked_form():
-    if not MoneyForm().validate_on_submit():
-        abort(400)
-
-
 def _form_page(template, store, status=200, errors=None, entered=None, message=None,
                **context):
     """A page with a money form: the messages on their fields, what was typed, a fresh key."""
-    return render(template, status=status, store=store, form=MoneyForm(), errors=errors or {},
+    return render(template, status=status, store=store, form=TokenForm(), errors=errors or {},
                   entered=entered or {}, message=message, key=uuid.uuid4().hex, **context)
 
 
@@ -50,7 +41,7 @@ def _save(page, entered, call, message, next_url):
     message(result) and redirects to next_url(result); a DomainError shows `page` again (422)
     with each message on its field and what was typed (as web.forms.Form.save does for a
     WTForms form)."""
-    _checked_form()
+    check_token()
     try:
         result = call(request.form.get("key") or None)
     except DomainError as error:
@@ -58,16 +49,6 @@ def _save(page, entered, call, message, next_url):
         return page(422, fields, entered, translate(error.message))
     flash(message(result), "success")
     return redirect(next_url(result), 303)
-
-
-def _customer_in(store, customer_id):
-    try:
-        customer = khata.get_customer(current_user, customer_id)
-    except DomainError:
-        abort(404)
-    if customer["store_id"] != store.id:
-        abort(404)
-    return customer
 
 
 # --- customers ------------------------------------------------------------------------------
@@ -117,7 +98,7 @@ def _customer_page(store, customer, *shown):
 def customer(store_id, customer_id):
     """A customer's khata: balance, Receive payment, Send reminder, entries newest first."""
     store = access.store_or_404(store_id)
-    return _customer_page(store, _customer_in(store, customer_id))
+    return _customer_page(store, access.in_store_or_404(store, khata.get_customer, customer_id))
 
 
 @bp.post("/stores/<int:store_id>/customers/<int:customer_id>/payments")
@@ -125,7 +106,7 @@ def customer(store_id, customer_id):
 def receive_payment(store_id, customer_id):
     """Money received from the customer (cash, card or wallet)."""
     store = access.store_or_404(store_id)
-    customer = _customer_in(store, customer_id)
+    customer = access.in_store_or_404(store, khata.get_customer, customer_id)
     entered = _entered("amount", "method", "note")
 
     def received(result):
@@ -149,7 +130,7 @@ def receive_payment(store_id, customer_id):
 def statement(store_id, customer_id):
     """A printable statement (58 mm or A4): every entry, oldest first, and the balance."""
     store = access.store_or_404(store_id)
-    customer = _customer_in(store, customer_id)
+    customer = access.in_store_or_404(store, khata.get_customer, customer_id)
     size = "58" if request.args.get("size") == "58" else "a4"
     entries = khata.entries(current_user, customer["id"], 1, 200, oldest_first=True)
     return render("khata/statement.html", store=store, customer=customer, entries=entries,
@@ -207,12 +188,7 @@ def close_day(store_id):
 def closing_view(store_id, closing_id):
     """One closed day, as it was closed; its summary to share on WhatsApp."""
     store = access.store_or_404(store_id)
-    try:
-        done = closing.get_closing(current_user, closing_id)
-    except DomainError:
-        abort(404)
-    if done["store_id"] != store.id:
-        abort(404)
+    done = access.in_store_or_404(store, closing.get_closing, closing_id)
     text = closing.summary_text(done, store.name, current_language())
     return render("khata/closing_view.html", store=store, closing=done,
                   share_url="https://wa.me/?text=" + quote(text, safe=""), summary=text)
@@ -230,7 +206,7 @@ def money():
     stores = {s.id: s for s in policy.visible_stores(current_user, include_inactive=True)}
     receivables = khata.receivables_total(current_user)
     return render("khata/money.html", owed_rows=owed_rows, owed_total=owed_total,
-                  closings=closings, stores=stores, receivables=receivables, form=MoneyForm(),
+                  closings=closings, stores=stores, receivables=receivables, form=TokenForm(),
                   key=uuid.uuid4().hex)
 
 
@@ -239,7 +215,7 @@ def money():
 @access.page_permission("suppliers.view")
 def pay_supplier(supplier_id):
     """A payment from a store to a supplier."""
-    _checked_form()
+    check_token()
     try:
         result = payables.pay(access.actor(), current_user, supplier_id,
                               store_id=request.form.get("store_id"),
