@@ -171,3 +171,147 @@ def test_the_alarm_on_postgresql_partitions(pg_app):
     assert {k.split(":")[0] for k in alarms()[0].after["new"]} == {"chain", "level"}
     report = integrity.verify(db.session.connection())
     assert len(report["violations"]["levels"]) == 1 and len(report["violations"]["chain"]) == 1
+
+
+def credit_sale(api, store_id, product_id, customer_id, quantity="2"):
+    response = api.post("/api/v1/sales", json={
+        "store_id": store_id, "customer_id": customer_id,
+        "lines": [{"product_id": product_id, "quantity": quantity}],
+        "payments": [{"method": "credit", "amount": f"{100 * int(quantity)}.00"}]})
+    assert response.status_code == 201, response.json
+    return response.json["sale"]
+
+
+@pytest.fixture
+def khata(app, shop):
+    """(api, customer id, its store's id, a product's id): a customer of the first store with two
+    sales on credit (200.00 each)."""
+    from tests.api_client import api_as
+
+    store_id, product_id = shop[0][0].id, shop[1][0].id
+    api = api_as(app)
+    response = api.post("/api/v1/customers", json={"store_id": store_id, "name": "Asif"})
+    assert response.status_code == 201, response.json
+    customer_id = response.json["customer"]["id"]
+    for _ in range(2):
+        credit_sale(api, store_id, product_id, customer_id)
+    fresh()
+    return api, customer_id, store_id, product_id
+
+
+def test_a_customers_balance_corrupted_behind_the_apps_back_raises_the_alarm_within_one_check(
+        app, shop, khata):
+    """Invariant 8: the customer's balance against its entries, read from the round's new
+    entries and the store's running total of them, not from the customer's history."""
+    customer_id = khata[1]
+    first = check()
+    assert first["entries"] == 2 and first["new_violations"] == 0
+    assert check()["entries"] == 0  # nothing new: no entry read
+    db.session.execute(text("UPDATE customers SET balance = balance + 50 WHERE id = :c"),
+                       {"c": customer_id})
+    db.session.commit()
+    found = check()  # no entry since: the store's sums see it, the store named customer-wise
+    assert found["new_violations"] == 1
+    [event] = alarms()
+    assert event.after["new"] == [f"customer:{customer_id}"]
+    runner = app.test_cli_runner()
+    broken = runner.invoke(args=["verify-ledger"])
+    assert broken.exit_code == 1
+    assert "customers whose balance differs from the sum of their entries: 1" in broken.output
+    assert "'balance': 450" in broken.output and "'ledger': 400" in broken.output
+    db.session.execute(text("UPDATE customers SET balance = balance - 50 WHERE id = :c"),
+                       {"c": customer_id})
+    db.session.commit()
+    result = runner.invoke(args=["verify-ledger"])
+    assert result.exit_code == 0, result.output
+    assert "1 customers, 2 entries" in result.output
+
+
+def test_a_broken_link_between_two_new_entries_is_seen_by_the_increment(app, shop, khata):
+    api, customer_id, store_id, product_id = khata
+    check()
+    db.session.execute(text("UPDATE customers SET balance = balance + 7 WHERE id = :c"),
+                       {"c": customer_id})
+    db.session.commit()
+    sale = credit_sale(api, store_id, product_id, customer_id)
+    fresh()
+    # The sale's entry moved on from the corrupted balance: its balance_after is out of line
+    # with the entry before it, and the customer agrees with it.
+    found = check(stores_per_round=0)  # no store pass: the increment alone
+    assert found["entries"] == 1 and found["new_violations"] == 0  # one new entry: no link
+    credit_sale(api, store_id, product_id, customer_id)
+    fresh()
+    db.session.execute(text("UPDATE customers SET balance = balance + 1 WHERE id = :c"),
+                       {"c": customer_id})
+    db.session.commit()
+    third = credit_sale(api, store_id, product_id, customer_id)
+    fresh()
+    entry = db.session.execute(text("SELECT id FROM customer_entries WHERE sale_id = :s"),
+                               {"s": third["id"]}).scalar()
+    found = check(stores_per_round=0)
+    assert found["entries"] == 2 and alarms()[0].after["new"] == [f"entry:{entry}"]
+    assert sale  # the first corruption is the store pass's to find (next test above)
+
+
+def test_a_batch_corrupted_behind_the_apps_back_raises_the_alarm_within_one_check(app, shop):
+    """Invariant 9: a tracked product's batches in a store against its level, for the round's
+    stores (batches are few: no history is read)."""
+    store = shop[0][0]
+    product = make_product(tracks_expiry=True)
+    stock_in = move(store, product, "stock_in", 10).data["movement"]
+    batch = db.session.execute(text(
+        "INSERT INTO stock_batches (store_id, product_id, expires_on, batch_code, quantity, "
+        "received_at, updated_at) VALUES (:s, :p, '2027-06-30', '', 10, :now, :now) "
+        "RETURNING id"), {"s": store.id, "p": product.id, "now": utcnow()}).scalar()
+    db.session.execute(text("INSERT INTO movement_batches (movement_id, batch_id, delta) "
+                            "VALUES (:m, :b, 10)"), {"m": stock_in["id"], "b": batch})
+    db.session.commit()
+    assert check()["new_violations"] == 0
+    db.session.execute(text("UPDATE stock_batches SET quantity = 6 WHERE id = :b"), {"b": batch})
+    db.session.commit()
+    found = check()
+    assert found["new_violations"] == 1
+    assert alarms()[0].after["new"] == [f"batch-level:{store.id}:{product.id}"]
+    broken = app.test_cli_runner().invoke(args=["verify-ledger"])
+    assert broken.exit_code == 1
+    assert "tracked levels their batches do not add up to: 1" in broken.output
+    assert "batches that differ from the sum of their batch rows: 1" in broken.output
+    one = app.test_cli_runner().invoke(args=["verify-ledger", "--store", store.code])
+    assert one.exit_code == 1 and "batches that differ from the sum of their batch rows: 1" \
+        in one.output
+
+
+@pytest.mark.postgres
+def test_a_customer_and_a_batch_corrupted_on_postgresql(pg_app):
+    """The same two checks' SQL on PostgreSQL (partitioned movements, numeric money)."""
+    from tests.api_client import api_as
+
+    store, product = make_store(), make_product()
+    tracked = make_product(tracks_expiry=True)
+    move(store, product, "stock_in", 50)
+    stock_in = move(store, tracked, "stock_in", 4).data["movement"]
+    store_id, product_id, tracked_id = store.id, product.id, tracked.id
+    api = api_as(pg_app)
+    customer_id = api.post("/api/v1/customers", json={"store_id": store_id,
+                                                      "name": "Asif"}).json["customer"]["id"]
+    credit_sale(api, store_id, product_id, customer_id)
+    fresh()
+    batch = db.session.execute(text(
+        "INSERT INTO stock_batches (store_id, product_id, expires_on, batch_code, quantity, "
+        "received_at, updated_at) VALUES (:s, :p, '2027-06-30', '', 4, now(), now()) "
+        "RETURNING id"), {"s": store_id, "p": tracked_id}).scalar()
+    db.session.execute(text("INSERT INTO movement_batches (movement_id, batch_id, delta) "
+                            "VALUES (:m, :b, 4)"), {"m": stock_in["id"], "b": batch})
+    db.session.commit()
+    assert check()["new_violations"] == 0
+    db.session.execute(text("UPDATE customers SET balance = balance + 1"))
+    db.session.execute(text("UPDATE stock_batches SET quantity = 3"))
+    db.session.commit()
+    # The customer's store no longer adds up: checked customer by customer, and batch by batch.
+    assert check()["new_violations"] == 3
+    assert sorted(alarms()[0].after["new"]) == sorted(
+        [f"customer:{customer_id}", f"batch-level:{store_id}:{tracked_id}", f"batch:{batch}"])
+    violations = integrity.verify(db.session.connection())["violations"]
+    assert violations["customers"] == [{"customer_id": customer_id, "store_id": store_id,
+                                        "balance": "201.00", "ledger": "200.00"}]
+    assert len(violations["batch_levels"]) == 1 and len(violations["batches"]) == 1

@@ -137,15 +137,25 @@ def _verify_ledger(store_code):
     click.echo(f"Invariant 1 (level = sum of movements, balance_after chain) over {scope}: "
                f"{checked['stores']} stores, {checked['levels']:,} levels, "
                f"{checked['movements']:,} movements.")
+    click.echo(f"Invariant 8 (customer's balance = sum of entries, balance_after chain): "
+               f"{checked['customers']:,} customers, {checked['entries']:,} entries.")
+    click.echo(f"Invariant 9 (a tracked product's batches add up to its level; each batch = "
+               f"its batch rows, each movement = its batch rows): {checked['batches']:,} "
+               "batches.")
     problems = report["violations"]
     labels = {"levels": "levels that differ from the sum of their movements",
               "chain": "movements whose balance_after breaks the chain",
-              "orphans": "store x product pairs with movements and no level"}
+              "orphans": "store x product pairs with movements and no level",
+              "customers": "customers whose balance differs from the sum of their entries",
+              "entries": "customer entries whose balance_after breaks the chain",
+              "batch_levels": "tracked levels their batches do not add up to",
+              "batches": "batches that differ from the sum of their batch rows",
+              "batch_movements": "movements whose batch rows do not add up to their delta"}
     for kind, rows in problems.items():
         click.echo(f"  {labels[kind]}: {len(rows)}")
         for row in rows[:20]:
             click.echo(f"    {row}")
     total = sum(len(rows) for rows in problems.values())
     if total:
-        raise click.ClickException(f"{total} violations of invariant 1.")
+        raise click.ClickException(f"{total} violations of the ledger's invariants.")
     click.echo("OK: no violation.")

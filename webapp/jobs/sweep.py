@@ -75,8 +75,9 @@ def _make_partitions(app):
 
 
 def _check_ledger(app):
-    """A round of the continuous check of invariant 1 when one is due (LEDGER_CHECK_SECONDS;
-    one worker at a time): the movements since the last round and a few stores' levels."""
+    """A round of the continuous check of invariants 1, 8 and 9 when one is due
+    (LEDGER_CHECK_SECONDS; one worker at a time): the movements and customer entries since the
+    last round and a few stores' levels, balances and batches."""
     config = app.config
     summary = integrity.watch_once(
         db.session.connection(), utcnow(),

@@ -6,7 +6,12 @@ scanning a seeded ledger; 0 checks everything.
 """
 from sqlalchemy import text
 
-from webapp.services.ledger.batches import batch_violations
+from webapp.services.ledger.batches import (
+    BATCHES_OFF,
+    MOVEMENTS_OFF,
+    TRACKED_LEVELS_OFF,
+    batch_violations,
+)
 
 TOUCHED = """
     touched AS (SELECT DISTINCT store_id, product_id FROM stock_movements WHERE id > :after_id)
@@ -63,11 +68,37 @@ def ledger_is_consistent(conn, after_id=0):
 
 # --- Whole-ledger verification, for `flask verify-ledger` and after a restore ------------------
 
-def verify(conn, store_id=None):
-    """Check invariant 1 over the whole ledger (or one store) → {"checked": {...}, "violations"}.
+# Invariant 8: customers whose balance is not the sum of their entries' amounts, and entries
+# whose balance_after is not the balance before them plus their amount (in id order).
+CUSTOMERS_OFF = """
+    SELECT c.id AS customer_id, c.store_id, c.balance, COALESCE(e.total, 0) AS ledger
+    FROM customers c
+    LEFT JOIN (SELECT customer_id, SUM(amount) AS total FROM customer_entries{where}
+               GROUP BY customer_id) e ON e.customer_id = c.id
+    WHERE ROUND(c.balance - COALESCE(e.total, 0), 2) <> 0{scoped}
+    ORDER BY c.id"""
+ENTRY_CHAIN = """
+    SELECT id, customer_id, balance_after, amount, previous FROM (
+        SELECT id, customer_id, balance_after, amount,
+               LAG(balance_after, 1, 0) OVER (PARTITION BY customer_id ORDER BY id) AS previous
+        FROM customer_entries{where}) chain
+    WHERE ROUND(balance_after - amount - previous, 2) <> 0 ORDER BY id"""
+# Invariant 9 and the batch ledger (services/ledger/batches.py), kept to one store.
+BATCHES_OF_STORE = {
+    "batch_levels": f"SELECT * FROM ({TRACKED_LEVELS_OFF.text}) v WHERE store_id = :store_id",
+    "batches": f"SELECT v.* FROM ({BATCHES_OFF.text}) v JOIN stock_batches b ON b.id = v.id "
+               "WHERE b.store_id = :store_id",
+    "batch_movements": f"SELECT v.* FROM ({MOVEMENTS_OFF.text}) v "
+                       "JOIN stock_movements m ON m.id = v.id WHERE m.store_id = :store_id",
+}
 
-    `checked` says what was looked at (stores, levels, movements); `violations` lists each
-    breach by kind. Invariants 8 and 9 join here when their tables exist.
+
+def verify(conn, store_id=None):
+    """Check invariants 1, 8 and 9 over the whole ledger (or one store) → {"checked": {...},
+    "violations"}.
+
+    `checked` says what was looked at (stores, levels, movements, customers, entries, batches);
+    `violations` lists each breach by kind.
     """
     where = "" if store_id is None else " WHERE store_id = :store_id"
     params = {"store_id": store_id}
@@ -97,17 +128,42 @@ def verify(conn, store_id=None):
         LEFT JOIN stock_levels l ON l.store_id = m.store_id AND l.product_id = m.product_id
         WHERE l.store_id IS NULL{"" if store_id is None else " AND m.store_id = :store_id"}
         ORDER BY m.store_id, m.product_id"""), params)
+    violations = {"levels": [_plain(r) for r in levels], "chain": [_plain(r) for r in chain],
+                  "orphans": [_plain(r) for r in orphans]}
+    khata = conn.execute(text(
+        f"SELECT (SELECT COUNT(*) FROM customers{where}) AS customers,"
+        f" (SELECT COUNT(*) FROM customer_entries{where}) AS entries,"
+        f" (SELECT COUNT(*) FROM stock_batches{where}) AS batches"), params).one()._mapping
+    scoped = "" if store_id is None else " AND c.store_id = :store_id"
+    violations["customers"] = [_plain(r) for r in conn.execute(
+        text(CUSTOMERS_OFF.format(where=where, scoped=scoped)), params)]
+    violations["entries"] = [_plain(r) for r in conn.execute(
+        text(ENTRY_CHAIN.format(where=where)), params)]
+    if store_id is None:
+        batches = batch_violations(conn)
+        violations.update(batch_levels=batches["levels"], batches=batches["batches"],
+                          batch_movements=batches["movements"])
+    else:
+        for kind, sql in BATCHES_OF_STORE.items():
+            violations[kind] = [_plain(r) for r in conn.execute(text(sql), params)]
+    for kind in ("batch_levels", "batches", "batch_movements"):
+        violations[kind] = [_plain_dict(r) for r in violations[kind]]
     return {
-        "checked": {"invariant": 1, "stores": counts["stores"], "levels": counts["levels"],
-                    "movements": counts["movements"]},
-        "violations": {"levels": [_plain(r) for r in levels], "chain": [_plain(r) for r in chain],
-                       "orphans": [_plain(r) for r in orphans]},
+        "checked": {"invariants": [1, 8, 9], "stores": counts["stores"],
+                    "levels": counts["levels"], "movements": counts["movements"],
+                    "customers": khata["customers"], "entries": khata["entries"],
+                    "batches": khata["batches"]},
+        "violations": violations,
     }
 
 
 def _plain(row):
+    return _plain_dict(row._mapping)
+
+
+def _plain_dict(mapping):
     return {k: (str(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v)
-            for k, v in row._mapping.items()}
+            for k, v in mapping.items()}
 
 
 # --- The continuous check: the worker watches the ledger, a little at a time ----------------
@@ -169,11 +225,15 @@ STORES_WITHOUT_TOTAL = text("""
       AND NOT EXISTS (SELECT 1 FROM ledger_watch_stores w WHERE w.store_id = s.id)
 """)
 NEW_TOTALS = text("""
-    INSERT INTO ledger_watch_stores (store_id, total)
-    SELECT s.id, COALESCE(t.total, 0) FROM stores s
+    INSERT INTO ledger_watch_stores (store_id, total, khata_total)
+    SELECT s.id, COALESCE(t.total, 0), COALESCE(k.total, 0) FROM stores s
     LEFT JOIN (SELECT store_id, SUM(delta) AS total FROM stock_movements
                WHERE store_id > :first_store AND store_id <= :last_store AND id <= :upto_id
                GROUP BY store_id) t ON t.store_id = s.id
+    LEFT JOIN (SELECT store_id, SUM(amount) AS total FROM customer_entries
+               WHERE store_id > :first_store AND store_id <= :last_store
+                 AND id <= :upto_entry_id
+               GROUP BY store_id) k ON k.store_id = s.id
     WHERE s.id > :first_store AND s.id <= :last_store
       AND NOT EXISTS (SELECT 1 FROM ledger_watch_stores w WHERE w.store_id = s.id)
 """)
@@ -192,33 +252,107 @@ STORES_OFF = text("""
     WHERE w.store_id > :first_store AND w.store_id <= :last_store
       AND ROUND(COALESCE(l.levels, 0) - w.total - COALESCE(n.newer, 0), 3) <> 0
 """)
+# Invariant 8, the same way over customers' ledgers: the new entries' balance_after links, each
+# touched customer's balance against the newest of them, and store by store the sum of its
+# customers' balances against its running total of entry amounts (khata_total).
+ENTRY_CHAIN_SINCE = text("""
+    SELECT id, customer_id, balance_after, amount, previous FROM (
+        SELECT id, customer_id, balance_after, amount,
+               LAG(balance_after) OVER (PARTITION BY customer_id ORDER BY id) AS previous
+        FROM customer_entries WHERE id > :after_id AND id <= :upto_id) chain
+    WHERE previous IS NOT NULL AND ROUND(balance_after - amount - previous, 2) <> 0
+    ORDER BY id
+""")
+CUSTOMERS_TOUCHED = text("""
+    SELECT t.customer_id, c.store_id, c.balance, t.balance_after AS last_balance FROM (
+        SELECT customer_id, balance_after,
+               ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY id DESC) AS newest
+        FROM customer_entries WHERE id > :after_id) t
+    JOIN customers c ON c.id = t.customer_id
+    WHERE t.newest = 1 AND ROUND(c.balance - t.balance_after, 2) <> 0
+""")
+ADD_TO_KHATA_TOTALS = text("""
+    UPDATE ledger_watch_stores SET khata_total = khata_total + n.added
+    FROM (SELECT store_id, SUM(amount) AS added FROM customer_entries
+          WHERE id > :after_id AND id <= :upto_id GROUP BY store_id) n
+    WHERE ledger_watch_stores.store_id = n.store_id
+""")
+KHATA_STORES_OFF = text("""
+    SELECT w.store_id, w.khata_total AS total, COALESCE(c.balances, 0) AS balances,
+           COALESCE(n.newer, 0) AS newer
+    FROM ledger_watch_stores w
+    LEFT JOIN (SELECT store_id, SUM(balance) AS balances FROM customers
+               WHERE store_id > :first_store AND store_id <= :last_store GROUP BY store_id) c
+      ON c.store_id = w.store_id
+    LEFT JOIN (SELECT store_id, SUM(amount) AS newer FROM customer_entries
+               WHERE id > :upto_entry_id AND store_id > :first_store AND store_id <= :last_store
+               GROUP BY store_id) n
+      ON n.store_id = w.store_id
+    WHERE w.store_id > :first_store AND w.store_id <= :last_store
+      AND ROUND(COALESCE(c.balances, 0) - w.khata_total - COALESCE(n.newer, 0), 2) <> 0
+""")
+# Invariant 9 where it can break: the tracked levels the new movements touched, and the round's
+# stores' tracked levels against their batches (a batch changed behind the app's back). Batches
+# are few (a product's dates in a store), so neither reads any history.
+BATCH_LEVEL = """
+    SELECT l.store_id, l.product_id, l.quantity, COALESCE((
+        SELECT SUM(b.quantity) FROM stock_batches b
+        WHERE b.store_id = l.store_id AND b.product_id = l.product_id), 0) AS batches
+    FROM stock_levels l JOIN products p ON p.id = l.product_id AND p.tracks_expiry
+    WHERE {which}"""
+BATCH_LEVEL_OFF = """
+    SELECT * FROM ({levels}) v
+    WHERE ROUND(batches - CASE WHEN quantity < 0 THEN 0 ELSE quantity END, 3) <> 0"""
+TRACKED_TOUCHED_OFF = text(BATCH_LEVEL_OFF.format(levels=BATCH_LEVEL.format(
+    which="(l.store_id, l.product_id) IN (SELECT DISTINCT store_id, product_id "
+          "FROM stock_movements WHERE id > :after_id)")))
+TRACKED_IN_STORES_OFF = text(BATCH_LEVEL_OFF.format(levels=BATCH_LEVEL.format(
+    which="l.store_id > :first_store AND l.store_id <= :last_store")))
 MAX_KEYS_KEPT = 1000
+KINDS = ("chain", "levels", "orphans", "stores", "customers", "entries", "khata_stores",
+         "batch_levels", "batches", "batch_movements")
 
 
 def check_increment(conn, after_id, upto_id):
     """Breaches among the movements after_id < id <= upto_id and the levels they touched →
-    {"chain": [...], "levels": [...], "orphans": [...]}."""
+    {"chain": [...], "levels": [...], "orphans": [...], "batch_levels": [...]}."""
     found = {"chain": [_plain(r) for r in conn.execute(
         CHAIN_SINCE, {"after_id": after_id, "upto_id": upto_id})], "levels": [], "orphans": []}
     for row in conn.execute(LEVELS_TOUCHED, {"after_id": after_id}):
         found["orphans" if row.quantity is None else "levels"].append(_plain(row))
+    found["batch_levels"] = [_plain(r) for r in conn.execute(
+        TRACKED_TOUCHED_OFF, {"after_id": after_id})]
     return found
 
 
-def check_stores(conn, first_store, last_store, upto_id):
+def check_entries(conn, after_id, upto_id):
+    """Breaches among the customer entries after_id < id <= upto_id and the customers they
+    touched → {"entries": [...], "customers": [...]}."""
+    bounds = {"after_id": after_id, "upto_id": upto_id}
+    return {"entries": [_plain(r) for r in conn.execute(ENTRY_CHAIN_SINCE, bounds)],
+            "customers": [_plain(r) for r in conn.execute(CUSTOMERS_TOUCHED, bounds)]}
+
+
+def check_stores(conn, first_store, last_store, upto_id, upto_entry_id=0):
     """The stores first_store < id <= last_store whose levels do not add up to their
-    movements, each checked pair by pair → {"levels", "chain", "orphans", "stores"}."""
-    bounds = {"first_store": first_store, "last_store": last_store, "upto_id": upto_id}
+    movements, or their customers' balances to their entries, each then checked pair by pair
+    and customer by customer; and their tracked levels against their batches → found by kind
+    (KINDS)."""
+    bounds = {"first_store": first_store, "last_store": last_store, "upto_id": upto_id,
+              "upto_entry_id": upto_entry_id}
     if conn.execute(STORES_WITHOUT_TOTAL, bounds).scalar():
         conn.execute(NEW_TOTALS, bounds)
-    found = {"levels": [], "chain": [], "orphans": [], "stores": []}
-    for row in conn.execute(STORES_OFF, bounds):
-        report = verify(conn, row.store_id)["violations"]
-        if any(report.values()):
-            for kind, rows in report.items():
-                found[kind] += rows
-        else:  # the sums disagree and no pair can be named: say so for the store
-            found["stores"].append(_plain(row))
+    found = {kind: [] for kind in KINDS}
+    for sums, off in ((STORES_OFF, "stores"), (KHATA_STORES_OFF, "khata_stores")):
+        for row in conn.execute(sums, bounds):
+            report = verify(conn, row.store_id)["violations"]
+            if any(report.values()):
+                for kind, rows in report.items():
+                    found[kind] += [r for r in rows if r not in found[kind]]
+            else:  # the sums disagree and nothing can be named: say so for the store
+                found[off].append(_plain(row))
+    found["batch_levels"] += [r for r in (_plain(r) for r in conn.execute(
+        TRACKED_IN_STORES_OFF, bounds)) if r not in found["batch_levels"]]
     return found
 
 
@@ -228,6 +362,13 @@ def violation_keys(found):
     keys += [f"level:{r['store_id']}:{r['product_id']}" for r in found.get("levels", [])]
     keys += [f"orphan:{r['store_id']}:{r['product_id']}" for r in found.get("orphans", [])]
     keys += [f"store:{r['store_id']}" for r in found.get("stores", [])]
+    keys += [f"customer:{r['customer_id']}" for r in found.get("customers", [])]
+    keys += [f"entry:{r['id']}" for r in found.get("entries", [])]
+    keys += [f"khata:{r['store_id']}" for r in found.get("khata_stores", [])]
+    keys += [f"batch-level:{r['store_id']}:{r['product_id']}"
+             for r in found.get("batch_levels", [])]
+    keys += [f"batch:{r['id']}" for r in found.get("batches", [])]
+    keys += [f"batch-movement:{r['id']}" for r in found.get("batch_movements", [])]
     return list(dict.fromkeys(keys))
 
 
@@ -256,7 +397,7 @@ def watch_once(conn, now, *, settle_seconds, stores_per_round, max_movements, ev
 
     from sqlalchemy import func, select, update
 
-    from webapp.models import LedgerWatch, StockMovement, Store
+    from webapp.models import CustomerEntry, LedgerWatch, StockMovement, Store
 
     state = watch_state(conn, lock=True)
     if state is None:
@@ -270,10 +411,18 @@ def watch_once(conn, now, *, settle_seconds, stores_per_round, max_movements, ev
     upto_id = conn.execute(select(func.max(movements.c.id)).where(
         movements.c.id > after_id, movements.c.id <= after_id + max_movements,
         movements.c.created_at < horizon)).scalar() or after_id
-    found = {"chain": [], "levels": [], "orphans": [], "stores": []}
+    entries = CustomerEntry.__table__
+    after_entry = state["last_entry_id"]
+    upto_entry = conn.execute(select(func.max(entries.c.id)).where(
+        entries.c.id > after_entry, entries.c.id <= after_entry + max_movements,
+        entries.c.created_at < horizon)).scalar() or after_entry
+    found = {kind: [] for kind in KINDS}
     if upto_id > after_id:
         found.update(check_increment(conn, after_id, upto_id))
         conn.execute(ADD_TO_TOTALS, {"after_id": after_id, "upto_id": upto_id})
+    if upto_entry > after_entry:
+        found.update(check_entries(conn, after_entry, upto_entry))
+        conn.execute(ADD_TO_KHATA_TOTALS, {"after_id": after_entry, "upto_id": upto_entry})
     store_ids = conn.execute(select(stores.c.id).where(stores.c.id > state["store_cursor"])
                              .order_by(stores.c.id).limit(stores_per_round)).scalars().all() \
         if stores_per_round > 0 else []
@@ -282,19 +431,21 @@ def watch_once(conn, now, *, settle_seconds, stores_per_round, max_movements, ev
         (state["store_cursor"] if stores_per_round <= 0 else 0)
     if store_ids:
         for kind, rows in check_stores(conn, state["store_cursor"], store_ids[-1],
-                                       upto_id).items():
-            found[kind] += rows
+                                       upto_id, upto_entry).items():
+            found[kind] += [r for r in rows if r not in found[kind]]
     known = list((state["details"] or {}).get("keys", []))
     new = [k for k in violation_keys(found) if k not in set(known)]
     total = state["violations"] + len(new)
     conn.execute(update(LedgerWatch.__table__).where(LedgerWatch.__table__.c.id == 1).values(
-        last_movement_id=upto_id, store_cursor=cursor, checked_at=now, violations=total,
+        last_movement_id=upto_id, last_entry_id=upto_entry, store_cursor=cursor,
+        checked_at=now, violations=total,
         first_violation_at=state["first_violation_at"] or (now if new else None),
         details={"keys": (known + new)[:MAX_KEYS_KEPT]} if (known or new) else None))
     if new:
         _raise_alarm(conn, found, new, total)
     return {"movements": upto_id - after_id, "from_id": after_id, "to_id": upto_id,
-            "stores": len(store_ids), "new_violations": len(new), "violations": total}
+            "entries": upto_entry - after_entry, "stores": len(store_ids),
+            "new_violations": len(new), "violations": total}
 
 
 def _raise_alarm(conn, found, new, total):
@@ -305,7 +456,7 @@ def _raise_alarm(conn, found, new, total):
     from webapp.services import audit
 
     logging.getLogger("kiryana.ledger").error(
-        "ledger invariant 1 broken: %s new violation(s), %s known: %s", len(new), total,
+        "ledger invariants broken: %s new violation(s), %s known: %s", len(new), total,
         ", ".join(new[:10]))
     audit.record(conn, None, "ledger.violation", "ledger", None,
                  after={"new": new[:100], "violations": total,

@@ -44,7 +44,7 @@ class LiveCollector:
                                 "Age of the oldest audit event still in the outbox.", value=age)
         violations, _, checked_at = integrity.watch_summary_now()
         yield GaugeMetricFamily("kiryana_ledger_violations",
-                                "Breaches of invariant 1 the continuous ledger check knows of "
+                                "Breaches of invariants 1, 8 and 9 the continuous ledger check knows of "
                                 "(alert on > 0).", value=violations)
         yield GaugeMetricFamily("kiryana_ledger_check_age_seconds",
                                 "Seconds since the last round of the continuous ledger check "
