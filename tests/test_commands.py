@@ -32,10 +32,13 @@ def names(command):
 
 
 def test_the_api_bodies_are_the_commands_fields():
-    assert list(MovementCreate.model_fields) == names(commands.Movement)
+    # a movement that names a batch is a DatedMovement: the body has its fields
+    assert list(MovementCreate.model_fields) == names(commands.DatedMovement)
+    assert names(commands.DatedMovement) == names(commands.Movement) + ["expires_on",
+                                                                        "batch_code"]
     assert list(TransferCreate.model_fields) == names(commands.Transfer)
     assert list(CountLine.model_fields) == names(commands.CountLine)
-    assert set(SyncMovement.model_fields) == set(names(commands.Movement)) | {"id"}
+    assert set(SyncMovement.model_fields) == set(names(commands.DatedMovement)) | {"id"}
 
 
 def _json_bodies(app):

@@ -53,6 +53,8 @@ def _commands_for_the_other_store(s):
     theirs, mine, sugar = s["theirs"].id, s["mine"].id, s["sugar"].id
     return [
         commands.Movement.parse(store_id=theirs, product_id=sugar, type="sale", quantity="1"),
+        commands.Movement.parse(store_id=theirs, product_id=sugar, type="stock_in", quantity="1",
+                                expires_on="2027-05-31"),
         commands.Transfer.parse(from_store_id=theirs, to_store_id=mine, product_id=sugar,
                                 quantity="1"),
         commands.Transfer.parse(from_store_id=mine, to_store_id=theirs, product_id=sugar,

@@ -33,11 +33,15 @@ from webapp.services import basket
 from webapp.services.errors import N_, DomainError
 from webapp.services.payments import MAX_PAYMENTS
 from webapp.services.validation import (
+    EXPIRY_YEARS,
+    MAX_BATCH_CODE,
     MAX_MONEY,
     MAX_QUANTITY,
     check_value,
     number_text,
+    parse_batch_code,
     parse_datetime,
+    parse_expiry,
     parse_id,
     parse_money,
     parse_product_lines,
@@ -84,6 +88,12 @@ Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf
                                  description="PKR with up to 2 decimals."),
                   BeforeValidator(_plain_number)]
 Note = Annotated[str | None, Field(max_length=MAX_NOTE)]
+ExpiresOn = Annotated[date | None, Field(
+    ge=date(EXPIRY_YEARS[0], 1, 1), le=date(EXPIRY_YEARS[1], 12, 31),
+    description="A batch's expiry date (a product that tracks expiry): a stock-in's (needed), "
+                "a removal's batch (reason expired or damaged), a count's date.")]
+BatchCode = Annotated[str | None, Field(max_length=MAX_BATCH_CODE, description=(
+    "The batch code printed beside the date, where two batches share one."))]
 
 
 def _described(kind, description):
@@ -111,7 +121,7 @@ class _Command:
 
     def dump(self):
         """The command as JSON-ready data (decimals and times as text, None left out)."""
-        return {name: (value.isoformat() if isinstance(value, datetime) else
+        return {name: (value.isoformat() if isinstance(value, (datetime, date)) else
                        str(value) if isinstance(value, Decimal) else value)
                 for name, value in vars(self).items() if value is not None}
 
@@ -149,6 +159,8 @@ def _retype(kind, value):
         return Decimal(value)
     if kind is datetime:
         return datetime.fromisoformat(value)
+    if kind is date:
+        return date.fromisoformat(value)
     return value
 
 
@@ -156,6 +168,15 @@ def _unknown(cls, raw):
     unknown = sorted(raw.keys() - _kinds(cls).keys())
     if unknown:
         raise DomainError("invalid", f"Unknown field: {', '.join(unknown)}.", field=unknown[0])
+
+
+def _batch(raw, prefix=""):
+    """expires_on and batch_code when a door sent them (nothing to parse on a plain sale)."""
+    expires_on, code = raw.get("expires_on"), raw.get("batch_code")
+    if expires_on is None and code is None:
+        return {}
+    return {"expires_on": parse_expiry(expires_on, prefix + "expires_on"),
+            "batch_code": parse_batch_code(code, prefix + "batch_code") or None}
 
 
 def _optional_id(value, field, label):
@@ -187,11 +208,16 @@ class Movement(_Command):
     unit_cost: Money | None = None
     supplier_id: Id | None = None
     occurred_at: ClientTime = None
+    # Not fields: a movement that names a batch is a DatedMovement (below), so a plain one (a
+    # sale) is built, hashed and stored as it was before batches existed.
+    expires_on = None
+    batch_code = None
 
     @classmethod
     def parse(cls, **raw):
-        """A checked movement from raw values (form text, JSON values); DomainError if not."""
-        _unknown(cls, raw)
+        """A checked movement from raw values (form text, JSON values); DomainError if not:
+        a DatedMovement when it names a batch (expires_on, batch_code)."""
+        _unknown(DatedMovement, raw)
         type = raw.get("type")
         if type not in RECORDABLE_TYPES:
             raise DomainError("invalid", f"Type must be one of: {', '.join(RECORDABLE_TYPES)}.",
@@ -216,6 +242,10 @@ class Movement(_Command):
             unit_cost=parse_money(raw.get("unit_cost"), "unit_cost", "Unit cost"),
             supplier_id=_optional_id(raw.get("supplier_id"), "supplier_id", "Supplier"),
             occurred_at=parse_datetime(raw.get("occurred_at")))
+        if "expires_on" in raw or "batch_code" in raw:
+            batch = _batch(raw)
+            if batch:
+                command = DatedMovement(**vars(command), **batch)
         # Bounds at the door (validation.MAX_MONEY): the value of what was typed. The ledger
         # checks a value worked out from the product's own price or cost where it is known.
         check_value(command.quantity, command.unit_price, "unit_price",
@@ -223,6 +253,23 @@ class Movement(_Command):
         check_value(command.quantity, command.unit_cost, "unit_cost",
                     N_("Quantity × unit cost"))
         return command
+
+    @classmethod
+    def load(cls, data):
+        """dump()'s data read back: a DatedMovement when it names a batch."""
+        if cls is Movement and ("expires_on" in data or "batch_code" in data):
+            return DatedMovement.load(data)
+        return super().load(data)
+
+
+@dataclass(frozen=True)
+class DatedMovement(Movement):
+    """A movement that names a batch of a product that tracks expiry: a stock-in's date (and
+    code), the batch an expired or damaged removal takes, a count's date. The API's body is
+    this one's fields; Movement.parse makes one only when a date or code is given."""
+
+    expires_on: ExpiresOn = None
+    batch_code: BatchCode = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +301,10 @@ class CountLine:
     product_id: Id
     quantity: _described(Quantity, "What is on the shelf.")
     expected: _described(Quantity | None, "The level when the count began.") = None
+    # A product that tracks expiry: an upward difference goes into this date's batch (without
+    # one: the batch that expires last), a downward one comes out of it.
+    expires_on: ExpiresOn = None
+    batch_code: BatchCode = None
 
 
 CountRequest = _lines_request("CountRequest", "A count as a door sends it.", CountLine,
@@ -285,7 +336,8 @@ class Count:
                                     allow_zero=True, label="Counted quantity"),
                 parse_quantity(expected, f"counts.{i}.expected", allow_zero=True,
                                label="Expected quantity")
-                if expected is not None and expected != "" else None)
+                if expected is not None and expected != "" else None,
+                **_batch(line, f"counts.{i}."))
         return cls(store_id, tuple(lines[pid] for pid in sorted(lines)), note)
 
 
@@ -442,6 +494,9 @@ class DeliveryLineRequest:
                                    "flagged).")
     unit_cost: _described(Money | None, "The invoice's cost of one unit.") = None
     line_id: _described(Id | None, "The order line a substitute product stands in for.") = None
+    expires_on: _described(ExpiresOn, "The expiry date on what arrived: needed for a product "
+                                      "that tracks expiry.") = None
+    batch_code: BatchCode = None
 
 
 DeliveryRequest = _lines_request("DeliveryRequest", "A delivery as a door sends it.",
@@ -455,7 +510,8 @@ class Delivery:
     line a substitute counts against."""
 
     order_id: int
-    lines: tuple  # of (product_id, quantity, unit_cost, line_id, index), by product id
+    # of (product_id, quantity, unit_cost, line_id, index, expires_on, batch_code), by product id
+    lines: tuple
     note: str | None = None
 
 

@@ -10,7 +10,7 @@ from webapp.extensions import db
 from webapp.infra import redisconn
 from webapp.models import MOVEMENT_TYPES, Product, StockMovement, Store, Supplier, User
 from webapp.models.types import utcnow
-from webapp.services import partitions
+from webapp.services import ledger, partitions
 from webapp.services.errors import N_, DomainError
 from webapp.services.paging import PER_PAGE, count_of, paginate
 from webapp.services.sql import is_postgresql
@@ -119,3 +119,12 @@ def _counter(flt, names):
             closed = int(cached)
         return closed + count_of(query.where(MOVEMENTS.c.created_at >= boundary))
     return count
+
+
+def with_batches(movements):
+    """Add `batches` to the listed movements of products that track expiry (one query)."""
+    found = ledger.batches.of_movements(db.session.connection(), [m["id"] for m in movements])
+    for m in movements:
+        if m["id"] in found:
+            m["batches"] = found[m["id"]]
+    return movements

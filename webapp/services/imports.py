@@ -15,7 +15,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -36,7 +36,13 @@ from webapp.models.types import utcnow
 from webapp.services import audit, catalog, commands, ledger, policy
 from webapp.services.errors import N_, DomainError, NotFound
 from webapp.services.handlers import handle
-from webapp.services.validation import parse_id, parse_quantity, parse_sku
+from webapp.services.validation import (
+    parse_batch_code,
+    parse_expiry,
+    parse_id,
+    parse_quantity,
+    parse_sku,
+)
 
 log = logging.getLogger("kiryana.imports")
 PRODUCTS = Product.__table__
@@ -63,6 +69,10 @@ ALIASES = {
     "qty": "quantity", "stock": "quantity", "opening stock": "quantity",
     "unit cost": "unit_cost", "product": "name", "product name": "name",
     "supplier name": "supplier", "code": "sku",
+    "expiry": "expires_on", "expiry date": "expires_on", "expires": "expires_on",
+    "expires on": "expires_on", "exp": "expires_on", "best before": "expires_on",
+    "batch": "batch_code", "batch code": "batch_code", "batch no": "batch_code",
+    "lot": "batch_code",
 }
 UNIT_ALIASES = {"pcs": "piece", "pc": "piece", "pieces": "piece", "kgs": "kg", "kilogram": "kg",
                 "gram": "g", "grams": "g", "liter": "litre", "l": "litre", "litres": "litre",
@@ -71,7 +81,7 @@ UNIT_ALIASES = {"pcs": "piece", "pc": "piece", "pieces": "piece", "kgs": "kg", "
 COLUMNS = {
     "products": ("sku", "name", "category", "unit", "barcode", "sale_price", "cost",
                  "reorder_level", "pack_size", "supplier"),
-    "opening_stock": ("sku", "store_code", "quantity"),
+    "opening_stock": ("sku", "store_code", "quantity", "expires_on", "batch_code"),
     "supplier_prices": ("sku", "cost", "pack_size", "supplier"),
 }
 REQUIRED = {"products": ("sku",), "opening_stock": ("sku", "store_code", "quantity"),
@@ -388,8 +398,34 @@ def _existing_products():
     rows = db.session.execute(select(
         PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.category, PRODUCTS.c.unit,
         PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.cost, PRODUCTS.c.reorder_level,
-        PRODUCTS.c.pack_size, PRODUCTS.c.preferred_supplier_id, PRODUCTS.c.archived))
+        PRODUCTS.c.pack_size, PRODUCTS.c.preferred_supplier_id, PRODUCTS.c.archived,
+        PRODUCTS.c.tracks_expiry))
     return {r.sku.lower(): r._asdict() for r in rows}
+
+
+# Dates as a shop's sheet holds them: 2027-05-31, 31/05/2027 or 31-05-2027 (day first, as
+# Pakistan writes them), or the day number an .xlsx date cell holds.
+_DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def _expiry_of(record):
+    """{"expires_on": ISO day, "batch_code"?: …} of an opening-stock row ({} without a date)."""
+    text = record.get("expires_on", "").strip()
+    if not text:
+        return {}
+    day_first = _DAY_FIRST.match(text)
+    if day_first:
+        day, month, year = (int(g) for g in day_first.groups())
+        try:
+            text = date(year, month, day).isoformat()
+        except ValueError:
+            pass  # parse_expiry names the field
+    elif re.fullmatch(r"\d{5}(\.0+)?", text):
+        text = (_EXCEL_EPOCH + timedelta(days=int(float(text)))).isoformat()
+    found = {"expires_on": parse_expiry(text).isoformat()}
+    code = parse_batch_code(record.get("batch_code"))
+    return {**found, "batch_code": code} if code else found
 
 
 def _refusal_from_error(result, header, names, line, error, cells):
@@ -534,21 +570,25 @@ def _plan_opening_stock(result, names, header, rows, store_id, supplier_id):
             if product["unit"] in ("piece", "pack") and quantity != quantity.to_integral_value():
                 raise DomainError("invalid", N_("This product is counted in whole units."),
                                   field="quantity")
+            batch = _expiry_of(record) if product["tracks_expiry"] else {}
+            if product["tracks_expiry"] and quantity and "expires_on" not in batch:
+                raise DomainError("invalid", N_("This product tracks expiry: give the expiry "
+                                                "date of this stock."), field="expires_on")
         except DomainError as error:
             _refusal_from_error(result, header, names, line, error, cells)
             continue
-        wanted.append((line, target, product["id"], quantity))
+        wanted.append((line, target, product["id"], quantity, batch))
     levels = {}
     for chunk in _chunks(wanted, 500):
-        pairs = [(t, p) for _line, t, p, _q in chunk]
+        pairs = [(t, p) for _line, t, p, _q, _b in chunk]
         for r in db.session.execute(select(LEVELS.c.store_id, LEVELS.c.product_id,
                                            LEVELS.c.quantity)
                                     .where(LEVELS.c.product_id.in_({p for _t, p in pairs}),
                                            LEVELS.c.store_id.in_({t for t, _p in pairs}))):
             levels[(r.store_id, r.product_id)] = r.quantity
-    for line, target, product_id, quantity in wanted:
+    for line, target, product_id, quantity, batch in wanted:
         current = levels.get((target, product_id))
-        row = {"store_id": target, "product_id": product_id, "quantity": quantity}
+        row = {"store_id": target, "product_id": product_id, "quantity": quantity, **batch}
         if current is None:
             # Even at 0: a product imported for a store is one it stocks, so it belongs on
             # its stock list and low-stock report (the count writes a level, no movement).
@@ -774,7 +814,9 @@ def _apply_opening_stock(actor, job_id, runner, result):
         by_store.setdefault(row["store_id"], []).append(row)
     for store_id, lines in sorted(by_store.items()):
         for chunk in _chunks(lines, ledger.MAX_COUNT_LINES):
-            counts = [{"product_id": r["product_id"], "quantity": r["quantity"]} for r in chunk]
+            counts = [{"product_id": r["product_id"], "quantity": r["quantity"],
+                       **{k: r[k] for k in ("expires_on", "batch_code") if r.get(k)}}
+                      for r in chunk]
             # The ledger commits on its own: check ownership just before, note progress after.
             _progress(job_id, runner, 0)
             db.session.commit()

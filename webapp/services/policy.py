@@ -156,6 +156,7 @@ class Rule:
 
 COMMAND_RULES = {
     commands.Movement: Rule(stores=("store_id",), backdated="occurred_at"),
+    commands.DatedMovement: Rule(stores=("store_id",), backdated="occurred_at"),
     commands.Transfer: Rule(stores=("from_store_id", "to_store_id")),
     commands.Count: Rule(stores=("store_id",)),
     commands.CountReview: Rule(stores=("store_id",)),

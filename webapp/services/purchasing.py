@@ -41,6 +41,8 @@ from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.handlers import handle, handles
 from webapp.services.validation import (
     MAX_QUANTITY,
+    parse_batch_code,
+    parse_expiry,
     parse_id,
     parse_money,
     parse_product_lines,
@@ -400,7 +402,11 @@ def _parse_receipt(lines):
         line_id = line.get("line_id")
         line_id = None if line_id in (None, "") else parse_id(line_id, f"lines.{i}.line_id",
                                                               "Order line")
-        parsed[pid] = (quantity, cost, line_id, i)
+        # A product that tracks expiry needs the date printed on what arrived (the ledger
+        # asks for it); a batch code where the supplier prints one.
+        expires_on = parse_expiry(line.get("expires_on"), f"lines.{i}.expires_on")
+        code = parse_batch_code(line.get("batch_code"), f"lines.{i}.batch_code") or None
+        parsed[pid] = (quantity, cost, line_id, i, expires_on, code)
     if not parsed:
         raise DomainError("invalid", N_("Enter what arrived."), field="lines")
     return parsed
@@ -431,11 +437,12 @@ def deliver(actor, command, idempotency_key=None):
     """
     order = _order(command.order_id)
     order_id, store_id, supplier_id = order.id, order.store_id, order.supplier_id
-    parsed = {pid: (q, c, lid, i) for pid, q, c, lid, i in command.lines}
+    parsed = {pid: line for pid, *line in command.lines}
     note = command.note
     idempotency.check_key(idempotency_key)
     request = {"order_id": order_id, "supplier_id": supplier_id, "note": note,
-               "lines": sorted([pid, q, c, lid] for pid, (q, c, lid, _i) in parsed.items())}
+               "lines": sorted([pid, q, c, lid] + ([str(exp), code] if exp else [])
+                               for pid, (q, c, lid, _i, exp, code) in parsed.items())}
 
     sets_last_cost = policy.sets_last_cost(policy.role_of(actor))
 
@@ -453,7 +460,7 @@ def deliver(actor, command, idempotency_key=None):
         db.session.add(receipt)
         movements, levels = [], []
         for pid in sorted(parsed):  # one lock order (product id) for every writer
-            quantity, cost, line_id, i = parsed[pid]
+            quantity, cost, line_id, i, expires_on, code = parsed[pid]
             substitute = False
             if line_id is not None:
                 target = by_id.get(line_id)
@@ -470,7 +477,9 @@ def deliver(actor, command, idempotency_key=None):
                 locked.lines.append(target)
                 by_product[pid] = target
             unit_cost = cost if cost is not None else target.unit_cost
-            movement, level = stock_in(pid, quantity, unit_cost, note=f"PO-{locked.id}")
+            movement, level = stock_in(pid, quantity, unit_cost, note=f"PO-{locked.id}",
+                                       expires_on=expires_on, batch_code=code,
+                                       field=f"lines.{i}.expires_on")
             target.received_quantity = _qty(target.received_quantity + quantity)
             over = target.received_quantity > target.quantity
             receipt.lines.append(PurchaseReceiptLine(

@@ -194,7 +194,9 @@ def sell(actor, command, idempotency_key=None):
                        "unit_price": str(line["price"]),
                        "movement_id": written[line["index"]][0]["id"]} for line in parsed]})
         sale = _sale_dict(conn, sale_id, levels={line["product_id"]: written[line["index"]][1]
-                                                 for line in parsed})
+                                                 for line in parsed},
+                          batches={m["id"]: m["batches"] for m, _ in written.values()
+                                   if "batches" in m})
         if customer_balance is not None:
             sale["customer_balance"] = str(customer_balance)
         return {"sale": sale}, [(store_id, line["product_id"]) for line in parsed], 201
@@ -289,7 +291,15 @@ def _reverse(conn, actor, sale, items, now, kind):
         result.append({"product_id": line.product_id, "quantity": str(quantity),
                        "amount": str(amount), "movement_id": movement["id"],
                        "original_movement_id": line.movement_id, "level": level})
+        if "batches" in movement:  # which batches the goods went back into
+            result[-1]["batches"] = movement["batches"]
     return result
+
+
+def _unless_tracked(reversed_lines):
+    """_sale_dict's `batches` after a void or return: read (None) only when a line's product
+    tracks expiry, so one of products that do not costs no round trip more."""
+    return None if any("batches" in r for r in reversed_lines) else {}
 
 
 def void_sale(actor, sale_id, *, idempotency_key=None):
@@ -321,7 +331,8 @@ def void(actor, command, idempotency_key=None):
                             "reversals": [r["movement_id"] for r in reversed_lines],
                             **({"credit_reversed": str(credit)} if credit else {})})
         data = {"sale": _sale_dict(conn, sale_id,
-                                   levels={r["product_id"]: r["level"] for r in reversed_lines})}
+                                   levels={r["product_id"]: r["level"] for r in reversed_lines},
+                                   batches=_unless_tracked(reversed_lines))}
         if credit:
             data["sale"]["credit_reversed"] = str(credit)
         return data, [(sale.store_id, r["product_id"]) for r in reversed_lines], 200
@@ -367,7 +378,7 @@ def take_return(actor, command, idempotency_key=None):
             **({"credit_reversed": str(credit)} if credit else {}),
             "lines": [{k: r[k] for k in ("product_id", "quantity", "amount", "movement_id")}
                       for r in returned]})
-        data = {"sale": _sale_dict(conn, sale_id),
+        data = {"sale": _sale_dict(conn, sale_id, batches=_unless_tracked(returned)),
                 "return": {"amount": str(amount), "lines": returned,
                            "credit": str(credit.quantize(MONEY_PLACES)),
                            "cash_back": str((amount - credit).quantize(MONEY_PLACES))}}
@@ -408,10 +419,14 @@ def _build_read_sale():
 _READ_SALE = _build_read_sale()
 
 
-def _sale_dict(conn, sale_id, levels=None):
+def _sale_dict(conn, sale_id, levels=None, batches=None):
+    """A sale with its lines; a line of a product that tracks expiry lists the batches its
+    movement took (`batches`: {movement id: parts} when the caller has them, else read)."""
     rows = conn.execute(_READ_SALE, {"b_sale": sale_id}).all()
     sale = rows[0]
-    return {
+    if batches is None:
+        batches = ledger.batches.of_movements(conn, [row.line_movement_id for row in rows])
+    sale_dict = {
         "id": sale.id, "number": sale.number, "store_id": sale.store_id,
         "store_code": sale.store_code, "store_name": sale.store_name,
         "cashier_id": sale.cashier_id, "status": sale.status, "total": _text(sale.total),
@@ -432,6 +447,11 @@ def _sale_dict(conn, sale_id, levels=None):
             "pack_name": line.pack_name if line.line_packs is not None else None,
         } for line in rows],
     }
+    if batches:
+        for line in sale_dict["lines"]:
+            if line["movement_id"] in batches:
+                line["batches"] = batches[line["movement_id"]]
+    return sale_dict
 
 
 def get_sale(user, sale_id):

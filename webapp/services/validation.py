@@ -187,6 +187,39 @@ def parse_product_lines(lines, field, limit, empty, too_many, shape, twice, kept
         yield i, pid, line
 
 
+# An expiry date a batch may carry (services/ledger/batches.py): a calendar day in these years.
+EXPIRY_YEARS = (2000, 2199)
+MAX_BATCH_CODE = 64
+
+
+def parse_expiry(value, field="expires_on"):
+    """A batch's expiry date: a day as YYYY-MM-DD (Latin or Urdu digits), or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value).strip().translate(_DIGITS))
+        except ValueError:
+            raise DomainError("invalid", N_("Expiry date must be a date (YYYY-MM-DD)."),
+                              field=field) from None
+    if not EXPIRY_YEARS[0] <= value.year <= EXPIRY_YEARS[1]:
+        raise DomainError("invalid", N_("Expiry date must be between the years %(first)s and "
+                                        "%(last)s.", first=EXPIRY_YEARS[0],
+                                        last=EXPIRY_YEARS[1]), field=field)
+    return value
+
+
+def parse_batch_code(value, field="batch_code"):
+    """A batch code as the supplier printed it ("" when none): free text, one line."""
+    code = parse_text(value, field, N_("Batch code"), MAX_BATCH_CODE)
+    if any(ch in code for ch in "\r\n\t"):
+        raise DomainError("invalid", N_("%(label)s contains an invalid character.",
+                                        label=N_("Batch code")), field=field)
+    return code
+
+
 def parse_datetime(value, field="occurred_at", label=N_("Time")):
     """A client time: ISO 8601; without an offset it is taken as Pakistan time."""
     if value is None or value == "":

@@ -41,7 +41,7 @@ class MovementQuery(PageQuery):
                                              "first (page is then ignored).")
 
 
-MovementCreate = body_model(commands.Movement, "MovementCreate")
+MovementCreate = body_model(commands.DatedMovement, "MovementCreate")
 
 
 class MovementResult(BaseModel):
@@ -62,7 +62,9 @@ def list_movements():
         product_id=query.product_id, type=query.type, since=time_bound(query.from_, "from"),
         until=time_bound(query.to, "to", end=True), after_id=query.after_id),
         query.page, query.per_page)
-    return page_of(MovementPage, result, [ledger.movement_dict(m) for m in result.items])
+    items = [ledger.movement_dict(m) for m in result.items]
+    history.with_batches(items)
+    return page_of(MovementPage, result, items)
 
 
 @bp.post("/movements")

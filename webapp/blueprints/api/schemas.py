@@ -105,6 +105,13 @@ class StockRowOut(LevelOut):
     category: str
 
 
+class BatchPart(BaseModel):
+    expires_on: date | None = Field(description="The batch's expiry date; null: the part no "
+                                                "batch covered (sold past the batches).")
+    batch_code: str | None = Field(None, description="null when the batch has none.")
+    quantity: DecimalText
+
+
 class MovementOut(Resource):
     id: int
     store_id: int
@@ -126,3 +133,6 @@ class MovementOut(Resource):
     idempotency_key: str | None
     occurred_at: datetime | None
     created_at: datetime
+    batches: list[BatchPart] | None = Field(None, description=(
+        "A product that tracks expiry: the batches this movement took from or added to, "
+        "the one expiring first first."))

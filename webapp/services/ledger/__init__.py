@@ -14,12 +14,15 @@ objects are loaded or refreshed.
     fastpath.py    PostgreSQL's one-statement movement, made from the same column lists
     statements.py  the statements, built once per dialect, and those column lists
     serialise.py   movements and levels as JSON-ready data
+    batches.py     a tracked product's batches by expiry date: taken first-expiring-first-out,
+                   added by date, put back by a void, carried by a transfer (invariant 9)
 
 Doors reach the operations through services/handlers.handle, which asks services/policy.py
 who may first; the names below are what the rest of the house uses.
 """
 from webapp.services.commands import MAX_COUNT_LINES, RECORDABLE_TYPES
 from webapp.services.errors import InsufficientStock
+from webapp.services.ledger import batches
 from webapp.services.ledger.operations import (
     REVERSAL_REASONS,
     Line,
@@ -45,7 +48,7 @@ from webapp.services.ledger.statements import LEVELS, MOVEMENTS
 
 __all__ = [
     "LEVELS", "MAX_COUNT_LINES", "InsufficientStock", "MOVEMENTS", "RECORDABLE_TYPES", "REVERSAL_REASONS",
-    "LedgerResult", "Line", "ShortLines", "apply_count", "apply_opening_stock",
+    "LedgerResult", "Line", "batches", "ShortLines", "apply_count", "apply_opening_stock",
     "check_countable", "count_difference", "level_dict", "load_lines", "movement_dict",
     "put_back_lines", "receive_delivery", "record_movement", "run_in_transaction", "signals",
     "stock_changed", "take_lines", "transfer", "write_count",

@@ -12,14 +12,254 @@ store and product, so writers of one store × product are already serialised by 
 before any batch row is touched; batches are then locked in one order (expiry date, code, id).
 A product that does not track expiry never reaches this module: its sale pays nothing for it.
 """
-from sqlalchemy import case, func, select, text
+from datetime import date
+from decimal import Decimal
 
-from webapp.models import Product, StockBatch, StockLevel
-from webapp.services.errors import N_, Conflict
+from sqlalchemy import bindparam, case, func, insert, select, text, update
+
+from webapp.models import MovementBatch, Product, StockBatch, StockLevel
+from webapp.services.errors import N_, Conflict, DomainError, InsufficientStock
+from webapp.services.sql import exact_sum, is_postgresql, lock_clause, upsert
 
 BATCHES = StockBatch.__table__
+ROWS = MovementBatch.__table__
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
+ZERO = Decimal(0)
+FEFO = (BATCHES.c.expires_on, BATCHES.c.batch_code, BATCHES.c.id)
+
+
+def part(expires_on, batch_code, quantity):
+    """One entry of a movement's `batches` as every door shows it: the date (None: the part
+    that had no batch), the code (None when it has none), the quantity taken or added."""
+    return {"expires_on": expires_on.isoformat() if expires_on is not None else None,
+            "batch_code": batch_code or None,
+            "quantity": str(Decimal(quantity).quantize(Decimal("0.001")))}
+
+
+def _write_rows(conn, movement_id, rows, from_movement_id=None):
+    """Append a movement's movement_batches rows: (batch id or None, signed delta)."""
+    if rows:
+        conn.execute(insert(ROWS), [{"movement_id": movement_id, "batch_id": batch_id,
+                                     "delta": delta, "from_movement_id": from_movement_id}
+                                    for batch_id, delta in rows])
+
+
+def of_movements(conn, movement_ids):
+    """{movement id: its `batches`} of the movements that have batch rows (one round trip)."""
+    if not movement_ids:
+        return {}
+    rows = conn.execute(
+        select(ROWS.c.movement_id, BATCHES.c.expires_on, BATCHES.c.batch_code, ROWS.c.delta)
+        .select_from(ROWS.outerjoin(BATCHES, BATCHES.c.id == ROWS.c.batch_id))
+        .where(ROWS.c.movement_id.in_(sorted(set(movement_ids))))
+        .order_by(ROWS.c.movement_id, ROWS.c.id)).all()
+    found = {}
+    for row in rows:
+        found.setdefault(row.movement_id, []).append(
+            part(row.expires_on, row.batch_code, abs(row.delta)))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Taking: a sale, a removal, a transfer out, a count downward
+
+
+# PostgreSQL: the whole of a take in one statement, so a tracked product's sale costs one round
+# trip more than an untracked one. The batches are locked in FEFO order (the level row is
+# already locked by the movement's own statement); each takes what is left of the quantity
+# after the batches before it; what no batch covers is a row without a batch.
+TAKE_SQL = text("""
+WITH candidates AS (
+    SELECT id, expires_on, batch_code, quantity FROM stock_batches
+    WHERE store_id = :store_id AND product_id = :product_id AND quantity > 0
+      AND (CAST(:named_on AS date) IS NULL OR (expires_on = CAST(:named_on AS date)
+           AND (CAST(:named_code AS varchar) IS NULL OR batch_code = :named_code)))
+    ORDER BY expires_on, batch_code, id
+    FOR UPDATE
+), ordered AS (
+    SELECT id, expires_on, batch_code, quantity,
+           SUM(quantity) OVER (ORDER BY expires_on, batch_code, id) - quantity AS before
+    FROM candidates
+), taken AS (
+    SELECT id, expires_on, batch_code, LEAST(quantity, :quantity - before) AS quantity
+    FROM ordered WHERE before < :quantity
+), used AS (
+    UPDATE stock_batches b SET quantity = b.quantity - taken.quantity, updated_at = :now
+    FROM taken WHERE b.id = taken.id
+), parts AS (
+    SELECT id, expires_on, batch_code, quantity FROM taken
+    UNION ALL
+    SELECT NULL, NULL, NULL, :quantity - COALESCE(SUM(quantity), 0) FROM taken
+    HAVING :quantity - COALESCE(SUM(quantity), 0) > 0
+), written AS (
+    INSERT INTO movement_batches (movement_id, batch_id, delta)
+    SELECT :movement_id, id, -quantity FROM parts
+)
+SELECT id, expires_on, batch_code, quantity FROM parts
+ORDER BY expires_on NULLS LAST, batch_code, id
+""")
+
+
+def take(conn, ctx, movement_id, quantity, now, named=None):
+    """Take `quantity` of a tracked product from its batches in the movement's store, the one
+    expiring first first (`named`: (expires_on, batch_code or None), only from that batch) →
+    the movement's `batches`. The caller has locked or moved the level row already.
+
+    A part no batch covers (a store that sells past its stock) is recorded without a batch; a
+    named batch that holds too little refuses the movement (409, nothing written)."""
+    named_on, named_code = named if named is not None else (None, None)
+    if is_postgresql(conn):
+        rows = conn.execute(TAKE_SQL, {
+            "store_id": ctx.store.id, "product_id": ctx.product.id, "quantity": quantity,
+            "movement_id": movement_id, "now": now, "named_on": named_on,
+            "named_code": named_code}).all()
+        taken = [(row.id, row.expires_on, row.batch_code, row.quantity) for row in rows]
+    else:
+        taken = _take_in_steps(conn, ctx, movement_id, quantity, now, named_on, named_code)
+    if named is not None and taken and taken[-1][0] is None:
+        held = sum((q for batch_id, _, _, q in taken if batch_id is not None), ZERO)
+        raise ShortBatch(held, quantity, named_on, ctx)
+    return [part(expires_on, code, q) for _, expires_on, code, q in taken]
+
+
+class ShortBatch(InsufficientStock):
+    """A named batch holds less than a removal takes: 409 insufficient_stock on expires_on."""
+
+    def __init__(self, held, requested, expires_on, ctx):
+        Conflict.__init__(self, "insufficient_stock", N_(
+            "Only %(available)s in the batch expiring %(date)s; cannot take %(requested)s.",
+            available=f"{held.normalize():f}", date=expires_on.isoformat(),
+            requested=f"{requested.normalize():f}"), field="expires_on",
+            available=str(held), requested=str(requested), product_id=ctx.product.id,
+            store_id=ctx.store.id)
+
+
+def _take_in_steps(conn, ctx, movement_id, quantity, now, named_on, named_code):
+    """take() a statement at a time (SQLite, where a write cannot sit in a WITH)."""
+    query = select(BATCHES.c.id, BATCHES.c.expires_on, BATCHES.c.batch_code,
+                   BATCHES.c.quantity).where(BATCHES.c.store_id == ctx.store.id,
+                                             BATCHES.c.product_id == ctx.product.id,
+                                             BATCHES.c.quantity > 0)
+    if named_on is not None:
+        query = query.where(BATCHES.c.expires_on == named_on)
+        if named_code is not None:
+            query = query.where(BATCHES.c.batch_code == named_code)
+    taken, left = [], quantity
+    for row in conn.execute(lock_clause(conn, query.order_by(*FEFO))).all():
+        if left <= 0:
+            break
+        q = min(row.quantity, left)
+        conn.execute(update(BATCHES).where(BATCHES.c.id == row.id)
+                     .values(quantity=row.quantity - q, updated_at=now))
+        taken.append((row.id, row.expires_on, row.batch_code, q))
+        left -= q
+    if left > 0:
+        taken.append((None, None, None, left))
+    _write_rows(conn, movement_id, [(batch_id, -q) for batch_id, _, _, q in taken])
+    return taken
+
+
+# ---------------------------------------------------------------------------------------------
+# Adding: a stock-in, a delivery line, a transfer in, a void or return, a count upward
+
+
+def add(conn, ctx, movement_id, quantity, level_after, now, into, from_movement_id=None):
+    """Add `quantity` of a tracked product to batches in the movement's store → its `batches`.
+
+    `into` lists where it goes, in order: (expires_on, batch_code, quantity) for a batch by
+    its date (made if new: the same date and code received twice is one batch), or
+    (batch_id, None, quantity) for a known batch (a void's), or (None, None, quantity) for a
+    part without a date (a transfer of stock the other store had sold past). First, any part
+    of the level below zero is made up with no batch (it was sold past the batches, so
+    invariant 9 holds again once the level is back at zero or above); what no dated entry
+    takes goes to the batch that expires last in the store."""
+    debt = min(quantity, max(ZERO, quantity - level_after))
+    rows, shown, left = [], [], quantity - debt
+    if debt:
+        rows.append((None, debt))
+        shown.append(part(None, None, debt))
+    for key, code, q in into:
+        if key is None:
+            continue
+        q = min(q, left)
+        if isinstance(key, int):
+            if not q:
+                continue
+            batch = _add_to_batch(conn, key, q, now)
+        else:  # a date: made even with nothing left, so it is known for what follows
+            batch = _upsert_batch(conn, ctx, key, code or "", q, now)
+        if q:
+            rows.append((batch.id, q))
+            shown.append(part(batch.expires_on, batch.batch_code, q))
+            left -= q
+    if left:
+        batch = _latest_batch(conn, ctx)
+        if batch is None:
+            raise DomainError("invalid", N_(
+                "This product has no batch in this store yet: give the expiry date."),
+                field="expires_on")
+        _add_to_batch(conn, batch.id, left, now)
+        rows.append((batch.id, left))
+        shown.append(part(batch.expires_on, batch.batch_code, left))
+    _write_rows(conn, movement_id, rows, from_movement_id)
+    return shown
+
+
+def _upsert_batch(conn, ctx, expires_on, code, quantity, now):
+    stmt = upsert(conn, BATCHES).values(
+        store_id=ctx.store.id, product_id=ctx.product.id, expires_on=expires_on,
+        batch_code=code, quantity=quantity, received_at=now, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[BATCHES.c.store_id, BATCHES.c.product_id, BATCHES.c.expires_on,
+                        BATCHES.c.batch_code],
+        set_={"quantity": exact_sum(conn, BATCHES.c.quantity, stmt.excluded.quantity),
+              "updated_at": stmt.excluded.updated_at})
+    return conn.execute(stmt.returning(BATCHES.c.id, BATCHES.c.expires_on,
+                                       BATCHES.c.batch_code)).first()
+
+
+def _add_to_batch(conn, batch_id, quantity, now):
+    return conn.execute(
+        update(BATCHES).where(BATCHES.c.id == batch_id)
+        .values(quantity=exact_sum(conn, BATCHES.c.quantity,
+                                   bindparam("q", quantity, type_=BATCHES.c.quantity.type)),
+                updated_at=now)
+        .returning(BATCHES.c.id, BATCHES.c.expires_on, BATCHES.c.batch_code)).first()
+
+
+def _latest_batch(conn, ctx):
+    return conn.execute(
+        select(BATCHES.c.id, BATCHES.c.expires_on, BATCHES.c.batch_code)
+        .where(BATCHES.c.store_id == ctx.store.id, BATCHES.c.product_id == ctx.product.id)
+        .order_by(*(c.desc() for c in FEFO)).limit(1)).first()
+
+
+def put_back(conn, ctx, movement_id, original_id, quantity, level_after, now):
+    """A void or return: `quantity` back into the batches sale movement `original_id` took
+    from, the batch that expires last first, each at most what it gave less what earlier
+    returns of that sale put back → the movement's `batches`."""
+    given = (select(ROWS.c.batch_id, func.sum(ROWS.c.delta).label("taken"))
+             .where(ROWS.c.movement_id == original_id, ROWS.c.batch_id.is_not(None))
+             .group_by(ROWS.c.batch_id).subquery())
+    back = (select(ROWS.c.batch_id, func.sum(ROWS.c.delta).label("back"))
+            .where(ROWS.c.from_movement_id == original_id, ROWS.c.batch_id.is_not(None))
+            .group_by(ROWS.c.batch_id).subquery())
+    rows = conn.execute(
+        select(BATCHES.c.id, (-given.c.taken - func.coalesce(back.c.back, 0)).label("open"))
+        .select_from(given.join(BATCHES, BATCHES.c.id == given.c.batch_id)
+                     .outerjoin(back, back.c.batch_id == given.c.batch_id))
+        .order_by(*(c.desc() for c in FEFO))).all()
+    into = [(row.id, None, Decimal(row.open).quantize(Decimal("0.001")))
+            for row in rows if row.open > 0]
+    return add(conn, ctx, movement_id, quantity, level_after, now, into, original_id)
+
+
+def carry(conn, ctx, movement_id, quantity, level_after, now, parts, from_movement_id):
+    """A transfer in: the batches the transfer out took, with their dates, into this store."""
+    into = [(None if p["expires_on"] is None else date.fromisoformat(p["expires_on"]),
+             p.get("batch_code", ""), Decimal(p["quantity"])) for p in parts]
+    return add(conn, ctx, movement_id, quantity, level_after, now, into, from_movement_id)
 
 
 def category_default(conn, category):

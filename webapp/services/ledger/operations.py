@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from webapp.models import SALE_REVERSAL_TYPES
 from webapp.services import audit, commands, idempotency, pricing
-from webapp.services.errors import InsufficientStock, NotFound
+from webapp.services.errors import N_, DomainError, InsufficientStock, NotFound
 from webapp.services.handlers import handles
-from webapp.services.ledger import fastpath
+from webapp.services.ledger import batches, fastpath
 from webapp.services.ledger.rules import (
     ShortLines,
     check_movement,
+    check_named_batch,
     check_product,
     count_difference,
 )
@@ -38,8 +39,7 @@ from webapp.services.ledger.writes import (
 from webapp.services.validation import pakistan_day, parse_id, parse_quantity
 
 
-@handles(commands.Movement)
-def record_movement(actor, command, idempotency_key=None):
+def _record_movement(actor, command, idempotency_key=None):
     """Record a commands.Movement (stock_in, sale, removal or adjustment) → {"movement", "level"}.
 
     An adjustment's difference (shelf count minus `expected`, or minus the level now when
@@ -58,6 +58,12 @@ def record_movement(actor, command, idempotency_key=None):
             if m.unit_price is not None else None
         if m.supplier_id is not None:
             check_supplier(conn, m.supplier_id)
+        tracked = ctx.product.tracks_expiry
+        if tracked:  # (an untracked product's date is not kept: it has no batches)
+            if m.expires_on is not None or m.batch_code is not None:
+                check_named_batch(m.type, m.reason, m.expires_on)
+            elif m.type == "stock_in":
+                raise _expiry_needed()
         if is_count:
             current = lock_level(conn, ctx, now)
             base = current if m.expected is None else m.expected
@@ -71,6 +77,9 @@ def record_movement(actor, command, idempotency_key=None):
                 balance_after=level_row.quantity, reason=m.reason, note=m.note,
                 unit_cost=ctx.product.cost, expected_quantity=base, counted_quantity=m.quantity,
                 occurred_at=m.occurred_at, idempotency_key=key)
+            if tracked:
+                movement["batches"] = _count_batches(conn, ctx, movement["id"], delta,
+                                                     level_row.quantity, now, m)
         else:
             delta = m.quantity if m.type == "stock_in" else -m.quantity
             fields = dict(
@@ -83,17 +92,53 @@ def record_movement(actor, command, idempotency_key=None):
                 if fastpath.applies(conn) else None
             if appended is not None:
                 movement, level_row = appended
+                if tracked:
+                    movement["batches"] = _movement_batches(conn, ctx, movement["id"], m,
+                                                            level_row.quantity, now)
                 level = level_of(ctx, level_row.quantity, now, level_row.reorder_level)
                 return {"movement": movement, "level": level}, [(ctx.store.id, ctx.product.id)], 201
             level_row = move_level(conn, ctx, delta, now)
             movement = insert_movement(conn, actor, ctx, now, balance_after=level_row.quantity,
                                        **fields)
+            if tracked:
+                movement["batches"] = _movement_batches(conn, ctx, movement["id"], m,
+                                                        level_row.quantity, now)
         audit.record(conn, actor, "movement.create", "stock_movement", movement["id"],
                      after=movement)
         level = level_of(ctx, level_row.quantity, now, level_row.reorder_level)
         return {"movement": movement, "level": level}, [(ctx.store.id, ctx.product.id)], 201
 
     return run(actor, key, request, write, standalone=True)
+
+
+record_movement = handles(commands.Movement)(_record_movement)
+# The same operation for a movement that names a batch (a stock-in's date, a removal's batch)
+handles(commands.DatedMovement)(_record_movement)
+
+
+def _expiry_needed(field="expires_on"):
+    return DomainError("invalid", N_("This product tracks expiry: give the expiry date of what "
+                                     "arrived."), field=field)
+
+
+def _movement_batches(conn, ctx, movement_id, m, level_after, now):
+    """The batches of a tracked product's stock-in, sale or removal (services/ledger/batches)."""
+    if m.type == "stock_in":
+        return batches.add(conn, ctx, movement_id, m.quantity, level_after, now,
+                           [(m.expires_on, m.batch_code, m.quantity)])
+    return batches.take(conn, ctx, movement_id, m.quantity, now,
+                        named=(m.expires_on, m.batch_code) if m.expires_on else None)
+
+
+def _count_batches(conn, ctx, movement_id, delta, level_after, now, line):
+    """A count's difference in batches: down, from the batch expiring first (or the counted
+    date's); up, into the counted date's batch, or without a date into the batch that expires
+    last (no batch in the store yet: the date is asked for)."""
+    if delta < 0:
+        return batches.take(conn, ctx, movement_id, -delta, now,
+                            named=(line.expires_on, line.batch_code) if line.expires_on else None)
+    into = [(line.expires_on, line.batch_code, delta)] if line.expires_on else []
+    return batches.add(conn, ctx, movement_id, delta, level_after, now, into)
 
 
 @handles(commands.Transfer)
@@ -122,6 +167,12 @@ def transfer(actor, command, idempotency_key=None):
                 conn, actor, ctx, now, type=kind, quantity=t.quantity, delta=delta,
                 balance_after=rows[ctx.store.id].quantity, note=t.note,
                 unit_cost=ctx.product.cost, transfer_id=transfer_id, idempotency_key=key)
+        if source.product.tracks_expiry:  # the dates travel with the goods
+            out, into = movements["transfer_out"], movements["transfer_in"]
+            out["batches"] = batches.take(conn, source, out["id"], t.quantity, now)
+            into["batches"] = batches.carry(conn, target, into["id"], t.quantity,
+                                            rows[t.to_store_id].quantity, now, out["batches"],
+                                            out["id"])
         audit.record(conn, actor, "transfer.create", "transfer", transfer_id, after={
             "from_store_id": t.from_store_id, "to_store_id": t.to_store_id,
             "product_id": t.product_id, "quantity": str(t.quantity)})
@@ -179,11 +230,15 @@ def write_count(conn, actor, command, now, idempotency_key=None):
             unchanged.append(level_of(ctx, current, now))
             continue
         row = move_level(conn, ctx, delta, now)
-        adjustments.append(insert_movement(
+        adjustment = insert_movement(
             conn, actor, ctx, now, type="adjustment", quantity=abs(delta), delta=delta,
             balance_after=row.quantity, reason="count", note=note,
             unit_cost=ctx.product.cost, expected_quantity=base,
-            counted_quantity=line.quantity, idempotency_key=idempotency_key))
+            counted_quantity=line.quantity, idempotency_key=idempotency_key)
+        if ctx.product.tracks_expiry:
+            adjustment["batches"] = _count_batches(conn, ctx, adjustment["id"], delta,
+                                                   row.quantity, now, line)
+        adjustments.append(adjustment)
         changed.append((store_id, line.product_id))
     audit.record(conn, actor, "count.apply", "store", store_id, after={
         "lines": len(command.lines), "adjustments": [m["id"] for m in adjustments]})
@@ -254,6 +309,8 @@ def take_lines(conn, actor, contexts, lines, now, *, note="", occurred_at=None,
             if one_statement and not short else None
         if appended is not None:
             movement, row = appended
+            if ctx.product.tracks_expiry:
+                movement["batches"] = batches.take(conn, ctx, movement["id"], line.quantity, now)
             written[line.index] = (movement,
                                    level_of(ctx, row.quantity, now, row.reorder_level))
             continue
@@ -266,6 +323,8 @@ def take_lines(conn, actor, contexts, lines, now, *, note="", occurred_at=None,
             continue  # nothing will be kept; only the remaining checks matter
         movement = insert_movement(conn, actor, ctx, now, balance_after=row.quantity,
                                    sale_value=line.amount, **fields)
+        if ctx.product.tracks_expiry:
+            movement["batches"] = batches.take(conn, ctx, movement["id"], line.quantity, now)
         written[line.index] = (movement, level_of(ctx, row.quantity, now, row.reorder_level))
     if short:
         raise ShortLines([(line.index, line.product_id, available, line.quantity)
@@ -294,6 +353,11 @@ def put_back_lines(conn, actor, contexts, lines, now, *, reason, note=""):
             conn, actor, ctx, now, type="adjustment", quantity=line.quantity,
             delta=line.quantity, balance_after=row.quantity, reason=reason, note=note,
             unit_price=None, unit_cost=unit_cost)
+        if ctx.product.tracks_expiry:  # back into the batches its sale took from
+            movement["batches"] = batches.put_back(conn, ctx, movement["id"], line.reverses,
+                                                   line.quantity, row.quantity, now) \
+                if line.reverses is not None else \
+                batches.add(conn, ctx, movement["id"], line.quantity, row.quantity, now, [])
         conn.execute(statement(conn, "bump_summary"), {
             "day": pakistan_day(now), "store_id": ctx.store.id, "product_id": ctx.product.id,
             "type": SALE_REVERSAL_TYPES[reason], "quantity": line.quantity, "delta": 0,
@@ -317,8 +381,10 @@ def _unit_costs(conn, movement_ids):
 
 def receive_delivery(actor, *, store_id, supplier_id, request, work, idempotency_key=None):
     """Record a supplier's delivery: work(conn, now, stock_in) runs inside one transaction and
-    returns the response data; stock_in(product_id, quantity, unit_cost=None, note="") writes
-    one stock-in from `supplier_id` and returns (movement, level). The caller locks what it
+    returns the response data; stock_in(product_id, quantity, unit_cost=None, note="",
+    expires_on=None, batch_code=None, field=…) writes one stock-in from `supplier_id` and
+    returns (movement, level) (a product that tracks expiry needs `expires_on`: 422 on
+    `field`). The caller locks what it
     needs first and calls stock_in in product-id order (one lock order for every writer);
     `request` is the delivery's meaning, which the Idempotency-Key is checked against.
     """
@@ -328,16 +394,23 @@ def receive_delivery(actor, *, store_id, supplier_id, request, work, idempotency
     def write(conn, now):
         changed = []
 
-        def stock_in(product_id, quantity, unit_cost=None, note=""):
+        def stock_in(product_id, quantity, unit_cost=None, note="", expires_on=None,
+                     batch_code=None, field="expires_on"):
             ctx = load_one(conn, store_id, product_id=product_id)
             quantity = parse_quantity(quantity)
             check_product(ctx.product, quantity)
+            if ctx.product.tracks_expiry and expires_on is None:
+                raise _expiry_needed(field)
             row = move_level(conn, ctx, quantity, now)
             movement = insert_movement(
                 conn, actor, ctx, now, type="stock_in", quantity=quantity, delta=quantity,
                 balance_after=row.quantity, note=note,
                 unit_cost=unit_cost if unit_cost is not None else ctx.product.cost,
                 supplier_id=supplier_id, idempotency_key=key)
+            if ctx.product.tracks_expiry:
+                movement["batches"] = batches.add(conn, ctx, movement["id"], quantity,
+                                                  row.quantity, now,
+                                                  [(expires_on, batch_code, quantity)])
             audit.record(conn, actor, "movement.create", "stock_movement", movement["id"],
                          after=movement)
             changed.append((store_id, ctx.product.id))

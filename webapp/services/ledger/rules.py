@@ -10,6 +10,9 @@ from webapp.models import ADJUSTMENT_REASONS, REMOVAL_REASONS, WHOLE_UNITS
 from webapp.services.errors import N_, Conflict, DomainError, InsufficientStock
 from webapp.services.validation import MAX_LEVEL
 
+# Removals that may name the batch they take (the Expiring list's "remove this batch").
+NAMED_REMOVALS = ("expired", "damaged")
+
 
 def check_movement(m):
     """The rules of a movement that depend on its type; the command with its reason filled in."""
@@ -34,6 +37,18 @@ def check_movement(m):
     if m.supplier_id is not None and m.type != "stock_in":
         raise DomainError("invalid", "A supplier applies to stock-in only.", field="supplier_id")
     return m if reason == m.reason else replace(m, reason=reason)
+
+
+def check_named_batch(type, reason, expires_on):
+    """Where a movement may name a batch: a stock-in's date, a count's, and the batch an
+    expired or damaged removal takes; a sale always takes the batch that expires first."""
+    if expires_on is None:
+        raise DomainError("invalid", N_("Give the expiry date of the batch."),
+                          field="expires_on")
+    if type == "sale" or (type == "removal" and reason not in NAMED_REMOVALS):
+        raise DomainError("invalid", N_(
+            "A sale, a transfer and this removal take the batch that expires first; only an "
+            "expired or damaged removal names its batch."), field="expires_on")
 
 
 def check_product(product, quantity, allow_zero=False):

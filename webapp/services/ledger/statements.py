@@ -70,7 +70,7 @@ def _build_load(match_product):
         return (select(STORES.c.id.label("store_id"), STORES.c.active,
                        STORES.c.allow_negative_stock, PRODUCTS.c.id.label("product_id"),
                        PRODUCTS.c.archived, PRODUCTS.c.unit, PRODUCTS.c.sale_price,
-                       PRODUCTS.c.cost, PRODUCTS.c.reorder_level)
+                       PRODUCTS.c.cost, PRODUCTS.c.reorder_level, PRODUCTS.c.tracks_expiry)
                 .select_from(STORES.outerjoin(PRODUCTS, match_product()))
                 .where(STORES.c.id == bindparam("b_store")))
     return build

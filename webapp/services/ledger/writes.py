@@ -57,7 +57,8 @@ def store_of(row):
 def product_of(row):
     """The product part of a load_* row."""
     return Row(id=row.product_id, archived=row.archived, unit=row.unit,
-               sale_price=row.sale_price, cost=row.cost, reorder_level=row.reorder_level)
+               sale_price=row.sale_price, cost=row.cost, reorder_level=row.reorder_level,
+               tracks_expiry=row.tracks_expiry)
 
 
 def check_supplier(conn, supplier_id):
