@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from tests.api_client import api_as
 from tests.factories import ADMIN, login, make_product, make_store, make_user
@@ -16,31 +16,19 @@ from webapp.jobs import sweep
 from webapp.models import (
     AuditLog,
     AuditOutbox,
-    MovementBatch,
-    StockBatch,
     StockLevel,
-    StockMovement,
 )
-from webapp.models.types import utcnow
 from webapp.services import audit, catalog, commands, expiry, ledger, webhooks
 from webapp.services.errors import DomainError
 from webapp.services.validation import PAKISTAN
 
 
 def stock_in(store, product, quantity, days, code=""):
-    """Receive `quantity` of a tracked product expiring `days` from today (negative: past),
-    into its batch: the stock-in movement, the batch and the movement's batch row, as the
-    ledger keeps them (invariant 9 holds)."""
-    result = ledger.record_movement(ADMIN, commands.Movement.parse(
-        store_id=store.id, product_id=product.id, type="stock_in", quantity=quantity))
-    batch_id = db.session.execute(insert(StockBatch.__table__).values(
-        store_id=store.id, product_id=product.id, batch_code=code, quantity=quantity,
-        expires_on=expiry.today() + timedelta(days=days), received_at=utcnow(),
-        updated_at=utcnow()).returning(StockBatch.__table__.c.id)).scalar()
-    db.session.execute(insert(MovementBatch.__table__).values(
-        movement_id=result.data["movement"]["id"], batch_id=batch_id, delta=quantity))
-    db.session.commit()
-    return result
+    """Receive `quantity` of a tracked product expiring `days` from today (negative: past):
+    the ledger writes the stock-in, its batch and the movement's batch row (invariant 9)."""
+    return ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store.id, product_id=product.id, type="stock_in", quantity=quantity,
+        expires_on=expiry.today() + timedelta(days=days), batch_code=code or None))
 
 
 def level(store, product):
