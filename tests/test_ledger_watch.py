@@ -18,9 +18,9 @@ from webapp.services import audit, commands, integrity, ledger
 ROUND = dict(settle_seconds=0, stores_per_round=50, max_movements=1_000_000)
 
 
-def move(store, product, type_, quantity):
+def move(store, product, type_, quantity, **batch):
     return ledger.record_movement(ADMIN, commands.Movement.parse(
-        store_id=store.id, product_id=product.id, type=type_, quantity=quantity))
+        store_id=store.id, product_id=product.id, type=type_, quantity=quantity, **batch))
 
 
 def check(**overrides):
@@ -258,14 +258,9 @@ def test_a_batch_corrupted_behind_the_apps_back_raises_the_alarm_within_one_chec
     stores (batches are few: no history is read)."""
     store = shop[0][0]
     product = make_product(tracks_expiry=True)
-    stock_in = move(store, product, "stock_in", 10).data["movement"]
-    batch = db.session.execute(text(
-        "INSERT INTO stock_batches (store_id, product_id, expires_on, batch_code, quantity, "
-        "received_at, updated_at) VALUES (:s, :p, '2027-06-30', '', 10, :now, :now) "
-        "RETURNING id"), {"s": store.id, "p": product.id, "now": utcnow()}).scalar()
-    db.session.execute(text("INSERT INTO movement_batches (movement_id, batch_id, delta) "
-                            "VALUES (:m, :b, 10)"), {"m": stock_in["id"], "b": batch})
-    db.session.commit()
+    move(store, product, "stock_in", 10, expires_on="2027-06-30")  # the ledger keeps the batch
+    batch = db.session.execute(text("SELECT id FROM stock_batches WHERE product_id = :p"),
+                               {"p": product.id}).scalar()
     assert check()["new_violations"] == 0
     db.session.execute(text("UPDATE stock_batches SET quantity = 6 WHERE id = :b"), {"b": batch})
     db.session.commit()
@@ -289,20 +284,16 @@ def test_a_customer_and_a_batch_corrupted_on_postgresql(pg_app):
     store, product = make_store(), make_product()
     tracked = make_product(tracks_expiry=True)
     move(store, product, "stock_in", 50)
-    stock_in = move(store, tracked, "stock_in", 4).data["movement"]
+    move(store, tracked, "stock_in", 4, expires_on="2027-06-30")  # with its batch
     store_id, product_id, tracked_id = store.id, product.id, tracked.id
     api = api_as(pg_app)
     customer_id = api.post("/api/v1/customers", json={"store_id": store_id,
                                                       "name": "Asif"}).json["customer"]["id"]
     credit_sale(api, store_id, product_id, customer_id)
     fresh()
-    batch = db.session.execute(text(
-        "INSERT INTO stock_batches (store_id, product_id, expires_on, batch_code, quantity, "
-        "received_at, updated_at) VALUES (:s, :p, '2027-06-30', '', 4, now(), now()) "
-        "RETURNING id"), {"s": store_id, "p": tracked_id}).scalar()
-    db.session.execute(text("INSERT INTO movement_batches (movement_id, batch_id, delta) "
-                            "VALUES (:m, :b, 4)"), {"m": stock_in["id"], "b": batch})
-    db.session.commit()
+    batch = db.session.execute(text("SELECT id FROM stock_batches WHERE product_id = :p"),
+                               {"p": tracked_id}).scalar()
+    assert batch is not None
     assert check()["new_violations"] == 0
     db.session.execute(text("UPDATE customers SET balance = balance + 1"))
     db.session.execute(text("UPDATE stock_batches SET quantity = 3"))
