@@ -60,8 +60,10 @@ def search_clause(q):
                PRODUCTS.c.barcode == q.strip())
 
 
-def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archived=False):
-    """A Page of a store's stock, products joined in."""
+def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archived=False,
+                 count=True):
+    """A Page of a store's stock, products joined in (count=False: no total, has_next from
+    one more row)."""
     query = (select(PRODUCTS.c.id.label("product_id"), PRODUCTS.c.sku, PRODUCTS.c.name,
                     PRODUCTS.c.unit, PRODUCTS.c.category, PRODUCTS.c.sale_price,
                     LEVELS.c.quantity, REORDER.label("reorder_level"), LEVELS.c.updated_at)
@@ -73,7 +75,7 @@ def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archi
         query = query.where(search_clause(q))
     if low:
         query = query.where(LEVELS.c.quantity <= REORDER)
-    return paginate(query, (PRODUCTS.c.name, PRODUCTS.c.id), page, per_page,
+    return paginate(query, (PRODUCTS.c.name, PRODUCTS.c.id), page, per_page, count=count,
                     rows=lambda q: [_stock_row(store_id, r) for r in db.session.execute(q)])
 
 

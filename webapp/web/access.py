@@ -31,9 +31,17 @@ def page_permission(permission):
     return decorator
 
 
-def store_or_404(store_id):
-    """The store if the logged-in user may see it; NotFound otherwise (see policy)."""
-    return policy.get_store_or_404(store_id, current_user)
+def store_or_404(store_id, viewer=None):
+    """The store if the logged-in user (or `viewer`, the same user as plain values: viewer())
+    may see it; NotFound otherwise (see policy)."""
+    return policy.get_store_or_404(store_id, current_user if viewer is None else viewer)
+
+
+def viewer():
+    """The logged-in user's id, role and stores as plain values (a policy.Principal), for a
+    check after a write: the write's commit expires the user's ORM object, and reading its role
+    again would load the user and its stores once more."""
+    return policy.Principal.of(current_user)
 
 
 def in_store_or_404(store, load, thing_id):

@@ -220,12 +220,31 @@ def isolate_runs(text):
     return Markup("").join(out)
 
 
+class _Words(dict):
+    """code → its words in one language; a code the table does not name shows as itself."""
+
+    def __missing__(self, code):
+        return "" if code is None else str(code).replace("_", " ")
+
+
 def _label(table):
+    by_language = {}
+
+    def words():
+        """Every code's words in the current language. A code's words never change while the
+        process runs (the catalogues are compiled before it starts) and a list shows the same
+        few codes row after row: gettext once per language and code, not once per row."""
+        language = current_language()
+        found = by_language.get(language)
+        if found is None:
+            found = by_language[language] = _Words(
+                {code: translate(label) for code, label in table.items()})
+        return found
+
     def show(code):
-        if code is None:
-            return ""
-        label = table.get(code)
-        return translate(label) if label else str(code).replace("_", " ")
+        return words()[code]
+
+    show.words = words
     return show
 
 
@@ -257,3 +276,5 @@ def register(app):
     app.add_template_filter(job_status, "job_status")
     app.add_template_filter(payment_method, "payment_method")
     app.add_template_filter(entry_kind, "entry_kind")
+    # For a list's rows: the words of every unit, looked up once per list (unit_words()[code]).
+    app.add_template_global(unit.words, "unit_words")

@@ -14,6 +14,7 @@ import time
 from flask import current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import login_user
+from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
 from webapp.models import User
@@ -49,7 +50,9 @@ def load_user(user_id):
     max_age = current_app.config["REMEMBER_COOKIE_DURATION"].total_seconds()
     if not time.time() - max_age < issued <= time.time() + 60:
         return None
-    user = db.session.get(User, uid)
+    # Its stores in the same statement: every page asks them (policy.can_see_store), and the
+    # relationship's own selectin load was a second query on every logged-in request.
+    user = db.session.get(User, uid, options=[joinedload(User.stores)])
     if user is None or user.session_generation != generation or not user.active:
         return None
     user.login_issued = issued

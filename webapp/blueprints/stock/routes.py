@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -47,9 +47,14 @@ def index():
 # --- store home -------------------------------------------------------------------------------
 
 def _suppliers():
-    rows = db.session.execute(select(Supplier.id, Supplier.name).where(Supplier.active.is_(True))
-                              .order_by(Supplier.name)).all()
-    return [("", _("No supplier"))] + [(str(r.id), r.name) for r in rows]
+    """The stock-in form's supplier choices, read once per request (a page after a quick sale
+    renders three action forms, and the posted one was built before)."""
+    if "stock_suppliers" not in g:
+        rows = db.session.execute(select(Supplier.id, Supplier.name)
+                                  .where(Supplier.active.is_(True))
+                                  .order_by(Supplier.name)).all()
+        g.stock_suppliers = [("", _("No supplier"))] + [(str(r.id), r.name) for r in rows]
+    return g.stock_suppliers
 
 
 def _movement_form(product=None, formdata=None, kind="sale"):
@@ -73,10 +78,12 @@ def _stock_args():
     return {"low": 1 if request.args.get("low") == "1" else None, "page": page_arg()}
 
 
-def _stock_context(store):
+def _stock_context(store, count=True):
+    """The stock list's levels; count=False for the list alone, which shows no total (a
+    COUNT over the store's rows each time a phone's list refreshes, for nothing)."""
     args = _stock_args()
     levels = inventory.store_levels(store.id, low=bool(args["low"]), page=args["page"],
-                                    per_page=STOCK_PAGE_SIZE)
+                                    per_page=STOCK_PAGE_SIZE, count=count)
     flags = expiry.store_flags(store)
     return {"levels": levels.items, "levels_total": levels.total, "stock_args": args,
             "has_next": levels.has_next, "expiry_flags": flags,
@@ -135,7 +142,7 @@ def stock_list(store_id):
     selected = lookup.product_in_store(store.id, _int(request.args.get("product_id")) or 0) \
         if request.args.get("product_id") else None
     response = render_fragment("stock/home.html", "stock_list", store=store, etag=etag,
-                               oob_product=selected, **_stock_context(store))
+                               oob_product=selected, **_stock_context(store, count=False))
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     response.vary.add("HX-Request")
@@ -155,21 +162,25 @@ def record_movement(store_id):
     if product is None:
         abort(404)
     shown = kind if kind in QUICK_TYPES else "sale"
+    user = access.viewer()
     try:
         command = form.command(store_id, product["product_id"], kind)
         result = handle(access.actor(), command, form.key.data or None)
     except DomainError as error:
-        store = access.store_or_404(store_id)
+        store = access.store_or_404(store_id, user)
         form.show_error(error)
         return _home(store, _action_forms(product, (shown, form)), product, status=422,
                      block="panel", open_kind=shown)
-    store = access.store_or_404(store_id)
+    store = access.store_or_404(store_id, user)
     message = recorded_message(kind, product, result.data["movement"], result.data["level"])
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for("stock.home", store_id=store.id,
                                 product=product["product_id"]), 303)
-    product = lookup.product_in_store(store.id, product["product_id"])
+    # The level just written is the one to show (as the message says): no second read; a
+    # replayed key's answer is an earlier one, so the level is read as it is now.
+    product = lookup.product_in_store(store.id, product["product_id"]) if result.replayed \
+        else {**product, **result.data["level"]}
     response = _home(store, _action_forms(product), product, result=message, block="panel")
     return trigger(response, "stock-changed")
 
