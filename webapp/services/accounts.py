@@ -15,7 +15,6 @@ from webapp.services import audit, passwords
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.validation import parse_store_code, parse_text, parse_username
 
-MIN_PASSWORD = passwords.MIN_LENGTH
 TOKEN_PREFIX = "kir_"
 # Writing last_used_at on every request would turn each API read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
