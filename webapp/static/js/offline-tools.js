@@ -9,23 +9,37 @@
 
   function attentionItem(item) {
     if (item.kind === "sale") { return basketAttentionItem(item); }
-    if (item.kind === "payment") { return paymentAttentionItem(item); }
+    if (item.kind === "payment") {
+      // A customer's payment refused (more than owed, customer gone): change the amount.
+      return fixableItem(item, "amount", K.R.amount, K.paymentLabel);
+    }
+    return fixableItem(item, "quantity", function (text) {
+      return K.validQuantity(text) ? K.R.quantity(text) : null;
+    }, K.labelFor);
+  }
+
+  /** A refused item with the one value to change (`name` in its payload: a movement's quantity,
+   * a payment's amount; `read` gives it from the text typed, or null), Send again and the
+   * choices. */
+  function fixableItem(item, name, read, label) {
     var li = K.el("li", {"class": "attention-item", "data-key": item.key});
     li.append(K.el("p", {}, item.label + " · " + K.t("tapped", {time: K.pkTime(item.tapped_at)})));
     li.append(K.el("p", {"class": "form-error", "role": "alert"},
                  (item.error && item.error.message) || K.t("refused")));
     var form = K.el("form", {"class": "inline-edit", "novalidate": ""});
     var id = "fix-" + item.seq;
-    form.append(K.el("label", {"for": id}, K.t("quantity")));
-    var input = K.el("input", {id: id, type: "text", name: "quantity", inputmode: "decimal",
+    form.append(K.el("label", {"for": id}, K.t(name)));
+    var input = K.el("input", {id: id, type: "text", name: name, inputmode: "decimal",
                                autocomplete: "off"});
-    input.value = item.payload.quantity;
+    input.value = item.payload[name];
     form.append(input, K.el("button", {type: "submit", "class": "secondary"}, K.t("send_again")));
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      if (!K.validQuantity(input.value)) { input.setAttribute("aria-invalid", "true"); return; }
-      var payload = Object.assign({}, item.payload, {quantity: K.R.quantity(input.value)});
-      resend(item, payload, K.labelFor(payload, item.product_name));
+      var value = read(input.value);
+      if (value === null) { input.setAttribute("aria-invalid", "true"); return; }
+      var payload = Object.assign({}, item.payload);
+      payload[name] = value;
+      resend(item, payload, label(payload, item.product_name));
     });
     li.append(form, choices(item));
     return li;
@@ -71,31 +85,6 @@
                products: products, receipt: item.receipt})
       .then(function () { return K.Q.remove(item.seq); })
       .then(K.render).then(K.flush);
-  }
-
-  /** A customer's payment refused (more than owed, customer gone): change the amount or
-   * discard. */
-  function paymentAttentionItem(item) {
-    var li = K.el("li", {"class": "attention-item", "data-key": item.key});
-    li.append(K.el("p", {}, item.label + " · " + K.t("tapped", {time: K.pkTime(item.tapped_at)})));
-    li.append(K.el("p", {"class": "form-error", "role": "alert"},
-                 (item.error && item.error.message) || K.t("refused")));
-    var form = K.el("form", {"class": "inline-edit", "novalidate": ""});
-    var id = "fix-" + item.seq;
-    form.append(K.el("label", {"for": id}, K.t("amount")));
-    var input = K.el("input", {id: id, type: "text", name: "amount", inputmode: "decimal",
-                               autocomplete: "off"});
-    input.value = item.payload.amount;
-    form.append(input, K.el("button", {type: "submit", "class": "secondary"}, K.t("send_again")));
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var amount = K.R.amount(input.value);
-      if (amount === null) { input.setAttribute("aria-invalid", "true"); return; }
-      var payload = Object.assign({}, item.payload, {amount: amount});
-      resend(item, payload, K.paymentLabel(payload, item.product_name));
-    });
-    li.append(form, choices(item));
-    return li;
   }
 
   // --- baskets (the counter page's `sale` kind) ----------------------------------------------
