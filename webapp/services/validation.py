@@ -253,14 +253,17 @@ def time_bound(value, field, end=False):
     """A filter bound: an exact moment, or a Pakistan day (its start; the next day's for `to`)."""
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=PAKISTAN)
-    if not isinstance(value, date):
-        try:
-            value = datetime.strptime(str(value).strip()[:10], "%Y-%m-%d").date()
-        except ValueError:
-            raise DomainError("invalid", N_("Use a date like 2026-01-31."), field=field) from None
-    return pakistan_day_start(value + timedelta(days=1) if end else value)
+    try:
+        if isinstance(value, datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=PAKISTAN)
+        else:
+            if not isinstance(value, date):
+                value = datetime.strptime(str(value).strip()[:10], "%Y-%m-%d").date()
+            moment = pakistan_day_start(value + timedelta(days=1) if end else value)
+        # In UTC here, as the database is asked: 0001-01-01 in Pakistan is no UTC moment.
+        return moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise DomainError("invalid", N_("Use a date like 2026-01-31."), field=field) from None
 
 
 def iso_time(value):
