@@ -106,11 +106,13 @@ def multi_host_url(primary, standby, database="kiryana"):
 class Client:
     """Sells one piece at a time, each with its own idempotency key; an unanswered or failed
     sale is sent again with the same key until it is acknowledged (201). The drill sets
-    `fault_at` when it kills or cuts; the outage ends at the first 201 to a request sent after."""
+    `fault_at` once it has killed or cut; the outage ends at the first 201 to a request sent
+    after that."""
 
     def __init__(self, api, store_id, product_id):
         self.api, self.store_id, self.product_id = api, store_id, product_id
         self.acknowledged = {}  # key -> sale id
+        self.acknowledged_at = {}  # key -> when the request that got its 201 was sent
         self.fault_at = self.first_ack_after_fault = None
         self.failures = collections.Counter()  # what the failed attempts answered
         self.last_sent = None
@@ -136,6 +138,7 @@ class Client:
                         db.session.remove()
                     if status == 201:
                         self.acknowledged[key] = response.json["sale"]["id"]
+                        self.acknowledged_at[key] = sent_at
                         if self.fault_at is not None and sent_at >= self.fault_at and \
                                 self.first_ack_after_fault is None:
                             self.first_ack_after_fault = time.monotonic()
@@ -210,12 +213,15 @@ def _drill(fault, seconds_before, seconds_after):
         thread = threading.Thread(target=client.run, args=(app,), daemon=True)
         thread.start()
         time.sleep(seconds_before)
-        client.fault_at = time.monotonic()
+        fault_started = time.monotonic()
         if fault == "kill":
             primary.proc.kill()  # runuser; the postmaster and its backends below
             _kill_cluster(primary)
         else:
             link.cut()  # the old primary lives on, unreachable
+        # Only a request sent from now on cannot have been answered by the old primary (one
+        # sent while `ip` or pgrep ran could, and once ended the wait at once).
+        client.fault_at = time.monotonic()
         # The operator's step: promote the standby.
         _as_postgres(PG_BIN / "pg_ctl", "-D", standby.data_dir, "-w", "promote")
         try:
@@ -232,7 +238,9 @@ def _drill(fault, seconds_before, seconds_after):
         found, duplicated = count_sales(standby, keys)
         figures = {"acknowledged": len(keys), "found": found, "lost": len(keys) - found,
                    "duplicated": duplicated,
-                   "outage": round(client.first_ack_after_fault - client.fault_at, 1)}
+                   "outage": round(client.first_ack_after_fault - fault_started, 1),
+                   "after": sum(1 for t in client.acknowledged_at.values()
+                                if t >= client.fault_at)}
         if link:
             figures["old_primary"] = _old_primary(primary, standby, link, set(keys))
         return figures
@@ -290,7 +298,8 @@ def _kill_cluster(cluster):
 def report(figures):
     line = (f"acknowledged {figures['acknowledged']}, found {figures['found']}, "
             f"lost {figures['lost']}, duplicated {figures['duplicated']}, "
-            f"outage {figures['outage']} s")
+            f"outage {figures['outage']} s ({figures['after']} sent after the fault, all "
+            "on the new primary)")
     old = figures.get("old_primary")
     if old:
         line += (f"; old primary alive: {old['alive']}, holds {old['sales']} sales, "

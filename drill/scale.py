@@ -4,8 +4,8 @@
 Builds the database in a private archiving cluster with bench.reports_data (the reports
 benchmark's closed-form ledger), then times: pg_basebackup, a restore of that backup replaying
 the archive to its end, `flask verify-ledger` on the restored copy, and the worker's
-incremental ledger check (integrity.check_increment) over the movements of one minute at a
-given rate. fsync and full_page_writes are on here, as in production.
+incremental ledger check (integrity.watch_once) over the movements and customer entries of
+one minute at a given rate. fsync and full_page_writes are on here, as in production.
 """
 import argparse
 import json
@@ -22,15 +22,49 @@ def _du(path):
     return subprocess.run(["du", "-sh", str(path)], capture_output=True, text=True).stdout.split()[0]
 
 
+# Customers' ledgers (invariant 8) beside the movements: `per_store` customers in every store,
+# each with `entries` sales on credit of 100.00, their balances the sums (one statement each).
+KHATA_SEED = ["""
+    INSERT INTO customers (store_id, name, balance, language, note, created_at, updated_at)
+    SELECT s.id, 'Customer ' || n, 0, 'ur', '', now(), now()
+    FROM stores s, generate_series(1, :per_store) n
+""", """
+    INSERT INTO customer_entries (customer_id, store_id, kind, amount, balance_after, note,
+                                  created_at)
+    SELECT c.id, c.store_id, 'sale', 100.00, 100.00 * n, '', now() - interval '1 day'
+    FROM customers c, generate_series(1, :entries) n ORDER BY n, c.id
+""", """
+    UPDATE customers SET balance = 100.00 * :entries
+"""]
+
+
+def seed_khata(app, per_store, entries):
+    """Give every store `per_store` customers with `entries` credit entries each → how many."""
+    from sqlalchemy import text
+
+    from webapp.extensions import db
+
+    with app.app_context():
+        for statement in KHATA_SEED:
+            db.session.execute(text(statement), {"per_store": per_store, "entries": entries})
+        db.session.commit()
+        count = db.session.execute(text("SELECT count(*) FROM customer_entries")).scalar()
+        db.session.execute(text("ANALYZE customers; ANALYZE customer_entries"))
+        db.session.commit()
+        db.engine.dispose()
+    return count
+
+
 def _time_check(app, rates, stores_per_round=50):
-    """Seconds one round of the continuous check takes when `rate` movements were written
-    since the last round (the newest ones), plus LEDGER_CHECK_STORES_PER_ROUND stores' levels.
-    Run twice each: the second, with the ledger's index pages cached, is what a worker that
-    checks every minute sees."""
+    """Seconds one round of the continuous check takes when `rate` movements (and a tenth as
+    many customer entries: sales on credit) were written since the last round (the newest
+    ones), plus LEDGER_CHECK_STORES_PER_ROUND stores' levels, balances and batches. Run twice
+    each: the second, with the ledger's index pages cached, is what a worker that checks every
+    minute sees."""
     from sqlalchemy import func, select
 
     from webapp.extensions import db
-    from webapp.models import LedgerWatch, StockMovement
+    from webapp.models import CustomerEntry, LedgerWatch, StockMovement
     from webapp.models.types import utcnow
     from webapp.services import integrity
 
@@ -38,11 +72,13 @@ def _time_check(app, rates, stores_per_round=50):
     with app.app_context():
         conn = db.session.connection()
         newest = conn.execute(select(func.max(StockMovement.id))).scalar()
+        newest_entry = conn.execute(select(func.max(CustomerEntry.id))).scalar() or 0
         integrity.watch_state(conn)
         db.session.commit()
         # The first round over every store sums each store's history once, to start its
         # running total; it is committed, as a worker's first rounds would be.
-        db.session.execute(LedgerWatch.__table__.update().values(last_movement_id=newest))
+        db.session.execute(LedgerWatch.__table__.update().values(
+            last_movement_id=newest, last_entry_id=newest_entry))
         t = time.perf_counter()
         integrity.watch_once(db.session.connection(), utcnow(), settle_seconds=0,
                              stores_per_round=1_000_000, max_movements=1)
@@ -52,7 +88,9 @@ def _time_check(app, rates, stores_per_round=50):
         for rate in rates:
             for attempt in ("cold", "warm"):
                 db.session.execute(LedgerWatch.__table__.update().values(
-                    last_movement_id=newest - rate, store_cursor=0, checked_at=None))
+                    last_movement_id=newest - rate,
+                    last_entry_id=max(newest_entry - rate // 10, 0), store_cursor=0,
+                    checked_at=None))
                 db.session.commit()
                 t = time.perf_counter()
                 summary = integrity.watch_once(
@@ -61,9 +99,9 @@ def _time_check(app, rates, stores_per_round=50):
                 db.session.rollback()
                 seconds = round(time.perf_counter() - t, 2)
                 timings[f"{rate}/min {attempt}"] = seconds
-                print(f"continuous check, {rate:,} new movements + {stores_per_round} stores' sums "
-                      f"({attempt}): {seconds} s, {summary['new_violations']} violations",
-                      flush=True)
+                print(f"continuous check, {rate:,} new movements, {summary['entries']:,} new "
+                      f"customer entries + {stores_per_round} stores' sums ({attempt}): "
+                      f"{seconds} s, {summary['new_violations']} violations", flush=True)
         t = time.perf_counter()
         report = integrity.verify(db.session.connection())
         db.session.rollback()
@@ -84,6 +122,9 @@ def main(argv=None):
     parser.add_argument("--per-minute", type=int, nargs="*", default=[6000, 60000],
                         help="Movements a minute the continuous check is timed at.")
     parser.add_argument("--stores-per-round", type=int, default=50)
+    parser.add_argument("--customers", type=int, default=20,
+                        help="Customers per store, each with --entries credit entries.")
+    parser.add_argument("--entries", type=int, default=25)
     parser.add_argument("--url", help="Time the continuous check on this existing, built "
                                       "database instead (no build, no backup).")
     args = parser.parse_args(argv)
@@ -131,6 +172,10 @@ def main(argv=None):
             primary, "SELECT pg_size_pretty(pg_database_size('kiryana'))")[0]
         print(f"built {figures['movements']:,} movements in {figures['build_seconds']} s "
               f"({figures['database_size']})", flush=True)
+        if args.customers:
+            figures["customer_entries"] = seed_khata(app, args.customers, args.entries)
+            print(f"and {figures['customer_entries']:,} customer entries "
+                  f"({args.customers} customers a store)", flush=True)
 
         figures["check_round_seconds"] = _time_check(app, args.per_minute, args.stores_per_round)
         if args.no_backup:

@@ -17,6 +17,7 @@ def _holds(figures):
     assert figures["found"] == figures["acknowledged"]
     assert (figures["lost"], figures["duplicated"]) == (0, 0)
     assert figures["outage"] < 30
+    assert figures["after"] >= 1  # the new primary acknowledged sales sent after the fault
 
 
 def test_a_primary_killed_mid_traffic_loses_no_acknowledged_sale(caplog):
