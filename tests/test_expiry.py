@@ -13,22 +13,17 @@ from tests.api_client import api_as
 from tests.factories import ADMIN, login, make_product, make_store, make_user
 from webapp.extensions import db
 from webapp.jobs import sweep
-from webapp.models import (
-    AuditLog,
-    AuditOutbox,
-    StockLevel,
-)
+from webapp.models import AuditLog, AuditOutbox, StockBatch, StockLevel, StockMovement
 from webapp.services import audit, catalog, commands, expiry, ledger, webhooks
 from webapp.services.errors import DomainError
 from webapp.services.validation import PAKISTAN
 
 
-def stock_in(store, product, quantity, days, code=""):
-    """Receive `quantity` of a tracked product expiring `days` from today (negative: past):
-    the ledger writes the stock-in, its batch and the movement's batch row (invariant 9)."""
+def stock_in(store, product, quantity, days, code=None):
+    """Receive `quantity` of a tracked product expiring `days` from today (negative: past)."""
     return ledger.record_movement(ADMIN, commands.Movement.parse(
         store_id=store.id, product_id=product.id, type="stock_in", quantity=quantity,
-        expires_on=expiry.today() + timedelta(days=days), batch_code=code or None))
+        expires_on=(expiry.today() + timedelta(days=days)).isoformat(), batch_code=code))
 
 
 def level(store, product):
@@ -157,10 +152,72 @@ def test_the_expiring_list_is_the_store_window_soonest_first(shop, client):
     assert "Rs 800 at cost" in page and "Expired " in page and "in 3 days" in page
 
 
-def test_another_stores_shopkeeper_gets_404(shop, client):
-    login(client, shop["stranger"])
-    assert client.get(f"/stores/{shop['store'].id}/expiring").status_code == 404
-    assert client.get(f"/stores/{shop['other'].id}/expiring").status_code == 200
+def _remove_form(page, expires_on):
+    """The hidden fields of the Expiring list's row for the batch of that date."""
+    start = page.index(f'name="expires_on" value="{expires_on}"')
+    form = page[page.rindex("<form", 0, start):page.index("</form>", start)]
+    fields = {}
+    for part in form.split("<input")[1:]:
+        name = part.split('name="')[1].split('"')[0]
+        fields[name] = part.split('value="')[1].split('"')[0]
+    return fields
+
+
+def test_one_tap_removes_the_expired_batch_once(shop, client):
+    store, yoghurt = shop["store"], shop["yoghurt"]
+    login(client, shop["keeper"])
+    url = f"/stores/{store.id}/expiring"
+    page = client.get(url).text
+    expired_on = (expiry.today() - timedelta(days=2)).isoformat()
+    assert page.index(expired_on) < page.index((expiry.today() + timedelta(days=3)).isoformat())
+    fields = _remove_form(page, expired_on)
+    assert fields["quantity"] == "10" and fields["csrf_token"]
+    done = client.post(url, data=fields, follow_redirects=True)
+    assert done.status_code == 200
+    assert "Removed 10 pieces Nestle Dahi" in done.text and "5 pieces left" in done.text
+    assert f'value="{expired_on}"' not in done.text
+    assert level(store, yoghurt) == 5
+    removal = db.session.scalars(select(StockMovement).where(
+        StockMovement.type == "removal")).one()
+    assert (removal.reason, removal.quantity, removal.user_id) == ("expired", 10,
+                                                                    shop["keeper"].id)
+    batch = db.session.scalars(select(StockBatch).where(
+        StockBatch.expires_on == expiry.today() - timedelta(days=2))).one()
+    assert batch.quantity == 0
+    # The same tap again (a retry with its key) writes nothing new.
+    assert client.post(url, data=fields).status_code in (200, 303)
+    assert level(store, yoghurt) == 5
+    assert db.session.scalar(select(db.func.count()).select_from(StockMovement).where(
+        StockMovement.type == "removal")) == 1
+
+
+def test_a_batch_that_changed_since_the_list_was_shown_is_refused_inline(shop, client):
+    store, yoghurt = shop["store"], shop["yoghurt"]
+    login(client, shop["keeper"])
+    url = f"/stores/{store.id}/expiring"
+    fields = _remove_form(client.get(url).text, (expiry.today() + timedelta(days=3))
+                          .isoformat())
+    fields["quantity"] = "6"  # more than the batch holds
+    refused = client.post(url, data=fields)
+    assert refused.status_code == 422
+    assert 'class="flash flash-error"' in refused.text
+    assert level(store, yoghurt) == 15
+
+
+def test_another_stores_shopkeeper_gets_404_and_nothing_is_written(shop, client):
+    store = shop["store"]
+    login(client, shop["keeper"])
+    fields = _remove_form(client.get(f"/stores/{store.id}/expiring").text,
+                          (expiry.today() - timedelta(days=2)).isoformat())
+    client.post("/logout")
+    other = type(client)(client.application)
+    login(other, shop["stranger"])
+    assert other.get(f"/stores/{store.id}/expiring").status_code == 404
+    token = other.get(f"/stores/{shop['other'].id}/expiring").text.split(
+        'name="csrf_token" value="')[1].split('"')[0]
+    assert other.post(f"/stores/{store.id}/expiring",
+                      data=dict(fields, csrf_token=token)).status_code == 404
+    assert level(store, shop["yoghurt"]) == 15
 
 
 def test_the_report_page_and_its_csv(shop, client):
@@ -295,3 +352,22 @@ def test_the_audit_log_tells_the_event_in_words(shop, client):
     login(client, shop["manager"])
     page = client.get("/audit/").text
     assert "2 batches expired or expiring within" in page
+
+
+def test_a_stores_batches_in_the_api_soonest_first_with_what_is_left(shop, app):
+    keeper = api_as(app, user=shop["keeper"])
+    store_id = shop["store"].id
+    body = keeper.get(f"/api/v1/stores/{store_id}/batches").json
+    assert [(b["product_id"], b["quantity"], b["expired"]) for b in body["items"]] == [
+        (shop["yoghurt"].id, "10.000", True), (shop["yoghurt"].id, "5.000", False),
+        (shop["bread"].id, "4.000", False)]  # every date, not only the window's
+    assert body["total"] == 3 and body["items"][0]["expires_on"] == (
+        expiry.today() - timedelta(days=2)).isoformat()
+    one = keeper.get(f"/api/v1/stores/{store_id}/batches?product_id={shop['bread'].id}").json
+    assert [b["days_left"] for b in one["items"]] == [20]
+    assert keeper.get(f"/api/v1/stores/{shop['other'].id}/batches").status_code == 404
+    # A batch that was sold out is not listed.
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=store_id, product_id=shop["bread"].id, type="sale", quantity=4))
+    assert keeper.get(f"/api/v1/stores/{store_id}/batches?product_id={shop['bread'].id}") \
+        .json["items"] == []

@@ -1,9 +1,13 @@
 # ruff: noqa: F811 (the fixture imported from test_web_browser is a parameter here)
 """Expiry on a 360×640 phone in Urdu (issue 26 item 3): the store page flags yoghurt with an
-expired batch in red and bread expiring in amber; Expiring lists them soonest first.
+expired batch in red and bread expiring in amber; Expiring lists them soonest first; one tap
+removes the expired batch, which is gone from the list, and the shelf level drops by it.
 
-Screenshots: test-artifacts/expiry-store-flags-ur.png, expiry-expiring-ur.png.
+Screenshots: test-artifacts/expiry-store-flags-ur.png, expiry-expiring-ur.png,
+expiry-after-removal-ur.png.
 """
+from decimal import Decimal
+
 import pytest
 
 from tests.factories import ADMIN, make_product, make_store, make_user
@@ -91,7 +95,7 @@ def test_the_store_page_flags_expired_in_red_and_expiring_in_amber(keeper, site)
     _shot(page, "store-flags-ur")
 
 
-def test_expiring_lists_the_batches_soonest_first(keeper, site):
+def test_expiring_lists_soonest_first_and_one_tap_removes_the_expired_batch(keeper, site):
     page = keeper.page
     keeper.open_store()
     page.locator(".expiry-banner a").click()
@@ -104,3 +108,16 @@ def test_expiring_lists_the_batches_soonest_first(keeper, site):
     assert rows.first.get_attribute("data-product-id") == str(site["dahi"])
     _fits(page)
     _shot(page, "expiring-ur")
+    before = _level(site, "dahi")
+    rows.first.locator("button[type=submit]").click()  # the one tap
+    page.wait_for_function("() => document.querySelectorAll('.expiring-batch').length === 2")
+    assert page.locator("#flashes .flash-success").is_visible()
+    assert page.locator(".expiring-batch.is-expired").count() == 0
+    assert _level(site, "dahi") == before - Decimal(12) == Decimal(6)
+    _fits(page)
+    _shot(page, "after-removal-ur")
+    keeper.open_store()
+    dahi = page.locator(f"#stock-list a[data-product-id='{site['dahi']}']")
+    assert dahi.locator(".qty").get_attribute("data-quantity") == "6"
+    assert dahi.locator("[data-expiry=expiring]").is_visible()  # 6 left, due in 5 days
+    assert page.locator(".expiry-banner.flash-warning").is_visible()

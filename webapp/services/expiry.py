@@ -76,21 +76,24 @@ def _in_stores(column, stores):
 
 
 def _live(until):
-    """Batches with stock left that expire on or before `until` (expired ones included), of
-    products that still track expiry."""
-    return and_(BATCHES.c.quantity > 0, BATCHES.c.expires_on <= until,
-                PRODUCTS.c.tracks_expiry.is_(True))
+    """Batches with stock left that expire on or before `until` (expired ones included; any
+    date for None), of products that still track expiry."""
+    return and_(BATCHES.c.quantity > 0, PRODUCTS.c.tracks_expiry.is_(True),
+                True if until is None else BATCHES.c.expires_on <= until)
 
 
 # ---------------------------------------------------------------------------------------------
 # The batches themselves
 
 
-def batch_query(stores, store_id, until):
-    """Batches with stock left expiring by `until`, with their store and product."""
+def batch_query(stores, store_id, until, product_id=None):
+    """Batches with stock left expiring by `until` (None: any day), with their store and
+    product."""
     where = [_live(until), _in_stores(BATCHES.c.store_id, stores)]
     if store_id is not None:
         where.append(BATCHES.c.store_id == store_id)
+    if product_id is not None:
+        where.append(BATCHES.c.product_id == product_id)
     return (select(BATCHES.c.id, BATCHES.c.store_id, STORES.c.code.label("store_code"),
                    STORES.c.name.label("store_name"), BATCHES.c.product_id, PRODUCTS.c.sku,
                    PRODUCTS.c.name, PRODUCTS.c.unit, PRODUCTS.c.cost, BATCHES.c.expires_on,
@@ -157,6 +160,17 @@ def totals(stores, store_id=None, within_days=DEFAULT_WITHIN_DAYS, on=None):
     return {"batches": int(row.batches), "expired_batches": int(row.expired_batches),
             "value_cost": _money(row.value_cost), "expired_value": _money(row.expired_value),
             "without_cost": int(row.without_cost)}
+
+
+def store_batches(store_id, product_id=None, on=None, page=1, per_page=50):
+    """A Page of every batch with stock left in a store (of one product, or all), soonest first
+    (GET /stores/<id>/batches): the partial index's range, whatever the dates."""
+    on = on or today()
+    query = batch_query(None, store_id, None, product_id)
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = db.session.execute(query.order_by(*_ORDER).limit(per_page)
+                              .offset((page - 1) * per_page)).all()
+    return Page([batch_item(r, on) for r in rows], int(total), page, per_page)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """/stores and their stock: shopkeepers see their own stores only (others are 404)."""
+from datetime import date
 from typing import Annotated
 
 from flask import request
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from webapp.blueprints.api import bp
 from webapp.blueprints.api.auth import (
@@ -13,7 +14,16 @@ from webapp.blueprints.api.auth import (
     store_or_404,
 )
 from webapp.blueprints.api.idempotency import run_once
-from webapp.blueprints.api.schemas import Flag, LevelOut, Money, Search, StockRowOut, StoreOut
+from webapp.blueprints.api.schemas import (
+    DecimalText,
+    Flag,
+    LevelOut,
+    Money,
+    QueryId,
+    Search,
+    StockRowOut,
+    StoreOut,
+)
 from webapp.blueprints.api.spec import (
     Body,
     PageQuery,
@@ -24,7 +34,7 @@ from webapp.blueprints.api.spec import (
     spec,
 )
 from webapp.infra.replica import replica_reads
-from webapp.services import catalog, lists, policy, stock_cache
+from webapp.services import catalog, expiry, lists, policy, stock_cache
 from webapp.services.catalog import MAX_EXPIRY_WARNING_DAYS
 
 StorePage = page_model(StoreOut)
@@ -62,6 +72,23 @@ class StoreUpdate(Body):
     allow_negative_stock: Flag = None
     opening_float: Money | None = None
     expiry_warning_days: WarningDays = Field(None)
+
+
+class BatchQuery(PageQuery):
+    product_id: QueryId | None = Field(None, description="One product's batches.")
+
+
+class BatchOut(BaseModel):
+    product_id: int
+    sku: str
+    expires_on: date = Field(description="The batch's last good day.")
+    batch_code: str | None
+    quantity: DecimalText = Field(description="What is left of the batch.")
+    expired: bool = Field(description="expires_on is before today (Pakistan time).")
+    days_left: int = Field(description="Days from today to expires_on (negative: expired).")
+
+
+BatchPage = page_model(BatchOut, "BatchPage")
 
 
 class StockQuery(PageQuery):
@@ -126,3 +153,16 @@ def stock_level(store_id, product_id):
     """One level (zero for a product never moved here), served from the stock cache."""
     check_store(store_id)
     return json_response(stock_cache.get_level(store_id, product_id))
+
+
+@bp.get("/stores/<int:store_id>/batches")
+@spec.validate(query=BatchQuery, resp=responses(HTTP_200=BatchPage), tags=["stock"])
+@replica_reads
+def store_batches(store_id):
+    """The store's batches with stock left (products that track expiry), soonest first."""
+    store_or_404(store_id)
+    query = request.context.query
+    result = expiry.store_batches(store_id, query.product_id, page=query.page,
+                                  per_page=query.per_page)
+    return BatchPage(items=[dict(b, quantity=f"{b['quantity']:f}") for b in result.items],
+                     page=result.page, per_page=result.per_page, total=result.total)

@@ -91,3 +91,21 @@ class HistoryFilterForm(Form):
     date_from = DateField(_l("From (date)"), validators=[Optional()])
     date_to = DateField(_l("To (date)"), validators=[Optional()])
 
+
+class ExpiredRemovalForm(Form):
+    """One tap on the Expiring list: what is left of one batch, removed as expired. The batch
+    is named by its date and code, and the quantity is what the list showed: if a sale took
+    some of it meanwhile, the ledger refuses the removal and the list is shown again."""
+
+    product_id = HiddenField()
+    expires_on = HiddenField()
+    batch_code = HiddenField()
+    quantity = HiddenField()
+    key = HiddenField(default=new_key)
+
+    def command(self, store_id):
+        """The removal this row asks for; DomainError when it cannot be one."""
+        return commands.Movement.parse(
+            store_id=store_id, product_id=self.product_id.data, type="removal",
+            quantity=self.quantity.data, reason="expired",
+            expires_on=self.expires_on.data or None, batch_code=self.batch_code.data or None)
