@@ -341,3 +341,32 @@ def test_the_api_records_a_dated_stock_in_and_shows_a_sales_batches(admin):
     assert named.status_code == 422 and "expires_on" in named.json["error"]["fields"]
     listed = admin.get(f"/api/v1/movements?store_id={store.id}&type=sale").json["items"]
     assert listed[0]["batches"] == sold.json["movement"]["batches"]
+
+
+def test_the_store_page_receives_with_a_date_and_shows_a_sales_batches(app, client):
+    from tests.factories import login, make_user
+    store = make_store()
+    dahi = make_product(unit="piece", name="Dahi", tracks_expiry=True)
+    login(client, make_user(role="manager"))
+    url = f"/stores/{store.id}/movements"
+    htmx = {"HX-Request": "true"}
+    base = {"product_id": dahi.id, "quantity": "4", "type": "stock_in"}
+    undated = client.post(url, data={**base, "key": "k1"}, headers=htmx)
+    assert undated.status_code == 422
+    assert b'id="stock_in-expires_on-error"' in undated.data
+    assert b'type="date"' in undated.data
+    for key, day in (("k2", "2027-06-30"), ("k3", "2027-05-31")):
+        assert client.post(url, data={**base, "key": key, "expires_on": day},
+                           headers=htmx).status_code == 200
+    sold = client.post(url, data={**base, "type": "sale", "quantity": "6", "key": "k4"},
+                       headers=htmx)
+    assert sold.status_code == 200
+    text = sold.get_data(as_text=True)
+    assert "Batches: 31 May 2027 × 4 · 30 Jun 2027 × 2" in text
+    history = client.get(f"/history?store={store.id}&type=sale").get_data(as_text=True)
+    assert "data-batches" in history and "31 May 2027" in history
+    sale = sales.complete_sale(ADMIN, store_id=store.id, lines=[
+        {"product_id": dahi.id, "quantity": 1}]).data["sale"]
+    receipt = client.get(f"/stores/{store.id}/sales/{sale['id']}")
+    assert receipt.status_code == 200
+    assert "30 Jun 2027" in receipt.get_data(as_text=True)

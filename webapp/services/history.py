@@ -121,9 +121,14 @@ def _counter(flt, names):
     return count
 
 
+def batches_by_movement(movement_ids):
+    """{movement id: its batches} of the listed movements that have any (one query)."""
+    return ledger.batches.of_movements(db.session.connection(), movement_ids)
+
+
 def with_batches(movements):
     """Add `batches` to the listed movements of products that track expiry (one query)."""
-    found = ledger.batches.of_movements(db.session.connection(), [m["id"] for m in movements])
+    found = batches_by_movement([m["id"] for m in movements])
     for m in movements:
         if m["id"] in found:
             m["batches"] = found[m["id"]]

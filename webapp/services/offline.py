@@ -79,7 +79,9 @@ def record_movement(actor, store_id, item):
             supplier_id=(item.get("supplier_id") or None) if kind == "stock_in" else None,
             unit_cost=(item.get("unit_cost") or None) if kind == "stock_in" else None,
             reason=(item.get("reason") or None) if kind == "removal" else None,
-            note=item.get("note") or None, occurred_at=when)
+            note=item.get("note") or None, occurred_at=when,
+            **{name: item[name] for name in ("expires_on", "batch_code")
+               if kind != "sale" and item.get(name)})
         return handle(actor, command, key)
 
     return _first_result(apply, occurred_at)

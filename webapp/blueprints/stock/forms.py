@@ -38,6 +38,12 @@ class MovementForm(Form):
     reason = SelectField(_l("Reason"), choices=[("", _l("Choose…"))] + [
         (r, _l(REASON_LABELS[r].msgid)) for r in REMOVAL_REASONS], validate_choice=False)
     note = StringField(_l("Note (optional)"))
+    # A product that tracks expiry: the date on what arrived (needed), or the batch an expired
+    # or damaged removal takes (optional; without it, the batch that expires first).
+    expires_on = StringField(_l("Expiry date (products that track expiry)"),
+                             render_kw={"type": "date", "dir": "ltr"})
+    batch_code = StringField(_l("Batch code (optional)"), render_kw={"dir": "ltr",
+                                                                     "autocomplete": "off"})
 
     def for_action(self, kind):
         """Give every field an id of its own (`sale-quantity`, `stock_in-quantity`, …)."""
@@ -54,12 +60,15 @@ class MovementForm(Form):
         if kind not in QUICK_TYPES:
             raise DomainError("invalid", N_("Choose sale, stock in or removal."))
         stock_in = kind == "stock_in"
+        batch = {"expires_on": self.expires_on.data or None,
+                 "batch_code": self.batch_code.data or None} \
+            if kind != "sale" and (self.expires_on.data or self.batch_code.data) else {}
         return commands.Movement.parse(
             store_id=store_id, product_id=product_id, type=kind, quantity=self.quantity.data,
             supplier_id=_id(self.supplier_id.data) if stock_in else None,
             unit_cost=blank_to_none(self.unit_cost.data) if stock_in else None,
             reason=self.reason.data or None if kind == "removal" else None,
-            note=self.note.data if kind == "removal" else None)
+            note=self.note.data if kind == "removal" else None, **batch)
 
 
 def _id(text):

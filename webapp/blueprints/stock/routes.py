@@ -19,6 +19,7 @@ from webapp.services import catalog, commands, expiry, inventory, lookup, policy
 from webapp.services.errors import N_, DomainError
 from webapp.services.handlers import handle
 from webapp.web import access
+from webapp.web.filters import day
 from webapp.web.filters import quantity as fmt_qty
 from webapp.web.filters import rupees as fmt_rupees
 from webapp.web.filters import unit as unit_label
@@ -193,13 +194,26 @@ def recorded_message(kind, product, movement, level):
               "number": movement["id"]}
     if kind == "sale":
         amount = Decimal(movement["quantity"]) * Decimal(movement["unit_price"] or 0)
-        return _("Sold %(quantity)s %(unit)s %(name)s = %(amount)s · %(level)s %(unit)s left "
-                 "· entry %(number)s", amount=fmt_rupees(amount), **values)
-    if kind == "stock_in":
-        return _("Received %(quantity)s %(unit)s %(name)s · %(level)s %(unit)s in stock "
-                 "· entry %(number)s", **values)
-    return _("Removed %(quantity)s %(unit)s %(name)s (%(reason)s) · %(level)s %(unit)s left "
-             "· entry %(number)s", reason=movement["reason"], **values)
+        message = _("Sold %(quantity)s %(unit)s %(name)s = %(amount)s · %(level)s %(unit)s "
+                    "left · entry %(number)s", amount=fmt_rupees(amount), **values)
+    elif kind == "stock_in":
+        message = _("Received %(quantity)s %(unit)s %(name)s · %(level)s %(unit)s in stock "
+                    "· entry %(number)s", **values)
+    else:
+        message = _("Removed %(quantity)s %(unit)s %(name)s (%(reason)s) · %(level)s %(unit)s "
+                    "left · entry %(number)s", reason=movement["reason"], **values)
+    if "batches" in movement:  # which batches it took or went into, soonest first
+        message += " · " + batch_text(movement["batches"])
+    return message
+
+
+def batch_text(parts):
+    """A movement's batches in words: "Batches: 31 May 2027 × 2 · 30 Jun 2027 × 1"."""
+    return _("Batches: %(batches)s", batches=" · ".join(
+        "%s × %s" % (_("%(date)s (%(code)s)", date=day(p["expires_on"]), code=p["batch_code"])
+                     if p["batch_code"] else day(p["expires_on"]) if p["expires_on"]
+                     else _("no batch"), fmt_qty(p["quantity"]))
+        for p in parts))
 
 
 # --- transfer ---------------------------------------------------------------------------------
@@ -319,5 +333,6 @@ def history():
         status = 422
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render("stock/history.html", "history_rows", status=status, form=form, rows=rows,
+                  batches=history_service.batches_by_movement([m.id for m in rows]),
                   has_next=has_next, page=page_arg(), args=args, product=product,
                   without_product={k: v for k, v in args.items() if k not in ("product", "sku")})
