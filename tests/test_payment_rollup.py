@@ -1,7 +1,8 @@
-"""The sales report's payment methods read the payment roll-up for past days and the books for the
-live ones, and equal the sum of the receipts to the paisa (SPEC invariant 7), on PostgreSQL:
-random baskets over a week in two stores, paid every way (cash, card, wallet, udhaar, splits),
-some voided or partly returned, the roll-up refreshed in full and then incrementally."""
+"""The money reports through their roll-ups equal the books to the paisa (SPEC invariant 7), on
+PostgreSQL: the sales report's payment methods (the payment roll-up for past days, the books for
+the live ones) against a recount of every receipt — random baskets over a week in two stores,
+paid every way, some voided or partly returned; and the receivables summary per store against a
+recount of every khata aged by its newest credit sales — refreshed in full, then incrementally."""
 import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -12,6 +13,7 @@ from sqlalchemy import select, update
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
 from webapp.models import Customer, CustomerEntry, Sale, SaleReversal
+from webapp.models.report import AGE_COLUMNS
 from webapp.services import closing, commands, khata, ledger, sales
 from webapp.services import report_rollups as rollups
 from webapp.services.errors import DomainError
@@ -156,3 +158,108 @@ def test_payment_methods_from_the_rollup_equal_the_receipts_to_the_paisa(pg_app)
     after = closing.sales_by_method(None, week, today - timedelta(days=1))
     assert after == _receipts(week, today - timedelta(days=1))
     assert after["gross"]["cash"] - before["gross"]["cash"] == Decimal(late["total"])
+
+
+# --- receivables: the summary per store against a recount of every khata --------------------
+
+
+def _recount(today):
+    """{store_id: {bucket: amount}} and the number owing, from every customer's entries in
+    Python: a balance is its newest credit sales (payments settle the oldest first)."""
+    ages, owing = {}, 0
+    for customer in db.session.scalars(select(Customer)):
+        if customer.balance <= 0:
+            continue
+        owing += 1
+        left = customer.balance
+        store = ages.setdefault(customer.store_id, dict.fromkeys(khata.AGE_BUCKETS,
+                                                                Decimal("0.00")))
+        for entry in db.session.scalars(select(CustomerEntry).where(
+                CustomerEntry.customer_id == customer.id, CustomerEntry.kind == "sale")
+                .order_by(CustomerEntry.id.desc())):
+            part = min(entry.amount, left)
+            days = (today - pakistan_day(entry.created_at)).days
+            bucket = "0-30" if days <= 30 else "31-60" if days <= 60 else \
+                "61-90" if days <= 90 else "90+"
+            store[bucket] += part
+            left -= part
+            if not left:
+                break
+    return ages, owing
+
+
+def _summary():
+    return {r.store_id: {b: getattr(r, column) for b, column in AGE_COLUMNS.items()}
+            for r in db.session.execute(select(rollups.AGES)).all()}
+
+
+def test_receivables_summary_equals_a_recount_of_every_khata(pg_app):
+    rng = random.Random(7)
+    stores = [make_store() for _ in range(2)]
+    product = make_product(unit="piece", sale_price="33.33")
+    customers = []
+    for store in stores:
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=product.id, type="stock_in", quantity=10_000))
+        customers += [(store.id, khata.create_customer(
+            ADMIN, ADMIN_USER, store_id=store.id, name=f"K{store.id}-{i}").data["customer"]["id"])
+            for i in range(4)]
+    for _ in range(40):
+        store_id, customer = rng.choice(customers)
+        quantity = rng.randint(1, 9)
+        sale = sales.complete_sale(ADMIN, store_id=store_id, customer_id=customer,
+                                   lines=[{"product_id": product.id, "quantity": quantity}],
+                                   payments=[{"method": "credit",
+                                              "amount": str(Decimal("33.33") * quantity)}]
+                                   ).data["sale"]
+        if rng.random() < 0.1:
+            sales.void_sale(ADMIN, sale["id"])
+        elif rng.random() < 0.3:
+            owed = db.session.get(Customer, customer).balance
+            if owed > 1:
+                khata.receive_payment(ADMIN, ADMIN_USER, customer, method="cash",
+                                      amount=str((owed / 2).quantize(Decimal("0.01"))))
+    # Spread the khata over five months, oldest first, as a shop's history would be.
+    entries = db.session.scalars(select(CustomerEntry).order_by(CustomerEntry.id)).all()
+    now = datetime.now(timezone.utc)
+    for i, entry in enumerate(entries):
+        entry.created_at = now - timedelta(days=150 * (len(entries) - i) / len(entries))
+    db.session.commit()
+
+    today = pakistan_day(now)
+    expected, owing = _recount(today)
+    assert set(expected) == {s.id for s in stores} and all(
+        sum(ages.values()) > 0 for ages in expected.values())
+    assert sum(v > 0 for ages in expected.values() for v in ages.values()) >= 6
+    rollups.refresh(full=True)
+    assert _summary() == expected
+    for store in stores:
+        _rows, totals = khata.receivables(ADMIN_USER, store.id)
+        assert {b: totals[b] for b in khata.AGE_BUCKETS} == expected[store.id]
+    manager = Principal(id=0, role="manager", store_ids=frozenset())
+    report = khata.receivables_report(manager, limit=3)
+    balances = sum(c.balance for c in db.session.scalars(select(Customer)))
+    assert report["totals"]["total"] == balances      # to the paisa (invariant 7)
+    assert report["count"] == owing and len(report["rows"]) == 3 and report["as_of"]
+    assert [r["balance"] for r in report["rows"]] == sorted(
+        (c.balance for c in db.session.scalars(select(Customer))), reverse=True)[:3]
+
+    # A payment in one store: the next refresh redoes that store's row only.
+    store_id, customer = next((s, c) for s, c in customers
+                              if db.session.get(Customer, c).balance > 0)
+    other = next(s.id for s in stores if s.id != store_id)
+    db.session.execute(update(rollups.AGES).where(rollups.AGES.c.store_id == other)
+                       .values(customers=99))   # marked: a redone row would lose it
+    db.session.commit()
+    khata.receive_payment(ADMIN, ADMIN_USER, customer, amount="1", method="cash")
+    rollups.refresh()
+    expected, _ = _recount(today)
+    assert _summary()[store_id] == expected[store_id]
+    assert db.session.scalar(select(rollups.AGES.c.customers)
+                             .where(rollups.AGES.c.store_id == other)) == 99
+    # A new Pakistan day: every store's ages move, so every row is redone.
+    db.session.execute(update(rollups.AGES).values(day=today - timedelta(days=1)))
+    db.session.commit()
+    rollups.refresh()
+    assert _summary() == expected
+    assert set(db.session.scalars(select(rollups.AGES.c.day))) == {today}

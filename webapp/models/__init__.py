@@ -31,6 +31,7 @@ from webapp.models.report import (
                                   DailyTypeSummary,
                                   MonthlyProductSummary,
                                   MonthlyStoreSummary,
+                                  ReceivableAges,
                                   ReportRollupState,
                                   StoreStockSummary,
 )
@@ -56,7 +57,7 @@ from webapp.models.webhook import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "ADJUSTMENT_REASONS", "CountDraft", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS", "PACK_NAMES",
     "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
-    "DailyPaymentSummary", "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReportRollupState",
+    "DailyPaymentSummary", "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReceivableAges", "ReportRollupState",
     "StoreStockSummary",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier", "ExpiryRound",
     "SyncItem", "SyncJob", "User", "user_stores",

@@ -70,6 +70,28 @@ PAYMENT_TOTALS = ["sales", "paid_cash", "paid_card", "paid_wallet", "paid_credit
                   "credit_reversed"]
 
 
+class ReceivableAges(db.Model):
+    """Per store, what its customers owe aged by the newest credit sales (a payment settles the
+    oldest udhaar first) as of `day`: the receivables report over every store reads it.
+    Recomputed by the roll-up refresh for stores whose customers' balances moved, and for all
+    of them when the Pakistan day changes (ages move by a day)."""
+
+    __tablename__ = "receivable_ages"
+
+    store_id = Column(Integer, ForeignKey("stores.id"), primary_key=True)
+    day = Column(Date, nullable=False)
+    customers = Column(Integer, nullable=False, default=0)
+    age_0_30 = Column(SumMoney, nullable=False, default=0)
+    age_31_60 = Column(SumMoney, nullable=False, default=0)
+    age_61_90 = Column(SumMoney, nullable=False, default=0)
+    age_90_plus = Column(SumMoney, nullable=False, default=0)
+
+
+# The report's buckets and their columns.
+AGE_COLUMNS = {"0-30": "age_0_30", "31-60": "age_31_60", "61-90": "age_61_90",
+               "90+": "age_90_plus"}
+
+
 class DailyTypeSummary(_Totals, db.Model):
     """Per Pakistan day and movement type (all stores, all products): the chain's day."""
 

@@ -11,11 +11,12 @@ basket two round trips more; a cash sale none (services/sales.py).
 Lock order: a sale or a void locks its levels (and the sale row) first and the customer last;
 a payment locks only the customer. No writer takes them the other way round.
 """
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import quote
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Date, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -24,15 +25,23 @@ from webapp.models import (
     RECEIVE_METHODS,
     Customer,
     CustomerEntry,
+    ReceivableAges,
     Store,
 )
+from webapp.models.report import AGE_COLUMNS
 from webapp.models.types import MONEY_PLACES
-from webapp.services import audit, commands, idempotency, ledger, policy
+from webapp.services import audit, commands, idempotency, ledger, policy, report_rollups
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.handlers import handle, handles
 from webapp.services.paging import paginate
-from webapp.services.sql import exact_sum
-from webapp.services.validation import iso_time, parse_id, parse_money, parse_text
+from webapp.services.sql import day_of, exact_sum, exact_total
+from webapp.services.validation import (
+    iso_time,
+    pakistan_day,
+    parse_id,
+    parse_money,
+    parse_text,
+)
 
 CUSTOMERS = Customer.__table__
 ENTRIES = CustomerEntry.__table__
@@ -454,10 +463,6 @@ def balances_agree(conn=None):
 AGE_BUCKETS = ("0-30", "31-60", "61-90", "90+")
 
 
-def _bucket(days):
-    return "0-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "90+"
-
-
 def receivables_total(user, store_id=None):
     """What the customers of the user's stores owe, in all."""
     query = select(func.coalesce(func.sum(CUSTOMERS.c.balance), 0))
@@ -465,31 +470,56 @@ def receivables_total(user, store_id=None):
     return Decimal(db.session.execute(query).scalar()).quantize(MONEY_PLACES)
 
 
-def receivables(user, store_id=None, now=None):
-    """Who owes what, aged 0–30 / 31–60 / 61–90 / 90+ days → (rows, totals).
-
-    What a customer paid (or had voided or returned) settles their oldest udhaar first, so a
-    balance is made of their newest credit sales: one window function over the sale entries of
-    customers who owe something, newest first, keeps the part of each still unpaid."""
-    from datetime import datetime, timezone
-    now = now or datetime.now(timezone.utc)
+def aged_parts(conn, today, *where):
+    """SELECT (customer_id, store_id, bucket, part): each credit sale's part of what its
+    customer still owes, with the age bucket of the Pakistan day it was made (as seen on
+    `today`). What a customer paid (or had voided or returned) settles their oldest udhaar
+    first, so a balance is made of their newest credit sales: one window function over the
+    sale entries of customers who owe something (and meet `where`), newest first, keeps the
+    part of each still unpaid."""
     running = func.sum(ENTRIES.c.amount).over(partition_by=ENTRIES.c.customer_id,
                                               order_by=ENTRIES.c.id.desc())
-    sales_ = (select(ENTRIES.c.customer_id, ENTRIES.c.amount, ENTRIES.c.created_at,
-                     CUSTOMERS.c.balance, running.label("running"))
+    sales_ = (select(ENTRIES.c.customer_id, CUSTOMERS.c.store_id, ENTRIES.c.amount,
+                     CUSTOMERS.c.balance, running.label("running"),
+                     day_of(conn, ENTRIES.c.created_at).label("made"))
               .join(CUSTOMERS, CUSTOMERS.c.id == ENTRIES.c.customer_id)
-              .where(ENTRIES.c.kind == "sale", CUSTOMERS.c.balance > 0))
-    sales_ = policy.in_stores(sales_, CUSTOMERS.c.store_id, user, store_id)
-    sales_ = sales_.subquery()
+              .where(ENTRIES.c.kind == "sale", CUSTOMERS.c.balance > 0, *where)).subquery()
     before = sales_.c.running - sales_.c.amount  # what newer sales already account for
-    rows = db.session.execute(select(sales_.c.customer_id, sales_.c.amount, sales_.c.balance,
-                                     before.label("before"), sales_.c.created_at)
-                              .where(before < sales_.c.balance)).all()
+    left = sales_.c.balance - before
+
+    def since(days):
+        return sales_.c.made >= literal(today - timedelta(days=days), type_=Date)
+
+    bucket = case((since(30), "0-30"), (since(60), "31-60"), (since(90), "61-90"),
+                  else_="90+")
+    part = case((sales_.c.amount < left, sales_.c.amount), else_=left)
+    return (select(sales_.c.customer_id, sales_.c.store_id, bucket.label("bucket"),
+                   part.label("part"))
+            .where(before < sales_.c.balance))
+
+
+def _scope(user, store_id):
+    ids = policy.visible_store_ids(user)
+    where = [] if ids is None else [CUSTOMERS.c.store_id.in_(sorted(ids) or [0])]
+    return where + ([] if store_id is None else [CUSTOMERS.c.store_id == store_id])
+
+
+def _today(now=None):
+    return pakistan_day(now or datetime.now(timezone.utc))
+
+
+def receivables(user, store_id=None, now=None, customer_ids=None):
+    """Who owes what, aged 0–30 / 31–60 / 61–90 / 90+ days → (rows, totals), from the books:
+    every customer of the user's stores (or of `store_id`, or the `customer_ids`) who owes."""
+    conn = db.session.connection()
+    where = _scope(user, store_id)
+    if customer_ids is not None:
+        where.append(CUSTOMERS.c.id.in_(list(customer_ids) or [0]))
     by_customer = {}
-    for customer_id, amount, balance, newer, created_at in rows:
-        part = min(Decimal(amount), Decimal(balance) - Decimal(newer)).quantize(MONEY_PLACES)
+    for customer_id, _store, bucket, part in conn.execute(
+            aged_parts(conn, _today(now), *where)):
         ages = by_customer.setdefault(customer_id, {b: ZERO for b in AGE_BUCKETS})
-        ages[_bucket((now - created_at).days)] += part
+        ages[bucket] += Decimal(part).quantize(MONEY_PLACES)
     if not by_customer:
         return [], {b: ZERO for b in AGE_BUCKETS} | {"total": ZERO}
     people = {r.id: r for r in db.session.execute(
@@ -507,3 +537,44 @@ def receivables(user, store_id=None, now=None):
     totals = {b: sum((r[b] for r in result), ZERO) for b in AGE_BUCKETS}
     totals["total"] = sum((r["balance"] for r in result), ZERO)
     return result, totals
+
+
+def receivables_report(user, store_id=None, limit=200, now=None):
+    """The receivables page → {rows (the `limit` who owe most), totals, count, as_of}.
+
+    One store (chosen, or a shopkeeper's only one) is aged live from its books. Over many
+    stores the totals and the count come from the receivables summary (receivable_ages, kept by
+    the roll-up refresh: `as_of` says when) and only the rows shown are aged live, so the page
+    reads a row per store and the entries of `limit` customers, not every khata."""
+    ids = policy.visible_store_ids(user)
+    if store_id is not None or (ids is not None and len(ids) <= 1):
+        rows, totals = receivables(user, store_id, now)
+        return {"rows": rows[:limit], "totals": totals, "count": len(rows), "as_of": None}
+    conn = db.session.connection()
+    summary = ReceivableAges.__table__
+    where = [] if ids is None else [summary.c.store_id.in_(sorted(ids) or [0])]
+    sums = conn.execute(select(func.coalesce(func.sum(summary.c.customers), 0),
+                               *(func.coalesce(func.sum(summary.c[column]), 0)
+                                 for column in AGE_COLUMNS.values()),
+                               func.max(summary.c.day)).where(*where)).one()
+    totals = {b: Decimal(v).quantize(MONEY_PLACES) for b, v in zip(AGE_COLUMNS, sums[1:5])}
+    totals["total"] = sum(totals.values(), ZERO)
+    top = conn.execute(select(CUSTOMERS.c.id).where(CUSTOMERS.c.balance > 0, *_scope(user, None))
+                       .order_by(CUSTOMERS.c.balance.desc(), CUSTOMERS.c.id)
+                       .limit(limit)).scalars().all()
+    rows, _ = receivables(user, None, now, customer_ids=top)
+    return {"rows": rows, "totals": totals, "count": sums[0],
+            "as_of": report_rollups.as_of(conn)}
+
+
+def receivable_totals_by_store(conn, today, store_ids=None):
+    """SELECT (store_id, day, customers, age_0_30 … age_90_plus) from the books, for the
+    receivables summary (services/report_rollups.py)."""
+    where = [] if store_ids is None else [CUSTOMERS.c.store_id.in_(sorted(store_ids) or [0])]
+    parts = aged_parts(conn, today, *where).subquery()
+    return (select(parts.c.store_id, literal(today, type_=Date),
+                   func.count(func.distinct(parts.c.customer_id)),
+                   *(func.coalesce(exact_total(conn, case((parts.c.bucket == bucket,
+                                                           parts.c.part), else_=0), 2), 0)
+                     for bucket in AGE_COLUMNS))
+            .group_by(parts.c.store_id))

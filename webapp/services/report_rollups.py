@@ -35,6 +35,7 @@ from webapp.models import (
     MonthlyProductSummary,
     MonthlyStoreSummary,
     Product,
+    ReceivableAges,
     ReportRollupState,
     Sale,
     SaleReversal,
@@ -42,7 +43,7 @@ from webapp.models import (
     StockMovement,
     StoreStockSummary,
 )
-from webapp.models.report import PAYMENT_TOTALS, TOTALS
+from webapp.models.report import AGE_COLUMNS, PAYMENT_TOTALS, TOTALS
 from webapp.models.types import utcnow
 from webapp.services.sql import day_of, exact_total, insert_ignore, lock_clause
 from webapp.services.validation import pakistan_day, pakistan_day_start
@@ -62,6 +63,7 @@ PAYMENT_DAYS = DailyPaymentSummary.__table__
 SALES = Sale.__table__
 REVERSALS = SaleReversal.__table__
 ENTRIES = CustomerEntry.__table__
+AGES = ReceivableAges.__table__
 METHODS = ("cash", "card", "wallet", "credit")
 
 STATE_NAME = "rollups"
@@ -94,6 +96,7 @@ def refresh(full=False):
             _recompute_months(conn, None)
             _recompute_stores(conn, None)
             _recompute_payments(conn, None)
+            _recompute_receivables(conn, None)
         else:
             moment = func.coalesce(MOVEMENTS.c.occurred_at, MOVEMENTS.c.created_at)
             days = sorted(as_date(d) for d in conn.execute(
@@ -104,6 +107,7 @@ def refresh(full=False):
             _recompute_months(conn, sorted({d.replace(day=1) for d in days}))
             _recompute_stores(conn, _stores_changed_since(conn, covered - OVERLAP))
             _recompute_payments(conn, days)
+            _recompute_receivables(conn, _receivables_stale(conn, covered - OVERLAP))
         conn.execute(STATE.update().where(STATE.c.name == STATE_NAME)
                      .values(covered_until=now, refreshed_at=utcnow()))
         session.commit()
@@ -287,6 +291,32 @@ def _recompute_payments(conn, days):
         conn.execute(delete(PAYMENT_DAYS).where(PAYMENT_DAYS.c.day.between(first, last)))
         conn.execute(insert(PAYMENT_DAYS).from_select(columns, payment_days(
             conn, pakistan_day_start(first), pakistan_day_start(last + timedelta(days=1)))))
+
+
+def _receivables_stale(conn, since):
+    """Stores whose receivables summary is out of date: those with khata entries since `since`
+    (every balance change is one), or all of them (None) once the Pakistan day has changed
+    since the summary was made (every age moves by a day)."""
+    made = conn.execute(select(func.min(AGES.c.day))).scalar()
+    if made is not None and as_date(made) != pakistan_day(utcnow()):
+        return None
+    return sorted(conn.execute(select(ENTRIES.c.store_id).distinct()
+                               .where(ENTRIES.c.created_at >= since)).scalars())
+
+
+def _recompute_receivables(conn, store_ids):
+    """The receivables summary of these stores (None: every store), aged as of today."""
+    from webapp.services.khata import receivable_totals_by_store
+
+    if store_ids == []:
+        return
+    clear = delete(AGES)
+    if store_ids is not None:
+        clear = clear.where(AGES.c.store_id.in_(store_ids))
+    conn.execute(clear)
+    conn.execute(insert(AGES).from_select(
+        ["store_id", "day", "customers", *AGE_COLUMNS.values()],
+        receivable_totals_by_store(conn, pakistan_day(utcnow()), store_ids)))
 
 
 def as_of(conn):

@@ -226,9 +226,8 @@ AGE_HEADER = [N_("store_code"), N_("customer"), N_("phone"), N_("balance"), N_("
 def receivables():
     """Who owes what on udhaar, aged 0–30 / 31–60 / 61–90 / 90+ days, per store and in all."""
     stores, store_id = forms.scope(current_user, request.args)
-    rows, totals = khata.receivables(current_user, store_id)
-    return _page("receivables.html", rows=rows[:200], count=len(rows), totals=totals,
-                 buckets=khata.AGE_BUCKETS)
+    report = khata.receivables_report(current_user, store_id)
+    return _page("receivables.html", **report, buckets=khata.AGE_BUCKETS)
 
 
 @bp.get("/receivables.csv")
