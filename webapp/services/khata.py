@@ -11,12 +11,12 @@ basket two round trips more; a cash sale none (services/sales.py).
 Lock order: a sale or a void locks its levels (and the sale row) first and the customer last;
 a payment locks only the customer. No writer takes them the other way round.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from urllib.parse import quote
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import Date, case, func, insert, literal, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -30,11 +30,19 @@ from webapp.models import (
 )
 from webapp.models.report import AGE_COLUMNS
 from webapp.models.types import MONEY_PLACES
-from webapp.services import audit, commands, idempotency, ledger, policy, report_rollups
+from webapp.services import (
+    aging,
+    audit,
+    commands,
+    idempotency,
+    ledger,
+    policy,
+    report_rollups,
+)
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.handlers import handle, handles
 from webapp.services.paging import paginate
-from webapp.services.sql import day_of, exact_sum, exact_total
+from webapp.services.sql import exact_sum
 from webapp.services.validation import (
     iso_time,
     pakistan_day,
@@ -470,34 +478,6 @@ def receivables_total(user, store_id=None):
     return Decimal(db.session.execute(query).scalar()).quantize(MONEY_PLACES)
 
 
-def aged_parts(conn, today, *where):
-    """SELECT (customer_id, store_id, bucket, part): each credit sale's part of what its
-    customer still owes, with the age bucket of the Pakistan day it was made (as seen on
-    `today`). What a customer paid (or had voided or returned) settles their oldest udhaar
-    first, so a balance is made of their newest credit sales: one window function over the
-    sale entries of customers who owe something (and meet `where`), newest first, keeps the
-    part of each still unpaid."""
-    running = func.sum(ENTRIES.c.amount).over(partition_by=ENTRIES.c.customer_id,
-                                              order_by=ENTRIES.c.id.desc())
-    sales_ = (select(ENTRIES.c.customer_id, CUSTOMERS.c.store_id, ENTRIES.c.amount,
-                     CUSTOMERS.c.balance, running.label("running"),
-                     day_of(conn, ENTRIES.c.created_at).label("made"))
-              .join(CUSTOMERS, CUSTOMERS.c.id == ENTRIES.c.customer_id)
-              .where(ENTRIES.c.kind == "sale", CUSTOMERS.c.balance > 0, *where)).subquery()
-    before = sales_.c.running - sales_.c.amount  # what newer sales already account for
-    left = sales_.c.balance - before
-
-    def since(days):
-        return sales_.c.made >= literal(today - timedelta(days=days), type_=Date)
-
-    bucket = case((since(30), "0-30"), (since(60), "31-60"), (since(90), "61-90"),
-                  else_="90+")
-    part = case((sales_.c.amount < left, sales_.c.amount), else_=left)
-    return (select(sales_.c.customer_id, sales_.c.store_id, bucket.label("bucket"),
-                   part.label("part"))
-            .where(before < sales_.c.balance))
-
-
 def _scope(user, store_id):
     ids = policy.visible_store_ids(user)
     where = [] if ids is None else [CUSTOMERS.c.store_id.in_(sorted(ids) or [0])]
@@ -517,7 +497,7 @@ def receivables(user, store_id=None, now=None, customer_ids=None):
         where.append(CUSTOMERS.c.id.in_(list(customer_ids) or [0]))
     by_customer = {}
     for customer_id, _store, bucket, part in conn.execute(
-            aged_parts(conn, _today(now), *where)):
+            aging.aged_parts(conn, _today(now), *where)):
         ages = by_customer.setdefault(customer_id, {b: ZERO for b in AGE_BUCKETS})
         ages[bucket] += Decimal(part).quantize(MONEY_PLACES)
     if not by_customer:
@@ -565,16 +545,3 @@ def receivables_report(user, store_id=None, limit=200, now=None):
     rows, _ = receivables(user, None, now, customer_ids=top)
     return {"rows": rows, "totals": totals, "count": sums[0],
             "as_of": report_rollups.as_of(conn)}
-
-
-def receivable_totals_by_store(conn, today, store_ids=None):
-    """SELECT (store_id, day, customers, age_0_30 … age_90_plus) from the books, for the
-    receivables summary (services/report_rollups.py)."""
-    where = [] if store_ids is None else [CUSTOMERS.c.store_id.in_(sorted(store_ids) or [0])]
-    parts = aged_parts(conn, today, *where).subquery()
-    return (select(parts.c.store_id, literal(today, type_=Date),
-                   func.count(func.distinct(parts.c.customer_id)),
-                   *(func.coalesce(exact_total(conn, case((parts.c.bucket == bucket,
-                                                           parts.c.part), else_=0), 2), 0)
-                     for bucket in AGE_COLUMNS))
-            .group_by(parts.c.store_id))

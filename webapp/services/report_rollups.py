@@ -45,6 +45,7 @@ from webapp.models import (
 )
 from webapp.models.report import AGE_COLUMNS, PAYMENT_TOTALS, TOTALS
 from webapp.models.types import utcnow
+from webapp.services import aging
 from webapp.services.sql import day_of, exact_total, insert_ignore, lock_clause
 from webapp.services.validation import pakistan_day, pakistan_day_start
 
@@ -306,8 +307,6 @@ def _receivables_stale(conn, since):
 
 def _recompute_receivables(conn, store_ids):
     """The receivables summary of these stores (None: every store), aged as of today."""
-    from webapp.services.khata import receivable_totals_by_store
-
     if store_ids == []:
         return
     clear = delete(AGES)
@@ -316,7 +315,7 @@ def _recompute_receivables(conn, store_ids):
     conn.execute(clear)
     conn.execute(insert(AGES).from_select(
         ["store_id", "day", "customers", *AGE_COLUMNS.values()],
-        receivable_totals_by_store(conn, pakistan_day(utcnow()), store_ids)))
+        aging.receivable_totals_by_store(conn, pakistan_day(utcnow()), store_ids)))
 
 
 def as_of(conn):
