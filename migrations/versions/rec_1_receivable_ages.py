@@ -2,13 +2,13 @@
 61–90 / 90+ days by the newest credit sales, as of a Pakistan day
 
 Revision ID: rec_1
-Revises: expiry_1
+Revises: watch_3
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "rec_1"
-down_revision = "expiry_1"
+down_revision = "watch_3"
 branch_labels = None
 depends_on = None
 
