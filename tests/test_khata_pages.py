@@ -185,3 +185,28 @@ def test_receivables_are_aged_by_the_newest_credit(app, shop):
     assert [(r["name"], r["balance"], r["31-60"]) for r in rows] == \
         [("Old", Decimal("450.00"), Decimal("450.00"))]
     assert totals["total"] == Decimal("450.00") and totals["0-30"] == 0
+
+
+def test_receivables_over_every_store_read_the_summary_and_say_when(client, shop):
+    """A manager's receivables page (every store) takes its totals from the summary the
+    roll-up refresh keeps (inline here, with no worker), ages only the rows it shows, and says
+    "as of"; one store chosen is aged live and says nothing of the kind."""
+    from webapp.services import sales
+    store, rice, _soap, keeper = shop
+    other = make_store(code="LHE-0100")
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=other.id, product_id=rice.id, type="stock_in", quantity=10))
+    for where, name, quantity in ((store, "Asif", 2), (store, "Bilal", 1), (other, "Dawood", 3)):
+        customer = khata.create_customer(ADMIN, keeper, store_id=where.id,
+                                         name=name).data["customer"]
+        sales.complete_sale(ADMIN, store_id=where.id, customer_id=customer["id"],
+                            lines=[{"product_id": rice.id, "quantity": quantity}],
+                            payments=[{"method": "credit", "amount": str(250 * quantity)}])
+    login(client, make_user("manager", username="boss"))
+    page = client.get("/reports/receivables").get_data(as_text=True)
+    assert 'id="receivables-total">Rs 1,500<' in page
+    assert "All stores as of" in page
+    assert page.index("Dawood") < page.index("Asif") < page.index("Bilal")
+    one = client.get(f"/reports/receivables?store_id={other.id}").get_data(as_text=True)
+    assert 'id="receivables-total">Rs 750<' in one and "All stores as of" not in one
+    assert "Asif" not in one
