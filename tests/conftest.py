@@ -3,7 +3,6 @@
 Both build their schema with the real migrations (`flask db upgrade`), never create_all.
 """
 import pytest
-import redis
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -52,6 +51,20 @@ def app(sqlite_app):
         db.session.remove()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def own_database(request, tmp_path):
+    """An empty database of the test's own, for a test that migrates it down and up: a SQLite
+    file, or a fresh PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'own.db'}"
+        return
+    if not services.postgres_available():
+        services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
+    url = services.create_database()
+    yield url
+    services.drop_database(url)
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     if not services.postgres_available():
@@ -95,7 +108,4 @@ def redis_pg_app(pg_app, pg_url):
         yield app
         db.session.remove()
         db.engine.dispose()
-    r = redis.Redis.from_url(services.REDIS_URL)
-    keys = list(r.scan_iter(match=f"*{prefix}*", count=1000))
-    if keys:
-        r.delete(*keys)
+    services.forget_keys(prefix)

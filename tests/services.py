@@ -71,3 +71,13 @@ def drop_database(url):
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     conn.close()
+
+
+def forget_keys(prefix, url=None):
+    """Delete the Redis keys a test wrote under its own prefix (the shared Redis by default)."""
+    import redis
+
+    r = redis.Redis.from_url(url or REDIS_URL)
+    keys = list(r.scan_iter(match=f"*{prefix}*", count=1000))
+    if keys:
+        r.delete(*keys)

@@ -7,7 +7,6 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect
 
 from config import TestingConfig, sqlalchemy_url
-from tests import services
 from webapp import create_app
 from webapp.extensions import db, migrate
 from webapp.services import partitions
@@ -34,20 +33,8 @@ def test_history_has_a_single_head(app):
     assert len(_script(app).get_heads()) == 1
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    if not services.postgres_available():
-        services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
-    url = services.create_database()
-    yield url
-    services.drop_database(url)
-
-
-def test_upgrade_from_empty_matches_the_models_and_downgrades_to_base(empty_database):
-    app = _app(empty_database)
+def test_upgrade_from_empty_matches_the_models_and_downgrades_to_base(own_database):
+    app = _app(own_database)
     with app.app_context():
         upgrade()
         tables = set(inspect(db.engine).get_table_names())
@@ -58,12 +45,12 @@ def test_upgrade_from_empty_matches_the_models_and_downgrades_to_base(empty_data
         db.engine.dispose()
 
 
-def test_database_enforces_case_insensitive_sku_and_username(empty_database):
+def test_database_enforces_case_insensitive_sku_and_username(own_database):
     """The functional unique indexes exist in the migrated schema, not only in the models."""
     from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
 
-    app = _app(empty_database)
+    app = _app(own_database)
     with app.app_context():
         upgrade()
         insert = text("INSERT INTO products (sku, name, category, unit, sale_price, "

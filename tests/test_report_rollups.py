@@ -170,21 +170,6 @@ def test_the_worker_sweep_refreshes_stale_rollups(app, monkeypatch):
     assert refreshed is not None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def own_database(request, tmp_path):
-    """A database of its own: the test below migrates down and up again."""
-    from tests import services
-
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'rollups.db'}"
-        return
-    if not services.postgres_available():
-        services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
-    url = services.create_database()
-    yield url
-    services.drop_database(url)
-
-
 def test_the_migration_fills_cost_and_reversals_from_the_ledger(own_database):
     """reports_1 on a database with sales, voids and returns computes the same summary rows
     (cost, without_cost, sale_void / sale_return) as the ledger writes as it goes."""

@@ -46,13 +46,6 @@ def _ops_app(pg_url, redis_url, prefix, **overrides):
                               RQ_QUEUE_PREFIX=prefix, **overrides))
 
 
-def _forget_keys(url, prefix):
-    r = redis.Redis.from_url(url)
-    keys = list(r.scan_iter(match=f"*{prefix}*", count=1000))
-    if keys:
-        r.delete(*keys)
-
-
 @pytest.fixture
 def ops(pg_app, pg_url, redis_url):
     """The app on this run's PostgreSQL database and the shared Redis, under a fresh prefix."""
@@ -63,7 +56,7 @@ def ops(pg_app, pg_url, redis_url):
         yield app
         db.session.remove()
         db.engine.dispose()
-    _forget_keys(redis_url, prefix)
+    services.forget_keys(prefix, redis_url)
 
 
 def count(model, *where):
@@ -286,7 +279,7 @@ def test_terminated_database_connections_do_not_fail_the_next_request(pg_app, pg
     finally:
         with app.app_context():
             db.engine.dispose()
-        _forget_keys(redis_url, name)
+        services.forget_keys(name, redis_url)
 
 
 def _web_login(base, username):

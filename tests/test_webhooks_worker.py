@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-import redis
 
 from tests import services
 from tests.api_client import api_as
@@ -44,10 +43,7 @@ def hooks(pg_app, pg_url):
         yield app
         db.session.remove()
         db.engine.dispose()
-    r = redis.Redis.from_url(services.REDIS_URL)
-    keys = list(r.scan_iter(match=f"*{prefix}*", count=1000))
-    if keys:
-        r.delete(*keys)
+    services.forget_keys(prefix)
 
 
 def register(app, url):
