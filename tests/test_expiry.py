@@ -371,3 +371,19 @@ def test_a_stores_batches_in_the_api_soonest_first_with_what_is_left(shop, app):
         store_id=store_id, product_id=shop["bread"].id, type="sale", quantity=4))
     assert keeper.get(f"/api/v1/stores/{store_id}/batches?product_id={shop['bread'].id}") \
         .json["items"] == []
+
+
+def test_a_chosen_product_with_expired_stock_says_so_in_the_panel(shop, client):
+    login(client, shop["keeper"])
+    store_id = shop["store"].id
+    page = client.get(f"/stores/{store_id}/?product={shop['yoghurt'].id}").text
+    panel = page[page.index('id="panel"'):page.index("</section>", page.index('id="panel"'))]
+    assert 'data-expiry="expired"' in panel and "remove the expired stock" in panel
+    assert f'href="/stores/{store_id}/expiring"' in panel
+    rice = client.get(f"/stores/{store_id}/?product={shop['rice'].id}").text
+    assert 'class="panel-expiry' not in rice  # tracks no expiry: nothing said, nothing read
+    # After a quick sale (htmx: the panel alone) the flag is still there.
+    sold = client.post(f"/stores/{store_id}/movements", headers={"HX-Request": "true"},
+                       data={"type": "sale", "product_id": shop["yoghurt"].id, "quantity": "1",
+                             "key": "k-1"})
+    assert sold.status_code == 200 and 'data-expiry="expired"' in sold.text

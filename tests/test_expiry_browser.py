@@ -3,7 +3,7 @@
 expired batch in red and bread expiring in amber; Expiring lists them soonest first; one tap
 removes the expired batch, which is gone from the list, and the shelf level drops by it.
 
-Screenshots: test-artifacts/expiry-store-flags-ur.png, expiry-expiring-ur.png,
+Screenshots: test-artifacts/expiry-store-flags-ur.png, expiry-panel-ur.png, expiry-expiring-ur.png,
 expiry-after-removal-ur.png.
 """
 from decimal import Decimal
@@ -93,6 +93,11 @@ def test_the_store_page_flags_expired_in_red_and_expiring_in_amber(keeper, site)
     page.locator("#stock-list").scroll_into_view_if_needed()
     page.evaluate("window.scrollTo(0, 0)")
     _shot(page, "store-flags-ur")
+    dahi.click()  # chosen: the panel says it has expired stock before anything is sold
+    page.locator("#panel .panel-expiry [data-expiry=expired]").wait_for()
+    _fits(page)
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "panel-ur")
 
 
 def test_expiring_lists_soonest_first_and_one_tap_removes_the_expired_batch(keeper, site):

@@ -197,23 +197,26 @@ def window(store):
     return 7 if days is None else days
 
 
-def flags_query(store_id, on, until):
-    """Per product of one store: quantity expired, quantity expiring by `until`, first date."""
+def flags_query(store_id, on, until, product_id=None):
+    """Per product of one store (or one product): quantity expired, quantity expiring by
+    `until`, first date."""
     expired = BATCHES.c.expires_on < on
-    return (select(BATCHES.c.product_id,
+    query = (select(BATCHES.c.product_id,
                    func.sum(case((expired, BATCHES.c.quantity), else_=0)).label("expired"),
                    func.sum(case((expired, 0), else_=BATCHES.c.quantity)).label("expiring"),
                    func.min(BATCHES.c.expires_on).label("first"))
             .select_from(BATCHES.join(PRODUCTS, PRODUCTS.c.id == BATCHES.c.product_id))
             .where(BATCHES.c.store_id == store_id, _live(until))
             .group_by(BATCHES.c.product_id))
+    return query if product_id is None else query.where(BATCHES.c.product_id == product_id)
 
 
-def store_flags(store, on=None):
-    """{product_id: Flag} for the store's products with a batch expired or expiring within its
-    window: one grouped range scan of the partial index."""
+def store_flags(store, on=None, product_id=None):
+    """{product_id: Flag} for the store's products (or one) with a batch expired or expiring
+    within its window: one grouped range scan of the partial index."""
     on = on or today()
-    rows = db.session.execute(flags_query(store.id, on, on + timedelta(days=window(store))))
+    rows = db.session.execute(flags_query(store.id, on, on + timedelta(days=window(store)),
+                                          product_id))
     return {r.product_id: Flag(Decimal(r.expired or 0).quantize(QUANTITY_PLACES),
                                Decimal(r.expiring or 0).quantize(QUANTITY_PLACES),
                                r.first if isinstance(r.first, date)

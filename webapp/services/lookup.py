@@ -42,7 +42,7 @@ def product_in_store(store_id, product_id):
         select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit,
                PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.pack_size,
                PRODUCTS.c.pack_price, PRODUCTS.c.pack_name, PRODUCTS.c.archived,
-               PRODUCTS.c.reorder_level.label("product_reorder"),
+               PRODUCTS.c.tracks_expiry, PRODUCTS.c.reorder_level.label("product_reorder"),
                LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
         .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
                                         & (LEVELS.c.store_id == store_id)))
@@ -51,6 +51,7 @@ def product_in_store(store_id, product_id):
         return None
     item = _with_level(store_id, row)
     item["archived"] = row.archived
+    item["tracks_expiry"] = row.tracks_expiry
     return item
 
 

@@ -96,6 +96,11 @@ def _stock_context(store, count=True):
 def _home(store, forms, product, status=200, result=None, block=None, open_kind=None):
     context = dict(store=store, forms=forms, product=product, result=result,
                    open_kind=open_kind)
+    # A chosen product that tracks expiry says so in the panel: a sale takes the batch that
+    # expires first, expired or not. Untracked products pay no query for it.
+    if product and product.get("tracks_expiry"):
+        context["panel_flag"] = expiry.store_flags(store, product_id=product["product_id"]) \
+            .get(product["product_id"])
     if not (block and is_htmx()):  # the panel alone needs neither the search nor the stock list
         q = request.args.get("q", "")
         args = _stock_args()
