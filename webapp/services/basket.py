@@ -20,7 +20,10 @@ parse_quantity and parse_money): `1,5`, `١٫٥` and `۱٫۵` are all 1.5 everyw
 The session, the phone's copy and `basket/replace` keep a line as [product_id, "q" | "a" | "p",
 text], the text canonical (ASCII digits, a point, no exponent). `state()` is the serialised
 form the page hands static/js/basket.js: the lines with the figures computed here and already
-formatted, so JavaScript shows them and never computes money.
+formatted, which the page shows. A line changed with no signal is priced on the phone by
+static/js/bill.js with these same rules (`phone_rules`, and each line's price and pack in the
+state), in exact integers; tests/js/bill_cases.json holds the cases both must agree on. That
+bill is provisional: a queued basket is priced here again when it lands, at the shop's prices.
 """
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -28,6 +31,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from webapp.models import WHOLE_UNITS
 from webapp.services.errors import N_, DomainError
 from webapp.services.validation import (
+    MAX_MONEY,
     MAX_QUANTITY,
     check_value,
     number_text,
@@ -89,6 +93,21 @@ def quantity_for_amount(amount, price, unit, field="amount"):
     places = UNIT_PLACES.get(unit, 3)
     rounding = ROUND_DOWN if places == 0 else ROUND_HALF_UP
     return (amount / price).quantize(Decimal(1).scaleb(-places), rounding)
+
+
+def phone_rules():
+    """The rules static/js/bill.js prices a basket by with no signal (the same constants, so
+    none is written twice): each unit's places for an amount, the whole units, the bounds."""
+    return {"unit_places": UNIT_PLACES, "whole_units": list(WHOLE_UNITS),
+            "max_quantity": str(MAX_QUANTITY), "max_money": str(MAX_MONEY)}
+
+
+def phone_pack(product):
+    """A product's pack as the phone prices it ({size, price, name} as text), or None."""
+    pack = pack_of(product)
+    return None if pack is None else {
+        "size": canonical(pack.size), "name": pack.name,
+        "price": None if pack.price is None else str(pack.price)}
 
 
 @dataclass(frozen=True)
@@ -324,7 +343,8 @@ def state(key, lines, total, money, quantity_text):
                 "product_id": line.product["product_id"], "mode": line.mode,
                 "value": line.value, "name": line.product["name"],
                 "unit": line.product["unit"], "loose": line.loose,
-                "price_text": money(line.price),
+                "price": str(line.price), "price_text": money(line.price),
+                "pack": phone_pack(line.product),
                 "stock": quantity_text(line.product["quantity"]),
                 "quantity": None if line.quantity is None else canonical(line.quantity),
                 "total": None if line.total is None else str(line.total),
