@@ -18,6 +18,7 @@ from webapp.blueprints.offline import routes as offline_routes
 from webapp.extensions import db
 from webapp.models import Sale, StockMovement
 from webapp.services import catalog, commands, ledger, reports, sales
+from webapp.services.basket import phone_rules
 from webapp.services.audit import Actor
 from webapp.services.errors import DomainError
 from webapp.services.validation import PAKISTAN
@@ -430,12 +431,18 @@ def test_the_basket_page_carries_the_offline_block_scan_and_its_lines(client, wo
     state = json.loads(re.search(r"data-basket-state='([^']*)'", page).group(1))
     assert state["key"] == _basket_key(client, world)
     # Each line as `complete` would send it, with the figures services/basket.py computed
-    # (formatted by the page's filters): the phone shows them and computes no money itself.
+    # (formatted by the page's filters): the phone shows them. With the price and pack the
+    # phone prices a line changed with no signal from (static/js/bill.js, the same rules).
     assert state["lines"] == [{"product_id": world["chawal"], "mode": "q", "value": "1",
                                "name": "Chawal", "unit": "kg", "loose": True,
-                               "price_text": "Rs 250", "stock": "20", "quantity": "1",
+                               "price": "250.00", "price_text": "Rs 250", "pack": None,
+                               "stock": "20", "quantity": "1",
                                "total": "250.00", "total_text": "Rs 250"}]
     assert (state["total"], state["total_text"]) == ("250.00", "Rs 250")
+    config = json.loads(re.search(r"id=\"basket-config\" hidden data-config='([^']*)'",
+                                  page).group(1))
+    assert config["rules"] == json.loads(json.dumps(phone_rules()))
+    assert 'data-price="250.00"' in page
 
 
 def test_the_phone_hands_back_a_basket_kept_offline(client, world):

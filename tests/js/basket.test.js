@@ -83,18 +83,44 @@ test("adding counts one more of a line by quantity, never past the basket's size
   assert.equal(B.add(state, {product_id: 2, name: "Cheeni", unit: "kg"}, 40), "added");
   assert.equal(state.lines[1].value, "2.5");
   assert.equal(B.add(state, {product_id: 3, name: "Daal", unit: "kg", loose: true,
-                             price_text: "Rs 150.10", stock: "5"}, 40), "added");
+                             price: "150.10", price_text: "Rs 150.10", stock: "5"}, 40),
+               "added");
   assert.deepEqual(state.lines[2], {product_id: 3, mode: "q", value: "1", name: "Daal",
-                                    unit: "kg", loose: true, price_text: "Rs 150.10",
-                                    stock: "5", quantity: "1", total: null,
-                                    total_text: null});
+                                    unit: "kg", loose: true, price: "150.10",
+                                    price_text: "Rs 150.10", stock: "5", quantity: "1",
+                                    total: null, total_text: null, here: false});
   assert.equal(B.add(state, {product_id: 4, name: "Soap", unit: "piece"}, 3), "full");
   assert.equal(state.lines.length, 3);
 });
 
+test("offline, a changed line is priced on the phone by bill.js; the server's keep theirs", () => {
+  const Bill = require("../../webapp/static/js/bill.js");
+  const {rules} = require("./bill_cases.json");
+  const rupees = (text) => "Rs " + Bill.money(text, "lakh");
+  const state = served();
+  state.lines[0].price = "200.00";
+  state.lines[1].price = "150.00";
+  B.setLine(state, 1, "set", "", "۱۰۰");          // Rs 100 of Cheeni at Rs 150 a kg
+  Bill.priceBasket(state, rules, rupees);
+  assert.deepEqual([state.lines[1].quantity, state.lines[1].total, state.lines[1].total_text,
+                    state.lines[1].here], ["0.667", "100.00", "Rs 100", true]);
+  assert.deepEqual([state.lines[0].total, state.lines[0].here], ["200.00", undefined]);
+  assert.deepEqual([state.total, state.total_text, state.here], ["300.00", "Rs 300", true]);
+  B.add(state, {product_id: 3, name: "Daal", unit: "kg", loose: true, price: "150.10"}, 40);
+  B.setLine(state, 2, "set", "0,250", "");
+  Bill.priceBasket(state, rules, rupees);
+  assert.deepEqual([state.lines[2].total, state.total, state.total_text],
+                   ["37.53", "337.53", "Rs 337.53"]);
+  // A copy kept before prices travelled with the lines: no bill until the server prices it.
+  B.add(state, {product_id: 4, name: "Soap", unit: "piece"}, 40);
+  Bill.priceBasket(state, rules, rupees);
+  assert.deepEqual([state.lines[3].total, state.total, state.total_text], [null, null, null]);
+});
+
 test("the basket screen and the queue do no money arithmetic", () => {
-  // Rupee figures come from the server (services/basket.py); a float rounding here is how
-  // 0.250 kg x Rs 150.10 once showed 37.52 and charged 37.53.
+  // Rupee figures come from the server (services/basket.py) or, offline, from bill.js (exact
+  // integers, bill.test.js); a float rounding is how 0.250 kg x Rs 150.10 once showed 37.52
+  // and charged 37.53.
   for (const name of ["basket.js", "offline-tools.js", "offline.js", "offline-queue.js"]) {
     const source = fs.readFileSync(path.join(JS, name), "utf8");
     assert.doesNotMatch(source, /toFixed\(|Math\.round\(|parseFloat\(|UNIT_PLACES|LOOSE_UNITS/,

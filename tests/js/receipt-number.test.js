@@ -198,6 +198,7 @@ test("the shared receipt keeps each name on its line and says it is provisional"
       share_number: "Provisional receipt {reference} · {time}",
       share_total: "Total: {total}",
       share_provisional: "PROVISIONAL: sent when the signal returns",
+      priced_here_note: "Priced on this phone: the shop's receipt is final.",
       unpriced: "worked out when sent"
     };
     return Object.entries(values).reduce((t, [k, v]) => t.split(`{${k}}`).join(v), table[name]);
@@ -217,4 +218,10 @@ test("the shared receipt keeps each name on its line and says it is provisional"
     "Total: worked out when sent",
     "PROVISIONAL: sent when the signal returns"].join("\n"));
   assert.ok(N.shareUrl(receipt, words).startsWith("https://wa.me/?text=Al-Madina%20Kiryana"));
+  // Priced on the phone: the bill, and the one line that says the shop's receipt is final.
+  const priced = {...receipt, priced_here: true, total_text: "Rs 1,712.53",
+                  lines: receipt.lines.slice(0, 1)};
+  assert.deepEqual(N.text(priced, words).split("\n").slice(-3), [
+    "Total: Rs 1,712.53", "Priced on this phone: the shop's receipt is final.",
+    "PROVISIONAL: sent when the signal returns"]);
 });

@@ -22,7 +22,7 @@ var DATA = "kiryana-data";
 var SHELL = ["/static/css/app.css", "/static/js/htmx-2.0.11.min.js", "/static/js/app.js",
              "/static/js/offline.js", "/static/js/offline-queue.js", "/static/js/offline-tools.js",
              "/static/css/counter.css", "/static/js/counter.js", "/static/js/basket.js",
-             "/static/js/receipt-number.js",
+             "/static/js/receipt-number.js", "/static/js/bill.js",
              "/static/icons/icon-192.png", "/offline"];
 var STORE_PAGE = /^\/stores\/\d+\/(count|transfer|basket|customers|customers\/\d+)?$/;
 var CATALOG = /^\/offline\/stores\/\d+\/(catalog|customers)$/;

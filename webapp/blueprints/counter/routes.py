@@ -97,6 +97,7 @@ def _page(store, basket, status=200, errors=None, block=None, message=None):
                   if lines else [],
                   entered=request.form if errors else {},
                   max_lines=MAX_BASKET_LINES, loose_units=lines_of.LOOSE_UNITS,
+                  phone_rules=lines_of.phone_rules(),
                   unit_words=measure_words(UNITS))
 
 

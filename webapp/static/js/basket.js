@@ -12,21 +12,25 @@
  * basket goes back to the server (counter.replace) and the queue is sent by offline.js. A
  * scanned product (kiryana:scanned) is added the same way.
  *
- * Money is never computed here: a line shows the total the server worked out for it, and a
- * line changed with no signal shows none until the server has priced it again (SPEC
- * invariant 7: the bill the page shows is the bill the receipt records).
+ * Online, a line shows the total the server worked out for it (services/basket.py). A line
+ * changed with no signal is priced here by bill.js, in exact integers with the server's rules,
+ * from the price the line carries (the page's or the saved product list's), and the bill and
+ * the provisional receipt say they were priced on this phone: the queued sale is priced again
+ * by the server when it lands, at the shop's prices, and that receipt is the bill.
  */
 
 /* The basket's edits, pure (tests/js/basket.test.js runs them under node --test). */
 var KiryanaBasketRules = (function (R) {
   "use strict";
 
-  /** A line changed here: the server's figures for it, and the bill's, no longer hold. */
+  /** A line changed here: the server's figures for it, and the bill's, no longer hold (bill.js
+   * prices it again on the phone). */
   function unpriced(state, line) {
     if (line) {
       line.quantity = line.mode === "q" ? line.value : null;
       line.total = null;
       line.total_text = null;
+      line.here = false;
     }
     state.total = null;
     state.total_text = null;
@@ -37,8 +41,8 @@ var KiryanaBasketRules = (function (R) {
     return text !== null && (R.canonical(text) === "0" || R.canonical(text)[0] === "-");
   }
 
-  /** Add one of `product` ({product_id, name, unit, loose, price_text, stock}), or one more of
-   * a line counted by quantity. Returns "added" or "full". */
+  /** Add one of `product` ({product_id, name, unit, loose, price, price_text, stock}), or one
+   * more of a line counted by quantity. Returns "added" or "full". */
   function add(state, product, maxLines) {
     var line = state.lines.find(function (l) { return l.product_id === product.product_id; });
     if (line) {
@@ -50,8 +54,8 @@ var KiryanaBasketRules = (function (R) {
     }
     if (state.lines.length >= maxLines) { return "full"; }
     line = {product_id: product.product_id, mode: "q", value: "1", name: product.name,
-            unit: product.unit, loose: !!product.loose, price_text: product.price_text,
-            stock: product.stock};
+            unit: product.unit, loose: !!product.loose, price: product.price || null,
+            price_text: product.price_text, stock: product.stock};
     state.lines.push(line);
     unpriced(state, line);
     return "added";
@@ -214,10 +218,24 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
    * (offline, a page from the cache may be older than the copy). */
   function current() {
     var saved = load();
-    if (saved && (saved.dirty || !navigator.onLine)) { return saved; }
+    if (saved && (saved.dirty || !navigator.onLine)) { return priced(saved); }
     var page = fromPage();
     if (page) { return pageState(page); }
     return saved || {key: Q.newKey(), lines: [], dirty: false, total: "0", total_text: null};
+  }
+
+  /** A rupee figure ("1712.53") as the page writes it: "Rs 1,712.53" / "1,712.53 روپے". */
+  function rupees(text) {
+    var offline = K.config() || {};
+    return K.t("money", {amount: window.KiryanaBill.money(text, offline.money_grouping)});
+  }
+
+  /** The lines changed on the phone priced here (bill.js), with the server's rules. */
+  function priced(state) {
+    if (window.KiryanaBill && config && config.rules) {
+      window.KiryanaBill.priceBasket(state, config.rules, rupees);
+    }
+    return state;
   }
 
   function pageState(page) {
@@ -239,7 +257,7 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
     // Like the server, every change is a new sale to complete: a new key.
     state.key = Q.newKey();
     state.dirty = true;
-    save(state);
+    save(priced(state));
     draw(message);
     push();
   }
@@ -251,7 +269,8 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
     var unit = form.dataset.unit || "";
     return {product_id: Number(data.get("product_id")), name: form.dataset.name || "",
             unit: unit, loose: config.loose_units.indexOf(unit) >= 0,
-            price_text: form.dataset.priceText || "", stock: form.dataset.stock || ""};
+            price: form.dataset.price || null, price_text: form.dataset.priceText || "",
+            stock: form.dataset.stock || ""};
   }
 
   function add(product) {
@@ -317,19 +336,21 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
 
   function R() { return K.R; }
 
-  /** What the receipt shows, from the phone's basket: quantities, and money only as the server
-   * worked it out (a line changed with no signal has none yet). */
+  /** What the receipt shows, from the phone's basket: quantities, and money as the server
+   * worked it out or, for lines changed with no signal, as this phone priced them (`here`:
+   * the receipt says so; the server prices the sale again when it lands). */
   function receiptOf(state) {
     var now = new Date();
     return {
       store: config.store, time: stamp(now.toISOString()),
       lines: state.lines.map(function (l) {
-        var text = l.mode === "a" && !l.quantity ? K.t("money", {amount: l.value})
+        var text = l.mode === "a" && !l.quantity ? rupees(l.value)
           : measured(l.mode === "q" ? l.value : (l.quantity || l.value),
                      l.mode === "p" ? "pack" : l.unit);
         return {name: l.name, quantity_text: text, total_text: l.total_text || null};
       }),
-      total_text: state.total_text || null
+      total_text: state.total_text || null,
+      priced_here: !!state.here
     };
   }
 
@@ -369,6 +390,7 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
       body.append(row);
     });
     node.querySelector("[data-field=total]").textContent = receipt.total_text || say("unpriced");
+    node.querySelector("[data-field=priced-here]").hidden = !receipt.priced_here;
     node.querySelector("[data-field=share]").href =
       window.KiryanaReceiptNumber.shareUrl(receipt, say);
     node.querySelector("[data-close]").addEventListener("click", function () {
@@ -437,6 +459,7 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
     form.dataset.name = product.name;
     form.dataset.unit = product.unit;
     form.dataset.priceText = product.price_text || "";
+    form.dataset.price = product.sale_price || "";
     form.dataset.stock = product.quantity;
     form.requestSubmit();
   });
@@ -470,6 +493,7 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
   function addForm(p) {
     var form = K.el("form", {"class": "add-form", "data-basket": "add", "data-local": "",
                              "data-name": p.name, "data-unit": p.unit,
+                             "data-price": p.sale_price || "",
                              "data-price-text": p.price_text || "", "data-stock": p.quantity});
     var id = K.el("input", {type: "hidden", name: "product_id"});
     id.value = p.id;
@@ -510,11 +534,17 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
       var key = K.el("input", {type: "hidden", name: "key"});
       key.value = state.key;
       var bill = K.el("p", {"class": "bill"});
-      // The server's bill while it holds; after a change here, none until it prices it again.
-      var priced = state.lines.length ? state.total_text : say("zero");
-      bill.append(K.el("span", {}, say("total")), " ",
-                  K.el("strong", {id: "bill-total", "data-total": priced ? state.total || "0" : ""},
-                       priced || say("unpriced")));
+      // The server's bill while it holds; after a change here, this phone's (said so).
+      var shown = state.lines.length ? state.total_text : say("zero");
+      var label = K.el("span", {}, say("total") + " ");
+      label.append(K.el("span", {"class": "badge bar-count", id: "bar-count"},
+                        String(state.lines.length)));
+      bill.append(label, " ",
+                  K.el("strong", {id: "bill-total", "data-total": shown ? state.total || "0" : ""},
+                       shown || say("unpriced")));
+      if (state.lines.length && state.here) {
+        bill.append(K.el("span", {"class": "bar-note", id: "bill-here"}, say("priced_here")));
+      }
       var done = K.el("button", {type: "submit", "class": "sell complete"}, say("complete"));
       done.disabled = !state.lines.length;
       checkout.append(key, bill, done);

@@ -125,6 +125,36 @@ var KiryanaBill = (function () {
     return sign + grouped + (paisa === ZERO ? "" : "." + fixed(paisa + BigInt(100), 2).slice(-2));
   }
 
-  return {priceLine: priceLine, bill: bill, money: money, scaled: scaled};
+  /** Price on the phone the lines of a basket (static/js/basket.js's copy) that hold no
+   * figure: a line the server priced keeps its own; a line changed with no signal is priced
+   * from the price it carries (`price`, `pack`: the page's or the saved product list's) and
+   * marked `here`. The bill is their sum, or none while a line cannot be priced (a copy with
+   * no price, a line the server would refuse). `rupees(text)` writes a figure for the page. */
+  function priceBasket(state, rules, rupees) {
+    state.lines.forEach(function (line) {
+      if (line.total) { return; }
+      var priced = priceLine(line.mode, line.value,
+                             {unit: line.unit, price: line.price, pack: line.pack}, rules);
+      if (priced.error) {
+        line.total = null;
+        line.total_text = null;
+        line.here = false;
+        return;
+      }
+      line.quantity = priced.quantity;
+      line.total = priced.total;
+      line.total_text = rupees(priced.total);
+      line.here = true;
+    });
+    var totals = state.lines.map(function (line) { return line.total; });
+    var whole = state.lines.length && totals.every(Boolean);
+    state.total = whole ? bill(totals) : null;
+    state.total_text = whole ? rupees(state.total) : null;
+    state.here = state.lines.some(function (line) { return line.here; });
+    return state;
+  }
+
+  return {priceLine: priceLine, priceBasket: priceBasket, bill: bill, money: money,
+          scaled: scaled};
 })();
 if (typeof module === "object" && module.exports) { module.exports = KiryanaBill; }

@@ -9,7 +9,8 @@
  * (tests/js/offline-rules.test.js). Typed numbers are read as the server reads them
  * (services/validation.number_text: ٠-٩ and ۰-۹ digits, ٫ as the point, 1,5 as 1.5; 1,500,
  * 1e2 and spaces inside refused): tests/js/number_cases.json is checked against both. No money
- * is computed here: figures in rupees come from the server (services/basket.py). */
+ * is computed here: figures in rupees come from the server (services/basket.py) or, for a
+ * basket changed with no signal, from bill.js. */
 var KiryanaRules = (function () {
   "use strict";
   var DIGITS = {"٫": ".", "٬": ",", "−": "-"};
@@ -494,8 +495,10 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaRule
   function startBasket() {
     if (!document.getElementById("basket-config")) { return; }
     if (!basketLoading) {
-      // With the provisional receipt number's rules: a basket kept offline takes one.
+      // With the provisional receipt number's rules: a basket kept offline takes one;
+      // and the bill's (bill.js: a line changed with no signal is priced on the phone).
       basketLoading = Promise.all([loadScript("/static/js/receipt-number.js"),
+                                   loadScript("/static/js/bill.js"),
                                    loadScript("/static/js/basket.js")]);
       basketLoading.catch(function () { basketLoading = null; });
     }

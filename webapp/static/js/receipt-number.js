@@ -13,7 +13,8 @@
  *   unique per browser whatever the device id, so two of its references never clash.
  *
  * Pure (`storage` is localStorage or a stand-in), so node --test runs it
- * (tests/js/receipt-number.test.js). No money here: a total is the server's text or none.
+ * (tests/js/receipt-number.test.js). No money is worked out here: a total is the text the
+ * server or the phone's bill (bill.js) wrote, or none.
  */
 var KiryanaReceiptNumber = (function () {
   "use strict";
@@ -51,7 +52,8 @@ var KiryanaReceiptNumber = (function () {
 
   /** The provisional receipt as a WhatsApp message, from what the phone knows. `receipt` =
    * {reference, store: {name, code}, time, lines: [{name, quantity_text, total_text}],
-   * total_text}; `words(name, values)` gives the page's translated words. */
+   * total_text, priced_here}; `words(name, values)` gives the page's translated words. A bill
+   * priced on the phone says that the shop's receipt, made when the sale lands, is final. */
   function text(receipt, words) {
     var out = [oneLine(receipt.store.name) + " (" + oneLine(receipt.store.code) + ")",
                words("share_number", {reference: receipt.reference, time: receipt.time})];
@@ -60,6 +62,7 @@ var KiryanaReceiptNumber = (function () {
                (line.total_text ? " = " + line.total_text : ""));
     });
     out.push(words("share_total", {total: receipt.total_text || words("unpriced")}));
+    if (receipt.priced_here) { out.push(words("priced_here_note")); }
     out.push(words("share_provisional"));
     return out.join("\n");
   }
