@@ -71,7 +71,7 @@ def _fill():
         "chawal": make_product(sku="CHAWAL-BAS", name="Basmati Chawal", unit="kg"),
         "atta": make_product(sku="ATTA-10", name="Sunridge Chakki Atta 10kg", unit="pack"),
         "cheeni": make_product(sku="CHEENI", name="Cheeni (loose)", unit="kg",
-                               barcode=KNOWN_EAN),
+                               barcode=KNOWN_EAN, sale_price="150.10"),
         "ghee": make_product(sku="GHEE-1", name="Dalda Ghee 1kg", unit="pack"),
     }
     for name, product in products.items():
@@ -338,10 +338,11 @@ def test_offline_sales_a_basket_and_a_stock_in_wait_then_land_once_each(playwrig
     phone.tap_add("atta")
     phone.tap_add("chawal")
     expect(phone.page.locator(".basket-line .line-qty").first).to_have_value("2")
-    # The phone computes no money: lines changed with no signal wait for the server's figures
-    # (the bill it shows is the bill it records, SPEC invariant 7).
-    expect(phone.page.locator("#bill-total")).to_have_text("worked out when sent")
-    expect(phone.page.locator(".basket-line .line-total").first).to_have_text("—")
+    # Lines changed with no signal are priced on the phone (bill.js, the server's rules) and
+    # say so; the server prices the sale again when it lands (below: the same figure).
+    expect(phone.page.locator("#bill-total")).to_have_text("Rs 300")
+    expect(phone.page.locator("#bill-here")).to_have_text("priced on this phone")
+    expect(phone.page.locator(".basket-line .line-total").first).to_have_text("Rs 200")
     # 1,5 typed with no signal reads as the server reads it.
     phone.page.fill(".basket-line:nth-child(1) .line-qty", "1,5")
     phone.page.click(".basket-line:nth-child(1) button.set")
@@ -411,6 +412,16 @@ def test_a_basket_sold_offline_gets_a_provisional_receipt_that_the_landed_sale_k
     expect(phone.page.locator("#basket[data-local]")).to_have_count(1)
     phone.tap_add("chawal")
     phone.tap_add("atta")
+    # A quarter kilo of Cheeni at Rs 150.10: 37.525, rounded half up once to Rs 37.53.
+    phone.tap_add("cheeni")
+    phone.page.fill(".basket-line:nth-child(3) .line-qty", "0,250")
+    phone.page.click(".basket-line:nth-child(3) button.set")
+    expect(phone.page.locator(".basket-line:nth-child(3) .line-total")).to_have_text("Rs 37.53")
+    bar = phone.page.locator("#bill-total")
+    expect(bar).to_have_text("Rs 237.53")
+    expect(phone.page.locator("#bill-here")).to_be_visible()
+    shown = bar.get_attribute("data-total")
+    shot(phone.page, "offline-basket-priced-here")
     phone.page.click("#checkout button[type=submit]")
     receipt = phone.page.locator("#provisional-receipt")
     expect(receipt).to_be_visible()
@@ -418,18 +429,26 @@ def test_a_basket_sold_offline_gets_a_provisional_receipt_that_the_landed_sale_k
     device = phone.page.evaluate("localStorage.getItem('kiryana-device')")
     assert re.fullmatch(r"[A-HJ-NP-Z2-9]{4}", device), device
     assert reference == f"KHI-0001-{device}-0001"
-    # At once, on the first screen, marked provisional, both lines, and no money the phone made.
+    # At once, on the first screen, marked provisional, every line with the bill the phone
+    # worked out, and one line saying the shop's receipt (priced when it lands) is final.
     box = receipt.bounding_box()
     assert box["y"] < 640 and box["width"] <= 360, box
     expect(receipt.locator(".stamp")).to_have_text("PROVISIONAL")
-    expect(receipt.locator("tbody tr")).to_have_count(2)
+    expect(receipt.locator("tbody tr")).to_have_count(3)
     expect(receipt.locator("tbody")).to_contain_text("Basmati Chawal")
     expect(receipt.locator("tbody")).to_contain_text("1 pack")
-    expect(receipt.locator("[data-field=total]")).to_have_text("worked out when sent")
+    expect(receipt.locator("tbody tr").nth(2)).to_contain_text("0.25 kg")
+    expect(receipt.locator("tbody tr").nth(2)).to_contain_text("Rs 37.53")
+    expect(receipt.locator("[data-field=total]")).to_have_text("Rs 237.53")
+    expect(receipt.locator("[data-field=priced-here]")).to_have_text(
+        "Priced on this phone. The shop prices the sale again when it is sent: that receipt "
+        "is final.")
     share = unquote(receipt.locator("[data-field=share]").get_attribute("href"))
     assert share.startswith("https://wa.me/?text=Al-Madina Kiryana (KHI-0001)\n"
                             f"Provisional receipt {reference} · "), share
-    assert "Basmati Chawal: 1 kg" in share and "Sunridge Chakki Atta 10kg: 1 pack" in share
+    assert "Basmati Chawal: 1 kg = Rs 100" in share and \
+        "Sunridge Chakki Atta 10kg: 1 pack = Rs 100" in share, share
+    assert "Cheeni (loose): 0.25 kg = Rs 37.53\nTotal: Rs 237.53\nPriced on this phone." in share
     expect(receipt.locator("[data-print]")).to_be_visible()
     shot(phone.page, "offline-provisional-receipt")
     phone.page.screenshot(path=str(ARTIFACTS / "offline-provisional-receipt-screen.png"))
@@ -484,12 +503,14 @@ def test_a_basket_sold_offline_gets_a_provisional_receipt_that_the_landed_sale_k
     landed = _sales_by_reference(site, f"KHI-0001-{device}-")
     assert [(r.reference, r.idempotency_key) for r in landed] == [
         (i["payload"]["reference"], i["key"]) for i in sent]
-    assert landed[0].total == Decimal("200.00")   # priced by the server when it landed
+    # Priced again by the server when it landed, at the same prices: the bill the phone showed.
+    assert landed[0].total == Decimal(shown) == Decimal("237.53")
     phone.page.evaluate("KiryanaQueue.flush()")    # again: nothing more
     assert len(_sales_by_reference(site, f"KHI-0001-{device}-")) == 3
     # The landed receipt shows the number the customer holds, beside the shop's own.
     phone.page.goto(f"{site['url']}/stores/{site['khi']}/sales/{landed[0].id}")
     expect(phone.page.locator("#receipt-ref")).to_have_text(reference)
+    expect(phone.page.locator("#receipt-total")).to_have_text("Rs 237.53")
     expect(phone.page.locator(".receipt-number")).to_contain_text(f"Ref {reference}")
     shot(phone.page, "offline-provisional-landed")
     # The sales page finds it by the number on the paper.
@@ -512,10 +533,21 @@ def test_the_provisional_receipt_in_urdu_keeps_its_number_left_to_right(playwrig
     phone.go_offline()
     phone.page.reload()
     phone.tap_add("chawal")
+    # ۱۰۰ rupees of Cheeni at Rs 150.10 a kg: 0.666 kg (half up to grams) at Rs 100.
+    phone.tap_add("cheeni")
+    phone.page.fill(".basket-line:nth-child(2) .line-amount", "۱۰۰")
+    phone.page.click(".basket-line:nth-child(2) button.set")
+    expect(phone.page.locator(".basket-line:nth-child(2) .line-qty")).to_have_value("0.666")
+    expect(phone.page.locator("#bill-total")).to_have_text("200 روپے")
+    expect(phone.page.locator("#bill-here")).to_have_text("اس فون کا حساب")
+    phone.page.screenshot(path=str(ARTIFACTS / "offline-basket-priced-here-urdu.png"))
     phone.page.click("#checkout button[type=submit]")
     receipt = phone.page.locator("#provisional-receipt")
     expect(receipt).to_be_visible()
     assert phone.page.locator("html").get_attribute("dir") == "rtl"
+    expect(receipt.locator("[data-field=total]")).to_have_text("200 روپے")
+    expect(receipt.locator("tbody tr").nth(1)).to_contain_text("0.666 کلو")
+    expect(receipt.locator("[data-field=priced-here]")).to_be_visible()
     number = receipt.locator("[data-field=reference]")
     assert re.fullmatch(r"KHI-0001-[A-HJ-NP-Z2-9]{4}-0001", number.inner_text())
     assert number.get_attribute("dir") == "ltr"
@@ -524,9 +556,11 @@ def test_the_provisional_receipt_in_urdu_keeps_its_number_left_to_right(playwrig
     share = unquote(receipt.locator("[data-field=share]").get_attribute("href"))
     assert f"عارضی رسید {number.inner_text()}" in share, share
     phone.page.screenshot(path=str(ARTIFACTS / "offline-provisional-receipt-urdu.png"))
+    reference = number.inner_text()
     phone.go_online()
     wait_for_queue(phone, 0)
-    assert len(_sales_by_reference(site, number.inner_text())) == 1
+    landed = _sales_by_reference(site, reference)
+    assert [row.total for row in landed] == [Decimal("200.00")]   # the bill the phone showed
     phone.finish()
 
 

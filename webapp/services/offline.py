@@ -89,7 +89,8 @@ def record_movement(actor, store_id, item):
 
 def complete_sale(actor, store_id, item):
     """Complete one queued basket ({lines, note?, pay?, customer_id?, paid_now?, new_customer?})
-    as the counter page would have. The phone knows no bill (it computes no money), so the
+    as the counter page would have. The phone's bill is provisional (static/js/bill.js): the
+    phone sends its lines without prices and they are priced here at the shop's prices, so the
     Complete step travels as the page's choice: `pay` cash (the default), card or wallet for
     the whole bill, or credit with `paid_now` in cash and the rest on the khata
     (payments.rest_of_bill, priced when it lands). A customer added offline (`new_customer`:

@@ -120,7 +120,7 @@ var KiryanaBasketRules = (function (R) {
   /** The Complete step as a queued basket carries it (services/offline.complete_sale): cash (no
    * fields), card or wallet for the whole bill, or udhaar to a chosen customer or one added
    * here (created once by a key of its own, the basket's key + "-customer", as the page does)
-   * with an optional part paid now in cash. The phone knows no bill: the server works out the
+   * with an optional part paid now in cash. The phone's bill is provisional: the server works out the
    * rest. `choice` holds the form's values → {fields} or {problem: a word's name}. */
   function paymentStep(choice, key) {
     var pay = choice.pay || "cash";
@@ -535,7 +535,9 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
       key.value = state.key;
       var bill = K.el("p", {"class": "bill"});
       // The server's bill while it holds; after a change here, this phone's (said so).
-      var shown = state.lines.length ? state.total_text : say("zero");
+      // (An empty bill is written here too: a `0|rupees` in the template is folded into the
+      // compiled template in the language it was first compiled in.)
+      var shown = state.lines.length ? state.total_text : rupees("0");
       var label = K.el("span", {}, say("total") + " ");
       label.append(K.el("span", {"class": "badge bar-count", id: "bar-count"},
                         String(state.lines.length)));

@@ -94,7 +94,7 @@
   }
 
   /** "Sell 2 kg Basmati Chawal, Rs 100 of Cheeni = Rs 420" (the total only when the server
-   * priced the basket: the phone computes no money). */
+   * or the phone's bill.js priced the basket). */
   function basketLabel(lines, products, totalText) {
     return K.R.basketLabel(lines, products, totalText, K.t, rtl());
   }
