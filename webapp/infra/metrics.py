@@ -18,10 +18,24 @@ SWEEP_FAILURES = Counter("kiryana_sweep_failures_total",
                          ["step"])
 
 
+_children = {}
+
+
+def child(metric, *labels):
+    """metric.labels(*labels), kept: the child for a set of labels is always the same object
+    (prometheus_client keeps it too, behind a lock and a check of every label's value, which
+    cost every request a few microseconds; multiprocess values follow a fork by themselves)."""
+    key = (metric, labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 def count_movements(sender, data=None, **kwargs):
     """ledger.stock_changed receiver: count the movements a committed write recorded."""
     for movement in _movements(data):
-        MOVEMENTS.labels(movement["type"], movement.get("source") or "unknown").inc()
+        child(MOVEMENTS, movement["type"], movement.get("source") or "unknown").inc()
 
 
 def _movements(data):

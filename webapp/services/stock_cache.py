@@ -74,35 +74,47 @@ _SCRIPTS = {"read": _READ, "bump": _BUMP}
 def _script(r, name):
     scripts = r.__dict__.setdefault("_kiryana_scripts", {})
     if name not in scripts:
-        scripts[name] = r.register_script(_SCRIPTS[name])
+        scripts[name] = redisconn.Script(r, _SCRIPTS[name])
     return scripts[name]
 
 
-def _cached(kind, gen_key, ident, suffix, load):
-    """The value under the current generations, loading it from the primary on a miss."""
+def _dump(value):
+    """A value as it is cached: compact JSON, the bytes the API answers with (json_response)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _cached(kind, gen_key, ident, suffix, load, as_json=False):
+    """The value under the current generations, loading it from the primary on a miss
+    (as_json: as its JSON text, which a hit has without parsing it)."""
+    prefix = _key("")
+
     def read(r):
-        return _script(r, "read")(keys=[_key("epoch"), _key("catalog-gen"), gen_key],
-                          args=[time.time_ns(), _key(kind + ":"), ident, suffix])
+        return _script(r, "read")(keys=[prefix + "epoch", prefix + "catalog-gen", gen_key],
+                                  args=[time.time_ns(), prefix + kind + ":", ident, suffix])
 
     got = redisconn.run(read)
     if got is None:  # no Redis: an ordinary read, routed like any other
-        metrics.CACHE.labels(kind, "bypass").inc()
-        return load()
+        metrics.child(metrics.CACHE, kind, "bypass").inc()
+        value = load()
+        return _dump(value) if as_json else value
     if got[3] is not None:
-        metrics.CACHE.labels(kind, "hit").inc()
-        return json.loads(got[3])
-    metrics.CACHE.labels(kind, "miss").inc()
+        metrics.child(metrics.CACHE, kind, "hit").inc()
+        return got[3] if as_json else json.loads(got[3])
+    metrics.child(metrics.CACHE, kind, "miss").inc()
     with replica.primary():
         value = load()
+    text = _dump(value)
     ttl = current_app.config["STOCK_CACHE_TTL"]
-    redisconn.run(lambda r: r.set(got[4], json.dumps(value), ex=ttl))
-    return value
+    redisconn.run(lambda r: r.set(got[4], text, ex=ttl))
+    return text if as_json else value
 
 
-def get_level(store_id, product_id):
-    """One stock level (as inventory.get_level), from the cache."""
+def get_level(store_id, product_id, as_json=False):
+    """One stock level (as inventory.get_level), from the cache; as_json: its compact JSON
+    text, bytes on a hit (the API sends it as it was stored, without parsing and writing it
+    again)."""
     return _cached("lvl", _key(f"gen:{store_id}:{product_id}"), f"{store_id}:{product_id}", "",
-                   lambda: inventory.get_level(store_id, product_id))
+                   lambda: inventory.get_level(store_id, product_id), as_json)
 
 
 def store_levels(store_id, q=None, low=False, page=1, per_page=50):

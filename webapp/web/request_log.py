@@ -56,7 +56,8 @@ def _user():
 def _finish(response):
     elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
     endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
-    metrics.REQUEST_SECONDS.labels(request.method, endpoint, response.status_code).observe(elapsed)
+    metrics.child(metrics.REQUEST_SECONDS, request.method, endpoint,
+                  response.status_code).observe(elapsed)
     response.headers["X-Request-ID"] = g.get("request_id", "-")
     log.info("%s %s %s %.1fms rid=%s user=%s ip=%s", escape(request.method),
              logged_path(request.full_path.rstrip("?")), response.status_code, elapsed * 1000,

@@ -88,9 +88,14 @@ def _look_up(token):
 
 
 def is_public():
-    """Whether this request's endpoint needs no token (or matched no endpoint at all)."""
-    view = current_app.view_functions.get(request.endpoint)
-    return view is None or getattr(view, PUBLIC, False)
+    """Whether this request's endpoint needs no token (or matched no endpoint at all); asked
+    once per request (identify keeps the answer for the rate limit and authenticate)."""
+    req = request._get_current_object()
+    known = getattr(req, "api_public", None)  # on the request, not g: a test's app context
+    if known is None:                         # can outlive one request
+        view = current_app.view_functions.get(req.endpoint)
+        known = req.api_public = view is None or getattr(view, PUBLIC, False)
+    return known
 
 
 def identify():
@@ -100,7 +105,7 @@ def identify():
 
 def authenticate():
     """before_request, after the rate limit: every non-public endpoint needs a live token."""
-    if not is_public() and g.get("api_user") is None:
+    if not is_public() and g.api_user is None:
         abort(401, description="Send a valid token: Authorization: Bearer <token>.")
 
 

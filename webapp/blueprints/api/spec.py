@@ -206,8 +206,13 @@ def page_model(item_model, name=None):
 def json_response(data, status=200, headers=None):
     """A JSON response from plain data. spectree then checks the bytes against the response
     model in pydantic's Rust JSON validator, instead of walking the dicts in Python."""
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return current_app.response_class(body, status, headers, mimetype="application/json")
+    return json_text_response(json.dumps(data, separators=(",", ":"), ensure_ascii=False),
+                              status, headers)
+
+
+def json_text_response(text, status=200, headers=None):
+    """A JSON response from JSON already written (str or bytes), as json_response writes it."""
+    return current_app.response_class(text, status, headers, mimetype="application/json")
 
 
 def page_of(model, page, items=None):

@@ -27,7 +27,7 @@ from webapp.blueprints.api.schemas import (
 from webapp.blueprints.api.spec import (
     Body,
     PageQuery,
-    json_response,
+    json_text_response,
     page_model,
     page_of,
     responses,
@@ -152,7 +152,7 @@ def store_stock(store_id):
 def stock_level(store_id, product_id):
     """One level (zero for a product never moved here), served from the stock cache."""
     check_store(store_id)
-    return json_response(stock_cache.get_level(store_id, product_id))
+    return json_text_response(stock_cache.get_level(store_id, product_id, as_json=True))
 
 
 @bp.get("/stores/<int:store_id>/batches")

@@ -96,7 +96,7 @@ class EarlyAnswer:
                     start_response("304 NOT MODIFIED", [
                         ("ETag", f'"{tag}"'), ("Cache-Control", "no-store"),
                         ("Vary", "HX-Request, Cookie")])
-                    metrics.REQUEST_SECONDS.labels("GET", ENDPOINT, 304).observe(
+                    metrics.child(metrics.REQUEST_SECONDS, "GET", ENDPOINT, 304).observe(
                         time.perf_counter() - started)
                     return []
         return self.wsgi_app(environ, start_response)
