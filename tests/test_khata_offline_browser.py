@@ -228,6 +228,13 @@ def test_a_credit_sale_past_the_limit_by_the_time_it_lands_needs_attention(playw
                 db.session.scalar(select(func.count()).select_from(Sale)
                                   .where(Sale.customer_id == site["bilal"])))
     assert books(site, bilal) == (500, 1)      # the refused sale wrote nothing
+    # Sent again as it was: refused again, still udhaar to Bilal.
+    first = phone.queue()[0]["key"]
+    item.locator("button[type=submit]").click()
+    phone.until(lambda: [(i["status"], i["key"] != first) for i in phone.queue()] ==
+                [("attention", True)])
+    item = phone.page.locator("#queue-attention li")
+    expect(item).to_contain_text("Sell 3 piece Dalda Ghee · udhaar to Bilal")
     # The customer pays cash instead: the same basket, sold for cash.
     item.locator("button", has_text="Sell for cash instead").click()
     phone.until(lambda: phone.queue() == [])

@@ -304,15 +304,14 @@ if (typeof module === "object" && module.exports) { module.exports = KiryanaBask
     var N = window.KiryanaReceiptNumber;
     var device = N ? N.device(localStorage) : null;
     return K.tools().then(function (T) {
-      var label = T.basketLabel(lines, products, state.total_text);
-      var pay = step.fields.pay;
-      if (pay) {
-        label = say("label_" + pay, {sale: label, name: (choice && choice.name) ||
-                                     (step.fields.new_customer || {}).name || ""});
-      }
+      var payload = Object.assign({lines: lines}, step.fields);
+      // The customer's name is kept with the item, for its label if it is sent again.
+      var name = (choice && choice.name) || (step.fields.new_customer || {}).name || "";
       return Q.enqueue({kind: "sale", store_id: offline.store_id, user_id: offline.user_id,
-                        payload: Object.assign({lines: lines}, step.fields),
-                        label: label, products: products, key: key,
+                        payload: payload, product_name: name,
+                        label: T.paidLabel(payload, T.basketLabel(lines, products,
+                                                                  state.total_text), name),
+                        products: products, key: key,
                         receipt: receiptOf(state),
                         numbered: N ? function (sequence) {
                           return N.format(config.store.code, device, sequence);

@@ -59,9 +59,12 @@
       // Past the customer's limit: the same basket, paid in cash (the customer pays now).
       var cash = K.el("button", {type: "button", "class": "secondary"}, K.t("cash_instead"));
       cash.addEventListener("click", function () {
-        var payload = {lines: item.payload.lines};
-        if (item.payload.note) { payload.note = item.payload.note; }
-        resend(item, payload, basketLabel(item.payload.lines, item.products || [], null),
+        // The same basket (its note, its provisional receipt number) without the udhaar.
+        var payload = Object.assign({}, item.payload);
+        ["pay", "customer_id", "paid_now", "new_customer"].forEach(function (name) {
+          delete payload[name];
+        });
+        resend(item, payload, basketLabel(payload.lines, item.products || [], null),
                item.products);
       });
       actions.append(cash);
@@ -97,6 +100,12 @@
    * or the phone's bill.js priced the basket). */
   function basketLabel(lines, products, totalText) {
     return K.R.basketLabel(lines, products, totalText, K.t, rtl());
+  }
+
+  /** A basket's label with how it is paid when not in cash: "… · by card", "… · udhaar to
+   * Asif" (`name`: the customer's, kept with the item). */
+  function paidLabel(payload, label, name) {
+    return payload.pay ? K.t("label_" + payload.pay, {sale: label, name: name || ""}) : label;
   }
 
   function basketAttentionItem(item) {
@@ -155,7 +164,8 @@
         return;
       }
       var payload = Object.assign({}, item.payload, {lines: lines});
-      resend(item, payload, basketLabel(lines, kept, null), kept);
+      resend(item, payload, paidLabel(payload, basketLabel(lines, kept, null), item.product_name),
+             kept);
     });
     li.append(form, choices(item));
     return li;
@@ -252,6 +262,6 @@
   window.KiryanaOfflineTools = {
     attentionItem: attentionItem, select: select, selectFromLink: selectFromLink,
     searchOffline: searchOffline, loadCatalog: loadCatalog,
-    openRequestedProduct: openRequestedProduct, basketLabel: basketLabel
+    openRequestedProduct: openRequestedProduct, basketLabel: basketLabel, paidLabel: paidLabel
   };
 })();
