@@ -142,7 +142,8 @@ def test_udhaar_and_a_payment_with_no_signal_land_once_each(playwright, site, tm
     wait_for_queue(phone, 1)
     expect(phone.page.locator(".basket-line")).to_have_count(0)
     expect(phone.page.locator("#basket")).to_contain_text(
-        "Saved on this phone: Sell 2 piece Daal Masoor, 1 piece Dalda Ghee · udhaar to Asif")
+        "Saved on this phone: Sell 2 piece Daal Masoor, 1 piece Dalda Ghee = Rs 400 · udhaar "
+        "to Asif")
 
     # A payment on Asif's page, opened from the phone's copy with no signal.
     phone.page.goto(customer_url(site, "asif"))
@@ -218,7 +219,7 @@ def test_a_credit_sale_past_the_limit_by_the_time_it_lands_needs_attention(playw
     item = phone.page.locator("#queue-attention li")
     item.wait_for()
     text = item.inner_text()
-    assert "Sell 3 piece Dalda Ghee · udhaar to Bilal" in text
+    assert "Sell 3 piece Dalda Ghee = Rs 600 · udhaar to Bilal" in text
     assert "Bilal may owe at most Rs 1,000; Rs 500 is left on the khata." in text
     shot(phone.page, "khata-offline-needs-attention")
 
