@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from tests.factories import ADMIN, make_product, make_store, make_user
 from webapp.blueprints.offline import routes as offline_routes
 from webapp.extensions import db
-from webapp.models import Sale, StockMovement
+from webapp.models import Sale, StockMovement, User
 from webapp.services import catalog, commands, ledger, reports, sales
 from webapp.services.basket import phone_rules
 from webapp.services.audit import Actor
@@ -462,3 +462,21 @@ def test_the_phone_hands_back_a_basket_kept_offline(client, world):
     client.post(url, data={"lines": "[]"})
     with client.session_transaction() as session:
         assert str(world["store"]) not in session.get("baskets", {})
+
+
+def test_the_offline_words_follow_each_reader_s_language(client, world):
+    """The words for the phone are rendered per request: a filter of a literal in the template
+    ran once, at compile time, so a page in Urdu after one in English said "cash" (and the
+    basket bar's empty bill "Rs 0")."""
+    def offline_words(username):
+        login(client, username)
+        page = client.get(f"/stores/{world['store']}/basket").get_data(as_text=True)
+        client.post("/logout")
+        return json.loads(re.search(r"id=\"offline-config\" hidden data-config='([^']*)'",
+                                    page).group(1))["strings"]
+    english = offline_words("dukan")
+    db.session.get(User, world["users"]["manager"]).language = "ur"
+    db.session.commit()
+    urdu = offline_words("manager")
+    assert english["method_cash"] == "cash"
+    assert urdu["method_cash"] != "cash" and urdu["money"] == "{amount} روپے"
