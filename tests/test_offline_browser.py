@@ -452,6 +452,8 @@ def test_a_basket_sold_offline_gets_a_provisional_receipt_that_the_landed_sale_k
     expect(receipt.locator("[data-print]")).to_be_visible()
     shot(phone.page, "offline-provisional-receipt")
     phone.page.screenshot(path=str(ARTIFACTS / "offline-provisional-receipt-screen.png"))
+    phone.page.evaluate("window.scrollBy(0, 320)")   # the bill and the line under it
+    phone.page.screenshot(path=str(ARTIFACTS / "offline-provisional-receipt-bill.png"))
     # Printing shows the receipt alone (58 mm paper).
     phone.page.emulate_media(media="print")
     assert phone.page.locator("#basket").is_hidden()
@@ -556,6 +558,8 @@ def test_the_provisional_receipt_in_urdu_keeps_its_number_left_to_right(playwrig
     share = unquote(receipt.locator("[data-field=share]").get_attribute("href"))
     assert f"عارضی رسید {number.inner_text()}" in share, share
     phone.page.screenshot(path=str(ARTIFACTS / "offline-provisional-receipt-urdu.png"))
+    phone.page.evaluate("window.scrollBy(0, 320)")   # the bill and the line under it
+    phone.page.screenshot(path=str(ARTIFACTS / "offline-provisional-receipt-urdu-bill.png"))
     reference = number.inner_text()
     phone.go_online()
     wait_for_queue(phone, 0)
