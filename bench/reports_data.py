@@ -12,12 +12,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 
+from bench import money_data
+
 CITIES = ("Karachi", "Lahore", "Islamabad", "Rawalpindi", "Faisalabad", "Multan", "Peshawar",
           "Quetta")
 CATEGORIES = ("Grocery", "Dairy", "Beverages", "Snacks", "Household", "Personal care",
               "Spices", "Rice & flour", "Oil & ghee", "Tea")
 UNITS = ("piece", "kg", "pack", "litre")
 BIG_TABLES = ("stock_movements", "daily_stock_summary", "stock_levels")
+# The money and expiry tables (bench/money_data.py), loaded the same way: keys and indexes
+# dropped while the rows go in, re-created after.
+MONEY_TABLES = ("sales", "sale_lines", "customers", "customer_entries", "supplier_entries",
+                "supplier_balances", "stock_batches", "movement_batches", "daily_closings")
+# Products with id % 10 == TRACKED track expiry: the Dairy category (CATEGORIES[1]).
+TRACKED = 1
 
 # Shared pieces of the generator: pair (s, p), movement k ∈ 0..4, and their closed formulas.
 PAIR = """
@@ -57,9 +65,11 @@ def load_catalog(cur, stores, products, now):
         cost = None if i % 50 == 0 else round(price * 0.8, 2)
         name = f"چینی Cheeni {i}" if i % 10 == 0 else f"Product {i}"
         return (i, f"SKU-{i:05d}", name, CATEGORIES[i % len(CATEGORIES)], UNITS[i % len(UNITS)],
-                f"{price}.50", cost, 5 + i % 20, "t" if i % 97 == 0 else "f", now, now)
+                f"{price}.50", cost, 5 + i % 20, "t" if i % 97 == 0 else "f",
+                "t" if i % 10 == TRACKED else "f", now, now)
     _copy(cur, "products", ("id", "sku", "name", "category", "unit", "sale_price", "cost",
-                            "reorder_level", "archived", "created_at", "updated_at"),
+                            "reorder_level", "archived", "tracks_expiry", "created_at",
+                            "updated_at"),
           (product(i) for i in range(1, products + 1)))
     cur.execute("SELECT setval('stores_id_seq', %s), setval('products_id_seq', %s)",
                 (stores, products))
@@ -104,22 +114,23 @@ def _run(url, sql, params=None):
     conn.close()
 
 
-def _ddl(cur):
+def _ddl(cur, tables=BIG_TABLES + MONEY_TABLES):
     """What to drop before loading and re-create after: indexes and primary keys."""
+    # The money tables keep their primary keys: other tables' foreign keys hang on them.
     cur.execute("""SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
                    FROM pg_constraint WHERE contype = 'p' AND conrelid::regclass::text = ANY(%s)""",
                 (list(BIG_TABLES),))
     keys = cur.fetchall()
     cur.execute("""SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)
                    AND indexname NOT IN (SELECT conname FROM pg_constraint)""",
-                (list(BIG_TABLES),))
+                (list(tables),))
     # A partitioned table's index reads back as CREATE INDEX … ON ONLY, which would build it
     # on the parent alone: without ONLY it is built on every partition, as the migration did.
     return keys, [(name, definition.replace(" ON ONLY ", " ON ", 1))
                   for name, definition in cur.fetchall()]
 
 
-def build(url, start, stores=2000, products=1000, parts=4, log=print):
+def build(url, start, stores=2000, products=1000, parts=4, log=print, customers=100):
     """Fill an empty, migrated database; returns {step: seconds}."""
     timings = {}
     conn = psycopg2.connect(url)
@@ -142,10 +153,14 @@ def build(url, start, stores=2000, products=1000, parts=4, log=print):
     jobs = [(fn, {"start": start, "products": products, "parts": parts, "part": part})
             for fn in (_movements, _summary) for part in range(parts)]
     jobs.append((_levels, {"start": start, "products": products, "parts": 1, "part": 0}))
+    jobs += money_data.jobs(start, stores, products, customers, parts)
     with ThreadPoolExecutor(max_workers=3) as pool:
         for future in [pool.submit(fn, url, params) for fn, params in jobs]:
             future.result()
-    step("movements, summary, levels (generate_series)", t)
+    step("movements, summary, levels, money, batches (generate_series)", t)
+    t = time.perf_counter()
+    money_data.closings(url, stores)
+    step("closings (from the sales and the books)", t)
     t = time.perf_counter()
     cur.execute("SET maintenance_work_mem = '512MB'")
     statements = [f"ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {definition}"
@@ -155,6 +170,7 @@ def build(url, start, stores=2000, products=1000, parts=4, log=print):
                        for s in statements]:
             future.result()
     cur.execute("SELECT setval('stock_movements_id_seq', %s)", (stores * products * 5,))
+    money_data.sequences(cur)
     step("indexes and keys", t)
     conn.close()
     return timings
