@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from flask_migrate import upgrade
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from tests.api_client import api_as
@@ -260,3 +261,21 @@ def test_each_thread_keeps_one_redis_connection_and_a_forked_child_opens_its_own
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
     assert mine.incr(redisconn.prefixed("overhead-test")) == 5  # the parent's socket is intact
+
+
+@pytest.mark.parametrize("attributes", [
+    {"name": "quantity", "id": "sale-quantity", "class_": "qty-input", "autofocus": True,
+     "readonly": False, "data_quantity_for": 'a"b<c>&\'d', "aria_describedby": "x-error"},
+    {"value": Markup('<b>"kept"</b>'), "placeholder": "کتنے kg؟", "for_": "id", "x": 5,
+     "y": None, "z": 0.5},
+    {"weird<key": "v", "data_a_b_": "1"},
+    {},
+])
+def test_form_attributes_are_written_exactly_as_wtforms_writes_them(attributes):
+    from wtforms.widgets import core
+
+    from webapp.web import forms
+
+    assert core.html_params is not forms.WTFORMS_HTML_PARAMS  # ours is in place
+    ours, theirs = core.html_params(**attributes), forms.WTFORMS_HTML_PARAMS(**attributes)
+    assert ours == theirs and isinstance(ours, Markup)

@@ -1,7 +1,7 @@
 """Reads behind the store pages: the product picker and the live-stock validator."""
 import hashlib
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from webapp.extensions import db
 from webapp.models import Product, StockLevel
@@ -35,18 +35,23 @@ def find_products(store_id, q, limit=10):
     return [_with_level(store_id, r) for r in rows]
 
 
+# Built once: every store page with a product open and every quick sale asks it, and building
+# and cache-keying the statement each time cost more than the round trip.
+PRODUCT_IN_STORE = (
+    select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit,
+           PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.pack_size,
+           PRODUCTS.c.pack_price, PRODUCTS.c.pack_name, PRODUCTS.c.archived,
+           PRODUCTS.c.tracks_expiry, PRODUCTS.c.reorder_level.label("product_reorder"),
+           LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
+    .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
+                                    & (LEVELS.c.store_id == bindparam("l_store"))))
+    .where(PRODUCTS.c.id == bindparam("l_product")))
+
+
 def product_in_store(store_id, product_id):
     """One product with its level in this store, or None (archived products included)."""
-    conn = db.session.connection()
-    row = conn.execute(
-        select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit,
-               PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.pack_size,
-               PRODUCTS.c.pack_price, PRODUCTS.c.pack_name, PRODUCTS.c.archived,
-               PRODUCTS.c.tracks_expiry, PRODUCTS.c.reorder_level.label("product_reorder"),
-               LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
-        .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
-                                        & (LEVELS.c.store_id == store_id)))
-        .where(PRODUCTS.c.id == product_id)).first()
+    row = db.session.connection().execute(
+        PRODUCT_IN_STORE, {"l_store": store_id, "l_product": product_id}).first()
     if row is None:
         return None
     item = _with_level(store_id, row)
