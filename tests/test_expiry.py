@@ -387,3 +387,15 @@ def test_a_chosen_product_with_expired_stock_says_so_in_the_panel(shop, client):
                        data={"type": "sale", "product_id": shop["yoghurt"].id, "quantity": "1",
                              "key": "k-1"})
     assert sold.status_code == 200 and 'data-expiry="expired"' in sold.text
+
+
+def test_the_live_lists_etag_changes_at_pakistan_midnight(app):
+    """The flags change when a day passes with no stock moving: the poll's 304 must not hide
+    that. 18:59:59 UTC is 23:59:59 in Pakistan; a second later it is the next day."""
+    from webapp.blueprints.stock.polls import etag
+
+    with app.test_request_context():
+        before = datetime(2026, 12, 6, 18, 59, 59, tzinfo=timezone.utc).timestamp()
+        same_day = etag("v1", "u:1", 1, b"page=1", now=before - 3600)
+        assert etag("v1", "u:1", 1, b"page=1", now=before) == same_day
+        assert etag("v1", "u:1", 1, b"page=1", now=before + 1) != same_day

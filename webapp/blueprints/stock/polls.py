@@ -45,9 +45,20 @@ def _query(query_string):
     return urlencode(pairs).encode()
 
 
-def etag(version, login_id, store_id, query_string):
-    """The list's ETag for this version, login, store and query."""
-    message = f"{login_id}|{store_id}|".encode() + _query(query_string)
+# Pakistan keeps UTC+5 all year (services/sql.day_of says the same).
+PAKISTAN_OFFSET_SECONDS = 5 * 3600
+
+
+def pakistan_day_number(now=None):
+    """Today's Pakistan day as a number: cheap enough for every poll."""
+    return int(((time.time() if now is None else now) + PAKISTAN_OFFSET_SECONDS) // 86400)
+
+
+def etag(version, login_id, store_id, query_string, now=None):
+    """The list's ETag for this version, login, store, query and Pakistan day: the list's
+    expiry flags change at midnight with no stock changing, so a new day is a new list."""
+    message = f"{login_id}|{store_id}|{pakistan_day_number(now)}|".encode() \
+        + _query(query_string)
     key = current_app.secret_key
     key = key.encode() if isinstance(key, str) else key
     return f"{version}-{hmac.new(key, message, hashlib.sha256).hexdigest()[:16]}"
