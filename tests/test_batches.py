@@ -370,3 +370,43 @@ def test_the_store_page_receives_with_a_date_and_shows_a_sales_batches(app, clie
     receipt = client.get(f"/stores/{store.id}/sales/{sale['id']}")
     assert receipt.status_code == 200
     assert "30 Jun 2027" in receipt.get_data(as_text=True)
+
+
+def test_a_count_date_by_date_sets_each_batch(dairy):
+    from flask import current_app
+    admin = api_as(current_app._get_current_object(), "admin")
+    store, _, dahi = dairy  # May 6, June 4
+    body = {"counts": [{"product_id": dahi.id, "quantity": "9", "batches": [
+        {"expires_on": "2027-05-31", "quantity": "2"},
+        {"expires_on": "2027-06-30", "quantity": "5"},
+        {"expires_on": "2027-07-31", "quantity": "2", "batch_code": "N1"}]}]}
+    counted = admin.post(f"/api/v1/stores/{store.id}/counts", json=body)
+    assert counted.status_code == 201, counted.json
+    adjustment = counted.json["adjustments"][0]
+    assert adjustment["delta"] == "-1.000"
+    assert adjustment["batches"] == [b("2027-05-31", "-4.000"), b("2027-06-30", "1.000"),
+                                     b("2027-07-31", "2.000", "N1")]
+    assert batch_levels(store, dahi) == {(MAY, ""): 2, (JUNE, ""): 5, (JULY, "N1"): 2}
+    consistent()
+    # a batch left out is counted as gone; the dates must add up to the line's quantity
+    ledger.apply_count(ADMIN, commands.Count.parse(store_id=store.id, counts=[
+        {"product_id": dahi.id, "quantity": 5, "batches": [
+            {"expires_on": "2027-06-30", "quantity": 5}]}]))
+    assert batch_levels(store, dahi) == {(MAY, ""): 0, (JUNE, ""): 5, (JULY, "N1"): 0}
+    consistent()
+    wrong = admin.post(f"/api/v1/stores/{store.id}/counts", json={"counts": [
+        {"product_id": dahi.id, "quantity": "3", "batches": [
+            {"expires_on": "2027-06-30", "quantity": "2"}]}]})
+    assert wrong.status_code == 422 and "counts.0.batches" in wrong.json["error"]["fields"]
+
+
+def test_a_count_date_by_date_keeps_a_sale_made_while_counting(dairy):
+    store, _, dahi = dairy  # 10 on the shelf when the count began
+    sell(store, dahi, 3)  # sold during the count: May 6 -> 3
+    ledger.apply_count(ADMIN, commands.Count.parse(store_id=store.id, counts=[
+        {"product_id": dahi.id, "quantity": 10, "expected": 10, "batches": [
+            {"expires_on": "2027-05-31", "quantity": 6},
+            {"expires_on": "2027-06-30", "quantity": 4}]}]))
+    # the shelf as counted, less the sale since, taken first-expiring-first-out
+    assert batch_levels(store, dahi) == {(MAY, ""): 3, (JUNE, ""): 4}
+    consistent()

@@ -297,6 +297,18 @@ class Transfer(_Command):
 
 
 @dataclass(frozen=True)
+class BatchCount:
+    """What is on the shelf of one batch (one expiry date, and code) of a tracked product."""
+
+    expires_on: _described(date, "The batch's expiry date.")
+    quantity: _described(Quantity, "What is on the shelf of this batch.")
+    batch_code: BatchCode = None
+
+
+MAX_BATCH_COUNTS = 100
+
+
+@dataclass(frozen=True)
 class CountLine:
     product_id: Id
     quantity: _described(Quantity, "What is on the shelf.")
@@ -305,6 +317,11 @@ class CountLine:
     # one: the batch that expires last), a downward one comes out of it.
     expires_on: ExpiresOn = None
     batch_code: BatchCode = None
+    # Or counted date by date (a product with more than one batch): every batch on the shelf,
+    # adding up to `quantity`; a batch not listed is counted as none left.
+    batches: _described(Annotated[list[BatchCount] | None, Field(max_length=MAX_BATCH_COUNTS)],
+                        "Counted per expiry date: each batch's quantity (they add up to "
+                        "quantity).") = None
 
 
 CountRequest = _lines_request("CountRequest", "A count as a door sends it.", CountLine,
@@ -338,7 +355,40 @@ class Count:
                                label="Expected quantity")
                 if expected is not None and expected != "" else None,
                 **_batch(line, f"counts.{i}."))
+            if line.get("batches") is not None:
+                lines[pid] = dataclasses.replace(lines[pid], batches=_batch_counts(
+                    line["batches"], lines[pid].quantity, f"counts.{i}."))
         return cls(store_id, tuple(lines[pid] for pid in sorted(lines)), note)
+
+
+def _batch_counts(raw, total, prefix):
+    """A count line's per-date counts as ((expires_on, batch_code or "", quantity), …), each
+    date and code once, adding up to the line's quantity."""
+    field = prefix + "batches"
+    if not isinstance(raw, (list, tuple)) or len(raw) > MAX_BATCH_COUNTS:
+        raise DomainError("invalid", N_("Batches must be a list of at most %(n)s dates.",
+                                        n=MAX_BATCH_COUNTS), field=field)
+    counted = {}
+    for j, entry in enumerate(raw):
+        entry = vars(entry) if isinstance(entry, BatchCount) else entry
+        if not isinstance(entry, dict):
+            raise DomainError("invalid", N_("Each batch needs an expiry date and a quantity."),
+                              field=f"{field}.{j}")
+        day = parse_expiry(entry.get("expires_on"), f"{field}.{j}.expires_on")
+        if day is None:
+            raise DomainError("invalid", N_("Give the expiry date of the batch."),
+                              field=f"{field}.{j}.expires_on")
+        key = (day, parse_batch_code(entry.get("batch_code"), f"{field}.{j}.batch_code"))
+        if key in counted:
+            raise DomainError("invalid", N_("A batch is counted twice."),
+                              field=f"{field}.{j}.expires_on")
+        counted[key] = parse_quantity(entry.get("quantity"), f"{field}.{j}.quantity",
+                                      allow_zero=True, label="Counted quantity")
+    if sum(counted.values(), Decimal(0)) != total:
+        raise DomainError("invalid", N_("The batches add up to %(sum)s, not the %(total)s "
+                                        "counted.", sum=f"{sum(counted.values()):f}",
+                                        total=f"{total:f}"), field=field)
+    return tuple((day, code, q) for (day, code), q in sorted(counted.items()))
 
 
 @dataclass(frozen=True)

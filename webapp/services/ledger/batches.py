@@ -235,6 +235,41 @@ def _latest_batch(conn, ctx):
         .order_by(*(c.desc() for c in FEFO)).limit(1)).first()
 
 
+def recount(conn, ctx, movement_id, counted, delta, level_after, now):
+    """A count of a tracked product date by date: each counted batch set to its count (a
+    batch not listed to none), then the rest of the movement's `delta` (sales or deliveries
+    recorded while the shelf was being counted) taken first-expiring-first-out or added to the
+    batch that expires last → the movement's `batches`."""
+    existing = conn.execute(lock_clause(conn, select(
+        BATCHES.c.id, BATCHES.c.expires_on, BATCHES.c.batch_code, BATCHES.c.quantity)
+        .where(BATCHES.c.store_id == ctx.store.id, BATCHES.c.product_id == ctx.product.id)
+        .order_by(*FEFO))).all()
+    held = {(row.expires_on, row.batch_code): row for row in existing}
+    wanted = {(day, code or ""): q for day, code, q in counted}
+    rows, shown, moved = [], [], ZERO
+    for key in sorted(set(held) | set(wanted)):
+        row, q = held.get(key), wanted.get(key, ZERO)
+        change = q - (row.quantity if row is not None else ZERO)
+        if not change:
+            continue
+        if row is None:
+            batch = _upsert_batch(conn, ctx, key[0], key[1], q, now)
+        else:
+            conn.execute(update(BATCHES).where(BATCHES.c.id == row.id)
+                         .values(quantity=q, updated_at=now))
+            batch = row
+        rows.append((batch.id, change))
+        shown.append(part(key[0], key[1], change))  # signed: a count moves both ways
+        moved += change
+    _write_rows(conn, movement_id, rows)
+    rest = delta - moved
+    if rest < 0:
+        shown += take(conn, ctx, movement_id, -rest, now)
+    elif rest > 0:
+        shown += add(conn, ctx, movement_id, rest, level_after, now, [])
+    return shown
+
+
 def put_back(conn, ctx, movement_id, original_id, quantity, level_after, now):
     """A void or return: `quantity` back into the batches sale movement `original_id` took
     from, the batch that expires last first, each at most what it gave less what earlier

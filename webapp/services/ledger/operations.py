@@ -134,6 +134,8 @@ def _count_batches(conn, ctx, movement_id, delta, level_after, now, line):
     """A count's difference in batches: down, from the batch expiring first (or the counted
     date's); up, into the counted date's batch, or without a date into the batch that expires
     last (no batch in the store yet: the date is asked for)."""
+    if getattr(line, "batches", None) is not None:  # counted date by date
+        return batches.recount(conn, ctx, movement_id, line.batches, delta, level_after, now)
     if delta < 0:
         return batches.take(conn, ctx, movement_id, -delta, now,
                             named=(line.expires_on, line.batch_code) if line.expires_on else None)
@@ -201,6 +203,8 @@ def _apply_count(actor, command, idempotency_key=None):
     key = idempotency.check_key(idempotency_key)
     request = {"op": "count", "store_id": command.store_id, "note": command.note,
                "lines": [[line.product_id, line.quantity, line.expected]
+                         + ([line.expires_on, line.batch_code] if line.expires_on else [])
+                         + ([line.batches] if line.batches is not None else [])
                          for line in command.lines]}
 
     def write(conn, now):
