@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from webapp.extensions import db
@@ -40,6 +41,10 @@ class Customer(db.Model):
         # NULL phones do not collide: a customer may have none.
         UniqueConstraint("store_id", "phone"),
         Index("ix_customers_store_balance", "store_id", "balance"),
+        # Who owes most over every store (the receivables page): walked backwards, 200 rows
+        # read instead of every customer sorted (migration owing_1).
+        Index("ix_customers_owing", "balance", "id", postgresql_where=text("balance > 0"),
+              sqlite_where=text("balance > 0")),
         CheckConstraint("credit_limit IS NULL OR credit_limit >= 0", name="limit_not_negative"),
     )
 

@@ -140,19 +140,33 @@ def entries(user, supplier_id, store_id, page=1, per_page=50):
     return balance_of(db.session.connection(), supplier_id, store_id), page_
 
 
-def owed(user, store_id=None):
+def owed(user, store_id=None, limit=None):
     """[{supplier_id, supplier_name, store_id, store_code, balance}] that the user's stores owe,
-    most first, and the total (the manager's "owed to suppliers")."""
+    most first (the `limit` largest), and the total over all of them (the manager's "owed to
+    suppliers"). The total and the count are summed in the database, so a manager of 2,000
+    stores × 8 suppliers gets the largest few rows, not 16,000 forms."""
     query = (select(BALANCES.c.supplier_id, SUPPLIERS.c.name, BALANCES.c.store_id,
                     STORES.c.code, BALANCES.c.balance)
              .join(SUPPLIERS, SUPPLIERS.c.id == BALANCES.c.supplier_id)
              .join(STORES, STORES.c.id == BALANCES.c.store_id)
              .where(BALANCES.c.balance != 0)
-             .order_by(BALANCES.c.balance.desc(), SUPPLIERS.c.name))
+             .order_by(BALANCES.c.balance.desc(), SUPPLIERS.c.name, BALANCES.c.store_id)
+             .limit(limit))
     query = policy.in_stores(query, BALANCES.c.store_id, user, store_id)
     rows = [{"supplier_id": r[0], "supplier_name": r[1], "store_id": r[2], "store_code": r[3],
              "balance": _text(r[4])} for r in db.session.execute(query)]
-    return rows, sum((Decimal(r["balance"]) for r in rows), ZERO)
+    if limit is None or len(rows) < limit:
+        return rows, sum((Decimal(r["balance"]) for r in rows), ZERO)
+    total = policy.in_stores(select(func.coalesce(func.sum(BALANCES.c.balance), 0))
+                             .where(BALANCES.c.balance != 0), BALANCES.c.store_id, user, store_id)
+    return rows, Decimal(db.session.execute(total).scalar()).quantize(MONEY_PLACES)
+
+
+def owed_count(user, store_id=None):
+    """How many (supplier, store) accounts the user's stores owe something on."""
+    query = policy.in_stores(select(func.count()).select_from(BALANCES)
+                             .where(BALANCES.c.balance != 0), BALANCES.c.store_id, user, store_id)
+    return db.session.execute(query).scalar()
 
 
 def balances_agree(conn=None):

@@ -196,17 +196,24 @@ def closing_view(store_id, closing_id):
 
 # --- the manager's money screen -------------------------------------------------------------
 
+# The largest supplier accounts shown on the money screen (the total counts every one).
+OWED_SHOWN = 50
+
+
 @bp.get("/money")
 @login_required
 @access.page_permission("suppliers.view")
 def money():
     """Owed to suppliers, customers' udhaar, and closings across stores (differences flagged)."""
-    owed_rows, owed_total = payables.owed(current_user)
+    owed_rows, owed_total = payables.owed(current_user, limit=OWED_SHOWN)
+    owed_count = payables.owed_count(current_user) if len(owed_rows) == OWED_SHOWN \
+        else len(owed_rows)
     closings = closing.list_closings(current_user, page=page_arg(), per_page=30)
     stores = {s.id: s for s in policy.visible_stores(current_user, include_inactive=True)}
     receivables = khata.receivables_total(current_user)
     return render("khata/money.html", owed_rows=owed_rows, owed_total=owed_total,
-                  closings=closings, stores=stores, receivables=receivables, form=TokenForm(),
+                  owed_count=owed_count, closings=closings, stores=stores,
+                  receivables=receivables, form=TokenForm(),
                   key=uuid.uuid4().hex)
 
 
