@@ -449,3 +449,53 @@ def test_an_apply_meeting_a_save_refuses_because_the_count_changed(pg_shop, monk
     assert applied["error"].code == "count_changed"
     assert _state(ids) == (Decimal("20"), (Decimal("14"), Decimal("20")), 0)
     assert_ledger_consistent()
+
+
+# --- a tracked product with more than one batch is counted date by date (issue 26 item 5) -------
+
+def test_a_tracked_product_is_counted_per_date_kept_across_reloads_and_applied(shop, page):
+    from tests.test_batches import JUNE, MAY, batch_levels, consistent
+    store = shop["store"]
+    dahi = make_product(sku="DAHI", name="Dahi", unit="piece", category="Dairy",
+                        tracks_expiry=True)
+    for quantity, day in ((4, JUNE), (6, MAY)):
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=dahi.id, type="stock_in", quantity=quantity,
+            expires_on=day, batch_code="B7" if day == JUNE else None))
+    html = page.get(count_url(shop, "?category=Dairy")).get_data(as_text=True)
+    assert f'name="count-{dahi.id}"' not in html  # one field per date instead
+    assert f'name="batch-{dahi.id}-0"' in html and f'name="batch-{dahi.id}-1"' in html
+    assert "31 May 2027" in html and "30 Jun 2027" in html and "B7" in html
+    form = {f"bkey-{dahi.id}-0": "2027-05-31|", f"wasb-{dahi.id}-0": "",
+            f"bkey-{dahi.id}-1": "2027-06-30|B7", f"wasb-{dahi.id}-1": ""}
+    headers = {"HX-Request": "true"}
+    # A bad date's count comes back inline, what was typed kept, nothing written.
+    bad = page.post(count_url(shop), headers=headers, data={
+        **form, f"batch-{dahi.id}-0": "lots", f"batch-{dahi.id}-1": "3"})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert "Count must be a number." in html and 'value="lots"' in html and 'value="3"' in html
+    assert draft(store) == {}
+    saved = page.post(count_url(shop), headers=headers, data={
+        **form, f"batch-{dahi.id}-0": "5", f"batch-{dahi.id}-1": ""})
+    assert saved.status_code == 200
+    assert draft(store)[dahi.id][0] == Decimal("5")  # the sum of the dates
+    # The dates survive a reload (kept on the server with the line).
+    html = page.get(count_url(shop, "?category=Dairy")).get_data(as_text=True)
+    assert f'id="batch-{dahi.id}-0"' in html
+    assert f'name="wasb-{dahi.id}-0" value="5"' in html
+    assert f'name="wasb-{dahi.id}-1" value="0"' in html
+    # Correcting one date (the no-JavaScript form) changes the sum.
+    page.post(count_url(shop), data={**form, f"wasb-{dahi.id}-0": "5",
+                                     f"wasb-{dahi.id}-1": "0", f"batch-{dahi.id}-0": "5",
+                                     f"batch-{dahi.id}-1": "2", "action": "review"})
+    assert draft(store)[dahi.id][0] == Decimal("7")
+    review = page.get(count_url(shop, "/review")).get_data(as_text=True)
+    assert "Batches:" in review and "30 Jun 2027" in review
+    version = count_drafts.review(store.id)["version"]
+    applied = page.post(count_url(shop, "/review"), data={"version": version, "key": "d1"},
+                        follow_redirects=True)
+    assert "Count applied: 1 adjustment" in applied.get_data(as_text=True)
+    assert draft(store) == {} and level(store, dahi) == Decimal("7")
+    assert batch_levels(store, dahi) == {(MAY, ""): 5, (JUNE, "B7"): 2}
+    consistent()  # invariant 9 (batches add up to the level) and invariant 1

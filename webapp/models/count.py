@@ -5,7 +5,7 @@ is saved here as it is entered, so a filter, a page change, a closed tab or a se
 loses nothing. Applying the count turns these lines into adjustments through the ledger and
 deletes them in the same transaction.
 """
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, Text
 
 from webapp.extensions import db
 from webapp.models.types import Quantity, UTCDateTime, utcnow
@@ -25,5 +25,8 @@ class CountDraft(db.Model):
     # counted − expected, applied to the level at the time the count is applied.
     quantity = Column(Quantity, nullable=False)
     expected = Column(Quantity, nullable=False)
+    # A product counted date by date (it tracks expiry and has more than one batch): JSON
+    # [[expires_on, batch_code, quantity], …] adding up to `quantity`; NULL when counted whole.
+    batches = Column(Text)
     user_id = Column(Integer, ForeignKey("users.id"))
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)

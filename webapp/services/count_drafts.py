@@ -15,15 +15,19 @@ two phones counting one store fill the same count. Rules:
   meets an apply waits for it and then counts against the new level; an apply that meets a
   save sees the changed line and refuses (the review it was asked for is no longer the count),
   so a count applied is always exactly the count reviewed.
+- A product that tracks expiry and has more than one batch in the store is counted date by
+  date: one quantity per batch, kept on the line (`batches`), adding up to the line's count;
+  applying sends the split with the line (the ledger sets each batch to its count).
 """
 import hashlib
 import json
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 
 from webapp.extensions import db
-from webapp.models import CountDraft, Product, StockLevel, User
+from webapp.models import CountDraft, Product, StockBatch, StockLevel, User
 from webapp.models.types import QUANTITY_PLACES, utcnow
 from webapp.services import audit, commands, idempotency, ledger
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
@@ -37,6 +41,7 @@ DRAFTS = CountDraft.__table__
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
 USERS = User.__table__
+BATCHES = StockBatch.__table__
 
 PAGE_SIZE = 20  # rows a phone shows between pager buttons (about three screens at 360×640)
 MAX_LINES = commands.MAX_COUNT_LINES  # what one Count command may apply
@@ -51,7 +56,7 @@ def _countable(store_id, include_archived=False):
     query = (select(PRODUCTS.c.id.label("product_id"), PRODUCTS.c.sku, PRODUCTS.c.name,
                     PRODUCTS.c.unit, PRODUCTS.c.category, LEVELS.c.quantity,
                     DRAFTS.c.quantity.label("counted"), DRAFTS.c.expected,
-                    DRAFTS.c.user_id.label("counted_by_id"),
+                    DRAFTS.c.batches.label("counted_batches"), DRAFTS.c.user_id.label("counted_by_id"),
                     USERS.c.username.label("counted_by"))
              .select_from(joined).where(LEVELS.c.store_id == store_id))
     return query if include_archived else query.where(PRODUCTS.c.archived.is_(False))
@@ -65,7 +70,43 @@ def _row(r):
             # What the system held when this product was counted (or holds now, if not yet).
             "system": r.expected if counted else r.quantity,
             "difference": r.counted - r.expected if counted else None,
-            "counted_by_id": r.counted_by_id, "counted_by": r.counted_by}
+            "counted_by_id": r.counted_by_id, "counted_by": r.counted_by,
+            "counted_batches": r.counted_batches if counted else None, "batches": None}
+
+
+def loads_batches(text):
+    """A line's stored per-date counts → [(expires_on, batch_code, quantity)], or None."""
+    if not text:
+        return None
+    return [(date.fromisoformat(day), code, Decimal(q)) for day, code, q in json.loads(text)]
+
+
+def _dumps_batches(counted):
+    return json.dumps([[day.isoformat(), code, _text(q)] for day, code, q in sorted(counted)])
+
+
+def _with_batches(store_id, rows):
+    """Give each row of a tracked product with more than one batch in the store (or already
+    counted date by date) its `batches`: [{n, expires_on, batch_code, counted}], by date."""
+    if not rows:
+        return rows
+    held = {}
+    for r in db.session.execute(
+            select(BATCHES.c.product_id, BATCHES.c.expires_on, BATCHES.c.batch_code)
+            .select_from(BATCHES.join(PRODUCTS, PRODUCTS.c.id == BATCHES.c.product_id))
+            .where(BATCHES.c.store_id == store_id, BATCHES.c.quantity > 0,
+                   PRODUCTS.c.tracks_expiry.is_(True),
+                   BATCHES.c.product_id.in_([row["product_id"] for row in rows]))):
+        held.setdefault(r.product_id, set()).add((r.expires_on, r.batch_code))
+    for row in rows:
+        counted = {(day, code): q for day, code, q in loads_batches(row["counted_batches"])
+                   or ()}
+        keys = held.get(row["product_id"], set()) | set(counted)
+        if len(keys) > 1 or counted:
+            row["batches"] = [{"n": n, "expires_on": day, "batch_code": code,
+                               "counted": counted.get((day, code))}
+                              for n, (day, code) in enumerate(sorted(keys))]
+    return rows
 
 
 def rows(store_id, category=None, q=None, page=1, per_page=PAGE_SIZE):
@@ -76,7 +117,8 @@ def rows(store_id, category=None, q=None, page=1, per_page=PAGE_SIZE):
     if q:
         query = query.where(search_clause(q))
     return paginate(query, (PRODUCTS.c.name, PRODUCTS.c.id), page, per_page,
-                    rows=lambda limited: [_row(r) for r in db.session.execute(limited)])
+                    rows=lambda limited: _with_batches(
+                        store_id, [_row(r) for r in db.session.execute(limited)]))
 
 
 def rows_for(store_id, product_ids):
@@ -85,8 +127,8 @@ def rows_for(store_id, product_ids):
     if not product_ids:
         return []
     query = _countable(store_id, include_archived=True).where(PRODUCTS.c.id.in_(sorted(product_ids)))
-    return [_row(r) for r in db.session.execute(query.order_by(PRODUCTS.c.name,
-                                                               PRODUCTS.c.id))]
+    return _with_batches(store_id, [_row(r) for r in db.session.execute(
+        query.order_by(PRODUCTS.c.name, PRODUCTS.c.id))])
 
 
 def summary(store_id):
@@ -112,11 +154,14 @@ def summary(store_id):
 # Saving typed counts
 
 
-def save(actor, store_id, entries):
+def save(actor, store_id, entries, dated=None):
     """Save typed counts, [(product_id, typed text, text the page showed)] → ids written.
 
-    Only entries whose text differs from what the page showed are written; a blank removes
-    the line. All or nothing: DomainError with a field `counts.<product_id>` per bad entry.
+    `dated` holds the products counted date by date: {product_id: [(expires_on, batch_code,
+    typed text, text the page showed)]}; their count is the sum, blanks counting as none.
+    Only entries whose text differs from what the page showed are written; a blank (every
+    date blank) removes the line. All or nothing: DomainError with a field
+    `counts.<product_id>` per bad entry.
     """
     wanted, errors = {}, {}
     for product_id, typed, shown in entries:
@@ -127,8 +172,13 @@ def save(actor, store_id, entries):
             wanted[product_id] = None
             continue
         try:
-            wanted[product_id] = parse_quantity(typed, f"counts.{product_id}", allow_zero=True,
-                                                label=N_("Count"))
+            wanted[product_id] = (parse_quantity(typed, f"counts.{product_id}",
+                                                 allow_zero=True, label=N_("Count")), None)
+        except DomainError as error:
+            errors.update(error.fields)
+    for product_id, dates in (dated or {}).items():
+        try:
+            wanted.update(_dated(product_id, dates))
         except DomainError as error:
             errors.update(error.fields)
     if len(wanted) > MAX_LINES:
@@ -138,9 +188,10 @@ def save(actor, store_id, entries):
     products = {r.id: r for r in conn.execute(
         select(PRODUCTS.c.id, PRODUCTS.c.archived, PRODUCTS.c.unit)
         .where(PRODUCTS.c.id.in_([pid for pid, q in wanted.items() if q is not None])))}
-    for product_id, quantity in wanted.items():
-        if quantity is None:
+    for product_id, line in wanted.items():
+        if line is None:
             continue
+        quantity = line[0]
         field = f"counts.{product_id}"
         if product_id not in products:
             errors[field] = NotFound("Product").message
@@ -163,12 +214,34 @@ def save(actor, store_id, entries):
     return written
 
 
+def _dated(product_id, dates):
+    """{product_id: (sum, stored batches) or None} from one product's typed dates ({} when
+    nothing changed)."""
+    field = f"counts.{product_id}"
+    typed = [(text or "").strip() for _day, _code, text, _shown in dates]
+    if typed == [(shown or "").strip() for *_rest, shown in dates]:
+        return {}
+    if not any(typed):
+        return {product_id: None}
+    counted = {}
+    for (day, code, _text_, _shown), text in zip(dates, typed):
+        try:
+            key = (date.fromisoformat(day) if isinstance(day, str) else day, code or "")
+        except ValueError:
+            raise DomainError("invalid", N_("Give the expiry date of the batch."), field=field)
+        if key in counted:
+            raise DomainError("invalid", N_("A batch is counted twice."), field=field)
+        counted[key] = parse_quantity(text or "0", field, allow_zero=True, label=N_("Count"))
+    return {product_id: (sum(counted.values(), Decimal(0)),
+                         _dumps_batches((day, code, q) for (day, code), q in counted.items()))}
+
+
 def _write(conn, actor, store_id, wanted):
     ids = sorted(wanted)
     # Lines being applied right now are locked by the apply: wait for it, so the level read
     # next is the one it left (and its lines are gone, so these count afresh).
-    existing = {r.product_id: r.quantity for r in conn.execute(lock_clause(conn, (
-        select(DRAFTS.c.product_id, DRAFTS.c.quantity)
+    existing = {r.product_id: (r.quantity, r.batches) for r in conn.execute(lock_clause(conn, (
+        select(DRAFTS.c.product_id, DRAFTS.c.quantity, DRAFTS.c.batches)
         .where(DRAFTS.c.store_id == store_id, DRAFTS.c.product_id.in_(ids))
         .order_by(DRAFTS.c.product_id))))}
     new = [pid for pid in ids if wanted[pid] is not None and pid not in existing]
@@ -183,22 +256,24 @@ def _write(conn, actor, store_id, wanted):
         LEVELS.c.store_id == store_id, LEVELS.c.product_id.in_(new))).all()) if new else {}
     now, written = utcnow(), []
     for pid in ids:
-        quantity = wanted[pid]
-        if quantity is None:
+        line = wanted[pid]
+        if line is None:
             if pid in existing:
                 conn.execute(delete(DRAFTS).where(DRAFTS.c.store_id == store_id,
                                                   DRAFTS.c.product_id == pid))
                 written.append(pid)
             continue
-        if existing.get(pid) == quantity:
+        if existing.get(pid) == line:
             continue
+        quantity, dated = line
         stmt = upsert(conn, DRAFTS).values(
-            store_id=store_id, product_id=pid, quantity=quantity,
+            store_id=store_id, product_id=pid, quantity=quantity, batches=dated,
             expected=levels.get(pid, Decimal(0)), user_id=actor.user_id, updated_at=now)
         # A second phone's first count of the same product keeps the first one's level.
         conn.execute(stmt.on_conflict_do_update(
             index_elements=[DRAFTS.c.store_id, DRAFTS.c.product_id],
-            set_={"quantity": stmt.excluded.quantity, "user_id": stmt.excluded.user_id,
+            set_={"quantity": stmt.excluded.quantity, "batches": stmt.excluded.batches,
+                  "user_id": stmt.excluded.user_id,
                   "updated_at": stmt.excluded.updated_at}))
         written.append(pid)
     return written
@@ -213,9 +288,10 @@ def _text(value):
 
 
 def version_of(lines):
-    """A short digest of the lines (product, counted, expected): what a review showed."""
+    """A short digest of the lines (product, counted, expected, dates if counted by date):
+    what a review showed."""
     data = sorted([line["product_id"], _text(line["counted"]), _text(line["expected"])]
-                  for line in lines)
+                  + ([line["batches"]] if line.get("batches") else []) for line in lines)
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()[:16]
 
 
@@ -227,6 +303,7 @@ def review(store_id):
     """
     result = db.session.execute(
         select(DRAFTS.c.product_id, DRAFTS.c.quantity, DRAFTS.c.expected, DRAFTS.c.updated_at,
+               DRAFTS.c.batches,
                PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit, PRODUCTS.c.archived,
                LEVELS.c.quantity.label("current"), USERS.c.username)
         .select_from(DRAFTS.join(PRODUCTS, PRODUCTS.c.id == DRAFTS.c.product_id)
@@ -243,7 +320,10 @@ def review(store_id):
                       "archived": r.archived, "counted": r.quantity, "expected": base,
                       "current": current,
                       "difference": difference, "moved": current != base,
-                      "counted_by": r.username, "updated_at": r.updated_at})
+                      "counted_by": r.username, "updated_at": r.updated_at,
+                      "batches": r.batches,
+                      "dates": [{"expires_on": day, "batch_code": code, "quantity": q}
+                                for day, code, q in loads_batches(r.batches) or ()]})
     lines.sort(key=lambda line: (line["difference"] == 0, line["name"].lower(),
                                  line["product_id"]))
     return {"lines": lines, "version": version_of(lines),
@@ -268,20 +348,23 @@ def apply_review(actor, command, idempotency_key=None):
 
     def write(conn, now):
         locked = conn.execute(lock_clause(conn, (
-            select(DRAFTS.c.product_id, DRAFTS.c.quantity, DRAFTS.c.expected)
+            select(DRAFTS.c.product_id, DRAFTS.c.quantity, DRAFTS.c.expected, DRAFTS.c.batches)
             .where(DRAFTS.c.store_id == store_id).order_by(DRAFTS.c.product_id)))).all()
         if not locked:
             raise DomainError("nothing_counted", N_("Nothing is counted yet: enter the count "
                                                     "of at least one product."))
-        lines = [{"product_id": r.product_id, "counted": r.quantity, "expected": r.expected}
-                 for r in locked]
+        lines = [{"product_id": r.product_id, "counted": r.quantity, "expected": r.expected,
+                  "batches": r.batches} for r in locked]
         if version_of(lines) != version:
             raise Conflict("count_changed", N_(
                 "The count changed since this review was opened (on another phone?). Check "
                 "the differences again, then apply."))
         _check_products(conn, locked)
         command = commands.Count.parse(store_id=store_id, note=note, counts=[
-            {"product_id": r.product_id, "quantity": r.quantity, "expected": r.expected}
+            {"product_id": r.product_id, "quantity": r.quantity, "expected": r.expected,
+             **({"batches": [{"expires_on": day, "batch_code": code or None, "quantity": q}
+                             for day, code, q in loads_batches(r.batches)]}
+                if r.batches else {})}
             for r in locked])
         data, changed = ledger.write_count(conn, actor, command, now, key)
         conn.execute(delete(DRAFTS).where(DRAFTS.c.store_id == store_id,

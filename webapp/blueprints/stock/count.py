@@ -6,7 +6,10 @@ button (Show, Previous, Next, Review) saves what was typed before it goes anywhe
 
 Form contract (one for both ways): `count-<product id>` is the typed count and `was-<product
 id>` what the page showed, so only changes are written; `category`, `q` are the filter asked
-for and `shown_category`, `shown_q`, `page` the one on screen; `goto` a page number.
+for and `shown_category`, `shown_q`, `page` the one on screen; `goto` a page number. A
+product counted date by date sends, for each date n, `batch-<product id>-<n>` (typed),
+`bkey-<product id>-<n>` (the date and batch code, "YYYY-MM-DD|code") and `wasb-<product
+id>-<n>` (what the page showed).
 """
 from flask import flash, request, url_for
 from flask_babel import gettext as _
@@ -43,6 +46,28 @@ def _entries(formdata):
             if pid:
                 entries.append((pid, typed, formdata.get(f"was-{pid}", "")))
     return entries
+
+
+def _dated(formdata):
+    """{product id: [(date text, batch code, typed, shown)]} from the per-date count fields."""
+    dated = {}
+    for name, typed in formdata.items():
+        if name.startswith("batch-"):
+            pid, _dash, n = name[len("batch-"):].partition("-")
+            pid = _product_id(pid)
+            if pid and n.isdigit():
+                day, _bar, code = formdata.get(f"bkey-{pid}-{n}", "").partition("|")
+                dated.setdefault(pid, []).append(
+                    (int(n), day, code, typed, formdata.get(f"wasb-{pid}-{n}", "")))
+    return {pid: [entry[1:] for entry in sorted(entries)] for pid, entries in dated.items()}
+
+
+def _typed(entries, dated):
+    """What was typed, to show again with the reasons: {product id: text or {n: text}}."""
+    typed = {pid: text for pid, text, _shown in entries}
+    typed.update({pid: dict(enumerate(entry[2] for entry in dates))
+                  for pid, dates in dated.items()})
+    return typed
 
 
 def _line_errors(error):
@@ -84,20 +109,21 @@ def count(store_id):
 def save_counts(store_id):
     """Save typed counts; then (a plain form) go where the button pressed asks."""
     store = access.store_or_404(store_id)
-    entries = _entries(request.form)
+    entries, dated = _entries(request.form), _dated(request.form)
+    saved = [pid for pid, *_rest in entries] + list(dated)
     try:
-        count_drafts.save(access.actor(), store.id, entries)
+        count_drafts.save(access.actor(), store.id, entries, dated)
     except DomainError as error:
         errors = _line_errors(error)
         if not errors:
             flash(translate(error.message), "error")
-        typed = {pid: text for pid, text, _shown in entries}
+        typed = _typed(entries, dated)
         if is_htmx():
-            return _saved_rows(store, [pid for pid, *_rest in entries], typed, errors, 422)
+            return _saved_rows(store, saved, typed, errors, 422)
         return _count_page(store, _filters(request.form, "shown_"),
                            page_number(request.form.get("page")), typed, errors, status=422)
     if is_htmx():
-        return _saved_rows(store, [pid for pid, *_rest in entries])
+        return _saved_rows(store, saved)
     return redirect_to(_next_url(store))
 
 
