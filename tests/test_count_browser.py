@@ -21,7 +21,7 @@ from tests.test_web_browser import (  # noqa: F401 (fixtures)
     site,
 )
 from webapp.extensions import db
-from webapp.models import CountDraft, StockMovement
+from webapp.models import CountDraft, StockBatch, StockMovement
 from webapp.services import commands, ledger
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -198,3 +198,50 @@ def test_discarding_a_count_asks_once_and_says_it_cannot_be_undone(phone, shop):
     page.wait_for_selector(".flash-success")
     assert "Discarded the count of 1 product." in page.locator(".flash-success").inner_text()
     assert counted(site) == {} and level(site, "chawal") == before
+
+
+def test_a_tracked_product_with_two_batches_is_counted_date_by_date(phone, shop):
+    """Issue 26, item 5: one field per batch date, kept across a reload, applied per date."""
+    from pathlib import Path
+
+    from webapp.services.ledger.batches import NO_BATCH_VIOLATIONS, batch_violations
+    page, site = phone.page, shop
+    with site["app"].app_context():
+        dahi = make_product(sku="DAHI-COUNT", name="Dahi Count", unit="piece",
+                            category="Dairy", tracks_expiry=True).id
+        for quantity, day, code in ((6, "2027-05-31", None), (4, "2027-06-30", "B7")):
+            ledger.record_movement(ADMIN, commands.Movement.parse(
+                store_id=site["khi"], product_id=dahi, type="stock_in", quantity=quantity,
+                expires_on=day, batch_code=code))
+        db.session.remove()
+    page.goto(f"{site['url']}/stores/{site['khi']}/count?q=DAHI-COUNT")
+    row = page.locator(f"#count-row-{dahi}")
+    assert row.locator("input[type=text]").count() == 2
+    assert "31 May 2027" in row.inner_text() and "B7" in row.inner_text()
+    for n, value in ((0, "5"), (1, "3")):
+        page.fill(f"#batch-{dahi}-{n}", value)
+        page.keyboard.press("Tab")
+        page.wait_for_selector(f"input[name='wasb-{dahi}-{n}'][value='{value}']",
+                               state="attached", timeout=15_000)  # saved, the row swapped in
+    assert counted(site)[dahi] == Decimal("8")
+    page.reload()
+    assert page.input_value(f"#batch-{dahi}-0") == "5"
+    assert page.input_value(f"#batch-{dahi}-1") == "3"
+    assert_on_screen(page, f"#batch-{dahi}-1")
+    shots = Path("/work/wt/shots/h26c")
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "count-per-date.png"))
+    page.locator("#count-bar button[value=review]").click()
+    page.wait_for_url(lambda u: u.endswith("/count/review"))
+    assert "30 Jun 2027" in page.locator(f"li[data-product-id='{dahi}']").inner_text()
+    page.screenshot(path=str(shots / "count-per-date-review.png"))
+    page.click("button[value=apply]")
+    page.wait_for_selector(".flash-success")
+    with site["app"].app_context():
+        held = dict(((str(r[0]), r[1]), r[2]) for r in db.session.execute(
+            select(StockBatch.expires_on, StockBatch.batch_code, StockBatch.quantity)
+            .where(StockBatch.store_id == site["khi"], StockBatch.product_id == dahi)))
+        assert batch_violations(db.session.connection()) == NO_BATCH_VIOLATIONS
+        db.session.remove()
+    assert held == {("2027-05-31", ""): Decimal("5"), ("2027-06-30", "B7"): Decimal("3")}
+    assert counted(site) == {}
