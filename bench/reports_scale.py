@@ -280,7 +280,7 @@ def _size(name):
         for table in ("stores", "products", "stock_levels", "stock_movements",
                       "daily_stock_summary", "daily_store_summary", "daily_product_summary",
                       "store_stock_summary", *reports_data.MONEY_TABLES,
-                      "daily_payment_summary", "receivable_ages"):
+                      "daily_payment_summary", "receivable_ages", "customer_receivable_ages"):
             cur.execute(f"SELECT count(*) FROM {table}")
             counts[table] = cur.fetchone()[0]
     conn.close()
@@ -326,7 +326,7 @@ def _build(app, name, args):
     build["vacuum analyze roll-ups"] = reports_data.vacuum(
         url, ("daily_store_summary", "daily_product_summary", "daily_type_summary",
               "monthly_store_summary", "monthly_product_summary", "store_stock_summary",
-              "daily_payment_summary", "receivable_ages"))
+              "daily_payment_summary", "receivable_ages", "customer_receivable_ages"))
     build["total"] = round(time.perf_counter() - began, 1)
     return build
 

@@ -232,3 +232,35 @@ def test_the_money_screen_shows_the_largest_supplier_accounts_and_totals_all(cli
     page = _as(client, manager).get("/money").get_data(as_text=True)
     assert "Rs 900" in page and "Rs 100" not in page
     assert "The 2 largest of 3 accounts owed." in page
+
+
+def test_receivables_csv_over_every_store_reads_the_summary_and_says_when(client, shop):
+    """The CSV over every store lists each customer who owes from the summary per customer
+    (same columns, same order as the live CSV) and says "as of" on a last line; one store's
+    CSV is aged live and says nothing of the kind."""
+    import csv
+    import io
+
+    from webapp.services import sales
+    store, rice, _soap, keeper = shop
+    other = make_store(code="LHE-0101")
+    ledger.record_movement(ADMIN, commands.Movement.parse(
+        store_id=other.id, product_id=rice.id, type="stock_in", quantity=10))
+    for where, name, quantity in ((store, "Asif", 2), (store, "=Bilal", 1), (other, "Dawood", 3)):
+        customer = khata.create_customer(ADMIN, keeper, store_id=where.id,
+                                         name=name).data["customer"]
+        sales.complete_sale(ADMIN, store_id=where.id, customer_id=customer["id"],
+                            lines=[{"product_id": rice.id, "quantity": quantity}],
+                            payments=[{"method": "credit", "amount": str(250 * quantity)}])
+    login(client, make_user("manager", username="boss2"))
+    text = client.get("/reports/receivables.csv").get_data(as_text=True).lstrip("\ufeff")
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0] == ["store_code", "customer", "phone", "balance", "0-30 days",
+                        "31-60 days", "61-90 days", "over 90 days"]
+    assert [line[1:5] for line in lines[1:4]] == [["Dawood", "", "750.00", "750.00"],
+                                                  ["Asif", "", "500.00", "500.00"],
+                                                  ["'=Bilal", "", "250.00", "250.00"]]
+    assert lines[4][0] == "TOTAL" and lines[4][3] == "1500.00"
+    assert lines[5][0].startswith("All stores as of") and len(lines[5]) == 8
+    one = client.get(f"/reports/receivables.csv?store_id={other.id}").get_data(as_text=True)
+    assert "Dawood" in one and "Asif" not in one and "All stores as of" not in one

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from tests.factories import ADMIN, make_product, make_store
 from webapp.extensions import db
-from webapp.models import Customer, CustomerEntry, Sale, SaleReversal
+from webapp.models import Customer, CustomerEntry, Product, Sale, SaleReversal
 from webapp.models.report import AGE_COLUMNS
 from webapp.services import closing, commands, khata, ledger, sales
 from webapp.services import report_rollups as rollups
@@ -263,3 +263,83 @@ def test_receivables_summary_equals_a_recount_of_every_khata(pg_app):
     rollups.refresh()
     assert _summary() == expected
     assert set(db.session.scalars(select(rollups.AGES.c.day))) == {today}
+
+
+# --- receivables per customer: the summary the CSV over every store reads -------------------
+
+
+def _per_customer():
+    return {r.customer_id: (r.store_id, {b: getattr(r, column) for b, column in
+                                         AGE_COLUMNS.items()})
+            for r in db.session.execute(select(rollups.CUSTOMER_AGES)).all()}
+
+
+def _live_per_customer():
+    rows, _totals = khata.receivables(ADMIN_USER)
+    return {r["customer_id"]: (r["store_id"], {b: r[b] for b in khata.AGE_BUCKETS})
+            for r in rows}
+
+
+def test_receivables_per_customer_equal_the_live_aging_of_every_customer(pg_app):
+    rng = random.Random(11)
+    stores = _shop(rng, count=80)   # credit and split sales, voids, returns, payments
+    customers = db.session.scalars(select(Customer.id)).all()
+    for customer in rng.sample(customers, 3):   # paid off in full: no row
+        owed = db.session.get(Customer, customer).balance
+        if owed > 0:
+            khata.receive_payment(ADMIN, ADMIN_USER, customer, amount=str(owed), method="cash")
+    # Spread the khata over five months, oldest first, so every age bucket holds some.
+    entries = db.session.scalars(select(CustomerEntry).order_by(CustomerEntry.id)).all()
+    now = datetime.now(timezone.utc)
+    for i, entry in enumerate(entries):
+        entry.created_at = now - timedelta(days=150 * (len(entries) - i) / len(entries))
+    db.session.commit()
+
+    rollups.refresh(full=True)
+    live = _live_per_customer()
+    assert len(live) >= 3 and _per_customer() == live          # to the paisa, every customer
+    assert len({b for _s, ages in live.values() for b, v in ages.items() if v > 0}) >= 3
+    owing = {c.id: c.balance for c in db.session.scalars(select(Customer)) if c.balance > 0}
+    assert {c: sum(ages.values()) for c, (_s, ages) in _per_customer().items()} == owing
+    assert _summary() == {store: {b: sum((ages[b] for s, ages in live.values() if s == store),
+                                         Decimal("0.00")) for b in khata.AGE_BUCKETS}
+                          for store in {s for s, _a in live.values()}}
+    manager = Principal(id=0, role="manager", store_ids=frozenset())
+    rows, totals, as_of = khata.receivables_export(manager)
+    live_rows, live_totals = khata.receivables(manager)
+    assert as_of and rows == live_rows and totals == live_totals
+    rows, totals, as_of = khata.receivables_export(manager, stores[0])
+    assert as_of is None and (rows, totals) == khata.receivables(manager, stores[0])
+
+    # More credit, a payment and a void in one store: the next refresh redoes its customers.
+    store_id = stores[0]
+    other = stores[1]
+    marked = next(c for c, (s, _a) in _per_customer().items() if s == other)
+    db.session.execute(update(rollups.CUSTOMER_AGES)
+                       .where(rollups.CUSTOMER_AGES.c.customer_id == marked)
+                       .values(age_0_30=Decimal("999.99")))   # a redone row would lose it
+    db.session.commit()
+    mine = [c for c in customers if db.session.get(Customer, c).store_id == store_id]
+    product = db.session.scalars(select(Product).where(Product.sale_price == Decimal("12.35"))
+                                 ).one()
+    sales.complete_sale(ADMIN, store_id=store_id, customer_id=mine[0],
+                        lines=[{"product_id": product.id, "quantity": 3}],
+                        payments=[{"method": "credit", "amount": "37.05"}])
+    payer = next(c for c in mine if db.session.get(Customer, c).balance > 1)
+    khata.receive_payment(ADMIN, ADMIN_USER, payer, amount="1", method="cash")
+    credit_sale = db.session.scalars(select(Sale).where(
+        Sale.store_id == store_id, Sale.paid_credit > 0, Sale.voided_at.is_(None))
+        .order_by(Sale.id)).first()
+    sales.void_sale(ADMIN, credit_sale.id)
+    rollups.refresh()
+    summary, live = _per_customer(), _live_per_customer()
+    assert {c: v for c, v in summary.items() if v[0] == store_id} == \
+        {c: v for c, v in live.items() if v[0] == store_id}
+    assert summary[marked][1]["0-30"] == Decimal("999.99")       # the other store kept
+    # A new Pakistan day: every age moves, every customer's row is redone.
+    today = pakistan_day(now)
+    db.session.execute(update(rollups.AGES).values(day=today - timedelta(days=1)))
+    db.session.commit()
+    rollups.refresh()
+    assert _per_customer() == _live_per_customer()
+    assert set(db.session.scalars(select(rollups.CUSTOMER_AGES.c.day))) == {today}

@@ -25,6 +25,7 @@ from webapp.models.purchasing import (
                                   PurchaseReceiptLine,
 )
 from webapp.models.report import (
+                                  CustomerReceivableAges,
                                   DailyPaymentSummary,
                                   DailyProductSummary,
                                   DailyStoreSummary,
@@ -57,7 +58,7 @@ from webapp.models.webhook import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "ADJUSTMENT_REASONS", "CountDraft", "MOVEMENT_TYPES", "REMOVAL_REASONS", "ROLES", "SOURCES", "UNITS", "PACK_NAMES",
     "WHOLE_UNITS", "ApiToken", "AuditLog", "AuditOutbox", "DailyProductSummary", "DailyStockSummary",
-    "DailyPaymentSummary", "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReceivableAges", "ReportRollupState",
+    "CustomerReceivableAges", "DailyPaymentSummary", "DailyStoreSummary", "DailyTypeSummary", "MonthlyProductSummary", "MonthlyStoreSummary", "ReceivableAges", "ReportRollupState",
     "StoreStockSummary",
     "IdempotencyRecord", "Product", "StockLevel", "StockMovement", "Store", "Supplier", "ExpiryRound",
     "SyncItem", "SyncJob", "User", "user_stores",

@@ -87,6 +87,22 @@ class ReceivableAges(db.Model):
     age_90_plus = Column(SumMoney, nullable=False, default=0)
 
 
+class CustomerReceivableAges(db.Model):
+    """Per customer who owes, what they owe aged like receivable_ages (their newest credit
+    sales) as of `day`: the receivables CSV over every store reads it. Kept by the same refresh,
+    for the same stores, as receivable_ages (a customer who no longer owes has no row)."""
+
+    __tablename__ = "customer_receivable_ages"
+
+    customer_id = Column(Integer, ForeignKey("customers.id"), primary_key=True)
+    store_id = Column(Integer, ForeignKey("stores.id"), nullable=False, index=True)
+    day = Column(Date, nullable=False)
+    age_0_30 = Column(SumMoney, nullable=False, default=0)
+    age_31_60 = Column(SumMoney, nullable=False, default=0)
+    age_61_90 = Column(SumMoney, nullable=False, default=0)
+    age_90_plus = Column(SumMoney, nullable=False, default=0)
+
+
 # The report's buckets and their columns.
 AGE_COLUMNS = {"0-30": "age_0_30", "31-60": "age_31_60", "61-90": "age_61_90",
                "90+": "age_90_plus"}

@@ -25,6 +25,7 @@ from webapp.models import (
     RECEIVE_METHODS,
     Customer,
     CustomerEntry,
+    CustomerReceivableAges,
     ReceivableAges,
     Store,
 )
@@ -517,6 +518,38 @@ def receivables(user, store_id=None, now=None, customer_ids=None):
     totals = {b: sum((r[b] for r in result), ZERO) for b in AGE_BUCKETS}
     totals["total"] = sum((r["balance"] for r in result), ZERO)
     return result, totals
+
+
+def receivables_export(user, store_id=None, now=None):
+    """The receivables CSV → (rows, totals, as_of), rows as `receivables` gives them.
+
+    One store (chosen, or a shopkeeper's only one) is aged live from its books (as_of None).
+    Over many stores every customer who owes is read from the summary per customer
+    (customer_receivable_ages, kept by the roll-up refresh with receivable_ages: `as_of` says
+    when), a row per customer rather than every khata entry; a row's balance is its ages'
+    sum, what the customer owed then."""
+    ids = policy.visible_store_ids(user)
+    if store_id is not None or (ids is not None and len(ids) <= 1):
+        rows, totals = receivables(user, store_id, now)
+        return rows, totals, None
+    conn = db.session.connection()
+    summary = CustomerReceivableAges.__table__
+    where = [] if ids is None else [summary.c.store_id.in_(sorted(ids) or [0])]
+    columns = [summary.c[column] for column in AGE_COLUMNS.values()]
+    result = []
+    for row in conn.execute(
+            select(summary.c.customer_id, CUSTOMERS.c.name, CUSTOMERS.c.phone,
+                   summary.c.store_id, STORES.c.code, *columns)
+            .join(CUSTOMERS, CUSTOMERS.c.id == summary.c.customer_id)
+            .join(STORES, STORES.c.id == summary.c.store_id).where(*where)):
+        ages = {b: Decimal(v).quantize(MONEY_PLACES) for b, v in zip(AGE_BUCKETS, row[5:])}
+        result.append({"customer_id": row[0], "name": row[1], "phone": row[2],
+                       "store_id": row[3], "store_code": row[4],
+                       "balance": sum(ages.values(), ZERO), **ages})
+    result.sort(key=lambda r: (-r["balance"], r["name"]))
+    totals = {b: sum((r[b] for r in result), ZERO) for b in AGE_BUCKETS}
+    totals["total"] = sum((r["balance"] for r in result), ZERO)
+    return result, totals, report_rollups.as_of(conn)
 
 
 def receivables_report(user, store_id=None, limit=200, now=None):

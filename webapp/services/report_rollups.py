@@ -27,6 +27,7 @@ from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, u
 from webapp.extensions import db
 from webapp.models import (
     CustomerEntry,
+    CustomerReceivableAges,
     DailyPaymentSummary,
     DailyProductSummary,
     DailyStockSummary,
@@ -65,6 +66,7 @@ SALES = Sale.__table__
 REVERSALS = SaleReversal.__table__
 ENTRIES = CustomerEntry.__table__
 AGES = ReceivableAges.__table__
+CUSTOMER_AGES = CustomerReceivableAges.__table__
 METHODS = ("cash", "card", "wallet", "credit")
 
 STATE_NAME = "rollups"
@@ -306,16 +308,21 @@ def _receivables_stale(conn, since):
 
 
 def _recompute_receivables(conn, store_ids):
-    """The receivables summary of these stores (None: every store), aged as of today."""
+    """The receivables summaries of these stores (None: every store), aged as of today: per
+    customer from the books, then per store from those."""
     if store_ids == []:
         return
-    clear = delete(AGES)
-    if store_ids is not None:
-        clear = clear.where(AGES.c.store_id.in_(store_ids))
-    conn.execute(clear)
+    for table in (AGES, CUSTOMER_AGES):
+        clear = delete(table)
+        if store_ids is not None:
+            clear = clear.where(table.c.store_id.in_(store_ids))
+        conn.execute(clear)
+    conn.execute(insert(CUSTOMER_AGES).from_select(
+        ["customer_id", "store_id", "day", *AGE_COLUMNS.values()],
+        aging.receivable_ages_by_customer(conn, pakistan_day(utcnow()), store_ids)))
     conn.execute(insert(AGES).from_select(
         ["store_id", "day", "customers", *AGE_COLUMNS.values()],
-        aging.receivable_totals_by_store(conn, pakistan_day(utcnow()), store_ids)))
+        aging.receivable_totals_by_store(conn, store_ids)))
 
 
 def as_of(conn):

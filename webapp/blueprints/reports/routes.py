@@ -11,6 +11,7 @@ from webapp.services import closing, expiry, khata, reports
 from webapp.services.errors import N_, DomainError
 from webapp.services.policy import visible_store_ids
 from webapp.web.errors import handle_domain_error
+from webapp.web.filters import pakistan_time
 from webapp.web.filters import reason as reason_label
 from webapp.web.i18n import translate
 from webapp.web.paging import page_args
@@ -234,11 +235,14 @@ def receivables():
 @replica_reads
 def receivables_csv():
     stores, store_id = forms.scope(current_user, request.args)
-    rows, totals = khata.receivables(current_user, store_id)
+    rows, totals, as_of = khata.receivables_export(current_user, store_id)
     lines = [[r["store_code"], r["name"], r["phone"], r["balance"],
               *(r[b] for b in khata.AGE_BUCKETS)] for r in rows]
     lines.append([translate(N_("TOTAL")), "", "", totals["total"],
                   *(totals[b] for b in khata.AGE_BUCKETS)])
+    if as_of:   # over many stores, from the summary: said as the page says it
+        lines.append([_("All stores as of %(time)s (refreshed every minute); choose a store "
+                        "for live figures.", time=pakistan_time(as_of))] + [""] * 7)
     return export.stream("receivables.csv", AGE_HEADER, lines)
 
 
