@@ -3,13 +3,13 @@
 receivables CSV over every store reads it)
 
 Revision ID: rec_2
-Revises: owing_1
+Revises: draft_2
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "rec_2"
-down_revision = "owing_1"
+down_revision = "draft_2"
 branch_labels = None
 depends_on = None
 
