@@ -71,7 +71,12 @@ def trivial(rng):
 # The ledger's store/product load and one-statement write (services/ledger/fastpath.py), as
 # the text the ledger itself sends psycopg2 for them (compiled the same way: statements.send).
 _PSYCOPG2 = psycopg2.dialect()
-LOAD_SQL = str(statements.BUILDERS["load_by_id"](None).compile(dialect=_PSYCOPG2))
+_LOAD = statements.BUILDERS["load_by_id"](None)
+LOAD_SQL = str(_LOAD.compile(dialect=_PSYCOPG2))
+# Where the load's row holds what a sale needs, by name: the ledger reads it by name too, so a
+# column added to the load (tracks_expiry, issue 26) does not shift what the raw side reads.
+_PRICE_AT, _COST_AT = (list(_LOAD.selected_columns.keys()).index(name)
+                       for name in ("sale_price", "cost"))
 APPEND_SQL = str(fastpath.APPEND_MOVEMENT.compile(dialect=_PSYCOPG2))
 # The movement columns the ledger writes that a plain sale leaves empty.
 _NO_LINKS = {"transfer_id": None, "expected_quantity": None, "counted_quantity": None}
@@ -85,7 +90,8 @@ def _cost_figures(unit_cost):
 
 def _raw_sale(cursor, store_id, product_id):
     cursor.execute(LOAD_SQL, {"b_store": store_id, "b_product": product_id})
-    _, _, _, _, _, _, price, cost, _ = cursor.fetchone()
+    row = cursor.fetchone()
+    price, cost = row[_PRICE_AT], row[_COST_AT]
     now = datetime.now(timezone.utc)
     values = {"store_id": store_id, "product_id": product_id, "type": "sale",
               "quantity": Decimal(1), "delta": Decimal(-1), "reason": None, "note": "",
