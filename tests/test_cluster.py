@@ -221,16 +221,19 @@ def test_a_node_killed_mid_traffic_costs_a_shop_nothing():
 
         errors = [e for s in shops for e in s.errors]
         assert errors == [], errors
+        pooled = Counter()
         for shop in shops:
             before = [node for at, node in shop.served_by if at < killed_at]
             after = [node for at, node in shop.served_by if at > killed_at + 2]
-            # No stickiness: the same phone's session was answered by both nodes, each a fair
-            # share (roundrobin over every client's requests, so not strictly in turn).
-            shares = Counter(before)
-            assert set(shares) == {"node1", "node2"}, before
-            assert min(shares.values()) >= len(before) / 5, before
+            # No stickiness: the same phone's session was answered by both nodes, in turns.
+            assert set(before) == {"node1", "node2"}, before
             assert any(a != b for a, b in zip(before, before[1:])), before
             assert after and set(after) == {"node2"}, after
+            pooled.update(before)
+        # Each node a fair share over every shop's requests. Per shop the split is not fair by
+        # design: roundrobin turns over every client's requests, so one phone's ~20 requests
+        # can fall 18 to 4 (seen in CI) with no stickiness at all.
+        assert min(pooled.values()) >= sum(pooled.values()) / 3, pooled
         for kind in ("movement", "sale"):
             keys = [k for s in shops for k in s.acknowledged[kind]]
             assert keys, kind
