@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from webapp.extensions import login_manager
 from webapp.services import policy
+from webapp.web import navigation
 from webapp.services.errors import DomainError
 
 
@@ -35,6 +36,14 @@ def store_or_404(store_id, viewer=None):
     """The store if the logged-in user (or `viewer`, the same user as plain values: viewer())
     may see it; NotFound otherwise (see policy)."""
     return policy.get_store_or_404(store_id, current_user if viewer is None else viewer)
+
+
+def open_store(store_id):
+    """store_or_404 for a page the user opens: the store is also remembered as the menu's
+    current store (its count and transfer links go there)."""
+    store = store_or_404(store_id)
+    navigation.remember_store(store.id)
+    return store
 
 
 def viewer():

@@ -37,7 +37,6 @@ from webapp.web.forms import TokenForm, check_token
 from webapp.web.guard import json_depth
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
 from webapp.web.i18n import translate
-from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
 from webapp.web.safe_text import message_value
 
@@ -105,8 +104,7 @@ def _page(store, basket, status=200, errors=None, block=None, message=None):
 @login_required
 def basket(store_id):
     """The basket: find or tap products, set quantities, see the bill, complete in one tap."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
+    store = access.open_store(store_id)
     return _page(store, _basket(store.id))
 
 
@@ -411,8 +409,7 @@ def take_return(store_id, sale_id):
 def sales_list(store_id):
     """The store's recent sales, to reprint, void or take a return; `q` finds one by its
     receipt number or the provisional number a phone gave it offline."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
+    store = access.open_store(store_id)
     find = request.args.get("q", "").strip()[:60]
     result = sales.list_sales(store_id=store.id, page=page_arg(), per_page=50, find=find or None)
     return render("counter/sales.html", store=store, rows=result.items, page=result.page,

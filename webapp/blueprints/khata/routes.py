@@ -21,7 +21,6 @@ from webapp.web.filters import rupees
 from webapp.web.forms import TokenForm, check_token
 from webapp.web.htmx import render
 from webapp.web.i18n import current_language, translate
-from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
 
 
@@ -65,8 +64,7 @@ def _customers_page(store, *shown):
 @login_required
 def customers(store_id):
     """The store's customers, who owes most first; add one."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
+    store = access.open_store(store_id)
     return _customers_page(store)
 
 
@@ -155,8 +153,7 @@ def _closing_page(store, status=200, errors=None, entered=None, message=None):
 @login_required
 def closing_form(store_id):
     """Today's money so far and the count that closes the day."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
+    store = access.open_store(store_id)
     return _closing_page(store)
 
 

@@ -28,7 +28,6 @@ from webapp.services.paging import page_number
 from webapp.web import access
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
 from webapp.web.i18n import translate
-from webapp.web.navigation import remember_store
 
 MAX_FILTER = 100  # characters of a filter kept (a product name is at most 200, a category 80)
 
@@ -99,8 +98,7 @@ def _count_page(store, filters, page, typed=None, errors=None, status=200):
 @login_required
 def count(store_id):
     """Shelf count: a page of products (by category, by name) with what is counted so far."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
+    store = access.open_store(store_id)
     return _count_page(store, _filters(request.args), page_number(request.args.get("page")))
 
 
@@ -163,8 +161,7 @@ def _review_page(store, errors=None, note="", status=200):
 @login_required
 def review_count(store_id):
     """Every counted product with the change applying it would make."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
+    store = access.open_store(store_id)
     return _review_page(store)
 
 

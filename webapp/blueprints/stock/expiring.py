@@ -15,7 +15,6 @@ from webapp.web.filters import day as fmt_day
 from webapp.web.filters import measure
 from webapp.web.htmx import redirect_to, render
 from webapp.web.i18n import translate
-from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
 
 
@@ -30,8 +29,7 @@ def _page(store, error=None, status=200):
 @login_required
 def expiring(store_id):
     """What is expired or expires within the store's window, soonest first."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
+    store = access.open_store(store_id)
     return _page(store)
 
 

@@ -24,7 +24,6 @@ from webapp.web.filters import quantity as fmt_qty
 from webapp.web.filters import rupees as fmt_rupees
 from webapp.web.filters import unit as unit_label
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment, trigger
-from webapp.web.navigation import remember_store
 from webapp.web.paging import page_arg
 
 STOCK_PAGE_SIZE = 50
@@ -116,8 +115,7 @@ def _home(store, forms, product, status=200, result=None, block=None, open_kind=
 @login_required
 def home(store_id):
     """A shopkeeper's store: find a product, sell or receive it, watch the stock."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
+    store = access.open_store(store_id)
     product = None
     if request.args.get("product"):
         product = lookup.product_in_store(store.id, _int(request.args["product"]) or 0)
@@ -246,8 +244,7 @@ def _transfer_page(store, form, status=200):
 @login_required
 def transfer(store_id):
     """Move stock from this store to another."""
-    store = access.store_or_404(store_id)
-    remember_store(store.id)
+    store = access.open_store(store_id)
     return _transfer_page(store, _transfer_form(store))
 
 
