@@ -3,12 +3,15 @@
 Each simulated shop is a logged-in phone with the store page open all evening, doing what the
 page does (static/js/live.js and static/js/app.js): the live stock list polls on a 1 s tick,
 asking again every tick while answers change and every 2nd, then 4th tick once 2 and 5 answers
-in a row were 304; each poll is htmx's GET with its headers, the page's ETag in If-None-Match,
-the CSRF header from <body hx-headers> and the session cookie; a write on the page
-(HX-Trigger: stock-changed) refreshes the list at once. The shop sells at the evening peak,
+in a row were 304, and every 8th, 15th, then 30th once nobody has touched the page for a
+minute (a sale, a basket's tap and a search are touches; the first touch after that asks at
+once); each poll is htmx's GET with its headers, the page's ETag in If-None-Match, the CSRF
+header from <body hx-headers> and the session cookie; a write on the page (HX-Trigger:
+stock-changed) refreshes the list at once. The shop sells at the evening peak,
 one sale a minute (FLEET_SALES_PER_MINUTE), four in five a quick sale from the store page and
 one in five a 3-5 line basket at the counter (an add per line, then Complete: the basket lives
-in the session cookie, which the phone keeps as the server sets it); it searches the picker now
+in the session cookie, which the phone keeps as the server sets it; one write in flight at a
+time, the taps' pauses holding nothing); it searches the picker now
 and then (two keystrokes' requests a search, FLEET_SEARCHES_PER_MINUTE), and FLEET_MANAGERS
 managers open a report every FLEET_REPORT_SECONDS. Everything is sent on schedule (open loop),
 each latency counted from when the request was due; a poll still in flight when the next tick
@@ -44,7 +47,7 @@ SIZES = [int(n) for n in os.environ.get("FLEET_SIZES", "500,1000,2000,3000").spl
 os.environ.setdefault("BENCH_STORES", str(max(SIZES)))
 os.environ.setdefault("BENCH_PRODUCTS", os.environ.get("FLEET_PRODUCTS", "60"))
 
-from bench import cpu, database, run, soak  # noqa: E402  (sizes above are read at import)
+from bench import cpu, database, run, soak
 
 HERE = Path(__file__).resolve().parent
 SECONDS = float(os.environ.get("FLEET_SECONDS", "60"))
@@ -64,8 +67,15 @@ USER_AGENT = ("Mozilla/5.0 (Linux; Android 11; SM-A025F) AppleWebKit/537.36 (KHT
 
 # --- live.js's schedule ----------------------------------------------------------------------
 
-def poll_every(quiet):
-    """Ticks (1 s) between polls after `quiet` unchanged answers in a row (live.js)."""
+IDLE_AFTER_S = 60
+
+
+def poll_every(quiet, idle_for):
+    """Seconds (1 s ticks) between polls after `quiet` unchanged answers in a row, `idle_for`
+    seconds after the shopkeeper last touched the page (live.js's interval())."""
+    if idle_for >= IDLE_AFTER_S:
+        beyond = idle_for - IDLE_AFTER_S
+        return 30 if beyond >= 240 else (15 if beyond >= 120 else 8)
     return 4 if quiet >= 5 else (2 if quiet >= 2 else 1)
 
 
@@ -184,7 +194,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                             shop["cookie"] = f"{cookie_name}={morsel.value}"
                     recorder.add(kind, due, status)
                     return response
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            except (TimeoutError, aiohttp.ClientError) as error:
                 recorder.add(kind, due, "connection")
                 if due >= recorder.record_from:
                     recorder.statuses[f"{kind} connection: {type(error).__name__}"] += 1
@@ -206,6 +216,16 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                 if response.headers.get("ETag"):
                     shop["etag"] = response.headers["ETag"]
 
+        def touch(shop):
+            """A tap on the page (a sale, a basket's product, a search): after a minute
+            untouched the list asks at once and the active schedule starts over (live.js)."""
+            now = time.perf_counter()
+            was_idle = now - shop["touched"] >= IDLE_AFTER_S
+            shop["touched"] = now
+            if was_idle:
+                shop["quiet"] = 0
+                refresh(shop)
+
         def refresh(shop):
             """The stock-changed event: the list asks at once, the tick count starts over."""
             now = time.perf_counter()
@@ -213,38 +233,37 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
             if not shop["polling"]:
                 tasks.append(asyncio.create_task(poll(shop, now)))
 
-        async def quick_sale(shop, due):
-            async with shop["selling"]:
-                await _quick_sale(shop, due)
+        async def write(kind, due, shop, url, data, extra=None):
+            # One phone sends one write at a time: a write due while the last is still in
+            # flight waits for its answer (and its latency counts from when it was due); two
+            # at once would race for the session cookie the basket lives in. The cashier's
+            # pauses between a basket's taps hold nothing: a quick sale due then goes at once,
+            # as the shopkeeper would switch to the store page and back (the basket is kept).
+            async with shop["writing"]:
+                return await send(kind, due, shop, "POST", url, data=data, extra=extra)
 
-        async def _quick_sale(shop, due):
+        async def quick_sale(shop, due):
+            touch(shop)
             form = {"csrf_token": shop["token"], "type": "sale", "quantity": "1",
                     "product_id": str(rng.randint(1, database.PRODUCTS)),
                     "key": uuid.uuid4().hex}
-            response = await send("sale", due, shop, "POST", shop["urls"]["sale"], data=form,
-                                  extra={"HX-Target": "panel"})
+            response = await write("sale", due, shop, shop["urls"]["sale"], form,
+                                   extra={"HX-Target": "panel"})
             if response is not None and response.status < 400:
                 refresh(shop)
 
         async def basket(shop, due):
-            # One cashier: a sale due while the last is still being rung up waits for it (its
-            # latency still counts from when it was due); two at once would race for the
-            # session cookie the basket lives in.
-            async with shop["selling"]:
-                await _basket(shop, due)
-
-        async def _basket(shop, due):
             products = rng.sample(range(1, database.PRODUCTS + 1), rng.randint(3, 5))
             for product in products:  # the cashier taps each product (a second or two apart)
-                response = await send("basket_add", due, shop, "POST", shop["urls"]["add"],
-                                      data={"csrf_token": shop["token"],
-                                            "product_id": str(product)})
+                touch(shop)
+                response = await write("basket_add", due, shop, shop["urls"]["add"],
+                                       {"csrf_token": shop["token"], "product_id": str(product)})
                 if response is None or response.status >= 400:
                     return
                 await asyncio.sleep(rng.uniform(0.5, 2.0))
                 due = time.perf_counter()
-            response = await send("sale", due, shop, "POST", shop["urls"]["complete"],
-                                  data={"csrf_token": shop["token"], "key": uuid.uuid4().hex})
+            response = await write("sale", due, shop, shop["urls"]["complete"],
+                                   {"csrf_token": shop["token"], "key": uuid.uuid4().hex})
             if response is not None and response.status < 400:
                 refresh(shop)
 
@@ -252,6 +271,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
             # Active search (hx-trigger "input changed delay:300ms"): a request per pause in
             # the typing, here two.
             for q in ("ben", f"bench+product+00{rng.randint(1, 5)}"):
+                touch(shop)
                 await send("search", due, shop, "GET", f"{shop['urls']['picker']}?q={q}",
                            extra={"HX-Target": "picker-results"})
                 await asyncio.sleep(rng.uniform(0.5, 1.5))
@@ -262,6 +282,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
             search_rate = SEARCHES_PER_MINUTE / 60
             now = start + rng.random()
             shop["next_poll"] = now
+            shop["touched"] = now - rng.uniform(0, IDLE_AFTER_S)  # the evening is under way
             next_sale = now + rng.expovariate(sale_rate) if sale_rate else float("inf")
             next_search = now + rng.expovariate(search_rate) if search_rate else float("inf")
             while True:
@@ -284,7 +305,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                             recorder.skipped += 1
                     else:
                         tasks.append(asyncio.create_task(poll(shop, due)))
-                    shop["next_poll"] = due + poll_every(shop["quiet"])
+                    shop["next_poll"] = due + poll_every(shop["quiet"], due - shop["touched"])
 
         async def manager(person):
             due = start + rng.uniform(0, REPORT_SECONDS)
@@ -297,10 +318,10 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                                                       extra={"HX-Request": "false"})))
                 due += REPORT_SECONDS
 
-        shops = [dict(cookie=c, token=t, urls=u, etag=None, quiet=0, polling=False,
-                      selling=asyncio.Lock())
+        shops = [{"cookie": c, "token": t, "urls": u, "etag": None, "quiet": 0,
+                  "polling": False, "touched": 0.0, "writing": asyncio.Lock()}
                  for c, t, u, role in people if role == "shopkeeper"]
-        managers = [dict(cookie=c, token=t, urls=u) for c, t, u, role in people
+        managers = [{"cookie": c, "token": t, "urls": u} for c, t, u, role in people
                     if role == "manager"]
         usage = resource.getrusage(resource.RUSAGE_SELF)
         runners = [phone(s) for s in shops] + [manager(m) for m in managers]
