@@ -21,6 +21,13 @@ The requests are the API's, through the WSGI app (no HTTP server, no socket to a
   page_search the picker's active search (GET /stores/1/picker?q=bench+product+00…)
   page_sale   a quick sale from the store page (htmx form POST: CSRF token, `key`), answered
               with the panel and the stock-changed trigger
+  page_basket_add  a tap on a product at the counter (htmx POST /stores/1/basket/add, CSRF
+              token, product_id), answered with the basket; the basket lives in the session
+              cookie the client keeps, and starts empty again every BASKET_LINES adds (the
+              fleet's baskets are 3-5 lines)
+  page_basket_complete  Complete on a basket of BASKET_LINES lines (htmx POST
+              /stores/1/basket/complete, CSRF token, `key`): the sale, answered 204 with
+              HX-Redirect to its receipt; each request's cookie carries its own basket
 The page kinds are what `make bench-fleet`'s phones send; docs/scaling.md multiplies them by
 a shop's requests per minute.
 INSTRUCTIONS_KINDS picks some of them. Merged into bench/results.json (BENCH_RESULTS) under
@@ -47,8 +54,10 @@ HERE = Path(__file__).resolve().parent
 COUNT = int(os.environ.get("INSTRUCTIONS_COUNT", "100"))
 WARMUP = int(os.environ.get("INSTRUCTIONS_WARMUP", "60"))
 KINDS = ("sale", "basket", "cached_read", "healthz", "poll_unchanged", "page_list",
-         "page_search", "page_sale")
-PAGE_KINDS = ("poll_unchanged", "page_list", "page_search", "page_sale")
+         "page_search", "page_sale", "page_basket_add", "page_basket_complete")
+PAGE_KINDS = ("poll_unchanged", "page_list", "page_search", "page_sale", "page_basket_add",
+              "page_basket_complete")
+BASKET_LINES = 4
 # A few of them only (comma-separated), for a quick before/after of one path.
 KINDS = tuple(k for k in KINDS if k in os.environ.get("INSTRUCTIONS_KINDS", ",".join(KINDS))
               .split(","))
@@ -64,7 +73,8 @@ void kiryana_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; }
 POLL = ("GET", "/stores/1/stock", None)
 
 
-def _requests(kind):
+def _requests(kind, cookie):
+    """`cookie(baskets)`: the logged-in session cookie with these baskets in it."""
     from bench import scenarios
 
     if kind in ("poll_unchanged", "page_list"):
@@ -78,6 +88,28 @@ def _requests(kind):
         return lambda rng: ("POST", "/stores/1/movements", {"form": {
             "type": "sale", "quantity": "1", "product_id": str(rng.randint(1, database.PRODUCTS)),
             "key": uuid.uuid4().hex}})
+    if kind == "page_basket_add":
+        from bench import database
+
+        added = iter(range(10**9))
+        empty = cookie({})
+
+        def add(rng):
+            body = {"form": {"product_id": str(rng.randint(1, database.PRODUCTS))}}
+            if next(added) % BASKET_LINES == 0:  # the last basket was completed
+                body["cookie"] = empty
+            return "POST", "/stores/1/basket/add", body
+        return add
+    if kind == "page_basket_complete":
+        from bench import database
+
+        def complete(rng):
+            products = rng.sample(range(1, database.PRODUCTS + 1), BASKET_LINES)
+            lines = [[pid, "q", "1"] for pid in products]
+            return "POST", "/stores/1/basket/complete", {
+                "form": {"key": uuid.uuid4().hex},
+                "cookie": cookie({"1": {"lines": lines, "key": uuid.uuid4().hex}})}
+        return complete
     if kind == "healthz":
         return scenarios.trivial
     if kind == "sale":
@@ -109,14 +141,14 @@ def child(library, token):
     gc.set_threshold(Config.GC_YOUNG, *gc.get_threshold()[1:])
 
     api, browser = app.test_client(), app.test_client()
-    page_headers = _logged_in(app, browser)
+    page_headers, cookie = _logged_in(app, browser)
     for kind in KINDS:
         client, headers = api, {"Authorization": f"Bearer {token}"}
         if kind in PAGE_KINDS:
             client, headers = browser, dict(page_headers)
             if kind == "poll_unchanged":  # the list as it is now (the sales above moved it)
                 headers["If-None-Match"] = browser.get(POLL[1], headers=headers).headers["ETag"]
-        make, rng = _requests(kind), random.Random(KINDS.index(kind) + 1)
+        make, rng = _requests(kind, cookie), random.Random(KINDS.index(kind) + 1)
         for _ in range(WARMUP):
             _send(client, headers, *make(rng))
         requests = [make(rng) for _ in range(COUNT)]
@@ -130,7 +162,8 @@ def child(library, token):
 
 def _logged_in(app, client):
     """The bench admin's browser session on `client`, made by the app's own login; the
-    headers htmx sends with the live list's poll, its ETag included."""
+    headers htmx sends with the live list's poll, its ETag included, and cookie(baskets): the
+    same session's cookie value with these baskets (the counter's) in it."""
     from flask import session
     from flask_wtf.csrf import generate_csrf
 
@@ -142,15 +175,22 @@ def _logged_in(app, client):
                                   environ_base={"REMOTE_ADDR": "127.0.0.1"}):
         sessions.start(db.session.get(User, 1))
         token = generate_csrf()
-        value = app.session_interface.get_signing_serializer(app).dumps(dict(session))
+        serializer = app.session_interface.get_signing_serializer(app)
+        logged_in = dict(session)
+        value = serializer.dumps(logged_in)
         db.session.remove()
     client.set_cookie(app.config["SESSION_COOKIE_NAME"], value)
     headers = {"HX-Request": "true", "HX-Target": "stock-list", "HX-Trigger": "stock-list",
                "X-CSRFToken": token, "HX-Current-URL": "http://localhost/stores/1/"}
-    return headers
+
+    def cookie(baskets):
+        return serializer.dumps({**logged_in, "baskets": baskets} if baskets else logged_in)
+    return headers, cookie
 
 
 def _send(client, headers, method, path, body):
+    if body and "cookie" in body:  # the phone's cookie as this request finds it
+        client.set_cookie(client.application.config["SESSION_COOKIE_NAME"], body["cookie"])
     if body and "form" in body:
         form = {**body["form"], "csrf_token": headers["X-CSRFToken"]}
         response = client.open(path, method=method, data=form, headers=headers)
@@ -169,8 +209,8 @@ def _totals(folder):
     found = {}
     for dump in folder.glob("callgrind.out*"):
         text = dump.read_text(errors="replace")
-        trigger = re.search(r"^desc: Trigger: Client Request: (\S+)", text, re.M)
-        total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+        trigger = re.search(r"^desc: Trigger: Client Request: (\S+)", text, re.MULTILINE)
+        total = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
         if trigger and total and trigger.group(1) in KINDS:
             found[trigger.group(1)] = int(total.group(1))
     return found
@@ -200,7 +240,8 @@ def main():
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                    f"--callgrind-out-file={folder}/callgrind.out.%p",
                    sys.executable, "-m", "bench.instructions", "--child", str(library), token]
-        done = subprocess.run(command, cwd=HERE.parent, env=env, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=HERE.parent, env=env, capture_output=True, text=True,
+                              check=False)
         if done.returncode:
             raise SystemExit(f"the counted run failed ({done.returncode}):\n"
                              + done.stdout[-3000:] + done.stderr[-3000:])
