@@ -11,6 +11,7 @@
  * - The store's product catalogue and customers (/offline/stores/<id>/catalog, …/customers):
  *   network first, cache fallback, for offline search, scanning and udhaar.
  * - Background Sync: the queue (offline-queue.js) is sent when the signal returns.
+ * - The live list's event stream passes to the network, never cached.
  * Writes are never cached or replayed here: the queue does that, with idempotency keys.
  */
 importScripts("/static/js/offline-queue.js");
@@ -84,6 +85,9 @@ self.addEventListener("fetch", function (event) {
   var request = event.request;
   var url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) { return; }
+  // The live list's event stream (live.js) goes to the network untouched: never cached, and a
+  // stream answered from here could not end when the server ends it.
+  if (request.headers.get("Accept") === "text/event-stream") { return; }
   if (url.pathname.indexOf("/static/") === 0) {
     event.respondWith(cacheFirst(request));
   } else if (request.mode === "navigate") {
