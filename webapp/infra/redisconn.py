@@ -32,36 +32,66 @@ def prefixed(key):
 
 
 def raw_client(app):
-    """The app's pooled Redis client itself, without the breaker (RQ keeps its own error
+    """This process's pooled Redis client itself, without the breaker (RQ keeps its own error
     handling)."""
-    return _client(app)
+    return _process(app).client
 
 
-def _client(app):
-    client = app.extensions.get("kiryana_redis")
-    if client is None:
+class _Process:
+    """One process's Redis client (its pool) and its threads' own clients."""
+
+    def __init__(self, app):
         timeout = app.config["REDIS_SOCKET_TIMEOUT"]
-        client = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=timeout,
-                                      socket_connect_timeout=timeout, health_check_interval=15)
-        app.extensions["kiryana_redis"] = client
-        app.extensions["kiryana_redis_threads"] = threading.local()
-    return client
+        self.client = redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=timeout,
+                                           socket_connect_timeout=timeout,
+                                           health_check_interval=15)
+        self.threads = threading.local()
+        self.forks = _forks
+
+
+# Built once per process under this lock. Built lazily without one, a gunicorn worker's first
+# requests (several threads at once) each built a client and stored it over the others'; a
+# client made by from_url closes its pool when it is garbage, so a lost one disconnected the
+# connections other threads were just opening on its pool (EBADF, then "I/O operation on closed
+# file" in HELLO: 500s at every worker start of a fleet run, tests/test_redis_fork.py).
+_lock = threading.Lock()
+_forks = 0  # the forks this process descends from: a forked child builds its own pool
+
+
+def _after_fork():
+    global _lock, _forks
+    _forks += 1
+    _lock = threading.Lock()  # a thread of the parent may have held it as the fork happened
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def _process(app):
+    mine = app.extensions.get("kiryana_redis")
+    if mine is None or mine.forks != _forks:
+        with _lock:
+            mine = app.extensions.get("kiryana_redis")
+            if mine is None or mine.forks != _forks:
+                mine = app.extensions["kiryana_redis"] = _Process(app)
+    return mine
 
 
 def _thread_client(app):
-    """This thread's client: one connection of the app's pool held for the thread's life.
+    """This thread's client: one connection of the process's pool held for the thread's life.
 
     A pooled command checks a connection out, probes it for unread data (three system calls)
     and puts it back: a third of the client's CPU for a sale's one Redis call. A thread runs
-    one command at a time, so a connection of its own needs none of that. The pid check keeps a
-    forked child (a gunicorn worker forked from the master that loaded the app) off its parent's
-    socket; a thread's connection goes back to the pool when the thread ends."""
-    pool = _client(app).connection_pool
-    mine = app.extensions["kiryana_redis_threads"]
-    if getattr(mine, "pid", None) != os.getpid():
-        mine.client = redis.Redis(connection_pool=pool, single_connection_client=True)
-        mine.pid = os.getpid()
-    return mine.client
+    one command at a time, so a connection of its own needs none of that. A forked child (a
+    gunicorn worker forked from the master that loaded the app) has a pool of its own, so it
+    never touches its parent's sockets; a thread's connection goes back to the pool when the
+    thread ends."""
+    process = _process(app)
+    got = getattr(process.threads, "client", None)
+    if got is None:
+        got = process.threads.client = redis.Redis(
+            connection_pool=process.client.connection_pool, single_connection_client=True)
+    return got
 
 
 class Script:
@@ -104,7 +134,11 @@ def client():
     state = _state()
     if not app.config["REDIS_URL"] or time.monotonic() < state["down_until"]:
         return None
-    r = _thread_client(app)
+    try:
+        r = _thread_client(app)
+    except (redis.RedisError, OSError, ValueError) as exc:  # connecting is a Redis failure too
+        failed(exc)
+        return None
     if state["dirty"]:
         try:
             r.set(prefixed(EPOCH_KEY), time.time_ns())
@@ -147,6 +181,6 @@ def ping():
     if not app.config["REDIS_URL"]:
         return None
     try:
-        return bool(_client(app).ping())
+        return bool(raw_client(app).ping())
     except redis.RedisError:
         return False
