@@ -165,6 +165,18 @@ class Config:
     # The API checks each response against its OpenAPI model (production: see below).
     API_CHECK_RESPONSES = True
 
+    # --- the live stock list's push channel (live.py, issue 28) ----------------------------
+    # Where store pages find live.py's event streams ("/live" behind the proxy, or an absolute
+    # URL); empty: pages poll their stock list as before. Used only with REDIS_URL.
+    LIVE_URL = os.environ.get("LIVE_URL", "").strip()
+    LIVE_HOST = os.environ.get("LIVE_HOST", "127.0.0.1")
+    LIVE_PORT = int(os.environ.get("LIVE_PORT", "8091"))
+    # A comment line this often keeps proxies from closing a quiet stream.
+    LIVE_HEARTBEAT_SECONDS = float(os.environ.get("LIVE_HEARTBEAT_SECONDS", "25"))
+    # A stream is closed after this long: the browser reconnects and its cookie and token are
+    # checked again (a login that ended is refused then).
+    LIVE_MAX_SECONDS = float(os.environ.get("LIVE_MAX_SECONDS", "1800"))
+
 
 class DevelopmentConfig(Config):
     DEBUG = True

@@ -16,6 +16,9 @@ from flask import current_app
 
 log = logging.getLogger(__name__)
 EPOCH_KEY = "stock:epoch"
+# Every store's version moves with the epoch: live.py's streams are told on this channel
+# (services/stock_cache.py publishes there too).
+LIVE_CHANNEL = "stock:live"
 
 
 def _state():
@@ -142,6 +145,7 @@ def client():
     if state["dirty"]:
         try:
             r.set(prefixed(EPOCH_KEY), time.time_ns())
+            r.publish(prefixed(LIVE_CHANNEL), "*")
         except redis.RedisError as exc:
             failed(exc)
             return None

@@ -13,7 +13,9 @@ outage that swallowed an invalidation starts a new epoch (see webapp/redisconn.p
 
 `store_version(store_id)` is the cheap per-store "has anything changed" token for live pages
 (one Redis round trip instead of an aggregate over the store's levels); it changes with every
-stock write in the store, across all processes.
+stock write in the store, across all processes. Whatever moves it is also PUBLISHed on
+LIVE_CHANNEL, in the same call: the changed stores' ids, or "*" when every store's version
+moved (catalog, epoch), for live.py's event streams.
 """
 import hashlib
 import json
@@ -52,10 +54,11 @@ def _key(name):
 
 
 # KEYS: the stores' generations, then the levels', then (ARGV[3] = 1) the audit drain flag.
-# ARGV: how many stores, the levels' TTL, whether the flag is there, its TTL. Returns 1 when it
-# set the flag (no drain job was waiting). One script call instead of a pipeline of INCR, INCR,
-# EXPIRE: a sale's invalidation cost more client CPU in redis-py's pipeline than its whole
-# database write; the drain request rides along instead of costing a round trip of its own.
+# ARGV: how many stores, the levels' TTL, whether the flag is there, its TTL, the live channel
+# and the stores' ids for it. Returns 1 when it set the flag (no drain job was waiting). One
+# script call instead of a pipeline of INCR, INCR, EXPIRE: a sale's invalidation cost more
+# client CPU in redis-py's pipeline than its whole database write; the drain request and the
+# live streams' notice ride along instead of costing a round trip of their own.
 _BUMP = """
 local stores = tonumber(ARGV[1])
 local gens = #KEYS - tonumber(ARGV[3])
@@ -63,12 +66,20 @@ for i = 1, gens do
   redis.call('INCR', KEYS[i])
   if i > stores then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
 end
+if stores > 0 then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 if gens < #KEYS and redis.call('SET', KEYS[#KEYS], 1, 'NX', 'EX', ARGV[4]) then
   return 1
 end
 return 0
 """
-_SCRIPTS = {"read": _READ, "bump": _BUMP}
+# KEYS: the catalog generation. ARGV: the live channel.
+_CATALOG = """
+redis.call('INCR', KEYS[1])
+return redis.call('PUBLISH', ARGV[1], '*')
+"""
+_SCRIPTS = {"read": _READ, "bump": _BUMP, "catalog": _CATALOG}
+# Where every change of a store version is announced (prefixed): see the module's docstring.
+LIVE_CHANNEL = redisconn.LIVE_CHANNEL
 
 
 def _script(r, name):
@@ -130,10 +141,22 @@ def store_levels(store_id, q=None, low=False, page=1, per_page=50):
     return Page(items, total, page, per_page)
 
 
+def version_keys(store_ids):
+    """The keys store versions are made of: the epoch, the catalog generation, then each
+    store's generation (read them in one MGET; versions() turns the values into versions)."""
+    return [_key("epoch"), _key("catalog-gen")] + [_key(f"store-gen:{s}") for s in store_ids]
+
+
+def versions(values):
+    """The stores' versions from version_keys' values, in the same order."""
+    epoch, catalog = (v.decode() if v else "0" for v in values[:2])
+    return [f"r-{epoch}-{catalog}-{v.decode() if v else '0'}" for v in values[2:]]
+
+
 def store_version(store_id):
     """A token that changes whenever a level in the store changes, in any process; None when
     Redis cannot answer (then ask the database: lookup.levels_version does both)."""
-    keys = [_key("epoch"), _key("catalog-gen"), _key(f"store-gen:{store_id}")]
+    keys = version_keys([store_id])
 
     def read(r):
         # One round trip once the epoch is there (every live list's poll asks this; setting
@@ -147,7 +170,7 @@ def store_version(store_id):
     got = redisconn.run(read)
     if got is None:
         return None
-    return "r-" + "-".join(v.decode() if v else "0" for v in got)
+    return versions(got)[0]
 
 
 def invalidate(changes, drain=False):
@@ -160,8 +183,9 @@ def invalidate(changes, drain=False):
         keys.append(redisconn.prefixed(audit.DRAIN_FLAG))
 
     def bump(r):
-        return _script(r, "bump")(keys=keys, args=[len(stores), LEVEL_GEN_TTL, int(drain),
-                                                   audit.DRAIN_FLAG_SECONDS])
+        return _script(r, "bump")(keys=keys, args=[
+            len(stores), LEVEL_GEN_TTL, int(drain), audit.DRAIN_FLAG_SECONDS,
+            redisconn.prefixed(LIVE_CHANNEL), " ".join(map(str, stores))])
 
     flagged = redisconn.run(bump, invalidation=True)
     if drain:
@@ -172,7 +196,8 @@ def invalidate(changes, drain=False):
 
 
 def invalidate_catalog():
-    redisconn.run(lambda r: r.incr(_key("catalog-gen")), invalidation=True)
+    redisconn.run(lambda r: _script(r, "catalog")(
+        keys=[_key("catalog-gen")], args=[redisconn.prefixed(LIVE_CHANNEL)]), invalidation=True)
 
 
 def _on_stock_changed(sender, changes=(), **kwargs):

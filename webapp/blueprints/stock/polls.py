@@ -59,9 +59,19 @@ def etag(version, login_id, store_id, query_string, now=None):
     expiry flags change at midnight with no stock changing, so a new day is a new list."""
     message = f"{login_id}|{store_id}|{pakistan_day_number(now)}|".encode() \
         + _query(query_string)
-    key = current_app.secret_key
+    return f"{version}-{sign(current_app, message)}"
+
+
+def sign(app, message):
+    """The HMAC-SHA256 of `message` (bytes) under the app's SECRET_KEY, hex, cut to 16."""
+    key = app.secret_key
     key = key.encode() if isinstance(key, str) else key
-    return f"{version}-{hmac.new(key, message, hashlib.sha256).hexdigest()[:16]}"
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]
+
+
+def version_of(tag):
+    """The store version an ETag was made for (the part before its signature)."""
+    return tag.rsplit("-", 1)[0]
 
 
 def matches(tag):
@@ -115,19 +125,8 @@ class EarlyAnswer:
     def _unchanged(self, environ, store_id):
         """The ETag if this poll's still holds, else None (then the app answers it)."""
         app = self.app
-        cookie = parse_cookie(environ).get(app.session_interface.get_cookie_name(app))
-        if not cookie:
-            return None
-        serializer = app.session_interface.get_signing_serializer(app)
-        if serializer is None:  # no SECRET_KEY: Flask has no sessions either
-            return None
-        try:
-            data = serializer.loads(cookie,
-                                    max_age=int(app.permanent_session_lifetime.total_seconds()))
-        except BadSignature:
-            return None
-        login_id = data.get("_user_id") if isinstance(data, dict) else None
-        if not isinstance(login_id, str) or not _fresh(app, login_id):
+        login_id = session_login(app, environ)
+        if login_id is None:
             return None
         with app.app_context():
             version = stock_cache.store_version(store_id)
@@ -139,6 +138,27 @@ class EarlyAnswer:
         if any(t.split(":", 1)[0] == tag for t in sent.as_set(include_weak=True)):
             return tag
         return None
+
+
+def session_login(app, cookies):
+    """The login id ("user:generation:issued") of the signed session cookie in `cookies` (a
+    WSGI environ or a Cookie header), checked without Flask: signature, the session's max age
+    and the login's own (_fresh); None when any fails."""
+    cookie = parse_cookie(cookies).get(app.session_interface.get_cookie_name(app))
+    if not cookie:
+        return None
+    serializer = app.session_interface.get_signing_serializer(app)
+    if serializer is None:  # no SECRET_KEY: Flask has no sessions either
+        return None
+    try:
+        data = serializer.loads(cookie,
+                                max_age=int(app.permanent_session_lifetime.total_seconds()))
+    except BadSignature:
+        return None
+    login_id = data.get("_user_id") if isinstance(data, dict) else None
+    if not isinstance(login_id, str) or not _fresh(app, login_id):
+        return None
+    return login_id
 
 
 def _fresh(app, login_id):

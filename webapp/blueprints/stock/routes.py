@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from webapp.blueprints.stock import bp, polls
+from webapp.blueprints.stock import bp, live_events, polls
 from webapp.blueprints.stock.forms import (
     QUICK_TYPES,
     HistoryFilterForm,
@@ -107,7 +107,7 @@ def _home(store, forms, product, status=200, result=None, block=None, open_kind=
         etag = polls.page_etag(store.id, dict(args, product_id=product["product_id"]
                                               if product else None))
         context.update(q=q, results=lookup.find_products(store.id, q), etag=etag,
-                       **_stock_context(store))
+                       **live_events.attributes(store.id, etag), **_stock_context(store))
     return render("stock/home.html", block, status=status, **context)
 
 
@@ -146,7 +146,8 @@ def stock_list(store_id):
     selected = lookup.product_in_store(store.id, _int(request.args.get("product_id")) or 0) \
         if request.args.get("product_id") else None
     response = render_fragment("stock/home.html", "stock_list", store=store, etag=etag,
-                               oob_product=selected, **_stock_context(store, count=False))
+                               oob_product=selected, **live_events.attributes(store.id, etag),
+                               **_stock_context(store, count=False))
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     response.vary.add("HX-Request")
