@@ -1,5 +1,6 @@
 import uuid
 
+from flask import get_template_attribute
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
@@ -11,6 +12,7 @@ from webapp.services.errors import N_, DomainError
 from webapp.web.filters import MOVEMENT_TYPES as TYPE_LABELS
 from webapp.web.filters import REASONS as REASON_LABELS
 from webapp.web.forms import Form, blank_to_none
+from webapp.web.i18n import current_language
 
 QUICK_TYPES = ("sale", "stock_in", "removal")
 
@@ -69,6 +71,43 @@ class MovementForm(Form):
             unit_cost=blank_to_none(self.unit_cost.data) if stock_in else None,
             reason=self.reason.data or None if kind == "removal" else None,
             note=self.note.data if kind == "removal" else None, **batch)
+
+
+class ActionForm:
+    """One of the store panel's three action forms, as the template shows it.
+
+    A refused post is shown again from its WTForms form (`posted`: values, errors, key). A
+    fresh one builds no form at all: its fields read the same on every panel of a language (no
+    value, no error), so each is rendered once by the same `field` macro and kept, and only its
+    new key, the CSRF token and the product (written by the template) change. Building and
+    rendering three WTForms forms was half of a quick sale's instructions.
+    """
+
+    def __init__(self, kind, posted=None, suppliers=()):
+        self.kind, self.posted, self.suppliers = kind, posted, suppliers
+        self.key = posted.key.data if posted is not None else new_key()
+        self.form_errors = posted.form_errors if posted is not None else ()
+
+    def field(self, name, **kwargs):
+        """The field's HTML as `_macros/forms.html`'s field(form[name], **kwargs) writes it."""
+        macro = get_template_attribute("_macros/forms.html", "field")
+        if self.posted is not None:
+            return macro(self.posted[name], **kwargs)
+        key = (current_language(), self.kind, name, tuple(sorted(kwargs.items())),
+               self.suppliers if name == "supplier_id" else None)
+        html = _FRESH_FIELDS.get(key)
+        if html is None:
+            if len(_FRESH_FIELDS) >= _FRESH_FIELDS_MAX:  # supplier lists come and go
+                _FRESH_FIELDS.clear()
+            form = MovementForm(formdata=None).for_action(self.kind)
+            form.supplier_id.choices = list(self.suppliers)
+            html = _FRESH_FIELDS[key] = macro(form[name], **kwargs)
+        return html
+
+
+# (language, kind, field, its arguments, the supplier choices) → the fresh field's HTML.
+_FRESH_FIELDS = {}
+_FRESH_FIELDS_MAX = 1000
 
 
 def _id(text):

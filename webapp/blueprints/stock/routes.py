@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from webapp.blueprints.stock import bp, live_events, polls
 from webapp.blueprints.stock.forms import (
     QUICK_TYPES,
+    ActionForm,
     HistoryFilterForm,
     MovementForm,
     TransferForm,
@@ -47,31 +48,27 @@ def index():
 # --- store home -------------------------------------------------------------------------------
 
 def _suppliers():
-    """The stock-in form's supplier choices, read once per request (a page after a quick sale
-    renders three action forms, and the posted one was built before)."""
+    """The stock-in form's supplier choices, read once per request (the posted form and the
+    panel's fresh one both ask)."""
     if "stock_suppliers" not in g:
         rows = db.session.execute(select(Supplier.id, Supplier.name)
                                   .where(Supplier.active.is_(True))
                                   .order_by(Supplier.name)).all()
-        g.stock_suppliers = [("", _("No supplier"))] + [(str(r.id), r.name) for r in rows]
+        g.stock_suppliers = (("", _("No supplier")),) + tuple((str(r.id), r.name) for r in rows)
     return g.stock_suppliers
 
 
-def _movement_form(product=None, formdata=None, kind="sale"):
-    """A form filled from formdata, or (formdata None) a fresh one with a new idempotency key."""
+def _movement_form(formdata, kind):
+    """The posted form, read as `kind`'s."""
     form = MovementForm(formdata=formdata).for_action(kind)
-    form.supplier_id.choices = _suppliers()
-    if product is not None and formdata is None:
-        form.product_id.data = str(product["product_id"])
+    form.supplier_id.choices = list(_suppliers())
     return form
 
 
-def _action_forms(product=None, posted=None):
-    """The sell, receive and remove forms; `posted` (kind, form) keeps the one just sent."""
-    forms = {kind: _movement_form(product, kind=kind) for kind in QUICK_TYPES}
-    if posted is not None:
-        forms[posted[0]] = posted[1]
-    return forms
+def _action_forms(posted=None):
+    """The sell, receive and remove forms; `posted` (kind, form) shows the one just sent again."""
+    return {kind: ActionForm(kind, posted[1] if posted and posted[0] == kind else None,
+                             _suppliers()) for kind in QUICK_TYPES}
 
 
 def _stock_args():
@@ -121,7 +118,7 @@ def home(store_id):
         product = lookup.product_in_store(store.id, _int(request.args["product"]) or 0)
         if product is None:
             abort(404)
-    return _home(store, _action_forms(product), product, block="panel")
+    return _home(store, _action_forms(), product, block="panel")
 
 
 @bp.get("/stores/<int:store_id>/picker")
@@ -170,11 +167,14 @@ def record_movement(store_id):
     user = access.viewer()
     try:
         command = form.command(store_id, product["product_id"], kind)
+        # The movement commits this request's session, and nothing it writes is an object the
+        # session holds: the user and their stores stay loaded, not read again for the page.
+        db.session().expire_on_commit = False
         result = handle(access.actor(), command, form.key.data or None)
     except DomainError as error:
         store = access.store_or_404(store_id, user)
         form.show_error(error)
-        return _home(store, _action_forms(product, (shown, form)), product, status=422,
+        return _home(store, _action_forms((shown, form)), product, status=422,
                      block="panel", open_kind=shown)
     store = access.store_or_404(store_id, user)
     message = recorded_message(kind, product, result.data["movement"], result.data["level"])
@@ -186,7 +186,7 @@ def record_movement(store_id):
     # replayed key's answer is an earlier one, so the level is read as it is now.
     product = lookup.product_in_store(store.id, product["product_id"]) if result.replayed \
         else {**product, **result.data["level"]}
-    response = _home(store, _action_forms(product), product, result=message, block="panel")
+    response = _home(store, _action_forms(), product, result=message, block="panel")
     return trigger(response, "stock-changed")
 
 
