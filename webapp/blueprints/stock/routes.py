@@ -169,7 +169,7 @@ def record_movement(store_id):
         command = form.command(store_id, product["product_id"], kind)
         # The movement commits this request's session, and nothing it writes is an object the
         # session holds: the user and their stores stay loaded, not read again for the page.
-        db.session().expire_on_commit = False
+        db.session().expire_on_commit = False  # for the rest of the request (later commits too)
         result = handle(access.actor(), command, form.key.data or None)
     except DomainError as error:
         store = access.store_or_404(store_id, user)
