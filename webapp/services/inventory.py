@@ -6,7 +6,7 @@ from webapp.extensions import db
 from webapp.models import Product, StockLevel, Store
 from webapp.services.errors import NotFound
 from webapp.services.ledger import level_dict
-from webapp.services.paging import paginate
+from webapp.services.paging import Page, paginate
 from webapp.services.sql import insert_ignore
 
 LEVELS = StockLevel.__table__
@@ -60,10 +60,7 @@ def search_clause(q):
                PRODUCTS.c.barcode == q.strip())
 
 
-def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archived=False,
-                 count=True):
-    """A Page of a store's stock, products joined in (count=False: no total, has_next from
-    one more row)."""
+def _levels_query(store_id, q=None, low=False, include_archived=False):
     query = (select(PRODUCTS.c.id.label("product_id"), PRODUCTS.c.sku, PRODUCTS.c.name,
                     PRODUCTS.c.unit, PRODUCTS.c.category, PRODUCTS.c.sale_price,
                     LEVELS.c.quantity, REORDER.label("reorder_level"), LEVELS.c.updated_at)
@@ -75,7 +72,26 @@ def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archi
         query = query.where(search_clause(q))
     if low:
         query = query.where(LEVELS.c.quantity <= REORDER)
-    return paginate(query, (PRODUCTS.c.name, PRODUCTS.c.id), page, per_page, count=count,
+    return query
+
+
+LEVELS_ORDER = (PRODUCTS.c.name, PRODUCTS.c.id)
+# The store page's live list (no search, no total; all or low only), built once: each phone's
+# refresh asks it, and building the statement cost about as much CPU as running it.
+_LIST_PAGE = {low: _levels_query(bindparam("b_store"), low=low).order_by(*LEVELS_ORDER)
+              .limit(bindparam("b_limit")).offset(bindparam("b_offset")) for low in (False, True)}
+
+
+def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archived=False,
+                 count=True):
+    """A Page of a store's stock, products joined in (count=False: no total, has_next from
+    one more row)."""
+    if not (q or include_archived or count):
+        items = [_stock_row(store_id, r) for r in db.session.execute(_LIST_PAGE[bool(low)], {
+            "b_store": store_id, "b_limit": per_page + 1, "b_offset": (page - 1) * per_page})]
+        return Page(items[:per_page], None, page, per_page, has_next=len(items) > per_page)
+    return paginate(_levels_query(store_id, q, low, include_archived), LEVELS_ORDER, page,
+                    per_page, count=count,
                     rows=lambda q: [_stock_row(store_id, r) for r in db.session.execute(q)])
 
 
