@@ -72,7 +72,7 @@ bench-fleet: venv-dev  ## N phones polling, selling and searching, open loop (FL
 soak: venv-dev  ## gunicorn + worker + PostgreSQL + Redis under a mixed open-loop load (SOAK_SECONDS, default 600); merges into bench/results.json
 	$(BIN)/python -m bench.soak
 
-cluster: venv-dev  ## HAProxy :8080 -> 2 gunicorn nodes, pgbouncer, Redis, an RQ worker, each on its own port (docs/operations.md); Ctrl-C stops all
+cluster: venv-dev  ## HAProxy :8080 -> 2 gunicorn nodes, live.py at /live/, pgbouncer, Redis, an RQ worker, each on its own port (docs/operations.md); Ctrl-C stops all
 	$(BIN)/python -m ops.cluster
 
 drill: venv-dev  ## failover drills: a synchronous standby promoted after the primary is SIGKILLed, then after its link is cut (network namespaces; root), mid-traffic; prints acknowledged / found / lost / duplicated / outage for each

@@ -12,6 +12,12 @@ is never sent twice by HAProxy (disable-l7-retry) unless it could not even conne
 sends it again with the same Idempotency-Key (the page forms' `key`), and the ledger answers the
 first result without writing again. tests/test_cluster.py kills a node under the fleet's mix.
 
+With `live` (make cluster: CLUSTER_LIVE=1), one live.py serves the store pages' event streams
+and HAProxy routes /live/ to it; the nodes are given LIVE_URL=/live. Its streams are long-lived
+(a heartbeat every LIVE_HEARTBEAT_SECONDS keeps them inside HAProxy's timeouts) and never
+retried; when it dies, or answers its health check 503 (Redis lost), HAProxy refuses /live/ and
+pages poll their stock list as they do without it.
+
 Started in the foreground; Ctrl-C (or SIGTERM) stops every process it started. Each process's
 log is in CLUSTER_DIR (default instance/cluster). Only Python, PostgreSQL, redis-server,
 pgbouncer and haproxy are needed (Debian: apt-get install -y pgbouncer haproxy).
@@ -124,7 +130,7 @@ defaults
 frontend kiryana
     bind 127.0.0.1:{port}
     http-request disable-l7-retry if !METH_GET !METH_HEAD
-    default_backend nodes
+{live_route}    default_backend nodes
 
 backend nodes
     balance roundrobin
@@ -133,6 +139,26 @@ backend nodes
     default-server inter 500ms fastinter 250ms downinter 1s fall 2 rise 2
     http-response set-header X-Served-By %[srv_name]
 {servers}
+{live_backend}"""
+
+# live.py's event streams: answered at once, then open for up to LIVE_MAX_SECONDS with a
+# heartbeat every LIVE_HEARTBEAT_SECONDS (25 s), inside `timeout server`. http-no-delay: each
+# event is sent on as it comes; without it HAProxy held an event back with MSG_MORE for more
+# (a sale's event reached the page ~200 ms after the sale's answer, 0.1 ms straight from
+# live.py). Nothing here compresses, so nothing is buffered. `timeout tunnel` is the inactivity
+# limit once both sides only stream.
+LIVE_ROUTE = """    use_backend live if { path_beg /live/ }
+"""
+LIVE_BACKEND = """
+backend live
+    option httpchk GET /live/healthz
+    http-check expect status 200
+    default-server inter 1s fastinter 250ms downinter 1s fall 2 rise 1
+    option http-no-delay
+    timeout server 60s
+    timeout tunnel 1h
+    http-request disable-l7-retry
+    server live1 127.0.0.1:{port} check
 """
 
 PGBOUNCER_INI = """[databases]
@@ -159,7 +185,7 @@ class Cluster:
     """Start with start(), stop with stop(); `url` is HAProxy's address."""
 
     def __init__(self, database_url, nodes=2, workers=2, threads=4, rq_workers=1,
-                 port=None, folder=None, redis_url=None, env=None, pool=10):
+                 port=None, folder=None, redis_url=None, env=None, pool=10, live=False):
         self.database_url = database_url
         self.node_count, self.workers, self.threads = nodes, workers, threads
         self.rq_count, self.pool = rq_workers, pool
@@ -170,6 +196,8 @@ class Cluster:
         self.redis_url = redis_url
         self.extra_env = env or {}
         self.services, self.nodes, self.rq_workers = [], [], []
+        self.live = None
+        self.live_port = free_port() if live else None
 
     @property
     def url(self):
@@ -216,6 +244,8 @@ class Cluster:
                     "TRUSTED_PROXY_HOPS": "1", "LOG_LEVEL": setting("LOG_LEVEL", "WARNING"),
                     "DATABASE_POOL_SIZE": str(self.threads + 2),
                     "PYTHONPATH": str(ROOT)})
+        if self.live_port:
+            env["LIVE_URL"] = "/live"
         env.update({k: str(v) for k, v in self.extra_env.items()})
         return env
 
@@ -229,11 +259,24 @@ class Cluster:
         self.services.append(node)
         return node
 
+    def _live(self):
+        """live.py, once it holds its Redis subscription (it needs no database)."""
+        self.live = Service("live", [sys.executable, "live.py", "--port", str(self.live_port)],
+                            self.app_env(self.database_url), self.folder, self.live_port)
+        self.services.append(self.live)
+        wait_until(lambda: _healthy(self.live_port, "/live/healthz") or not self.live.alive(),
+                   60, "live.py to subscribe")
+        if not self.live.alive():
+            raise RuntimeError(f"live.py exited: see {self.live.log}")
+
     def _haproxy(self):
         servers = "\n".join(f"    server node{i} 127.0.0.1:{node.port} check"
                             for i, node in enumerate(self.nodes, 1))
         cfg = self.folder / "haproxy.cfg"
-        cfg.write_text(HAPROXY_CFG.format(port=self.port, servers=servers))
+        live = self.live is not None
+        cfg.write_text(HAPROXY_CFG.format(
+            port=self.port, servers=servers, live_route=LIVE_ROUTE if live else "",
+            live_backend=LIVE_BACKEND.format(port=self.live_port) if live else ""))
         subprocess.run([binary("haproxy"), "-c", "-q", "-f", str(cfg)], check=True)
         self.services.append(Service("haproxy", [binary("haproxy"), "-db", "-f", str(cfg)],
                                      os.environ.copy(), self.folder, self.port))
@@ -263,6 +306,8 @@ class Cluster:
                                  self.app_env(pooled), self.folder)
                 self.services.append(worker)
                 self.rq_workers.append(worker)
+            if self.live_port:
+                self._live()
             self._haproxy()
             wait_until(lambda: all(_served_by(self.url) for _ in range(2 * len(self.nodes))),
                        20, "HAProxy to see every node up")
@@ -285,9 +330,9 @@ class Cluster:
         self.stop()
 
 
-def _healthy(port):
+def _healthy(port, path="/healthz"):
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as r:
             return r.status == 200
     except OSError:
         return False
@@ -328,14 +373,19 @@ def main():
                       port=int(setting("CLUSTER_PORT", "8080")),
                       folder=ROOT / setting("CLUSTER_DIR", "instance/cluster"),
                       redis_url=os.environ.get("CLUSTER_REDIS_URL"),
-                      pool=int(setting("CLUSTER_PGBOUNCER_POOL", "10")))
+                      pool=int(setting("CLUSTER_PGBOUNCER_POOL", "10")),
+                      live=setting("CLUSTER_LIVE", "1") == "1")
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     with cluster:
-        subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "seed-demo"],
+        # The nodes run the production config: the demo accounts get passwords of their own,
+        # printed here (seed-demo refuses production without the flag since issue 23).
+        subprocess.run([sys.executable, "-m", "flask", "--app", "webapp", "seed-demo",
+                        "--in-production"],
                        cwd=ROOT, env=cluster.app_env(cluster.database_url), check=True)
         print(f"cluster up: {cluster.url} (HAProxy) -> "
               + ", ".join(f"{n.name} :{n.port}" for n in cluster.nodes)
+              + (f"; live.py :{cluster.live_port} at /live/" if cluster.live else "")
               + f"; pgbouncer {cluster.pooled_url}; Redis {cluster.redis_url}; "
               f"{len(cluster.rq_workers)} RQ worker(s); logs in {cluster.folder}. Ctrl-C stops.",
               flush=True)
