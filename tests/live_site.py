@@ -34,16 +34,17 @@ def serve(app):
 
 
 @contextmanager
-def live_site(fill, middleware=None):
+def live_site(fill, middleware=None, **settings):
     """Skip (or fail under CI) without Chromium or PostgreSQL; else a migrated fresh database
-    filled by `fill()`, served → {"url", "app", **fill()}. `middleware` wraps the WSGI app."""
+    filled by `fill()`, served → {"url", "app", **fill()}. `middleware` wraps the WSGI app;
+    `settings` are config values on top of the test config (e.g. REDIS_URL)."""
     if not services.chromium_available():
         services.missing(f"Chromium not found at {services.CHROMIUM}")
     if not services.postgres_available():
         services.missing("PostgreSQL is not reachable on 127.0.0.1:5432")
     url = services.create_database()
     config = type("Config", (TestingConfig,), {
-        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), "WTF_CSRF_ENABLED": True})
+        "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(url), "WTF_CSRF_ENABLED": True, **settings})
     app = create_app(config)
     try:
         with app.app_context():
