@@ -17,6 +17,13 @@ managers open a report every FLEET_REPORT_SECONDS. Everything is sent on schedul
 each latency counted from when the request was due; a poll still in flight when the next tick
 wants one is not sent twice (htmx waits for the element's request), and is counted as skipped.
 
+With the push channel (the default; FLEET_PUSH=0 for the pages polling as before) each phone
+also holds its list's event stream open (live.py, started here on its own port, its CPU
+counted as "live"), as live.js does when the page names one: a `version` event other than the
+list's own refreshes the list at once, and no timed poll is sent while the stream is open (a
+dropped stream is opened again after 5 s, polling meanwhile). "push" latency is from a sale
+being sent to its store's stream announcing the change.
+
 Production mode on this machine: PostgreSQL, Redis, the RQ worker (worker.py), gunicorn with
 gunicorn.conf.py (bench.run.gunicorn: BENCH_WORKERS × BENCH_THREADS). The client is aiohttp in
 FLEET_PROCESSES processes, one connection per request in flight (thousands at once at the
@@ -35,7 +42,9 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import resource
+import socket
 import sys
 import threading
 import time
@@ -59,8 +68,11 @@ SEARCHES_PER_MINUTE = float(os.environ.get("FLEET_SEARCHES_PER_MINUTE", "0.5"))
 MANAGERS = int(os.environ.get("FLEET_MANAGERS", "3"))
 REPORT_SECONDS = float(os.environ.get("FLEET_REPORT_SECONDS", "60"))
 TARGET_SHOPS = int(os.environ.get("FLEET_TARGET_SHOPS", "2000"))
+# The live list's push channel (live.py); FLEET_PUSH=0 measures the pages polling instead.
+PUSH = os.environ.get("FLEET_PUSH", "1") == "1"
 SALE_P99_MS, POLL_P99_MS = 100.0, 250.0
 # A cheap Android phone's Chrome.
+VERSION = re.compile(rb'data-version="([^"]*)"')
 USER_AGENT = ("Mozilla/5.0 (Linux; Android 11; SM-A025F) AppleWebKit/537.36 (KHTML, like "
               "Gecko) Chrome/119.0.0.0 Mobile Safari/537.36")
 
@@ -105,13 +117,14 @@ def seed_people(url, shops, managers):
     conn.close()
 
 
-def sessions(shops, managers):
+def sessions(shops, managers, live_url=None):
     """{user id: (cookie header, CSRF token, URLs)} made by the app's own login (sessions.start)
     in a request like the phone's: the same cookie, of the same size, a real login sets."""
     from flask import url_for
     from flask_wtf.csrf import generate_csrf
 
     from bench.wsgi import app
+    from webapp.blueprints.stock import live_events
     from webapp.extensions import db
     from webapp.models import User
     from webapp.web import sessions as web_sessions
@@ -138,6 +151,9 @@ def sessions(shops, managers):
                         "complete": url_for("counter.complete", store_id=store),
                         "reports": [url_for("reports.sales"), url_for("reports.low_stock"),
                                     url_for("reports.stock")]}
+                if live_url:  # the store page's data-events (live_events.py)
+                    urls["events"] = (f"{live_url}/stores/{store}/events?t="
+                                      + live_events.token(app, session["_user_id"], store))
                 made[uid] = (cookie, token, urls, user.role)
         db.session.remove()
         db.engine.dispose()
@@ -153,6 +169,7 @@ class Recorder:
         self.statuses = Counter()
         self.errors = Counter()
         self.skipped = 0
+        self.drops = 0  # push streams that ended (server closed or failed) in the window
 
     def add(self, kind, due, status):
         if due < self.record_from:
@@ -173,6 +190,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
     deadline = start + warmup + seconds
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=1.5)
     timeout = aiohttp.ClientTimeout(total=30)
+    stream_timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)  # held all evening
     tasks = []
     async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout,
                                      cookie_jar=aiohttp.DummyCookieJar(),
@@ -187,7 +205,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
             try:
                 async with client.request(method, url, data=data, headers=headers,
                                           allow_redirects=False) as response:
-                    await response.read()
+                    response.body = await response.read()
                     status = response.status
                     for morsel in response.cookies.values():
                         if morsel.key == cookie_name and morsel.value:
@@ -215,6 +233,50 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                 shop["quiet"] = 0
                 if response.headers.get("ETag"):
                     shop["etag"] = response.headers["ETag"]
+                shown = VERSION.search(response.body)
+                if shown:
+                    shop["version"] = shown[1]
+
+        async def stream(shop):
+            """The list's push channel (live.js with data-events): one EventSource held open;
+            a `version` event other than the list's refreshes it at once; while it is open
+            the timed polls are not sent; dropped, it is opened again after the server's
+            `retry` (5 s) and the polls run meanwhile."""
+            headers = {"User-Agent": USER_AGENT, "Accept": "text/event-stream",
+                       "Cache-Control": "no-cache", "Cookie": shop["cookie"]}
+            while time.perf_counter() < deadline:
+                try:
+                    async with client.get(shop["urls"]["events"], headers=headers,
+                                          timeout=stream_timeout) as response:
+                        if response.status != 200:
+                            recorder.add("stream", time.perf_counter(), response.status)
+                            raise ConnectionError(response.status)
+                        shop["streaming"] = True
+                        event = None
+                        async for line in response.content:
+                            line = line.rstrip(b"\r\n")
+                            if line.startswith(b"event:"):
+                                event = line[6:].strip()
+                            elif line.startswith(b"data:") and event == b"version":
+                                on_version(shop, line[5:].strip())
+                            elif not line:
+                                event = None
+                except (ConnectionError, aiohttp.ClientError, TimeoutError) as error:
+                    if time.perf_counter() >= recorder.record_from:
+                        recorder.statuses[f"stream ended: {type(error).__name__}"] += 1
+                shop["streaming"] = False
+                recorder.drops += time.perf_counter() >= recorder.record_from
+                await asyncio.sleep(5)
+
+        def on_version(shop, version):
+            now = time.perf_counter()
+            sent = shop.pop("sale_sent", None)
+            if sent is not None:  # the shop's own sale, announced back to its page
+                recorder.add("push", sent, 200)
+            if version != shop["version"]:
+                shop["version"] = version
+                if not shop["polling"]:
+                    tasks.append(asyncio.create_task(poll(shop, now)))
 
         def touch(shop):
             """A tap on the page (a sale, a basket's product, a search): after a minute
@@ -244,6 +306,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
 
         async def quick_sale(shop, due):
             touch(shop)
+            shop["sale_sent"] = time.perf_counter()
             form = {"csrf_token": shop["token"], "type": "sale", "quantity": "1",
                     "product_id": str(rng.randint(1, database.PRODUCTS)),
                     "key": uuid.uuid4().hex}
@@ -262,6 +325,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                     return
                 await asyncio.sleep(rng.uniform(0.5, 2.0))
                 due = time.perf_counter()
+            shop["sale_sent"] = time.perf_counter()
             response = await write("sale", due, shop, shop["urls"]["complete"],
                                    {"csrf_token": shop["token"], "key": uuid.uuid4().hex})
             if response is not None and response.status < 400:
@@ -300,7 +364,9 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                     tasks.append(asyncio.create_task(search(shop, due)))
                     next_search += rng.expovariate(search_rate)
                 else:
-                    if shop["polling"]:
+                    if shop["streaming"]:
+                        pass  # the push channel is open: no timed poll (live.js)
+                    elif shop["polling"]:
                         if due >= recorder.record_from:
                             recorder.skipped += 1
                     else:
@@ -319,21 +385,26 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                 due += REPORT_SECONDS
 
         shops = [{"cookie": c, "token": t, "urls": u, "etag": None, "quiet": 0,
-                  "polling": False, "touched": 0.0, "writing": asyncio.Lock()}
+                  "polling": False, "touched": 0.0, "writing": asyncio.Lock(),
+                  "streaming": False, "version": None}
                  for c, t, u, role in people if role == "shopkeeper"]
         managers = [{"cookie": c, "token": t, "urls": u} for c, t, u, role in people
                     if role == "manager"]
         usage = resource.getrusage(resource.RUSAGE_SELF)
         runners = [phone(s) for s in shops] + [manager(m) for m in managers]
+        streams = [asyncio.create_task(stream(s)) for s in shops if s["urls"].get("events")]
         await asyncio.gather(*runners)
         measured_usage = resource.getrusage(resource.RUSAGE_SELF)
+        for task in streams:  # held open all evening: the evening is over
+            task.cancel()
+        await asyncio.gather(*streams, return_exceptions=True)
         while tasks:  # whatever is still in flight is answered (or times out) before the end
             pending, tasks[:] = list(tasks), []
             await asyncio.gather(*pending)
     client_seconds = (measured_usage.ru_utime + measured_usage.ru_stime
                       - usage.ru_utime - usage.ru_stime)
     return (recorder.latencies, dict(recorder.errors), dict(recorder.statuses),
-            recorder.skipped, client_seconds * seconds / (warmup + seconds + 0.5))
+            recorder.skipped, recorder.drops, client_seconds * seconds / (warmup + seconds + 0.5))
 
 
 def _client_process(people, cookie_name, base_url, seed, warmup, seconds):
@@ -354,14 +425,36 @@ def _worker_seconds(pid):
         return 0.0
 
 
-def measure(n, made, cookie_name, base_url, gunicorn_pid, worker_pid):
+def _start_live(url, port):
+    """live.py on `port`, configured as the app gunicorn serves (bench.wsgi's secret)."""
+    import subprocess
+
+    env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": "bench-only-secret",
+           "DATABASE_URL": url, "REDIS_URL": run.REDIS_URL, "LOG_LEVEL": "WARNING"}
+    with open(HERE / "fleet-live.log", "w") as log:  # the child keeps its own descriptor
+        server = subprocess.Popen([sys.executable, "live.py", "--port", str(port)],
+                                  cwd=HERE.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("live.py exited; see bench/fleet-live.log")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("live.py did not listen in time")
+
+
+def measure(n, made, cookie_name, base_url, gunicorn_pid, worker_pid, live_pid=None):
     """One fleet of n shops (and the managers) for WARMUP + SECONDS; its figures."""
     people = [made[s + 1] for s in range(1, n + 1)] + [
         made[uid] for uid in sorted(made) if made[uid][3] == "manager"]
     parts = [people[i::PROCESSES] for i in range(PROCESSES)]
     marks = {}
     timer = threading.Timer(WARMUP + 0.5, lambda: marks.update(
-        start=cpu.snapshot(gunicorn_pid), worker=_worker_seconds(worker_pid)))
+        start=cpu.snapshot(gunicorn_pid), worker=_worker_seconds(worker_pid),
+        live=_worker_seconds(live_pid) if live_pid else 0.0))
     timer.start()
     context = multiprocessing.get_context("fork")
     with context.Pool(PROCESSES) as pool:
@@ -369,22 +462,25 @@ def measure(n, made, cookie_name, base_url, gunicorn_pid, worker_pid):
             ([p[:4] for p in part], cookie_name, base_url, seed, WARMUP, SECONDS)
             for seed, part in enumerate(parts)])
     end, worker_end = cpu.snapshot(gunicorn_pid), _worker_seconds(worker_pid)
+    live_end = _worker_seconds(live_pid) if live_pid else 0.0
     timer.cancel()
     if "start" not in marks:
         raise RuntimeError("the fleet's warm-up mark never fired")
-    latencies, errors, statuses, skipped, client = {}, Counter(), Counter(), 0, 0.0
-    for part_latencies, part_errors, part_statuses, part_skipped, part_client in results:
+    latencies, errors, statuses, skipped, drops, client = {}, Counter(), Counter(), 0, 0, 0.0
+    for (part_latencies, part_errors, part_statuses, part_skipped, part_drops,
+         part_client) in results:
         for kind, values in part_latencies.items():
             latencies.setdefault(kind, []).extend(values)
         errors.update(part_errors)
         statuses.update(part_statuses)
         skipped += part_skipped
+        drops += part_drops
         client += part_client
     spent = cpu.spent(marks["start"], end)
     shop_minutes = n * SECONDS / 60
     per_shop_minute = {"app": spent["app"], "postgres": spent["postgres"],
                        "redis": spent["redis"], "worker": worker_end - marks["worker"],
-                       "client": client}
+                       "live": live_end - marks["live"], "client": client}
     per_shop_minute = {k: round(v * 1000 / shop_minutes, 2) for k, v in per_shop_minute.items()}
     per_shop_minute["machine"] = round(spent["machine"] * 1000 / shop_minutes, 2)
     sales = latencies.get("sale", [])
@@ -397,7 +493,9 @@ def measure(n, made, cookie_name, base_url, gunicorn_pid, worker_pid):
         "report_p99_ms": _percentile(latencies.get("report", []), 0.99),
         "per_second": {kind: round(len(v) / SECONDS, 1) for kind, v in latencies.items()},
         "errors": sum(errors.values()), "errors_by_kind": dict(errors),
-        "polls_skipped_in_flight": skipped, "statuses": dict(statuses),
+        "push_p99_ms": _percentile(latencies.get("push", []), 0.99),
+        "polls_skipped_in_flight": skipped, "streams_dropped": drops,
+        "statuses": dict(statuses),
         "cpu_ms_per_shop_minute": per_shop_minute,
         "cpu_ms_per_sale_machine": round(spent["machine"] * 1000 / max(len(sales), 1), 2),
         "stolen_s": round(spent["stolen"], 1), "load_average": os.getloadavg()[0],
@@ -414,7 +512,7 @@ def main():
     url = database.create()
     prefix = f"kiryana-fleet-{uuid.uuid4().hex[:8]}:"
     os.environ.update(REDIS_KEY_PREFIX=prefix, RQ_QUEUE_PREFIX=prefix)
-    worker = None
+    worker = live = None
     by_size = {}
     try:
         database.migrate_and_make_token(url)
@@ -422,22 +520,29 @@ def main():
         seed_people(url, max(SIZES), MANAGERS)
         os.environ.update(BENCH_DATABASE_URL=database.sqlalchemy_url(url),
                           REDIS_URL=run.REDIS_URL, BENCH_KEY_PREFIX=prefix)
-        made, cookie_name = sessions(max(SIZES), MANAGERS)
+        live_port = run._free_port()
+        live_url = f"http://127.0.0.1:{live_port}" if PUSH else None
+        if PUSH:  # gunicorn's app reads it: its store pages name the stream
+            os.environ["LIVE_URL"] = live_url
+        made, cookie_name = sessions(max(SIZES), MANAGERS, live_url)
         print(f"seeded {database.STORES} stores x {database.PRODUCTS} products, "
               f"{len(made)} sessions", flush=True)
         with run.gunicorn(url, prefix) as (base_url, pid):
             worker = soak._start_worker(url, prefix)
+            live = _start_live(url, live_port) if PUSH else None
             for n in SIZES:
-                figures = measure(n, made, cookie_name, base_url, pid, worker.pid)
+                figures = measure(n, made, cookie_name, base_url, pid, worker.pid,
+                                  live.pid if live else None)
                 by_size[str(n)] = figures
                 print(json.dumps({k: figures[k] for k in (
-                    "shops", "sale_p50_ms", "sale_p99_ms", "poll_p99_ms", "errors",
+                    "shops", "sale_p50_ms", "sale_p99_ms", "poll_p99_ms", "push_p99_ms", "errors",
                     "per_second", "cpu_ms_per_shop_minute", "met")}), flush=True)
         invariant = database.check_invariant(url, 0)
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+        for process in (worker, live):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
         database.drop(url)
         run._clear_redis(prefix.rstrip(":"))
     max_shops = 0
@@ -459,6 +564,7 @@ def main():
                      "sales_per_shop_minute": SALES_PER_MINUTE, "basket_share": BASKET_SHARE,
                      "searches_per_shop_minute": SEARCHES_PER_MINUTE, "managers": MANAGERS,
                      "report_every_s": REPORT_SECONDS, "client_processes": PROCESSES,
+                     "live_list": "push (live.py)" if PUSH else "polling",
                      "gunicorn": f"{run.WORKERS} x {run.WORKER_CLASS} x {run.THREADS}"},
         "machine": run._machine(), "elapsed_s": round(time.time() - started, 1),
     }
