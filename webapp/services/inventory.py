@@ -55,9 +55,18 @@ def get_level(store_id, product_id):
 
 def search_clause(q):
     """Match a product by part of its name or SKU, or by its exact barcode."""
-    like = f"%{q.strip().lower()}%"
+    return matching(*search_values(q))
+
+
+def search_values(q):
+    """What search_clause compares for q: (the LIKE pattern, the exact barcode)."""
+    return f"%{q.strip().lower()}%", q.strip()
+
+
+def matching(like, barcode):
+    """search_clause on given values, or on bind parameters (a statement built once)."""
     return or_(func.lower(PRODUCTS.c.name).like(like), func.lower(PRODUCTS.c.sku).like(like),
-               PRODUCTS.c.barcode == q.strip())
+               PRODUCTS.c.barcode == barcode)
 
 
 def _levels_query(store_id, q=None, low=False, include_archived=False):

@@ -247,8 +247,9 @@ def get_customer(user, customer_id):
     return customer_dict(row)
 
 
-def list_customers(user, store_id=None, q=None, page=1, per_page=50):
-    """A Page of the customers the user may see, who owes most first."""
+def list_customers(user, store_id=None, q=None, page=1, per_page=50, count=True):
+    """A Page of the customers the user may see, who owes most first (count=False: no total,
+    paging.paginate)."""
     query = select(CUSTOMERS)
     query = policy.in_stores(query, CUSTOMERS.c.store_id, user, store_id)
     q = (q or "").strip()
@@ -260,7 +261,7 @@ def list_customers(user, store_id=None, q=None, page=1, per_page=50):
             matches.append(CUSTOMERS.c.phone.like(f"%{digits.lstrip('0')}%"))
         query = query.where(or_(*matches))
     return paginate(query, (CUSTOMERS.c.balance.desc(), CUSTOMERS.c.name, CUSTOMERS.c.id),
-                    page, per_page,
+                    page, per_page, count=count,
                     rows=lambda limited: [customer_dict(r) for r in db.session.execute(limited)])
 
 

@@ -6,11 +6,28 @@ from sqlalchemy import bindparam, func, select
 from webapp.extensions import db
 from webapp.models import Product, StockLevel
 from webapp.services import stock_cache
-from webapp.services.inventory import search_clause
+from webapp.services.inventory import matching, search_values
 from webapp.services.ledger import level_dict
 
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
+
+
+# Built once (the picker asks it at every pause in the typing): building and cache-keying the
+# statement each time cost more than its round trip.
+FIND_PRODUCTS = (
+    select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit,
+           PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.pack_size,
+           PRODUCTS.c.pack_price, PRODUCTS.c.pack_name,
+           PRODUCTS.c.reorder_level.label("product_reorder"),
+           LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
+    .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
+                                    & (LEVELS.c.store_id == bindparam("f_store"))))
+    .where(PRODUCTS.c.archived.is_(False), matching(bindparam("f_like"), bindparam("f_q")))
+    # An exact barcode or SKU match first, then by name.
+    .order_by((PRODUCTS.c.barcode == bindparam("f_q")).desc(),
+              (func.lower(PRODUCTS.c.sku) == bindparam("f_lower")).desc(), PRODUCTS.c.name)
+    .limit(bindparam("f_limit")))
 
 
 def find_products(store_id, q, limit=10):
@@ -18,20 +35,10 @@ def find_products(store_id, q, limit=10):
     q = (q or "").strip()[:100]
     if not q:
         return []
-    conn = db.session.connection()
-    rows = conn.execute(
-        select(PRODUCTS.c.id, PRODUCTS.c.sku, PRODUCTS.c.name, PRODUCTS.c.unit,
-               PRODUCTS.c.barcode, PRODUCTS.c.sale_price, PRODUCTS.c.pack_size,
-               PRODUCTS.c.pack_price, PRODUCTS.c.pack_name,
-               PRODUCTS.c.reorder_level.label("product_reorder"),
-               LEVELS.c.quantity, LEVELS.c.reorder_level, LEVELS.c.updated_at)
-        .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
-                                        & (LEVELS.c.store_id == store_id)))
-        .where(PRODUCTS.c.archived.is_(False), search_clause(q))
-        # An exact barcode or SKU match first, then by name.
-        .order_by((PRODUCTS.c.barcode == q).desc(),
-                  (func.lower(PRODUCTS.c.sku) == q.lower()).desc(), PRODUCTS.c.name)
-        .limit(limit)).all()
+    like, exact = search_values(q)
+    rows = db.session.connection().execute(FIND_PRODUCTS, {
+        "f_store": store_id, "f_like": like, "f_q": exact, "f_lower": q.lower(),
+        "f_limit": limit})
     return [_with_level(store_id, r) for r in rows]
 
 
@@ -48,12 +55,32 @@ PRODUCT_IN_STORE = (
     .where(PRODUCTS.c.id == bindparam("l_product")))
 
 
+PRODUCTS_IN_STORE = (
+    select(*PRODUCT_IN_STORE.selected_columns)
+    .select_from(PRODUCTS.outerjoin(LEVELS, (LEVELS.c.product_id == PRODUCTS.c.id)
+                                    & (LEVELS.c.store_id == bindparam("l_store"))))
+    .where(PRODUCTS.c.id.in_(bindparam("l_products", expanding=True))))
+
+
+def products_in_store(store_id, product_ids):
+    """{product_id: product_in_store(store_id, product_id)} for those that exist, in one
+    round trip (a basket's lines)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    rows = db.session.connection().execute(
+        PRODUCTS_IN_STORE, {"l_store": store_id, "l_products": ids})
+    return {row.id: _full(store_id, row) for row in rows}
+
+
 def product_in_store(store_id, product_id):
     """One product with its level in this store, or None (archived products included)."""
     row = db.session.connection().execute(
         PRODUCT_IN_STORE, {"l_store": store_id, "l_product": product_id}).first()
-    if row is None:
-        return None
+    return None if row is None else _full(store_id, row)
+
+
+def _full(store_id, row):
     item = _with_level(store_id, row)
     item["archived"] = row.archived
     item["tracks_expiry"] = row.tracks_expiry

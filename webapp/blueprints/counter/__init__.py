@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("counter", __name__)
 
-from webapp.blueprints.counter import routes  # noqa: E402,F401
+from webapp.blueprints.counter import routes  # noqa: F401

@@ -13,17 +13,18 @@ import uuid
 from urllib.parse import quote
 
 from flask import abort, flash, redirect, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp.blueprints.counter import bp
+from webapp.models import UNITS
 from webapp.models.types import utcnow
 from webapp.services import basket as lines_of
 from webapp.services import commands, inventory, khata, lookup, payments, sales
 from webapp.services.errors import DomainError
 from webapp.services.handlers import handle
 from webapp.web import access
-from webapp.models import UNITS
 from webapp.web.filters import (
     measure,
     measure_words,
@@ -33,7 +34,6 @@ from webapp.web.filters import (
     rupees,
 )
 from webapp.web.filters import quantity as fmt_qty
-from webapp.web.forms import TokenForm, check_token
 from webapp.web.guard import json_depth
 from webapp.web.htmx import is_htmx, redirect_to, render, render_fragment
 from webapp.web.i18n import translate
@@ -64,14 +64,13 @@ def _save(store_id, basket):
     session[BASKET_KEY] = baskets
 
 
-def _product(store):
-    return lambda pid: lookup.product_in_store(store.id, pid)
-
-
-def _lines_view(store, basket, errors=None):
-    """Each basket line priced by services/basket.py (as `complete` will price it); the bill."""
+def _lines_view(store, basket, errors=None, products=None):
+    """Each basket line priced by services/basket.py (as `complete` will price it); the bill.
+    `products`: the lines' products (lookup.products_in_store), read here when not given."""
     errors = errors or {}
-    lines, total = lines_of.show(basket["lines"], _product(store))
+    if products is None:
+        products = lookup.products_in_store(store.id, [line[0] for line in basket["lines"]])
+    lines, total = lines_of.show(basket["lines"], products.get)
     for line in lines:
         i = line.index
         line.error = errors.get(f"lines.{i}.quantity") or errors.get(f"lines.{i}.amount") \
@@ -81,23 +80,33 @@ def _lines_view(store, basket, errors=None):
     return lines, total
 
 
-def _page(store, basket, status=200, errors=None, block=None, message=None):
-    lines, total = _lines_view(store, basket, errors)
+def _basket_context(store, basket, errors, products):
+    """What the page's basket block shows: all an htmx change of the basket renders."""
+    lines, total = _lines_view(store, basket, errors, products)
+    return {"store": store, "lines": lines, "total": total, "basket": basket,
+            "errors": errors or {},
+            "basket_data": lines_of.state(basket["key"], lines, total, rupees, fmt_qty),
+            # The udhaar form's choice of customer (no count: only the list is shown).
+            "customers": khata.list_customers(current_user, store.id, per_page=200,
+                                              count=False).items if lines else [],
+            "entered": request.form if errors else {}}
+
+
+def _page(store, basket, status=200, errors=None, block=None, message=None, products=None):
+    context = _basket_context(store, basket, errors, products)
+    if block and is_htmx():
+        # htmx swaps the basket alone: the search, tiles and stock list are not read for it.
+        return render("counter/basket.html", block, status=status, message=message, **context)
     q = request.args.get("q", "")
-    recent = [p for p in (lookup.product_in_store(store.id, pid)
-                          for pid in sales.recent_products(store.id)) if p]
-    stock = inventory.store_levels(store.id, page=1, per_page=50).items
-    return render("counter/basket.html", block, status=status, store=store, lines=lines,
-                  total=total, basket=basket, q=q, results=lookup.find_products(store.id, q),
-                  recent=recent, stock=stock, form=TokenForm(), message=message,
-                  errors=errors or {},
-                  basket_data=lines_of.state(basket["key"], lines, total, rupees, fmt_qty),
-                  customers=khata.list_customers(current_user, store.id, per_page=200).items
-                  if lines else [],
-                  entered=request.form if errors else {},
+    recent_ids = sales.recent_products(store.id)
+    recent_products = lookup.products_in_store(store.id, recent_ids)
+    recent = [recent_products[pid] for pid in recent_ids if pid in recent_products]
+    stock = inventory.store_levels(store.id, page=1, per_page=50, count=False).items
+    return render("counter/basket.html", status=status, message=message, q=q,
+                  results=lookup.find_products(store.id, q), recent=recent, stock=stock,
                   max_lines=MAX_BASKET_LINES, loose_units=lines_of.LOOSE_UNITS,
-                  phone_rules=lines_of.phone_rules(),
-                  unit_words=measure_words(UNITS))
+                  phone_rules=lines_of.phone_rules(), unit_words=measure_words(UNITS),
+                  **context)
 
 
 @bp.get("/stores/<int:store_id>/basket")
@@ -115,13 +124,13 @@ def picker(store_id):
     store = access.store_or_404(store_id)
     q = request.args.get("q", "")
     return render_fragment("counter/basket.html", "picker_results", store=store, q=q,
-                           results=lookup.find_products(store.id, q), form=TokenForm())
+                           results=lookup.find_products(store.id, q))
 
 
-def _changed(store, basket, message=None):
+def _changed(store, basket, message=None, products=None):
     _save(store.id, basket)
     if is_htmx():
-        return _page(store, basket, block="basket", message=message)
+        return _page(store, basket, block="basket", message=message, products=products)
     return redirect(url_for("counter.basket", store_id=store.id), 303)
 
 
@@ -130,11 +139,14 @@ def _changed(store, basket, message=None):
 def add(store_id):
     """Add one of a product (or one more, if it is already in the basket)."""
     store = access.store_or_404(store_id)
-    check_token()
-    product = lookup.product_in_store(store.id, _int(request.form.get("product_id")))
+    basket = _basket(store.id)
+    product_id = _int(request.form.get("product_id"))
+    # The product and the basket's others (its lines, shown next) in one round trip.
+    products = lookup.products_in_store(store.id, [product_id]
+                                        + [line[0] for line in basket["lines"]])
+    product = products.get(product_id)
     if product is None or product.get("archived"):
         abort(404)
-    basket = _basket(store.id)
     for i, line in enumerate(basket["lines"]):
         if line[0] == product["product_id"]:
             if line[1] == lines_of.QUANTITY:
@@ -145,7 +157,7 @@ def add(store_id):
             flash(_("A basket holds at most %(n)d products.", n=MAX_BASKET_LINES), "error")
         else:
             basket["lines"].append([product["product_id"], "q", "1"])
-    return _changed(store, basket, _("Added %(name)s.", name=product["name"]))
+    return _changed(store, basket, _("Added %(name)s.", name=product["name"]), products)
 
 
 @bp.post("/stores/<int:store_id>/basket/lines/<int:index>")
@@ -154,7 +166,6 @@ def set_line(store_id, index):
     """Change one line: a quantity, an amount in rupees (loose goods), whole packs, +1, −1 or
     remove."""
     store = access.store_or_404(store_id)
-    check_token()
     basket = _basket(store.id)
     if not 0 <= index < len(basket["lines"]):
         return _changed(store, basket)
@@ -194,7 +205,6 @@ def set_line(store_id, index):
 def clear(store_id):
     """Empty the basket."""
     store = access.store_or_404(store_id)
-    check_token()
     return _changed(store, {"lines": []})
 
 
@@ -204,7 +214,6 @@ def replace(store_id):
     """Take back the basket the phone kept while it had no signal: `lines` is JSON
     [[product_id, "q" | "a", text], …]. Lines of unknown or archived products are left out."""
     store = access.store_or_404(store_id)
-    check_token()
     text = request.form.get("lines", "")
     if json_depth(text.encode()) > 2:  # [[id, mode, text], …]: json recurses once a level
         abort(400)
@@ -217,7 +226,9 @@ def replace(store_id):
     if not all(isinstance(entry, list) and len(entry) == 3 for entry in wanted):
         abort(400)
     entries = [[_int(pid), mode, str(text).strip()] for pid, mode, text in wanted]
-    return _changed(store, {"lines": lines_of.from_phone(entries, _product(store))})
+    products = lookup.products_in_store(store.id, [entry[0] for entry in entries])
+    return _changed(store, {"lines": lines_of.from_phone(entries, products.get)},
+                    products=products)
 
 
 @bp.post("/stores/<int:store_id>/basket/complete")
@@ -225,8 +236,10 @@ def replace(store_id):
 def complete(store_id):
     """Complete the basket as one sale; a short line refuses it all and says which. The
     handler decides whether this user may sell in this store."""
-    check_token()
     key = request.form.get("key") or None
+    # The language of the flash below, chosen before the sale's commit expires the user:
+    # chosen after it, reading the user's language loaded the user again.
+    get_locale()
     last = session.get(LAST_SALE_KEY) or {}
     if key and last.get("key") == key:  # a second tap of the same Complete: same sale
         return redirect_to(url_for("counter.receipt", store_id=store_id, sale_id=last["id"]))
@@ -317,14 +330,14 @@ def receipt(store_id, sale_id):
         if sale.get("customer_id") else None
     return render("counter/receipt.html", store=store, sale=sale, share_url=share,
                   customer=customer,
-                  form=TokenForm(), void_key=uuid.uuid4().hex,
+                  void_key=uuid.uuid4().hex,
                   may_void=sales.can_void(current_user, sale, store.void_window_minutes,
                                           utcnow()))
 
 
 def _void_page(store, sale, status=200):
     return render("counter/void.html", status=status, store=store, sale=sale,
-                  form=TokenForm(), void_key=uuid.uuid4().hex)
+                  void_key=uuid.uuid4().hex)
 
 
 @bp.get("/stores/<int:store_id>/sales/<int:sale_id>/void")
@@ -346,7 +359,6 @@ def void(store_id, sale_id):
     Only the confirmation page's form says `confirmed`: a post without it (an old receipt
     page, a stray tap) gets the question instead of a void."""
     store = access.store_or_404(store_id)
-    check_token()
     sale = access.in_store_or_404(store, sales.get_sale, sale_id)
     if request.form.get("confirmed") != "yes":
         return _void_page(store, sale)
@@ -362,7 +374,7 @@ def void(store_id, sale_id):
 
 def _return_page(store, sale, status=200, errors=None, entered=None):
     return render("counter/return.html", status=status, store=store, sale=sale,
-                  form=TokenForm(), errors=errors or {}, entered=entered or {},
+                  errors=errors or {}, entered=entered or {},
                   key=uuid.uuid4().hex)
 
 
@@ -379,7 +391,6 @@ def return_form(store_id, sale_id):
 def take_return(store_id, sale_id):
     """Put the returned quantities back; never more than sold minus already returned."""
     store = access.store_or_404(store_id)
-    check_token()
     sale = access.in_store_or_404(store, sales.get_sale, sale_id)
     entered = {line["product_id"]: request.form.get(f"return-{line['product_id']}", "").strip()
                for line in sale["lines"]}
