@@ -10,14 +10,15 @@ the basket. With no signal, static/js/basket.js keeps the basket on the phone (f
 """
 import json
 import uuid
+from contextlib import contextmanager
 from urllib.parse import quote
 
 from flask import abort, flash, redirect, request, session, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp.blueprints.counter import bp
+from webapp.extensions import db
 from webapp.models import UNITS
 from webapp.models.types import utcnow
 from webapp.services import basket as lines_of
@@ -237,18 +238,16 @@ def complete(store_id):
     """Complete the basket as one sale; a short line refuses it all and says which. The
     handler decides whether this user may sell in this store."""
     key = request.form.get("key") or None
-    # The language of the flash below, chosen before the sale's commit expires the user:
-    # chosen after it, reading the user's language loaded the user again.
-    get_locale()
     last = session.get(LAST_SALE_KEY) or {}
     if key and last.get("key") == key:  # a second tap of the same Complete: same sale
         return redirect_to(url_for("counter.receipt", store_id=store_id, sale_id=last["id"]))
     basket = _basket(store_id)
     try:
-        customer_id, split = _payment_step(store_id, key)
-        command = sales.parse_sale(store_id, lines_of.request_lines(basket["lines"]),
-                                   customer_id=customer_id, split=split)
-        result = handle(access.actor(), command, key)
+        with _user_kept_loaded():  # the udhaar step may write the new customer first
+            customer_id, split = _payment_step(store_id, key)
+            command = sales.parse_sale(store_id, lines_of.request_lines(basket["lines"]),
+                                       customer_id=customer_id, split=split)
+            result = handle(access.actor(), command, key)
     except DomainError as error:
         store = access.store_or_404(store_id)  # the page again (404 when not this user's)
         message = translate(error.message)
@@ -262,6 +261,21 @@ def complete(store_id):
     flash(_("Sale #%(number)s recorded: %(total)s.", number=sale["number"],
             total=rupees(sale["total"])), "success")
     return redirect_to(url_for("counter.receipt", store_id=store_id, sale_id=sale["id"]))
+
+
+@contextmanager
+def _user_kept_loaded():
+    """The sale's commit leaves the session's objects loaded: it expired the logged-in user,
+    and three readers after it (the flash's language, the security headers' is_authenticated,
+    the request log's user id) each loaded the user again (its query at login, stores and all).
+    The sale reads and writes through Core; nothing after it reads an ORM object it changed."""
+    session = db.session()
+    kept = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = kept
 
 
 def _payment_step(store_id, key):
