@@ -20,9 +20,9 @@ wants one is not sent twice (htmx waits for the element's request), and is count
 With the push channel (the default; FLEET_PUSH=0 for the pages polling as before) each phone
 also holds its list's event stream open (live.py, started here on its own port, its CPU
 counted as "live"), as live.js does when the page names one: a `version` event other than the
-list's own refreshes the list at once, and no timed poll is sent while the stream is open (a
-dropped stream is opened again after 5 s, polling meanwhile). "push" latency is from a sale
-being sent to its store's stream announcing the change.
+list's own refreshes the list at once, and one timed poll in 5 minutes is sent while the
+stream is open (a dropped stream is opened again after 5 s, polling meanwhile). "push" latency
+is from a sale being sent to its store's stream announcing the change.
 
 Production mode on this machine: PostgreSQL, Redis, the RQ worker (worker.py), gunicorn with
 gunicorn.conf.py (bench.run.gunicorn: BENCH_WORKERS × BENCH_THREADS). The client is aiohttp in
@@ -80,6 +80,7 @@ USER_AGENT = ("Mozilla/5.0 (Linux; Android 11; SM-A025F) AppleWebKit/537.36 (KHT
 # --- live.js's schedule ----------------------------------------------------------------------
 
 IDLE_AFTER_S = 60
+STREAM_POLL_S = 300  # live.js: one poll every 5 minutes even while the stream is open
 
 
 def poll_every(quiet, idle_for):
@@ -219,7 +220,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                 return None
 
         async def poll(shop, due):
-            shop["polling"] = True
+            shop["polling"], shop["polled"] = True, due
             extra = {"HX-Target": "stock-list", "HX-Trigger": "stock-list"}
             if shop["etag"]:
                 extra["If-None-Match"] = shop["etag"]
@@ -364,7 +365,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                     tasks.append(asyncio.create_task(search(shop, due)))
                     next_search += rng.expovariate(search_rate)
                 else:
-                    if shop["streaming"]:
+                    if shop["streaming"] and due - shop["polled"] < STREAM_POLL_S:
                         pass  # the push channel is open: no timed poll (live.js)
                     elif shop["polling"]:
                         if due >= recorder.record_from:
@@ -386,7 +387,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
 
         shops = [{"cookie": c, "token": t, "urls": u, "etag": None, "quiet": 0,
                   "polling": False, "touched": 0.0, "writing": asyncio.Lock(),
-                  "streaming": False, "version": None}
+                  "streaming": False, "version": None, "polled": 0.0}
                  for c, t, u, role in people if role == "shopkeeper"]
         managers = [{"cookie": c, "token": t, "urls": u} for c, t, u, role in people
                     if role == "manager"]
