@@ -7,7 +7,7 @@ from pathlib import Path
 import config
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = sorted((ROOT / "webapp").rglob("*.py")) + [ROOT / "worker.py"]
+CODE = sorted((ROOT / "webapp").rglob("*.py")) + [ROOT / "worker.py", ROOT / "live.py"]
 # Keys Flask or an extension defines and defaults itself; we may set them in Config without
 # documenting them, unless we read them from the environment (then docs/operations.md
 # must say so).
