@@ -37,6 +37,7 @@ log = logging.getLogger("kiryana.live")
 CLOSE = object()
 HEARTBEAT = b": \n\n"
 RECONNECT_SECONDS = 1.0
+STARTUP_WAIT_SECONDS = 5.0
 
 
 class Stream:
@@ -74,6 +75,7 @@ class Hub:
         self.dirty = set()
         self.dirty_event = asyncio.Event()
         self.subscribed = False
+        self.first_subscription = asyncio.Event()
         self.redis = aioredis.Redis.from_url(self.url, socket_timeout=self.timeout,
                                              socket_connect_timeout=self.timeout)
         self.tasks = []
@@ -195,6 +197,7 @@ class Hub:
 
     def _subscribed(self):
         self.subscribed = True
+        self.first_subscription.set()
         self.known.clear()
         for streams in self.streams.values():
             for stream in streams:
@@ -297,7 +300,14 @@ def make_app(flask_app=None):
         app.router.add_get(prefix + "/healthz", healthz)
 
     async def started(app):
-        app[HUB].start()
+        # Listen once subscribed (a few ms), so that a port that answers is a server that
+        # streams; a Redis still down after STARTUP_WAIT_SECONDS: listen anyway, answer 503.
+        hub = app[HUB]
+        hub.start()
+        try:
+            await asyncio.wait_for(hub.first_subscription.wait(), STARTUP_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning("no Redis subscription yet: streams are refused (503) until there is")
 
     async def stopping(app):
         await app[HUB].stop()
