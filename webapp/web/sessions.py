@@ -14,6 +14,7 @@ import time
 from flask import current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import login_user
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from webapp.extensions import db
@@ -39,6 +40,11 @@ def cookie_id(user, issued=None):
     return user.get_id()
 
 
+# Built once: Session.get built this statement and its cache key again on every logged-in
+# request.
+USER_WITH_STORES = select(User).options(joinedload(User.stores)).where(User.id == bindparam("uid"))
+
+
 def load_user(user_id):
     """Flask-Login's user_loader: the user if the id's generation and age are still good."""
     try:
@@ -52,7 +58,7 @@ def load_user(user_id):
         return None
     # Its stores in the same statement: every page asks them (policy.can_see_store), and the
     # relationship's own selectin load was a second query on every logged-in request.
-    user = db.session.get(User, uid, options=[joinedload(User.stores)])
+    user = db.session.execute(USER_WITH_STORES, {"uid": uid}).unique().scalar_one_or_none()
     if user is None or user.session_generation != generation or not user.active:
         return None
     user.login_issued = issued
