@@ -8,6 +8,7 @@ the basket. With no signal, static/js/basket.js keeps the basket on the phone (f
 `data-basket-state` each render carries), queues a completed one for
 /offline/stores/<id>/sales, and hands what is left back to `replace` when the signal returns.
 """
+import functools
 import json
 import uuid
 from contextlib import contextmanager
@@ -84,9 +85,12 @@ def _lines_view(store, basket, errors=None, products=None):
 def _basket_context(store, basket, errors, products):
     """What the page's basket block shows: all an htmx change of the basket renders."""
     lines, total = _lines_view(store, basket, errors, products)
+    # Each line's price and total, and the bill, are shown twice (the page, basket_data): one
+    # formatting each.
+    rupees_of = functools.cache(rupees)
     return {"store": store, "lines": lines, "total": total, "basket": basket,
-            "errors": errors or {},
-            "basket_data": lines_of.state(basket["key"], lines, total, rupees, fmt_qty),
+            "errors": errors or {}, "rupees_of": rupees_of,
+            "basket_data": lines_of.state(basket["key"], lines, total, rupees_of, fmt_qty),
             # The udhaar form's choice of customer (no count: only the list is shown).
             "customers": khata.list_customers(current_user, store.id, per_page=200,
                                               count=False).items if lines else [],
