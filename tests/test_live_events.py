@@ -61,8 +61,8 @@ def live_app(pg_session_app, pg_url):
     services.forget_keys(prefix)
 
 
-def start_live(app, redis_port=6379, **settings):
-    port = free_port()
+def start_live(app, redis_port=6379, port=None, **settings):
+    port = port or free_port()
     env = app_env(app.config["SQLALCHEMY_DATABASE_URI"], f"redis://127.0.0.1:{redis_port}/0",
                   app.prefix, SECRET_KEY=SECRET, **settings)
     proc = Process([sys.executable, "live.py", "--port", str(port)], env, "live")
@@ -387,3 +387,109 @@ def test_a_stream_beats_while_quiet_and_ends_at_live_max_seconds(live_app, shop)
         events.close()
     finally:
         short.stop()
+
+
+# --- in Chromium, behind a same-origin proxy ---------------------------------------------
+
+def _proxy_live(port):
+    """WSGI middleware: /live/… streamed from live.py on `port`, as HAProxy or nginx does, so
+    the page's EventSource is same-origin and sends its cookie."""
+    def middleware(wsgi_app):
+        def app(environ, start_response):
+            path = environ.get("PATH_INFO", "")
+            if not path.startswith("/live/"):
+                return wsgi_app(environ, start_response)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            query = environ.get("QUERY_STRING")
+            try:
+                conn.request("GET", path + (f"?{query}" if query else ""),
+                             headers={"Cookie": environ.get("HTTP_COOKIE", "")})
+                response = conn.getresponse()
+            except OSError:  # live.py is not there: what a proxy answers
+                start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+                return [b"live.py is down\n"]
+            start_response(f"{response.status} {response.reason}", [
+                (k, v) for k, v in response.getheaders()
+                if k.lower() not in ("transfer-encoding", "connection", "date", "server")])
+
+            def body():
+                try:
+                    while chunk := response.read1(65536):
+                        yield chunk
+                finally:
+                    conn.close()
+            return body()
+        return app
+    return middleware
+
+
+@pytest.mark.browser
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_store_page_in_chromium_follows_its_stream_and_polls_when_live_py_dies():
+    from tests.live_site import ARTIFACTS, chromium, live_site
+    from tests.test_web_browser import Watched
+    from webapp.models import StockLevel
+
+    if not services.redis_available():
+        services.missing("Redis is not reachable on 127.0.0.1:6379")
+    prefix, port = unique_prefix(), free_port()
+    shots = ARTIFACTS / "live-events"
+
+    def fill():
+        store = make_store()
+        product = make_product(sku="CHEENI", name="Cheeni (loose)", unit="kg")
+        ledger.record_movement(ADMIN, commands.Movement.parse(
+            store_id=store.id, product_id=product.id, type="stock_in", quantity=50))
+        make_user("shopkeeper", [store], username="dukan")
+        return {"store": store.id, "product": product.id}
+
+    def sell_elsewhere(site, quantity):
+        with site["app"].app_context():
+            ledger.record_movement(ADMIN, commands.Movement.parse(
+                store_id=site["store"], product_id=site["product"], type="sale",
+                quantity=quantity))
+            level = db.session.get(StockLevel, (site["store"], site["product"])).quantity
+            db.session.remove()
+        return f"{level.normalize():f}", time.monotonic()
+
+    shown = "([sel, want]) => document.querySelector(sel).dataset.quantity === want"
+    with live_site(fill, middleware=_proxy_live(port), REDIS_URL=services.REDIS_URL,
+                   REDIS_KEY_PREFIX=prefix, LIVE_URL="/live") as site:
+        site["app"].prefix = prefix
+        live = start_live(site["app"], port=port)
+        try:
+            with chromium() as browser:
+                phone = Watched(browser, site, "dukan")  # fails on a CSP violation
+                page = phone.page
+                polls = []
+                page.on("request", lambda r: polls.append(time.monotonic())
+                        if f"/stores/{site['store']}/stock" in r.url else None)
+                page.goto(f"{site['url']}/stores/{site['store']}/")
+                wait_until(lambda: _health(port).get("streams") == 1, timeout=10,
+                           what="the page's stream")
+                # The stream open, the list is not polled (polling: every 1-4 s).
+                opened = time.monotonic()
+                page.wait_for_timeout(5000)
+                assert [t for t in polls if t > opened] == []
+                qty = f"#stock-list [data-product-id='{site['product']}'] .qty"
+                want, sold = sell_elsewhere(site, 3)
+                page.wait_for_function(shown, arg=[qty, want], timeout=2000)
+                took = time.monotonic() - sold
+                assert took < 1.0 and len(polls) == 1  # the one fetch the event asked for
+                shots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shots / "stream-sale-shown.png"), full_page=True)
+                # live.py stops: the page polls again and still sees the next sale.
+                live.stop()
+                want, sold = sell_elsewhere(site, 2)
+                page.wait_for_function(shown, arg=[qty, want], timeout=6000)
+                fallback = time.monotonic() - sold
+                page.screenshot(path=str(shots / "polling-after-live-died.png"), full_page=True)
+                (shots / "seconds.txt").write_text(
+                    f"stream: sale shown after {took:.2f} s\n"
+                    f"live.py stopped: next sale shown after {fallback:.2f} s\n")
+                # The stream's own failures once live.py stopped are expected (502 here).
+                phone.problems = [p for p in phone.problems if "/live/" not in p]
+                phone.close()
+        finally:
+            live.stop()
