@@ -13,7 +13,8 @@ from webapp.services import audit, imports, report_rollups, sync, webhooks
 
 
 def drain_audit():
-    """Move every pending audit event from the outbox to the log."""
+    """Move every pending audit event from the outbox to the log (the drainer's work, and an RQ
+    job's: without Redis, and any queued before drainers)."""
     audit.clear_drain_request()
     return audit.drain_all()
 
@@ -32,14 +33,38 @@ def run_import(job_id):
     return counts
 
 
+# KEYS: the flag, the wake-up list; ARGV: the flag's TTL. Sets the flag when it is not set and
+# then wakes a drainer; 1 when it did.
+_REQUEST = """
+if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then
+  redis.call('RPUSH', KEYS[2], 1)
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+# KEYS: the wake-up list; ARGV: its TTL (nobody listening, one wake-up a flag's life at most).
+_WAKE = """
+redis.call('RPUSH', KEYS[1], 1)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
+
+
+def _script(r, name, source):
+    scripts = r.__dict__.setdefault("_kiryana_scripts", {})
+    if name not in scripts:
+        scripts[name] = redisconn.Script(r, source)
+    return scripts[name]
+
+
 def request_audit_drain():
-    """Ask a worker to drain the outbox: at most one drain job waits at a time."""
-    if current_app.config["REDIS_URL"]:
-        flag = redisconn.prefixed(audit.DRAIN_FLAG)
-        first = redisconn.run(lambda r: r.set(flag, 1, nx=True, ex=audit.DRAIN_FLAG_SECONDS))
-        if not first:
-            return False
-    return enqueue("audit", drain_audit)
+    """Ask a worker's drainer to drain the outbox: at most one request waits at a time. Without
+    Redis the drain runs at once (the inline queue); when Redis fails the sweep drains."""
+    if not current_app.config["REDIS_URL"]:
+        return enqueue("audit", drain_audit)
+    keys = [redisconn.prefixed(audit.DRAIN_FLAG), redisconn.prefixed(audit.DRAIN_WAKE)]
+    return bool(redisconn.run(lambda r: _script(r, "request", _REQUEST)(
+        keys=keys, args=[audit.DRAIN_FLAG_SECONDS])))
 
 
 def send_webhook(delivery_id):
@@ -56,15 +81,17 @@ def queue_webhooks(sender, ids=(), **kwargs):
         enqueue("webhooks", send_webhook, delivery_id)
 
 
-def queue_flagged_drain(sender, **kwargs):
+def wake_drainer(sender, **kwargs):
     """audit.drain_flagged receiver: the flag is set (by the stock cache's one Redis call after a
-    write), so no drain job was waiting: queue one."""
-    enqueue("audit", drain_audit)
+    write), so no drain was asked for: wake a drainer. Lost (Redis failing), the sweep drains."""
+    wake = redisconn.prefixed(audit.DRAIN_WAKE)
+    redisconn.run(lambda r: _script(r, "wake", _WAKE)(keys=[wake],
+                                                      args=[audit.DRAIN_FLAG_SECONDS]))
 
 
 def init_app(app):
     webhooks.deliveries_ready.connect(queue_webhooks)
-    audit.drain_flagged.connect(queue_flagged_drain)
+    audit.drain_flagged.connect(wake_drainer)
     if webhooks.fan_out not in audit.DRAIN_HOOKS:
         audit.DRAIN_HOOKS.append(webhooks.fan_out)
 

@@ -47,9 +47,17 @@ class Actor:
 # webapp/jobs/tasks.py (webhooks.fan_out), so this module imports none of their services.
 DRAIN_HOOKS = []
 
-# The Redis flag (prefixed) that says a drain job is already waiting: at most one waits.
+# The Redis flag (prefixed) that says a drain is already asked for: at most one waits.
 DRAIN_FLAG = "audit:drain-requested"
-DRAIN_FLAG_SECONDS = 30  # a flag whose job was lost stops blocking new requests after this
+DRAIN_FLAG_SECONDS = 30  # a flag whose drain was lost stops blocking new requests after this
+# The list a worker's drainer thread blocks on (worker.py): whoever sets DRAIN_FLAG pushes a
+# wake-up on it. One RPUSH where an RQ job cost the web process an enqueue (a job pickled, a
+# pipeline) and the worker about 10 ms of CPU per sale in RQ's own bookkeeping (dequeue,
+# heartbeats, states, registries: python -m bench.worker_cpu).
+DRAIN_WAKE = "audit:drain-wake"
+# A drainer drains at most this often: the sales of the while go out in one transaction, and
+# the flag, cleared as a drain starts, stays set meanwhile so they push no wake-ups.
+DRAIN_GATHER_SECONDS = 0.5
 # Sent when a caller set DRAIN_FLAG itself inside a Redis call it made anyway (the stock
 # cache's invalidation after a write): a drain job must now be queued (webapp/jobs/tasks.py).
 drain_flagged = Namespace().signal("audit-drain-flagged")
@@ -125,11 +133,12 @@ def drain_all():
 
 
 def clear_drain_request():
-    """Forget the 'drain requested' flag, so commits from now on ask for a fresh drain."""
+    """Forget the 'drain requested' flag and the wake-ups waiting, so commits from now on ask
+    for a fresh drain: what asked before is drained by the drain that follows this."""
     from webapp.infra import redisconn
 
-    flag = redisconn.prefixed(DRAIN_FLAG)
-    redisconn.run(lambda r: r.delete(flag))
+    keys = redisconn.prefixed(DRAIN_FLAG), redisconn.prefixed(DRAIN_WAKE)
+    redisconn.run(lambda r: r.delete(*keys))
 
 
 def outbox_lag():
