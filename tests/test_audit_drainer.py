@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 import worker
 from tests.api_client import api_as
@@ -51,3 +51,23 @@ def test_the_drainer_moves_every_sale_event_soon_in_fewer_drains_than_sales(redi
     assert not drainer.is_alive()
     assert db.session.scalar(select(func.count()).select_from(AuditLog)) - logged >= SALES
     assert 1 <= len(drains) < SALES / 2  # gathered: not a drain per sale
+
+
+def test_a_drain_stops_at_a_short_batch_without_asking_the_outbox_again(app):
+    """Five events in batches of two: three reads of the outbox (2, 2, 1), none after the
+    short one."""
+    for n in range(5):
+        audit.record_now(None, "test.event", "thing", n)
+    reads = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "audit_outbox" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert audit.drain_all(batch_size=2) == 5
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(reads) == 3
+    assert db.session.scalar(select(func.count()).select_from(AuditOutbox)) == 0
