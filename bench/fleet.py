@@ -420,8 +420,10 @@ def _percentile(values, p):
 
 
 def _worker_seconds(pid):
+    """CPU seconds of a process and its children (worker.py forks RQ's scheduler)."""
     try:
-        return cpu._ticks(Path(f"/proc/{pid}/stat").read_text()) / cpu.TICKS
+        own = cpu._ticks(Path(f"/proc/{pid}/stat").read_text()) / cpu.TICKS
+        return own + cpu.workers_seconds(pid)
     except OSError:
         return 0.0
 
