@@ -6,7 +6,14 @@ import re
 from flask import g
 from sqlalchemy import event
 
-from tests.factories import ADMIN, login, make_product, make_store, make_supplier, make_user
+from tests.factories import (
+    ADMIN,
+    login,
+    make_product,
+    make_store,
+    make_supplier,
+    make_user,
+)
 from webapp.extensions import db
 from webapp.services import commands, ledger
 

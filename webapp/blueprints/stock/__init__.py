@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("stock", __name__)
 
-from webapp.blueprints.stock import count, expiring, routes  # noqa: E402,F401
+from webapp.blueprints.stock import count, expiring, routes, rows  # noqa: E402,F401
