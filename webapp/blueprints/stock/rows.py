@@ -25,30 +25,33 @@ _ROW = ('\n        <li><a class="row" href="{url}"\n     hx-get="{url}"\n'
 @bp.app_template_global()
 def stock_rows(store, items, flags=None):
     """The rows of `items` (level dicts with name, sku, unit, maybe barcode) in `store`;
-    `flags` (expiry flags by product id) adds a product's flag. The store's link is built once,
-    each distinct quantity formatted once, the badges' words looked up once."""
-    home = escape(url_for("stock.home", store_id=store.id)) + "?product="
-    units, shown, badges, out = unit.words(), {}, {}, []
+    `flags` (expiry flags by product id) adds a product's flag. Plain strings throughout (a
+    Markup's + escapes its other side again): the store's link built once, each distinct
+    quantity and unit escaped once, the badges' words looked up once."""
+    home = f"{escape(url_for('stock.home', store_id=store.id))}?product="
+    words, shown, units, badges, out = unit.words(), {}, {}, {}, []
     expiry_flag = get_template_attribute("stock/_stock.html", "expiry_flag") if flags else None
     for item in items:
-        product_id, value = item["product_id"], item["quantity"]
+        product_id, value, code = item["product_id"], item["quantity"], item["unit"]
         text = shown.get(value)
         if text is None:
-            text = shown[value] = escape(quantity(value))
-        badge = ""
-        if item["negative"] or item["low"]:
-            kind = "negative" if item["negative"] else "low"
+            text = shown[value] = str(escape(quantity(value)))
+        unit_text = units.get(code)
+        if unit_text is None:
+            unit_text = units[code] = str(escape(words[code]))
+        negative, badge = item["negative"], ""
+        if negative or item["low"]:
+            kind = "negative" if negative else "low"
             badge = badges.get(kind)
             if badge is None:  # as _macros/forms.html's badges() writes them
                 badge = badges[kind] = (
                     f'<span class="badge badge-negative">{escape(_("Negative"))}</span>\n  '
-                    if kind == "negative" else
+                    if negative else
                     f'<span class="badge badge-low">{escape(_("Low"))}</span>')
         barcode = item.get("barcode")
         out.append(_ROW.format(
-            url=home + str(product_id), id=product_id, name=escape(item["name"]),
+            url=f"{home}{product_id}", id=product_id, name=escape(item["name"]),
             sku=escape(item["sku"]), barcode=f" · <bdi>{escape(barcode)}</bdi>" if barcode else "",
             flag=expiry_flag(flags[product_id]) if flags and product_id in flags else "",
-            negative=" negative" if item["negative"] else "", shown=text,
-            unit=escape(units[item["unit"]]), badge=badge))
+            negative=" negative" if negative else "", shown=text, unit=unit_text, badge=badge))
     return Markup("".join(out))
