@@ -38,7 +38,9 @@ def _sell(client, store_id, product_id, key, **headers):
                            data={"product_id": product_id, "type": "sale", "quantity": "1",
                                  "key": key})
     assert response.status_code == 200
-    return response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "\x00" not in html  # every stand-in of the kept forms replaced
+    return html
 
 
 def test_each_panel_has_new_keys_and_shows_suppliers_added_since(app, client):
@@ -55,6 +57,8 @@ def test_each_panel_has_new_keys_and_shows_suppliers_added_since(app, client):
     assert not set(re.findall(r'name="key" type="hidden" value="(\w+)"', second)) \
         & {v for _, v in keys}
     assert 'placeholder="How many kg?"' in second and 'id="sale-quantity"' in second
+    assert second.count(f'name="product_id" value="{product_id}"') == 4  # the panel's, 3 forms'
+    assert second.count(f'action="/stores/{store_id}/movements"') == 3
 
 
 def test_the_panel_speaks_the_language_of_each_request(app, client):

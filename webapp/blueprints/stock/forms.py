@@ -1,8 +1,10 @@
 import uuid
 
-from flask import get_template_attribute
+from flask import get_template_attribute, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import Optional
 
@@ -74,40 +76,61 @@ class MovementForm(Form):
 
 
 class ActionForm:
-    """One of the store panel's three action forms, as the template shows it.
+    """One of the store panel's three action forms, as stock/_action_forms.html shows it: a
+    refused post from its WTForms form (`posted`: values, errors, key), a fresh one (nothing
+    posted) with no value and no error, built as a WTForms form only when rendered."""
 
-    A refused post is shown again from its WTForms form (`posted`: values, errors, key). A
-    fresh one builds no form at all: its fields read the same on every panel of a language (no
-    value, no error), so each is rendered once by the same `field` macro and kept, and only its
-    new key, the CSRF token and the product (written by the template) change. Building and
-    rendering three WTForms forms was half of a quick sale's instructions.
-    """
-
-    def __init__(self, kind, posted=None, suppliers=()):
+    def __init__(self, kind, posted=None, suppliers=(), key=None):
         self.kind, self.posted, self.suppliers = kind, posted, suppliers
-        self.key = posted.key.data if posted is not None else new_key()
+        self.key = posted.key.data if posted is not None else key or new_key()
         self.form_errors = posted.form_errors if posted is not None else ()
 
     def field(self, name, **kwargs):
         """The field's HTML as `_macros/forms.html`'s field(form[name], **kwargs) writes it."""
-        macro = get_template_attribute("_macros/forms.html", "field")
-        if self.posted is not None:
-            return macro(self.posted[name], **kwargs)
-        key = (current_language(), self.kind, name, tuple(sorted(kwargs.items())),
-               self.suppliers if name == "supplier_id" else None)
-        html = _FRESH_FIELDS.get(key)
-        if html is None:
-            if len(_FRESH_FIELDS) >= _FRESH_FIELDS_MAX:  # supplier lists come and go
-                _FRESH_FIELDS.clear()
+        form = self.posted
+        if form is None:
             form = MovementForm(formdata=None).for_action(self.kind)
             form.supplier_id.choices = list(self.suppliers)
-            html = _FRESH_FIELDS[key] = macro(form[name], **kwargs)
-        return html
+        return get_template_attribute("_macros/forms.html", "field")(form[name], **kwargs)
 
 
-# (language, kind, field, its arguments, the supplier choices) → the fresh field's HTML.
-_FRESH_FIELDS = {}
-_FRESH_FIELDS_MAX = 1000
+def action_forms_html(forms, store_id, product, open_kind=None):
+    """The panel's three action forms (`forms`: kind → ActionForm) for `product` (or none).
+
+    Fresh forms read the same on every panel of a language, product unit and supplier list but
+    for the store, the product, the CSRF token and their keys: they are rendered once with
+    stand-ins for those five, kept, and the stand-ins replaced. Building and rendering three
+    WTForms forms was half of a quick sale's instructions.
+    """
+    unit = product["unit"] if product else None
+    values = {"action_url": url_for("stock.record_movement", store_id=store_id),
+              "store_id": store_id, "csrf": generate_csrf(),
+              "product_id": product["product_id"] if product else ""}
+    if any(form.posted is not None for form in forms.values()):
+        return Markup(render_template("stock/_action_forms.html", forms=forms, unit=unit,
+                                      open_kind=open_kind, **values))
+    cache_key = (current_language(), unit, open_kind, forms["stock_in"].suppliers)
+    html = _FRESH_FORMS.get(cache_key)
+    if html is None:
+        if len(_FRESH_FORMS) >= _FRESH_FORMS_MAX:  # supplier lists come and go
+            _FRESH_FORMS.clear()
+        stand_ins = {kind: ActionForm(kind, suppliers=form.suppliers, key=_STAND_IN % kind)
+                     for kind, form in forms.items()}
+        html = _FRESH_FORMS[cache_key] = render_template(
+            "stock/_action_forms.html", forms=stand_ins, unit=unit, open_kind=open_kind,
+            **{name: _STAND_IN % name for name in values})
+    for name, value in values.items():
+        html = html.replace(_STAND_IN % name, escape(value))
+    for kind, form in forms.items():
+        html = html.replace(_STAND_IN % kind, escape(form.key))
+    return Markup(html)
+
+
+# What no value can hold (NUL is never in a URL, token, id or key), left as is by escaping.
+_STAND_IN = "\x00%s\x00"
+# (language, unit, open details, supplier choices) → the fresh forms' HTML with stand-ins.
+_FRESH_FORMS = {}
+_FRESH_FORMS_MAX = 1000
 
 
 def _id(text):

@@ -12,11 +12,12 @@ from webapp.blueprints.stock.forms import (
     HistoryFilterForm,
     MovementForm,
     TransferForm,
+    action_forms_html,
 )
 from webapp.extensions import db
 from webapp.models import Product, Store, Supplier, User, user_stores
-from webapp.services import history as history_service
 from webapp.services import catalog, commands, expiry, inventory, lookup, policy
+from webapp.services import history as history_service
 from webapp.services.errors import N_, DomainError, NotFound
 from webapp.services.handlers import handle
 from webapp.web import access
@@ -112,8 +113,8 @@ def _stock_context(store, count=True):
 
 
 def _home(store, forms, product, status=200, result=None, block=None, open_kind=None):
-    context = dict(store=store, forms=forms, product=product, result=result,
-                   open_kind=open_kind)
+    context = dict(store=store, product=product, result=result,
+                   action_forms=action_forms_html(forms, store.id, product, open_kind))
     # A chosen product that tracks expiry says so in the panel: a sale takes the batch that
     # expires first, expired or not. Untracked products pay no query for it.
     if product and product.get("tracks_expiry"):
