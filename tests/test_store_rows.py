@@ -33,8 +33,8 @@ def _item(product_id, name, quantity, unit="piece", negative=False, low=False, *
 
 ITEMS = [
     _item(1, "Chakki Atta", "20.000", unit="pack"),
-    _item(2, "Cheeni <b>&</b> \"loose\"", "1.500", unit="kg", low=True),
-    _item(3, "Doodh", "-2.000", unit="litre", negative=True, low=True, barcode="8964000123"),
+    _item(2, "Cheeni <b>&</b> \"loose\" 'khula'", "1.500", unit="kg", low=True),
+    _item(3, "Doodh", "-2.000", unit="litre", negative=True, low=True, barcode="89640<0123>&"),
     _item(4, "Chai", "20.000", barcode=""),
     _item(5, "Anda", "0.000", unit="dozen", low=True),
 ]
@@ -52,5 +52,6 @@ def test_the_rows_are_the_macros_byte_for_byte(app, language, flags):
                                                                  flags=flags)
         written = stock_rows(store, ITEMS, flags)
     assert str(written) == expected
-    assert "Cheeni &lt;b&gt;&amp;&lt;/b&gt; &#34;loose&#34;" in written
+    assert "Cheeni &lt;b&gt;&amp;&lt;/b&gt; &#34;loose&#34; &#39;khula&#39;" in written
+    assert "<bdi>89640&lt;0123&gt;&amp;</bdi>" in written
     assert ("badge-expired" in written) is bool(flags)
