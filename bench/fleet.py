@@ -10,10 +10,10 @@ header from <body hx-headers> and the session cookie; a write on the page (HX-Tr
 stock-changed) refreshes the list at once. The shop sells at the evening peak,
 one sale a minute (FLEET_SALES_PER_MINUTE), four in five a quick sale from the store page and
 one in five a 3-5 line basket at the counter (an add per line, then Complete: the basket lives
-in the session cookie, which the phone keeps as the server sets it; one write in flight at a
-time, the taps' pauses holding nothing); it searches the picker now
-and then (two keystrokes' requests a search, FLEET_SEARCHES_PER_MINUTE), and FLEET_MANAGERS
-managers open a report every FLEET_REPORT_SECONDS. Everything is sent on schedule (open loop),
+in the session cookie, which the phone keeps as the server sets it; one basket at a time and
+one write in flight at a time, a quick sale going between a basket's taps); it searches the
+picker now and then (two keystrokes' requests a search, FLEET_SEARCHES_PER_MINUTE), and
+FLEET_MANAGERS managers open a report every FLEET_REPORT_SECONDS. Everything is sent on schedule (open loop),
 each latency counted from when the request was due; a poll still in flight when the next tick
 wants one is not sent twice (htmx waits for the element's request), and is counted as skipped.
 
@@ -328,6 +328,14 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
                 refresh(shop)
 
         async def basket(shop, due):
+            # One basket at a time at the counter: a customer who comes while another's basket
+            # is being rung up waits their turn (a queue of people, not of the server: their
+            # latency counts from when the counter is free). Quick sales on the store page go
+            # on meanwhile.
+            async with shop["counter"]:
+                await ring_up(shop, max(due, time.perf_counter()))
+
+        async def ring_up(shop, due):
             products = rng.sample(range(1, database.PRODUCTS + 1), rng.randint(3, 5))
             for product in products:  # the cashier taps each product (a second or two apart)
                 touch(shop)
@@ -398,6 +406,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
 
         shops = [{"cookie": c, "token": t, "urls": u, "etag": None, "quiet": 0,
                   "polling": False, "touched": 0.0, "writing": asyncio.Lock(),
+                  "counter": asyncio.Lock(),
                   "streaming": False, "version": None, "polled": 0.0}
                  for c, t, u, role in people if role == "shopkeeper"]
         managers = [{"cookie": c, "token": t, "urls": u} for c, t, u, role in people
