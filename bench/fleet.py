@@ -29,7 +29,9 @@ gunicorn.conf.py (bench.run.gunicorn: BENCH_WORKERS × BENCH_THREADS). The clien
 FLEET_PROCESSES processes, one connection per request in flight (thousands at once at the
 larger sizes), its own CPU measured beside the rest.
 
-For each N in FLEET_SIZES (500,1000,2000,3000): FLEET_WARMUP s, then FLEET_SECONDS measured:
+For each N in FLEET_SIZES (500,1000,2000,3000): FLEET_WARMUP s (the phones open their page at
+random over its first two thirds, as in an evening under way rather than all in one second:
+each first list read is a full render), then FLEET_SECONDS measured:
 sale p50/p99, poll p99, errors, requests/s by kind, and CPU per shop-minute split app (gunicorn
 workers) / PostgreSQL / Redis / worker / client (bench/cpu.py reads /proc). `max_shops` is the
 largest N with sale p99 < 100 ms, poll p99 < 250 ms and no error (and, for each smaller N, the
@@ -81,6 +83,7 @@ USER_AGENT = ("Mozilla/5.0 (Linux; Android 11; SM-A025F) AppleWebKit/537.36 (KHT
 # --- live.js's schedule ----------------------------------------------------------------------
 
 IDLE_AFTER_S = 60
+ARRIVAL_SHARE = 2 / 3  # of the warm-up, over which the phones open their store page
 STREAM_POLL_S = 300  # live.js: one poll every 5 minutes even while the stream is open
 
 
@@ -256,6 +259,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
             `retry` (5 s) and the polls run meanwhile."""
             headers = {"User-Agent": USER_AGENT, "Accept": "text/event-stream",
                        "Cache-Control": "no-cache", "Cookie": shop["cookie"]}
+            await asyncio.sleep(max(0.0, shop["arrives"] - time.perf_counter()))
             while time.perf_counter() < deadline:
                 try:
                     async with client.get(shop["urls"]["events"], headers=headers,
@@ -364,7 +368,7 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
         async def phone(shop):
             sale_rate = SALES_PER_MINUTE / 60
             search_rate = SEARCHES_PER_MINUTE / 60
-            now = start + rng.random()
+            now = shop["arrives"]
             shop["next_poll"] = now
             shop["touched"] = now - rng.uniform(0, IDLE_AFTER_S)  # the evening is under way
             next_sale = now + rng.expovariate(sale_rate) if sale_rate else float("inf")
@@ -412,6 +416,8 @@ async def _fleet(people, cookie_name, base_url, seed, warmup, seconds):
         managers = [{"cookie": c, "token": t, "urls": u} for c, t, u, role in people
                     if role == "manager"]
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        for shop in shops:  # the phones come in over the warm-up, not all in one second
+            shop["arrives"] = start + rng.uniform(0, warmup * ARRIVAL_SHARE)
         runners = [phone(s) for s in shops] + [manager(m) for m in managers]
         streams = [asyncio.create_task(stream(s)) for s in shops if s["urls"].get("events")]
         await asyncio.gather(*runners)
