@@ -166,8 +166,9 @@ class Config:
     API_CHECK_RESPONSES = True
 
     # --- the live stock list's push channel (live.py, issue 28) ----------------------------
-    # Where store pages find live.py's event streams ("/live" behind the proxy, or an absolute
-    # URL); empty: pages poll their stock list as before. Used only with REDIS_URL.
+    # Where store pages find live.py's event streams: "/live" on the page's own origin behind
+    # the proxy (a browser sends no session cookie to, and the CSP refuses, another origin; the
+    # bench's client takes an absolute URL). Empty: pages poll as before. Only with REDIS_URL.
     LIVE_URL = os.environ.get("LIVE_URL", "").strip()
     LIVE_HOST = os.environ.get("LIVE_HOST", "127.0.0.1")
     LIVE_PORT = int(os.environ.get("LIVE_PORT", "8091"))
