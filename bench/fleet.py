@@ -52,6 +52,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 SIZES = [int(n) for n in os.environ.get("FLEET_SIZES", "500,1000,2000,3000").split(",")]
@@ -126,6 +127,28 @@ def seed_people(url, shops, managers):
     with conn.cursor() as cur:
         cur.execute("ANALYZE users, user_stores")
     conn.close()
+
+
+@contextmanager
+def shops_database(stores, managers, prefix, live_url=None):
+    """A fresh bench database of `stores` shops (bench.database.seed), a logged-in shopkeeper
+    for each and `managers` managers (sessions below), this process's environment pointing
+    bench.wsgi at it; yields (database URL, sessions, cookie name). Dropped afterwards, with
+    the Redis keys under `prefix`."""
+    url = database.create()
+    try:
+        database.migrate_and_make_token(url)
+        database.seed(url)
+        seed_people(url, stores, managers)
+        os.environ.update(BENCH_DATABASE_URL=database.sqlalchemy_url(url),
+                          REDIS_URL=run.REDIS_URL, BENCH_KEY_PREFIX=prefix)
+        if live_url:  # gunicorn's app reads it: its store pages name the stream
+            os.environ["LIVE_URL"] = live_url
+        made, cookie_name = sessions(stores, managers, live_url)
+        yield url, made, cookie_name
+    finally:
+        database.drop(url)
+        run._clear_redis(prefix.rstrip(":"))
 
 
 def sessions(shops, managers, live_url=None):
@@ -538,42 +561,32 @@ def measure(n, made, cookie_name, base_url, gunicorn_pid, worker_pid, live_pid=N
 
 def main():
     started = time.time()
-    url = database.create()
     prefix = f"kiryana-fleet-{uuid.uuid4().hex[:8]}:"
     os.environ.update(REDIS_KEY_PREFIX=prefix, RQ_QUEUE_PREFIX=prefix)
+    live_port = run._free_port()
+    live_url = f"http://127.0.0.1:{live_port}" if PUSH else None
     worker = live = None
     by_size = {}
-    try:
-        database.migrate_and_make_token(url)
-        database.seed(url)
-        seed_people(url, max(SIZES), MANAGERS)
-        os.environ.update(BENCH_DATABASE_URL=database.sqlalchemy_url(url),
-                          REDIS_URL=run.REDIS_URL, BENCH_KEY_PREFIX=prefix)
-        live_port = run._free_port()
-        live_url = f"http://127.0.0.1:{live_port}" if PUSH else None
-        if PUSH:  # gunicorn's app reads it: its store pages name the stream
-            os.environ["LIVE_URL"] = live_url
-        made, cookie_name = sessions(max(SIZES), MANAGERS, live_url)
+    with shops_database(max(SIZES), MANAGERS, prefix, live_url) as (url, made, cookie_name):
         print(f"seeded {database.STORES} stores x {database.PRODUCTS} products, "
               f"{len(made)} sessions", flush=True)
-        with run.gunicorn(url, prefix) as (base_url, pid):
-            worker = soak._start_worker(url, prefix)
-            live = _start_live(url, live_port) if PUSH else None
-            for n in SIZES:
-                figures = measure(n, made, cookie_name, base_url, pid, worker.pid,
-                                  live.pid if live else None)
-                by_size[str(n)] = figures
-                print(json.dumps({k: figures[k] for k in (
-                    "shops", "sale_p50_ms", "sale_p99_ms", "poll_p99_ms", "push_p99_ms", "errors",
-                    "per_second", "cpu_ms_per_shop_minute", "met")}), flush=True)
-        invariant = database.check_invariant(url, 0)
-    finally:
-        for process in (worker, live):
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
-        database.drop(url)
-        run._clear_redis(prefix.rstrip(":"))
+        try:
+            with run.gunicorn(url, prefix) as (base_url, pid):
+                worker = soak._start_worker(url, prefix)
+                live = _start_live(url, live_port) if PUSH else None
+                for n in SIZES:
+                    figures = measure(n, made, cookie_name, base_url, pid, worker.pid,
+                                      live.pid if live else None)
+                    by_size[str(n)] = figures
+                    print(json.dumps({k: figures[k] for k in (
+                        "shops", "sale_p50_ms", "sale_p99_ms", "poll_p99_ms", "push_p99_ms",
+                        "errors", "per_second", "cpu_ms_per_shop_minute", "met")}), flush=True)
+            invariant = database.check_invariant(url, 0)
+        finally:
+            for process in (worker, live):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=30)
     max_shops = 0
     for n in SIZES:  # the largest N such that it and every smaller N met the limits
         if not by_size[str(n)]["met"]:

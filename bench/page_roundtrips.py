@@ -17,7 +17,7 @@ os.environ.update(REDIS_KEY_PREFIX=PREFIX, RQ_QUEUE_PREFIX=PREFIX)
 
 import redis.connection
 
-from bench import database, fleet, roundtrips, run  # after the settings above
+from bench import database, fleet, roundtrips  # after the settings above
 
 STATEMENTS = []
 
@@ -88,29 +88,21 @@ class _Connection(roundtrips._Connection):
 
 
 def main(count=200, verbose=False):
-    url = database.create()
-    try:
-        database.migrate_and_make_token(url)
-        database.seed(url)
-        fleet.seed_people(url, database.STORES, 0)
-        os.environ.update(BENCH_DATABASE_URL=database.sqlalchemy_url(url),
-                          REDIS_URL=run.REDIS_URL, BENCH_KEY_PREFIX=PREFIX)
-        made, _ = fleet.sessions(database.STORES, 0)
+    with fleet.shops_database(database.STORES, 0, PREFIX) as (_, made, _):
         from bench.wsgi import BenchConfig
         from webapp import create_app
 
         app = create_app(type("PageRoundTrips", (BenchConfig,), {"SQLALCHEMY_ENGINE_OPTIONS": {
             "connect_args": {"connection_factory": _Connection}, "pool_recycle": 300}}))
         redis.connection.AbstractConnection.send_packed_command = roundtrips._counted_send
-        found = measure(app.test_client(use_cookies=False), list(made.values()), count,
-                        verbose)
+        try:
+            found = measure(app.test_client(use_cookies=False), list(made.values()), count,
+                            verbose)
+        finally:
+            redis.connection.AbstractConnection.send_packed_command = roundtrips._send
         for kind, counts in found.items():
             print(f"{kind:<11} database {counts['database']:>5}  redis {counts['redis']:>5}")
         return found
-    finally:
-        redis.connection.AbstractConnection.send_packed_command = roundtrips._send
-        database.drop(url)
-        run._clear_redis(PREFIX.rstrip(":"))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ os.environ.setdefault("BENCH_PRODUCTS", "60")
 PREFIX = f"kiryana-wcpu-{uuid.uuid4().hex[:8]}:"
 os.environ.update(REDIS_KEY_PREFIX=PREFIX, RQ_QUEUE_PREFIX=PREFIX)
 
-from bench import database, fleet, run, soak  # after the sizes and prefixes it reads
+from bench import database, fleet, soak  # after the sizes and prefixes it reads
 
 
 def _outbox_rows(url):
@@ -43,55 +43,49 @@ def _settle(url, seconds=60):
 
 
 def main(sales=300, per_second=10.0):
-    url = database.create()
-    prefix = PREFIX
-    worker = None
-    try:
-        database.migrate_and_make_token(url)
-        database.seed(url)
-        fleet.seed_people(url, database.STORES, 0)
-        os.environ.update(BENCH_DATABASE_URL=database.sqlalchemy_url(url),
-                          REDIS_URL=run.REDIS_URL, BENCH_KEY_PREFIX=prefix)
-        made, _ = fleet.sessions(database.STORES, 0)
-        from bench.wsgi import app
-
-        assert app.config["RQ_QUEUE_PREFIX"] == prefix
-        client = app.test_client(use_cookies=False)  # each sale sends its own shop's cookie
-        worker = soak._start_worker(url, prefix)
-        time.sleep(15)  # the worker is up and has swept twice
-        window = sales / per_second
-        idle_start = fleet._worker_seconds(worker.pid)
-        time.sleep(window)
-        idle = fleet._worker_seconds(worker.pid) - idle_start
-        rng = random.Random(7)
-        people = list(made.values())
-        start, began = fleet._worker_seconds(worker.pid), time.perf_counter()
-        for i in range(sales):
-            due = began + i / per_second
-            if (delay := due - time.perf_counter()) > 0:
-                time.sleep(delay)
-            cookie, token, urls, _ = rng.choice(people)
-            response = client.post(urls["sale"], data={
-                "csrf_token": token, "type": "sale", "quantity": "1",
-                "product_id": str(rng.randint(1, database.PRODUCTS)), "key": uuid.uuid4().hex},
-                headers={"Cookie": cookie, "X-CSRFToken": token, "HX-Request": "true",
-                         "User-Agent": fleet.USER_AGENT,
-                         "HX-Target": "panel"})
-            assert response.status_code < 400, response.get_data(as_text=True)[:2000]
-        _settle(url)
-        spent = fleet._worker_seconds(worker.pid) - start
-        elapsed = time.perf_counter() - began
-        idle_rate = idle / window
-        print(f"{sales} sales at {per_second}/s over {elapsed:.1f} s: worker "
-              f"{spent * 1000 / sales:.2f} ms CPU per sale (all of it); idle worker "
-              f"{idle_rate * 1000:.1f} ms CPU per second; per sale above idle "
-              f"{(spent - idle_rate * elapsed) * 1000 / sales:.2f} ms")
-    finally:
-        if worker is not None:
+    with fleet.shops_database(database.STORES, 0, PREFIX) as (url, made, _):
+        worker = soak._start_worker(url, PREFIX)
+        try:
+            measure(url, made, worker, sales, per_second)
+        finally:
             worker.terminate()
             worker.wait(timeout=30)
-        database.drop(url)
-        run._clear_redis(prefix.rstrip(":"))
+
+
+def measure(url, made, worker, sales, per_second):
+    """The worker's CPU idle, then over `sales` quick sales sent at `per_second`."""
+    from bench.wsgi import app
+
+    assert app.config["RQ_QUEUE_PREFIX"] == PREFIX
+    client = app.test_client(use_cookies=False)  # each sale sends its own shop's cookie
+    time.sleep(15)  # the worker is up and has swept twice
+    window = sales / per_second
+    idle_start = fleet._worker_seconds(worker.pid)
+    time.sleep(window)
+    idle = fleet._worker_seconds(worker.pid) - idle_start
+    rng = random.Random(7)
+    people = list(made.values())
+    start, began = fleet._worker_seconds(worker.pid), time.perf_counter()
+    for i in range(sales):
+        due = began + i / per_second
+        if (delay := due - time.perf_counter()) > 0:
+            time.sleep(delay)
+        cookie, token, urls, _ = rng.choice(people)
+        response = client.post(urls["sale"], data={
+            "csrf_token": token, "type": "sale", "quantity": "1",
+            "product_id": str(rng.randint(1, database.PRODUCTS)), "key": uuid.uuid4().hex},
+            headers={"Cookie": cookie, "X-CSRFToken": token, "HX-Request": "true",
+                     "User-Agent": fleet.USER_AGENT,
+                     "HX-Target": "panel"})
+        assert response.status_code < 400, response.get_data(as_text=True)[:2000]
+    _settle(url)
+    spent = fleet._worker_seconds(worker.pid) - start
+    elapsed = time.perf_counter() - began
+    idle_rate = idle / window
+    print(f"{sales} sales at {per_second}/s over {elapsed:.1f} s: worker "
+          f"{spent * 1000 / sales:.2f} ms CPU per sale (all of it); idle worker "
+          f"{idle_rate * 1000:.1f} ms CPU per second; per sale above idle "
+          f"{(spent - idle_rate * elapsed) * 1000 / sales:.2f} ms")
 
 
 if __name__ == "__main__":
