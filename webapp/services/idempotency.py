@@ -11,7 +11,7 @@ from webapp.models import IdempotencyRecord
 from webapp.models.types import utcnow
 from webapp.services import transaction
 from webapp.services.errors import Conflict, DomainError
-from webapp.services.sql import insert_ignore
+from webapp.services.sql import Prebuilt, insert_ignore
 
 T = IdempotencyRecord.__table__
 MAX_KEY_LENGTH = 128
@@ -52,15 +52,7 @@ _BUILDERS = {
         status_code=bindparam("i_status", type_=T.c.status_code.type),
         response=bindparam("i_response", type_=T.c.response.type)),
 }
-_STATEMENTS = {}
-
-
-def _statement(conn, name):
-    key = (conn.dialect.name, name)
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _STATEMENTS[key] = _BUILDERS[name](conn)
-    return stmt
+_statement = Prebuilt(_BUILDERS)
 
 
 def claim(conn, scope, key, request_hash):

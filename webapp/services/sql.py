@@ -50,3 +50,19 @@ def skip_locked(conn, stmt):
 def is_postgresql(conn):
     """For the statements only PostgreSQL can run (the ledger's one-statement write, LATERAL)."""
     return conn.dialect.name == "postgresql"
+
+
+class Prebuilt:
+    """Statements built once per dialect and name, from `builders` (name -> build(conn)):
+    building and cache-keying a Core statement on every call of a hot path costs more than
+    sending it. `builders` may grow after this is made (the ledger's fast path adds its own)."""
+
+    def __init__(self, builders):
+        self.builders, self.built = builders, {}
+
+    def __call__(self, conn, name):
+        key = (conn.dialect.name, name)
+        stmt = self.built.get(key)
+        if stmt is None:
+            stmt = self.built[key] = self.builders[name](conn)
+        return stmt

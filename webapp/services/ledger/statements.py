@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, select, update
 from webapp.extensions import db
 from webapp.infra import dbretry, replica
 from webapp.models import DailyStockSummary, Product, StockLevel, StockMovement, Store
-from webapp.services.sql import exact_sum, is_postgresql, upsert
+from webapp.services.sql import Prebuilt, exact_sum, is_postgresql, upsert
 from webapp.services.validation import MAX_LEVEL
 
 LEVELS = StockLevel.__table__
@@ -29,20 +29,12 @@ SUMMARY_KEY = ("day", "store_id", "product_id", "type")
 # (the scale each is rounded back to on SQLite, whose numerics are binary floats; None: a count)
 SUMMARY_SUMS = {"quantity": 3, "delta": 3, "amount": 2, "cost": 2, "without_cost": None}
 
-_STATEMENTS = {}
 # name -> build(conn) -> statement; fastpath.py adds its own, and names them in WRITES.
 BUILDERS = {}
 WRITES = set()
 _DRIVER_SQL = {}
-
-
-def statement(conn, name):
-    """The statement `name` for this connection's dialect, built the first time."""
-    key = (conn.dialect.name, name)
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _STATEMENTS[key] = BUILDERS[name](conn)
-    return stmt
+# The statement `name` for this connection's dialect, built the first time.
+statement = Prebuilt(BUILDERS)
 
 
 def send(conn, name, params):
