@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.api_client import api_as
-from tests.factories import ADMIN, make_product, make_store, make_supplier
+from tests.factories import ADMIN, make_product, make_store, make_supplier, make_user
 from webapp.extensions import db
 from webapp.models import (
     AuditLog,
@@ -351,3 +351,25 @@ def test_the_daily_closing(app, keeper, shop):
     text = closing.summary_text(closing_, store.name, "en")
     assert "1,550" in text and "difference Rs 20" in text
     assert_khata_consistent()
+
+
+def test_the_counters_customer_choice_is_the_list_in_its_order(app, keeper, shop):
+    """picker_customers (the basket's udhaar choice) gives what list_customers gave it: the
+    store's customers who owe most first, then by name, with only the fields it shows."""
+    store = shop[0]
+    other = make_store(name="Other Store")
+    for name, phone, balance in (("Zahid", "03001112223", "0.00"), ("Asif", None, "0.00"),
+                                 ("Bilal", "03004445556", "120.50"), ("Nadia", None, "7.25")):
+        customer = khata.create_customer(ADMIN, None, store_id=store.id, name=name,
+                                         phone=phone)
+        db.session.execute(khata.CUSTOMERS.update().values(balance=Decimal(balance))
+                           .where(khata.CUSTOMERS.c.id == customer.data["customer"]["id"]))
+    khata.create_customer(ADMIN, None, store_id=other.id, name="Elsewhere")
+    db.session.commit()
+    listed = khata.list_customers(make_user("shopkeeper", [store]), store.id, per_page=200,
+                                  count=False).items
+    picked = khata.picker_customers(store.id)
+    assert [c["name"] for c in picked] == ["Bilal", "Nadia", "Asif", "Zahid"]
+    assert picked == [{key: c[key] for key in ("id", "name", "phone", "balance")}
+                      for c in listed]
+    assert khata.picker_customers(store.id, limit=2) == picked[:2]

@@ -16,7 +16,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -263,6 +263,24 @@ def list_customers(user, store_id=None, q=None, page=1, per_page=50, count=True)
     return paginate(query, (CUSTOMERS.c.balance.desc(), CUSTOMERS.c.name, CUSTOMERS.c.id),
                     page, per_page, count=count,
                     rows=lambda limited: [customer_dict(r) for r in db.session.execute(limited)])
+
+
+# The counter's udhaar choice: the store's first 200 customers in list_customers' order, only
+# what the choice shows. Built once: the basket renders it on every change of a basket.
+PICKER_CUSTOMERS = (
+    select(CUSTOMERS.c.id, CUSTOMERS.c.name, CUSTOMERS.c.phone, CUSTOMERS.c.balance)
+    .where(CUSTOMERS.c.store_id == bindparam("c_store"))
+    .order_by(CUSTOMERS.c.balance.desc(), CUSTOMERS.c.name, CUSTOMERS.c.id)
+    .limit(bindparam("c_limit")))
+
+
+def picker_customers(store_id, limit=200):
+    """[{id, name, phone, balance}] of a store the caller has already opened (access.
+    store_or_404: the user may see it), who owes most first, as list_customers gives them."""
+    rows = db.session.connection().execute(PICKER_CUSTOMERS,
+                                           {"c_store": store_id, "c_limit": limit})
+    return [{"id": row.id, "name": row.name, "phone": row.phone, "balance": _text(row.balance)}
+            for row in rows]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,8 +15,10 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 from flask import abort, flash, redirect, request, session, url_for
+from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
 
 from webapp.blueprints.counter import bp
 from webapp.extensions import db
@@ -82,18 +84,27 @@ def _lines_view(store, basket, errors=None, products=None):
     return lines, total
 
 
+def _words():
+    """The template's gettext and ngettext bound to this request's translations: the basket
+    says some 30 words, 8 of them per line, and Flask-Babel's own pair looks the request's
+    domain, locale and catalogue up again on each call. Jinja's `_` calls the context's
+    `gettext`, so these stand in for it with the same catalogue and the same formatting."""
+    translations = get_translations()
+    return {"gettext": _make_new_gettext(translations.ugettext),
+            "ngettext": _make_new_ngettext(translations.ungettext)}
+
+
 def _basket_context(store, basket, errors, products):
     """What the page's basket block shows: all an htmx change of the basket renders."""
     lines, total = _lines_view(store, basket, errors, products)
     # Each line's price and total, and the bill, are shown twice (the page, basket_data): one
     # formatting each.
     rupees_of = functools.cache(rupees)
-    return {"store": store, "lines": lines, "total": total, "basket": basket,
+    return {**_words(), "store": store, "lines": lines, "total": total, "basket": basket,
             "errors": errors or {}, "rupees_of": rupees_of,
             "basket_data": lines_of.state(basket["key"], lines, total, rupees_of, fmt_qty),
-            # The udhaar form's choice of customer (no count: only the list is shown).
-            "customers": khata.list_customers(current_user, store.id, per_page=200,
-                                              count=False).items if lines else [],
+            # The udhaar form's choice of customer (the store is this user's: access).
+            "customers": khata.picker_customers(store.id) if lines else [],
             "entered": request.form if errors else {}}
 
 
