@@ -18,7 +18,7 @@ from flask import abort, flash, redirect, request, session, url_for
 from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from jinja2.ext import _make_new_gettext, _make_new_ngettext
+from markupsafe import Markup
 
 from webapp.blueprints.counter import bp
 from webapp.extensions import db
@@ -85,13 +85,22 @@ def _lines_view(store, basket, errors=None, products=None):
 
 
 def _words():
-    """The template's gettext and ngettext bound to this request's translations: the basket
-    says some 30 words, 8 of them per line, and Flask-Babel's own pair looks the request's
-    domain, locale and catalogue up again on each call. Jinja's `_` calls the context's
-    `gettext`, so these stand in for it with the same catalogue and the same formatting."""
+    """The template's `_`, gettext and ngettext bound to this request's translations: the
+    basket says some 30 words, 8 of them per line. Flask-Babel's pair looked the request's
+    domain, locale and catalogue up again on each call, and Jinja's (context functions) made a
+    copy of the template's context for each call in a loop or block. These are what Jinja's
+    newstyle gettext does in an autoescaped template (every template here is .html): the
+    catalogue's text as Markup, always %-formatted, its values escaped."""
     translations = get_translations()
-    return {"gettext": _make_new_gettext(translations.ugettext),
-            "ngettext": _make_new_ngettext(translations.ungettext)}
+
+    def gettext(string, **variables):
+        return Markup(translations.ugettext(string)) % variables
+
+    def ngettext(singular, plural, num, **variables):
+        variables.setdefault("num", num)
+        return Markup(translations.ungettext(singular, plural, num)) % variables
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
 
 
 def _basket_context(store, basket, errors, products):
