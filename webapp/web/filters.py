@@ -19,11 +19,10 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from flask import current_app, has_app_context
 from markupsafe import Markup, escape
-from flask_babel import get_translations, gettext
 
 from webapp.services.errors import N_, Text
 from webapp.services.validation import PAKISTAN
-from webapp.web.i18n import current_language, translate
+from webapp.web.i18n import current_language, gettext, translate, translations
 
 GROUPING = {"lakh": "#,##,##0", "thousands": "#,##0"}
 
@@ -100,7 +99,7 @@ def number(value):
 def ngettext(singular, plural, n, text, **names):
     """gettext's plural lookup with the figure as written ("1.5", not n): flask_babel's own
     ngettext fills %(num)s with n itself. Named ngettext so extraction finds each pair."""
-    return get_translations().ungettext(singular, plural, n) % {"num": text, **names}
+    return translations().ungettext(singular, plural, n) % {"num": text, **names}
 
 
 def measure(value, unit_code):

@@ -1,7 +1,6 @@
 """The base form: service errors (DomainError) land on the field they name."""
 import wtforms.widgets
 from flask import abort, flash
-from flask_babel import get_translations
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms.widgets import core as wtforms_widgets
@@ -9,7 +8,7 @@ from wtforms.widgets.core import clean_key
 
 from webapp.services.errors import N_, DomainError
 from webapp.web.htmx import redirect_to
-from webapp.web.i18n import translate
+from webapp.web.i18n import translate, translations
 
 
 # WTForms' own messages (it ships no Urdu): listed here so they are in our catalogue.
@@ -29,11 +28,11 @@ class _Translations:
     """WTForms' messages from our catalogue, in the page's language."""
 
     def gettext(self, string):
-        return get_translations().ugettext(string)
+        return translations().ugettext(string)
 
     def ngettext(self, singular, plural, n):
         # Listed above as two plain entries (Urdu says both the same way).
-        return get_translations().ugettext(singular if n == 1 else plural)
+        return translations().ugettext(singular if n == 1 else plural)
 
 
 class Form(FlaskForm):

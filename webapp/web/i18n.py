@@ -12,8 +12,12 @@ import os
 from pathlib import Path
 
 from flask import has_request_context, request
-from flask_babel import force_locale, get_locale, gettext, refresh
+from flask.globals import _cv_app, _cv_request
+from flask_babel import force_locale, get_locale, refresh
+from flask_babel import Domain, get_babel, get_translations
 from flask_login import current_user
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 
 from webapp.services.errors import Text
 from webapp.services.validation import PAKISTAN
@@ -27,6 +31,76 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 # Unicode first-strong-isolate … pop-directional-isolate: a value (a product name, a number, a
 # SKU) dropped into an Urdu sentence keeps its own direction and does not reorder the sentence.
 FSI, PDI = "\u2068", "\u2069"
+
+
+class RequestDomain(Domain):
+    """Flask-Babel's default domain, keeping the translations it finds on the request's babel
+    context beside the locale they were found for. Flask-Babel looks that context up through
+    `g` three times and formats the locale's name for every gettext (~35 a basket, 15 % of
+    it); a forced or refreshed locale is another (or no) object, so the next call looks again."""
+
+    def get_translations(self):
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None:
+            return super().get_translations()
+        babel_ctx = app_ctx.g.__dict__.get("_flask_babel")
+        if babel_ctx is not None:
+            kept = babel_ctx.__dict__.get("kiryana_translations")
+            if kept is not None and kept[1] is self \
+                    and kept[0] is babel_ctx.__dict__.get("babel_locale"):
+                return kept[2]
+        found = super().get_translations()
+        babel_ctx = app_ctx.g._flask_babel  # made by the call above
+        locale = babel_ctx.__dict__.get("babel_locale")
+        if locale is not None:
+            babel_ctx.kiryana_translations = (locale, self, found)
+        return found
+
+
+def translations():
+    """flask_babel.get_translations(): what RequestDomain kept for this request's locale and
+    domain, from one context variable and two identity checks."""
+    app_ctx = _cv_app.get(None)
+    babel_ctx = app_ctx.g.__dict__.get("_flask_babel") if app_ctx is not None else None
+    if babel_ctx is not None:
+        kept = babel_ctx.__dict__.get("kiryana_translations")
+        if kept is not None and kept[0] is babel_ctx.__dict__.get("babel_locale") \
+                and kept[1] is babel_ctx.__dict__.get("babel_domain"):
+            return kept[2]
+    return get_translations()
+
+
+def gettext(string, **variables):
+    """flask_babel.gettext, through translations()."""
+    text = translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular, plural, num, **variables):
+    """flask_babel.ngettext, through translations()."""
+    variables.setdefault("num", num)
+    return translations().ungettext(singular, plural, num) % variables
+
+
+@pass_eval_context
+def _template_gettext(eval_ctx, string, **variables):
+    """Jinja's newstyle gettext (jinja2.ext._make_new_gettext) without its context: Jinja
+    derives a whole template context for a pass_context call inside a block or loop, and the
+    translation needs only the autoescape flag."""
+    text = translations().ugettext(string)
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
+
+
+@pass_eval_context
+def _template_ngettext(eval_ctx, singular, plural, num, **variables):
+    """Jinja's newstyle ngettext, as _template_gettext."""
+    variables.setdefault("num", num)
+    text = translations().ungettext(singular, plural, num)
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    return text % variables
 
 
 def select_locale():
@@ -48,7 +122,13 @@ def remember_language(response, language):
 
 
 def current_language():
-    locale = get_locale() if has_request_context() else None
+    if _cv_request.get(None) is None:
+        return LANGUAGES[0]
+    # The locale Flask-Babel chose for this request, read without its three lookups of `g`.
+    babel_ctx = _cv_app.get().g.__dict__.get("_flask_babel")
+    locale = babel_ctx.__dict__.get("babel_locale") if babel_ctx is not None else None
+    if locale is None:
+        locale = get_locale()
     return locale.language if locale and locale.language in LANGUAGES else LANGUAGES[0]
 
 
@@ -115,6 +195,8 @@ def init_app(app, babel):
     babel.init_app(app, locale_selector=select_locale,
                    default_translation_directories=str(TRANSLATIONS),
                    default_timezone=PAKISTAN.key)
+    if not isinstance(babel.__dict__.get("domain_instance"), RequestDomain):
+        babel.domain_instance = RequestDomain(domain=get_babel(app).default_domain)
 
     @app.before_request
     def choose_language_afresh():
@@ -129,3 +211,13 @@ def init_app(app, babel):
                 "languages": NAMES, "tr": translate}
 
     app.add_template_filter(translate, "tr")
+    # Flask-Babel's callables (pgettext, npgettext) through translations(); gettext, `_` and
+    # ngettext as _template_gettext (the same text, the same escaping).
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n))
+    app.jinja_env.globals.update(gettext=_template_gettext, _=_template_gettext,
+                                 ngettext=_template_ngettext)

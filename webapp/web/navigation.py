@@ -2,10 +2,10 @@
 from dataclasses import dataclass
 
 from flask import request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.services import policy
+from webapp.web.i18n import gettext as _
 
 CURRENT_STORE_KEY = "store_id"
 
