@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from functools import wraps
 
 from flask import current_app, g, has_request_context, request, session
+from flask.globals import _cv_app, _cv_request
 from flask_login import current_user
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import TextClause, create_engine, event
@@ -44,8 +45,11 @@ class RoutingSession(FlaskSession):
     """db.session's class: sends reads to the replica while a @replica_reads view asks for it."""
 
     def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        # has_request_context() and g.get("_db_target"), read from the context variables:
+        # every statement of every request asks this.
         if bind is None and not self._flushing and not getattr(clause, "is_dml", False) \
-                and has_request_context() and g.get("_db_target") == REPLICA:
+                and _cv_request.get(None) is not None \
+                and _cv_app.get().g.__dict__.get("_db_target") == REPLICA:
             engine = current_app.extensions.get("kiryana_replica_engine")
             if engine is not None:
                 return engine

@@ -201,8 +201,10 @@ def init_app(app, babel):
     @app.before_request
     def choose_language_afresh():
         """Flask-Babel caches the locale on the app context, which a test client (or a
-        copied context) can share between requests: each request chooses again."""
-        refresh()
+        copied context) can share between requests: each request chooses again. (A context
+        without Flask-Babel's namespace has nothing cached to forget.)"""
+        if "_flask_babel" in _cv_app.get().g.__dict__:
+            refresh()
 
     @app.context_processor
     def language_context():

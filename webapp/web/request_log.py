@@ -21,7 +21,8 @@ def _not_werkzeug_access(record):
 
 
 def _start():
-    incoming = request.headers.get("X-Request-ID", "")
+    wsgi = request.environ  # the request's (not the process's): request.headers.get, directly
+    incoming = wsgi.get("HTTP_X_REQUEST_ID", "")
     # 32 random hex digits, as uuid4().hex without building a UUID object for it.
     g.request_id = incoming if REQUEST_ID.match(incoming) else secrets.token_hex(16)
     g.request_started = time.perf_counter()
