@@ -217,19 +217,34 @@ _FLAGS = flags_query(bindparam("b_store"), bindparam("b_on"), bindparam("b_until
 _FLAGS_ONE = _FLAGS.where(BATCHES.c.product_id == bindparam("b_product"))
 
 
+def flags_subquery():
+    """flags_query for one store as a subquery on bind parameters (b_store, b_on, b_until:
+    window_values), for a statement that reads the flags with other rows (the store page's
+    live list, inventory.list_page)."""
+    return flags_query(bindparam("b_store"), bindparam("b_on"), bindparam("b_until")).subquery()
+
+
+def window_values(store, on=None):
+    """flags_query's day bounds for the store's window from `on` (today), as bind values."""
+    on = on or today()
+    return {"b_on": on, "b_until": on + timedelta(days=window(store))}
+
+
+def flag(expired, expiring, first):
+    """The Flag of one flags_query row's sums and first date."""
+    return Flag(Decimal(expired or 0).quantize(QUANTITY_PLACES),
+                Decimal(expiring or 0).quantize(QUANTITY_PLACES),
+                first if isinstance(first, date) else date.fromisoformat(str(first)))
+
+
 def store_flags(store, on=None, product_id=None):
     """{product_id: Flag} for the store's products (or one) with a batch expired or expiring
     within its window: one grouped range scan of the partial index."""
-    on = on or today()
-    values = {"b_store": store.id, "b_on": on, "b_until": on + timedelta(days=window(store))}
+    values = {"b_store": store.id, **window_values(store, on)}
     if product_id is not None:
         values["b_product"] = product_id
     rows = db.session.execute(_FLAGS if product_id is None else _FLAGS_ONE, values)
-    return {r.product_id: Flag(Decimal(r.expired or 0).quantize(QUANTITY_PLACES),
-                               Decimal(r.expiring or 0).quantize(QUANTITY_PLACES),
-                               r.first if isinstance(r.first, date)
-                               else date.fromisoformat(str(r.first)))
-            for r in rows}
+    return {r.product_id: flag(r.expired, r.expiring, r.first) for r in rows}
 
 
 def store_expiring(store, on=None, page=1, per_page=50):

@@ -1,13 +1,14 @@
 """Reading stock levels (writing them is services/ledger's job alone; `ensure_levels` only
 marks a product as stocked by a store, at 0, which changes no stock)."""
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import String, bindparam, cast, func, null, or_, select
 
 from webapp.extensions import db
 from webapp.models import Product, StockLevel, Store
+from webapp.services import expiry
 from webapp.services.errors import NotFound
 from webapp.services.ledger import level_dict
 from webapp.services.paging import Page, paginate
-from webapp.services.sql import insert_ignore
+from webapp.services.sql import insert_ignore, is_postgresql
 
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
@@ -89,6 +90,60 @@ LEVELS_ORDER = (PRODUCTS.c.name, PRODUCTS.c.id)
 # refresh asks it, and building the statement cost about as much CPU as running it.
 _LIST_PAGE = {low: _levels_query(bindparam("b_store"), low=low).order_by(*LEVELS_ORDER)
               .limit(bindparam("b_limit")).offset(bindparam("b_offset")) for low in (False, True)}
+
+
+def _list_rows(low):
+    flags = expiry.flags_subquery()
+    query = (select(PRODUCTS.c.id, PRODUCTS.c.name, PRODUCTS.c.sku, null().label("barcode"),
+                    cast(LEVELS.c.quantity, String), PRODUCTS.c.unit, LEVELS.c.quantity < 0,
+                    LEVELS.c.quantity <= REORDER, flags.c.expired, flags.c.expiring,
+                    flags.c.first)
+             .select_from(LEVELS.join(PRODUCTS, PRODUCTS.c.id == LEVELS.c.product_id)
+                          .outerjoin(flags, flags.c.product_id == LEVELS.c.product_id))
+             .where(LEVELS.c.store_id == bindparam("b_store"), PRODUCTS.c.archived.is_(False)))
+    if low:
+        query = query.where(LEVELS.c.quantity <= REORDER)
+    return query.order_by(*LEVELS_ORDER).limit(bindparam("b_limit")) \
+        .offset(bindparam("b_offset"))
+
+
+# The live list as each phone's refresh reads it, built once: its page of levels with their
+# expiry flags (expiry.flags_query, joined) in one round trip, each level's quantity as text and
+# its negative and low (as ledger.level_dict tells them: the reorder level is never NULL) told
+# by the database: making two Decimals a row cost more than the rest of reading it.
+_LIST_ROWS = {low: _list_rows(low) for low in (False, True)}
+
+
+def list_page(store, low=False, page=1, per_page=50, on=None):
+    """(rows, has_next): a page of the store's stock as the live list shows it, each row a tuple
+    (product id, name, sku, no barcode (the list shows none), quantity as text, unit,
+    negative, low, and the product's expiry sums expired, expiring and first date: None
+    without a flag, else expiry.flag's): stock/rows.list_rows writes them.
+    `store` has an id and an expiry_warning_days (the flags' window)."""
+    rows = rows_of(_LIST_ROWS[bool(low)], {
+        "b_store": store.id, **expiry.window_values(store, on), "b_limit": per_page + 1,
+        "b_offset": (page - 1) * per_page})
+    return rows[:per_page], len(rows) > per_page
+
+
+# A statement built once -> (its PostgreSQL text, its parameters' defaults).
+_DRIVER_SQL = {}
+
+
+def rows_of(statement, values):
+    """Every row of `statement` (built once, kept) on the session's connection. On PostgreSQL
+    it is sent as the text it compiles to (exec_driver_sql): hashing its cache key for
+    SQLAlchemy's compiled-cache lookup, then processing each parameter and column, cost more
+    than the rest of reading a page. Only for statements whose parameters and columns need no
+    processing on psycopg2 (ints, strings, booleans, Decimals, dates)."""
+    conn = db.session.connection()
+    if not is_postgresql(conn):
+        return conn.execute(statement, values).all()
+    sql = _DRIVER_SQL.get(statement)
+    if sql is None:
+        compiled = statement.compile(dialect=conn.dialect)
+        sql = _DRIVER_SQL[statement] = (str(compiled), compiled.params)
+    return conn.exec_driver_sql(sql[0], {**sql[1], **values}).all()
 
 
 def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archived=False,

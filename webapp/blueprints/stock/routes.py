@@ -14,6 +14,7 @@ from webapp.blueprints.stock.forms import (
     TransferForm,
     action_forms_html,
 )
+from webapp.blueprints.stock.rows import list_rows, stock_rows
 from webapp.extensions import db
 from webapp.models import Product, Store, Supplier, User, user_stores
 from webapp.services import catalog, commands, expiry, inventory, lookup, policy
@@ -98,15 +99,16 @@ def _stock_args():
     return {"low": 1 if request.args.get("low") == "1" else None, "page": page_arg()}
 
 
-def _stock_context(store, count=True):
-    """The stock list's levels; count=False for the list alone, which shows no total (a
-    COUNT over the store's rows each time a phone's list refreshes, for nothing)."""
+def _stock_context(store):
+    """The full store page's stock list, its total and the store's expiry counts (the list's
+    refresh, stock_list, reads its page alone)."""
     args = _stock_args()
     levels = inventory.store_levels(store.id, low=bool(args["low"]), page=args["page"],
-                                    per_page=STOCK_PAGE_SIZE, count=count)
+                                    per_page=STOCK_PAGE_SIZE)
     flags = expiry.store_flags(store)
     return {"levels": levels.items, "levels_total": levels.total, "stock_args": args,
-            "has_next": levels.has_next, "expiry_flags": flags,
+            "has_next": levels.has_next,
+            "list_rows": stock_rows(store, levels.items, flags),
             "expiry_counts": {"expired": sum(f.kind == "expired" for f in flags.values()),
                               "expiring": sum(f.kind == "expiring" for f in flags.values()),
                               "days": expiry.window(store)}}
@@ -165,9 +167,13 @@ def stock_list(store_id):
         return polls.not_modified(etag)
     selected = lookup.product_in_store(store.id, _int(request.args.get("product_id")) or 0) \
         if request.args.get("product_id") else None
+    args = _stock_args()
+    levels, has_next = inventory.list_page(store, low=bool(args["low"]), page=args["page"],
+                                           per_page=STOCK_PAGE_SIZE)
     response = render_fragment("stock/home.html", "stock_list", store=store, etag=etag,
                                oob_product=selected, **live_events.attributes(store.id, etag),
-                               **_stock_context(store, count=False))
+                               levels=levels, list_rows=list_rows(store.id, levels),
+                               stock_args=args, has_next=has_next)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     response.vary.add("HX-Request")
