@@ -1,3 +1,4 @@
+from collections import namedtuple
 from decimal import Decimal
 
 from flask import abort, flash, g, redirect, request, url_for
@@ -89,10 +90,15 @@ def _fragment_store(store_id, user=None):
     object (every column, its instance state) cost more than the statement."""
     if not policy.can_see_store(current_user if user is None else user, store_id):
         raise NotFound("Store")
-    row = db.session.execute(_FRAGMENT_STORE, {"b_store": store_id}).first()
-    if row is None:
+    rows = inventory.rows_of(_FRAGMENT_STORE, {"b_store": store_id})
+    if not rows:
         raise NotFound("Store")
-    return row
+    return FragmentStore(*rows[0])
+
+
+# A SQLAlchemy Row's attribute raises and formats an AttributeError before finding its column,
+# each time (a tenth of the list's refresh before); a named tuple's is a plain lookup.
+FragmentStore = namedtuple("FragmentStore", "id code name expiry_warning_days")
 
 
 def _stock_args():
