@@ -41,7 +41,7 @@ from webapp.services import payments as payments_module
 from webapp.services.errors import N_, Conflict, DomainError, NotFound
 from webapp.services.handlers import handle, handles
 from webapp.services.paging import paginate
-from webapp.services.sql import lock_clause, upsert
+from webapp.services.sql import Prebuilt, lock_clause, upsert
 from webapp.services.validation import (
     check_total,
     check_value,
@@ -57,6 +57,18 @@ REVERSALS = SaleReversal.__table__
 COUNTERS = SaleCounter.__table__
 PRODUCTS = Product.__table__
 STORES = Store.__table__
+
+# A sale's own statements, built once (the receipt number's upsert per dialect): building and
+# cache-keying them on every sale cost more than sending them (python -m bench.instructions).
+_INSERT_SALE = insert(SALES).returning(SALES.c.id)
+_INSERT_LINES = insert(LINES)
+_statement = Prebuilt({
+    "next_number": lambda conn: upsert(conn, COUNTERS)
+    .values(store_id=bindparam("n_store"), last_number=1)
+    .on_conflict_do_update(index_elements=[COUNTERS.c.store_id],
+                           set_={"last_number": COUNTERS.c.last_number + 1})
+    .returning(COUNTERS.c.last_number),
+})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,7 +191,7 @@ def sell(actor, command, idempotency_key=None):
                                                  paid["paid_credit"], now)
         elif customer_id is not None:
             khata.check_customer_in_store(conn, customer_id, store_id)
-        conn.execute(insert(LINES), [{  # one statement for all of them
+        conn.execute(_INSERT_LINES, [{  # one statement for all of them
             "sale_id": sale_id, "position": position, "product_id": line["product_id"],
             "quantity": line["quantity_sold"], "unit_price": line["price"],
             "list_price": line["list_price"], "line_total": line["line_total"],
@@ -208,7 +220,7 @@ def _insert_sale(conn, row):
     """INSERT the sale → its id. A reference another sale of the store already has (another
     key: a replay of the same key never gets here) is refused, and the runner rolls back."""
     try:
-        return conn.execute(insert(SALES).returning(SALES.c.id), row).scalar()
+        return conn.execute(_INSERT_SALE, row).scalar()
     except IntegrityError as error:
         if "reference" not in row or "reference" not in str(error.orig):
             raise
@@ -230,10 +242,7 @@ def _packs_of(conn, product_ids):
 
 def _next_number(conn, store_id):
     """The store's next receipt number (taken last, so its row lock is held briefly)."""
-    stmt = upsert(conn, COUNTERS).values(store_id=store_id, last_number=1)
-    stmt = stmt.on_conflict_do_update(index_elements=[COUNTERS.c.store_id],
-                                      set_={"last_number": COUNTERS.c.last_number + 1})
-    return conn.execute(stmt.returning(COUNTERS.c.last_number)).scalar()
+    return conn.execute(_statement(conn, "next_number"), {"n_store": store_id}).scalar()
 
 
 # ---------------------------------------------------------------------------------------------
