@@ -34,6 +34,7 @@ from webapp.web import access
 from webapp.web.filters import (
     measure,
     measure_words,
+    money,
     pack_count,
     pakistan_time,
     payment_method,
@@ -123,18 +124,25 @@ def _words():
         variables.setdefault("num", num)
         return Markup(translations.ungettext(singular, plural, num)) % variables
 
-    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+    # filters.rupees with the same catalogue, once per figure: each line's price and total and
+    # the bill are shown twice (the page, basket_data), and the udhaar list's balances repeat.
+    rupees_words = translations.ugettext("Rs %(amount)s")
+
+    @functools.cache
+    def rupees_of(value):
+        return "" if value is None or value == "" else rupees_words % {"amount": money(value)}
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext, "rupees_of": rupees_of}
 
 
 def _basket_context(store, basket, errors, products):
     """What the page's basket block shows: all an htmx change of the basket renders."""
     lines, total = _lines_view(store, basket, errors, products)
-    # Each line's price and total, and the bill, are shown twice (the page, basket_data): one
-    # formatting each.
-    rupees_of = functools.cache(rupees)
-    return {**_words(), "store": store, "lines": lines, "total": total, "basket": basket,
-            "errors": errors or {}, "rupees_of": rupees_of,
-            "basket_data": lines_of.state(basket["key"], lines, total, rupees_of, fmt_qty),
+    words = _words()
+    return {**words, "store": store, "lines": lines, "total": total, "basket": basket,
+            "errors": errors or {},
+            "basket_data": lines_of.state(basket["key"], lines, total, words["rupees_of"],
+                                          fmt_qty),
             # The udhaar form's choice of customer (the store is this user's: access).
             "customers": khata.picker_customers(store.id) if lines else [],
             "entered": request.form if errors else {}}
