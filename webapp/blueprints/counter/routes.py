@@ -16,10 +16,8 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from flask import abort, flash, redirect, request, session, url_for
-from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from markupsafe import Markup
 from sqlalchemy import bindparam, select
 
 from webapp.blueprints.counter import bp
@@ -34,7 +32,6 @@ from webapp.web import access
 from webapp.web.filters import (
     measure,
     measure_words,
-    money,
     pack_count,
     pakistan_time,
     payment_method,
@@ -108,41 +105,15 @@ def _lines_view(store, basket, errors=None, products=None):
     return lines, total
 
 
-def _words():
-    """The template's `_`, gettext and ngettext bound to this request's translations: the
-    basket says some 30 words, 8 of them per line. Flask-Babel's pair looked the request's
-    domain, locale and catalogue up again on each call, and Jinja's (context functions) made a
-    copy of the template's context for each call in a loop or block. These are what Jinja's
-    newstyle gettext does in an autoescaped template (every template here is .html): the
-    catalogue's text as Markup, always %-formatted, its values escaped."""
-    translations = get_translations()
-
-    def gettext(string, **variables):
-        return Markup(translations.ugettext(string)) % variables
-
-    def ngettext(singular, plural, num, **variables):
-        variables.setdefault("num", num)
-        return Markup(translations.ungettext(singular, plural, num)) % variables
-
-    # filters.rupees with the same catalogue, once per figure: each line's price and total and
-    # the bill are shown twice (the page, basket_data), and the udhaar list's balances repeat.
-    rupees_words = translations.ugettext("Rs %(amount)s")
-
-    @functools.cache
-    def rupees_of(value):
-        return "" if value is None or value == "" else rupees_words % {"amount": money(value)}
-
-    return {"_": gettext, "gettext": gettext, "ngettext": ngettext, "rupees_of": rupees_of}
-
-
 def _basket_context(store, basket, errors, products):
     """What the page's basket block shows: all an htmx change of the basket renders."""
     lines, total = _lines_view(store, basket, errors, products)
-    words = _words()
-    return {**words, "store": store, "lines": lines, "total": total, "basket": basket,
-            "errors": errors or {},
-            "basket_data": lines_of.state(basket["key"], lines, total, words["rupees_of"],
-                                          fmt_qty),
+    # Each line's price and total, and the bill, are shown twice (the page, basket_data), and
+    # the udhaar list's balances repeat: one formatting each.
+    rupees_of = functools.cache(rupees)
+    return {"store": store, "lines": lines, "total": total, "basket": basket,
+            "errors": errors or {}, "rupees_of": rupees_of,
+            "basket_data": lines_of.state(basket["key"], lines, total, rupees_of, fmt_qty),
             # The udhaar form's choice of customer (the store is this user's: access).
             "customers": khata.picker_customers(store.id) if lines else [],
             "entered": request.form if errors else {}}
