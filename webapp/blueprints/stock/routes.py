@@ -156,7 +156,7 @@ def home(store_id):
 @login_required
 def picker(store_id):
     """Active search: the products matching what has been typed so far."""
-    store = access.store_or_404(store_id)
+    store = _fragment_store(store_id)
     q = request.args.get("q", "")
     return render_fragment("stock/home.html", "picker_results", store=store, q=q,
                   results=lookup.find_products(store.id, q))

@@ -3,8 +3,8 @@
 Written here rather than in a Jinja loop: every phone's list refresh renders 50 of them, and
 the macro's per-row work (a dozen escaped outputs, a filter call, a macro call for a badge)
 was a fifth of the refresh's instructions. The HTML is the macro's, byte for byte
-(tests/test_store_rows.py); stock/_stock.html's product_rows() and the full store page call
-stock_rows (level dicts), the live list's refresh list_rows (inventory.list_page's rows).
+(tests/test_store_rows.py); the picker and the full store page call stock_rows (level dicts),
+the live list's refresh list_rows (inventory.list_page's rows).
 """
 from flask import get_template_attribute, url_for
 from flask_babel import gettext as _
