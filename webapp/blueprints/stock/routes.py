@@ -61,8 +61,9 @@ def _suppliers():
     """The stock-in form's supplier choices, read once per request (the posted form and the
     panel's fresh one both ask)."""
     if "stock_suppliers" not in g:
-        rows = db.session.execute(_ACTIVE_SUPPLIERS).all()
-        g.stock_suppliers = (("", _("No supplier")),) + tuple((str(r.id), r.name) for r in rows)
+        g.stock_suppliers = (("", _("No supplier")),) + tuple(
+            (str(supplier_id), name)
+            for supplier_id, name in inventory.rows_of(_ACTIVE_SUPPLIERS, {}))
     return g.stock_suppliers
 
 
