@@ -4,11 +4,11 @@ from sqlalchemy import String, bindparam, cast, func, null, or_, select
 
 from webapp.extensions import db
 from webapp.models import Product, StockLevel, Store
-from webapp.services import expiry
+from webapp.services import expiry, sql
 from webapp.services.errors import NotFound
 from webapp.services.ledger import level_dict
 from webapp.services.paging import Page, paginate
-from webapp.services.sql import insert_ignore, is_postgresql
+from webapp.services.sql import insert_ignore
 
 LEVELS = StockLevel.__table__
 PRODUCTS = Product.__table__
@@ -120,30 +120,10 @@ def list_page(store, low=False, page=1, per_page=50, on=None):
     negative, low, and the product's expiry sums expired, expiring and first date: None
     without a flag, else expiry.flag's): stock/rows.list_rows writes them.
     `store` has an id and an expiry_warning_days (the flags' window)."""
-    rows = rows_of(_LIST_ROWS[bool(low)], {
+    rows = sql.rows_of(db.session.connection(), _LIST_ROWS[bool(low)], {
         "b_store": store.id, **expiry.window_values(store, on), "b_limit": per_page + 1,
         "b_offset": (page - 1) * per_page})
     return rows[:per_page], len(rows) > per_page
-
-
-# A statement built once -> (its PostgreSQL text, its parameters' defaults).
-_DRIVER_SQL = {}
-
-
-def rows_of(statement, values):
-    """Every row of `statement` (built once, kept) on the session's connection. On PostgreSQL
-    it is sent as the text it compiles to (exec_driver_sql): hashing its cache key for
-    SQLAlchemy's compiled-cache lookup, then processing each parameter and column, cost more
-    than the rest of reading a page. Only for statements whose parameters and columns need no
-    processing on psycopg2 (ints, strings, booleans, Decimals, dates)."""
-    conn = db.session.connection()
-    if not is_postgresql(conn):
-        return conn.execute(statement, values).all()
-    sql = _DRIVER_SQL.get(statement)
-    if sql is None:
-        compiled = statement.compile(dialect=conn.dialect)
-        sql = _DRIVER_SQL[statement] = (str(compiled), compiled.params)
-    return conn.exec_driver_sql(sql[0], {**sql[1], **values}).all()
 
 
 def store_levels(store_id, q=None, low=False, page=1, per_page=50, include_archived=False,

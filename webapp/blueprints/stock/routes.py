@@ -18,7 +18,7 @@ from webapp.blueprints.stock.forms import (
 from webapp.blueprints.stock.rows import list_rows, stock_rows
 from webapp.extensions import db
 from webapp.models import Product, Store, Supplier, User, user_stores
-from webapp.services import catalog, commands, expiry, inventory, lookup, policy
+from webapp.services import catalog, commands, expiry, inventory, lookup, policy, sql
 from webapp.services import history as history_service
 from webapp.services.errors import N_, DomainError, NotFound
 from webapp.services.handlers import handle
@@ -63,7 +63,7 @@ def _suppliers():
     if "stock_suppliers" not in g:
         g.stock_suppliers = (("", _("No supplier")),) + tuple(
             (str(supplier_id), name)
-            for supplier_id, name in inventory.rows_of(_ACTIVE_SUPPLIERS, {}))
+            for supplier_id, name in sql.rows_of(db.session.connection(), _ACTIVE_SUPPLIERS, {}))
     return g.stock_suppliers
 
 
@@ -91,7 +91,8 @@ def _fragment_store(store_id, user=None):
     object (every column, its instance state) cost more than the statement."""
     if not policy.can_see_store(current_user if user is None else user, store_id):
         raise NotFound("Store")
-    rows = inventory.rows_of(_FRAGMENT_STORE, {"b_store": store_id})
+    rows = sql.rows_of(db.session.connection(), _FRAGMENT_STORE,
+                       {"b_store": store_id})
     if not rows:
         raise NotFound("Store")
     return FragmentStore(*rows[0])
