@@ -33,6 +33,18 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 FSI, PDI = "\u2068", "\u2069"
 
 
+def _kept(babel_ctx, domain):
+    """The translations RequestDomain kept on the request's babel context, if they were found
+    for its current locale and for `domain`; else None."""
+    if babel_ctx is None:
+        return None
+    kept = babel_ctx.__dict__.get("kiryana_translations")
+    if kept is not None and kept[0] is babel_ctx.__dict__.get("babel_locale") \
+            and kept[1] is domain:
+        return kept[2]
+    return None
+
+
 class RequestDomain(Domain):
     """Flask-Babel's default domain, keeping the translations it finds on the request's babel
     context beside the locale they were found for. Flask-Babel looks that context up through
@@ -43,12 +55,9 @@ class RequestDomain(Domain):
         app_ctx = _cv_app.get(None)
         if app_ctx is None:
             return super().get_translations()
-        babel_ctx = app_ctx.g.__dict__.get("_flask_babel")
-        if babel_ctx is not None:
-            kept = babel_ctx.__dict__.get("kiryana_translations")
-            if kept is not None and kept[1] is self \
-                    and kept[0] is babel_ctx.__dict__.get("babel_locale"):
-                return kept[2]
+        kept = _kept(app_ctx.g.__dict__.get("_flask_babel"), self)
+        if kept is not None:
+            return kept
         found = super().get_translations()
         babel_ctx = app_ctx.g._flask_babel  # made by the call above
         locale = babel_ctx.__dict__.get("babel_locale")
@@ -63,10 +72,9 @@ def translations():
     app_ctx = _cv_app.get(None)
     babel_ctx = app_ctx.g.__dict__.get("_flask_babel") if app_ctx is not None else None
     if babel_ctx is not None:
-        kept = babel_ctx.__dict__.get("kiryana_translations")
-        if kept is not None and kept[0] is babel_ctx.__dict__.get("babel_locale") \
-                and kept[1] is babel_ctx.__dict__.get("babel_domain"):
-            return kept[2]
+        kept = _kept(babel_ctx, babel_ctx.__dict__.get("babel_domain"))
+        if kept is not None:
+            return kept
     return get_translations()
 
 
