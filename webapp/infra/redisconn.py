@@ -31,7 +31,8 @@ def configured():
 
 
 def prefixed(key):
-    return current_app.config["REDIS_KEY_PREFIX"] + key
+    # The app behind the proxy: a read through it costs ~1.5 µs (blueprints/api/auth.py).
+    return current_app._get_current_object().config["REDIS_KEY_PREFIX"] + key
 
 
 def raw_client(app):

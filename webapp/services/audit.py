@@ -86,12 +86,12 @@ def mark_pending():
     asked for a drain, so the event and its webhooks go out at once, not at the next sweep.
     Kept in `g`, not the session: the ledger's fast path writes its event on a connection of
     its own, in the same statement as the movement."""
-    g.audit_pending = True
+    g._get_current_object().audit_pending = True  # behind the proxy: blueprints/api/auth.py
 
 
 def take_pending():
     """Whether an event was noted since the last call (and forget it)."""
-    return g.pop("audit_pending", False)
+    return g._get_current_object().pop("audit_pending", False)
 
 
 def record_now(actor, action, entity_type, entity_id=None, before=None, after=None):

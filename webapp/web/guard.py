@@ -100,16 +100,16 @@ def _walk(value, path, max_depth, depth=0):
             _walk(item, f"{path}.{index}" if path else str(index), max_depth, depth + 1)
 
 
-def _check_json():
-    raw = request.get_data(cache=True)
-    if len(raw) > current_app.config["MAX_JSON_BYTES"]:
+def _check_json(req, config):
+    raw = req.get_data(cache=True)
+    if len(raw) > config["MAX_JSON_BYTES"]:
         raise RequestEntityTooLarge()
-    max_depth = current_app.config["MAX_JSON_DEPTH"]
+    max_depth = config["MAX_JSON_DEPTH"]
     # A document cannot nest deeper than it has brackets: counting them (in C) spares the
     # scan for nearly every body (1.7 % of a sale's CPU under load).
     if raw.count(b"{") + raw.count(b"[") > max_depth and json_depth(raw) > max_depth:
         _refuse("body", f"The JSON body may nest at most {max_depth} levels.")
-    body = request.get_json(silent=True)  # a body that does not parse is the view's 400
+    body = req.get_json(silent=True)  # a body that does not parse is the view's 400
     if body is not None and not isinstance(body, dict):
         _refuse("body", "The body must be a JSON object.")
     _walk(body, "", max_depth)
@@ -135,19 +135,22 @@ BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
 
 
 def _check():
-    _check_text("path", request.path)
-    if request.args:
-        _check_params(request.args, _CONTROL_ANYWHERE)
-    if request.method not in BODY_METHODS:
+    # The objects behind the proxies: an attribute read through one costs ~1.5 µs (see
+    # blueprints/api/auth.py), and every request runs this.
+    req, config = request._get_current_object(), current_app._get_current_object().config
+    _check_text("path", req.path)
+    if req.args:
+        _check_params(req.args, _CONTROL_ANYWHERE)
+    if req.method not in BODY_METHODS:
         return
-    if request.is_json:
-        _check_json()
-    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        if request.endpoint in LARGE_UPLOADS:
-            request.max_content_length = current_app.config[LARGE_UPLOADS[request.endpoint]]
-        for name, upload in request.files.items(multi=True):
+    if req.is_json:
+        _check_json(req, config)
+    elif req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if req.endpoint in LARGE_UPLOADS:
+            req.max_content_length = config[LARGE_UPLOADS[req.endpoint]]
+        for name, upload in req.files.items(multi=True):
             _check_text(name, upload.filename)
-        _check_params(request.form, _CONTROL_IN_BODY)
+        _check_params(req.form, _CONTROL_IN_BODY)
 
 
 def reject_out_of_range_ids(_endpoint, values):

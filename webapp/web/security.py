@@ -16,12 +16,13 @@ HEADERS = {
 }
 
 
-def _private():
+def _private(req):
     """Whether this response was made for someone: a logged-in page, a token's API call, or
     the reply that carries a new token. (Reads only what the request already loaded.)"""
-    user = g.get("_login_user")
-    return (bool(getattr(user, "is_authenticated", False)) or g.get("api_user") is not None
-            or request.path == "/api/v1/auth/token")
+    ctx = g._get_current_object()  # behind the proxy (see blueprints/api/auth.py)
+    user = ctx.get("_login_user")
+    return (bool(getattr(user, "is_authenticated", False)) or ctx.get("api_user") is not None
+            or req.path == "/api/v1/auth/token")
 
 
 _BY_KEY = {name.lower(): (name, value) for name, value in HEADERS.items()}
@@ -29,10 +30,11 @@ _ALL = list(HEADERS.items())
 
 
 def add_security_headers(response):
+    req = request._get_current_object()
     if response.status_code == 304:
         # "Nothing changed" carries no body for these to govern, and RFC 9110 §15.4.5 asks a
         # 304 to leave such metadata out: the stock list's polls are ~150 of them an hour.
-        if _private():
+        if _private(req):
             response.headers["Cache-Control"] = "no-store"
         return response
     # One pass over the response's headers instead of a setdefault (a scan) per header; a view
@@ -40,11 +42,11 @@ def add_security_headers(response):
     present = {name.lower() for name, _ in response.headers}
     response.headers.extend(_ALL if present.isdisjoint(_BY_KEY) else
                             [pair for key, pair in _BY_KEY.items() if key not in present])
-    hsts = current_app.config["HSTS_SECONDS"]
-    if hsts and request.is_secure:  # behind nginx, TRUSTED_PROXY_HOPS makes this true
+    hsts = current_app._get_current_object().config["HSTS_SECONDS"]
+    if hsts and req.is_secure:  # behind nginx, TRUSTED_PROXY_HOPS makes this true
         response.headers.setdefault("Strict-Transport-Security",
                                     f"max-age={hsts}; includeSubDomains")
-    if _private():
+    if _private(req):
         # Nothing a user saw may be kept by a browser or a cache once they log out.
         response.headers["Cache-Control"] = "no-store"
         if "pragma" not in present:  # (Headers.setdefault raises and catches a KeyError)

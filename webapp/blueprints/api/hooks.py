@@ -18,28 +18,30 @@ MULTIPART_ENDPOINTS = {"api.create_import"}
 BODYLESS_ENDPOINTS = {"api.confirm_import"}
 
 
-def _empty_body():
-    return not request.content_length and "Transfer-Encoding" not in request.headers
+def _empty_body(req):
+    return not req.content_length and "Transfer-Encoding" not in req.headers
 
 
 def require_json_body():
     """415 unless the body is JSON; 400 when it does not parse (413 comes from Werkzeug).
     A write whose body has no required field takes no body, or an empty one with any
     Content-Type or none, as `{}`."""
-    if request.method not in BODY_METHODS:
+    req = request._get_current_object()  # the object behind the proxy: see auth.py
+    if req.method not in BODY_METHODS:
         return
-    if _empty_body() and body_is_optional(current_app.view_functions.get(request.endpoint)):
+    if _empty_body(req) and body_is_optional(
+            current_app._get_current_object().view_functions.get(req.endpoint)):
         return
-    if request.endpoint in MULTIPART_ENDPOINTS:
-        if request.mimetype != "multipart/form-data":
+    if req.endpoint in MULTIPART_ENDPOINTS:
+        if req.mimetype != "multipart/form-data":
             abort(415, description="Send the file as multipart/form-data.")
         return
-    if request.endpoint in BODYLESS_ENDPOINTS and not request.content_length:
+    if req.endpoint in BODYLESS_ENDPOINTS and not req.content_length:
         return
-    if request.mimetype != "application/json":
+    if req.mimetype != "application/json":
         abort(415, description="Send the body as JSON with Content-Type: application/json.")
     try:
-        request.get_json()
+        req.get_json()
     except BadRequest:
         abort(400, description="The body is not valid JSON.")
 
@@ -76,7 +78,7 @@ NOT_BROWSER_BLUEPRINTS = ("api", "ops")
 def _not_on_api(hook):
     @wraps(hook)
     def for_pages_only(*args):
-        if request.blueprint in NOT_BROWSER_BLUEPRINTS:
+        if request._get_current_object().blueprint in NOT_BROWSER_BLUEPRINTS:
             return args[0] if args else None  # an after_request hook hands the response on
         return hook(*args)
     return for_pages_only

@@ -148,30 +148,32 @@ def enforce():
     # Public endpoints have their own limits; requests without a live token count per IP.
     if not limiter.enabled or is_public():
         return
-    item = _item(current_app.config["API_RATE_LIMIT"])
-    identifiers = (current_app.config["RATELIMIT_KEY_PREFIX"], "api", rate_limit_key())
+    # The objects behind the proxies: see auth.py's docstring.
+    config, req = current_app._get_current_object().config, request._get_current_object()
+    item = _item(config["API_RATE_LIMIT"])
+    identifiers = (config["RATELIMIT_KEY_PREFIX"], "api", rate_limit_key())
     if not fallback.active():
         try:
             client = _redis_client()
             if client is not None:
                 # A block of 1 when API_RATE_LIMIT_BATCH is 1: one round trip per request.
-                request.rate_limit = item, *batched.hit(
+                req.rate_limit = item, *batched.hit(
                     client, "kiryana-rl:" + ":".join(identifiers), item,
-                    current_app.config["API_RATE_LIMIT_BATCH"])
+                    config["API_RATE_LIMIT_BATCH"])
                 return None
-            request.rate_limit = item, *_check(limiter.limiter, item, identifiers)
+            req.rate_limit = item, *_check(limiter.limiter, item, identifiers)
             return None
         except RateLimited:
             raise
         except Exception as error:  # any storage failure: the API must keep answering
             fallback.engage(error)
-    request.rate_limit = item, *_check(fallback.strategy, item, identifiers)
+    req.rate_limit = item, *_check(fallback.strategy, item, identifiers)
 
 
 def add_headers(response):
     """after_request: the window this request was counted in, as Flask-Limiter writes it
     (a 429 carries its own, with Retry-After)."""
-    counted = getattr(request, "rate_limit", None)
+    counted = getattr(request._get_current_object(), "rate_limit", None)
     if counted is not None:
         item, remaining, reset_at = counted
         headers = response.headers

@@ -47,6 +47,7 @@ class _Plugin(FlaskPlugin):
         # spectree's own copies every header and cookie into dicts first, model or not: 2 % of
         # a sale's CPU under load (bench/profile-sale_random.txt), for nothing here.
         validate = self.model_adapter.validate_obj
+        request = request._get_current_object()  # spectree hands the proxy: see auth.py
         has_data = request.method not in ("GET", "DELETE")
         is_form = request.mimetype in self.FORM_MIMETYPE
         request.context = Context(

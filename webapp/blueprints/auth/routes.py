@@ -125,7 +125,7 @@ def refuse_deactivated_sessions():
     """A user deactivated while logged in loses their session at the next request."""
     # Without a cookie there is no session or remember cookie to log anyone in (API calls,
     # /healthz): loading the anonymous user would cost Flask-Login's whole lookup.
-    if not request.cookies:
+    if not request._get_current_object().cookies:  # (behind the proxy: api/auth.py)
         return
     if current_user.is_authenticated and not current_user.active:
         logout_user()
