@@ -57,9 +57,18 @@ def http(base_url, token, make_request, concurrency, duration, warmup):
                           concurrency)
 
 
+def _event_loop_run(coroutine):
+    """Run on uvloop: the load clients share the machine's two cores with the servers they
+    measure, and each core-millisecond the client spends is one the server under test loses
+    (the phones' client in fleet.py runs on it too)."""
+    import uvloop
+
+    return uvloop.run(coroutine)
+
+
 def _http_process(clients, seed, base_url, token, make_request, duration, warmup):
-    return asyncio.run(_http_clients(clients, seed, base_url, token, make_request, duration,
-                                     warmup))
+    return _event_loop_run(_http_clients(clients, seed, base_url, token, make_request, duration,
+                                         warmup))
 
 
 async def _http_clients(clients, seed, base_url, token, make_request, duration, warmup):
@@ -152,8 +161,8 @@ def open_loop(base_url, token, make_request, rate, duration, warmup):
 
 
 def _open_process(_clients, seed, base_url, token, make_request, rate, duration, warmup):
-    return asyncio.run(_open_clients(seed, base_url, token, make_request, rate, duration,
-                                     warmup))
+    return _event_loop_run(_open_clients(seed, base_url, token, make_request, rate, duration,
+                                         warmup))
 
 
 async def _open_clients(seed, base_url, token, make_request, rate, duration, warmup):
