@@ -1,8 +1,8 @@
 """`python -m bench.run`: seed, load gunicorn and raw SQL, compare, check invariant 1.
 
 Environment: BENCH_DURATION (s per scenario and round, 8), BENCH_WARMUP (2), BENCH_ROUNDS (3:
-every scenario is measured that many times, each ratio is the median of its rounds'),
-BENCH_CONCURRENCY (32),
+every scenario is measured that many times, each ratio is the median of its rounds'; within
+a round a scenario and its ceiling run as halves in the order A B B A), BENCH_CONCURRENCY (32),
 BENCH_WORKERS (4), BENCH_WORKER_CLASS (gthread), BENCH_THREADS (8), REDIS_URL,
 BENCH_ONLY (comma-separated scenario names, for quick experiments; targets need them all),
 BENCH_PROFILE=1 (py-spy profiles of the workers per HTTP scenario into bench/profile-*.txt),
@@ -53,9 +53,10 @@ TARGET_FACTOR = float(os.environ.get("BENCH_TARGET_FACTOR", "1"))
 OPEN_LOOP_P99_MS = 50.0 / TARGET_FACTOR
 RESULTS = Path(os.environ.get("BENCH_RESULTS", HERE / "results.json"))
 
-# In this order: each ratio's two figures are taken one right after the other. On a shared
-# machine the pace drifts by tens of per cent over minutes (docs/performance.md), and a ratio of
-# figures taken minutes apart measured the drift as much as the app. raw_* is SQL, the rest HTTP.
+# In pairs, a scenario then its ceiling: each ratio's two figures are taken together, A B B A
+# (_slices). On a shared machine the pace drifts by tens of per cent over minutes, and within
+# one (docs/performance.md): a ratio of figures taken apart measured the drift as much as the
+# app. raw_* is SQL, the rest HTTP.
 SCENARIOS = [
     ("sale_random", scenarios.sale_random),
     ("raw_sale_random", scenarios.raw_sale_random),
@@ -141,6 +142,34 @@ def _measured(run_load, pid=None, warmup=WARMUP):
     return (*measured, cpu.spent(marks["start"], end))
 
 
+def _slices():
+    """One round's measurements in order, (name, work, seconds): a scenario and its ceiling
+    (adjacent in SCENARIOS) as halves in the order A B B A, so a drift in the machine's pace
+    over the pair's half-minute falls on both alike (a steady one cancels out) instead of on
+    whichever ran second; a scenario run without its partner (BENCH_ONLY), whole."""
+    chosen = dict(_chosen(SCENARIOS))
+    order = []
+    for (a, _), (b, _) in zip(SCENARIOS[::2], SCENARIOS[1::2]):
+        if a in chosen and b in chosen:
+            half = DURATION / 2
+            order += [(a, chosen[a], half), (b, chosen[b], half), (b, chosen[b], half),
+                      (a, chosen[a], half)]
+        else:
+            order += [(name, chosen[name], DURATION) for name in (a, b) if name in chosen]
+    return order
+
+
+def _joined(slices):
+    """A round's slices of one scenario [(latencies, errors, statuses, CPU spent)] as one."""
+    statuses = collections.Counter()
+    for s in slices:
+        statuses.update(s[2])
+    spent = {part: None if slices[0][3][part] is None else sum(s[3][part] for s in slices)
+             for part in slices[0][3]}
+    return ([ms for s in slices for ms in s[0]], sum(s[1] for s in slices), dict(statuses),
+            spent)
+
+
 def _merged(rounds):
     """One scenario's rounds [(latencies, errors, statuses, CPU spent)] as one
     summary, with each round's rate beside it."""
@@ -177,7 +206,7 @@ def _chosen(named):
 
 
 def _ratio(results, measured, ceiling):
-    """The median over rounds of measured ÷ ceiling, each round's pair taken back to back."""
+    """The median over rounds of measured ÷ ceiling, each round's pair measured A B B A."""
     if measured not in results or ceiling not in results:
         return None
     pairs = zip(results[measured]["rounds_rps"], results[ceiling]["rounds_rps"])
@@ -216,20 +245,23 @@ def main():
         with gunicorn(url, prefix) as (base_url, pid):
             rounds = collections.defaultdict(list)
             for round_ in range(ROUNDS):
-                for name, work in _chosen(SCENARIOS):
+                parts = collections.defaultdict(list)
+                for name, work, seconds in _slices():
                     if name.startswith("raw_"):
-                        rounds[name].append(_measured(lambda: load.raw_sql(
-                            url, work, CONCURRENCY, DURATION, WARMUP)))
+                        parts[name].append(_measured(lambda: load.raw_sql(
+                            url, work, CONCURRENCY, seconds, WARMUP)))
                     else:
                         # The last round: the first one also samples each worker's first
                         # requests (imports, SQL compiled once), which steady load never pays.
-                        profiled = PROFILE and round_ == ROUNDS - 1
+                        profiled = PROFILE and round_ == ROUNDS - 1 and not parts[name]
                         if profiled:
-                            recorder = spy.start(pid, name, WARMUP + DURATION)
-                        rounds[name].append(_measured(lambda: load.http(
-                            base_url, token, work, CONCURRENCY, DURATION, WARMUP), pid))
+                            recorder = spy.start(pid, name, WARMUP + seconds)
+                        parts[name].append(_measured(lambda: load.http(
+                            base_url, token, work, CONCURRENCY, seconds, WARMUP), pid))
                         if profiled:
                             spy.finish(*recorder, name)
+                for name, measured in parts.items():
+                    rounds[name].append(_joined(measured))
                     _print_row(f"{name} ({round_ + 1}/{ROUNDS})", _merged(rounds[name][-1:]))
             for name, measured in rounds.items():
                 results[name] = _merged(measured)
