@@ -8,7 +8,7 @@ from werkzeug.exceptions import BadRequest
 from webapp.blueprints.api import limits
 from webapp.blueprints.api.auth import authenticate, identify
 from webapp.blueprints.api.spec import body_is_optional
-from webapp.extensions import csrf
+from webapp.extensions import compress, csrf
 from webapp.services.errors import NotFound
 
 MAX_ID = 2**31 - 1
@@ -67,7 +67,10 @@ def register(bp):
 # the session and so added `Vary: Cookie`), Flask-WTF's CSRF check (the blueprint is exempt, so
 # it only looked that up) and Flask-Limiter's rate-limit headers (no API view carries a
 # Flask-Limiter limit: the API counts in limits.py and writes the same headers from its count).
-# Together 7-8 % of a cached level read's CPU under gunicorn (bench.compare).
+# Together 7-8 % of a cached level read's CPU under gunicorn (bench.compare). Flask-Compress
+# too: it gzips only pages and their assets (config.COMPRESS_MIMETYPES; JSON is nginx's), yet
+# parsed every request's Accept-Encoding and added `Vary: Accept-Encoding` to JSON it never
+# compresses.
 # The operator's endpoints (/healthz, /readyz, /metrics: a load balancer's or a scraper's, never a
 # browser's, and never a POST) skip them too: `make bench`'s ceiling is /healthz, which must do
 # the same work outside its view as the API requests it is set beside.
@@ -89,5 +92,6 @@ def skip_browser_hooks(app):
     for hooks in (app.before_request_funcs[None], app.after_request_funcs[None]):
         for i, hook in enumerate(hooks):
             # Flask-Limiter's hook is a functools.partial: its function carries the name.
-            if getattr(getattr(hook, "func", hook), "__name__", "") in BROWSER_ONLY_HOOKS:
+            if getattr(getattr(hook, "func", hook), "__name__", "") in BROWSER_ONLY_HOOKS \
+                    or getattr(hook, "__self__", None) is compress:
                 hooks[i] = _not_on_api(hook)
