@@ -5,22 +5,20 @@ through the WSGI app in this process, counting every round trip at the client li
 psycopg2 execute, commit and rollback (the pool's ping included), and each command or pipeline
 redis-py sends. "before" is the configuration as it was (pool_pre_ping, the rate limit counted
 in Redis on every request); "after" is the current one; "raw" is the bench's raw-SQL ceiling
-for the same work, counted the same way. Merges into bench/results.json.
+for the same work, counted the same way. Merges into bench/results.json (BENCH_RESULTS).
 """
 import json
 import os
 import random
 import sys
 import uuid
-from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
 import redis.connection
 
-from bench import database, scenarios
+from bench import database, run, scenarios
 
-HERE = Path(__file__).resolve().parent
 COUNTS = {"database": 0, "redis": 0}
 
 
@@ -121,7 +119,7 @@ def main(count=500):
     finally:
         redis.connection.AbstractConnection.send_packed_command = _send
         database.drop(url)
-    path = HERE / "results.json"
+    path = run.RESULTS  # bench/results.json, or BENCH_RESULTS as for the other benchmarks
     results = json.loads(path.read_text()) if path.exists() else {}
     results["round_trips_per_request"] = found
     path.write_text(json.dumps(results, indent=2) + "\n")
