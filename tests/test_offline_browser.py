@@ -830,6 +830,15 @@ def test_cold_load_bytes_with_and_without_the_service_worker(playwright, site, t
     fresh.login("dukan")
     fresh.page.goto(fresh.store_url())
     fresh.ready_offline()
+    # The worker files a script it fetched for the page without holding the page up
+    # (cacheFirst's cache.put): on a busy machine live.js was once not filed yet at the reload.
+    fresh.until(lambda: fresh.page.evaluate("""async () => {
+        const files = [...document.querySelectorAll("script[src], link[rel=stylesheet]")]
+            .map(e => new URL(e.src || e.href, location.href))
+            .filter(u => u.origin === location.origin && u.pathname.startsWith("/static/"));
+        const filed = await Promise.all(files.map(u => caches.match(u.pathname + u.search)));
+        return files.length > 0 && filed.every(Boolean);
+    }"""))
     fresh.page.wait_for_timeout(300)
     counter.reset()
     fresh.page.reload()
