@@ -830,8 +830,12 @@ def test_cold_load_bytes_with_and_without_the_service_worker(playwright, site, t
     fresh.login("dukan")
     fresh.page.goto(fresh.store_url())
     fresh.ready_offline()
-    # The worker files a script it fetched for the page without holding the page up
-    # (cacheFirst's cache.put): on a busy machine live.js was once not filed yet at the reload.
+    # On a busy machine the page may have loaded before the worker took control (and been saved
+    # since), its scripts from the network: load it once through the worker, then wait until
+    # the worker has filed every /static/ file (cacheFirst's cache.put does not hold the page
+    # up). Clean-clone runs saw the counted reload fetch live.js, then this wait time out.
+    fresh.page.reload()
+    fresh.page.wait_for_load_state("load")
     fresh.until(lambda: fresh.page.evaluate("""async () => {
         const files = [...document.querySelectorAll("script[src], link[rel=stylesheet]")]
             .map(e => new URL(e.src || e.href, location.href))
