@@ -14,6 +14,8 @@ import time
 import redis
 from flask import current_app
 
+from webapp.infra.current import app_config
+
 log = logging.getLogger(__name__)
 EPOCH_KEY = "stock:epoch"
 # Every store's version moves with the epoch: live.py's streams are told on this channel
@@ -31,8 +33,7 @@ def configured():
 
 
 def prefixed(key):
-    # The app behind the proxy: a read through it costs ~1.5 µs (blueprints/api/auth.py).
-    return current_app._get_current_object().config["REDIS_KEY_PREFIX"] + key
+    return app_config()["REDIS_KEY_PREFIX"] + key
 
 
 def raw_client(app):

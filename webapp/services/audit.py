@@ -6,10 +6,10 @@ invented; draining is idempotent (audit_log.outbox_id is unique), so a retried d
 from dataclasses import dataclass
 
 from blinker import Namespace
-from flask import g
 from sqlalchemy import delete, func, insert, select
 
 from webapp.extensions import db
+from webapp.infra.current import request_globals
 from webapp.models import AuditLog, AuditOutbox, User
 from webapp.models.types import utcnow
 from webapp.services.errors import N_, DomainError
@@ -86,12 +86,12 @@ def mark_pending():
     asked for a drain, so the event and its webhooks go out at once, not at the next sweep.
     Kept in `g`, not the session: the ledger's fast path writes its event on a connection of
     its own, in the same statement as the movement."""
-    g._get_current_object().audit_pending = True  # behind the proxy: blueprints/api/auth.py
+    request_globals().audit_pending = True
 
 
 def take_pending():
     """Whether an event was noted since the last call (and forget it)."""
-    return g._get_current_object().pop("audit_pending", False)
+    return request_globals().pop("audit_pending", False)
 
 
 def record_now(actor, action, entity_type, entity_id=None, before=None, after=None):

@@ -1,5 +1,5 @@
 """Security headers on every response, set in one place."""
-from flask import current_app, g, request
+from webapp.infra.current import app_config, request_globals, this_request
 
 # 'wasm-unsafe-eval' lets the vendored barcode decoder (WebAssembly) compile; it allows no JS eval.
 # blob: images are the scanner's camera frames.
@@ -19,7 +19,7 @@ HEADERS = {
 def _private(req):
     """Whether this response was made for someone: a logged-in page, a token's API call, or
     the reply that carries a new token. (Reads only what the request already loaded.)"""
-    ctx = g._get_current_object()  # behind the proxy (see blueprints/api/auth.py)
+    ctx = request_globals()
     user = ctx.get("_login_user")
     return (bool(getattr(user, "is_authenticated", False)) or ctx.get("api_user") is not None
             or req.path == "/api/v1/auth/token")
@@ -30,7 +30,7 @@ _ALL = list(HEADERS.items())
 
 
 def add_security_headers(response):
-    req = request._get_current_object()
+    req = this_request()
     if response.status_code == 304:
         # "Nothing changed" carries no body for these to govern, and RFC 9110 §15.4.5 asks a
         # 304 to leave such metadata out: the stock list's polls are ~150 of them an hour.
@@ -42,7 +42,7 @@ def add_security_headers(response):
     present = {name.lower() for name, _ in response.headers}
     response.headers.extend(_ALL if present.isdisjoint(_BY_KEY) else
                             [pair for key, pair in _BY_KEY.items() if key not in present])
-    hsts = current_app._get_current_object().config["HSTS_SECONDS"]
+    hsts = app_config()["HSTS_SECONDS"]
     if hsts and req.is_secure:  # behind nginx, TRUSTED_PROXY_HOPS makes this true
         response.headers.setdefault("Strict-Transport-Security",
                                     f"max-age={hsts}; includeSubDomains")

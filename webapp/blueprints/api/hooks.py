@@ -2,9 +2,10 @@
 browser extensions' app-wide hooks, which API requests skip."""
 from functools import wraps
 
-from flask import abort, current_app, request
+from flask import abort
 from werkzeug.exceptions import BadRequest
 
+from webapp.infra.current import this_app, this_request
 from webapp.blueprints.api import limits
 from webapp.blueprints.api.auth import authenticate, identify
 from webapp.blueprints.api.spec import body_is_optional
@@ -26,11 +27,11 @@ def require_json_body():
     """415 unless the body is JSON; 400 when it does not parse (413 comes from Werkzeug).
     A write whose body has no required field takes no body, or an empty one with any
     Content-Type or none, as `{}`."""
-    req = request._get_current_object()  # the object behind the proxy: see auth.py
+    req = this_request()
     if req.method not in BODY_METHODS:
         return
     if _empty_body(req) and body_is_optional(
-            current_app._get_current_object().view_functions.get(req.endpoint)):
+            this_app().view_functions.get(req.endpoint)):
         return
     if req.endpoint in MULTIPART_ENDPOINTS:
         if req.mimetype != "multipart/form-data":
@@ -81,7 +82,7 @@ NOT_BROWSER_BLUEPRINTS = ("api", "ops")
 def _not_on_api(hook):
     @wraps(hook)
     def for_pages_only(*args):
-        if request._get_current_object().blueprint in NOT_BROWSER_BLUEPRINTS:
+        if this_request().blueprint in NOT_BROWSER_BLUEPRINTS:
             return args[0] if args else None  # an after_request hook hands the response on
         return hook(*args)
     return for_pages_only

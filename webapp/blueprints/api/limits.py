@@ -21,12 +21,13 @@ import threading
 import time
 from functools import lru_cache
 
-from flask import current_app, request
+from flask import current_app
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
+from webapp.infra.current import app_config, this_request
 from webapp.blueprints.api.auth import is_public, rate_limit_key
 from webapp.extensions import limiter
 
@@ -148,8 +149,7 @@ def enforce():
     # Public endpoints have their own limits; requests without a live token count per IP.
     if not limiter.enabled or is_public():
         return
-    # The objects behind the proxies: see auth.py's docstring.
-    config, req = current_app._get_current_object().config, request._get_current_object()
+    config, req = app_config(), this_request()
     item = _item(config["API_RATE_LIMIT"])
     identifiers = (config["RATELIMIT_KEY_PREFIX"], "api", rate_limit_key())
     if not fallback.active():
@@ -173,7 +173,7 @@ def enforce():
 def add_headers(response):
     """after_request: the window this request was counted in, as Flask-Limiter writes it
     (a 429 carries its own, with Retry-After)."""
-    counted = getattr(request._get_current_object(), "rate_limit", None)
+    counted = getattr(this_request(), "rate_limit", None)
     if counted is not None:
         item, remaining, reset_at = counted
         headers = response.headers

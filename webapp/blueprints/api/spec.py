@@ -15,6 +15,7 @@ from spectree.plugins.base import Context
 from spectree.plugins.flask_plugin import FlaskPlugin
 from spectree.utils import get_multidict_items
 
+from webapp.infra.current import this_request
 from webapp.blueprints.api.errors import raise_validation_error
 from webapp.services import paging
 from webapp.services.errors import DomainError
@@ -47,7 +48,7 @@ class _Plugin(FlaskPlugin):
         # spectree's own copies every header and cookie into dicts first, model or not: 2 % of
         # a sale's CPU under load (bench/profile-sale_random.txt), for nothing here.
         validate = self.model_adapter.validate_obj
-        request = request._get_current_object()  # spectree hands the proxy: see auth.py
+        request = this_request()  # spectree hands the proxy (infra/current)
         has_data = request.method not in ("GET", "DELETE")
         is_form = request.mimetype in self.FORM_MIMETYPE
         request.context = Context(

@@ -5,6 +5,7 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
+from webapp.infra.current import this_request
 from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm, LogoutEverywhereForm, PasswordChangeForm
 from webapp.extensions import limiter, login_manager
@@ -125,7 +126,7 @@ def refuse_deactivated_sessions():
     """A user deactivated while logged in loses their session at the next request."""
     # Without a cookie there is no session or remember cookie to log anyone in (API calls,
     # /healthz): loading the anonymous user would cost Flask-Login's whole lookup.
-    if not request._get_current_object().cookies:  # (behind the proxy: api/auth.py)
+    if not this_request().cookies:
         return
     if current_user.is_authenticated and not current_user.active:
         logout_user()
