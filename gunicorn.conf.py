@@ -6,6 +6,13 @@ import gc
 
 from config import Config
 
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+# connections over them. On one shared socket the worker already running won the race for a
+# burst of connects: a proxy's or a load client's 32 keep-alive connections could all land on
+# one worker of four (seen in `make bench`), which then served every request on one core's GIL
+# while the other three idled.
+reuse_port = True
+
 
 def post_worker_init(worker):
     """Everything alive once the app is loaded (modules, models, compiled statements, about
