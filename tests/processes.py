@@ -107,9 +107,10 @@ def start_worker(env):
     return Process([sys.executable, "worker.py"], env, "worker")
 
 
-def start_gunicorn(env, port, workers=1):
+def start_gunicorn(env, port, workers=1, app="webapp:create_app()", options=()):
+    """gunicorn with ./gunicorn.conf.py serving `app` (any path answering 200 when up)."""
     proc = Process([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b",
-                    f"127.0.0.1:{port}", "--graceful-timeout", "2", "webapp:create_app()"],
+                    f"127.0.0.1:{port}", "--graceful-timeout", "2", *options, app],
                    env, "gunicorn")
     # Every worker must have booted: the app answers /healthz several times in a row.
     wait_until(lambda: all(_healthy(port) for _ in range(3 * workers))

@@ -8,12 +8,11 @@ answers its worker's pid, so the test needs no database.
 """
 import http.client
 import socket
-import sys
 from collections import Counter
 
 import pytest
 
-from tests.processes import ROOT, Process, free_port, wait_until
+from tests.processes import ROOT, free_port, start_gunicorn, wait_until
 
 WORKERS, CONNECTIONS = 4, 32
 
@@ -27,12 +26,12 @@ def _pid(conn):
 @pytest.mark.slow
 def test_a_burst_of_keepalive_connections_reaches_every_worker():
     port = free_port()
-    server = Process([sys.executable, "-m", "gunicorn", "--workers", str(WORKERS),
-                      "--worker-class", "gthread", "--threads", "2", "--bind",
-                      f"127.0.0.1:{port}", "tests.pid_probe:app"],
-                     {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, "gunicorn-probe")
+    server = start_gunicorn({"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, port, WORKERS,
+                            app="tests.pid_probe:app",
+                            options=("--worker-class", "gthread", "--threads", "2"))
     try:
-        # Every worker listening: new connections have reached four different pids.
+        # Every worker listening (each binds its own socket as it boots): new connections have
+        # reached four different pids.
         seen = set()
 
         def every_worker_answers():
