@@ -102,6 +102,10 @@ class Service:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def freeze(self):
+        """Stop the process and its children without ending them (a node hung, not yet dead)."""
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
     def stop(self):
         self.kill(signal.SIGTERM)
 

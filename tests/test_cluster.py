@@ -3,10 +3,14 @@
 Two gunicorn nodes behind HAProxy, pgbouncer, a Redis and an RQ worker of the cluster's own.
 Logged-in phones poll their store's live list (If-None-Match, as static/js/live.js) and sell
 from the store page (the form's idempotency `key`), a POS sends baskets to the API with an
-Idempotency-Key, and node 1 is killed (SIGKILL, its workers with it) while they do. What a shop
-sees: no failed read (HAProxy sends again a GET the dead node left unanswered), no write
-failed after one retry with the same key, every acknowledged sale written exactly once, and
-before the kill a shop's requests going to both nodes in turn (no sticky sessions).
+Idempotency-Key, and node 1 hangs (SIGSTOP) then dies (SIGKILL, its workers with it) while they
+do. The hang holds whatever HAProxy sent it until the kill, so a read and a write are surely in
+flight on the dying node: a phone that only watches its list and a till that only sells are
+among the shops, and whatever either sent there is stuck until the node dies. What a shop sees:
+no failed read (HAProxy sends again a GET the dead node left unanswered: its log shows them), no
+write failed after one retry with the same key (at least one was retried), every acknowledged
+sale written exactly once, and before the hang a shop's requests going to both nodes in turn
+(no sticky sessions).
 """
 import re
 import shutil
@@ -25,7 +29,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 SHOPS = 4
 PRODUCTS = 6
 SECONDS = 9.0
-KILL_AT = 3.0
+HANG_AT = 3.0
+HANG_SECONDS = 1.5  # HAProxy's checks mark the node down within ~1 s; the kill comes after
+# What each kind of shop does: (share of polls, of store-page sales; the rest API baskets).
+PHONE, WATCHER, TILL = (0.6, 0.9), (1.0, 1.0), (0.0, 0.5)
+# HAProxy's httplog: ... %ac/%fc/%bc/%sc/%rc %sq/%bq "METHOD path ...; %rc is the retries,
+# "+" before it when the request was sent on to another node.
+LOGGED = re.compile(r" (\d{3}) .* \d+/\d+/\d+/\d+/(\+?)(\d+) \d+/\d+ \"(\w+) ")
 PASSWORD = "cluster-test-password"
 
 
@@ -164,12 +174,13 @@ class Shop:
             else:
                 self.errors.append(("basket", response.status_code, response.text[:200]))
 
-    def run(self, until):
+    def run(self, until, mix=PHONE):
+        polls, sales = mix
         while time.monotonic() < until:
             roll = self.rng.random()
-            if roll < 0.6:
+            if roll < polls:
                 self.poll()
-            elif roll < 0.9:
+            elif roll < sales:
                 self.sell()
             else:
                 self.basket()
@@ -208,22 +219,39 @@ def test_a_node_killed_mid_traffic_costs_a_shop_nothing():
         with cluster:
             shops_data, products, token = _seed(url)
             shops = [Shop(cluster.url, s, products, token, i) for i, s in enumerate(shops_data)]
+            watcher = Shop(cluster.url, shops_data[0], products, token, 100)
+            tills = [Shop(cluster.url, shops_data[i], products, token, 200 + i) for i in (1, 2)]
             until = time.monotonic() + SECONDS
-            threads = [threading.Thread(target=s.run, args=(until,)) for s in shops]
+            threads = [threading.Thread(target=s.run, args=(until, mix)) for s, mix in
+                       [(s, PHONE) for s in shops] + [(watcher, WATCHER)]
+                       + [(t, TILL) for t in tills]]
             for thread in threads:
                 thread.start()
-            time.sleep(KILL_AT)
+            time.sleep(HANG_AT)
+            hung_at = time.monotonic()
+            cluster.nodes[0].freeze()
+            time.sleep(HANG_SECONDS)
             killed_at = time.monotonic()
             cluster.nodes[0].kill()
             for thread in threads:
                 thread.join(timeout=120)
             assert not cluster.nodes[0].alive() and cluster.nodes[1].alive()
+            logged = LOGGED.findall((cluster.folder / "haproxy.log").read_text())
 
+        shops += [watcher] + tills
         errors = [e for s in shops for e in s.errors]
         assert errors == [], errors
+        # What the dead node left unanswered was sent again: reads by HAProxy, writes by the
+        # client with the same key (a 502 from HAProxy, which never sends a write twice).
+        reads_resent = [(status, method) for status, moved, retries, method in logged
+                        if int(retries) and method in ("GET", "HEAD")]
+        assert reads_resent and {s for s, _ in reads_resent} <= {"200", "304"}, reads_resent
+        assert not [m for _, _, retries, m in logged if int(retries) and m not in ("GET", "HEAD")]
+        write_retries = sum(s.write_retries for s in shops)
+        assert write_retries >= 1
         pooled = Counter()
         for shop in shops:
-            before = [node for at, node in shop.served_by if at < killed_at]
+            before = [node for at, node in shop.served_by if at < hung_at]
             after = [node for at, node in shop.served_by if at > killed_at + 2]
             # No stickiness: the same phone's session was answered by both nodes, in turns.
             assert set(before) == {"node1", "node2"}, before
@@ -234,13 +262,18 @@ def test_a_node_killed_mid_traffic_costs_a_shop_nothing():
         # design: roundrobin turns over every client's requests, so one phone's ~20 requests
         # can fall 18 to 4 (seen in CI) with no stickiness at all.
         assert min(pooled.values()) >= sum(pooled.values()) / 3, pooled
+        written = {}
         for kind in ("movement", "sale"):
             keys = [k for s in shops for k in s.acknowledged[kind]]
             assert keys, kind
             per_key, every = _written(url, kind, keys)
             assert set(per_key.values()) == {1}, {k: n for k, n in per_key.items() if n != 1}
             assert max(every.values()) == 1  # nor any key written twice unacknowledged
-        print(f"writes retried by the client: {sum(s.write_retries for s in shops)}; "
-              f"requests answered: {sum(len(s.served_by) for s in shops)}")
+            written[kind] = len(keys)
+        print(f"node 1 hung {HANG_SECONDS} s then killed; requests answered: "
+              f"{sum(len(s.served_by) for s in shops)}; reads sent again by HAProxy: "
+              f"{len(reads_resent)}; writes sent again by the client: {write_retries}; "
+              f"acknowledged and written once: {written['movement']} sales, "
+              f"{written['sale']} baskets; errors: 0")
     finally:
         services.drop_database(url)
