@@ -650,9 +650,7 @@ def main():
                      "gunicorn": f"{run.WORKERS} x {run.WORKER_CLASS} x {run.THREADS}"},
         "machine": run._machine(), "elapsed_s": round(time.time() - started, 1),
     }
-    results = json.loads(run.RESULTS.read_text()) if run.RESULTS.exists() else {}
-    results["fleet"] = report
-    run.RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    run.save(fleet=report)
     print(f"max_shops {max_shops} (target {TARGET_SHOPS}); written to {run.RESULTS}")
     for reason in failures:
         print(f"FAILED: {reason}")

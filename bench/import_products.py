@@ -2,21 +2,19 @@
 
 `make bench-import` (`python -m bench.import_products [rows]`): the dry run (upload check), the
 import itself (what the RQ job runs, in-process here), then the same file again (every row
-unchanged, nothing written). Prints the times and merges them into bench/results.json under
-"import". A benchmark, not a timed test: the target is under 60 s for the import of 50,000 rows.
+unchanged, nothing written). Prints the times and merges them into bench/results.json
+(BENCH_RESULTS) under "import". A benchmark, not a timed test: the target is under 60 s for the import of 50,000 rows.
 """
-import json
 import os
 import platform
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 from config import TestingConfig, sqlalchemy_url
+from bench import run
 from tests import services
 
-RESULTS = Path(__file__).resolve().parent / "results.json"
 UNITS = ("piece", "kg", "pack", "litre", "dozen")
 
 
@@ -70,9 +68,7 @@ def main(rows=50_000):
         services.drop_database(url)
     figures.update(rows=rows, load_average_after=round(os.getloadavg()[0], 1), measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                    machine=f"{platform.machine()}, Python {platform.python_version()}")
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["import"] = figures
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    run.save(**{"import": figures})
     return figures
 
 

@@ -35,7 +35,6 @@ INSTRUCTIONS_KINDS picks some of them. Merged into bench/results.json (BENCH_RES
 compiler (`apt-get install -y valgrind gcc`).
 """
 import ctypes
-import json
 import os
 import random
 import re
@@ -258,9 +257,7 @@ def main():
               "stores": database.STORES, "products": database.PRODUCTS,
               "python": sys.version.split()[0], "elapsed_s": round(time.time() - started, 1),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    results = json.loads(run.RESULTS.read_text()) if run.RESULTS.exists() else {}
-    results["instructions"] = report
-    run.RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    run.save(instructions=report)
     for kind, n in report["per_request"].items():
         print(f"{kind:<12} {n:>12,} instructions per request")
     return 0

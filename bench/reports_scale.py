@@ -1,6 +1,6 @@
 """Reports at scale: build 2,000 stores × 1,000 products and 10,000,000 movements on
 PostgreSQL, then time every report page and API call (p50/p95) and merge the figures into
-bench/results.json under "reports".
+bench/results.json (BENCH_RESULTS) under "reports".
 
     python -m bench.reports_scale            # full size (about 5 minutes on 2 cores)
     python -m bench.reports_scale --stores 200 --runs 10 --keep
@@ -24,7 +24,6 @@ import statistics
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import psycopg2
 
@@ -34,7 +33,6 @@ from config import sqlalchemy_url
 from tests.services import PG_ADMIN_URL as ADMIN_URL
 from tests.services import create_database, drop_database
 
-RESULTS = Path(__file__).resolve().parent / "results.json"
 TARGET_P95_MS = 300  # every report but the 365-day all-store range (issue 28)
 
 
@@ -287,12 +285,6 @@ def _size(name):
     return size, counts
 
 
-def _save(figures):
-    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    data["reports"] = figures
-    RESULTS.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
 def _build(app, name, args):
     from flask_migrate import upgrade
 
@@ -347,7 +339,7 @@ def _previous_build(name):
                     "WHERE datname = current_database()")
         comment = cur.fetchone()[0]
     conn.close()
-    return json.loads(comment) if comment else json.loads(RESULTS.read_text())["reports"][
+    return json.loads(comment) if comment else json.loads(bench_run.RESULTS.read_text())["reports"][
         "build_seconds"]
 
 
@@ -405,10 +397,10 @@ def main(argv=None):
             "over_target": [r["name"] for r in held if r["p95_ms"] >= TARGET_P95_MS],
         }
         if not args.no_save:
-            _save(figures)
+            bench_run.save(reports=figures)
         print(f"worst p95 (excluding the 365-day all-store range): {worst['name']} "
               f"{worst['p95_ms']} ms; over {TARGET_P95_MS} ms: {figures['over_target'] or 'none'}"
-              f"{'' if args.no_save else f'; figures in {RESULTS}'}")
+              f"{'' if args.no_save else f'; figures in {bench_run.RESULTS}'}")
         return name, figures
     finally:
         bench_run._clear_redis(PREFIX)

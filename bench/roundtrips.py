@@ -7,7 +7,6 @@ redis-py sends. "before" is the configuration as it was (pool_pre_ping, the rate
 in Redis on every request); "after" is the current one; "raw" is the bench's raw-SQL ceiling
 for the same work, counted the same way. Merges into bench/results.json (BENCH_RESULTS).
 """
-import json
 import os
 import random
 import sys
@@ -119,10 +118,7 @@ def main(count=500):
     finally:
         redis.connection.AbstractConnection.send_packed_command = _send
         database.drop(url)
-    path = run.RESULTS  # bench/results.json, or BENCH_RESULTS as for the other benchmarks
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results["round_trips_per_request"] = found
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    run.save(round_trips_per_request=found)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,12 @@ TARGET_FACTOR = float(os.environ.get("BENCH_TARGET_FACTOR", "1"))
 OPEN_LOOP_P99_MS = 50.0 / TARGET_FACTOR
 RESULTS = Path(os.environ.get("BENCH_RESULTS", HERE / "results.json"))
 
+
+def save(**sections):
+    """Merge these top-level sections into RESULTS: each benchmark keeps its own."""
+    kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({**kept, **sections}, indent=2, ensure_ascii=False) + "\n")
+
 # In pairs, a scenario then its ceiling: each ratio's two figures are taken together, A B B A
 # (_slices). On a shared machine the pace drifts by tens of per cent over minutes, and within
 # one (docs/performance.md): a ratio of figures taken apart measured the drift as much as the
@@ -277,9 +283,7 @@ def main():
         database.drop(url)
         _clear_redis(prefix)
     report = _report(results, invariant, time.time() - started)
-    # The other benchmarks (reports, soak, import, fleet) keep their own sections of the file.
-    kept = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    RESULTS.write_text(json.dumps({**kept, **report}, indent=2) + "\n")
+    save(**report)
     _print_summary(report)
     return 1 if report["failures"] else 0
 

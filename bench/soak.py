@@ -216,10 +216,7 @@ def main():
     report["failures"] = failures(load_result, queues, failed_jobs, invariant, audit, warm,
                                   growth)
     report["passed"] = not report["failures"]
-    path = run.RESULTS
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results["soak"] = report
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    run.save(soak=report)
     print(json.dumps(report, indent=2))
     return 0 if report["passed"] else 1
 
