@@ -180,7 +180,6 @@ default_pool_size = {pool}
 max_client_conn = 2000
 ignore_startup_parameters = extra_float_digits,options
 server_reset_query =
-logfile = {folder}/pgbouncer.log
 pidfile = {folder}/pgbouncer.pid
 """
 
@@ -197,6 +196,7 @@ class Cluster:
         self.temporary = folder is None
         self.folder = Path(folder or tempfile.mkdtemp(prefix="kiryana-cluster-"))
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.pgbouncer_folder = None
         self.redis_url = redis_url
         self.extra_env = env or {}
         self.services, self.nodes, self.rq_workers = [], [], []
@@ -223,15 +223,20 @@ class Cluster:
 
         target = urlsplit(self.database_url)
         port = free_port()
-        (self.folder / "users.txt").write_text('"postgres" ""\n')
-        ini = self.folder / "pgbouncer.ini"
+        # pgbouncer will not run as root: as postgres it reads its files from a folder of its
+        # own, since CLUSTER_DIR may sit where postgres cannot reach (a clone under /root).
+        # It logs to stderr, which lands in CLUSTER_DIR/pgbouncer-run.log.
+        folder = self.folder
+        if AS_POSTGRES:
+            folder = self.pgbouncer_folder = Path(tempfile.mkdtemp(prefix="kiryana-pgbouncer-"))
+        (folder / "users.txt").write_text('"postgres" ""\n')
+        ini = folder / "pgbouncer.ini"
         ini.write_text(PGBOUNCER_INI.format(pg_host=target.hostname or "127.0.0.1",
                                             pg_port=target.port or 5432, port=port,
-                                            folder=self.folder, pool=self.pool))
+                                            folder=folder, pool=self.pool))
         if AS_POSTGRES:
-            shutil.chown(self.folder, "postgres", "postgres")
-            for child in self.folder.iterdir():
-                shutil.chown(child, "postgres", "postgres")
+            for path in (folder, *folder.iterdir()):
+                shutil.chown(path, "postgres", "postgres")
         self.services.append(Service("pgbouncer-run", [*AS_POSTGRES, binary("pgbouncer"),
                                                        str(ini)],
                                      os.environ.copy(), self.folder, port))
@@ -324,6 +329,8 @@ class Cluster:
         for service in reversed(self.services):
             service.stop()
         self.services.clear()
+        if self.pgbouncer_folder:
+            shutil.rmtree(self.pgbouncer_folder, ignore_errors=True)
         if self.temporary:
             shutil.rmtree(self.folder, ignore_errors=True)
 
