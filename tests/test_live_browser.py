@@ -194,7 +194,7 @@ def test_an_idle_page_on_the_stream_sends_no_polls_and_shows_a_sale_within_1_s(
     page = Page(browser, site)
     assert page.page.get_attribute("#stock-list", "data-events").startswith(
         f"/live/stores/{site['khi']}/events?t=")
-    page.page.wait_for_function("window.KiryanaLive.streaming()", timeout=5000)
+    page.page.wait_for_function("() => window.KiryanaLive.streaming()", timeout=5000)
     page.touch()
     start = time.monotonic()
     page.page.wait_for_timeout(IDLE_SECONDS * 1000)
@@ -227,7 +227,7 @@ def test_an_idle_page_on_the_stream_sends_no_polls_and_shows_a_sale_within_1_s(
 
 def test_a_hidden_page_closes_its_stream_and_sends_nothing(browser, site, live):
     page = Page(browser, site)
-    page.page.wait_for_function("window.KiryanaLive.streaming()", timeout=5000)
+    page.page.wait_for_function("() => window.KiryanaLive.streaming()", timeout=5000)
     assert streams(live) == 1
     page.show("hidden")
     start = time.monotonic()
@@ -240,7 +240,7 @@ def test_a_hidden_page_closes_its_stream_and_sends_nothing(browser, site, live):
          f"holds 0 streams")
     page.show("visible")
     page.shows("atta", want, timeout=2)   # refreshed at once
-    page.page.wait_for_function("window.KiryanaLive.streaming()", timeout=5000)
+    page.page.wait_for_function("() => window.KiryanaLive.streaming()", timeout=5000)
     assert streams(live) == 1
     page.close()
 
@@ -248,10 +248,10 @@ def test_a_hidden_page_closes_its_stream_and_sends_nothing(browser, site, live):
 def test_with_live_py_gone_the_page_polls_and_still_shows_a_sale_within_5_s(
         browser, site, live):
     page = Page(browser, site)
-    page.page.wait_for_function("window.KiryanaLive.streaming()", timeout=5000)
+    page.page.wait_for_function("() => window.KiryanaLive.streaming()", timeout=5000)
     page.touch()
     live.kill()
-    page.page.wait_for_function("!window.KiryanaLive.streaming()", timeout=5000)
+    page.page.wait_for_function("() => !window.KiryanaLive.streaming()", timeout=5000)
     page.page.wait_for_timeout(15_000)   # the schedule backed off to 4 s
     want = sell(site, "cheeni")
     seen = page.shows("cheeni", want, timeout=5)
