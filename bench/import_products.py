@@ -3,7 +3,8 @@
 `make bench-import` (`python -m bench.import_products [rows]`): the dry run (upload check), the
 import itself (what the RQ job runs, in-process here), then the same file again (every row
 unchanged, nothing written). Prints the times and merges them into bench/results.json
-(BENCH_RESULTS) under "import". A benchmark, not a timed test: the target is under 60 s for the import of 50,000 rows.
+(BENCH_RESULTS) under "import". A benchmark, not a timed test: the target is under 60 s for the
+import of 50,000 rows.
 """
 import os
 import platform
@@ -11,8 +12,8 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from config import TestingConfig, sqlalchemy_url
 from bench import run
+from config import TestingConfig, sqlalchemy_url
 from tests import services
 
 UNITS = ("piece", "kg", "pack", "litre", "dozen")

@@ -339,8 +339,9 @@ def _previous_build(name):
                     "WHERE datname = current_database()")
         comment = cur.fetchone()[0]
     conn.close()
-    return json.loads(comment) if comment else json.loads(bench_run.RESULTS.read_text())["reports"][
-        "build_seconds"]
+    if comment:
+        return json.loads(comment)
+    return json.loads(bench_run.RESULTS.read_text())["reports"]["build_seconds"]
 
 
 def main(argv=None):
